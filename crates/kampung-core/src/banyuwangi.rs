@@ -1,0 +1,303 @@
+//! Kabupaten Banyuwangi (35.10): its 25 districts (kecamatan) and 217 villages
+//! (189 desa, 28 kelurahan) with their real Kemendagri codes, embedded at build
+//! time from `data/`. Village names repeat across districts (Karangrejo,
+//! Watukebo, Tamansari), so the code, never the name, is the key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Province code of Jawa Timur.
+pub const PROVINCE: u8 = 35;
+/// Regency code of Banyuwangi within Jawa Timur.
+pub const REGENCY: u8 = 10;
+/// `PPKK` of Banyuwangi.
+pub const REGENCY_CODE: u16 = 3510;
+
+const DISTRICTS_CSV: &str = include_str!("../data/banyuwangi_districts.csv");
+const VILLAGES_CSV: &str = include_str!("../data/banyuwangi_villages.csv");
+const CODE_CHANGES_CSV: &str = include_str!("../data/banyuwangi_code_changes.csv");
+
+/// A Banyuwangi village code, `35.10.DD.VVVV` (district, village).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VillageCode {
+    pub district: u8,
+    pub village: u16,
+}
+
+/// Why a village code was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VillageCodeError {
+    #[error("'{0}' is not a village code: write it as 35.10.DD.VVVV, for example 35.10.15.2012")]
+    Malformed(String),
+    #[error("'{0}' is not in Banyuwangi (35.10): this mesh holds only Banyuwangi's villages")]
+    OutsideBanyuwangi(String),
+    #[error(
+        "{0} is not one of Banyuwangi's 217 villages (Kepmendagri 2025 codes); check the code"
+    )]
+    Unknown(VillageCode),
+}
+
+impl VillageCode {
+    /// Parse `35.10.15.2012` (or the same ten digits without dots) and check it
+    /// names one of the 217 villages.
+    pub fn parse(s: &str) -> Result<Self, VillageCodeError> {
+        let code = Self::parse_unchecked(s)?;
+        if village(code).is_none() {
+            return Err(VillageCodeError::Unknown(code));
+        }
+        Ok(code)
+    }
+
+    /// Parse the shape only, without looking the code up.
+    fn parse_unchecked(s: &str) -> Result<Self, VillageCodeError> {
+        let digits: String = s.trim().chars().filter(|c| *c != '.').collect();
+        let dotted_ok = {
+            let parts: Vec<&str> = s.trim().split('.').collect();
+            parts.len() == 1
+                || (parts.len() == 4
+                    && [2, 2, 2, 4]
+                        == [
+                            parts[0].len(),
+                            parts[1].len(),
+                            parts[2].len(),
+                            parts[3].len(),
+                        ])
+        };
+        if digits.len() != 10 || !dotted_ok || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VillageCodeError::Malformed(s.to_string()));
+        }
+        let num = |r: std::ops::Range<usize>| digits[r].parse::<u16>().unwrap_or(0);
+        if num(0..2) != u16::from(PROVINCE) || num(2..4) != u16::from(REGENCY) {
+            return Err(VillageCodeError::OutsideBanyuwangi(s.to_string()));
+        }
+        Ok(VillageCode {
+            district: num(4..6) as u8,
+            village: num(6..10),
+        })
+    }
+
+    /// The district code `35.10.DD` as a number `DD`.
+    pub fn district_code(self) -> u8 {
+        self.district
+    }
+}
+
+impl fmt::Display for VillageCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{PROVINCE}.{REGENCY}.{:02}.{:04}",
+            self.district, self.village
+        )
+    }
+}
+
+impl FromStr for VillageCode {
+    type Err = VillageCodeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for VillageCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for VillageCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        VillageCode::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Desa (rural village) or kelurahan (urban ward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VillageKind {
+    Desa,
+    Kelurahan,
+}
+
+/// A kecamatan of Banyuwangi.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct District {
+    /// `DD` of `35.10.DD`.
+    pub code: u8,
+    pub name: &'static str,
+}
+
+/// A desa or kelurahan of Banyuwangi.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Village {
+    pub code: VillageCode,
+    pub kind: VillageKind,
+    pub name: &'static str,
+    pub district_name: &'static str,
+    /// For the ten villages that moved into Blimbingsari (35.10.25): the district
+    /// code they had before the split (Rogojampi 13 or Kabat 14). NIKs issued
+    /// there before the split carry this code, and keep it.
+    pub old_district: Option<u8>,
+    /// Position in [`villages()`], a compact id for indexes.
+    pub ordinal: u16,
+}
+
+struct Tables {
+    districts: Vec<District>,
+    villages: Vec<Village>,
+    by_code: HashMap<VillageCode, usize>,
+}
+
+static TABLES: LazyLock<Tables> = LazyLock::new(|| {
+    let districts = DISTRICTS_CSV
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (code, name) = l.split_once(',')?;
+            Some(District {
+                code: code.rsplit('.').next()?.parse().ok()?,
+                name,
+            })
+        })
+        .collect();
+    let old_codes: HashMap<VillageCode, u8> = CODE_CHANGES_CSV
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let old = VillageCode::parse_unchecked(f.first()?).ok()?;
+            let new = VillageCode::parse_unchecked(f.get(2)?).ok()?;
+            Some((new, old.district))
+        })
+        .collect();
+    let mut villages = Vec::new();
+    for l in VILLAGES_CSV.lines().skip(1) {
+        let f: Vec<&'static str> = l.split(',').collect();
+        let (Some(code), Some(kind), Some(name), Some(district_name)) =
+            (f.first(), f.get(1), f.get(2), f.get(4))
+        else {
+            continue;
+        };
+        let Ok(code) = VillageCode::parse_unchecked(code) else {
+            continue;
+        };
+        let kind = if *kind == "kelurahan" {
+            VillageKind::Kelurahan
+        } else {
+            VillageKind::Desa
+        };
+        villages.push(Village {
+            code,
+            kind,
+            name,
+            district_name,
+            old_district: old_codes.get(&code).copied(),
+            ordinal: villages.len() as u16,
+        });
+    }
+    let by_code = villages
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.code, i))
+        .collect();
+    Tables {
+        districts,
+        villages,
+        by_code,
+    }
+});
+
+/// The 25 districts, in code order.
+pub fn districts() -> &'static [District] {
+    &TABLES.districts
+}
+
+/// The 217 villages, in code order.
+pub fn villages() -> &'static [Village] {
+    &TABLES.villages
+}
+
+/// A village by code.
+pub fn village(code: VillageCode) -> Option<&'static Village> {
+    TABLES.by_code.get(&code).map(|&i| &TABLES.villages[i])
+}
+
+/// A village by its ordinal (see [`Village::ordinal`]).
+pub fn village_by_ordinal(ordinal: u16) -> Option<&'static Village> {
+    TABLES.villages.get(usize::from(ordinal))
+}
+
+/// The name of a district by its `DD` code.
+pub fn district(code: u8) -> Option<&'static District> {
+    TABLES.districts.iter().find(|d| d.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_hold_the_real_counts() {
+        assert_eq!(districts().len(), 25);
+        assert_eq!(villages().len(), 217);
+        let kel = villages()
+            .iter()
+            .filter(|v| v.kind == VillageKind::Kelurahan)
+            .count();
+        assert_eq!(kel, 28);
+        assert_eq!(
+            villages()
+                .iter()
+                .filter(|v| v.old_district.is_some())
+                .count(),
+            10
+        );
+    }
+
+    #[test]
+    fn parses_and_displays_codes() {
+        let c = VillageCode::parse("35.10.15.2012").unwrap();
+        assert_eq!(c.to_string(), "35.10.15.2012");
+        assert_eq!(VillageCode::parse("3510152012").unwrap(), c);
+        assert_eq!(village(c).unwrap().district_name, "Glagah");
+        let bomo = village(VillageCode::parse("35.10.25.2005").unwrap()).unwrap();
+        assert_eq!(bomo.name, "Bomo");
+        assert_eq!(bomo.old_district, Some(13));
+    }
+
+    #[test]
+    fn rejects_bad_codes_with_the_reason() {
+        assert!(matches!(
+            VillageCode::parse("35.10.15"),
+            Err(VillageCodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            VillageCode::parse("35.1O.15.2012"),
+            Err(VillageCodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            VillageCode::parse("35.09.15.2012"),
+            Err(VillageCodeError::OutsideBanyuwangi(_))
+        ));
+        assert!(matches!(
+            VillageCode::parse("35.10.15.2999"),
+            Err(VillageCodeError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn same_name_in_two_districts_has_two_codes() {
+        let karangrejo: Vec<_> = villages()
+            .iter()
+            .filter(|v| v.name == "Karangrejo")
+            .collect();
+        assert_eq!(karangrejo.len(), 2);
+        assert_ne!(karangrejo[0].code, karangrejo[1].code);
+    }
+}

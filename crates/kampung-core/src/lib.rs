@@ -1,0 +1,31 @@
+//! Domain types and rules of the Banyuwangi village mesh.
+//!
+//! This crate does no IO: it parses and validates NIKs, knows the real
+//! administrative codes of Indonesia and of Banyuwangi (embedded at build time
+//! from `data/`, see `data/SOURCE.md`), describes a resident record and the
+//! verdict a node gives about a NIK.
+//!
+//! ```
+//! use kampung_core::nik::Nik;
+//!
+//! // A woman (day 12 + 40) born 1985-03-12, issued in Banyuwangi, district Glagah (35.10.15).
+//! let parsed = Nik::parse("3510155203850001", 2026).unwrap();
+//! assert_eq!(parsed.sex(), kampung_core::Sex::Female);
+//! assert_eq!(parsed.birth_date().to_string(), "1985-03-12");
+//! assert_eq!(parsed.issued_in().regency_name, "Kabupaten Banyuwangi");
+//! assert!(parsed.warnings().is_empty());
+//!
+//! let err = Nik::parse("3510150203850000", 2026).unwrap_err();
+//! assert_eq!(err.to_string(), "serial number 0000 is not issued (the last 4 digits start at 0001)");
+//! ```
+
+pub mod banyuwangi;
+pub mod nik;
+pub mod region;
+pub mod resident;
+pub mod verdict;
+
+pub use banyuwangi::{District, Village, VillageCode, VillageKind};
+pub use nik::{Nik, NikError, NikWarning, ParsedNik};
+pub use resident::{Address, Resident, Sex, Status};
+pub use verdict::Verdict;

@@ -1,0 +1,209 @@
+//! The resident record a village office keeps.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::banyuwangi::VillageCode;
+use crate::nik::{Nik, NikError, NikWarning};
+
+/// Sex as on the KTP: `L` (laki-laki) or `P` (perempuan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Sex {
+    #[serde(rename = "L")]
+    Male,
+    #[serde(rename = "P")]
+    Female,
+}
+
+impl Sex {
+    /// Accepts `L`/`P` (KTP), `M`/`F`, `LAKI-LAKI`/`PEREMPUAN`, any case.
+    pub fn parse(s: &str) -> Option<Sex> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "L" | "M" | "LAKI-LAKI" | "LAKI LAKI" => Some(Sex::Male),
+            "P" | "F" | "PEREMPUAN" | "W" => Some(Sex::Female),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Sex::Male => "L",
+            Sex::Female => "P",
+        }
+    }
+}
+
+impl fmt::Display for Sex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sex::Male => "male (L)",
+            Sex::Female => "female (P)",
+        })
+    }
+}
+
+/// Address inside the village: hamlet (dusun), neighbourhood (RT) and ward (RW).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Address {
+    pub dusun: String,
+    pub rt: u16,
+    pub rw: u16,
+}
+
+/// Where the record stands.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    MovedOut { destination: String },
+    Deceased { date: Option<Date> },
+}
+
+impl Status {
+    pub fn kind(&self) -> StatusKind {
+        match self {
+            Status::Active => StatusKind::Active,
+            Status::MovedOut { .. } => StatusKind::MovedOut,
+            Status::Deceased { .. } => StatusKind::Deceased,
+        }
+    }
+}
+
+/// [`Status`] without its details, for compact indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusKind {
+    Active,
+    MovedOut,
+    Deceased,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Active => "active",
+            StatusKind::MovedOut => "moved_out",
+            StatusKind::Deceased => "deceased",
+        }
+    }
+    pub fn parse(s: &str) -> Option<StatusKind> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
+            "active" | "aktif" | "" => Some(StatusKind::Active),
+            "moved_out" | "pindah" => Some(StatusKind::MovedOut),
+            "deceased" | "meninggal" => Some(StatusKind::Deceased),
+            _ => None,
+        }
+    }
+}
+
+/// One resident of one village.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resident {
+    pub nik: Nik,
+    pub full_name: String,
+    pub sex: Sex,
+    pub birth_date: Date,
+    /// Family card number (No. KK), 16 digits, shared by a household.
+    pub family_card: String,
+    pub address: Address,
+    pub village: VillageCode,
+    pub status: Status,
+    /// When the record was last written, milliseconds since the Unix epoch
+    /// (set by the node that wrote it).
+    pub updated_at_ms: i64,
+}
+
+/// A field of a record that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error("nik: {0}")]
+    Nik(#[from] NikError),
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: String },
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> RecordError {
+    RecordError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Longest name, dusun or destination accepted, in characters.
+pub const MAX_TEXT: usize = 120;
+
+fn text(name: &'static str, value: &str) -> Result<(), RecordError> {
+    let n = value.trim().chars().count();
+    if n == 0 {
+        return Err(field(name, "is empty"));
+    }
+    if n > MAX_TEXT {
+        return Err(field(
+            name,
+            format!("is {n} characters long, at most {MAX_TEXT} are allowed"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(field(
+            name,
+            "contains a control character (line break or tab)",
+        ));
+    }
+    Ok(())
+}
+
+impl Resident {
+    /// Check every field; return the NIK warnings (which do not reject).
+    pub fn validate(&self, this_year: i32) -> Result<Vec<NikWarning>, RecordError> {
+        let parsed = Nik::parse(&self.nik.to_string(), this_year)?;
+        text("full_name", &self.full_name)?;
+        if self.family_card.len() != 16 || !self.family_card.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(field(
+                "family_card",
+                format!("'{}' is not 16 digits", self.family_card),
+            ));
+        }
+        text("dusun", &self.address.dusun)?;
+        for (name, v) in [("rt", self.address.rt), ("rw", self.address.rw)] {
+            if !(1..=999).contains(&v) {
+                return Err(field(name, format!("{v} is not between 1 and 999")));
+            }
+        }
+        match &self.status {
+            Status::Active => {}
+            Status::MovedOut { destination } => text("moved_to", destination)?,
+            Status::Deceased { date } => {
+                if let Some(d) = date {
+                    if *d < self.birth_date {
+                        return Err(field(
+                            "died_on",
+                            format!("{d} is before the birth date {}", self.birth_date),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut warnings = parsed.warnings().to_vec();
+        warnings.extend(parsed.check_against(self.birth_date, self.sex));
+        Ok(warnings)
+    }
+
+    /// True if both records say the same, ignoring when they were written.
+    pub fn same_content(&self, other: &Resident) -> bool {
+        self.nik == other.nik
+            && self.full_name == other.full_name
+            && self.sex == other.sex
+            && self.birth_date == other.birth_date
+            && self.family_card == other.family_card
+            && self.address == other.address
+            && self.village == other.village
+            && self.status == other.status
+    }
+}
