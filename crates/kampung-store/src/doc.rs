@@ -1,0 +1,469 @@
+//! A village's residents as one Automerge document.
+//!
+//! ```text
+//! ROOT { "village": "35.10.15.2012",
+//!        "residents": { "<nik>": { "name", "sex", "birth", "kk", "dusun", "rt", "rw",
+//!                                  "status", "moved_to", "died_on", "updated" } } }
+//! ```
+//!
+//! Every replica starts from the same *genesis* change (fixed actor, time and
+//! content, hence the same hash), so the `residents` map is one object on every
+//! node: two nodes creating it independently would make two maps, and one
+//! would hide the other after a merge.
+//!
+//! Each record edit is its own Automerge change: the sync protocol falls back
+//! to sending the whole document when a peer lacks more than about a third of
+//! the change history, so one change per record keeps re-syncs small.
+
+use std::collections::BTreeSet;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjType, Prop, ReadDoc, ScalarValueRef, ValueRef, ROOT,
+};
+use kampung_core::resident::StatusKind;
+use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
+use time::Date;
+
+/// Why a document could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocError {
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("the document has no 'residents' map: it is not a village document")]
+    NotAVillageDoc,
+    #[error("the document is for village {found}, expected {expected}")]
+    WrongVillage {
+        expected: VillageCode,
+        found: String,
+    },
+    #[error("record {nik}: field '{field}' is missing or malformed")]
+    BadRecord { nik: String, field: &'static str },
+}
+
+/// One village's residents.
+#[derive(Debug, Clone)]
+pub struct VillageDoc {
+    village: VillageCode,
+    doc: Automerge,
+    residents: automerge::ObjId,
+}
+
+/// The actor of every village's genesis change.
+fn genesis_actor(village: VillageCode) -> ActorId {
+    ActorId::from(format!("kampung-genesis/{village}").into_bytes())
+}
+
+fn find_residents(doc: &Automerge) -> Result<automerge::ObjId, DocError> {
+    match doc.get(ROOT, "residents")? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(DocError::NotAVillageDoc),
+    }
+}
+
+impl VillageDoc {
+    /// A new, empty village document: the genesis change only.
+    pub fn genesis(village: VillageCode) -> Self {
+        let mut doc = Automerge::new().with_actor(genesis_actor(village));
+        let mut tx = doc.transaction();
+        // Infallible on a fresh document: ROOT exists and is a map.
+        let residents = tx
+            .put(ROOT, "village", village.to_string())
+            .and_then(|()| tx.put_object(ROOT, "residents", ObjType::Map));
+        let residents = match residents {
+            Ok(id) => id,
+            Err(e) => unreachable!("genesis of a fresh document failed: {e}"),
+        };
+        tx.commit_with(
+            CommitOptions::default()
+                .with_message("genesis")
+                .with_time(0),
+        );
+        VillageDoc {
+            village,
+            doc,
+            residents,
+        }
+    }
+
+    /// Load from a snapshot (optional) and chunks, checking it is this village's document.
+    pub fn load<'a>(
+        village: VillageCode,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DocError> {
+        let mut doc = match snapshot {
+            Some(bytes) => Automerge::load(bytes)?,
+            None => Self::genesis(village).doc,
+        };
+        for chunk in chunks {
+            doc.load_incremental(chunk)?;
+        }
+        let found = match doc.get(ROOT, "village")? {
+            Some((v, _)) => v.as_str().unwrap_or_default().to_string(),
+            None => String::new(),
+        };
+        if found != village.to_string() {
+            return Err(DocError::WrongVillage {
+                expected: village,
+                found,
+            });
+        }
+        let residents = find_residents(&doc)?;
+        Ok(VillageDoc {
+            village,
+            doc,
+            residents,
+        })
+    }
+
+    pub fn village(&self) -> VillageCode {
+        self.village
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The Automerge document, for sync and audit.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Mutable access for applying remote changes (sync).
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// Whole document, compressed.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes made since `heads`, compressed.
+    pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Number of residents (any status).
+    pub fn len(&self) -> usize {
+        self.doc.length(&self.residents)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Write a record as one change by `actor`. Writes only the fields that
+    /// differ; returns `None` and writes nothing if the content is the same.
+    pub fn upsert(
+        &mut self,
+        actor: &ActorId,
+        r: &Resident,
+        now_ms: i64,
+    ) -> Result<Option<ChangeHash>, DocError> {
+        let existing = self.get(r.nik)?;
+        if existing.as_ref().is_some_and(|e| e.same_content(r)) {
+            return Ok(None);
+        }
+        if self.doc.get_actor() != actor {
+            self.doc.set_actor(actor.clone());
+        }
+        let nik = r.nik.to_string();
+        let (status, moved_to, died_on) = match &r.status {
+            Status::Active => (StatusKind::Active, "", None),
+            Status::MovedOut { destination } => (StatusKind::MovedOut, destination.as_str(), None),
+            Status::Deceased { date } => (StatusKind::Deceased, "", *date),
+        };
+        let message = match (&existing, status) {
+            (None, _) => "add",
+            (Some(_), StatusKind::MovedOut) => "move-out",
+            (Some(_), StatusKind::Deceased) => "deceased",
+            (Some(_), StatusKind::Active) => "correct",
+        };
+        let mut tx = self.doc.transaction();
+        let obj = match tx.get(&self.residents, nik.as_str())? {
+            Some((automerge::Value::Object(ObjType::Map), id)) => id,
+            _ => tx.put_object(&self.residents, nik.as_str(), ObjType::Map)?,
+        };
+        let old = existing.as_ref();
+        macro_rules! put_if {
+            ($key:expr, $new:expr, $old:expr) => {
+                if old.map($old) != Some($new.clone()) {
+                    tx.put(&obj, $key, $new)?;
+                }
+            };
+        }
+        put_if!("name", r.full_name.clone(), |o: &Resident| o
+            .full_name
+            .clone());
+        put_if!("sex", r.sex.code().to_string(), |o: &Resident| o
+            .sex
+            .code()
+            .to_string());
+        put_if!(
+            "birth",
+            i64::from(r.birth_date.to_julian_day()),
+            |o: &Resident| i64::from(o.birth_date.to_julian_day())
+        );
+        put_if!("kk", r.family_card.clone(), |o: &Resident| o
+            .family_card
+            .clone());
+        put_if!("dusun", r.address.dusun.clone(), |o: &Resident| o
+            .address
+            .dusun
+            .clone());
+        put_if!("rt", u64::from(r.address.rt), |o: &Resident| u64::from(
+            o.address.rt
+        ));
+        put_if!("rw", u64::from(r.address.rw), |o: &Resident| u64::from(
+            o.address.rw
+        ));
+        let old_status = old.map(|o| status_parts(&o.status));
+        if old_status.as_ref().map(|s| s.0) != Some(status) {
+            tx.put(&obj, "status", status.as_str())?;
+        }
+        if old_status.as_ref().map(|s| s.1.as_str()) != Some(moved_to) {
+            tx.put(&obj, "moved_to", moved_to)?;
+        }
+        if old_status.as_ref().map(|s| s.2) != Some(died_on) {
+            tx.put(
+                &obj,
+                "died_on",
+                died_on.map_or(0, |d| i64::from(d.to_julian_day())),
+            )?;
+        }
+        tx.put(&obj, "updated", automerge::ScalarValue::Timestamp(now_ms))?;
+        let message = format!("{message} {nik}");
+        Ok(tx
+            .commit_with(
+                CommitOptions::default()
+                    .with_message(message)
+                    .with_time(now_ms / 1000),
+            )
+            .0)
+    }
+
+    /// The record of one resident, if this village has one.
+    pub fn get(&self, nik: Nik) -> Result<Option<Resident>, DocError> {
+        let key = nik.to_string();
+        match self.doc.get(&self.residents, key.as_str())? {
+            Some((automerge::Value::Object(ObjType::Map), obj)) => {
+                self.read_record(nik, &obj).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Every record, in NIK order.
+    pub fn residents(&self) -> impl Iterator<Item = Result<Resident, DocError>> + '_ {
+        self.doc.map_range(&self.residents, ..).map(move |item| {
+            let nik = parse_nik_key(&item.key)?;
+            match self.doc.get(&self.residents, item.key.as_ref())? {
+                Some((automerge::Value::Object(ObjType::Map), obj)) => self.read_record(nik, &obj),
+                _ => Err(DocError::BadRecord {
+                    nik: item.key.to_string(),
+                    field: "record",
+                }),
+            }
+        })
+    }
+
+    fn read_record(&self, nik: Nik, obj: &automerge::ObjId) -> Result<Resident, DocError> {
+        let mut name = None;
+        let mut sex = None;
+        let mut birth = None;
+        let mut kk = None;
+        let mut dusun = None;
+        let (mut rt, mut rw) = (None, None);
+        let mut status = None;
+        let mut moved_to = String::new();
+        let mut died_on = 0i64;
+        let mut updated = 0i64;
+        for item in self.doc.map_range(obj, ..) {
+            let ValueRef::Scalar(v) = item.value else {
+                continue;
+            };
+            match (item.key.as_ref(), v) {
+                ("name", ScalarValueRef::Str(s)) => name = Some(s.into_owned()),
+                ("sex", ScalarValueRef::Str(s)) => sex = Sex::parse(&s),
+                ("birth", ScalarValueRef::Int(d)) => birth = julian(d),
+                ("kk", ScalarValueRef::Str(s)) => kk = Some(s.into_owned()),
+                ("dusun", ScalarValueRef::Str(s)) => dusun = Some(s.into_owned()),
+                ("rt", ScalarValueRef::Uint(n)) => rt = u16::try_from(n).ok(),
+                ("rw", ScalarValueRef::Uint(n)) => rw = u16::try_from(n).ok(),
+                ("status", ScalarValueRef::Str(s)) => status = StatusKind::parse(&s),
+                ("moved_to", ScalarValueRef::Str(s)) => moved_to = s.into_owned(),
+                ("died_on", ScalarValueRef::Int(d)) => died_on = d,
+                ("updated", ScalarValueRef::Timestamp(t)) => updated = t,
+                _ => {}
+            }
+        }
+        let bad = |field| DocError::BadRecord {
+            nik: nik.to_string(),
+            field,
+        };
+        let status = match status.ok_or_else(|| bad("status"))? {
+            StatusKind::Active => Status::Active,
+            StatusKind::MovedOut => Status::MovedOut {
+                destination: moved_to,
+            },
+            StatusKind::Deceased => Status::Deceased {
+                date: if died_on == 0 { None } else { julian(died_on) },
+            },
+        };
+        Ok(Resident {
+            nik,
+            full_name: name.ok_or_else(|| bad("name"))?,
+            sex: sex.ok_or_else(|| bad("sex"))?,
+            birth_date: birth.ok_or_else(|| bad("birth"))?,
+            family_card: kk.ok_or_else(|| bad("kk"))?,
+            address: Address {
+                dusun: dusun.ok_or_else(|| bad("dusun"))?,
+                rt: rt.ok_or_else(|| bad("rt"))?,
+                rw: rw.ok_or_else(|| bad("rw"))?,
+            },
+            village: self.village,
+            status,
+            updated_at_ms: updated,
+        })
+    }
+
+    /// The NIKs whose records changed between `before` and the current heads.
+    pub fn touched_since(&self, before: &[ChangeHash]) -> Result<BTreeSet<Nik>, DocError> {
+        let after = self.doc.get_heads();
+        let mut out = BTreeSet::new();
+        for patch in self.doc.diff(before, &after) {
+            let key = if patch.obj == self.residents {
+                match &patch.action {
+                    automerge::PatchAction::PutMap { key, .. }
+                    | automerge::PatchAction::DeleteMap { key } => Some(key.clone()),
+                    _ => None,
+                }
+            } else {
+                match patch.path.get(1) {
+                    Some((obj, Prop::Map(key))) if *obj == self.residents => Some(key.clone()),
+                    _ => None,
+                }
+            };
+            if let Some(key) = key {
+                out.insert(parse_nik_key(&key)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn status_parts(s: &Status) -> (StatusKind, String, Option<Date>) {
+    match s {
+        Status::Active => (StatusKind::Active, String::new(), None),
+        Status::MovedOut { destination } => (StatusKind::MovedOut, destination.clone(), None),
+        Status::Deceased { date } => (StatusKind::Deceased, String::new(), *date),
+    }
+}
+
+fn julian(d: i64) -> Option<Date> {
+    Date::from_julian_day(i32::try_from(d).ok()?).ok()
+}
+
+fn parse_nik_key(key: &str) -> Result<Nik, DocError> {
+    key.parse::<u64>()
+        .ok()
+        .filter(|_| key.len() == 16)
+        .and_then(Nik::from_u64)
+        .ok_or_else(|| DocError::BadRecord {
+            nik: key.to_string(),
+            field: "nik",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    pub(crate) fn resident(nik: &str, name: &str) -> Resident {
+        Resident {
+            nik: Nik::parse(nik, 2026).unwrap().nik(),
+            full_name: name.to_string(),
+            sex: Sex::Female,
+            birth_date: date!(1985 - 03 - 12),
+            family_card: "3510150101100001".to_string(),
+            address: Address {
+                dusun: "Krajan".to_string(),
+                rt: 1,
+                rw: 2,
+            },
+            village: VillageCode::parse("35.10.15.2012").unwrap(),
+            status: Status::Active,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn genesis_is_identical_everywhere() {
+        let v = VillageCode::parse("35.10.15.2012").unwrap();
+        assert_eq!(
+            VillageDoc::genesis(v).heads(),
+            VillageDoc::genesis(v).heads()
+        );
+        let other = VillageCode::parse("35.10.15.2001").unwrap();
+        assert_ne!(
+            VillageDoc::genesis(v).heads(),
+            VillageDoc::genesis(other).heads()
+        );
+    }
+
+    #[test]
+    fn upsert_reads_back_and_is_one_change_per_edit() {
+        let v = VillageCode::parse("35.10.15.2012").unwrap();
+        let mut d = VillageDoc::genesis(v);
+        let actor = ActorId::from(vec![7u8; 32]);
+        let mut r = resident("3510155203850001", "Sri Wahyuni");
+        let h1 = d.upsert(&actor, &r, 1_000).unwrap();
+        assert!(h1.is_some());
+        assert_eq!(
+            d.upsert(&actor, &r, 2_000).unwrap(),
+            None,
+            "same content writes nothing"
+        );
+        r.status = Status::MovedOut {
+            destination: "Kota Surabaya".into(),
+        };
+        let before = d.heads();
+        d.upsert(&actor, &r, 3_000).unwrap().unwrap();
+        let back = d.get(r.nik).unwrap().unwrap();
+        assert!(back.same_content(&r));
+        assert_eq!(back.updated_at_ms, 3_000);
+        assert_eq!(d.automerge().get_changes(&[]).len(), 3, "genesis + 2 edits");
+        assert_eq!(
+            d.touched_since(&before)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![r.nik]
+        );
+        let loaded = VillageDoc::load(v, Some(&d.save()), []).unwrap();
+        assert_eq!(
+            loaded
+                .residents()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn wrong_village_is_refused() {
+        let v = VillageCode::parse("35.10.15.2012").unwrap();
+        let other = VillageCode::parse("35.10.15.2001").unwrap();
+        let bytes = VillageDoc::genesis(v).save();
+        assert!(matches!(
+            VillageDoc::load(other, Some(&bytes), []),
+            Err(DocError::WrongVillage { .. })
+        ));
+        assert!(VillageDoc::load(v, Some(b"not automerge"), []).is_err());
+    }
+}

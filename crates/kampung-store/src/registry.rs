@@ -1,0 +1,591 @@
+//! The registry: village documents in a [`Storage`], and the index derived from them.
+//!
+//! One owner (`&mut self`) does every write; a write returns only after its
+//! changes are durable ([`Storage::flush`]). Loaded documents are cached up to
+//! a bound, so a node holding all 217 villages keeps only the index in memory.
+
+use std::collections::{BTreeSet, HashMap};
+
+use automerge::{ActorId, ChangeHash, ReadDoc};
+use kampung_core::banyuwangi::{self, village_by_ordinal};
+use kampung_core::resident::StatusKind;
+use kampung_core::{Nik, Resident, Verdict, VillageCode};
+use tracing::{debug, info};
+
+use crate::doc::VillageDoc;
+use crate::index::{self, Entry, Index};
+use crate::storage::{DocId, Storage};
+use crate::StoreError;
+
+/// Compact a document once it has this many chunks.
+const COMPACT_AFTER_CHUNKS: usize = 64;
+/// Documents kept loaded in memory at most.
+const DEFAULT_DOC_CACHE: usize = 16;
+
+/// What a write did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    /// The document heads after the write.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// A record that may not be written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    #[error("record {nik} is for village {record}, but this write is for village {target}")]
+    WrongVillage {
+        nik: Nik,
+        record: VillageCode,
+        target: VillageCode,
+    },
+    #[error("{nik} is already an active resident of {village} ({name}); that village must record the move out first")]
+    RegisteredElsewhere {
+        nik: Nik,
+        village: VillageCode,
+        name: &'static str,
+    },
+    #[error("{nik}: {reason}")]
+    Invalid { nik: Nik, reason: String },
+}
+
+struct Loaded {
+    doc: VillageDoc,
+    chunks: usize,
+    last_seq: u64,
+    last_used: u64,
+}
+
+/// Village documents plus the derived index.
+pub struct Registry<S: Storage> {
+    storage: S,
+    actor: ActorId,
+    this_year: i32,
+    docs: HashMap<VillageCode, Loaded>,
+    doc_cache: usize,
+    clock: u64,
+    index: Index,
+    /// Heads each village's part of the in-memory index reflects.
+    indexed: HashMap<VillageCode, Vec<ChangeHash>>,
+    /// Heads of each village's persisted index.
+    persisted: HashMap<VillageCode, Vec<ChangeHash>>,
+}
+
+impl<S: Storage> std::fmt::Debug for Registry<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("location", &self.storage.location())
+            .field("niks", &self.index.len())
+            .field("loaded_docs", &self.docs.len())
+            .finish()
+    }
+}
+
+pub(crate) fn heads_to_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+pub(crate) fn heads_from_bytes(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
+    if bytes.len() % 32 != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                ChangeHash(h)
+            })
+            .collect(),
+    )
+}
+
+impl<S: Storage> Registry<S> {
+    /// Open the registry: load the persisted index and catch up any village
+    /// whose document moved on since it was persisted.
+    ///
+    /// `actor` is the Automerge actor of this node's writes (its public key).
+    pub fn open(storage: S, actor: ActorId, this_year: i32) -> Result<Self, StoreError> {
+        let mut reg = Registry {
+            storage,
+            actor,
+            this_year,
+            docs: HashMap::new(),
+            doc_cache: DEFAULT_DOC_CACHE,
+            clock: 0,
+            index: Index::new(),
+            indexed: HashMap::new(),
+            persisted: HashMap::new(),
+        };
+        let mut behind = Vec::new();
+        for id in reg.storage.doc_ids()? {
+            let Some(village) = id.as_village() else {
+                continue;
+            };
+            let stored = reg.stored_heads(&id)?;
+            let indexed = match reg.storage.index(&id)? {
+                Some(bytes) => {
+                    let (heads, entries) =
+                        index::decode(&bytes).map_err(|e| StoreError::CorruptIndex {
+                            location: reg.storage.location(),
+                            doc: id.clone(),
+                            reason: e.to_string(),
+                        })?;
+                    for (nik, entry) in entries {
+                        let nik = Nik::from_u64(nik).ok_or_else(|| StoreError::CorruptIndex {
+                            location: reg.storage.location(),
+                            doc: id.clone(),
+                            reason: format!("it holds {nik}, which is not a NIK"),
+                        })?;
+                        let ordinal = entry.village;
+                        reg.index.set(nik, ordinal, Some(entry));
+                    }
+                    reg.persisted.insert(village, heads.clone());
+                    heads
+                }
+                None => Vec::new(),
+            };
+            reg.indexed.insert(village, indexed.clone());
+            if sorted(&indexed) != sorted(&stored) {
+                behind.push(village);
+            }
+        }
+        for village in behind {
+            reg.catch_up_index(village)?;
+        }
+        info!(niks = reg.index.len(), location = %reg.storage.location(), "registry open");
+        Ok(reg)
+    }
+
+    fn stored_heads(&self, id: &DocId) -> Result<Vec<ChangeHash>, StoreError> {
+        let bytes = self.storage.heads(id)?.unwrap_or_default();
+        heads_from_bytes(&bytes).ok_or_else(|| StoreError::CorruptDoc {
+            location: self.storage.location(),
+            doc: id.clone(),
+            reason: format!(
+                "its recorded heads are {} bytes, not a multiple of 32",
+                bytes.len()
+            ),
+        })
+    }
+
+    /// Set how many documents stay loaded (at least 1).
+    pub fn set_doc_cache(&mut self, docs: usize) {
+        self.doc_cache = docs.max(1);
+    }
+
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The verdict for a typed or scanned NIK, from the index alone.
+    pub fn lookup(&self, input: &str) -> Verdict {
+        let parsed = Nik::parse(input, self.this_year);
+        let entry = parsed
+            .as_ref()
+            .ok()
+            .and_then(|p| self.index.lookup(p.nik()));
+        Verdict::decide(parsed, entry.and_then(Entry::view))
+    }
+
+    /// Villages that have a document here.
+    pub fn villages(&self) -> Vec<VillageCode> {
+        let mut v: Vec<_> = self.indexed.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn doc(&mut self, village: VillageCode) -> Result<&mut Loaded, StoreError> {
+        self.clock += 1;
+        let now = self.clock;
+        if !self.docs.contains_key(&village) {
+            if self.docs.len() >= self.doc_cache {
+                if let Some(oldest) = self
+                    .docs
+                    .iter()
+                    .min_by_key(|(_, l)| l.last_used)
+                    .map(|(v, _)| *v)
+                {
+                    self.docs.remove(&oldest);
+                }
+            }
+            let loaded = self.load_doc(village)?;
+            self.docs.insert(village, loaded);
+        }
+        let loaded = self.docs.get_mut(&village).ok_or_else(|| StoreError::Io {
+            location: String::new(),
+            reason: "document cache lost an entry".into(),
+        })?;
+        loaded.last_used = now;
+        Ok(loaded)
+    }
+
+    fn load_doc(&self, village: VillageCode) -> Result<Loaded, StoreError> {
+        let id = DocId::village(village);
+        let Some(stored) = self.storage.load(&id)? else {
+            return Ok(Loaded {
+                doc: VillageDoc::genesis(village),
+                chunks: 0,
+                last_seq: 0,
+                last_used: 0,
+            });
+        };
+        let doc = VillageDoc::load(
+            village,
+            stored.snapshot.as_deref(),
+            stored.chunks.iter().map(|(_, c)| c.as_slice()),
+        )
+        .map_err(|e| StoreError::CorruptDoc {
+            location: self.storage.location(),
+            doc: id.clone(),
+            reason: e.to_string(),
+        })?;
+        let recorded = self.stored_heads(&id)?;
+        if sorted(&doc.heads()) != sorted(&recorded) {
+            return Err(StoreError::CorruptDoc {
+                location: self.storage.location(),
+                doc: id,
+                reason: "the loaded changes do not reach the recorded heads: chunks are missing"
+                    .into(),
+            });
+        }
+        Ok(Loaded {
+            chunks: stored.chunks.len(),
+            last_seq: stored.chunks.last().map_or(0, |c| c.0),
+            doc,
+            last_used: 0,
+        })
+    }
+
+    /// The full record of a resident from the documents (slow path: not for lookups).
+    pub fn get(&mut self, nik: Nik) -> Result<Option<Resident>, StoreError> {
+        let villages: Vec<u16> = self.index.all(nik).iter().map(|e| e.village).collect();
+        let mut found = None;
+        for ordinal in villages {
+            let Some(code) = village_by_ordinal(ordinal).map(|v| v.code) else {
+                continue;
+            };
+            let r = self.read(code, nik)?;
+            if r.as_ref()
+                .is_some_and(|r| r.status.kind() == StatusKind::Active)
+                || found.is_none()
+            {
+                found = r.or(found);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The record of `nik` in one village's document.
+    pub fn read(&mut self, village: VillageCode, nik: Nik) -> Result<Option<Resident>, StoreError> {
+        let location = self.storage.location();
+        let loaded = self.doc(village)?;
+        loaded
+            .doc
+            .get(nik)
+            .map_err(|e| doc_err(&location, village, e))
+    }
+
+    /// Every record of one village, in NIK order.
+    pub fn residents(&mut self, village: VillageCode) -> Result<Vec<Resident>, StoreError> {
+        let location = self.storage.location();
+        let loaded = self.doc(village)?;
+        loaded
+            .doc
+            .residents()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| doc_err(&location, village, e))
+    }
+
+    /// The current heads of a village document.
+    pub fn heads(&mut self, village: VillageCode) -> Result<Vec<ChangeHash>, StoreError> {
+        Ok(self.doc(village)?.doc.heads())
+    }
+
+    /// Check records before writing them to `village`: returns, for each
+    /// refused record, its position and the reason. Writes nothing.
+    pub fn check(&self, village: VillageCode, records: &[Resident]) -> Vec<(usize, Refusal)> {
+        let mut refused = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            if r.village != village {
+                refused.push((
+                    i,
+                    Refusal::WrongVillage {
+                        nik: r.nik,
+                        record: r.village,
+                        target: village,
+                    },
+                ));
+                continue;
+            }
+            if let Err(e) = r.validate(self.this_year) {
+                refused.push((
+                    i,
+                    Refusal::Invalid {
+                        nik: r.nik,
+                        reason: e.to_string(),
+                    },
+                ));
+                continue;
+            }
+            let elsewhere = self
+                .index
+                .all(r.nik)
+                .iter()
+                .find(|e| e.status == StatusKind::Active && e.village_code() != Some(village));
+            if let (Some(e), StatusKind::Active) = (elsewhere, r.status.kind()) {
+                if let Some(v) = village_by_ordinal(e.village) {
+                    refused.push((
+                        i,
+                        Refusal::RegisteredElsewhere {
+                            nik: r.nik,
+                            village: v.code,
+                            name: v.name,
+                        },
+                    ));
+                }
+            }
+        }
+        refused
+    }
+
+    /// Write records to one village's document: one Automerge change per
+    /// record that differs, all made durable before this returns. If any
+    /// record is refused, nothing is written.
+    pub fn write(
+        &mut self,
+        village: VillageCode,
+        records: &[Resident],
+        now_ms: i64,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<WriteReport, StoreError> {
+        if banyuwangi::village(village).is_none() {
+            return Err(StoreError::UnknownVillage(village.to_string()));
+        }
+        if let Some((_, refusal)) = self.check(village, records).into_iter().next() {
+            return Err(StoreError::Refused(refusal));
+        }
+        let location = self.storage.location();
+        let actor = self.actor.clone();
+        let loaded = self.doc(village)?;
+        let before = loaded.doc.heads();
+        let mut report = WriteReport::default();
+        let mut touched = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let existed = loaded
+                .doc
+                .get(r.nik)
+                .map_err(|e| doc_err(&location, village, e))?
+                .is_some();
+            let result = loaded.doc.upsert(&actor, r, now_ms);
+            match result {
+                Ok(Some(_)) if existed => report.changed += 1,
+                Ok(Some(_)) => report.added += 1,
+                Ok(None) => report.unchanged += 1,
+                Err(e) => {
+                    // The in-memory document may hold changes that were never stored: drop it.
+                    self.docs.remove(&village);
+                    return Err(doc_err(&location, village, e));
+                }
+            }
+            if !matches!(result, Ok(None)) {
+                touched.push(r);
+            }
+            if i % 256 == 255 {
+                progress(i + 1);
+            }
+        }
+        progress(records.len());
+        report.heads = loaded.doc.heads();
+        if report.heads == before {
+            return Ok(report);
+        }
+        let chunk = loaded.doc.save_after(&before);
+        let id = DocId::village(village);
+        let stored = self
+            .storage
+            .append(&id, &chunk, &heads_to_bytes(&report.heads))
+            .and_then(|seq| self.storage.flush().map(|()| seq));
+        let seq = match stored {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.docs.remove(&village);
+                return Err(e);
+            }
+        };
+        debug!(%village, bytes = chunk.len(), records = touched.len(), "write durable");
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        for r in touched {
+            self.index.set(r.nik, ordinal, Entry::from_resident(r));
+        }
+        self.indexed.insert(village, report.heads.clone());
+        if let Some(l) = self.docs.get_mut(&village) {
+            l.chunks += 1;
+            l.last_seq = seq;
+            if l.chunks >= COMPACT_AFTER_CHUNKS {
+                self.compact(village)?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Replace a village's chunks by one snapshot, and persist its index.
+    pub fn compact(&mut self, village: VillageCode) -> Result<(), StoreError> {
+        let loaded = self.doc(village)?;
+        let snapshot = loaded.doc.save();
+        let through = loaded.last_seq;
+        let id = DocId::village(village);
+        self.storage.compact(&id, &snapshot, through)?;
+        if let Some(l) = self.docs.get_mut(&village) {
+            l.chunks = 0;
+        }
+        debug!(%village, bytes = snapshot.len(), "compacted");
+        self.persist_index(&[village])?;
+        self.storage.flush()
+    }
+
+    /// Bring the index of `village` up to its document, from the document's own diff.
+    fn catch_up_index(&mut self, village: VillageCode) -> Result<(), StoreError> {
+        let location = self.storage.location();
+        let since = self.indexed.get(&village).cloned().unwrap_or_default();
+        let loaded = self.doc(village)?;
+        let doc = loaded.doc.automerge();
+        if since.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+            return Err(StoreError::CorruptIndex {
+                location,
+                doc: DocId::village(village),
+                reason: "it reflects changes the document does not have".into(),
+            });
+        }
+        let heads = loaded.doc.heads();
+        let touched = loaded
+            .doc
+            .touched_since(&since)
+            .map_err(|e| doc_err(&location, village, e))?;
+        let mut updates = Vec::with_capacity(touched.len());
+        for nik in touched {
+            let r = loaded
+                .doc
+                .get(nik)
+                .map_err(|e| doc_err(&location, village, e))?;
+            updates.push((nik, r.as_ref().and_then(Entry::from_resident)));
+        }
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        debug!(%village, records = updates.len(), "index caught up");
+        for (nik, entry) in updates {
+            self.index.set(nik, ordinal, entry);
+        }
+        self.indexed.insert(village, heads);
+        Ok(())
+    }
+
+    /// Persist the index of the given villages (those that changed since last time).
+    fn persist_index(&mut self, villages: &[VillageCode]) -> Result<(), StoreError> {
+        let dirty: Vec<VillageCode> = villages
+            .iter()
+            .copied()
+            .filter(|v| self.indexed.get(v) != self.persisted.get(v))
+            .collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let ordinals: Vec<u16> = dirty
+            .iter()
+            .filter_map(|v| banyuwangi::village(*v))
+            .map(|v| v.ordinal)
+            .collect();
+        let mut grouped = self.index.by_village(&ordinals);
+        for village in dirty {
+            let heads = self.indexed.get(&village).cloned().unwrap_or_default();
+            let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+            let entries = grouped.remove(&ordinal).unwrap_or_default();
+            self.storage
+                .put_index(&DocId::village(village), &index::encode(&heads, entries))?;
+            self.persisted.insert(village, heads);
+        }
+        Ok(())
+    }
+
+    /// Persist the whole index and flush: call before a clean shutdown, and
+    /// after a large import, so the next open needs no catch-up.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let all: Vec<VillageCode> = self.indexed.keys().copied().collect();
+        self.persist_index(&all)?;
+        self.storage.flush()
+    }
+
+    /// Rebuild the whole index from the documents (slow: reads every record).
+    pub fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        self.index = Index::new();
+        let villages: Vec<VillageCode> = self.indexed.keys().copied().collect();
+        for v in villages {
+            self.indexed.insert(v, Vec::new());
+            self.catch_up_index(v)?;
+        }
+        self.persisted.clear();
+        self.checkpoint()
+    }
+
+    /// Compare the index with a full scan of the documents; returns the
+    /// differences as human-readable lines (empty when they agree).
+    pub fn verify_index(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let villages = self.villages();
+        let mut seen: BTreeSet<(u64, u16)> = BTreeSet::new();
+        for v in villages {
+            let ordinal = banyuwangi::village(v).map_or(0, |x| x.ordinal);
+            for r in self.residents(v)? {
+                seen.insert((r.nik.as_u64(), ordinal));
+                let expected = Entry::from_resident(&r);
+                let actual = self
+                    .index
+                    .all(r.nik)
+                    .iter()
+                    .find(|e| e.village == ordinal)
+                    .cloned();
+                if actual != expected {
+                    problems.push(format!(
+                        "{} in {v}: index has {actual:?}, document has {expected:?}",
+                        r.nik
+                    ));
+                }
+            }
+        }
+        let ordinals: Vec<u16> = banyuwangi::villages().iter().map(|v| v.ordinal).collect();
+        for (ordinal, entries) in self.index.by_village(&ordinals) {
+            for (nik, _) in entries {
+                if !seen.contains(&(nik, ordinal)) {
+                    problems.push(format!(
+                        "{nik:016}: in the index for village #{ordinal}, but in no document"
+                    ));
+                }
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn sorted(h: &[ChangeHash]) -> Vec<ChangeHash> {
+    let mut v = h.to_vec();
+    v.sort_unstable();
+    v
+}
+
+fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> StoreError {
+    StoreError::CorruptDoc {
+        location: location.to_string(),
+        doc: DocId::village(village),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kampung_core::nik::compose;
+use kampung_core::{Address, Sex, Status};
+use proptest::prelude::*;
+use time::{Date, Duration};
+
+use super::*;
+use crate::storage::sled_storage::SledStorage;
+use crate::storage::MemoryStorage;
+
+const VILLAGES: [&str; 3] = ["35.10.15.2012", "35.10.15.2001", "35.10.25.2005"];
+
+fn code(i: usize) -> VillageCode {
+    VillageCode::parse(VILLAGES[i % VILLAGES.len()]).unwrap()
+}
+
+fn actor() -> ActorId {
+    ActorId::from(vec![9u8; 32])
+}
+
+/// Person `p` (stable NIK, birth date and sex) living in village `v`.
+fn person(p: u16, v: usize) -> Resident {
+    let birth = Date::from_calendar_date(1960, time::Month::January, 1).unwrap()
+        + Duration::days(i64::from(p) * 37);
+    let sex = if p % 2 == 0 { Sex::Male } else { Sex::Female };
+    let nik = compose(3510, 15, birth, sex, p + 1);
+    Resident {
+        nik: Nik::parse(&nik, 2026).unwrap().nik(),
+        full_name: format!("Warga {p}"),
+        sex,
+        birth_date: birth,
+        family_card: format!("35101501011{:05}", p / 3),
+        address: Address {
+            dusun: "Krajan".into(),
+            rt: 1 + p % 9,
+            rw: 1 + p % 4,
+        },
+        village: code(v),
+        status: Status::Active,
+        updated_at_ms: 0,
+    }
+}
+
+fn open_mem(storage: &Arc<MemoryStorage>) -> Registry<Arc<MemoryStorage>> {
+    Registry::open(storage.clone(), actor(), 2026).unwrap()
+}
+
+#[test]
+fn write_then_lookup_and_reopen() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = open_mem(&storage);
+    let people: Vec<_> = (0..20).map(|p| person(p, 0)).collect();
+    let report = reg.write(code(0), &people, 1, &mut |_| {}).unwrap();
+    assert_eq!((report.added, report.changed, report.unchanged), (20, 0, 0));
+    assert_eq!(reg.lookup(&people[3].nik.to_string()).kind(), "resident");
+    // Same records again: nothing changes, no new change in the document.
+    let heads = reg.heads(code(0)).unwrap();
+    let again = reg.write(code(0), &people, 2, &mut |_| {}).unwrap();
+    assert_eq!(again.unchanged, 20);
+    assert_eq!(reg.heads(code(0)).unwrap(), heads);
+    drop(reg);
+    // Reopen without a persisted index: caught up from the document.
+    let mut reg = open_mem(&storage);
+    assert_eq!(reg.index().len(), 20);
+    assert!(reg.verify_index().unwrap().is_empty());
+}
+
+#[test]
+fn a_nik_active_elsewhere_is_refused_and_nothing_is_written() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = open_mem(&storage);
+    reg.write(code(0), &[person(1, 0)], 1, &mut |_| {}).unwrap();
+    let before = reg.heads(code(1)).unwrap();
+    let batch = [person(2, 1), person(1, 1)];
+    let err = reg.write(code(1), &batch, 2, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused(Refusal::RegisteredElsewhere { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        reg.heads(code(1)).unwrap(),
+        before,
+        "refused write changed nothing"
+    );
+    assert_eq!(
+        reg.lookup(&person(2, 1).nik.to_string()).kind(),
+        "non_resident"
+    );
+    // After village 0 records the move, village 1 may register the person.
+    let mut moved = person(1, 0);
+    moved.status = Status::MovedOut {
+        destination: "Desa Paspan".into(),
+    };
+    reg.write(code(0), &[moved], 3, &mut |_| {}).unwrap();
+    reg.write(code(1), &batch, 4, &mut |_| {}).unwrap();
+    match reg.lookup(&person(1, 1).nik.to_string()) {
+        Verdict::Resident { village, .. } => assert_eq!(village, code(1)),
+        other => panic!("{other:?}"),
+    }
+    // A record for another village is refused.
+    let err = reg
+        .write(code(0), &[person(5, 1)], 5, &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Refused(Refusal::WrongVillage { .. })
+    ));
+}
+
+#[test]
+fn corrupt_document_and_index_are_named_not_reset() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = open_mem(&storage);
+    reg.write(code(0), &[person(1, 0)], 1, &mut |_| {}).unwrap();
+    reg.compact(code(0)).unwrap();
+    drop(reg);
+    let id = DocId::village(code(0));
+    // A damaged index: refuse to open, naming it and the remedy.
+    let mut bytes = storage.index(&id).unwrap().unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    storage.put_index(&id, &bytes).unwrap();
+    let err = Registry::open(storage.clone(), actor(), 2026).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("v/35.10.15.2012") && msg.contains("index rebuild"),
+        "{msg}"
+    );
+    // A damaged document snapshot.
+    storage.put_index(&id, &index::encode(&[], vec![])).unwrap();
+    storage.corrupt_snapshot(&id, b"garbage".to_vec());
+    let err = Registry::open(storage.clone(), actor(), 2026).unwrap_err();
+    assert!(
+        matches!(err, StoreError::CorruptDoc { ref doc, .. } if *doc == id),
+        "{err}"
+    );
+}
+
+#[test]
+fn sled_survives_reopen_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let people: Vec<_> = (0..100).map(|p| person(p, 2)).collect();
+    {
+        let mut reg =
+            Registry::open(SledStorage::open(dir.path()).unwrap(), actor(), 2026).unwrap();
+        for (i, p) in people.iter().enumerate() {
+            // one write per record: forces several compactions
+            reg.write(code(2), std::slice::from_ref(p), i as i64, &mut |_| {})
+                .unwrap();
+        }
+    }
+    let mut reg = Registry::open(SledStorage::open(dir.path()).unwrap(), actor(), 2026).unwrap();
+    assert_eq!(reg.residents(code(2)).unwrap().len(), 100);
+    assert!(reg.verify_index().unwrap().is_empty());
+    let stored = reg
+        .storage()
+        .load(&DocId::village(code(2)))
+        .unwrap()
+        .unwrap();
+    assert!(stored.snapshot.is_some());
+    assert!(stored.chunks.len() < COMPACT_AFTER_CHUNKS);
+    // A second process on the same directory is told it is locked.
+    let err = SledStorage::open(dir.path()).unwrap_err();
+    assert!(
+        err.to_string().contains("locked")
+            || err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add { p: u16, v: usize },
+    Rename { p: u16 },
+    MoveOut { p: u16 },
+    Deceased { p: u16 },
+    Restart,
+    Checkpoint,
+    Compact { v: usize },
+    Rebuild,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u16..40, 0usize..3).prop_map(|(p, v)| Op::Add { p, v }),
+        3 => (0u16..40).prop_map(|p| Op::Rename { p }),
+        2 => (0u16..40).prop_map(|p| Op::MoveOut { p }),
+        1 => (0u16..40).prop_map(|p| Op::Deceased { p }),
+        1 => Just(Op::Restart),
+        1 => Just(Op::Checkpoint),
+        1 => (0usize..3).prop_map(|v| Op::Compact { v }),
+        1 => Just(Op::Rebuild),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// After any sequence of edits and restarts, the index equals a full scan
+    /// of the documents, and lookups agree with a plain model.
+    #[test]
+    fn index_always_equals_the_documents(ops in proptest::collection::vec(op(), 1..40)) {
+        let storage = Arc::new(MemoryStorage::new());
+        let mut reg = open_mem(&storage);
+        // model: NIK -> village -> record
+        let mut model: BTreeMap<u16, BTreeMap<usize, Resident>> = BTreeMap::new();
+        let mut t = 0i64;
+        for op in ops {
+            t += 1;
+            // the record of p that is currently active, if any
+            let active = |model: &BTreeMap<u16, BTreeMap<usize, Resident>>, p: u16| {
+                model.get(&p).and_then(|m| m.iter().find(|(_, r)| r.status == Status::Active).map(|(v, r)| (*v, r.clone())))
+            };
+            match op {
+                Op::Add { p, v } => {
+                    let r = person(p, v);
+                    let result = reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {});
+                    match active(&model, p) {
+                        Some((av, _)) if av != v => prop_assert!(result.is_err()),
+                        _ => {
+                            result.unwrap();
+                            model.entry(p).or_default().insert(v, r);
+                        }
+                    }
+                }
+                Op::Rename { p } | Op::MoveOut { p } | Op::Deceased { p } => {
+                    let Some((v, mut r)) = active(&model, p) else { continue };
+                    match op {
+                        Op::Rename { .. } => r.full_name.push_str(" Jr"),
+                        Op::MoveOut { .. } => r.status = Status::MovedOut { destination: "Kota Malang".into() },
+                        _ => r.status = Status::Deceased { date: None },
+                    }
+                    reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {}).unwrap();
+                    model.entry(p).or_default().insert(v, r);
+                }
+                Op::Restart => { drop(reg); reg = open_mem(&storage); }
+                Op::Checkpoint => reg.checkpoint().unwrap(),
+                Op::Compact { v } => { if reg.villages().contains(&code(v)) { reg.compact(code(v)).unwrap() } }
+                Op::Rebuild => reg.rebuild_index().unwrap(),
+            }
+        }
+        drop(reg);
+        let mut reg = open_mem(&storage);
+        let problems = reg.verify_index().unwrap();
+        prop_assert!(problems.is_empty(), "{:?}", problems);
+        for (p, records) in &model {
+            let nik = person(*p, 0).nik.to_string();
+            let expected = match active(&model, *p) {
+                Some(_) => "resident",
+                None => records.values().next().map_or("non_resident", |r| match r.status {
+                    Status::MovedOut { .. } => "moved_out",
+                    Status::Deceased { .. } => "deceased",
+                    Status::Active => "resident",
+                }),
+            };
+            prop_assert_eq!(reg.lookup(&nik).kind(), expected, "person {}", p);
+        }
+    }
+}
+
+fn active(model: &BTreeMap<u16, BTreeMap<usize, Resident>>, p: u16) -> Option<(usize, Resident)> {
+    model.get(&p).and_then(|m| {
+        m.iter()
+            .find(|(_, r)| r.status == Status::Active)
+            .map(|(v, r)| (*v, r.clone()))
+    })
+}

@@ -1,0 +1,197 @@
+//! Where documents live: a small trait with a sled implementation for nodes
+//! and an in-memory one for tests and simulations.
+//!
+//! A document is stored as one compressed snapshot plus incremental chunks
+//! (each chunk holds the changes of one durable write). Compaction replaces the
+//! snapshot and removes the chunks it covers in one atomic step, so a crash at
+//! any point leaves either the old or the new state, never neither.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use crate::StoreError;
+
+pub mod sled_storage;
+
+/// The name of a document: `v/35.10.15.2012` for a village's residents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId(String);
+
+impl DocId {
+    pub fn village(code: kampung_core::VillageCode) -> DocId {
+        DocId(format!("v/{code}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The village whose residents this document holds, if it is a village document.
+    pub fn as_village(&self) -> Option<kampung_core::VillageCode> {
+        self.0
+            .strip_prefix("v/")
+            .and_then(|c| kampung_core::VillageCode::parse(c).ok())
+    }
+    pub(crate) fn from_stored(s: String) -> DocId {
+        DocId(s)
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything stored for one document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredDoc {
+    pub snapshot: Option<Vec<u8>>,
+    /// `(sequence number, bytes)`, in order.
+    pub chunks: Vec<(u64, Vec<u8>)>,
+    /// The document heads after the last write, recorded with it.
+    pub heads: Vec<u8>,
+}
+
+/// The persistence a [`crate::Registry`] needs. Implementations must make
+/// [`Storage::append`] and [`Storage::compact`] atomic, and make everything
+/// written before [`Storage::flush`] returns survive a crash.
+pub trait Storage: Send + Sync + 'static {
+    /// Every document that has anything stored.
+    fn doc_ids(&self) -> Result<Vec<DocId>, StoreError>;
+    /// The recorded heads of a document, without loading it.
+    fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
+    fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError>;
+    /// Append one chunk of changes and record the heads after it, atomically.
+    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError>;
+    /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
+    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
+    /// The persisted index of one document (see [`crate::index`]).
+    fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
+    fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Make everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Where this storage lives, for error messages.
+    fn location(&self) -> String;
+    /// Bytes used on disk (or in memory).
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}
+
+/// Storage in memory, for tests and deterministic simulations.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    docs: BTreeMap<DocId, StoredDoc>,
+    next_seq: u64,
+    index: BTreeMap<DocId, Vec<u8>>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> T {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Overwrite a stored chunk or snapshot, to test how corruption is reported.
+    pub fn corrupt_snapshot(&self, doc: &DocId, bytes: Vec<u8>) {
+        self.with(|m| {
+            if let Some(d) = m.docs.get_mut(doc) {
+                d.snapshot = Some(bytes);
+            }
+        })
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
+        Ok(self.with(|m| m.docs.keys().cloned().collect()))
+    }
+    fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|m| m.docs.get(doc).map(|d| d.heads.clone())))
+    }
+    fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        Ok(self.with(|m| m.docs.get(doc).cloned()))
+    }
+    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
+        Ok(self.with(|m| {
+            m.next_seq += 1;
+            let seq = m.next_seq;
+            let d = m.docs.entry(doc.clone()).or_default();
+            d.chunks.push((seq, chunk.to_vec()));
+            d.heads = heads.to_vec();
+            seq
+        }))
+    }
+    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        self.with(|m| {
+            let d = m.docs.entry(doc.clone()).or_default();
+            d.snapshot = Some(snapshot.to_vec());
+            d.chunks.retain(|(s, _)| *s > through_seq);
+        });
+        Ok(())
+    }
+    fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|m| m.index.get(doc).cloned()))
+    }
+    fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.with(|m| m.index.insert(doc.clone(), bytes.to_vec()));
+        Ok(())
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn location(&self) -> String {
+        "(memory)".to_string()
+    }
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.with(|m| {
+            m.docs
+                .values()
+                .map(|d| {
+                    d.snapshot.as_ref().map_or(0, Vec::len)
+                        + d.chunks.iter().map(|c| c.1.len()).sum::<usize>()
+                })
+                .sum::<usize>() as u64
+        }))
+    }
+}
+
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
+        (**self).doc_ids()
+    }
+    fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).heads(doc)
+    }
+    fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        (**self).load(doc)
+    }
+    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
+        (**self).append(doc, chunk, heads)
+    }
+    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        (**self).compact(doc, snapshot, through_seq)
+    }
+    fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).index(doc)
+    }
+    fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).put_index(doc, bytes)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        (**self).flush()
+    }
+    fn location(&self) -> String {
+        (**self).location()
+    }
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        (**self).size_on_disk()
+    }
+}
