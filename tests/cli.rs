@@ -1,1 +1,368 @@
+//! The `kampung` command line, run as a real process on temporary data directories.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+fn field(line: &str, i: usize) -> String {
+    line.split(',').nth(i).unwrap().to_string()
+}
+
+#[test]
+fn import_lookup_export_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("v.csv");
+    let lines = gen_village(&data, VILLAGE, 300, 5, &csv);
+    let report = json(&data, &["import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(report["added"], 300);
+    assert_eq!(report["imported"], true);
+
+    // Every row answers with the verdict its status implies.
+    for line in &lines[1..] {
+        let v = json(&data, &["lookup", &field(line, 0), "--json"]);
+        let status = field(line, 9);
+        let expected = match status.as_str() {
+            "active" => "resident",
+            other => other,
+        };
+        assert_eq!(v["verdict"], expected, "{line}");
+        if expected == "resident" {
+            assert_eq!(v["village"], VILLAGE);
+            assert_eq!(v["village_name"], "Kampunganyar");
+        }
+    }
+    let v = json(&data, &["lookup", "5101015203850007", "--json"]);
+    assert_eq!(v["verdict"], "non_resident");
+    assert_eq!(v["issued_in"]["province_name"], "Bali");
+    let v = json(&data, &["lookup", "3510151302850000", "--json"]);
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["error"]["rule"], "serial_zero");
+
+    // Export gives back exactly what was imported.
+    let out = tmp.path().join("out.csv");
+    ok(&data, &["export", "--out", out.to_str().unwrap()]);
+    let mut exported: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut original = lines.clone();
+    exported[1..].sort();
+    original[1..].sort();
+    assert_eq!(exported, original);
+}
+
+#[test]
+fn reimport_changes_only_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("v.csv");
+    let mut lines = gen_village(&data, VILLAGE, 200, 9, &csv);
+    ok(&data, &["import", csv.to_str().unwrap()]);
+    let again = json(&data, &["import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        (
+            again["added"].as_u64(),
+            again["changed"].as_u64(),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(200))
+    );
+
+    // Correct two names and drop nothing: exactly two records change.
+    for i in [3, 50] {
+        let mut f: Vec<String> = lines[i].split(',').map(str::to_string).collect();
+        f[1] = format!("{} Corrected", f[1]);
+        lines[i] = f.join(",");
+    }
+    write_lines(&csv, &lines);
+    let changed = json(&data, &["import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        (
+            changed["added"].as_u64(),
+            changed["changed"].as_u64(),
+            changed["unchanged"].as_u64()
+        ),
+        (Some(0), Some(2), Some(198))
+    );
+    let shown = json(&data, &["resident", "show", &field(&lines[3], 0), "--json"]);
+    assert!(shown["full_name"].as_str().unwrap().ends_with("Corrected"));
+}
+
+#[test]
+fn a_bad_file_reports_every_bad_row_and_imports_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("v.csv");
+    let mut lines = gen_village(&data, VILLAGE, 20, 2, &csv);
+    let good_nik = field(&lines[1], 0);
+    // line 3: bad NIK (day 32); line 5: unknown village code; line 7: duplicate of line 2;
+    // line 9: another village's code; line 10: a missing separator; line 21: an unclosed quote.
+    lines[2] = {
+        let mut f: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+        let mut nik = f[0].clone();
+        nik.replace_range(6..8, "32");
+        f[0] = nik;
+        f.join(",")
+    };
+    lines[4] = lines[4].replace(VILLAGE, "35.10.15.2999");
+    lines[6] = {
+        let mut f: Vec<String> = lines[6].split(',').map(str::to_string).collect();
+        f[0] = good_nik.clone();
+        f.join(",")
+    };
+    lines[8] = lines[8].replace(VILLAGE, "35.10.15.2001");
+    lines[9] = lines[9].replacen(',', ";", 1);
+    lines[20] = format!("\"{}", lines[20]);
+    write_lines(&csv, &lines);
+
+    let before = ok(&data, &["export"]);
+    let out = kampung(&data, &["import", csv.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = report["errors"].as_array().unwrap();
+    let lines_fields: Vec<(u64, String)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines_fields,
+        vec![
+            (3, "nik".to_string()),
+            (5, "village_code".to_string()),
+            (7, "nik".to_string()),
+            (9, "village_code".to_string()),
+            (10, "-".to_string()),
+            (21, "-".to_string()),
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("birth day 32"));
+    assert!(errors[2]["message"]
+        .as_str()
+        .unwrap()
+        .contains("first on line 2"));
+    assert!(errors[3]["message"]
+        .as_str()
+        .unwrap()
+        .contains("35.10.15.2001"));
+    assert_eq!(report["imported"], false);
+    assert_eq!(ok(&data, &["export"]), before, "nothing was imported");
+    let v = json(&data, &["lookup", &good_nik, "--json"]);
+    assert_eq!(v["verdict"], "non_resident");
+
+    // The human report names file, line and field.
+    let text = fails(&data, &["import", csv.to_str().unwrap()]);
+    assert!(
+        text.contains("v.csv: line 3, field nik: birth day 32"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nothing was imported: 6 bad row(s)"),
+        "{text}"
+    );
+
+    // --skip-bad imports the 14 good rows (line 2 is good; 7 is the duplicate).
+    let r = json(
+        &data,
+        &["import", csv.to_str().unwrap(), "--skip-bad", "--json"],
+    );
+    assert_eq!(r["added"], 14);
+    assert_eq!(r["skipped"], 6);
+    assert_eq!(
+        json(&data, &["lookup", &good_nik, "--json"])["verdict"],
+        "resident"
+    );
+}
+
+#[test]
+fn header_errors_and_missing_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("bad.csv");
+    std::fs::write(&csv, "nik,name\n3510155203850001,Sri\n").unwrap();
+    let text = fails(&data, &["import", csv.to_str().unwrap()]);
+    assert!(
+        text.contains("line 1 (header): missing column(s) full_name"),
+        "{text}"
+    );
+    let text = fails(&data, &["import", "/nonexistent/file.csv"]);
+    assert!(text.contains("cannot open /nonexistent/file.csv"), "{text}");
+}
+
+#[test]
+fn resident_commands_follow_a_life() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let nik = "3510155203850001";
+    let add = [
+        "resident",
+        "add",
+        "--nik",
+        nik,
+        "--name",
+        "Sri Wahyuni",
+        "--sex",
+        "P",
+        "--birth",
+        "1985-03-12",
+        "--kk",
+        "3510150101100001",
+        "--dusun",
+        "Krajan",
+        "--rt",
+        "1",
+        "--rw",
+        "2",
+    ];
+    ok(&data, &add);
+    assert_eq!(
+        json(&data, &["lookup", nik, "--json"])["verdict"],
+        "resident"
+    );
+    let text = fails(&data, &add);
+    assert!(text.contains("already registered"), "{text}");
+    ok(
+        &data,
+        &["resident", "update", nik, "--name", "Sri Wahyuningsih"],
+    );
+    assert_eq!(
+        json(&data, &["lookup", nik, "--json"])["full_name"],
+        "Sri Wahyuningsih"
+    );
+    ok(
+        &data,
+        &["resident", "move-out", nik, "--to", "Kota Surabaya"],
+    );
+    let v = json(&data, &["lookup", nik, "--json"]);
+    assert_eq!(v["verdict"], "moved_out");
+    assert_eq!(v["destination"], "Kota Surabaya");
+    ok(&data, &["resident", "deceased", nik, "--on", "2024-01-02"]);
+    assert_eq!(
+        json(&data, &["lookup", nik, "--json"])["verdict"],
+        "deceased"
+    );
+    let text = fails(
+        &data,
+        &["resident", "update", "3510155203850002", "--name", "X"],
+    );
+    assert!(text.contains("not a resident of this village"), "{text}");
+    let text = fails(
+        &data,
+        &["resident", "update", "3510155203850000", "--name", "X"],
+    );
+    assert!(text.contains("serial number 0000"), "{text}");
+    assert!(ok(&data, &["index", "verify"]).contains("agrees"));
+}
+
+#[test]
+fn bad_arguments_and_roles_get_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = fails(
+        &tmp.path().join("a"),
+        &["init", "--village", "35.10.15.2999"],
+    );
+    assert!(
+        text.contains("not one of Banyuwangi's 217 villages"),
+        "{text}"
+    );
+    assert!(
+        !tmp.path().join("a").exists(),
+        "a refused init creates nothing"
+    );
+    let text = fails(&tmp.path().join("b"), &["lookup", "3510155203850001"]);
+    assert!(text.contains("run `kampung init` first"), "{text}");
+    let cp = tmp.path().join("cp");
+    ok(&cp, &["init", "--checkpoint", "ketapang"]);
+    let csv = tmp.path().join("v.csv");
+    gen_village(&cp, VILLAGE, 5, 1, &csv);
+    let text = fails(&cp, &["import", csv.to_str().unwrap()]);
+    assert!(
+        text.contains("this node is a checkpoint ketapang: only a village node writes residents"),
+        "{text}"
+    );
+    let text = fails(&cp, &["init", "--auditor"]);
+    assert!(text.contains("already initialised"), "{text}");
+}
+
+#[test]
+fn a_damaged_data_dir_is_named_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let key = std::fs::read(data.join("node.key")).unwrap();
+    std::fs::write(data.join("node.key"), b"not a key").unwrap();
+    let text = fails(&data, &["lookup", "3510155203850001"]);
+    assert!(text.contains("node.key is damaged"), "{text}");
+    assert_eq!(
+        std::fs::read(data.join("node.key")).unwrap(),
+        b"not a key",
+        "left as it was"
+    );
+    std::fs::write(data.join("node.key"), key).unwrap();
+    ok(&data, &["lookup", "3510155203850001"]);
+}
+
+/// Kill the importer at random points: the data directory always reopens, and
+/// holds either none or all of the file (one write is one durable chunk).
+#[test]
+fn kill_during_import_loses_nothing_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("v.csv");
+    let lines = gen_village(&data, VILLAGE, 3000, 4, &csv);
+    let probe = field(&lines[lines.len() - 1], 0);
+    for delay_ms in [30u64, 150, 400] {
+        let mut child = Command::new(bin())
+            .args([
+                "--data",
+                data.to_str().unwrap(),
+                "import",
+                csv.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let v = json(&data, &["lookup", &probe, "--json"]);
+        let verify = ok(&data, &["index", "verify"]);
+        assert!(verify.contains("agrees"), "{verify}");
+        if status.success() {
+            assert_ne!(
+                v["verdict"], "non_resident",
+                "an acknowledged import is durable"
+            );
+        }
+    }
+    let r = json(&data, &["import", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        r["added"].as_u64().unwrap() + r["unchanged"].as_u64().unwrap(),
+        3000
+    );
+    assert_ne!(
+        json(&data, &["lookup", &probe, "--json"])["verdict"],
+        "non_resident"
+    );
+}

@@ -1,1 +1,73 @@
-fn main() {}
+//! `kampung`: the node of the Banyuwangi village mesh.
+//!
+//! This binary only parses the command line, sets up logging and calls into
+//! the libraries in `crates/`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "kampung", version, about = "A node of the Banyuwangi village mesh", long_about = None)]
+struct Cli {
+    /// The node's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "KAMPUNG_DATA",
+        default_value = "./kampung-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the data directory of a new node: its key pair and its role.
+    Init(cmd::init::Args),
+    /// Import residents from a CSV file (the columns of `export`).
+    Import(cmd::import::Args),
+    /// Write this node's residents as CSV (the columns of `import`).
+    Export(cmd::export::Args),
+    /// Register, correct, move out or mark deceased one resident.
+    #[command(subcommand)]
+    Resident(cmd::resident::Command),
+    /// The verdict for a NIK, from the local index.
+    Lookup(cmd::lookup::Args),
+    /// Generate a deterministic synthetic population as CSV.
+    Gen(cmd::gen::Args),
+    /// Check or rebuild the derived index.
+    #[command(subcommand)]
+    Index(cmd::index::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KAMPUNG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Init(a) => cmd::init::run(&cli.data, a),
+        Command::Import(a) => cmd::import::run(&cli.data, a),
+        Command::Export(a) => cmd::export::run(&cli.data, a),
+        Command::Resident(c) => cmd::resident::run(&cli.data, c),
+        Command::Lookup(a) => cmd::lookup::run(&cli.data, a),
+        Command::Gen(a) => cmd::gen::run(a),
+        Command::Index(c) => cmd::index::run(&cli.data, c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

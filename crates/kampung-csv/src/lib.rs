@@ -85,8 +85,11 @@ pub struct ReadReport {
 pub enum FileError {
     #[error("the file is empty: expected a header line with the columns {}", COLUMNS.join(","))]
     Empty,
-    #[error("line 1 (header): missing column(s) {missing}; expected the columns {}", COLUMNS.join(","))]
-    MissingColumns { missing: String },
+    #[error("line 1 (header): missing column(s) {missing}{}; expected the columns {}", unknown.as_ref().map(|u| format!(" (and unknown column(s) {u}: renamed?)")).unwrap_or_default(), COLUMNS.join(","))]
+    MissingColumns {
+        missing: String,
+        unknown: Option<String>,
+    },
     #[error("line 1 (header): unknown column(s) {unknown}; expected the columns {}", COLUMNS.join(","))]
     UnknownColumns { unknown: String },
     #[error("line 1 (header): column '{0}' appears twice")]
@@ -223,11 +226,6 @@ impl Columns {
                 None => unknown.push(name.to_string()),
             }
         }
-        if !unknown.is_empty() {
-            return Err(FileError::UnknownColumns {
-                unknown: unknown.join(", "),
-            });
-        }
         let missing: Vec<&str> = COLUMNS
             .iter()
             .zip(at.iter())
@@ -237,6 +235,12 @@ impl Columns {
         if !missing.is_empty() {
             return Err(FileError::MissingColumns {
                 missing: missing.join(", "),
+                unknown: (!unknown.is_empty()).then(|| unknown.join(", ")),
+            });
+        }
+        if !unknown.is_empty() {
+            return Err(FileError::UnknownColumns {
+                unknown: unknown.join(", "),
             });
         }
         Ok(Columns { at })

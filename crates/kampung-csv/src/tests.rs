@@ -42,7 +42,7 @@ fn header_problems_are_file_errors() {
     assert!(matches!(read("".as_bytes(), 2026), Err(FileError::Empty)));
     let missing = "nik,full_name\n1,2\n";
     match read(missing.as_bytes(), 2026) {
-        Err(FileError::MissingColumns { missing }) => assert!(missing.contains("birth_date")),
+        Err(FileError::MissingColumns { missing, .. }) => assert!(missing.contains("birth_date")),
         other => panic!("{other:?}"),
     }
     let unknown = format!("{HEADER},agama\n");

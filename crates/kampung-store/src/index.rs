@@ -176,8 +176,11 @@ pub fn encode(heads: &[ChangeHash], entries: Vec<(u64, Entry)>) -> Vec<u8> {
     bytes
 }
 
+/// A village's persisted index: the heads it reflects and its entries by NIK.
+pub type Decoded = (Vec<ChangeHash>, Vec<(u64, Entry)>);
+
 /// Decode what [`encode`] wrote.
-pub fn decode(bytes: &[u8]) -> Result<(Vec<ChangeHash>, Vec<(u64, Entry)>), IndexDecodeError> {
+pub fn decode(bytes: &[u8]) -> Result<Decoded, IndexDecodeError> {
     if bytes.len() < 4 {
         return Err(IndexDecodeError::TooShort(bytes.len()));
     }

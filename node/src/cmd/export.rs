@@ -1,0 +1,51 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kampung_core::VillageCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Export this village's replica (default: this node's own village).
+    #[arg(long, value_parser = |s: &str| VillageCode::parse(s).map_err(|e| e.to_string()))]
+    village: Option<VillageCode>,
+}
+
+pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
+    let (dir, mut reg) = super::open(data)?;
+    let village = match a.village {
+        Some(v) => {
+            if !reg.villages().contains(&v) {
+                anyhow::bail!("this node holds no document for village {v}");
+            }
+            v
+        }
+        None => super::own_village(&dir).context("pass --village CODE to export a replica")?,
+    };
+    let residents = reg.residents(village)?;
+    match a.out {
+        Some(path) => {
+            let tmp = path.with_extension("csv.tmp");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("cannot create {}", tmp.display()))?,
+            );
+            kampung_csv::write(&mut f, &residents)?;
+            f.flush()?;
+            drop(f);
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "wrote {} resident(s) of {village} to {}",
+                residents.len(),
+                path.display()
+            );
+        }
+        None => kampung_csv::write(std::io::stdout().lock(), &residents)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
