@@ -42,6 +42,14 @@ pub enum DocError {
     BadRecord { nik: String, field: &'static str },
 }
 
+/// What [`VillageDoc::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Added(ChangeHash),
+    Changed(ChangeHash),
+    Unchanged,
+}
+
 /// One village's residents.
 #[derive(Debug, Clone)]
 pub struct VillageDoc {
@@ -162,10 +170,10 @@ impl VillageDoc {
         actor: &ActorId,
         r: &Resident,
         now_ms: i64,
-    ) -> Result<Option<ChangeHash>, DocError> {
+    ) -> Result<Upsert, DocError> {
         let existing = self.get(r.nik)?;
         if existing.as_ref().is_some_and(|e| e.same_content(r)) {
-            return Ok(None);
+            return Ok(Upsert::Unchanged);
         }
         if self.doc.get_actor() != actor {
             self.doc.set_actor(actor.clone());
@@ -236,13 +244,15 @@ impl VillageDoc {
         }
         tx.put(&obj, "updated", automerge::ScalarValue::Timestamp(now_ms))?;
         let message = format!("{message} {nik}");
-        Ok(tx
-            .commit_with(
-                CommitOptions::default()
-                    .with_message(message)
-                    .with_time(now_ms / 1000),
-            )
-            .0)
+        let options = CommitOptions::default()
+            .with_message(message)
+            .with_time(now_ms / 1000);
+        let (hash, _) = tx.commit_with(options);
+        Ok(match (hash, existing) {
+            (None, _) => Upsert::Unchanged,
+            (Some(h), None) => Upsert::Added(h),
+            (Some(h), Some(_)) => Upsert::Changed(h),
+        })
     }
 
     /// The record of one resident, if this village has one.
@@ -421,18 +431,23 @@ mod tests {
         let mut d = VillageDoc::genesis(v);
         let actor = ActorId::from(vec![7u8; 32]);
         let mut r = resident("3510155203850001", "Sri Wahyuni");
-        let h1 = d.upsert(&actor, &r, 1_000).unwrap();
-        assert!(h1.is_some());
+        assert!(matches!(
+            d.upsert(&actor, &r, 1_000).unwrap(),
+            Upsert::Added(_)
+        ));
         assert_eq!(
             d.upsert(&actor, &r, 2_000).unwrap(),
-            None,
+            Upsert::Unchanged,
             "same content writes nothing"
         );
         r.status = Status::MovedOut {
             destination: "Kota Surabaya".into(),
         };
         let before = d.heads();
-        d.upsert(&actor, &r, 3_000).unwrap().unwrap();
+        assert!(matches!(
+            d.upsert(&actor, &r, 3_000).unwrap(),
+            Upsert::Changed(_)
+        ));
         let back = d.get(r.nik).unwrap().unwrap();
         assert!(back.same_content(&r));
         assert_eq!(back.updated_at_ms, 3_000);

@@ -376,65 +376,165 @@ impl<S: Storage> Registry<S> {
         let location = self.storage.location();
         let actor = self.actor.clone();
         let loaded = self.doc(village)?;
-        let before = loaded.doc.heads();
-        let mut report = WriteReport::default();
-        let mut touched = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            let existed = loaded
-                .doc
-                .get(r.nik)
-                .map_err(|e| doc_err(&location, village, e))?
-                .is_some();
-            let result = loaded.doc.upsert(&actor, r, now_ms);
-            match result {
-                Ok(Some(_)) if existed => report.changed += 1,
-                Ok(Some(_)) => report.added += 1,
-                Ok(None) => report.unchanged += 1,
-                Err(e) => {
-                    // The in-memory document may hold changes that were never stored: drop it.
-                    self.docs.remove(&village);
-                    return Err(doc_err(&location, village, e));
-                }
-            }
-            if !matches!(result, Ok(None)) {
-                touched.push(r);
-            }
-            if i % 256 == 255 {
-                progress(i + 1);
-            }
-        }
-        progress(records.len());
-        report.heads = loaded.doc.heads();
-        if report.heads == before {
-            return Ok(report);
-        }
-        let chunk = loaded.doc.save_after(&before);
-        let id = DocId::village(village);
-        let stored = self
-            .storage
-            .append(&id, &chunk, &heads_to_bytes(&report.heads))
-            .and_then(|seq| self.storage.flush().map(|()| seq));
-        let seq = match stored {
-            Ok(seq) => seq,
+        let applied = match apply_records(&mut loaded.doc, &actor, records, now_ms, progress) {
+            Ok(a) => a,
             Err(e) => {
+                // The in-memory document may hold changes that were never stored: drop it.
+                self.docs.remove(&village);
+                return Err(doc_err(&location, village, e));
+            }
+        };
+        let report = applied.report.clone();
+        if applied.chunk.is_some() {
+            let touched: Vec<&Resident> = applied.touched.iter().map(|&i| &records[i]).collect();
+            if let Err(e) = self.store_applied(village, &applied, &touched) {
                 self.docs.remove(&village);
                 return Err(e);
             }
+            self.storage.flush()?;
+            self.maybe_compact(village)?;
+        }
+        Ok(report)
+    }
+
+    /// Append a village's applied changes and bring the index along. Not flushed.
+    fn store_applied(
+        &mut self,
+        village: VillageCode,
+        applied: &Applied,
+        touched: &[&Resident],
+    ) -> Result<(), StoreError> {
+        let Some(chunk) = &applied.chunk else {
+            return Ok(());
         };
-        debug!(%village, bytes = chunk.len(), records = touched.len(), "write durable");
+        let id = DocId::village(village);
+        let seq = self
+            .storage
+            .append(&id, chunk, &heads_to_bytes(&applied.report.heads))?;
+        debug!(%village, bytes = chunk.len(), records = touched.len(), "write stored");
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
         for r in touched {
             self.index.set(r.nik, ordinal, Entry::from_resident(r));
         }
-        self.indexed.insert(village, report.heads.clone());
+        self.indexed.insert(village, applied.report.heads.clone());
         if let Some(l) = self.docs.get_mut(&village) {
             l.chunks += 1;
             l.last_seq = seq;
-            if l.chunks >= COMPACT_AFTER_CHUNKS {
-                self.compact(village)?;
-            }
         }
-        Ok(report)
+        Ok(())
+    }
+
+    fn maybe_compact(&mut self, village: VillageCode) -> Result<(), StoreError> {
+        if self
+            .docs
+            .get(&village)
+            .is_some_and(|l| l.chunks >= COMPACT_AFTER_CHUNKS)
+        {
+            self.compact(village)?;
+        }
+        Ok(())
+    }
+
+    /// Write many villages at once (a regency-wide import), building their
+    /// Automerge changes on `threads` threads. Each village is checked and
+    /// written as [`Registry::write`] would; everything is durable when this
+    /// returns. A refused village stops the run; villages written before it stay.
+    pub fn write_many(
+        &mut self,
+        batches: impl Iterator<Item = (VillageCode, Vec<Resident>)>,
+        threads: usize,
+        now_ms: i64,
+        progress: &mut dyn FnMut(VillageCode, &WriteReport),
+    ) -> Result<(), StoreError> {
+        use std::sync::mpsc::sync_channel;
+        use std::sync::Mutex;
+        let threads = threads.max(1);
+        let actor = self.actor.clone();
+        let location = self.storage.location();
+        let mut batches = batches.peekable();
+        let (work_tx, work_rx) = sync_channel::<(VillageDoc, Vec<Resident>)>(threads);
+        let (done_tx, done_rx) = sync_channel::<(
+            VillageDoc,
+            Vec<Resident>,
+            Result<Applied, crate::doc::DocError>,
+        )>(threads);
+        let work_rx = Mutex::new(work_rx);
+        std::thread::scope(|s| -> Result<(), StoreError> {
+            for _ in 0..threads {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                let actor = &actor;
+                s.spawn(move || loop {
+                    let job = work_rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((mut doc, records)) = job else { return };
+                    let applied = apply_records(&mut doc, actor, &records, now_ms, &mut |_| {});
+                    if done_tx.send((doc, records, applied)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut claimed: hashbrown::HashMap<u64, VillageCode> = hashbrown::HashMap::new();
+            let mut in_flight = 0usize;
+            let result = (|| loop {
+                while in_flight < threads * 2 {
+                    let Some((village, records)) = batches.next() else {
+                        break;
+                    };
+                    if banyuwangi::village(village).is_none() {
+                        return Err(StoreError::UnknownVillage(village.to_string()));
+                    }
+                    if let Some((_, refusal)) = self.check(village, &records).into_iter().next() {
+                        return Err(StoreError::Refused(refusal));
+                    }
+                    for r in records
+                        .iter()
+                        .filter(|r| r.status.kind() == StatusKind::Active)
+                    {
+                        if let Some(other) = claimed
+                            .insert(r.nik.as_u64(), village)
+                            .filter(|o| *o != village)
+                        {
+                            let name = banyuwangi::village(other).map_or("", |v| v.name);
+                            return Err(StoreError::Refused(Refusal::RegisteredElsewhere {
+                                nik: r.nik,
+                                village: other,
+                                name,
+                            }));
+                        }
+                    }
+                    let doc = match self.docs.remove(&village) {
+                        Some(l) => l.doc,
+                        None => self.load_doc(village)?.doc,
+                    };
+                    if work_tx.send((doc, records)).is_err() {
+                        break;
+                    }
+                    in_flight += 1;
+                }
+                if in_flight == 0 {
+                    break Ok(());
+                }
+                let Ok((doc, records, applied)) = done_rx.recv() else {
+                    break Ok(());
+                };
+                in_flight -= 1;
+                let village = doc.village();
+                let applied = applied.map_err(|e| doc_err(&location, village, e))?;
+                let touched: Vec<&Resident> =
+                    applied.touched.iter().map(|&i| &records[i]).collect();
+                self.store_applied(village, &applied, &touched)?;
+                progress(village, &applied.report);
+            })();
+            drop(work_tx);
+            // Drain so the workers can finish.
+            while done_rx.recv().is_ok() {}
+            result
+        })?;
+        self.checkpoint()
     }
 
     /// Replace a village's chunks by one snapshot, and persist its index.
@@ -571,6 +671,52 @@ impl<S: Storage> Registry<S> {
         }
         Ok(problems)
     }
+}
+
+/// Changes made to a document in memory, ready to store.
+#[derive(Debug)]
+struct Applied {
+    report: WriteReport,
+    /// Positions of the records that changed.
+    touched: Vec<usize>,
+    /// The new changes, compressed; `None` if nothing changed.
+    chunk: Option<Vec<u8>>,
+}
+
+/// One change per record that differs; the caller stores the result.
+fn apply_records(
+    doc: &mut VillageDoc,
+    actor: &ActorId,
+    records: &[Resident],
+    now_ms: i64,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Applied, crate::doc::DocError> {
+    use crate::doc::Upsert;
+    let before = doc.heads();
+    let mut report = WriteReport::default();
+    let mut touched = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        match doc.upsert(actor, r, now_ms)? {
+            Upsert::Added(_) => report.added += 1,
+            Upsert::Changed(_) => report.changed += 1,
+            Upsert::Unchanged => {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        touched.push(i);
+        if i % 256 == 255 {
+            progress(i + 1);
+        }
+    }
+    progress(records.len());
+    report.heads = doc.heads();
+    let chunk = (report.heads != before).then(|| doc.save_after(&before));
+    Ok(Applied {
+        report,
+        touched,
+        chunk,
+    })
 }
 
 fn sorted(h: &[ChangeHash]) -> Vec<ChangeHash> {

@@ -270,3 +270,54 @@ fn active(model: &BTreeMap<u16, BTreeMap<usize, Resident>>, p: u16) -> Option<(u
             .map(|(v, r)| (*v, r.clone()))
     })
 }
+
+#[test]
+fn write_many_builds_villages_in_parallel_and_refuses_double_claims() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = open_mem(&storage);
+    let batches: Vec<_> = (0..3)
+        .map(|v| {
+            (
+                code(v),
+                (0..30)
+                    .map(|p| person(p + 100 * v as u16, v))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let mut seen = Vec::new();
+    reg.write_many(batches.clone().into_iter(), 2, 1, &mut |v, r| {
+        seen.push((v, r.added))
+    })
+    .unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![(code(1), 30), (code(0), 30), (code(2), 30)]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(reg.index().len(), 90);
+    assert!(reg.verify_index().unwrap().is_empty());
+    drop(reg);
+    let mut reg = open_mem(&storage);
+    assert!(reg.verify_index().unwrap().is_empty());
+    assert_eq!(reg.index().len(), 90);
+    // The same person claimed by two villages in one run is refused.
+    let clash = vec![
+        (code(0), vec![person(500, 0)]),
+        (code(1), vec![person(500, 1)]),
+    ];
+    let err = reg
+        .write_many(clash.into_iter(), 2, 2, &mut |_, _| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused(Refusal::RegisteredElsewhere { .. })
+        ),
+        "{err}"
+    );
+}
