@@ -27,7 +27,10 @@ pub mod index;
 pub mod registry;
 pub mod storage;
 
-pub use registry::{Refusal, Registry, WriteReport};
+pub use registry::{
+    AcceptAll, ChangeVerifier, ChangesPage, Refusal, Registry, RemoteApplied, RemoteRefusal,
+    WriteReport,
+};
 pub use storage::{DocId, Storage};
 
 /// Errors of the store. Each names where (the data directory and document)

@@ -733,5 +733,8 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
     }
 }
 
+mod replica;
+pub use replica::{AcceptAll, ChangeVerifier, ChangesPage, RemoteApplied, RemoteRefusal};
+
 #[cfg(test)]
 mod tests;

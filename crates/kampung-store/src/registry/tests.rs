@@ -321,3 +321,111 @@ fn write_many_builds_villages_in_parallel_and_refuses_double_claims() {
         "{err}"
     );
 }
+
+#[test]
+fn replicas_converge_by_changes_and_by_whole_documents() {
+    let owner_store = Arc::new(MemoryStorage::new());
+    let mut owner = open_mem(&owner_store);
+    let mut replica =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![3u8; 32]), 2026).unwrap();
+    let mut late =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![4u8; 32]), 2026).unwrap();
+    let id = DocId::village(code(0));
+    let people: Vec<_> = (0..50).map(|p| person(p, 0)).collect();
+    owner.write(code(0), &people, 1, &mut |_| {}).unwrap();
+
+    // Changes since what the replica has (nothing): in pages.
+    loop {
+        let have = replica.doc_heads_of(&id).unwrap_or_default();
+        let page = owner.changes_since(&id, &have, 2_000).unwrap();
+        let applied = replica
+            .apply_remote(&id, &page.changes, &AcceptAll)
+            .unwrap()
+            .unwrap();
+        assert!(applied.missing_deps.is_empty());
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
+    assert_eq!(
+        replica.lookup(&people[7].nik.to_string()).kind(),
+        owner.lookup(&people[7].nik.to_string()).kind()
+    );
+    assert!(replica.verify_index().unwrap().is_empty());
+
+    // One more edit travels as one small change.
+    let mut renamed = people[3].clone();
+    renamed.full_name = "Sumiati".into();
+    owner.write(code(0), &[renamed], 2, &mut |_| {}).unwrap();
+    let page = owner
+        .changes_since(&id, &replica.doc_heads_of(&id).unwrap(), 1 << 20)
+        .unwrap();
+    assert_eq!(page.changes.len(), 1);
+    replica
+        .apply_remote(&id, &page.changes, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    match replica.lookup(&people[3].nik.to_string()) {
+        Verdict::Resident { full_name, .. } => assert_eq!(full_name, "Sumiati"),
+        other => panic!("{other:?}"),
+    }
+
+    // A node joining late takes the whole stored document.
+    let bytes = owner.stored_document(&id).unwrap().unwrap();
+    let applied = late
+        .apply_document(&id, &bytes, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert!(applied.changed());
+    assert_eq!(late.doc_heads_of(&id), owner.doc_heads_of(&id));
+    assert!(late.verify_index().unwrap().is_empty());
+    assert_eq!(late.index().len(), 50);
+
+    // Garbage is refused and changes nothing.
+    let before = late.doc_heads_of(&id);
+    assert!(late
+        .apply_remote(&id, &[b"junk".to_vec()], &AcceptAll)
+        .unwrap()
+        .is_err());
+    assert!(late
+        .apply_document(&id, b"junk", &AcceptAll)
+        .unwrap()
+        .is_err());
+    let other = DocId::village(code(1));
+    assert!(
+        late.apply_document(&other, &bytes, &AcceptAll)
+            .unwrap()
+            .is_err(),
+        "another village's bytes"
+    );
+    assert_eq!(late.doc_heads_of(&id), before);
+}
+
+#[test]
+fn a_change_out_of_order_waits_for_its_dependency() {
+    let mut owner = open_mem(&Arc::new(MemoryStorage::new()));
+    let mut replica =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![3u8; 32]), 2026).unwrap();
+    let id = DocId::village(code(0));
+    owner
+        .write(code(0), &[person(1, 0)], 1, &mut |_| {})
+        .unwrap();
+    let first = owner.changes_since(&id, &[], 1 << 20).unwrap().changes;
+    let h1 = owner.doc_heads_of(&id).unwrap();
+    owner
+        .write(code(0), &[person(2, 0)], 2, &mut |_| {})
+        .unwrap();
+    let second = owner.changes_since(&id, &h1, 1 << 20).unwrap().changes;
+    // genesis + first change are in `first`; give the replica only the second.
+    let applied = replica
+        .apply_remote(&id, &second, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert!(!applied.missing_deps.is_empty());
+    replica
+        .apply_remote(&id, &first, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
+}

@@ -1,0 +1,313 @@
+//! What replication needs from the registry: heads of every document, the
+//! changes a peer lacks, whole stored documents for bootstrap, and applying
+//! what peers send. Every remote write is durable before it is acknowledged,
+//! and brings the index along.
+
+use automerge::{Change, ChangeHash, ReadDoc};
+use kampung_core::banyuwangi;
+use tracing::{debug, warn};
+
+use super::{heads_to_bytes, sorted, Registry};
+use crate::index::Entry;
+use crate::storage::{DocId, Storage};
+use crate::StoreError;
+
+/// A page of changes for a peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangesPage {
+    /// Raw Automerge changes, in causal order.
+    pub changes: Vec<Vec<u8>>,
+    /// More changes remain: ask again with the heads these produce.
+    pub more: bool,
+}
+
+/// What applying remote data did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteApplied {
+    pub before: Vec<ChangeHash>,
+    pub heads: Vec<ChangeHash>,
+    /// Changes that were new to us and are now stored.
+    pub new_changes: usize,
+    /// Hashes some received change depends on that we do not have: pull them.
+    pub missing_deps: Vec<ChangeHash>,
+}
+
+impl RemoteApplied {
+    pub fn changed(&self) -> bool {
+        self.before != self.heads
+    }
+}
+
+/// Why remote data was refused. The data was not applied, stored or forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteRefusal {
+    #[error("document {0} is not one this mesh replicates")]
+    UnknownDoc(String),
+    #[error("change {index} of {doc} is malformed: {reason}")]
+    MalformedChange {
+        doc: DocId,
+        index: usize,
+        reason: String,
+    },
+    #[error("document bytes for {doc} are malformed: {reason}")]
+    MalformedDocument { doc: DocId, reason: String },
+    #[error("change {hash} of {doc} refused: {reason}")]
+    Unauthorised {
+        doc: DocId,
+        hash: String,
+        reason: String,
+    },
+}
+
+/// Decides whether a remote change may be applied (the trust layer plugs in here).
+pub trait ChangeVerifier {
+    fn verify(&self, doc: &DocId, change: &Change) -> Result<(), String>;
+}
+
+/// Accepts every well-formed change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptAll;
+
+impl ChangeVerifier for AcceptAll {
+    fn verify(&self, _doc: &DocId, _change: &Change) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<S: Storage> Registry<S> {
+    /// Every document we hold with its current heads, sorted by document.
+    pub fn doc_heads(&self) -> Vec<(DocId, Vec<ChangeHash>)> {
+        let mut out: Vec<_> = self
+            .indexed
+            .iter()
+            .map(|(v, h)| (DocId::village(*v), sorted(h)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The heads of one document, if we hold it.
+    pub fn doc_heads_of(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
+        let village = doc.as_village()?;
+        self.indexed.get(&village).map(|h| sorted(h))
+    }
+
+    /// The changes of `doc` a peer with heads `have` lacks, at most about
+    /// `max_bytes` (always at least one change, so progress is made).
+    pub fn changes_since(
+        &mut self,
+        doc: &DocId,
+        have: &[ChangeHash],
+        max_bytes: usize,
+    ) -> Result<ChangesPage, StoreError> {
+        let village = doc
+            .as_village()
+            .ok_or_else(|| StoreError::UnknownVillage(doc.to_string()))?;
+        if !self.indexed.contains_key(&village) {
+            return Ok(ChangesPage::default());
+        }
+        let loaded = self.doc(village)?;
+        let am = loaded.doc.automerge();
+        // Hashes the peer has that we do not know cannot serve as a base.
+        let known: Vec<ChangeHash> = have
+            .iter()
+            .copied()
+            .filter(|h| am.get_change_by_hash(h).is_some())
+            .collect();
+        let mut page = ChangesPage::default();
+        let mut bytes = 0usize;
+        for change in am.get_changes(&known) {
+            let raw = change.raw_bytes().to_vec();
+            if !page.changes.is_empty() && bytes + raw.len() > max_bytes {
+                page.more = true;
+                break;
+            }
+            bytes += raw.len();
+            page.changes.push(raw);
+        }
+        Ok(page)
+    }
+
+    /// The whole stored document (snapshot and chunks, concatenated): what a
+    /// new node loads to bootstrap, with no Automerge work on this side.
+    pub fn stored_document(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(stored) = self.storage.load(doc)? else {
+            return Ok(None);
+        };
+        // Without a snapshot, the chunks build on the genesis every node can make.
+        let mut out = match (stored.snapshot, doc.as_village()) {
+            (Some(snapshot), _) => snapshot,
+            (None, Some(village)) => crate::doc::VillageDoc::genesis(village).save(),
+            (None, None) => Vec::new(),
+        };
+        for (_, chunk) in stored.chunks {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out))
+    }
+
+    /// Apply changes received from a peer, after `verifier` accepts each one.
+    /// If any change is malformed or refused, nothing is applied.
+    pub fn apply_remote(
+        &mut self,
+        doc: &DocId,
+        raw: &[Vec<u8>],
+        verifier: &dyn ChangeVerifier,
+    ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        let Some(village) = doc.as_village() else {
+            return Ok(Err(RemoteRefusal::UnknownDoc(doc.to_string())));
+        };
+        let mut changes = Vec::with_capacity(raw.len());
+        for (index, bytes) in raw.iter().enumerate() {
+            let change = match Change::try_from(bytes.as_slice()) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Ok(Err(RemoteRefusal::MalformedChange {
+                        doc: doc.clone(),
+                        index,
+                        reason: e.to_string(),
+                    }))
+                }
+            };
+            if let Err(reason) = verifier.verify(doc, &change) {
+                return Ok(Err(RemoteRefusal::Unauthorised {
+                    doc: doc.clone(),
+                    hash: change.hash().to_string(),
+                    reason,
+                }));
+            }
+            changes.push(change);
+        }
+        let location = self.storage.location();
+        let loaded = self.doc(village)?;
+        let before = loaded.doc.heads();
+        if let Err(e) = loaded.doc.automerge_mut().apply_changes(changes) {
+            self.docs.remove(&village);
+            return Ok(Err(RemoteRefusal::MalformedChange {
+                doc: doc.clone(),
+                index: 0,
+                reason: format!("{e} (at {location})"),
+            }));
+        }
+        self.store_remote(village, before)
+    }
+
+    /// Merge a whole document received from a peer (bootstrap).
+    pub fn apply_document(
+        &mut self,
+        doc: &DocId,
+        bytes: &[u8],
+        verifier: &dyn ChangeVerifier,
+    ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        let Some(village) = doc.as_village() else {
+            return Ok(Err(RemoteRefusal::UnknownDoc(doc.to_string())));
+        };
+        let refuse = |reason: String| {
+            Ok(Err(RemoteRefusal::MalformedDocument {
+                doc: doc.clone(),
+                reason,
+            }))
+        };
+        // Load on its own first: check it is this village's document and every change is allowed.
+        let incoming = match crate::doc::VillageDoc::load(village, Some(bytes), []) {
+            Ok(d) => d,
+            Err(e) => return refuse(e.to_string()),
+        };
+        for change in incoming.automerge().get_changes(&[]) {
+            if let Err(reason) = verifier.verify(doc, &change) {
+                return Ok(Err(RemoteRefusal::Unauthorised {
+                    doc: doc.clone(),
+                    hash: change.hash().to_string(),
+                    reason,
+                }));
+            }
+        }
+        let loaded = self.doc(village)?;
+        let before = loaded.doc.heads();
+        if before == incoming.heads() {
+            return Ok(Ok(RemoteApplied {
+                heads: before.clone(),
+                before,
+                ..Default::default()
+            }));
+        }
+        if loaded.doc.heads().len() == 1 && loaded.doc.automerge().get_changes(&[]).len() == 1 {
+            // We hold only the genesis: take the incoming document as it is.
+            loaded.doc = incoming;
+        } else if let Err(e) = loaded.doc.automerge_mut().load_incremental(bytes) {
+            self.docs.remove(&village);
+            return refuse(e.to_string());
+        }
+        self.store_remote(village, before)
+    }
+
+    /// Persist what a remote apply added, and bring the index along.
+    fn store_remote(
+        &mut self,
+        village: kampung_core::VillageCode,
+        before: Vec<ChangeHash>,
+    ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        let location = self.storage.location();
+        let Some(loaded) = self.docs.get_mut(&village) else {
+            return Err(StoreError::Io {
+                location,
+                reason: "document cache lost an entry".into(),
+            });
+        };
+        let heads = loaded.doc.heads();
+        let missing_deps = loaded.doc.automerge().get_missing_deps(&[]);
+        let mut applied = RemoteApplied {
+            before: before.clone(),
+            heads: heads.clone(),
+            new_changes: 0,
+            missing_deps,
+        };
+        if heads == before {
+            return Ok(Ok(applied));
+        }
+        let chunk = loaded.doc.save_after(&before);
+        applied.new_changes = loaded.doc.automerge().get_changes(&before).len();
+        let touched = loaded.doc.touched_since(&before);
+        let mut updates = Vec::new();
+        match touched {
+            Ok(niks) => {
+                for nik in niks {
+                    match loaded.doc.get(nik) {
+                        Ok(r) => updates.push((nik, r.as_ref().and_then(Entry::from_resident))),
+                        Err(e) => {
+                            warn!(%village, %nik, error = %e, "unreadable record from a peer; not indexed")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(%village, error = %e, "cannot diff a remote change; index may lag until rebuild")
+            }
+        }
+        let id = DocId::village(village);
+        let stored = self
+            .storage
+            .append(&id, &chunk, &heads_to_bytes(&heads))
+            .and_then(|seq| self.storage.flush().map(|()| seq));
+        let seq = match stored {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.docs.remove(&village);
+                return Err(e);
+            }
+        };
+        if let Some(l) = self.docs.get_mut(&village) {
+            l.chunks += 1;
+            l.last_seq = seq;
+        }
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        for (nik, entry) in updates {
+            self.index.set(nik, ordinal, entry);
+        }
+        self.indexed.insert(village, heads);
+        debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
+        self.maybe_compact(village)?;
+        Ok(Ok(applied))
+    }
+}
