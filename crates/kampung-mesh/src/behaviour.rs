@@ -1,0 +1,74 @@
+//! The composed libp2p behaviour.
+
+use std::time::Duration;
+
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{gossipsub, identify, kad, mdns, ping, request_response, StreamProtocol};
+
+use crate::codec::{Codec, PROTOCOL};
+use crate::MeshConfig;
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub sync: request_response::Behaviour<Codec>,
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+pub(crate) const IDENTIFY_PROTOCOL: &str = "/kampung/id/1";
+
+/// Boxed error: the form libp2p's `SwarmBuilder::with_behaviour` takes.
+type BuildError = Box<dyn std::error::Error + Send + Sync>;
+
+pub(crate) fn build(key: &libp2p::identity::Keypair, cfg: &MeshConfig) -> Result<Behaviour, BuildError> {
+    let peer_id = key.public().to_peer_id();
+    let identify = identify::Behaviour::new(
+        identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
+            .with_agent_version(format!("kampung/{} {}", env!("CARGO_PKG_VERSION"), cfg.role))
+            .with_push_listen_addr_updates(true),
+    );
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_millis(500))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .max_transmit_size(cfg.limits.max_inline + (16 << 10))
+        .mesh_n_low(4)
+        .mesh_n(6)
+        .mesh_n_high(12)
+        .mesh_outbound_min(2)
+        .build()
+        ?;
+    let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+    let sync = request_response::Behaviour::with_codec(
+        Codec::new(cfg.limits.clone()),
+        [(PROTOCOL, request_response::ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(cfg.request_timeout)
+            .with_max_concurrent_streams(16),
+    );
+    let kad = cfg.kademlia.then(|| {
+        let mut k = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::new(peer_id),
+            kad::Config::new(StreamProtocol::new("/kampung/kad/1")),
+        );
+        k.set_mode(Some(kad::Mode::Server));
+        k
+    });
+    let mdns = if cfg.mdns {
+        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
+    } else {
+        None
+    };
+    Ok(Behaviour {
+        identify,
+        ping: ping::Behaviour::default(),
+        gossipsub,
+        sync,
+        kad: Toggle::from(kad),
+        mdns: Toggle::from(mdns),
+    })
+}

@@ -1,0 +1,545 @@
+//! The one task that owns the Swarm.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use kampung_sync::message::{decode_announce, encode};
+use kampung_sync::{Announce, Replica, Request, RequestError, Response, SessionStats, SyncError};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
+use libp2p::{gossipsub, identify, kad, mdns, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, instrument, trace, warn};
+
+use crate::behaviour::{self, Behaviour, BehaviourEvent};
+use crate::{Client, Command, Counters, MeshConfig, MeshError, MeshStatus, PeerInfo, PeerRequester, TOPIC};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Results of spawned work, back into the loop.
+enum Internal {
+    Respond {
+        channel: ResponseChannel<Response>,
+        response: Response,
+    },
+    SessionDone {
+        peer: PeerId,
+        result: Result<SessionStats, SyncError>,
+    },
+    AnnounceDone {
+        peer: PeerId,
+        result: Result<SessionStats, SyncError>,
+    },
+}
+
+struct PeerState {
+    role: Option<String>,
+    addresses: Vec<Multiaddr>,
+    since: Instant,
+    last_sync: Option<(Instant, u64, bool)>,
+    connections: usize,
+}
+
+struct Redial {
+    next: Instant,
+    backoff: Duration,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Owns the swarm; see the crate docs.
+pub struct EventLoop<R> {
+    swarm: Swarm<Behaviour>,
+    config: MeshConfig,
+    replica: R,
+    client: Client,
+    commands: mpsc::Receiver<Command>,
+    internal_tx: mpsc::Sender<Internal>,
+    internal_rx: mpsc::Receiver<Internal>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
+    peers: HashMap<PeerId, PeerState>,
+    syncing: HashSet<PeerId>,
+    inbound: Arc<Semaphore>,
+    announce_tasks: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+    owner_heard: BTreeMap<String, u64>,
+    redial: HashMap<Multiaddr, Redial>,
+    dialled_addr: HashMap<Multiaddr, PeerId>,
+    counters: Counters,
+    topic: libp2p::gossipsub::IdentTopic,
+    last_heartbeat: Instant,
+    last_walk: Instant,
+}
+
+impl<R> std::fmt::Debug for EventLoop<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("peer", self.swarm.local_peer_id())
+            .field("peers", &self.peers.len())
+            .finish()
+    }
+}
+
+impl<R: Replica + Clone + 'static> EventLoop<R> {
+    pub(crate) fn new(config: MeshConfig, replica: R, client: Client, commands: mpsc::Receiver<Command>) -> Result<Self, MeshError> {
+        let transport = |e: &dyn std::fmt::Display| MeshError::Transport(e.to_string());
+        let cfg = config.clone();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| transport(&e))?
+            .with_quic()
+            .with_behaviour(|key| behaviour::build(key, &cfg))
+            .map_err(|e| transport(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build();
+        let topic = gossipsub::IdentTopic::new(TOPIC);
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .map_err(|e| transport(&e))?;
+        for addr in &config.listen {
+            swarm.listen_on(addr.clone()).map_err(|e| MeshError::Listen {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        let now = Instant::now();
+        let redial = config
+            .bootstrap
+            .iter()
+            .map(|a| {
+                (
+                    a.clone(),
+                    Redial {
+                        next: now,
+                        backoff: Duration::from_millis(500),
+                    },
+                )
+            })
+            .collect();
+        let (internal_tx, internal_rx) = mpsc::channel(256);
+        Ok(EventLoop {
+            swarm,
+            inbound: Arc::new(Semaphore::new(config.max_inbound)),
+            announce_tasks: Arc::new(Semaphore::new(config.max_announce_tasks)),
+            config,
+            replica,
+            client,
+            commands,
+            internal_tx,
+            internal_rx,
+            pending: HashMap::new(),
+            peers: HashMap::new(),
+            syncing: HashSet::new(),
+            tasks: JoinSet::new(),
+            owner_heard: BTreeMap::new(),
+            redial,
+            dialled_addr: HashMap::new(),
+            counters: Counters::default(),
+            topic,
+            last_heartbeat: now,
+            last_walk: now,
+        })
+    }
+
+    /// Run until `shutdown` is cancelled; then stop every task this loop started.
+    #[instrument(skip_all, fields(peer = %self.swarm.local_peer_id()))]
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(cmd) = self.commands.recv() => self.on_command(cmd),
+                Some(done) = self.internal_rx.recv() => self.on_internal(done),
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => self.on_tick(),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+            }
+        }
+        self.tasks.shutdown().await;
+        for (_, reply) in self.pending.drain() {
+            let _ = reply.send(Err(RequestError::Shutdown));
+        }
+        info!("mesh stopped");
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Request { peer, req, reply } => {
+                if !self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Err(RequestError::Unreachable(format!("{peer} is not connected"))));
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+                self.pending.insert(id, reply);
+            }
+            Command::Announce { announce } => self.publish(&announce),
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::Dial { addr } => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    warn!(%addr, error = %e, "dial failed");
+                }
+            }
+            Command::SyncNow => {
+                let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+                for p in peers {
+                    self.start_session(p);
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, announce: &Announce) {
+        let mut bytes = encode(announce);
+        if bytes.len() > self.config.limits.max_inline {
+            // Too big to carry the changes: announce the heads only; peers pull.
+            let mut light = announce.clone();
+            light.changes.clear();
+            bytes = encode(&light);
+        }
+        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
+            Ok(_) => self.counters.announces_sent += 1,
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => trace!("no peers to announce to"),
+            Err(e) => debug!(error = %e, doc = %announce.doc, "announce not published"),
+        }
+    }
+
+    fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Respond { channel, response } => {
+                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
+                    trace!("response dropped: peer went away");
+                }
+            }
+            Internal::SessionDone { peer, result } => {
+                self.syncing.remove(&peer);
+                match result {
+                    Ok(stats) => {
+                        self.counters.sessions_ok += 1;
+                        self.count(&stats);
+                        if let Some(state) = self.peers.get_mut(&peer) {
+                            state.last_sync = Some((Instant::now(), now_ms(), stats.in_sync));
+                        }
+                        self.heard_from(peer);
+                        debug!(%peer, docs = stats.docs_pulled, changes = stats.changes, "anti-entropy done");
+                    }
+                    Err(e) => self.on_sync_error(peer, &e),
+                }
+            }
+            Internal::AnnounceDone { peer, result } => match result {
+                Ok(stats) => self.count(&stats),
+                Err(e) => self.on_sync_error(peer, &e),
+            },
+        }
+    }
+
+    fn count(&mut self, stats: &SessionStats) {
+        self.counters.changes_received += stats.changes as u64;
+        self.counters.documents_received += stats.documents as u64;
+        self.counters.bytes_received += stats.bytes as u64;
+    }
+
+    fn on_sync_error(&mut self, peer: PeerId, e: &SyncError) {
+        self.counters.sessions_failed += 1;
+        if e.is_peer_fault() {
+            self.counters.peer_faults += 1;
+            warn!(%peer, error = %e, "peer sent bad data; disconnecting it");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        } else {
+            debug!(%peer, error = %e, "sync interrupted");
+        }
+    }
+
+    /// A completed exchange with a peer counts as hearing from the owner of the documents it writes.
+    fn heard_from(&mut self, peer: PeerId) {
+        let Some(role) = self.peers.get(&peer).and_then(|p| p.role.clone()) else { return };
+        if let Some(doc) = owned_doc(&role) {
+            self.owner_heard.insert(doc, now_ms());
+        }
+    }
+
+    fn start_session(&mut self, peer: PeerId) {
+        if self.syncing.contains(&peer) || self.syncing.len() >= self.config.max_sessions {
+            return;
+        }
+        self.syncing.insert(peer);
+        let replica = self.replica.clone();
+        let requester = PeerRequester {
+            peer,
+            client: self.client.clone(),
+        };
+        let limits = self.config.limits.clone();
+        let tx = self.internal_tx.clone();
+        self.tasks.spawn(async move {
+            let result = kampung_sync::sync_with(&replica, &requester, &limits).await;
+            let _ = tx.send(Internal::SessionDone { peer, result }).await;
+        });
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        // Anti-entropy with peers not synced for a while.
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| s.last_sync.is_none_or(|(t, _, _)| now.duration_since(t) >= self.config.anti_entropy_every))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            self.start_session(p);
+        }
+        // Owners announce their heads now and then, so everyone knows how fresh they are.
+        if now.duration_since(self.last_heartbeat) >= self.config.heartbeat_every {
+            self.last_heartbeat = now;
+            self.heartbeat();
+        }
+        // Redial bootstrap peers we are not connected to, with backoff.
+        let connected_addrs: HashSet<Multiaddr> = self.dialled_addr.keys().cloned().collect();
+        for (addr, r) in &mut self.redial {
+            if connected_addrs.contains(addr) || r.next > now {
+                continue;
+            }
+            if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+                if self.swarm.is_connected(&peer) {
+                    continue;
+                }
+            }
+            debug!(%addr, backoff = ?r.backoff, "dialling bootstrap peer");
+            let _ = self.swarm.dial(addr.clone());
+            r.next = now + r.backoff;
+            r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+        }
+        // A Kademlia random walk now and then, to find peers beyond the bootstrap list.
+        if now.duration_since(self.last_walk) >= Duration::from_secs(20) {
+            self.last_walk = now;
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                kad.get_closest_peers(PeerId::random());
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        for doc in self.config.owned_docs.clone() {
+            let replica = self.replica.clone();
+            let client = self.client.clone();
+            self.tasks.spawn(async move {
+                if let Ok(Some(heads)) = replica.heads(&doc).await {
+                    let _ = client
+                        .announce(Announce {
+                            doc,
+                            heads,
+                            changes: Vec::new(),
+                            from_owner: true,
+                        })
+                        .await;
+                }
+            });
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let addr = endpoint.get_remote_address().clone();
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    self.dialled_addr.insert(address.clone(), peer_id);
+                    if let Some(r) = self.redial.get_mut(address) {
+                        r.backoff = Duration::from_millis(500);
+                    }
+                }
+                let state = self.peers.entry(peer_id).or_insert_with(|| PeerState {
+                    role: None,
+                    addresses: Vec::new(),
+                    since: Instant::now(),
+                    last_sync: None,
+                    connections: 0,
+                });
+                state.connections = num_established.get() as usize;
+                if !state.addresses.contains(&addr) {
+                    state.addresses.push(addr);
+                }
+                if num_established.get() == 1 {
+                    debug!(peer = %peer_id, "connected");
+                    self.start_session(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id, num_established, ..
+            } => {
+                if num_established == 0 {
+                    debug!(peer = %peer_id, "disconnected");
+                    self.peers.remove(&peer_id);
+                    self.dialled_addr.retain(|_, p| *p != peer_id);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                trace!(peer = ?peer_id, error = %error, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                let role = info
+                    .agent_version
+                    .strip_prefix("kampung/")
+                    .and_then(|rest| rest.split_once(' '))
+                    .map(|(_, role)| role.to_string());
+                if let Some(state) = self.peers.get_mut(&peer_id) {
+                    state.role = role;
+                }
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    for addr in info.listen_addrs {
+                        kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, addresses, .. })) => {
+                if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
+                    let opts = DialOpts::peer_id(peer).addresses(addresses.into_vec()).build();
+                    let _ = self.swarm.dial(opts);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
+                        let _ = self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            })) => self.on_announce(propagation_source, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_announce(&mut self, via: PeerId, message: gossipsub::Message) {
+        let announce = match decode_announce(&message.data, &self.config.limits) {
+            Ok(a) => a,
+            Err(e) => {
+                self.counters.peer_faults += 1;
+                warn!(peer = %via, source = ?message.source, error = %e, "bad announcement");
+                return;
+            }
+        };
+        self.counters.announces_received += 1;
+        if announce.from_owner {
+            self.owner_heard.insert(announce.doc.clone(), now_ms());
+        }
+        let Ok(permit) = self.announce_tasks.clone().try_acquire_owned() else {
+            self.counters.announces_dropped += 1;
+            return;
+        };
+        let replica = self.replica.clone();
+        let requester = PeerRequester {
+            peer: via,
+            client: self.client.clone(),
+        };
+        let limits = self.config.limits.clone();
+        let tx = self.internal_tx.clone();
+        self.tasks.spawn(async move {
+            let result = kampung_sync::on_announce(&replica, announce, &requester, &limits).await;
+            drop(permit);
+            let _ = tx.send(Internal::AnnounceDone { peer: via, result }).await;
+        });
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
+                        self.counters.requests_busy += 1;
+                        let busy = Response::Refused {
+                            reason: "busy, try again later".into(),
+                        };
+                        let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
+                        return;
+                    };
+                    self.counters.requests_served += 1;
+                    trace!(%peer, ?request, "serving");
+                    let replica = self.replica.clone();
+                    let limits = self.config.limits.clone();
+                    let tx = self.internal_tx.clone();
+                    self.tasks.spawn(async move {
+                        let response = kampung_sync::respond(&replica, request, &limits).await;
+                        drop(permit);
+                        let _ = tx.send(Internal::Respond { channel, response }).await;
+                    });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { request_id, error, peer, .. } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let err = match error {
+                        request_response::OutboundFailure::Timeout => RequestError::Timeout,
+                        request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                            RequestError::BadResponse(e.to_string())
+                        }
+                        other => RequestError::Unreachable(format!("{peer}: {other}")),
+                    };
+                    let _ = reply.send(Err(err));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, error = %error, "inbound request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn status(&self) -> MeshStatus {
+        let now = Instant::now();
+        let mut peers: Vec<PeerInfo> = self
+            .peers
+            .iter()
+            .map(|(id, s)| PeerInfo {
+                peer_id: id.to_string(),
+                role: s.role.clone(),
+                addresses: s.addresses.iter().map(ToString::to_string).collect(),
+                connected_for_secs: now.duration_since(s.since).as_secs(),
+                last_sync_ms: s.last_sync.map(|(_, ms, _)| ms),
+                in_sync: s.last_sync.map(|(_, _, in_sync)| in_sync),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        MeshStatus {
+            peer_id: self.swarm.local_peer_id().to_string(),
+            role: self.config.role.clone(),
+            listen: self.swarm.listeners().map(ToString::to_string).collect(),
+            peers,
+            owner_heard_ms: self.owner_heard.clone(),
+            sessions_running: self.syncing.len(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+/// The document a role writes: `village:35.10.15.2012` writes `v/35.10.15.2012`.
+fn owned_doc(role: &str) -> Option<String> {
+    role.strip_prefix("village:").map(|code| format!("v/{code}"))
+}

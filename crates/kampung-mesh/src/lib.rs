@@ -1,0 +1,226 @@
+//! The libp2p side of the mesh. **Only this crate knows libp2p.**
+//!
+//! One task ([`EventLoop`]) owns the `Swarm`; everything else talks to it
+//! through a [`Client`] over a bounded command channel, with a oneshot reply
+//! (the shape of rust-libp2p's file-sharing example). The loop:
+//!
+//! - listens on TCP (noise + yamux) and QUIC, dials bootstrap peers and redials
+//!   them with exponential backoff, discovers peers by mDNS (on a LAN) and
+//!   Kademlia (beyond the bootstrap list), and runs identify and ping;
+//! - gossips [`kampung_sync::Announce`]s on one topic, and answers and sends
+//!   [`kampung_sync::Request`]s over request-response;
+//! - runs anti-entropy sessions ([`kampung_sync::sync_with`]) with each peer
+//!   on connect and periodically, at most one per peer and a bounded number at
+//!   once; inbound requests are served by a bounded number of tasks, and a
+//!   peer that asks for more is told "busy".
+
+mod behaviour;
+pub mod codec;
+mod event_loop;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kampung_sync::{Announce, Limits, Request, RequestError, Response};
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+pub use event_loop::EventLoop;
+pub use libp2p::identity;
+pub use libp2p::{multiaddr, Multiaddr as Address, PeerId as Peer};
+
+/// The gossip topic carrying announcements.
+pub const TOPIC: &str = "kampung/heads/1";
+
+/// How the mesh is set up.
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    pub keypair: Keypair,
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub mdns: bool,
+    pub kademlia: bool,
+    /// How often to compare digests with each peer.
+    pub anti_entropy_every: Duration,
+    /// How often an owner announces its documents even if nothing changed.
+    pub heartbeat_every: Duration,
+    /// What this node is, as shown to peers (`village:35.10.15.2012`, `checkpoint:ketapang`, `auditor`).
+    pub role: String,
+    /// The documents this node writes (announced as their owner).
+    pub owned_docs: Vec<String>,
+    pub limits: Limits,
+    /// Anti-entropy sessions running at once.
+    pub max_sessions: usize,
+    /// Inbound requests served at once; more get "busy".
+    pub max_inbound: usize,
+    /// Announcements processed at once; more are dropped (anti-entropy catches up).
+    pub max_announce_tasks: usize,
+    pub request_timeout: Duration,
+    /// Connections kept at most (peers beyond it are not dialled).
+    pub max_peers: usize,
+}
+
+impl MeshConfig {
+    pub fn new(keypair: Keypair, role: String) -> Self {
+        MeshConfig {
+            keypair,
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            mdns: false,
+            kademlia: true,
+            anti_entropy_every: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(15),
+            role,
+            owned_docs: Vec::new(),
+            limits: Limits::default(),
+            max_sessions: 8,
+            max_inbound: 32,
+            max_announce_tasks: 64,
+            request_timeout: Duration::from_secs(30),
+            max_peers: 64,
+        }
+    }
+}
+
+/// Errors setting up the mesh.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MeshError {
+    #[error("cannot set up the network transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("the mesh has stopped")]
+    Stopped,
+}
+
+/// One connected peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub role: Option<String>,
+    pub addresses: Vec<String>,
+    pub connected_for_secs: u64,
+    /// Unix milliseconds of the last completed anti-entropy session.
+    pub last_sync_ms: Option<u64>,
+    pub in_sync: Option<bool>,
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counters {
+    pub announces_sent: u64,
+    pub announces_received: u64,
+    pub announces_dropped: u64,
+    pub sessions_ok: u64,
+    pub sessions_failed: u64,
+    pub changes_received: u64,
+    pub documents_received: u64,
+    pub bytes_received: u64,
+    pub requests_served: u64,
+    pub requests_busy: u64,
+    pub peer_faults: u64,
+}
+
+/// A snapshot of the mesh.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshStatus {
+    pub peer_id: String,
+    pub role: String,
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    /// Document -> unix milliseconds we last heard from its owner (directly or by gossip).
+    pub owner_heard_ms: BTreeMap<String, u64>,
+    pub sessions_running: usize,
+    pub counters: Counters,
+}
+
+pub(crate) enum Command {
+    Request {
+        peer: PeerId,
+        req: Request,
+        reply: oneshot::Sender<Result<Response, RequestError>>,
+    },
+    Announce {
+        announce: Announce,
+    },
+    Status {
+        reply: oneshot::Sender<MeshStatus>,
+    },
+    Dial {
+        addr: Multiaddr,
+    },
+    SyncNow,
+}
+
+/// Talks to the event loop. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Client {
+    /// Announce new heads of a document (after a local write).
+    pub async fn announce(&self, announce: Announce) -> Result<(), MeshError> {
+        self.tx
+            .send(Command::Announce { announce })
+            .await
+            .map_err(|_| MeshError::Stopped)
+    }
+
+    pub async fn status(&self) -> Result<MeshStatus, MeshError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Status { reply })
+            .await
+            .map_err(|_| MeshError::Stopped)?;
+        rx.await.map_err(|_| MeshError::Stopped)
+    }
+
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), MeshError> {
+        self.tx.send(Command::Dial { addr }).await.map_err(|_| MeshError::Stopped)
+    }
+
+    /// Start anti-entropy with every connected peer now.
+    pub async fn sync_now(&self) -> Result<(), MeshError> {
+        self.tx.send(Command::SyncNow).await.map_err(|_| MeshError::Stopped)
+    }
+
+    pub(crate) async fn request(&self, peer: PeerId, req: Request) -> Result<Response, RequestError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Request { peer, req, reply })
+            .await
+            .map_err(|_| RequestError::Shutdown)?;
+        rx.await.map_err(|_| RequestError::Shutdown)?
+    }
+}
+
+/// Asks one peer through the event loop.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerRequester {
+    pub peer: PeerId,
+    pub client: Client,
+}
+
+impl kampung_sync::Requester for PeerRequester {
+    fn peer(&self) -> String {
+        self.peer.to_string()
+    }
+    async fn request(&self, req: Request) -> Result<Response, RequestError> {
+        self.client.request(self.peer, req).await
+    }
+}
+
+/// Build the swarm and its loop. Run the loop with [`EventLoop::run`].
+pub fn new<R>(config: MeshConfig, replica: R) -> Result<(Client, EventLoop<R>), MeshError>
+where
+    R: kampung_sync::Replica + Clone + 'static,
+{
+    let (tx, rx) = mpsc::channel(256);
+    let client = Client { tx };
+    let event_loop = EventLoop::new(config, replica, client.clone(), rx)?;
+    Ok((client, event_loop))
+}

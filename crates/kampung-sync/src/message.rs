@@ -1,0 +1,180 @@
+//! Wire messages, encoded with postcard and checked against [`Limits`] on the
+//! way in: a peer's message is refused, not trusted, if it breaks a bound.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Limits;
+
+/// An Automerge change hash.
+pub type Hash = [u8; 32];
+
+/// A document and its heads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    pub doc: String,
+    pub heads: Vec<Hash>,
+}
+
+/// What one peer asks another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// The digest over all documents.
+    Digest,
+    /// A page of (document, heads), documents after `after` in order.
+    Heads { after: Option<String>, limit: u16 },
+    /// The changes of `doc` that a node with heads `have` lacks.
+    Changes { doc: String, have: Vec<Hash> },
+    /// A page of the whole stored document.
+    Document { doc: String, offset: u64 },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Digest { digest: Hash, docs: u32 },
+    Heads { docs: Vec<DocHeads>, more: bool },
+    Changes { doc: String, changes: Vec<Vec<u8>>, more: bool },
+    Document { doc: String, total: u64, offset: u64, bytes: Vec<u8> },
+    /// The request was refused (unknown document, malformed, busy).
+    Refused { reason: String },
+}
+
+/// Gossiped when a document changes, and periodically by each owner as a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announce {
+    pub doc: String,
+    pub heads: Vec<Hash>,
+    /// The new changes, when small enough to carry inline.
+    pub changes: Vec<Vec<u8>>,
+    /// The sender owns (writes) this document.
+    pub from_owner: bool,
+}
+
+/// Why bytes from a peer were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    #[error("message of {size} bytes exceeds the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("message breaks a bound: {0}")]
+    OutOfBounds(String),
+}
+
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    postcard::to_stdvec(msg).unwrap_or_default()
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], limits: &Limits) -> Result<T, WireError> {
+    if bytes.len() > limits.max_message {
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_message,
+        });
+    }
+    postcard::from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+const MAX_DOC_ID: usize = 64;
+
+fn check_doc(doc: &str) -> Result<(), WireError> {
+    if doc.is_empty() || doc.len() > MAX_DOC_ID {
+        return Err(WireError::OutOfBounds(format!("document id of {} bytes", doc.len())));
+    }
+    Ok(())
+}
+
+fn check_heads(heads: &[Hash], limits: &Limits) -> Result<(), WireError> {
+    if heads.len() > limits.max_heads {
+        return Err(WireError::OutOfBounds(format!(
+            "{} heads (at most {})",
+            heads.len(),
+            limits.max_heads
+        )));
+    }
+    Ok(())
+}
+
+pub fn decode_request(bytes: &[u8], limits: &Limits) -> Result<Request, WireError> {
+    let req: Request = decode(bytes, limits)?;
+    match &req {
+        Request::Digest => {}
+        Request::Heads { after, .. } => {
+            if let Some(a) = after {
+                check_doc(a)?;
+            }
+        }
+        Request::Changes { doc, have } => {
+            check_doc(doc)?;
+            check_heads(have, limits)?;
+        }
+        Request::Document { doc, .. } => check_doc(doc)?,
+    }
+    Ok(req)
+}
+
+pub fn decode_response(bytes: &[u8], limits: &Limits) -> Result<Response, WireError> {
+    let resp: Response = decode(bytes, limits)?;
+    match &resp {
+        Response::Heads { docs, .. } => {
+            if docs.len() > usize::from(limits.heads_page) {
+                return Err(WireError::OutOfBounds(format!("{} documents in a heads page", docs.len())));
+            }
+            for d in docs {
+                check_doc(&d.doc)?;
+                check_heads(&d.heads, limits)?;
+            }
+        }
+        Response::Changes { doc, .. } => check_doc(doc)?,
+        Response::Document { doc, total, .. } => {
+            check_doc(doc)?;
+            if *total as usize > limits.max_document {
+                return Err(WireError::OutOfBounds(format!("document of {total} bytes")));
+            }
+        }
+        Response::Digest { .. } | Response::Refused { .. } => {}
+    }
+    Ok(resp)
+}
+
+pub fn decode_announce(bytes: &[u8], limits: &Limits) -> Result<Announce, WireError> {
+    let a: Announce = decode(bytes, limits)?;
+    check_doc(&a.doc)?;
+    check_heads(&a.heads, limits)?;
+    let inline: usize = a.changes.iter().map(Vec::len).sum();
+    if inline > limits.max_inline {
+        return Err(WireError::OutOfBounds(format!("{inline} bytes of inline changes")));
+    }
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bounds() {
+        let limits = Limits::default();
+        let req = Request::Changes {
+            doc: "v/35.10.15.2012".into(),
+            have: vec![[7; 32]],
+        };
+        assert_eq!(decode_request(&encode(&req), &limits).unwrap(), req);
+        let too_many = Request::Changes {
+            doc: "v/x".into(),
+            have: vec![[0; 32]; limits.max_heads + 1],
+        };
+        assert!(matches!(decode_request(&encode(&too_many), &limits), Err(WireError::OutOfBounds(_))));
+        assert!(matches!(decode_request(&[0xff, 0xff, 0xff], &limits), Err(WireError::Malformed(_))));
+        let big = vec![0u8; limits.max_message + 1];
+        assert!(matches!(decode_request(&big, &limits), Err(WireError::TooLarge { .. })));
+        let a = Announce {
+            doc: "v/x".into(),
+            heads: vec![],
+            changes: vec![vec![0; limits.max_inline + 1]],
+            from_owner: true,
+        };
+        assert!(decode_announce(&encode(&a), &limits).is_err());
+    }
+}

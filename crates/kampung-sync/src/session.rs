@@ -1,0 +1,278 @@
+//! Anti-entropy sessions, pulls and the answering side.
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use tracing::{debug, trace};
+
+use crate::message::{Announce, Request, Response};
+use crate::replica::{Replica, ReplicaError, RequestError, Requester};
+use crate::Limits;
+
+/// What one session moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// The digests matched: nothing else was exchanged.
+    pub in_sync: bool,
+    /// Documents whose heads differed and were pulled.
+    pub docs_pulled: usize,
+    /// Changes received.
+    pub changes: usize,
+    /// Whole documents received.
+    pub documents: usize,
+    /// Bytes of changes and documents received.
+    pub bytes: usize,
+}
+
+impl SessionStats {
+    fn add(&mut self, o: SessionStats) {
+        self.docs_pulled += o.docs_pulled;
+        self.changes += o.changes;
+        self.documents += o.documents;
+        self.bytes += o.bytes;
+    }
+}
+
+/// Why a session stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error("peer {peer} broke the protocol: {reason}")]
+    Protocol { peer: String, reason: String },
+}
+
+impl SyncError {
+    /// The peer misbehaved (as opposed to a network or local failure).
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Protocol { .. } | SyncError::Replica(ReplicaError::Refused(_)) | SyncError::Request(RequestError::BadResponse(_))
+        )
+    }
+}
+
+fn protocol(peer: &impl Requester, reason: impl Into<String>) -> SyncError {
+    SyncError::Protocol {
+        peer: peer.peer(),
+        reason: reason.into(),
+    }
+}
+
+/// Bring our replica up to date with one peer. Cheap when nothing changed:
+/// one digest request.
+pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: &Limits) -> Result<SessionStats, SyncError> {
+    let (ours, _) = replica.digest().await?;
+    match peer.request(Request::Digest).await? {
+        Response::Digest { digest, .. } if digest == ours => {
+            trace!(peer = %peer.peer(), "in sync");
+            return Ok(SessionStats {
+                in_sync: true,
+                ..Default::default()
+            });
+        }
+        Response::Digest { .. } => {}
+        other => return Err(protocol(peer, format!("answered a digest request with {}", kind(&other)))),
+    }
+    let mut stats = SessionStats::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = peer
+            .request(Request::Heads {
+                after: after.clone(),
+                limit: limits.heads_page,
+            })
+            .await?;
+        let Response::Heads { docs, more } = page else {
+            return Err(protocol(peer, format!("answered a heads request with {}", kind(&page))));
+        };
+        if let (Some(a), Some(first)) = (&after, docs.first()) {
+            if first.doc <= *a {
+                return Err(protocol(peer, "heads page out of order"));
+            }
+        }
+        let next = docs.last().map(|d| d.doc.clone());
+        let mut wanted = Vec::new();
+        for d in docs {
+            if !replica.unknown(&d.doc, d.heads).await?.is_empty() {
+                wanted.push(d.doc);
+            }
+        }
+        let pulled: Vec<SessionStats> = stream::iter(wanted.into_iter().map(|doc| async move { pull_doc(replica, peer, &doc, limits).await }))
+            .buffer_unordered(limits.concurrent_pulls.max(1))
+            .try_collect()
+            .await?;
+        for p in pulled {
+            stats.add(p);
+        }
+        match (more, next) {
+            (true, Some(n)) => after = Some(n),
+            _ => break,
+        }
+    }
+    debug!(peer = %peer.peer(), docs = stats.docs_pulled, changes = stats.changes, documents = stats.documents, bytes = stats.bytes, "session done");
+    Ok(stats)
+}
+
+/// Pull one document from a peer: its changes since our heads, or the whole
+/// stored document if we do not hold it.
+pub async fn pull_doc<R: Replica, Q: Requester>(replica: &R, peer: &Q, doc: &str, limits: &Limits) -> Result<SessionStats, SyncError> {
+    let mut stats = SessionStats {
+        docs_pulled: 1,
+        ..Default::default()
+    };
+    let from = peer.peer();
+    let Some(mut have) = replica.heads(doc).await? else {
+        let bytes = fetch_document(peer, doc, limits).await?;
+        stats.bytes += bytes.len();
+        stats.documents += 1;
+        replica.apply_document(doc, bytes, &from).await?;
+        return Ok(stats);
+    };
+    // Each page must make progress; a peer that keeps saying "more" without it is cut off.
+    for _ in 0..10_000 {
+        let resp = peer
+            .request(Request::Changes {
+                doc: doc.to_string(),
+                have: have.clone(),
+            })
+            .await?;
+        let Response::Changes { doc: got, changes, more } = resp else {
+            return Err(protocol(peer, format!("answered a changes request with {}", kind(&resp))));
+        };
+        if got != doc {
+            return Err(protocol(peer, format!("asked for {doc}, got {got}")));
+        }
+        stats.changes += changes.len();
+        stats.bytes += changes.iter().map(Vec::len).sum::<usize>();
+        if changes.is_empty() {
+            break;
+        }
+        let applied = replica.apply_changes(doc, changes, &from).await?;
+        if !more {
+            break;
+        }
+        if !applied.changed {
+            return Err(protocol(peer, "sent a page of changes we already had and asked us to continue"));
+        }
+        have = applied.heads;
+    }
+    Ok(stats)
+}
+
+async fn fetch_document<Q: Requester>(peer: &Q, doc: &str, limits: &Limits) -> Result<Vec<u8>, SyncError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut expected_total: Option<u64> = None;
+    loop {
+        let resp = peer
+            .request(Request::Document {
+                doc: doc.to_string(),
+                offset: buf.len() as u64,
+            })
+            .await?;
+        let Response::Document { doc: got, total, offset, bytes } = resp else {
+            return Err(protocol(peer, format!("answered a document request with {}", kind(&resp))));
+        };
+        if got != doc || offset != buf.len() as u64 {
+            return Err(protocol(peer, "document page for another document or offset"));
+        }
+        if total as usize > limits.max_document {
+            return Err(protocol(peer, format!("document of {total} bytes is over the limit")));
+        }
+        match expected_total {
+            // The document changed between pages: start again.
+            Some(t) if t != total => {
+                buf.clear();
+                expected_total = None;
+                continue;
+            }
+            _ => expected_total = Some(total),
+        }
+        if bytes.is_empty() && (buf.len() as u64) < total {
+            return Err(protocol(peer, "empty document page before the end"));
+        }
+        buf.extend_from_slice(&bytes);
+        if buf.len() as u64 >= total {
+            buf.truncate(total as usize);
+            return Ok(buf);
+        }
+    }
+}
+
+/// Handle an announcement: apply inline changes; pull what is still missing.
+pub async fn on_announce<R: Replica, Q: Requester>(
+    replica: &R,
+    announce: Announce,
+    forwarded_by: &Q,
+    limits: &Limits,
+) -> Result<SessionStats, SyncError> {
+    if replica.unknown(&announce.doc, announce.heads.clone()).await?.is_empty() {
+        return Ok(SessionStats {
+            in_sync: true,
+            ..Default::default()
+        });
+    }
+    let mut stats = SessionStats::default();
+    if !announce.changes.is_empty() && replica.heads(&announce.doc).await?.is_some() {
+        stats.changes += announce.changes.len();
+        stats.bytes += announce.changes.iter().map(Vec::len).sum::<usize>();
+        let applied = replica
+            .apply_changes(&announce.doc, announce.changes, &forwarded_by.peer())
+            .await?;
+        if applied.missing_deps.is_empty() && replica.unknown(&announce.doc, announce.heads).await?.is_empty() {
+            return Ok(stats);
+        }
+    }
+    stats.add(pull_doc(replica, forwarded_by, &announce.doc, limits).await?);
+    Ok(stats)
+}
+
+/// Answer a peer's request from our replica.
+pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> Response {
+    let result = async {
+        Ok::<Response, ReplicaError>(match req {
+            Request::Digest => {
+                let (digest, docs) = replica.digest().await?;
+                Response::Digest { digest, docs }
+            }
+            Request::Heads { after, limit } => {
+                let limit = usize::from(limit.clamp(1, limits.heads_page));
+                let (docs, more) = replica.heads_page(after, limit).await?;
+                Response::Heads { docs, more }
+            }
+            Request::Changes { doc, have } => {
+                let (changes, more) = replica.changes_since(&doc, have, limits.changes_page).await?;
+                Response::Changes { doc, changes, more }
+            }
+            Request::Document { doc, offset } => match replica.document(&doc).await? {
+                Some(bytes) => {
+                    let total = bytes.len() as u64;
+                    let start = (offset as usize).min(bytes.len());
+                    let end = (start + limits.document_page).min(bytes.len());
+                    Response::Document {
+                        doc,
+                        total,
+                        offset: start as u64,
+                        bytes: bytes[start..end].to_vec(),
+                    }
+                }
+                None => Response::Refused {
+                    reason: format!("this node holds no document {doc}"),
+                },
+            },
+        })
+    }
+    .await;
+    result.unwrap_or_else(|e| Response::Refused { reason: e.to_string() })
+}
+
+fn kind(r: &Response) -> &'static str {
+    match r {
+        Response::Digest { .. } => "a digest",
+        Response::Heads { .. } => "heads",
+        Response::Changes { .. } => "changes",
+        Response::Document { .. } => "a document",
+        Response::Refused { .. } => "a refusal",
+    }
+}
