@@ -31,6 +31,11 @@ impl DocId {
             .strip_prefix("v/")
             .and_then(|c| kampung_core::VillageCode::parse(c).ok())
     }
+    /// A document id received from a peer or a user: only known kinds.
+    pub fn parse(s: &str) -> Option<DocId> {
+        let id = DocId(s.to_string());
+        id.as_village().map(|_| id)
+    }
     pub(crate) fn from_stored(s: String) -> DocId {
         DocId(s)
     }

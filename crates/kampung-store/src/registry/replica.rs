@@ -129,6 +129,24 @@ impl<S: Storage> Registry<S> {
         Ok(page)
     }
 
+    /// Which of `heads` the document `doc` does not contain.
+    pub fn unknown_hashes(
+        &mut self,
+        doc: &DocId,
+        heads: &[ChangeHash],
+    ) -> Result<Vec<ChangeHash>, StoreError> {
+        let Some(village) = doc.as_village().filter(|v| self.indexed.contains_key(v)) else {
+            return Ok(heads.to_vec());
+        };
+        let loaded = self.doc(village)?;
+        let am = loaded.doc.automerge();
+        Ok(heads
+            .iter()
+            .copied()
+            .filter(|h| am.get_change_by_hash(h).is_none())
+            .collect())
+    }
+
     /// The whole stored document (snapshot and chunks, concatenated): what a
     /// new node loads to bootstrap, with no Automerge work on this side.
     pub fn stored_document(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {

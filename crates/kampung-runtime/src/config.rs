@@ -1,0 +1,247 @@
+//! Node configuration (`kampung run --config node.toml`).
+//!
+//! Every field has a default, so an empty file is a valid configuration for a
+//! node on a LAN. See `node/kampung.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The node's data directory (made by `kampung init`).
+    pub data: PathBuf,
+    pub network: Network,
+    pub api: Api,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Network {
+    /// libp2p listen addresses (TCP and QUIC).
+    pub listen: Vec<String>,
+    /// Peers to dial at start and redial (with backoff) while disconnected.
+    pub bootstrap: Vec<String>,
+    /// Discover peers on the local network.
+    pub mdns: bool,
+    /// Discover peers beyond the bootstrap list through Kademlia.
+    pub kademlia: bool,
+    /// Seconds between digest comparisons with each peer.
+    pub anti_entropy_secs: u64,
+    /// Seconds between an owner's heartbeat announcements.
+    pub heartbeat_secs: u64,
+    /// Most peers to connect to.
+    pub max_peers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Api {
+    /// HTTP API address; loopback unless you mean otherwise.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest message accepted from a peer.
+    pub max_message_bytes: usize,
+    /// Anti-entropy sessions at once.
+    pub max_sessions: usize,
+    /// Peer requests served at once.
+    pub max_inbound_requests: usize,
+    /// Seconds before a request to a peer is abandoned.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("./kampung-data"),
+            network: Network::default(),
+            api: Api::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/7400".into(),
+                "/ip4/0.0.0.0/udp/7400/quic-v1".into(),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+            kademlia: true,
+            anti_entropy_secs: 30,
+            heartbeat_secs: 15,
+            max_peers: 64,
+        }
+    }
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            listen: "127.0.0.1:7480".into(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 4 << 20,
+            max_sessions: 8,
+            max_inbound_requests: 32,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// A configuration problem: which file, which field, what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Read and check a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { reason, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("(config)"),
+            reason: e.to_string().trim().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check what serde cannot: addresses, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.network.listen.is_empty() {
+            return Err(invalid(
+                "network.listen",
+                "needs at least one address, e.g. /ip4/0.0.0.0/tcp/7400",
+            ));
+        }
+        for (field, list) in [
+            ("network.listen", &self.network.listen),
+            ("network.bootstrap", &self.network.bootstrap),
+        ] {
+            for (i, a) in list.iter().enumerate() {
+                if !a.starts_with('/') || a.split('/').filter(|s| !s.is_empty()).count() < 2 {
+                    return Err(invalid(
+                        format!("{field}[{i}]"),
+                        format!("'{a}' is not a multiaddr such as /ip4/192.168.1.10/tcp/7400"),
+                    ));
+                }
+            }
+        }
+        self.api_addr()?;
+        if self.network.anti_entropy_secs == 0 {
+            return Err(invalid("network.anti_entropy_secs", "must be at least 1"));
+        }
+        if self.network.heartbeat_secs == 0 {
+            return Err(invalid("network.heartbeat_secs", "must be at least 1"));
+        }
+        if !(64 << 10..=64 << 20).contains(&self.limits.max_message_bytes) {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                "must be between 65536 and 67108864",
+            ));
+        }
+        if self.limits.max_sessions == 0
+            || self.limits.max_inbound_requests == 0
+            || self.network.max_peers == 0
+        {
+            return Err(invalid(
+                "limits",
+                "max_sessions, max_inbound_requests and network.max_peers must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn api_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.api.listen.parse().map_err(|_| {
+            invalid(
+                "api.listen",
+                format!(
+                    "'{}' is not an address such as 127.0.0.1:7480",
+                    self.api.listen
+                ),
+            )
+        })
+    }
+
+    pub fn anti_entropy(&self) -> Duration {
+        Duration::from_secs(self.network.anti_entropy_secs)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.network.heartbeat_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../node/kampung.example.toml");
+        let c = Config::parse(text).unwrap();
+        assert!(!c.network.bootstrap.is_empty());
+        assert_eq!(c.api_addr().unwrap().port(), 7480);
+    }
+
+    #[test]
+    fn empty_is_the_defaults_and_mistakes_are_named() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+        let e = Config::parse("[network]\nlisten = [\"tcp:7400\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("network.listen[0]"), "{e}");
+        let e = Config::parse("[api]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api.listen"), "{e}");
+        let e = Config::parse("[network]\nmdsn = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mdsn"), "{e}");
+    }
+}

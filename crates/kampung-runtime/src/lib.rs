@@ -1,0 +1,14 @@
+//! A running node's pieces that are neither storage nor networking:
+//!
+//! - [`config`]: the TOML configuration, with defaults and checks;
+//! - [`store`]: the store task, the single owner of the [`kampung_store::Registry`],
+//!   reached through a cloneable [`store::StoreHandle`] over a bounded channel.
+//!   The handle is also the [`kampung_sync::Replica`] the mesh replicates.
+//!
+//! The node binary wires these to `kampung-mesh` and `kampung-api`.
+
+pub mod config;
+pub mod store;
+
+pub use config::{Config, ConfigError};
+pub use store::{spawn_store, StoreHandle};

@@ -1,0 +1,365 @@
+//! The store task: one thread owns the [`Registry`] (sled and Automerge are
+//! blocking), and everything else sends it commands over a bounded channel
+//! with a oneshot reply. Writes are durable before their reply is sent.
+
+use std::sync::Arc;
+
+use automerge::ChangeHash;
+use kampung_core::{Nik, Resident, Verdict, VillageCode};
+use kampung_store::storage::Storage;
+use kampung_store::{
+    AcceptAll, ChangeVerifier, DocId, Registry, RemoteApplied, RemoteRefusal, StoreError,
+    WriteReport,
+};
+use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, warn};
+
+/// Commands queued for the store at most.
+const QUEUE: usize = 1024;
+
+type Reply<T> = oneshot::Sender<T>;
+
+enum Cmd {
+    Lookup(String, Reply<Verdict>),
+    Write {
+        village: VillageCode,
+        records: Vec<Resident>,
+        now_ms: i64,
+        reply: Reply<Result<(WriteReport, Vec<Vec<u8>>), StoreError>>,
+    },
+    Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
+    Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
+    DocHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
+    HeadsOf(DocId, Reply<Option<Vec<ChangeHash>>>),
+    Unknown(
+        DocId,
+        Vec<ChangeHash>,
+        Reply<Result<Vec<ChangeHash>, StoreError>>,
+    ),
+    ChangesSince(
+        DocId,
+        Vec<ChangeHash>,
+        usize,
+        Reply<Result<(Vec<Vec<u8>>, bool), StoreError>>,
+    ),
+    Document(DocId, Reply<Result<Option<Vec<u8>>, StoreError>>),
+    ApplyChanges(
+        DocId,
+        Vec<Vec<u8>>,
+        Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
+    ),
+    ApplyDocument(
+        DocId,
+        Vec<u8>,
+        Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
+    ),
+    Niks(Reply<usize>),
+    Checkpoint(Reply<Result<(), StoreError>>),
+}
+
+/// A cloneable handle to the store task.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreHandle").finish_non_exhaustive()
+    }
+}
+
+/// The store task has stopped (shutdown, or it failed).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the store has stopped")]
+pub struct Stopped;
+
+/// Start the store task. It runs until every handle is dropped, then
+/// persists the index and returns the registry's final error, if any.
+pub fn spawn_store<S: Storage>(
+    registry: Registry<S>,
+    verifier: Arc<dyn ChangeVerifier + Send + Sync>,
+) -> (StoreHandle, std::thread::JoinHandle<Result<(), StoreError>>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let join = std::thread::Builder::new()
+        .name("kampung-store".into())
+        .spawn(move || run(registry, rx, verifier.as_ref()))
+        .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
+    (StoreHandle { tx }, join)
+}
+
+/// A verifier that accepts every well-formed change (until the trust layer is configured).
+pub fn accept_all() -> Arc<dyn ChangeVerifier + Send + Sync> {
+    Arc::new(AcceptAll)
+}
+
+fn run<S: Storage>(
+    mut reg: Registry<S>,
+    mut rx: mpsc::Receiver<Cmd>,
+    verifier: &dyn ChangeVerifier,
+) -> Result<(), StoreError> {
+    while let Some(cmd) = rx.blocking_recv() {
+        match cmd {
+            Cmd::Lookup(nik, r) => {
+                let _ = r.send(reg.lookup(&nik));
+            }
+            Cmd::Write {
+                village,
+                records,
+                now_ms,
+                reply,
+            } => {
+                let result = (|| {
+                    let before = reg.heads(village)?;
+                    let report = reg.write(village, &records, now_ms, &mut |_| {})?;
+                    let changes = if report.heads != before {
+                        reg.changes_since(&DocId::village(village), &before, 64 << 10)?
+                            .changes
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((report, changes))
+                })();
+                let _ = reply.send(result);
+            }
+            Cmd::Get(nik, r) => {
+                let _ = r.send(reg.get(nik));
+            }
+            Cmd::Residents(v, r) => {
+                let _ = r.send(reg.residents(v));
+            }
+            Cmd::DocHeads(r) => {
+                let _ = r.send(reg.doc_heads());
+            }
+            Cmd::HeadsOf(doc, r) => {
+                let _ = r.send(reg.doc_heads_of(&doc));
+            }
+            Cmd::Unknown(doc, heads, r) => {
+                let result = match reg.doc_heads_of(&doc) {
+                    None => Ok(heads),
+                    Some(ours) if ours == sorted(heads.clone()) => Ok(Vec::new()),
+                    Some(_) => reg.unknown_hashes(&doc, &heads),
+                };
+                let _ = r.send(result);
+            }
+            Cmd::ChangesSince(doc, have, max, r) => {
+                let _ = r.send(
+                    reg.changes_since(&doc, &have, max)
+                        .map(|p| (p.changes, p.more)),
+                );
+            }
+            Cmd::Document(doc, r) => {
+                let _ = r.send(reg.stored_document(&doc));
+            }
+            Cmd::ApplyChanges(doc, changes, r) => {
+                let _ = r.send(reg.apply_remote(&doc, &changes, verifier));
+            }
+            Cmd::ApplyDocument(doc, bytes, r) => {
+                let _ = r.send(reg.apply_document(&doc, &bytes, verifier));
+            }
+            Cmd::Niks(r) => {
+                let _ = r.send(reg.index().len());
+            }
+            Cmd::Checkpoint(r) => {
+                let _ = r.send(reg.checkpoint());
+            }
+        }
+    }
+    debug!("store task stopping: persisting the index");
+    let result = reg.checkpoint();
+    if let Err(e) = &result {
+        error!(error = %e, "could not persist the index at shutdown; it will be caught up at next start");
+    }
+    result
+}
+
+fn sorted(mut v: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    v.sort_unstable();
+    v
+}
+
+impl StoreHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    pub async fn lookup(&self, nik: String) -> Result<Verdict, Stopped> {
+        self.ask(|r| Cmd::Lookup(nik, r)).await
+    }
+
+    /// Write records of one village; durable on return. Also returns the new
+    /// raw changes (when small) for announcing them.
+    pub async fn write(
+        &self,
+        village: VillageCode,
+        records: Vec<Resident>,
+        now_ms: i64,
+    ) -> Result<Result<(WriteReport, Vec<Vec<u8>>), StoreError>, Stopped> {
+        self.ask(|reply| Cmd::Write {
+            village,
+            records,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn get(&self, nik: Nik) -> Result<Result<Option<Resident>, StoreError>, Stopped> {
+        self.ask(|r| Cmd::Get(nik, r)).await
+    }
+
+    pub async fn residents(
+        &self,
+        village: VillageCode,
+    ) -> Result<Result<Vec<Resident>, StoreError>, Stopped> {
+        self.ask(|r| Cmd::Residents(village, r)).await
+    }
+
+    pub async fn doc_heads(&self) -> Result<Vec<(DocId, Vec<ChangeHash>)>, Stopped> {
+        self.ask(Cmd::DocHeads).await
+    }
+
+    pub async fn niks(&self) -> Result<usize, Stopped> {
+        self.ask(Cmd::Niks).await
+    }
+
+    pub async fn checkpoint(&self) -> Result<Result<(), StoreError>, Stopped> {
+        self.ask(Cmd::Checkpoint).await
+    }
+}
+
+fn to_hashes(v: Vec<Hash>) -> Vec<ChangeHash> {
+    v.into_iter().map(ChangeHash).collect()
+}
+
+fn from_hashes(v: Vec<ChangeHash>) -> Vec<Hash> {
+    v.into_iter().map(|h| h.0).collect()
+}
+
+fn local(e: impl std::fmt::Display) -> ReplicaError {
+    ReplicaError::Local(e.to_string())
+}
+
+fn doc_id(doc: &str) -> Result<DocId, ReplicaError> {
+    let id = DocId::parse(doc)
+        .ok_or_else(|| ReplicaError::Refused(format!("'{doc}' is not a document of this mesh")))?;
+    Ok(id)
+}
+
+fn applied(
+    result: Result<Result<RemoteApplied, RemoteRefusal>, StoreError>,
+    from: &str,
+) -> Result<Applied, ReplicaError> {
+    match result {
+        Ok(Ok(a)) => Ok(Applied {
+            changed: a.changed(),
+            heads: from_hashes(a.heads),
+            missing_deps: from_hashes(a.missing_deps),
+        }),
+        Ok(Err(refusal)) => {
+            warn!(peer = %from, %refusal, "refused data from a peer");
+            Err(ReplicaError::Refused(refusal.to_string()))
+        }
+        Err(e) => Err(local(e)),
+    }
+}
+
+impl Replica for StoreHandle {
+    async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
+        let heads = self.doc_heads().await.map_err(local)?;
+        let docs: Vec<DocHeads> = heads
+            .into_iter()
+            .map(|(d, h)| DocHeads {
+                doc: d.to_string(),
+                heads: from_hashes(h),
+            })
+            .collect();
+        Ok((kampung_sync::digest(&docs), docs.len() as u32))
+    }
+
+    async fn heads_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
+        let heads = self.doc_heads().await.map_err(local)?;
+        let mut rest = heads
+            .into_iter()
+            .filter(|(d, _)| after.as_deref().is_none_or(|a| d.as_str() > a))
+            .map(|(d, h)| DocHeads {
+                doc: d.to_string(),
+                heads: from_hashes(h),
+            });
+        let page: Vec<DocHeads> = rest.by_ref().take(limit).collect();
+        let more = rest.next().is_some();
+        Ok((page, more))
+    }
+
+    async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {
+        let id = doc_id(doc)?;
+        let heads = self.ask(|r| Cmd::HeadsOf(id, r)).await.map_err(local)?;
+        Ok(heads.map(from_hashes))
+    }
+
+    async fn unknown(&self, doc: &str, heads: Vec<Hash>) -> Result<Vec<Hash>, ReplicaError> {
+        let id = doc_id(doc)?;
+        let r = self
+            .ask(|r| Cmd::Unknown(id, to_hashes(heads), r))
+            .await
+            .map_err(local)?;
+        r.map(from_hashes).map_err(local)
+    }
+
+    async fn changes_since(
+        &self,
+        doc: &str,
+        have: Vec<Hash>,
+        max_bytes: usize,
+    ) -> Result<(Vec<Vec<u8>>, bool), ReplicaError> {
+        let id = doc_id(doc)?;
+        let r = self
+            .ask(|r| Cmd::ChangesSince(id, to_hashes(have), max_bytes, r))
+            .await
+            .map_err(local)?;
+        r.map_err(local)
+    }
+
+    async fn document(&self, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        let id = doc_id(doc)?;
+        self.ask(|r| Cmd::Document(id, r))
+            .await
+            .map_err(local)?
+            .map_err(local)
+    }
+
+    async fn apply_changes(
+        &self,
+        doc: &str,
+        changes: Vec<Vec<u8>>,
+        from: &str,
+    ) -> Result<Applied, ReplicaError> {
+        let id = doc_id(doc)?;
+        let r = self
+            .ask(|r| Cmd::ApplyChanges(id, changes, r))
+            .await
+            .map_err(local)?;
+        applied(r, from)
+    }
+
+    async fn apply_document(
+        &self,
+        doc: &str,
+        bytes: Vec<u8>,
+        from: &str,
+    ) -> Result<Applied, ReplicaError> {
+        let id = doc_id(doc)?;
+        let r = self
+            .ask(|r| Cmd::ApplyDocument(id, bytes, r))
+            .await
+            .map_err(local)?;
+        applied(r, from)
+    }
+}
