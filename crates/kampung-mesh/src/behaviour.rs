@@ -24,11 +24,18 @@ pub(crate) const IDENTIFY_PROTOCOL: &str = "/kampung/id/1";
 /// Boxed error: the form libp2p's `SwarmBuilder::with_behaviour` takes.
 type BuildError = Box<dyn std::error::Error + Send + Sync>;
 
-pub(crate) fn build(key: &libp2p::identity::Keypair, cfg: &MeshConfig) -> Result<Behaviour, BuildError> {
+pub(crate) fn build(
+    key: &libp2p::identity::Keypair,
+    cfg: &MeshConfig,
+) -> Result<Behaviour, BuildError> {
     let peer_id = key.public().to_peer_id();
     let identify = identify::Behaviour::new(
         identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
-            .with_agent_version(format!("kampung/{} {}", env!("CARGO_PKG_VERSION"), cfg.role))
+            .with_agent_version(format!(
+                "kampung/{} {}",
+                env!("CARGO_PKG_VERSION"),
+                cfg.role
+            ))
             .with_push_listen_addr_updates(true),
     );
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -39,9 +46,11 @@ pub(crate) fn build(key: &libp2p::identity::Keypair, cfg: &MeshConfig) -> Result
         .mesh_n(6)
         .mesh_n_high(12)
         .mesh_outbound_min(2)
-        .build()
-        ?;
-    let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+        .build()?;
+    let gossipsub = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossip_config,
+    )?;
     let sync = request_response::Behaviour::with_codec(
         Codec::new(cfg.limits.clone()),
         [(PROTOCOL, request_response::ProtocolSupport::Full)],
@@ -59,7 +68,10 @@ pub(crate) fn build(key: &libp2p::identity::Keypair, cfg: &MeshConfig) -> Result
         k
     });
     let mdns = if cfg.mdns {
-        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
+        Some(mdns::tokio::Behaviour::new(
+            mdns::Config::default(),
+            peer_id,
+        )?)
     } else {
         None
     };

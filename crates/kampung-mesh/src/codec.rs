@@ -37,11 +37,18 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
     Ok(buf)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8], max: usize) -> io::Result<()> {
+async fn write_frame<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: &[u8],
+    max: usize,
+) -> io::Result<()> {
     if bytes.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("message of {} bytes exceeds the limit of {max}", bytes.len()),
+            format!(
+                "message of {} bytes exceeds the limit of {max}",
+                bytes.len()
+            ),
         ));
     }
     io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
@@ -58,17 +65,30 @@ impl libp2p::request_response::Codec for Codec {
     type Request = Request;
     type Response = Response;
 
-    async fn read_request<T: AsyncRead + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request> {
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Request> {
         let bytes = read_frame(io, self.limits.max_message).await?;
         message::decode_request(&bytes, &self.limits).map_err(invalid)
     }
 
-    async fn read_response<T: AsyncRead + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response> {
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Response> {
         let bytes = read_frame(io, self.limits.max_message).await?;
         message::decode_response(&bytes, &self.limits).map_err(invalid)
     }
 
-    async fn write_request<T: AsyncWrite + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T, req: Request) -> io::Result<()> {
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Request,
+    ) -> io::Result<()> {
         write_frame(io, &message::encode(&req), self.limits.max_message).await
     }
 

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, trace, warn};
 
 use crate::behaviour::{self, Behaviour, BehaviourEvent};
-use crate::{Client, Command, Counters, MeshConfig, MeshError, MeshStatus, PeerInfo, PeerRequester, TOPIC};
+use crate::{
+    Client, Command, Counters, MeshConfig, MeshError, MeshStatus, PeerInfo, PeerRequester, TOPIC,
+};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -89,12 +91,21 @@ impl<R> std::fmt::Debug for EventLoop<R> {
 }
 
 impl<R: Replica + Clone + 'static> EventLoop<R> {
-    pub(crate) fn new(config: MeshConfig, replica: R, client: Client, commands: mpsc::Receiver<Command>) -> Result<Self, MeshError> {
+    pub(crate) fn new(
+        config: MeshConfig,
+        replica: R,
+        client: Client,
+        commands: mpsc::Receiver<Command>,
+    ) -> Result<Self, MeshError> {
         let transport = |e: &dyn std::fmt::Display| MeshError::Transport(e.to_string());
         let cfg = config.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
-            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
             .map_err(|e| transport(&e))?
             .with_quic()
             .with_behaviour(|key| behaviour::build(key, &cfg))
@@ -108,10 +119,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .subscribe(&topic)
             .map_err(|e| transport(&e))?;
         for addr in &config.listen {
-            swarm.listen_on(addr.clone()).map_err(|e| MeshError::Listen {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?;
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| MeshError::Listen {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         let now = Instant::now();
         let redial = config
@@ -179,7 +192,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         match cmd {
             Command::Request { peer, req, reply } => {
                 if !self.swarm.is_connected(&peer) {
-                    let _ = reply.send(Err(RequestError::Unreachable(format!("{peer} is not connected"))));
+                    let _ = reply.send(Err(RequestError::Unreachable(format!(
+                        "{peer} is not connected"
+                    ))));
                     return;
                 }
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
@@ -211,9 +226,16 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             light.changes.clear();
             bytes = encode(&light);
         }
-        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.topic.clone(), bytes)
+        {
             Ok(_) => self.counters.announces_sent += 1,
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => trace!("no peers to announce to"),
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                trace!("no peers to announce to")
+            }
             Err(e) => debug!(error = %e, doc = %announce.doc, "announce not published"),
         }
     }
@@ -221,7 +243,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     fn on_internal(&mut self, done: Internal) {
         match done {
             Internal::Respond { channel, response } => {
-                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response)
+                    .is_err()
+                {
                     trace!("response dropped: peer went away");
                 }
             }
@@ -266,7 +294,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     /// A completed exchange with a peer counts as hearing from the owner of the documents it writes.
     fn heard_from(&mut self, peer: PeerId) {
-        let Some(role) = self.peers.get(&peer).and_then(|p| p.role.clone()) else { return };
+        let Some(role) = self.peers.get(&peer).and_then(|p| p.role.clone()) else {
+            return;
+        };
         if let Some(doc) = owned_doc(&role) {
             self.owner_heard.insert(doc, now_ms());
         }
@@ -296,7 +326,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let due: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, s)| s.last_sync.is_none_or(|(t, _, _)| now.duration_since(t) >= self.config.anti_entropy_every))
+            .filter(|(_, s)| {
+                s.last_sync
+                    .is_none_or(|(t, _, _)| now.duration_since(t) >= self.config.anti_entropy_every)
+            })
             .map(|(p, _)| *p)
             .collect();
         for p in due {
@@ -384,7 +417,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 }
             }
             SwarmEvent::ConnectionClosed {
-                peer_id, num_established, ..
+                peer_id,
+                num_established,
+                ..
             } => {
                 if num_established == 0 {
                     debug!(peer = %peer_id, "disconnected");
@@ -395,7 +430,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 trace!(peer = ?peer_id, error = %error, "dial failed");
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
                 let role = info
                     .agent_version
                     .strip_prefix("kampung/")
@@ -410,16 +449,24 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, addresses, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                addresses,
+                ..
+            })) => {
                 if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
-                    let opts = DialOpts::peer_id(peer).addresses(addresses.into_vec()).build();
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addresses.into_vec())
+                        .build();
                     let _ = self.swarm.dial(opts);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
-                        let _ = self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                        let _ = self
+                            .swarm
+                            .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
                     }
                 }
             }
@@ -467,7 +514,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     fn on_sync_event(&mut self, event: request_response::Event<Request, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
                     let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
                         self.counters.requests_busy += 1;
                         let busy = Response::Refused {
@@ -487,17 +536,27 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                         let _ = tx.send(Internal::Respond { channel, response }).await;
                     });
                 }
-                request_response::Message::Response { request_id, response } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     if let Some(reply) = self.pending.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
-            request_response::Event::OutboundFailure { request_id, error, peer, .. } => {
+            request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let err = match error {
                         request_response::OutboundFailure::Timeout => RequestError::Timeout,
-                        request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        request_response::OutboundFailure::Io(e)
+                            if e.kind() == std::io::ErrorKind::InvalidData =>
+                        {
                             RequestError::BadResponse(e.to_string())
                         }
                         other => RequestError::Unreachable(format!("{peer}: {other}")),
@@ -541,5 +600,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
 /// The document a role writes: `village:35.10.15.2012` writes `v/35.10.15.2012`.
 fn owned_doc(role: &str) -> Option<String> {
-    role.strip_prefix("village:").map(|code| format!("v/{code}"))
+    role.strip_prefix("village:")
+        .map(|code| format!("v/{code}"))
 }

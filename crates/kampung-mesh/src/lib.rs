@@ -180,15 +180,25 @@ impl Client {
     }
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), MeshError> {
-        self.tx.send(Command::Dial { addr }).await.map_err(|_| MeshError::Stopped)
+        self.tx
+            .send(Command::Dial { addr })
+            .await
+            .map_err(|_| MeshError::Stopped)
     }
 
     /// Start anti-entropy with every connected peer now.
     pub async fn sync_now(&self) -> Result<(), MeshError> {
-        self.tx.send(Command::SyncNow).await.map_err(|_| MeshError::Stopped)
+        self.tx
+            .send(Command::SyncNow)
+            .await
+            .map_err(|_| MeshError::Stopped)
     }
 
-    pub(crate) async fn request(&self, peer: PeerId, req: Request) -> Result<Response, RequestError> {
+    pub(crate) async fn request(
+        &self,
+        peer: PeerId,
+        req: Request,
+    ) -> Result<Response, RequestError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Request { peer, req, reply })

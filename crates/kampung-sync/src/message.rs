@@ -31,12 +31,29 @@ pub enum Request {
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    Digest { digest: Hash, docs: u32 },
-    Heads { docs: Vec<DocHeads>, more: bool },
-    Changes { doc: String, changes: Vec<Vec<u8>>, more: bool },
-    Document { doc: String, total: u64, offset: u64, bytes: Vec<u8> },
+    Digest {
+        digest: Hash,
+        docs: u32,
+    },
+    Heads {
+        docs: Vec<DocHeads>,
+        more: bool,
+    },
+    Changes {
+        doc: String,
+        changes: Vec<Vec<u8>>,
+        more: bool,
+    },
+    Document {
+        doc: String,
+        total: u64,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
     /// The request was refused (unknown document, malformed, busy).
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 /// Gossiped when a document changes, and periodically by each owner as a heartbeat.
@@ -80,7 +97,10 @@ const MAX_DOC_ID: usize = 64;
 
 fn check_doc(doc: &str) -> Result<(), WireError> {
     if doc.is_empty() || doc.len() > MAX_DOC_ID {
-        return Err(WireError::OutOfBounds(format!("document id of {} bytes", doc.len())));
+        return Err(WireError::OutOfBounds(format!(
+            "document id of {} bytes",
+            doc.len()
+        )));
     }
     Ok(())
 }
@@ -119,7 +139,10 @@ pub fn decode_response(bytes: &[u8], limits: &Limits) -> Result<Response, WireEr
     match &resp {
         Response::Heads { docs, .. } => {
             if docs.len() > usize::from(limits.heads_page) {
-                return Err(WireError::OutOfBounds(format!("{} documents in a heads page", docs.len())));
+                return Err(WireError::OutOfBounds(format!(
+                    "{} documents in a heads page",
+                    docs.len()
+                )));
             }
             for d in docs {
                 check_doc(&d.doc)?;
@@ -144,7 +167,9 @@ pub fn decode_announce(bytes: &[u8], limits: &Limits) -> Result<Announce, WireEr
     check_heads(&a.heads, limits)?;
     let inline: usize = a.changes.iter().map(Vec::len).sum();
     if inline > limits.max_inline {
-        return Err(WireError::OutOfBounds(format!("{inline} bytes of inline changes")));
+        return Err(WireError::OutOfBounds(format!(
+            "{inline} bytes of inline changes"
+        )));
     }
     Ok(a)
 }
@@ -165,10 +190,19 @@ mod tests {
             doc: "v/x".into(),
             have: vec![[0; 32]; limits.max_heads + 1],
         };
-        assert!(matches!(decode_request(&encode(&too_many), &limits), Err(WireError::OutOfBounds(_))));
-        assert!(matches!(decode_request(&[0xff, 0xff, 0xff], &limits), Err(WireError::Malformed(_))));
+        assert!(matches!(
+            decode_request(&encode(&too_many), &limits),
+            Err(WireError::OutOfBounds(_))
+        ));
+        assert!(matches!(
+            decode_request(&[0xff, 0xff, 0xff], &limits),
+            Err(WireError::Malformed(_))
+        ));
         let big = vec![0u8; limits.max_message + 1];
-        assert!(matches!(decode_request(&big, &limits), Err(WireError::TooLarge { .. })));
+        assert!(matches!(
+            decode_request(&big, &limits),
+            Err(WireError::TooLarge { .. })
+        ));
         let a = Announce {
             doc: "v/x".into(),
             heads: vec![],

@@ -37,9 +37,16 @@ pub trait Replica: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<(Vec<DocHeads>, bool), ReplicaError>> + Send;
     /// Our heads of `doc`, or `None` if we do not hold it.
-    fn heads(&self, doc: &str) -> impl Future<Output = Result<Option<Vec<Hash>>, ReplicaError>> + Send;
+    fn heads(
+        &self,
+        doc: &str,
+    ) -> impl Future<Output = Result<Option<Vec<Hash>>, ReplicaError>> + Send;
     /// Which of `heads` we do not have (all of them if we do not hold `doc`).
-    fn unknown(&self, doc: &str, heads: Vec<Hash>) -> impl Future<Output = Result<Vec<Hash>, ReplicaError>> + Send;
+    fn unknown(
+        &self,
+        doc: &str,
+        heads: Vec<Hash>,
+    ) -> impl Future<Output = Result<Vec<Hash>, ReplicaError>> + Send;
     /// Changes a peer with `have` lacks: at most about `max_bytes`, and whether more remain.
     fn changes_since(
         &self,
@@ -48,7 +55,10 @@ pub trait Replica: Send + Sync {
         max_bytes: usize,
     ) -> impl Future<Output = Result<(Vec<Vec<u8>>, bool), ReplicaError>> + Send;
     /// The whole stored document.
-    fn document(&self, doc: &str) -> impl Future<Output = Result<Option<Vec<u8>>, ReplicaError>> + Send;
+    fn document(
+        &self,
+        doc: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, ReplicaError>> + Send;
     /// Apply changes received from `from` (verified first).
     fn apply_changes(
         &self,

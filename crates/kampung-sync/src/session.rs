@@ -48,7 +48,9 @@ impl SyncError {
     pub fn is_peer_fault(&self) -> bool {
         matches!(
             self,
-            SyncError::Protocol { .. } | SyncError::Replica(ReplicaError::Refused(_)) | SyncError::Request(RequestError::BadResponse(_))
+            SyncError::Protocol { .. }
+                | SyncError::Replica(ReplicaError::Refused(_))
+                | SyncError::Request(RequestError::BadResponse(_))
         )
     }
 }
@@ -62,7 +64,11 @@ fn protocol(peer: &impl Requester, reason: impl Into<String>) -> SyncError {
 
 /// Bring our replica up to date with one peer. Cheap when nothing changed:
 /// one digest request.
-pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: &Limits) -> Result<SessionStats, SyncError> {
+pub async fn sync_with<R: Replica, Q: Requester>(
+    replica: &R,
+    peer: &Q,
+    limits: &Limits,
+) -> Result<SessionStats, SyncError> {
     let (ours, _) = replica.digest().await?;
     match peer.request(Request::Digest).await? {
         Response::Digest { digest, .. } if digest == ours => {
@@ -73,7 +79,12 @@ pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: 
             });
         }
         Response::Digest { .. } => {}
-        other => return Err(protocol(peer, format!("answered a digest request with {}", kind(&other)))),
+        other => {
+            return Err(protocol(
+                peer,
+                format!("answered a digest request with {}", kind(&other)),
+            ))
+        }
     }
     let mut stats = SessionStats::default();
     let mut after: Option<String> = None;
@@ -85,7 +96,10 @@ pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: 
             })
             .await?;
         let Response::Heads { docs, more } = page else {
-            return Err(protocol(peer, format!("answered a heads request with {}", kind(&page))));
+            return Err(protocol(
+                peer,
+                format!("answered a heads request with {}", kind(&page)),
+            ));
         };
         if let (Some(a), Some(first)) = (&after, docs.first()) {
             if first.doc <= *a {
@@ -99,10 +113,14 @@ pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: 
                 wanted.push(d.doc);
             }
         }
-        let pulled: Vec<SessionStats> = stream::iter(wanted.into_iter().map(|doc| async move { pull_doc(replica, peer, &doc, limits).await }))
-            .buffer_unordered(limits.concurrent_pulls.max(1))
-            .try_collect()
-            .await?;
+        let pulled: Vec<SessionStats> = stream::iter(
+            wanted
+                .into_iter()
+                .map(|doc| async move { pull_doc(replica, peer, &doc, limits).await }),
+        )
+        .buffer_unordered(limits.concurrent_pulls.max(1))
+        .try_collect()
+        .await?;
         for p in pulled {
             stats.add(p);
         }
@@ -117,7 +135,12 @@ pub async fn sync_with<R: Replica, Q: Requester>(replica: &R, peer: &Q, limits: 
 
 /// Pull one document from a peer: its changes since our heads, or the whole
 /// stored document if we do not hold it.
-pub async fn pull_doc<R: Replica, Q: Requester>(replica: &R, peer: &Q, doc: &str, limits: &Limits) -> Result<SessionStats, SyncError> {
+pub async fn pull_doc<R: Replica, Q: Requester>(
+    replica: &R,
+    peer: &Q,
+    doc: &str,
+    limits: &Limits,
+) -> Result<SessionStats, SyncError> {
     let mut stats = SessionStats {
         docs_pulled: 1,
         ..Default::default()
@@ -138,8 +161,16 @@ pub async fn pull_doc<R: Replica, Q: Requester>(replica: &R, peer: &Q, doc: &str
                 have: have.clone(),
             })
             .await?;
-        let Response::Changes { doc: got, changes, more } = resp else {
-            return Err(protocol(peer, format!("answered a changes request with {}", kind(&resp))));
+        let Response::Changes {
+            doc: got,
+            changes,
+            more,
+        } = resp
+        else {
+            return Err(protocol(
+                peer,
+                format!("answered a changes request with {}", kind(&resp)),
+            ));
         };
         if got != doc {
             return Err(protocol(peer, format!("asked for {doc}, got {got}")));
@@ -154,14 +185,21 @@ pub async fn pull_doc<R: Replica, Q: Requester>(replica: &R, peer: &Q, doc: &str
             break;
         }
         if !applied.changed {
-            return Err(protocol(peer, "sent a page of changes we already had and asked us to continue"));
+            return Err(protocol(
+                peer,
+                "sent a page of changes we already had and asked us to continue",
+            ));
         }
         have = applied.heads;
     }
     Ok(stats)
 }
 
-async fn fetch_document<Q: Requester>(peer: &Q, doc: &str, limits: &Limits) -> Result<Vec<u8>, SyncError> {
+async fn fetch_document<Q: Requester>(
+    peer: &Q,
+    doc: &str,
+    limits: &Limits,
+) -> Result<Vec<u8>, SyncError> {
     let mut buf: Vec<u8> = Vec::new();
     let mut expected_total: Option<u64> = None;
     loop {
@@ -171,14 +209,29 @@ async fn fetch_document<Q: Requester>(peer: &Q, doc: &str, limits: &Limits) -> R
                 offset: buf.len() as u64,
             })
             .await?;
-        let Response::Document { doc: got, total, offset, bytes } = resp else {
-            return Err(protocol(peer, format!("answered a document request with {}", kind(&resp))));
+        let Response::Document {
+            doc: got,
+            total,
+            offset,
+            bytes,
+        } = resp
+        else {
+            return Err(protocol(
+                peer,
+                format!("answered a document request with {}", kind(&resp)),
+            ));
         };
         if got != doc || offset != buf.len() as u64 {
-            return Err(protocol(peer, "document page for another document or offset"));
+            return Err(protocol(
+                peer,
+                "document page for another document or offset",
+            ));
         }
         if total as usize > limits.max_document {
-            return Err(protocol(peer, format!("document of {total} bytes is over the limit")));
+            return Err(protocol(
+                peer,
+                format!("document of {total} bytes is over the limit"),
+            ));
         }
         match expected_total {
             // The document changed between pages: start again.
@@ -207,7 +260,11 @@ pub async fn on_announce<R: Replica, Q: Requester>(
     forwarded_by: &Q,
     limits: &Limits,
 ) -> Result<SessionStats, SyncError> {
-    if replica.unknown(&announce.doc, announce.heads.clone()).await?.is_empty() {
+    if replica
+        .unknown(&announce.doc, announce.heads.clone())
+        .await?
+        .is_empty()
+    {
         return Ok(SessionStats {
             in_sync: true,
             ..Default::default()
@@ -220,7 +277,12 @@ pub async fn on_announce<R: Replica, Q: Requester>(
         let applied = replica
             .apply_changes(&announce.doc, announce.changes, &forwarded_by.peer())
             .await?;
-        if applied.missing_deps.is_empty() && replica.unknown(&announce.doc, announce.heads).await?.is_empty() {
+        if applied.missing_deps.is_empty()
+            && replica
+                .unknown(&announce.doc, announce.heads)
+                .await?
+                .is_empty()
+        {
             return Ok(stats);
         }
     }
@@ -242,7 +304,9 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
                 Response::Heads { docs, more }
             }
             Request::Changes { doc, have } => {
-                let (changes, more) = replica.changes_since(&doc, have, limits.changes_page).await?;
+                let (changes, more) = replica
+                    .changes_since(&doc, have, limits.changes_page)
+                    .await?;
                 Response::Changes { doc, changes, more }
             }
             Request::Document { doc, offset } => match replica.document(&doc).await? {
@@ -264,7 +328,9 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
         })
     }
     .await;
-    result.unwrap_or_else(|e| Response::Refused { reason: e.to_string() })
+    result.unwrap_or_else(|e| Response::Refused {
+        reason: e.to_string(),
+    })
 }
 
 fn kind(r: &Response) -> &'static str {
