@@ -13,14 +13,9 @@ mod cmd;
 #[derive(Debug, Parser)]
 #[command(name = "kampung", version, about = "A node of the Banyuwangi village mesh", long_about = None)]
 struct Cli {
-    /// The node's data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "KAMPUNG_DATA",
-        default_value = "./kampung-data"
-    )]
-    data: PathBuf,
+    /// The node's data directory [default: ./kampung-data, or `data` in the --config of `run`].
+    #[arg(long, global = true, env = "KAMPUNG_DATA")]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +38,12 @@ enum Command {
     /// Check or rebuild the derived index.
     #[command(subcommand)]
     Index(cmd::index::Command),
+    /// Run the node: join the mesh and serve the API until Ctrl-C.
+    Run(cmd::run::Args),
+    /// Show the running node's documents, freshness and mesh state.
+    Status(cmd::status::Args),
+    /// Show the running node's peers.
+    Peers(cmd::status::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,18 +51,25 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KAMPUNG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error")),
         )
         .with_writer(std::io::stderr)
         .init();
+    let data = cli
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./kampung-data"));
     let result = match cli.command {
-        Command::Init(a) => cmd::init::run(&cli.data, a),
-        Command::Import(a) => cmd::import::run(&cli.data, a),
-        Command::Export(a) => cmd::export::run(&cli.data, a),
-        Command::Resident(c) => cmd::resident::run(&cli.data, c),
-        Command::Lookup(a) => cmd::lookup::run(&cli.data, a),
+        Command::Init(a) => cmd::init::run(&data, a),
+        Command::Import(a) => cmd::import::run(&data, a),
+        Command::Export(a) => cmd::export::run(&data, a),
+        Command::Resident(c) => cmd::resident::run(&data, c),
+        Command::Lookup(a) => cmd::lookup::run(&data, a),
         Command::Gen(a) => cmd::gen::run(a),
-        Command::Index(c) => cmd::index::run(&cli.data, c),
+        Command::Index(c) => cmd::index::run(&data, c),
+        Command::Run(a) => cmd::run::run(cli.data.as_deref(), a),
+        Command::Status(a) => cmd::status::status(&data, a),
+        Command::Peers(a) => cmd::status::peers(&data, a),
     };
     match result {
         Ok(code) => code,

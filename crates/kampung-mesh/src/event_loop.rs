@@ -418,14 +418,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    debug!(peer = %peer_id, "disconnected");
-                    self.peers.remove(&peer_id);
-                    self.dialled_addr.retain(|_, p| *p != peer_id);
-                }
+                debug!(peer = %peer_id, "disconnected");
+                self.peers.remove(&peer_id);
+                self.dialled_addr.retain(|_, p| *p != peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 trace!(peer = ?peer_id, error = %error, "dial failed");
@@ -453,13 +451,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 peer,
                 addresses,
                 ..
-            })) => {
-                if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addresses.into_vec())
-                        .build();
-                    let _ = self.swarm.dial(opts);
-                }
+            })) if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers => {
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addresses.into_vec())
+                    .build();
+                let _ = self.swarm.dial(opts);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {

@@ -19,6 +19,10 @@ use tracing::{debug, error, warn};
 const QUEUE: usize = 1024;
 
 type Reply<T> = oneshot::Sender<T>;
+/// A write's report and its new raw changes (for the announcement).
+pub type Written = (WriteReport, Vec<Vec<u8>>);
+/// A page of raw changes and whether more remain.
+type Page = (Vec<Vec<u8>>, bool);
 
 enum Cmd {
     Lookup(String, Reply<Verdict>),
@@ -26,7 +30,7 @@ enum Cmd {
         village: VillageCode,
         records: Vec<Resident>,
         now_ms: i64,
-        reply: Reply<Result<(WriteReport, Vec<Vec<u8>>), StoreError>>,
+        reply: Reply<Result<Written, StoreError>>,
     },
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
     Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
@@ -41,7 +45,7 @@ enum Cmd {
         DocId,
         Vec<ChangeHash>,
         usize,
-        Reply<Result<(Vec<Vec<u8>>, bool), StoreError>>,
+        Reply<Result<Page, StoreError>>,
     ),
     Document(DocId, Reply<Result<Option<Vec<u8>>, StoreError>>),
     ApplyChanges(
@@ -197,7 +201,7 @@ impl StoreHandle {
         village: VillageCode,
         records: Vec<Resident>,
         now_ms: i64,
-    ) -> Result<Result<(WriteReport, Vec<Vec<u8>>), StoreError>, Stopped> {
+    ) -> Result<Result<Written, StoreError>, Stopped> {
         self.ask(|reply| Cmd::Write {
             village,
             records,

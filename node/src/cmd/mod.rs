@@ -7,6 +7,8 @@ pub mod index;
 pub mod init;
 pub mod lookup;
 pub mod resident;
+pub mod run;
+pub mod status;
 
 use std::path::Path;
 

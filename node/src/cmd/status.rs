@@ -1,0 +1,92 @@
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// GET a path from the running node's API.
+pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
+    let addr = kampung_api::read_api_addr(data).with_context(|| {
+        format!(
+            "no running node found for {} (no api.addr): start it with `kampung run`",
+            data.display()
+        )
+    })?;
+    let url = format!("http://{addr}{path}");
+    let mut resp = ureq::get(&url).call().with_context(|| {
+        format!("the node at {addr} does not answer: is `kampung run` still running?")
+    })?;
+    resp.body_mut()
+        .read_json()
+        .with_context(|| format!("bad answer from {url}"))
+}
+
+fn age(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(s) if s < 1.0 => "now".into(),
+        Some(s) if s < 120.0 => format!("{s:.0} s ago"),
+        Some(s) if s < 7200.0 => format!("{:.0} min ago", s / 60.0),
+        Some(s) => format!("{:.1} h ago", s / 3600.0),
+        None => "never".into(),
+    }
+}
+
+pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
+    let s = get(data, "/v1/status")?;
+    if a.json {
+        super::print_json(&s)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "node {} ({})",
+        s["peer_id"].as_str().unwrap_or("?"),
+        s["role"].as_str().unwrap_or("?")
+    );
+    println!("residents in the index: {}", s["niks"]);
+    let peers = s["mesh"]["peers"].as_array().map_or(0, Vec::len);
+    println!("connected peers: {peers}");
+    println!("{:<22} {:>6}  owner last heard", "document", "heads");
+    for d in s["documents"].as_array().into_iter().flatten() {
+        let heads = d["heads"].as_array().map_or(0, Vec::len);
+        let heard = if d["own_document"].as_bool() == Some(true) {
+            "(this node writes it)".to_string()
+        } else {
+            age(&d["owner_last_heard_secs"])
+        };
+        println!(
+            "{:<22} {:>6}  {}",
+            d["doc"].as_str().unwrap_or("?"),
+            heads,
+            heard
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn peers(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
+    let s = get(data, "/v1/peers")?;
+    if a.json {
+        super::print_json(&s)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("node {}", s["peer_id"].as_str().unwrap_or("?"));
+    for l in s["listen"].as_array().into_iter().flatten() {
+        println!("  listening on {}", l.as_str().unwrap_or("?"));
+    }
+    for p in s["peers"].as_array().into_iter().flatten() {
+        println!(
+            "{}  {:<28} connected {} s, in sync: {}",
+            p["peer_id"].as_str().unwrap_or("?"),
+            p["role"].as_str().unwrap_or("(unknown role)"),
+            p["connected_for_secs"],
+            p["in_sync"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
