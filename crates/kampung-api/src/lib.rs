@@ -7,7 +7,8 @@
 //! | GET | `/healthz` | liveness |
 //! | GET | `/v1/lookup/{nik}` | the verdict, with how fresh our copy of that village is |
 //! | POST | `/v1/residents` | write records of this node's village (JSON array) |
-//! | GET | `/v1/residents/{nik}` | one full record |
+//! | POST | `/v1/residents/check` | which records a write would refuse, and why |
+//! | GET | `/v1/residents/{nik}[?village=CODE]` | one full record (in one village) |
 //! | GET | `/v1/status` | node, documents with heads and freshness, mesh counters |
 //! | GET | `/v1/peers` | connected peers |
 
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/lookup/{nik}", get(lookup))
         .route("/v1/residents", post(write_residents))
+        .route("/v1/residents/check", post(check_residents))
         .route("/v1/residents/{nik}", get(get_resident))
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
@@ -166,16 +168,7 @@ async fn write_residents(
     State(state): State<AppState>,
     Json(records): Json<Vec<Resident>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(village) = state.own_village else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_a_village_node",
-            format!(
-                "this node is {}: only a village node writes residents",
-                state.role
-            ),
-        ));
-    };
+    let village = own_village(&state)?;
     let now = now_ms() as i64;
     let (report, changes) = match state
         .store
@@ -218,18 +211,58 @@ async fn write_residents(
     })))
 }
 
+fn own_village(state: &AppState) -> Result<VillageCode, ApiError> {
+    state.own_village.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_village_node",
+            format!(
+                "this node is {}: only a village node writes residents",
+                state.role
+            ),
+        )
+    })
+}
+
+async fn check_residents(
+    State(state): State<AppState>,
+    Json(records): Json<Vec<Resident>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let village = own_village(&state)?;
+    let refused = state
+        .store
+        .check(village, records)
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let refused: Vec<_> = refused
+        .iter()
+        .map(|(i, r)| json!({ "index": i, "message": r.to_string() }))
+        .collect();
+    Ok(Json(json!({ "refused": refused })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct VillageQuery {
+    village: Option<String>,
+}
+
 async fn get_resident(
     State(state): State<AppState>,
     Path(nik): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<VillageQuery>,
 ) -> Result<Json<Resident>, ApiError> {
     let parsed = Nik::parse(&nik, 2026)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_nik", e.to_string()))?;
-    match state
-        .store
-        .get(parsed.nik())
-        .await
-        .map_err(|_| ApiError::unavailable())?
-    {
+    let found = match q.village {
+        Some(v) => {
+            let village = VillageCode::parse(&v).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_village", e.to_string())
+            })?;
+            state.store.read(village, parsed.nik()).await
+        }
+        None => state.store.get(parsed.nik()).await,
+    };
+    match found.map_err(|_| ApiError::unavailable())? {
         Ok(Some(r)) => Ok(Json(r)),
         Ok(None) => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -8,7 +8,7 @@ use automerge::ChangeHash;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_store::storage::Storage;
 use kampung_store::{
-    AcceptAll, ChangeVerifier, DocId, Registry, RemoteApplied, RemoteRefusal, StoreError,
+    AcceptAll, ChangeVerifier, DocId, Refusal, Registry, RemoteApplied, RemoteRefusal, StoreError,
     WriteReport,
 };
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
@@ -33,6 +33,12 @@ enum Cmd {
         reply: Reply<Result<Written, StoreError>>,
     },
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
+    Read(
+        VillageCode,
+        Nik,
+        Reply<Result<Option<Resident>, StoreError>>,
+    ),
+    Check(VillageCode, Vec<Resident>, Reply<Vec<(usize, Refusal)>>),
     Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
     DocHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
     HeadsOf(DocId, Reply<Option<Vec<ChangeHash>>>),
@@ -130,6 +136,12 @@ fn run<S: Storage>(
             Cmd::Get(nik, r) => {
                 let _ = r.send(reg.get(nik));
             }
+            Cmd::Read(v, nik, r) => {
+                let _ = r.send(reg.read(v, nik));
+            }
+            Cmd::Check(v, records, r) => {
+                let _ = r.send(reg.check(v, &records));
+            }
             Cmd::Residents(v, r) => {
                 let _ = r.send(reg.residents(v));
             }
@@ -213,6 +225,24 @@ impl StoreHandle {
 
     pub async fn get(&self, nik: Nik) -> Result<Result<Option<Resident>, StoreError>, Stopped> {
         self.ask(|r| Cmd::Get(nik, r)).await
+    }
+
+    /// The record of `nik` in one village.
+    pub async fn read(
+        &self,
+        village: VillageCode,
+        nik: Nik,
+    ) -> Result<Result<Option<Resident>, StoreError>, Stopped> {
+        self.ask(|r| Cmd::Read(village, nik, r)).await
+    }
+
+    /// Which records a write to `village` would refuse, and why.
+    pub async fn check(
+        &self,
+        village: VillageCode,
+        records: Vec<Resident>,
+    ) -> Result<Vec<(usize, Refusal)>, Stopped> {
+        self.ask(|r| Cmd::Check(village, records, r)).await
     }
 
     pub async fn residents(

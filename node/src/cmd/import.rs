@@ -50,7 +50,7 @@ impl From<&RowError> for Problem {
 }
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let (dir, mut reg) = super::open(data)?;
+    let (dir, mut reg) = super::backend::Backend::open(data)?;
     let village = super::own_village(&dir)?;
     let file = File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let read = kampung_csv::read(file, super::this_year())
@@ -67,17 +67,17 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let residents: Vec<_> = read.rows.iter().map(|r| r.resident.clone()).collect();
-    let refused = reg.check(village, &residents);
+    let refused = reg.check(village, &residents)?;
     let mut bad = vec![false; residents.len()];
-    for (i, refusal) in &refused {
-        bad[*i] = true;
+    for (i, message, wrong_village) in refused {
+        let Some(row) = read.rows.get(i) else {
+            continue;
+        };
+        bad[i] = true;
         errors.push(Problem {
-            line: read.rows[*i].line,
-            field: Some(match refusal {
-                kampung_store::Refusal::WrongVillage { .. } => "village_code",
-                _ => "nik",
-            }),
-            message: refusal.to_string(),
+            line: row.line,
+            field: Some(if wrong_village { "village_code" } else { "nik" }),
+            message,
         });
     }
     errors.sort_by_key(|p| p.line);
@@ -121,14 +121,11 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let written = reg.write(village, &good, super::now_ms(), &mut |n| {
-        bar.set_position(n as u64)
-    })?;
+    let written = reg.write(village, &good, &mut |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
-    reg.checkpoint()?;
-    report.added = written.added;
-    report.changed = written.changed;
-    report.unchanged = written.unchanged;
+    report.added = written.added as usize;
+    report.changed = written.changed as usize;
+    report.unchanged = written.unchanged as usize;
     report.imported = true;
     print_report(&report, a.json)?;
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod backend;
 pub mod export;
 pub mod gen;
 pub mod import;

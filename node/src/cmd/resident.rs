@@ -84,7 +84,7 @@ fn parse_nik(s: &str) -> anyhow::Result<Nik> {
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
-    let (dir, mut reg) = super::open(data)?;
+    let (dir, mut reg) = super::backend::Backend::open(data)?;
     if let Command::Show { nik, json } = &c {
         let nik = parse_nik(nik)?;
         let Some(r) = reg.get(nik)? else {
@@ -98,7 +98,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let village = super::own_village(&dir)?;
-    let existing = |reg: &mut kampung_store::Registry<_>, nik: &str| -> anyhow::Result<Resident> {
+    let existing = |reg: &mut super::backend::Backend, nik: &str| -> anyhow::Result<Resident> {
         let nik = parse_nik(nik)?;
         reg.read(village, nik)?.with_context(|| {
             format!(
@@ -178,12 +178,14 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
     let warnings = record
         .validate(super::this_year())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let report = reg.write(
-        village,
-        std::slice::from_ref(&record),
-        super::now_ms(),
-        &mut |_| {},
-    )?;
+    if let Some((_, reason, _)) = reg
+        .check(village, std::slice::from_ref(&record))?
+        .into_iter()
+        .next()
+    {
+        anyhow::bail!("{reason}");
+    }
+    let report = reg.write(village, std::slice::from_ref(&record), &mut |_| {})?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
