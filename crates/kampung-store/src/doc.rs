@@ -228,14 +228,22 @@ impl VillageDoc {
         put_if!("rw", u64::from(r.address.rw), |o: &Resident| u64::from(
             o.address.rw
         ));
-        let old_status = old.map(|o| status_parts(&o.status));
-        if old_status.as_ref().map(|s| s.0) != Some(status) {
+        // A field absent from a record reads as empty, so compare with empty
+        // for a new record: it leaves the empty fields out.
+        let (old_kind, old_moved, old_died) = match old {
+            Some(o) => {
+                let (kind, moved, died) = status_parts(&o.status);
+                (Some(kind), moved, died)
+            }
+            None => (None, String::new(), None),
+        };
+        if old_kind != Some(status) {
             tx.put(&obj, "status", status.as_str())?;
         }
-        if old_status.as_ref().map(|s| s.1.as_str()) != Some(moved_to) {
+        if old_moved != moved_to {
             tx.put(&obj, "moved_to", moved_to)?;
         }
-        if old_status.as_ref().map(|s| s.2) != Some(died_on) {
+        if old_died != died_on {
             tx.put(
                 &obj,
                 "died_on",

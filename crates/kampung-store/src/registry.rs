@@ -17,8 +17,10 @@ use crate::index::{self, Entry, Index};
 use crate::storage::{DocId, Storage};
 use crate::StoreError;
 
-/// Compact a document once it has this many chunks.
+/// Compact a document once it has this many chunks...
 const COMPACT_AFTER_CHUNKS: usize = 64;
+/// ...or this many bytes of chunks (about 1,000 records' worth of changes).
+const COMPACT_AFTER_BYTES: usize = 256 << 10;
 /// Documents kept loaded in memory at most.
 const DEFAULT_DOC_CACHE: usize = 16;
 
@@ -55,6 +57,7 @@ pub enum Refusal {
 struct Loaded {
     doc: VillageDoc,
     chunks: usize,
+    chunk_bytes: usize,
     last_seq: u64,
     last_used: u64,
 }
@@ -234,6 +237,7 @@ impl<S: Storage> Registry<S> {
             return Ok(Loaded {
                 doc: VillageDoc::genesis(village),
                 chunks: 0,
+                chunk_bytes: 0,
                 last_seq: 0,
                 last_used: 0,
             });
@@ -259,6 +263,7 @@ impl<S: Storage> Registry<S> {
         }
         Ok(Loaded {
             chunks: stored.chunks.len(),
+            chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             last_seq: stored.chunks.last().map_or(0, |c| c.0),
             doc,
             last_used: 0,
@@ -408,28 +413,46 @@ impl<S: Storage> Registry<S> {
             return Ok(());
         };
         let id = DocId::village(village);
-        let seq = self
-            .storage
-            .append(&id, chunk, &heads_to_bytes(&applied.report.heads))?;
-        debug!(%village, bytes = chunk.len(), records = touched.len(), "write stored");
+        let heads = heads_to_bytes(&applied.report.heads);
+        let (seq, chunk_bytes) = match &applied.snapshot {
+            Some(snapshot) => {
+                self.storage.replace(&id, snapshot, &heads)?;
+                debug!(%village, bytes = snapshot.len(), records = touched.len(), "write stored as a snapshot");
+                (None, 0)
+            }
+            None => {
+                let seq = self.storage.append(&id, chunk, &heads)?;
+                debug!(%village, bytes = chunk.len(), records = touched.len(), "write stored");
+                (Some(seq), chunk.len())
+            }
+        };
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
         for r in touched {
             self.index.set(r.nik, ordinal, Entry::from_resident(r));
         }
         self.indexed.insert(village, applied.report.heads.clone());
         if let Some(l) = self.docs.get_mut(&village) {
-            l.chunks += 1;
-            l.last_seq = seq;
+            match seq {
+                Some(seq) => {
+                    l.chunks += 1;
+                    l.chunk_bytes += chunk_bytes;
+                    l.last_seq = seq;
+                }
+                None => {
+                    l.chunks = 0;
+                    l.chunk_bytes = 0;
+                }
+            }
         }
         Ok(())
     }
 
+    /// Compact after many chunks, or after a write so large (an import) that
+    /// its change-by-change chunk is far bigger than the compressed document.
     fn maybe_compact(&mut self, village: VillageCode) -> Result<(), StoreError> {
-        if self
-            .docs
-            .get(&village)
-            .is_some_and(|l| l.chunks >= COMPACT_AFTER_CHUNKS)
-        {
+        if self.docs.get(&village).is_some_and(|l| {
+            l.chunks >= COMPACT_AFTER_CHUNKS || l.chunk_bytes >= COMPACT_AFTER_BYTES
+        }) {
             self.compact(village)?;
         }
         Ok(())
@@ -546,6 +569,7 @@ impl<S: Storage> Registry<S> {
         self.storage.compact(&id, &snapshot, through)?;
         if let Some(l) = self.docs.get_mut(&village) {
             l.chunks = 0;
+            l.chunk_bytes = 0;
         }
         debug!(%village, bytes = snapshot.len(), "compacted");
         self.persist_index(&[village])?;
@@ -681,6 +705,9 @@ struct Applied {
     touched: Vec<usize>,
     /// The new changes, compressed; `None` if nothing changed.
     chunk: Option<Vec<u8>>,
+    /// The whole document, when the new changes are large enough that storing
+    /// it compressed beats storing them (made where the write was built).
+    snapshot: Option<Vec<u8>>,
 }
 
 /// One change per record that differs; the caller stores the result.
@@ -712,10 +739,15 @@ fn apply_records(
     progress(records.len());
     report.heads = doc.heads();
     let chunk = (report.heads != before).then(|| doc.save_after(&before));
+    let snapshot = chunk
+        .as_ref()
+        .filter(|c| c.len() >= COMPACT_AFTER_BYTES)
+        .map(|_| doc.save());
     Ok(Applied {
         report,
         touched,
         chunk,
+        snapshot,
     })
 }
 

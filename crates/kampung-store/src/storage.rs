@@ -68,6 +68,10 @@ pub trait Storage: Send + Sync + 'static {
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError>;
     /// Append one chunk of changes and record the heads after it, atomically.
     fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError>;
+    /// Replace everything stored for a document by one snapshot with these
+    /// heads, atomically (after a large write, the compressed document is far
+    /// smaller than its changes).
+    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError>;
     /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
     /// The persisted index of one document (see [`crate::index`]).
@@ -134,6 +138,15 @@ impl Storage for MemoryStorage {
             seq
         }))
     }
+    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+        self.with(|m| {
+            let d = m.docs.entry(doc.clone()).or_default();
+            d.snapshot = Some(snapshot.to_vec());
+            d.chunks.clear();
+            d.heads = heads.to_vec();
+        });
+        Ok(())
+    }
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         self.with(|m| {
             let d = m.docs.entry(doc.clone()).or_default();
@@ -183,6 +196,9 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         (**self).compact(doc, snapshot, through_seq)
+    }
+    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+        (**self).replace(doc, snapshot, heads)
     }
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).index(doc)

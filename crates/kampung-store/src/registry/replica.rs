@@ -208,7 +208,7 @@ impl<S: Storage> Registry<S> {
                 reason: format!("{e} (at {location})"),
             }));
         }
-        self.store_remote(village, before)
+        self.store_remote(village, before, None)
     }
 
     /// Merge a whole document received from a peer (bootstrap).
@@ -251,20 +251,25 @@ impl<S: Storage> Registry<S> {
             }));
         }
         if loaded.doc.heads().len() == 1 && loaded.doc.automerge().get_changes(&[]).len() == 1 {
-            // We hold only the genesis: take the incoming document as it is.
+            // We hold only the genesis: take the incoming document, and store
+            // its bytes as they came (already compressed).
             loaded.doc = incoming;
-        } else if let Err(e) = loaded.doc.automerge_mut().load_incremental(bytes) {
+            return self.store_remote(village, before, Some(bytes));
+        }
+        if let Err(e) = loaded.doc.automerge_mut().load_incremental(bytes) {
             self.docs.remove(&village);
             return refuse(e.to_string());
         }
-        self.store_remote(village, before)
+        self.store_remote(village, before, None)
     }
 
     /// Persist what a remote apply added, and bring the index along.
+    /// With `whole`, the document now equals those bytes: store them as the snapshot.
     fn store_remote(
         &mut self,
         village: kampung_core::VillageCode,
         before: Vec<ChangeHash>,
+        whole: Option<&[u8]>,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
         let location = self.storage.location();
         let Some(loaded) = self.docs.get_mut(&village) else {
@@ -284,7 +289,10 @@ impl<S: Storage> Registry<S> {
         if heads == before {
             return Ok(Ok(applied));
         }
-        let chunk = loaded.doc.save_after(&before);
+        let chunk = match whole {
+            Some(_) => Vec::new(),
+            None => loaded.doc.save_after(&before),
+        };
         applied.new_changes = loaded.doc.automerge().get_changes(&before).len();
         let touched = loaded.doc.touched_since(&before);
         let mut updates = Vec::new();
@@ -304,10 +312,17 @@ impl<S: Storage> Registry<S> {
             }
         }
         let id = DocId::village(village);
-        let stored = self
-            .storage
-            .append(&id, &chunk, &heads_to_bytes(&heads))
-            .and_then(|seq| self.storage.flush().map(|()| seq));
+        let stored = match whole {
+            Some(bytes) => self
+                .storage
+                .replace(&id, bytes, &heads_to_bytes(&heads))
+                .map(|()| None),
+            None => self
+                .storage
+                .append(&id, &chunk, &heads_to_bytes(&heads))
+                .map(Some),
+        }
+        .and_then(|seq| self.storage.flush().map(|()| seq));
         let seq = match stored {
             Ok(seq) => seq,
             Err(e) => {
@@ -315,8 +330,9 @@ impl<S: Storage> Registry<S> {
                 return Err(e);
             }
         };
-        if let Some(l) = self.docs.get_mut(&village) {
+        if let (Some(l), Some(seq)) = (self.docs.get_mut(&village), seq) {
             l.chunks += 1;
+            l.chunk_bytes += chunk.len();
             l.last_seq = seq;
         }
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);

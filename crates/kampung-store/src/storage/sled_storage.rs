@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use super::{DocId, Storage, StoredDoc};
 use crate::StoreError;
 
+/// sled page cache.
+const CACHE_BYTES: u64 = 64 << 20;
+
 const SNAPSHOT: u8 = b's';
 const HEADS: u8 = b'h';
 const CHUNK: u8 = b'c';
@@ -53,7 +56,13 @@ impl SledStorage {
             },
         }
         };
-        let db = sled::Config::new().path(path).open().map_err(err)?;
+        // sled's default cache is 1 GiB; documents are loaded once and the
+        // index lives in our own memory, so a small cache is enough.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(err)?;
         let docs = db.open_tree("docs").map_err(err)?;
         let index = db.open_tree("index").map_err(err)?;
         Ok(SledStorage {
@@ -159,6 +168,17 @@ impl Storage for SledStorage {
             if seq_of(&k[prefix.len()..]).is_some_and(|s| s <= through_seq) {
                 batch.remove(k);
             }
+        }
+        self.docs.apply_batch(batch).map_err(|e| self.io(e))
+    }
+
+    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(key(doc, SNAPSHOT), snapshot);
+        batch.insert(key(doc, HEADS), heads);
+        for item in self.docs.scan_prefix(key(doc, CHUNK)) {
+            let (k, _) = item.map_err(|e| self.io(e))?;
+            batch.remove(k);
         }
         self.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
