@@ -27,6 +27,7 @@ type BuildError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) fn build(
     key: &libp2p::identity::Keypair,
     cfg: &MeshConfig,
+    wire: std::sync::Arc<crate::codec::WireBytes>,
 ) -> Result<Behaviour, BuildError> {
     let peer_id = key.public().to_peer_id();
     let identify = identify::Behaviour::new(
@@ -52,7 +53,7 @@ pub(crate) fn build(
         gossip_config,
     )?;
     let sync = request_response::Behaviour::with_codec(
-        Codec::new(cfg.limits.clone()),
+        Codec::new(cfg.limits.clone(), wire),
         [(PROTOCOL, request_response::ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(cfg.request_timeout)

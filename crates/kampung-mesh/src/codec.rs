@@ -3,6 +3,8 @@
 //! allocated, so a peer cannot make us buffer more than one bounded message.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use kampung_sync::message::{self, Request, Response};
@@ -11,14 +13,32 @@ use libp2p::StreamProtocol;
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/kampung/sync/1");
 
+/// Bytes of sync messages read and written (frames, length prefix included).
+#[derive(Debug, Default)]
+pub struct WireBytes {
+    pub read: AtomicU64,
+    pub written: AtomicU64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Codec {
     limits: Limits,
+    bytes: Arc<WireBytes>,
 }
 
 impl Codec {
-    pub fn new(limits: Limits) -> Self {
-        Codec { limits }
+    pub fn new(limits: Limits, bytes: Arc<WireBytes>) -> Self {
+        Codec { limits, bytes }
+    }
+
+    fn read_bytes(&self, n: usize) {
+        self.bytes.read.fetch_add(n as u64 + 4, Ordering::Relaxed);
+    }
+
+    fn wrote_bytes(&self, n: usize) {
+        self.bytes
+            .written
+            .fetch_add(n as u64 + 4, Ordering::Relaxed);
     }
 }
 
@@ -71,6 +91,7 @@ impl libp2p::request_response::Codec for Codec {
         io: &mut T,
     ) -> io::Result<Request> {
         let bytes = read_frame(io, self.limits.max_message).await?;
+        self.read_bytes(bytes.len());
         message::decode_request(&bytes, &self.limits).map_err(invalid)
     }
 
@@ -80,6 +101,7 @@ impl libp2p::request_response::Codec for Codec {
         io: &mut T,
     ) -> io::Result<Response> {
         let bytes = read_frame(io, self.limits.max_message).await?;
+        self.read_bytes(bytes.len());
         message::decode_response(&bytes, &self.limits).map_err(invalid)
     }
 
@@ -89,7 +111,9 @@ impl libp2p::request_response::Codec for Codec {
         io: &mut T,
         req: Request,
     ) -> io::Result<()> {
-        write_frame(io, &message::encode(&req), self.limits.max_message).await
+        let bytes = message::encode(&req);
+        self.wrote_bytes(bytes.len());
+        write_frame(io, &bytes, self.limits.max_message).await
     }
 
     async fn write_response<T: AsyncWrite + Unpin + Send>(
@@ -98,6 +122,8 @@ impl libp2p::request_response::Codec for Codec {
         io: &mut T,
         res: Response,
     ) -> io::Result<()> {
-        write_frame(io, &message::encode(&res), self.limits.max_message).await
+        let bytes = message::encode(&res);
+        self.wrote_bytes(bytes.len());
+        write_frame(io, &bytes, self.limits.max_message).await
     }
 }

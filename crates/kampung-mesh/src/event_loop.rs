@@ -79,6 +79,7 @@ pub struct EventLoop<R> {
     topic: libp2p::gossipsub::IdentTopic,
     last_heartbeat: Instant,
     last_walk: Instant,
+    wire: Arc<crate::codec::WireBytes>,
 }
 
 impl<R> std::fmt::Debug for EventLoop<R> {
@@ -99,6 +100,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     ) -> Result<Self, MeshError> {
         let transport = |e: &dyn std::fmt::Display| MeshError::Transport(e.to_string());
         let cfg = config.clone();
+        let wire = Arc::new(crate::codec::WireBytes::default());
+        let wire_for_behaviour = wire.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
             .with_tcp(
@@ -108,7 +111,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             )
             .map_err(|e| transport(&e))?
             .with_quic()
-            .with_behaviour(|key| behaviour::build(key, &cfg))
+            .with_behaviour(|key| behaviour::build(key, &cfg, wire_for_behaviour))
             .map_err(|e| transport(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
             .build();
@@ -162,6 +165,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             topic,
             last_heartbeat: now,
             last_walk: now,
+            wire,
         })
     }
 
@@ -477,6 +481,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 
     fn on_announce(&mut self, via: PeerId, message: gossipsub::Message) {
+        self.counters.gossip_bytes_received += message.data.len() as u64;
         let announce = match decode_announce(&message.data, &self.config.limits) {
             Ok(a) => a,
             Err(e) => {
@@ -589,7 +594,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             peers,
             owner_heard_ms: self.owner_heard.clone(),
             sessions_running: self.syncing.len(),
-            counters: self.counters.clone(),
+            counters: Counters {
+                sync_bytes_read: self.wire.read.load(std::sync::atomic::Ordering::Relaxed),
+                sync_bytes_written: self.wire.written.load(std::sync::atomic::Ordering::Relaxed),
+                ..self.counters.clone()
+            },
         }
     }
 }

@@ -122,6 +122,12 @@ pub struct Counters {
     pub requests_served: u64,
     pub requests_busy: u64,
     pub peer_faults: u64,
+    /// Bytes of sync protocol messages read from peers.
+    pub sync_bytes_read: u64,
+    /// Bytes of sync protocol messages written to peers.
+    pub sync_bytes_written: u64,
+    /// Bytes of announcements received by gossip.
+    pub gossip_bytes_received: u64,
 }
 
 /// A snapshot of the mesh.

@@ -12,7 +12,7 @@ use kampung_store::{
     WriteReport,
 };
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
 
 /// Commands queued for the store at most.
@@ -68,10 +68,21 @@ enum Cmd {
     Checkpoint(Reply<Result<(), StoreError>>),
 }
 
+/// A document changed (a local write or a merged remote change), now durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocChanged {
+    pub doc: DocId,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// Change notifications kept for slow subscribers (older ones are dropped for them).
+const EVENTS: usize = 1024;
+
 /// A cloneable handle to the store task.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<Cmd>,
+    events: broadcast::Sender<DocChanged>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -92,11 +103,13 @@ pub fn spawn_store<S: Storage>(
     verifier: Arc<dyn ChangeVerifier + Send + Sync>,
 ) -> (StoreHandle, std::thread::JoinHandle<Result<(), StoreError>>) {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (events, _) = broadcast::channel(EVENTS);
+    let notify = events.clone();
     let join = std::thread::Builder::new()
         .name("kampung-store".into())
-        .spawn(move || run(registry, rx, verifier.as_ref()))
+        .spawn(move || run(registry, rx, verifier.as_ref(), &notify))
         .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
-    (StoreHandle { tx }, join)
+    (StoreHandle { tx, events }, join)
 }
 
 /// A verifier that accepts every well-formed change (until the trust layer is configured).
@@ -108,7 +121,14 @@ fn run<S: Storage>(
     mut reg: Registry<S>,
     mut rx: mpsc::Receiver<Cmd>,
     verifier: &dyn ChangeVerifier,
+    events: &broadcast::Sender<DocChanged>,
 ) -> Result<(), StoreError> {
+    let changed = |doc: DocId, heads: &[ChangeHash]| {
+        let _ = events.send(DocChanged {
+            doc,
+            heads: heads.to_vec(),
+        });
+    };
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
             Cmd::Lookup(nik, r) => {
@@ -131,6 +151,11 @@ fn run<S: Storage>(
                     };
                     Ok((report, changes))
                 })();
+                if let Ok((report, changes)) = &result {
+                    if !changes.is_empty() || report.added + report.changed > 0 {
+                        changed(DocId::village(village), &report.heads);
+                    }
+                }
                 let _ = reply.send(result);
             }
             Cmd::Get(nik, r) => {
@@ -169,10 +194,22 @@ fn run<S: Storage>(
                 let _ = r.send(reg.stored_document(&doc));
             }
             Cmd::ApplyChanges(doc, changes, r) => {
-                let _ = r.send(reg.apply_remote(&doc, &changes, verifier));
+                let result = reg.apply_remote(&doc, &changes, verifier);
+                if let Ok(Ok(a)) = &result {
+                    if a.changed() {
+                        changed(doc, &a.heads);
+                    }
+                }
+                let _ = r.send(result);
             }
             Cmd::ApplyDocument(doc, bytes, r) => {
-                let _ = r.send(reg.apply_document(&doc, &bytes, verifier));
+                let result = reg.apply_document(&doc, &bytes, verifier);
+                if let Ok(Ok(a)) = &result {
+                    if a.changed() {
+                        changed(doc, &a.heads);
+                    }
+                }
+                let _ = r.send(result);
             }
             Cmd::Niks(r) => {
                 let _ = r.send(reg.index().len());
@@ -200,6 +237,11 @@ impl StoreHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+
+    /// Notifications of every durable document change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<DocChanged> {
+        self.events.subscribe()
     }
 
     pub async fn lookup(&self, nik: String) -> Result<Verdict, Stopped> {
