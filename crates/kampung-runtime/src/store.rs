@@ -8,8 +8,8 @@ use automerge::ChangeHash;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_store::storage::Storage;
 use kampung_store::{
-    AcceptAll, ChangeVerifier, DocId, Refusal, Registry, RemoteApplied, RemoteRefusal, StoreError,
-    WriteReport,
+    prepare_document, AcceptAll, ChangeVerifier, DocId, PreparedDocument, Refusal, Registry,
+    RemoteApplied, RemoteRefusal, StoreError, WriteReport,
 };
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -59,9 +59,8 @@ enum Cmd {
         Vec<Vec<u8>>,
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
-    ApplyDocument(
-        DocId,
-        Vec<u8>,
+    ApplyPrepared(
+        Box<PreparedDocument>,
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
@@ -83,6 +82,7 @@ const EVENTS: usize = 1024;
 pub struct StoreHandle {
     tx: mpsc::Sender<Cmd>,
     events: broadcast::Sender<DocChanged>,
+    verifier: Arc<dyn ChangeVerifier + Send + Sync>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -105,11 +105,19 @@ pub fn spawn_store<S: Storage>(
     let (tx, rx) = mpsc::channel(QUEUE);
     let (events, _) = broadcast::channel(EVENTS);
     let notify = events.clone();
+    let thread_verifier = verifier.clone();
     let join = std::thread::Builder::new()
         .name("kampung-store".into())
-        .spawn(move || run(registry, rx, verifier.as_ref(), &notify))
+        .spawn(move || run(registry, rx, thread_verifier.as_ref(), &notify))
         .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
-    (StoreHandle { tx, events }, join)
+    (
+        StoreHandle {
+            tx,
+            events,
+            verifier,
+        },
+        join,
+    )
 }
 
 /// A verifier that accepts every well-formed change (until the trust layer is configured).
@@ -202,8 +210,9 @@ fn run<S: Storage>(
                 }
                 let _ = r.send(result);
             }
-            Cmd::ApplyDocument(doc, bytes, r) => {
-                let result = reg.apply_document(&doc, &bytes, verifier);
+            Cmd::ApplyPrepared(prepared, r) => {
+                let doc = prepared.doc_id().clone();
+                let result = reg.apply_prepared(*prepared);
                 if let Ok(Ok(a)) = &result {
                     if a.changed() {
                         changed(doc, &a.heads);
@@ -432,8 +441,19 @@ impl Replica for StoreHandle {
         from: &str,
     ) -> Result<Applied, ReplicaError> {
         let id = doc_id(doc)?;
+        // Load, verify and read the document on a blocking thread, in parallel
+        // with other documents; the store task only swaps it in.
+        let verifier = self.verifier.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || prepare_document(&id, bytes, verifier.as_ref()))
+                .await
+                .map_err(local)?;
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(refusal) => return applied(Ok(Err(refusal)), from),
+        };
         let r = self
-            .ask(|r| Cmd::ApplyDocument(id, bytes, r))
+            .ask(|r| Cmd::ApplyPrepared(Box::new(prepared), r))
             .await
             .map_err(local)?;
         applied(r, from)

@@ -28,8 +28,8 @@ pub mod registry;
 pub mod storage;
 
 pub use registry::{
-    AcceptAll, ChangeVerifier, ChangesPage, Refusal, Registry, RemoteApplied, RemoteRefusal,
-    WriteReport,
+    prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument, Refusal, Registry,
+    RemoteApplied, RemoteRefusal, WriteReport,
 };
 pub use storage::{DocId, Storage};
 

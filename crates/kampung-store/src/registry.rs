@@ -590,19 +590,29 @@ impl<S: Storage> Registry<S> {
             });
         }
         let heads = loaded.doc.heads();
-        let touched = loaded
-            .doc
-            .touched_since(&since)
-            .map_err(|e| doc_err(&location, village, e))?;
-        let mut updates = Vec::with_capacity(touched.len());
-        for nik in touched {
-            let r = loaded
-                .doc
-                .get(nik)
-                .map_err(|e| doc_err(&location, village, e))?;
-            updates.push((nik, r.as_ref().and_then(Entry::from_resident)));
-        }
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        let genesis = VillageDoc::genesis(village).heads();
+        let mut updates = Vec::new();
+        if since.is_empty() || since == genesis {
+            // From nothing: reading every record is faster than a full diff.
+            for r in loaded.doc.residents() {
+                let r = r.map_err(|e| doc_err(&location, village, e))?;
+                updates.push((r.nik, Entry::from_resident(&r)));
+            }
+            self.index.clear_village(ordinal);
+        } else {
+            let touched = loaded
+                .doc
+                .touched_since(&since)
+                .map_err(|e| doc_err(&location, village, e))?;
+            for nik in touched {
+                let r = loaded
+                    .doc
+                    .get(nik)
+                    .map_err(|e| doc_err(&location, village, e))?;
+                updates.push((nik, r.as_ref().and_then(Entry::from_resident)));
+            }
+        }
         debug!(%village, records = updates.len(), "index caught up");
         for (nik, entry) in updates {
             self.index.set(nik, ordinal, entry);
@@ -766,7 +776,10 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
 }
 
 mod replica;
-pub use replica::{AcceptAll, ChangeVerifier, ChangesPage, RemoteApplied, RemoteRefusal};
+pub use replica::{
+    prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument, RemoteApplied,
+    RemoteRefusal,
+};
 
 #[cfg(test)]
 mod tests;

@@ -63,6 +63,70 @@ pub enum RemoteRefusal {
 /// Decides whether a remote change may be applied (the trust layer plugs in here).
 pub trait ChangeVerifier {
     fn verify(&self, doc: &DocId, change: &Change) -> Result<(), String>;
+    /// False if `verify` accepts everything (lets bulk paths skip decoding every change).
+    fn checks_anything(&self) -> bool {
+        true
+    }
+}
+
+/// A whole document received from a peer, loaded, verified and read, ready to apply.
+#[derive(Debug)]
+pub struct PreparedDocument {
+    id: DocId,
+    village: kampung_core::VillageCode,
+    doc: crate::doc::VillageDoc,
+    entries: Vec<(kampung_core::Nik, Option<Entry>)>,
+    bytes: Vec<u8>,
+}
+
+impl PreparedDocument {
+    pub fn doc_id(&self) -> &DocId {
+        &self.id
+    }
+}
+
+/// The expensive part of taking a whole document from a peer (Automerge load,
+/// verification, reading every record), which needs no registry: run it off
+/// the store's thread, in parallel with other documents.
+pub fn prepare_document(
+    doc: &DocId,
+    bytes: Vec<u8>,
+    verifier: &dyn ChangeVerifier,
+) -> Result<PreparedDocument, RemoteRefusal> {
+    let Some(village) = doc.as_village() else {
+        return Err(RemoteRefusal::UnknownDoc(doc.to_string()));
+    };
+    let malformed = |reason: String| RemoteRefusal::MalformedDocument {
+        doc: doc.clone(),
+        reason,
+    };
+    let incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
+        .map_err(|e| malformed(e.to_string()))?;
+    if verifier.checks_anything() {
+        for change in incoming.automerge().get_changes(&[]) {
+            verifier
+                .verify(doc, &change)
+                .map_err(|reason| RemoteRefusal::Unauthorised {
+                    doc: doc.clone(),
+                    hash: change.hash().to_string(),
+                    reason,
+                })?;
+        }
+    }
+    let mut entries = Vec::with_capacity(incoming.len());
+    for r in incoming.residents() {
+        match r {
+            Ok(r) => entries.push((r.nik, Entry::from_resident(&r))),
+            Err(e) => warn!(%village, error = %e, "unreadable record from a peer; not indexed"),
+        }
+    }
+    Ok(PreparedDocument {
+        id: doc.clone(),
+        village,
+        doc: incoming,
+        entries,
+        bytes,
+    })
 }
 
 /// Accepts every well-formed change.
@@ -72,6 +136,9 @@ pub struct AcceptAll;
 impl ChangeVerifier for AcceptAll {
     fn verify(&self, _doc: &DocId, _change: &Change) -> Result<(), String> {
         Ok(())
+    }
+    fn checks_anything(&self) -> bool {
+        false
     }
 }
 
@@ -211,56 +278,80 @@ impl<S: Storage> Registry<S> {
         self.store_remote(village, before, None)
     }
 
-    /// Merge a whole document received from a peer (bootstrap).
+    /// Merge a whole document received from a peer (bootstrap):
+    /// [`prepare_document`] then [`Registry::apply_prepared`].
     pub fn apply_document(
         &mut self,
         doc: &DocId,
         bytes: &[u8],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
-        let Some(village) = doc.as_village() else {
-            return Ok(Err(RemoteRefusal::UnknownDoc(doc.to_string())));
-        };
-        let refuse = |reason: String| {
-            Ok(Err(RemoteRefusal::MalformedDocument {
-                doc: doc.clone(),
-                reason,
-            }))
-        };
-        // Load on its own first: check it is this village's document and every change is allowed.
-        let incoming = match crate::doc::VillageDoc::load(village, Some(bytes), []) {
-            Ok(d) => d,
-            Err(e) => return refuse(e.to_string()),
-        };
-        for change in incoming.automerge().get_changes(&[]) {
-            if let Err(reason) = verifier.verify(doc, &change) {
-                return Ok(Err(RemoteRefusal::Unauthorised {
-                    doc: doc.clone(),
-                    hash: change.hash().to_string(),
-                    reason,
-                }));
-            }
+        match prepare_document(doc, bytes.to_vec(), verifier) {
+            Ok(prepared) => self.apply_prepared(prepared),
+            Err(refusal) => Ok(Err(refusal)),
         }
+    }
+
+    /// Apply a document prepared (loaded, verified, read) off the store's thread.
+    pub fn apply_prepared(
+        &mut self,
+        prepared: PreparedDocument,
+    ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        let PreparedDocument {
+            id,
+            village,
+            doc: incoming,
+            entries,
+            bytes,
+        } = prepared;
         let loaded = self.doc(village)?;
         let before = loaded.doc.heads();
-        if before == incoming.heads() {
+        if sorted(&before) == sorted(&incoming.heads()) {
             return Ok(Ok(RemoteApplied {
                 heads: before.clone(),
                 before,
                 ..Default::default()
             }));
         }
-        if loaded.doc.heads().len() == 1 && loaded.doc.automerge().get_changes(&[]).len() == 1 {
-            // We hold only the genesis: take the incoming document, and store
-            // its bytes as they came (already compressed).
-            loaded.doc = incoming;
-            return self.store_remote(village, before, Some(bytes));
+        if loaded.doc.automerge().get_changes(&[]).len() > 1 {
+            // We hold changes of our own: merge, and catch the index up from the diff.
+            if let Err(e) = loaded.doc.automerge_mut().load_incremental(&bytes) {
+                self.docs.remove(&village);
+                return Ok(Err(RemoteRefusal::MalformedDocument {
+                    doc: id,
+                    reason: e.to_string(),
+                }));
+            }
+            return self.store_remote(village, before, None);
         }
-        if let Err(e) = loaded.doc.automerge_mut().load_incremental(bytes) {
+        // We hold only the genesis: take the incoming document and its
+        // already-read records, and store its bytes as they came (compressed).
+        let heads = incoming.heads();
+        let new_changes = incoming.automerge().get_changes(&before).len();
+        loaded.doc = incoming;
+        loaded.chunks = 0;
+        loaded.chunk_bytes = 0;
+        let stored = self
+            .storage
+            .replace(&id, &bytes, &heads_to_bytes(&heads))
+            .and_then(|()| self.storage.flush());
+        if let Err(e) = stored {
             self.docs.remove(&village);
-            return refuse(e.to_string());
+            return Err(e);
         }
-        self.store_remote(village, before, None)
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        self.index.clear_village(ordinal);
+        for (nik, entry) in entries {
+            self.index.set(nik, ordinal, entry);
+        }
+        self.indexed.insert(village, heads.clone());
+        debug!(%village, changes = new_changes, bytes = bytes.len(), "document bootstrapped");
+        Ok(Ok(RemoteApplied {
+            before,
+            heads,
+            new_changes,
+            missing_deps: Vec::new(),
+        }))
     }
 
     /// Persist what a remote apply added, and bring the index along.
