@@ -1,0 +1,439 @@
+//! Replication benchmarks on real libp2p swarms in one process (loopback TCP):
+//!
+//! - `propagation`: one change visible at every node of an N-node mesh;
+//! - `resync`: bytes on the wire to bring back a node that missed K record edits;
+//! - `bootstrap DIR`: a new checkpoint with an empty store takes every village
+//!   from a node holding the regency in DIR (made by `kampung-bench regency --dir DIR`).
+//!
+//! `scripts/bench-mesh` runs them all and writes BENCHMARKS-mesh.md.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use kampung_core::{Resident, VillageCode};
+use kampung_mesh::{identity::Keypair, Client, MeshConfig};
+use kampung_runtime::store::{accept_all, spawn_store, StoreHandle};
+use kampung_store::storage::sled_storage::SledStorage;
+use kampung_store::{DocId, Registry};
+use kampung_sync::Announce;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(about = "Replication benchmarks of the kampung mesh")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// One change visible at every node of an N-node loopback mesh.
+    Propagation {
+        #[arg(long, default_value_t = 50)]
+        nodes: usize,
+        #[arg(long, default_value_t = 5)]
+        villages: usize,
+        #[arg(long, default_value_t = 200)]
+        changes: usize,
+    },
+    /// Bytes to re-sync a node that missed K record edits.
+    Resync {
+        #[arg(long, default_value_t = 8000)]
+        residents: usize,
+        #[arg(long, default_value_t = 100)]
+        edits: usize,
+    },
+    /// A new checkpoint bootstraps from a node holding the regency in DIR.
+    Bootstrap { dir: PathBuf },
+    /// Everything, as one Markdown table (bootstrap only with --regency-dir).
+    All {
+        #[arg(long)]
+        regency_dir: Option<PathBuf>,
+    },
+}
+
+const VILLAGES: [&str; 8] = [
+    "35.10.15.2012",
+    "35.10.21.2003",
+    "35.10.25.2005",
+    "35.10.18.2007",
+    "35.10.24.2008",
+    "35.10.01.2001",
+    "35.10.09.2002",
+    "35.10.13.2001",
+];
+
+struct Node {
+    store: StoreHandle,
+    mesh: Client,
+    addr: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Start the mesh of a node around an existing store.
+async fn start_mesh(
+    store: &StoreHandle,
+    village: Option<VillageCode>,
+    bootstrap: &[String],
+) -> anyhow::Result<(
+    Client,
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+)> {
+    let key = Keypair::generate_ed25519();
+    let role = village.map_or_else(
+        || "checkpoint:bench".to_string(),
+        |v| format!("village:{v}"),
+    );
+    let mut cfg = MeshConfig::new(key.clone(), role);
+    cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
+    cfg.bootstrap = bootstrap
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()?;
+    cfg.anti_entropy_every = Duration::from_secs(5);
+    cfg.heartbeat_every = Duration::from_secs(300);
+    cfg.owned_docs = village.map(|v| format!("v/{v}")).into_iter().collect();
+    let (mesh, event_loop) = kampung_mesh::new(cfg, store.clone())?;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(event_loop.run(shutdown.clone()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listen = loop {
+        if let Some(a) = mesh.status().await?.listen.first().cloned() {
+            break a;
+        }
+        if Instant::now() > deadline {
+            bail!("node did not start listening");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let addr = format!("{listen}/p2p/{}", key.public().to_peer_id());
+    Ok((mesh, addr, shutdown, task))
+}
+
+async fn start(
+    registry: Registry<SledStorage>,
+    village: Option<VillageCode>,
+    bootstrap: &[String],
+    dir: Option<tempfile::TempDir>,
+) -> anyhow::Result<Node> {
+    let (store, _join) = spawn_store(registry, accept_all());
+    let (mesh, addr, shutdown, task) = start_mesh(&store, village, bootstrap).await?;
+    Ok(Node {
+        store,
+        mesh,
+        addr,
+        shutdown,
+        task,
+        _dir: dir,
+    })
+}
+
+fn temp_registry() -> anyhow::Result<(Registry<SledStorage>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let reg = Registry::open(
+        SledStorage::open(dir.path())?,
+        automerge::ActorId::random(),
+        2026,
+    )?;
+    Ok((reg, dir))
+}
+
+async fn stop(nodes: Vec<Node>) {
+    for n in &nodes {
+        n.shutdown.cancel();
+    }
+    for n in nodes {
+        let _ = n.task.await;
+    }
+}
+
+async fn wait_digests_equal(stores: &[&StoreHandle], timeout: Duration) -> anyhow::Result<()> {
+    use kampung_sync::Replica;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut digests = Vec::new();
+        for s in stores {
+            digests.push(s.digest().await?);
+        }
+        if digests.windows(2).all(|w| w[0] == w[1]) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("mesh did not converge in {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn write(
+    node: &Node,
+    village: VillageCode,
+    records: Vec<Resident>,
+) -> anyhow::Result<(Vec<automerge::ChangeHash>, usize)> {
+    let (report, changes) = node
+        .store
+        .write(village, records, 1)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = changes.iter().map(Vec::len).sum();
+    node.mesh
+        .announce(Announce {
+            doc: format!("v/{village}"),
+            heads: report.heads.iter().map(|h| h.0).collect(),
+            changes,
+            from_owner: true,
+        })
+        .await?;
+    Ok((report.heads, bytes))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Row {
+    what: String,
+    target: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+async fn propagation(
+    nodes_n: usize,
+    villages_n: usize,
+    changes: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let villages: Vec<VillageCode> = VILLAGES
+        .iter()
+        .take(villages_n.min(VILLAGES.len()))
+        .map(|v| VillageCode::parse(v))
+        .collect::<Result<_, _>>()?;
+    let mut nodes: Vec<Node> = Vec::new();
+    for i in 0..nodes_n {
+        let (reg, dir) = temp_registry()?;
+        let bootstrap: Vec<String> = nodes
+            .first()
+            .map(|n| vec![n.addr.clone()])
+            .unwrap_or_default();
+        nodes.push(start(reg, villages.get(i).copied(), &bootstrap, Some(dir)).await?);
+    }
+    eprintln!("propagation: {nodes_n} nodes started");
+    for (i, v) in villages.iter().enumerate() {
+        write(&nodes[i], *v, kampung_gen::village_residents(*v, 200, 1)).await?;
+    }
+    let stores: Vec<&StoreHandle> = nodes.iter().map(|n| &n.store).collect();
+    wait_digests_equal(&stores, Duration::from_secs(120)).await?;
+    // Let gossipsub build its mesh before measuring.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    eprintln!("propagation: converged, measuring {changes} changes");
+    let mut latencies = Vec::with_capacity(changes);
+    let mut missed = 0usize;
+    for k in 0..changes {
+        let wi = k % villages.len();
+        let village = villages[wi];
+        let mut r = kampung_gen::village_residents(village, 200, 1)[k % 200].clone();
+        r.full_name = format!("{} {k}", r.full_name.split(' ').next().unwrap_or("Warga"));
+        let doc = DocId::village(village);
+        let mut waiters = Vec::new();
+        for (j, n) in nodes.iter().enumerate() {
+            if j == wi {
+                continue;
+            }
+            waiters.push(n.store.subscribe());
+        }
+        let t0 = Instant::now();
+        let (heads, _) = write(&nodes[wi], village, vec![r]).await?;
+        let mut tasks = Vec::new();
+        for mut rx in waiters {
+            let doc = doc.clone();
+            let heads = heads.clone();
+            tasks.push(tokio::spawn(async move {
+                let wait = async {
+                    loop {
+                        match rx.recv().await {
+                            Ok(ev)
+                                if ev.doc == doc
+                                    && ev.heads.iter().all(|h| heads.contains(h))
+                                    && ev.heads.len() == heads.len() =>
+                            {
+                                return Some(t0.elapsed());
+                            }
+                            Ok(_) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => return None,
+                        }
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(20), wait)
+                    .await
+                    .ok()
+                    .flatten()
+            }));
+        }
+        let mut worst = Duration::ZERO;
+        for t in tasks {
+            match t.await? {
+                Some(d) => worst = worst.max(d),
+                None => missed += 1,
+            }
+        }
+        latencies.push(worst.as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    stop(nodes).await;
+    let p50 = percentile(&latencies, 0.5);
+    let p99 = percentile(&latencies, 0.99);
+    Ok(vec![
+        Row {
+            what: format!("One change visible at every node of a {nodes_n}-node loopback mesh, p50 ({changes} changes from {villages_n} villages; all nodes in one process on this machine)"),
+            target: "≤ 50 ms".into(),
+            measured: format!("{p50:.1} ms"),
+            met: Some(p50 <= 50.0),
+        },
+        Row {
+            what: "… p99".into(),
+            target: "≤ 250 ms".into(),
+            measured: format!("{p99:.1} ms (max {:.1} ms; {missed} node-deliveries missed the 20 s wait)", latencies.last().copied().unwrap_or(f64::NAN)),
+            met: Some(p99 <= 250.0 && missed == 0),
+        },
+    ])
+}
+
+async fn resync(residents: usize, edits: usize) -> anyhow::Result<Vec<Row>> {
+    let village = VillageCode::parse(VILLAGES[0])?;
+    let (reg_a, dir_a) = temp_registry()?;
+    let a = start(reg_a, Some(village), &[], Some(dir_a)).await?;
+    let people = kampung_gen::village_residents(village, residents, 1);
+    write(&a, village, people.clone()).await?;
+    let (reg_b, dir_b) = temp_registry()?;
+    let mut b = start(reg_b, None, std::slice::from_ref(&a.addr), Some(dir_b)).await?;
+    wait_digests_equal(&[&a.store, &b.store], Duration::from_secs(120)).await?;
+    // B goes offline (its store stays); A makes one write per record edit.
+    b.shutdown.cancel();
+    let _ = (&mut b.task).await;
+    let mut change_bytes = 0usize;
+    for (k, r) in people.iter().take(edits).enumerate() {
+        let mut r = r.clone();
+        r.full_name = format!("{} (edit {k})", r.full_name);
+        change_bytes += write(&a, village, vec![r]).await?.1;
+    }
+    // B comes back and catches up by anti-entropy.
+    let t0 = Instant::now();
+    let (mesh, addr, shutdown, task) =
+        start_mesh(&b.store, None, std::slice::from_ref(&a.addr)).await?;
+    b.mesh = mesh;
+    b.addr = addr;
+    b.shutdown = shutdown;
+    b.task = task;
+    wait_digests_equal(&[&a.store, &b.store], Duration::from_secs(120)).await?;
+    let took = t0.elapsed();
+    let c = b.mesh.status().await?.counters;
+    let wire = c.sync_bytes_read + c.sync_bytes_written + c.gossip_bytes_received;
+    let target = 2 * change_bytes as u64 + 16 * 1024;
+    stop(vec![a, b]).await;
+    Ok(vec![Row {
+        what: format!(
+            "Bytes on the wire to re-sync a node that missed {edits} record edits (village of {residents}; sync messages both ways + gossip; the {edits} changes are {change_bytes} bytes; caught up in {:.2} s)",
+            took.as_secs_f64()
+        ),
+        target: format!("≤ 2 × changes + 16 KB = {target} bytes"),
+        measured: format!("{wire} bytes (read {}, written {}, gossip {})", c.sync_bytes_read, c.sync_bytes_written, c.gossip_bytes_received),
+        met: Some(wire <= target),
+    }])
+}
+
+async fn bootstrap(dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let t_open = Instant::now();
+    let reg = Registry::open(SledStorage::open(dir)?, automerge::ActorId::random(), 2026)
+        .with_context(|| {
+            format!(
+                "opening the regency at {} (make it with `kampung-bench regency --dir DIR`)",
+                dir.display()
+            )
+        })?;
+    let open_secs = t_open.elapsed().as_secs_f64();
+    let source = start(reg, None, &[], None).await?;
+    let total = source.store.niks().await?;
+    let docs = source.store.doc_heads().await?.len();
+    eprintln!(
+        "bootstrap: source holds {docs} documents, {total} NIKs (opened in {open_secs:.1} s)"
+    );
+    let t0 = Instant::now();
+    let (reg, tmp) = temp_registry()?;
+    let fresh = start(reg, None, std::slice::from_ref(&source.addr), Some(tmp)).await?;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        if fresh.store.niks().await? >= total && fresh.store.doc_heads().await?.len() >= docs {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the new node did not catch up in 900 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    wait_digests_equal(&[&source.store, &fresh.store], Duration::from_secs(60)).await?;
+    let c = fresh.mesh.status().await?.counters;
+    stop(vec![source, fresh]).await;
+    Ok(vec![Row {
+        what: format!(
+            "A new checkpoint (empty store) bootstraps {docs} villages, {total} residents, until its index answers for every village ({:.0} MB received; one source node)",
+            c.sync_bytes_read as f64 / 1e6
+        ),
+        target: "≤ 30 s".into(),
+        measured: format!("{secs:.1} s"),
+        met: Some(secs <= 30.0),
+    }])
+}
+
+fn print(rows: &[Row]) {
+    println!("| measurement | target | measured | met? |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        println!("| {} | {} | {} | {met} |", r.what, r.target, r.measured);
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("runtime")?;
+    rt.block_on(async move {
+        let rows = match cli.cmd {
+            Cmd::Propagation {
+                nodes,
+                villages,
+                changes,
+            } => propagation(nodes, villages, changes).await?,
+            Cmd::Resync { residents, edits } => resync(residents, edits).await?,
+            Cmd::Bootstrap { dir } => bootstrap(&dir).await?,
+            Cmd::All { regency_dir } => {
+                let mut rows = propagation(50, 5, 200).await?;
+                rows.extend(resync(8000, 100).await?);
+                if let Some(dir) = regency_dir {
+                    rows.extend(bootstrap(&dir).await?);
+                }
+                rows
+            }
+        };
+        print(&rows);
+        Ok(())
+    })
+}
