@@ -4,7 +4,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | GET | `/healthz` | liveness |
+//! | GET | `/healthz` | liveness and the node's peer id |
 //! | GET | `/v1/lookup/{nik}` | the verdict, with how fresh our copy of that village is |
 //! | POST | `/v1/residents` | write records of this node's village (JSON array) |
 //! | POST | `/v1/residents/check` | which records a write would refuse, and why |
@@ -77,7 +77,7 @@ impl IntoResponse for ApiError {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/v1/lookup/{nik}", get(lookup))
         .route("/v1/residents", post(write_residents))
         .route("/v1/residents/check", post(check_residents))
@@ -209,6 +209,11 @@ async fn write_residents(
         "unchanged": report.unchanged,
         "heads": report.heads.iter().map(ToString::to_string).collect::<Vec<_>>(),
     })))
+}
+
+/// Liveness, and which node this is (a client checks it is talking to the node it means).
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "peer_id": state.peer_id }))
 }
 
 fn own_village(state: &AppState) -> Result<VillageCode, ApiError> {

@@ -112,6 +112,7 @@ fn all(args: &AllArgs) -> anyhow::Result<AllResult> {
         residents: 8_000,
         runs: args.village_runs,
         seed: args.seed,
+        edits: 200,
     })?;
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = tmp.path().join("regency");
@@ -119,6 +120,7 @@ fn all(args: &AllArgs) -> anyhow::Result<AllResult> {
         seed: args.seed,
         dir: Some(dir.clone()),
         threads: None,
+        villages: None,
     })?;
     // A fresh process, so that its memory holds only what opening leaves loaded.
     let exe = std::env::current_exe().context("finding this executable")?;

@@ -107,6 +107,31 @@ impl Percentiles {
     }
 }
 
+/// CPU time (user + system, all threads) this process has used, in seconds,
+/// from `/proc/self/stat`. Next to wall time it shows how many cores a run
+/// really got: on a shared machine the two differ.
+pub fn cpu_seconds() -> anyhow::Result<f64> {
+    /// `sysconf(_SC_CLK_TCK)`: 100 on every Linux the project targets.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The command name may hold spaces: the fields that follow start after its `)`.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("/proc/self/stat has no command name")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        let v: u64 = fields
+            .get(i)
+            .with_context(|| format!("/proc/self/stat has no field {}", i + 3))?
+            .parse()
+            .with_context(|| format!("/proc/self/stat field {} is not a number", i + 3))?;
+        Ok(v as f64 / TICKS_PER_SECOND)
+    };
+    // Fields 14 (utime) and 15 (stime); `rest` starts at field 3.
+    Ok(tick(11)? + tick(12)?)
+}
+
 pub fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -24,6 +24,9 @@ pub struct RegencyArgs {
     /// Threads building Automerge changes (default: the available cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Import only the first N villages (a quick smoke run; default: all 217).
+    #[arg(long)]
+    pub villages: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +39,9 @@ pub struct RegencyResult {
     pub generate_s: f64,
     /// `write_many`, durable and with the index checkpointed.
     pub import_s: f64,
+    /// CPU time of the import, all threads: `import_cpu_s / import_s` is
+    /// how many cores it actually got.
+    pub import_cpu_s: f64,
     pub residents_per_s: f64,
     /// Recursive size of the directory after the registry is dropped.
     pub disk: DiskUsage,
@@ -73,7 +79,9 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
     let threads = args.threads.unwrap_or_else(measure::cores).max(1);
     eprintln!("regency: generating residents (seed {})", args.seed);
     let t = Instant::now();
-    let batches: Vec<_> = kampung_gen::regency_residents(args.seed).collect();
+    let batches: Vec<_> = kampung_gen::regency_residents(args.seed)
+        .take(args.villages.unwrap_or(usize::MAX))
+        .collect();
     let generate_s = t.elapsed().as_secs_f64();
     let villages = batches.len();
     let residents: usize = batches.iter().map(|(_, r)| r.len()).sum();
@@ -83,6 +91,7 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
 
     let mut reg = Registry::open(SledStorage::open(dir)?, crate::actor(), crate::THIS_YEAR)?;
     let mut done = 0usize;
+    let cpu = measure::cpu_seconds()?;
     let t = Instant::now();
     reg.write_many(
         batches.into_iter(),
@@ -99,6 +108,7 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
         },
     )?;
     let import_s = t.elapsed().as_secs_f64();
+    let import_cpu_s = measure::cpu_seconds()? - cpu;
     anyhow::ensure!(
         reg.index().len() == residents,
         "the index holds {} NIKs after importing {residents} residents",
@@ -108,7 +118,7 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
     drop(reg);
     let disk = measure::dir_size(dir)?;
     eprintln!(
-        "regency: imported in {import_s:.1} s, {:.1} MB on disk",
+        "regency: imported in {import_s:.1} s (CPU {import_cpu_s:.1} s), {:.1} MB on disk",
         measure::mb(disk.apparent)
     );
     Ok(RegencyResult {
@@ -118,6 +128,7 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
         threads,
         generate_s,
         import_s,
+        import_cpu_s,
         residents_per_s: residents as f64 / import_s,
         disk,
         disk_bytes_per_resident: disk.apparent as f64 / residents as f64,
@@ -133,8 +144,13 @@ pub fn print(r: &RegencyResult) {
     );
     println!("  generation: {:.1} s", r.generate_s);
     println!(
-        "  write_many on {} threads: {:.1} s, {:.0} residents/s",
-        r.threads, r.import_s, r.residents_per_s
+        "  write_many on {} threads: {:.1} s, {:.0} residents/s; CPU {:.1} s ({:.2} cores busy, {:.0} CPU-µs/resident)",
+        r.threads,
+        r.import_s,
+        r.residents_per_s,
+        r.import_cpu_s,
+        r.import_cpu_s / r.import_s,
+        r.import_cpu_s * 1e6 / r.residents as f64
     );
     println!(
         "  disk: {:.1} MB ({:.1} MB allocated), {:.0} bytes/resident; sled size_on_disk {:.1} MB",

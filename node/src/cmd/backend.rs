@@ -57,10 +57,8 @@ fn post(
 impl Backend {
     pub fn open(data: &Path) -> anyhow::Result<(DataDir, Backend)> {
         let dir = DataDir::open(data)?;
-        if let Some(addr) = kampung_api::read_api_addr(data) {
-            if ureq::get(&format!("http://{addr}/healthz")).call().is_ok() {
-                return Ok((dir, Backend::Remote(addr)));
-            }
+        if let Some(addr) = super::status::running_api(data) {
+            return Ok((dir, Backend::Remote(addr)));
         }
         let reg = dir.open_registry(super::this_year())?;
         Ok((dir, Backend::Local(Box::new(reg))))

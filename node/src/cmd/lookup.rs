@@ -12,7 +12,7 @@ pub struct Args {
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
     // A running node holds the store: ask it (its answer also says how fresh our copy is).
-    if kampung_api::read_api_addr(data).is_some() {
+    if super::status::running_api(data).is_some() {
         let path = format!("/v1/lookup/{}", a.nik.replace(['/', '?', '#', ' '], ""));
         let answer = super::status::get(data, &path)?;
         if a.json {

@@ -86,6 +86,14 @@ pub fn run(data: Option<&Path>, a: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for Ctrl-C / SIGTERM before anything else, so a signal during
+    // start-up is not lost: it stops the node as soon as it is up.
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        on_signal.cancel();
+    });
     let dir = DataDir::open(&config.data)?;
     let registry = dir.open_registry(super::this_year())?;
     let (store, store_thread) = spawn_store(registry, accept_all());
@@ -109,7 +117,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     mesh_config.owned_docs = own_village.map(|v| format!("v/{v}")).into_iter().collect();
     let (mesh, event_loop) = kampung_mesh::new(mesh_config, store.clone())?;
 
-    let shutdown = CancellationToken::new();
     let mesh_task = tokio::spawn(event_loop.run(shutdown.child_token()));
     let listener = tokio::net::TcpListener::bind(config.api_addr()?)
         .await
@@ -133,7 +140,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         dir.role()
     );
 
-    wait_for_signal().await;
+    shutdown.cancelled().await;
     println!("stopping...");
     shutdown.cancel();
     let _ = mesh_task.await;

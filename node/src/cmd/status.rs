@@ -10,11 +10,27 @@ pub struct Args {
     json: bool,
 }
 
+/// The API address of the node running on this data directory, if one is:
+/// `api.addr` must exist and the node answering there must have this
+/// directory's identity (after a crash the file is stale, and its port may
+/// since belong to another node).
+pub fn running_api(data: &Path) -> Option<std::net::SocketAddr> {
+    let addr = kampung_api::read_api_addr(data)?;
+    let ours = kampung_datadir::DataDir::open(data)
+        .ok()?
+        .info()
+        .peer_id
+        .clone();
+    let mut resp = ureq::get(&format!("http://{addr}/healthz")).call().ok()?;
+    let health: serde_json::Value = resp.body_mut().read_json().ok()?;
+    (health["peer_id"].as_str() == Some(ours.as_str())).then_some(addr)
+}
+
 /// GET a path from the running node's API.
 pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
-    let addr = kampung_api::read_api_addr(data).with_context(|| {
+    let addr = running_api(data).with_context(|| {
         format!(
-            "no running node found for {} (no api.addr): start it with `kampung run`",
+            "no node is running on {}: start it with `kampung run`",
             data.display()
         )
     })?;

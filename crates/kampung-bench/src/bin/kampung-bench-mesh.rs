@@ -31,6 +31,9 @@ struct Cli {
 enum Cmd {
     /// One change visible at every node of an N-node loopback mesh.
     Propagation {
+        /// Keep each node's store in memory (no fsync), to separate the network from the disk.
+        #[arg(long)]
+        memory: bool,
         #[arg(long, default_value_t = 50)]
         nodes: usize,
         #[arg(long, default_value_t = 5)]
@@ -116,8 +119,8 @@ async fn start_mesh(
     Ok((mesh, addr, shutdown, task))
 }
 
-async fn start(
-    registry: Registry<SledStorage>,
+async fn start<S: kampung_store::Storage>(
+    registry: Registry<S>,
     village: Option<VillageCode>,
     bootstrap: &[String],
     dir: Option<tempfile::TempDir>,
@@ -209,6 +212,7 @@ struct Row {
 }
 
 async fn propagation(
+    memory: bool,
     nodes_n: usize,
     villages_n: usize,
     changes: usize,
@@ -295,7 +299,10 @@ async fn propagation(
     let p99 = percentile(&latencies, 0.99);
     Ok(vec![
         Row {
-            what: format!("One change visible at every node of a {nodes_n}-node loopback mesh, p50 ({changes} changes from {villages_n} villages; all nodes in one process on this machine)"),
+            what: format!(
+                "One change visible at every node of a {nodes_n}-node loopback mesh, p50 ({changes} changes from {villages_n} villages; stores {}; all nodes in one process on this machine)",
+                if memory { "in memory" } else { "in sled, fsync per apply" }
+            ),
             target: "≤ 50 ms".into(),
             measured: format!("{p50:.1} ms"),
             met: Some(p50 <= 50.0),
@@ -418,14 +425,16 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         let rows = match cli.cmd {
             Cmd::Propagation {
+                memory,
                 nodes,
                 villages,
                 changes,
-            } => propagation(nodes, villages, changes).await?,
+            } => propagation(memory, nodes, villages, changes).await?,
             Cmd::Resync { residents, edits } => resync(residents, edits).await?,
             Cmd::Bootstrap { dir } => bootstrap(&dir).await?,
             Cmd::All { regency_dir } => {
-                let mut rows = propagation(50, 5, 200).await?;
+                let mut rows = propagation(false, 50, 5, 200).await?;
+                rows.extend(propagation(true, 50, 5, 200).await?);
                 rows.extend(resync(8000, 100).await?);
                 if let Some(dir) = regency_dir {
                     rows.extend(bootstrap(&dir).await?);

@@ -1,12 +1,18 @@
 //! [`Storage`] on sled 0.34.
 //!
-//! Tree `docs` holds, per document `D`: `D\0s` the snapshot, `D\0h` the heads,
-//! `D\0c<seq>` the chunks (seq big-endian, so a prefix scan returns them in
-//! order). Tree `index` holds the persisted index of each document. sled only
-//! flushes every 500 ms by itself; [`Storage::flush`] forces it, and the
-//! registry calls it before acknowledging a write.
+//! Four trees: `snapshots` (document -> compressed snapshot), `chunks`
+//! (`document \0 seq` -> changes, seq big-endian so a prefix scan returns them
+//! in order), `heads` (document -> heads after the last write) and `index`
+//! (document -> persisted index). Snapshots live apart from the keys that
+//! receive appends: sled rewrites a page (and the blob of a large value on
+//! it) when a neighbouring key changes, so a snapshot next to the chunks was
+//! copied again on every few appends. Multi-tree writes are sled transactions.
+//! sled only flushes every 500 ms by itself; [`Storage::flush`] forces it,
+//! and the registry calls it before acknowledging a write.
 
 use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{DocId, Storage, StoredDoc};
 use crate::StoreError;
@@ -14,31 +20,32 @@ use crate::StoreError;
 /// sled page cache.
 const CACHE_BYTES: u64 = 64 << 20;
 
-const SNAPSHOT: u8 = b's';
-const HEADS: u8 = b'h';
-const CHUNK: u8 = b'c';
-
 /// Documents and index in a sled database directory.
 #[derive(Debug, Clone)]
 pub struct SledStorage {
     path: PathBuf,
     db: sled::Db,
-    docs: sled::Tree,
+    snapshots: sled::Tree,
+    chunks: sled::Tree,
+    heads: sled::Tree,
     index: sled::Tree,
 }
 
-fn key(doc: &DocId, tag: u8) -> Vec<u8> {
-    let mut k = Vec::with_capacity(doc.as_str().len() + 10);
+fn chunk_prefix(doc: &DocId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(doc.as_str().len() + 9);
     k.extend_from_slice(doc.as_str().as_bytes());
     k.push(0);
-    k.push(tag);
     k
 }
 
 fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
-    let mut k = key(doc, CHUNK);
+    let mut k = chunk_prefix(doc);
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+fn seq_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 impl SledStorage {
@@ -51,7 +58,9 @@ impl SledStorage {
                 sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     "the database is locked: is another kampung process using this data directory?".to_string()
                 }
-                sled::Error::Corruption { .. } => format!("{source}: the database files are damaged; restore the data directory from a backup or a peer"),
+                sled::Error::Corruption { .. } => format!(
+                    "{source}: the database files are damaged; restore the data directory from a backup or a peer"
+                ),
                 _ => source.to_string(),
             },
         }
@@ -63,13 +72,13 @@ impl SledStorage {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(err)?;
-        let docs = db.open_tree("docs").map_err(err)?;
-        let index = db.open_tree("index").map_err(err)?;
         Ok(SledStorage {
             path: path.to_path_buf(),
+            snapshots: db.open_tree("snapshots").map_err(err)?,
+            chunks: db.open_tree("chunks").map_err(err)?,
+            heads: db.open_tree("heads").map_err(err)?,
+            index: db.open_tree("index").map_err(err)?,
             db,
-            docs,
-            index,
         })
     }
 
@@ -80,45 +89,47 @@ impl SledStorage {
         }
     }
 
-    fn next_seq(&self, doc: &DocId) -> Result<u64, StoreError> {
-        let prefix = key(doc, CHUNK);
-        let last = self
-            .docs
-            .scan_prefix(&prefix)
-            .next_back()
-            .transpose()
-            .map_err(|e| self.io(e))?;
-        Ok(match last {
-            Some((k, _)) => seq_of(&k[prefix.len()..]).map_or(1, |s| s + 1),
-            None => 1,
-        })
+    fn tx_err(&self, e: TransactionError<()>) -> StoreError {
+        match e {
+            TransactionError::Storage(s) => self.io(s),
+            TransactionError::Abort(()) => StoreError::Io {
+                location: self.location(),
+                reason: "a storage transaction was aborted".into(),
+            },
+        }
+    }
+
+    fn chunk_keys(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+        let prefix = chunk_prefix(doc);
+        let mut keys = Vec::new();
+        for item in self.chunks.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(|e| self.io(e))?;
+            if let Some(seq) = seq_of(&k[prefix.len()..]) {
+                keys.push((seq, k));
+            }
+        }
+        Ok(keys)
     }
 }
 
-fn seq_of(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.try_into().ok()?))
-}
+type TxResult = Result<(), ConflictableTransactionError<()>>;
 
 impl Storage for SledStorage {
     fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
         let mut ids = Vec::new();
-        for item in self.docs.iter() {
-            let (k, _) = item.map_err(|e| self.io(e))?;
-            if let Some(pos) = k.iter().position(|&b| b == 0) {
-                if k.get(pos + 1) == Some(&HEADS) {
-                    ids.push(DocId::from_stored(
-                        String::from_utf8_lossy(&k[..pos]).into_owned(),
-                    ));
-                }
-            }
+        for key in self.heads.iter().keys() {
+            let key = key.map_err(|e| self.io(e))?;
+            ids.push(DocId::from_stored(
+                String::from_utf8_lossy(&key).into_owned(),
+            ));
         }
         Ok(ids)
     }
 
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .docs
-            .get(key(doc, HEADS))
+            .heads
+            .get(doc.as_str())
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec()))
     }
@@ -128,13 +139,13 @@ impl Storage for SledStorage {
             return Ok(None);
         };
         let snapshot = self
-            .docs
-            .get(key(doc, SNAPSHOT))
+            .snapshots
+            .get(doc.as_str())
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec());
-        let prefix = key(doc, CHUNK);
+        let prefix = chunk_prefix(doc);
         let mut chunks = Vec::new();
-        for item in self.docs.scan_prefix(&prefix) {
+        for item in self.chunks.scan_prefix(&prefix) {
             let (k, v) = item.map_err(|e| self.io(e))?;
             let seq = seq_of(&k[prefix.len()..]).ok_or_else(|| StoreError::CorruptDoc {
                 location: self.location(),
@@ -151,36 +162,48 @@ impl Storage for SledStorage {
     }
 
     fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
-        let seq = self.next_seq(doc)?;
-        let mut batch = sled::Batch::default();
-        batch.insert(chunk_key(doc, seq), chunk);
-        batch.insert(key(doc, HEADS), heads);
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        let seq = self.chunk_keys(doc)?.last().map_or(1, |(s, _)| s + 1);
+        let key = chunk_key(doc, seq);
+        (&self.chunks, &self.heads)
+            .transaction(|(chunks, heads_tree)| -> TxResult {
+                chunks.insert(key.as_slice(), chunk)?;
+                heads_tree.insert(doc.as_str(), heads)?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))?;
         Ok(seq)
     }
 
-    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(doc, SNAPSHOT), snapshot);
-        let prefix = key(doc, CHUNK);
-        for item in self.docs.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(|e| self.io(e))?;
-            if seq_of(&k[prefix.len()..]).is_some_and(|s| s <= through_seq) {
-                batch.remove(k);
-            }
-        }
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))
+    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+        let old: Vec<sled::IVec> = self.chunk_keys(doc)?.into_iter().map(|(_, k)| k).collect();
+        (&self.snapshots, &self.chunks, &self.heads)
+            .transaction(|(snapshots, chunks, heads_tree)| -> TxResult {
+                snapshots.insert(doc.as_str(), snapshot)?;
+                for k in &old {
+                    chunks.remove(k)?;
+                }
+                heads_tree.insert(doc.as_str(), heads)?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
-    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        batch.insert(key(doc, SNAPSHOT), snapshot);
-        batch.insert(key(doc, HEADS), heads);
-        for item in self.docs.scan_prefix(key(doc, CHUNK)) {
-            let (k, _) = item.map_err(|e| self.io(e))?;
-            batch.remove(k);
-        }
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))
+    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        let old: Vec<sled::IVec> = self
+            .chunk_keys(doc)?
+            .into_iter()
+            .filter(|(s, _)| *s <= through_seq)
+            .map(|(_, k)| k)
+            .collect();
+        (&self.snapshots, &self.chunks)
+            .transaction(|(snapshots, chunks)| -> TxResult {
+                snapshots.insert(doc.as_str(), snapshot)?;
+                for k in &old {
+                    chunks.remove(k)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,0 +1,567 @@
+//! Real `kampung run` processes for the integration tests: start a node (in a
+//! network namespace if asked), wait until its API answers and it listens,
+//! query it, crash it, stop it. A node still running when its [`Node`] is
+//! dropped is killed, so a failing test leaves nothing behind; while a test
+//! is panicking, the tail of every node's log is printed.
+//!
+//! Every wait polls a condition with a deadline: no fixed ports, no sleeps as
+//! synchronisation.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a node may take to start answering.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a node may take to stop after SIGINT.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout of one HTTP request to a node's API.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kampung"))
+}
+
+/// Call `f` until it returns `Some`, every 100 ms, for at most `timeout`.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How a node is run.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// The IPv4 address to listen on for the mesh (port 0: any free port).
+    pub listen_ip: String,
+    /// Full multiaddrs (`.../p2p/<peer id>`) to dial at start.
+    pub bootstrap: Vec<String>,
+    pub anti_entropy_secs: u64,
+    pub heartbeat_secs: u64,
+}
+
+impl RunArgs {
+    pub fn loopback(bootstrap: Vec<String>) -> RunArgs {
+        RunArgs {
+            listen_ip: "127.0.0.1".into(),
+            bootstrap,
+            anti_entropy_secs: 1,
+            heartbeat_secs: 1,
+        }
+    }
+}
+
+/// One node: a data directory, and while it runs, its `kampung run` process.
+#[derive(Debug)]
+pub struct Node {
+    pub name: String,
+    pub data: PathBuf,
+    /// stdout and stderr of every run of this node, appended.
+    pub log: PathBuf,
+    /// The network namespace the node and every command on it run in.
+    pub netns: Option<String>,
+    child: Option<Child>,
+    /// The API address of the current run (HTTP is used only without a namespace).
+    pub api: Option<SocketAddr>,
+    pub peer_id: String,
+    /// The mesh listen addresses of the current run.
+    pub listen: Vec<String>,
+}
+
+impl Node {
+    /// A node whose data directory is `dir/name` and log `dir/name.log`
+    /// (nothing is created: call [`Node::ok`] with `init` first).
+    pub fn new(dir: &Path, name: &str, netns: Option<&str>) -> Node {
+        Node {
+            name: name.to_string(),
+            data: dir.join(name),
+            log: dir.join(format!("{name}.log")),
+            netns: netns.map(str::to_string),
+            child: None,
+            api: None,
+            peer_id: String::new(),
+            listen: Vec::new(),
+        }
+    }
+
+    /// `kampung --data DIR`, inside the node's namespace if it has one.
+    pub fn command(&self) -> Command {
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        c.arg("--data")
+            .arg(&self.data)
+            .env("KAMPUNG_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run a CLI command on this node's data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("the kampung binary runs")
+    }
+
+    /// Run a CLI command and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{}: kampung {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {args:?} is not JSON ({e}): {text}", self.name))
+    }
+
+    pub fn api_addr_file(&self) -> PathBuf {
+        self.data.join("api.addr")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process of the current run is still alive.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Start `kampung run` and wait until its API answers and it listens.
+    pub fn start(&mut self, run: &RunArgs) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        // After a crash api.addr is stale: remove it so that waiting for it
+        // waits for this run (`run` would overwrite it anyway).
+        let _ = std::fs::remove_file(self.api_addr_file());
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut c = self.command();
+        c.env("KAMPUNG_LOG", "info,libp2p_kad=error")
+            .arg("run")
+            .arg("--listen")
+            .arg(format!("/ip4/{}/tcp/0", run.listen_ip))
+            .args(["--api", "127.0.0.1:0", "--no-mdns"])
+            .arg("--anti-entropy-secs")
+            .arg(run.anti_entropy_secs.to_string())
+            .arg("--heartbeat-secs")
+            .arg(run.heartbeat_secs.to_string());
+        for b in &run.bootstrap {
+            c.arg("--bootstrap").arg(b);
+        }
+        c.stdout(log.try_clone().unwrap()).stderr(log);
+        self.child = Some(c.spawn().expect("kampung run starts"));
+        self.api = None;
+        self.listen.clear();
+
+        let ready = poll(START_TIMEOUT, || {
+            if !self.is_running() {
+                return Some(Err(()));
+            }
+            let addr: SocketAddr = std::fs::read_to_string(self.api_addr_file())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            self.api = Some(addr);
+            let peers = self.peers().ok()?;
+            let listen: Vec<String> = peers["listen"]
+                .as_array()?
+                .iter()
+                .filter_map(|a| Some(a.as_str()?.to_string()))
+                .collect();
+            if listen.is_empty() {
+                return None;
+            }
+            Some(Ok((peers["peer_id"].as_str()?.to_string(), listen)))
+        });
+        match ready {
+            Some(Ok((peer_id, listen))) => {
+                self.peer_id = peer_id;
+                self.listen = listen;
+            }
+            Some(Err(())) => panic!("{} exited at start:\n{}", self.name, tail(&self.log, 40)),
+            None => panic!(
+                "{} did not answer within {START_TIMEOUT:?}:\n{}",
+                self.name,
+                tail(&self.log, 40)
+            ),
+        }
+    }
+
+    /// The address other nodes bootstrap from.
+    pub fn bootstrap_addr(&self) -> String {
+        assert!(!self.listen.is_empty(), "{} is not running", self.name);
+        format!("{}/p2p/{}", self.listen[0], self.peer_id)
+    }
+
+    /// GET an API path: over HTTP if the node is in our namespace, else
+    /// through the CLI inside the namespace (`status`, `peers`, `lookup` only).
+    fn get(&self, path: &str) -> Result<Value, String> {
+        if let Some(ns) = &self.netns {
+            let args: Vec<&str> = match path.strip_prefix("/v1/") {
+                Some("status") => vec!["status", "--json"],
+                Some("peers") => vec!["peers", "--json"],
+                Some(p) if p.starts_with("lookup/") => vec!["lookup", &p[7..], "--json"],
+                _ => panic!("no CLI command for {path}"),
+            };
+            let out = self.cli(&args);
+            if !out.status.success() {
+                return Err(format!(
+                    "{} (in {ns}): {args:?}: {}",
+                    self.name,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            return serde_json::from_slice(&out.stdout).map_err(|e| e.to_string());
+        }
+        let addr = self
+            .api
+            .ok_or_else(|| format!("{} is not running", self.name))?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(HTTP_TIMEOUT))
+            .build()
+            .into();
+        agent
+            .get(&format!("http://{addr}{path}"))
+            .call()
+            .map_err(|e| format!("{}: GET {path}: {e}", self.name))?
+            .body_mut()
+            .read_json()
+            .map_err(|e| format!("{}: GET {path}: {e}", self.name))
+    }
+
+    pub fn status(&self) -> Result<Value, String> {
+        self.get("/v1/status")
+    }
+
+    pub fn peers(&self) -> Result<Value, String> {
+        self.get("/v1/peers")
+    }
+
+    /// The running node's answer for a NIK: `{"verdict": {..}, "freshness": ..}`.
+    pub fn lookup(&self, nik: &str) -> Value {
+        self.get(&format!("/v1/lookup/{nik}"))
+            .unwrap_or_else(|e| panic!("lookup {nik}: {e}"))
+    }
+
+    /// Crash: SIGKILL, no chance to clean up (api.addr stays behind).
+    pub fn kill9(&mut self) {
+        let mut c = self.child.take().expect("the node runs");
+        c.kill().unwrap();
+        c.wait().unwrap();
+        self.api = None;
+    }
+
+    /// Send SIGINT without waiting.
+    pub fn interrupt(&self) {
+        let pid = self.pid().expect("the node runs");
+        let st = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill -INT {pid} failed");
+    }
+
+    /// Wait (with a deadline) for the process to exit; SIGKILL and panic if it does not.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("the node runs");
+        let status = poll(STOP_TIMEOUT, || c.try_wait().unwrap());
+        self.api = None;
+        match status {
+            Some(s) => s,
+            None => {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "{} did not stop within {STOP_TIMEOUT:?} after SIGINT:\n{}",
+                    self.name,
+                    tail(&self.log, 40)
+                );
+            }
+        }
+    }
+
+    /// The log of the latest run (the log file is appended to by every run).
+    pub fn last_run_log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        match text.rfind("running; API on") {
+            Some(i) => text[i..].to_string(),
+            None => text,
+        }
+    }
+
+    /// SIGINT and wait; the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.interrupt();
+        self.wait_exit()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- last lines of {} ({}) ----\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log, 25)
+            );
+        }
+    }
+}
+
+/// Stop every running node with SIGINT (all at once, then wait for each) and
+/// require a clean exit.
+pub fn stop_all(nodes: &mut [&mut Node]) {
+    for n in nodes.iter_mut() {
+        if n.is_running() {
+            n.interrupt();
+        }
+    }
+    for n in nodes.iter_mut() {
+        if n.child.is_some() {
+            let st = n.wait_exit();
+            assert!(st.success(), "{} exited with {st:?}", n.name);
+            assert!(
+                n.last_run_log().contains("\nstopped cleanly\n"),
+                "{} did not print \"stopped cleanly\":\n{}",
+                n.name,
+                tail(&n.log, 20)
+            );
+        }
+    }
+}
+
+/// The last `n` lines of a file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What a node holds: the heads of every document, and how many NIKs its index has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub docs: BTreeMap<String, Vec<String>>,
+    pub niks: u64,
+}
+
+impl Replica {
+    pub fn from_status(status: &Value) -> Replica {
+        let docs = status["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let mut heads: Vec<String> = d["heads"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| Some(h.as_str()?.to_string()))
+                    .collect();
+                heads.sort();
+                (d["doc"].as_str().unwrap_or("?").to_string(), heads)
+            })
+            .collect();
+        Replica {
+            docs,
+            niks: status["niks"].as_u64().unwrap_or(0),
+        }
+    }
+
+    pub fn heads(&self, doc: &str) -> &[String] {
+        self.docs.get(doc).map_or(&[], Vec::as_slice)
+    }
+
+    fn short(&self) -> String {
+        let docs: Vec<String> = self
+            .docs
+            .iter()
+            .map(|(d, h)| {
+                let h: Vec<&str> = h.iter().map(|h| &h[..8.min(h.len())]).collect();
+                format!("{d}={}", h.join("+"))
+            })
+            .collect();
+        format!("niks {} [{}]", self.niks, docs.join(" "))
+    }
+}
+
+/// The replica of every node, in order (an error text for a node that does not answer).
+pub fn replicas(nodes: &[&Node]) -> Vec<Result<Replica, String>> {
+    nodes
+        .iter()
+        .map(|n| n.status().map(|s| Replica::from_status(&s)))
+        .collect()
+}
+
+/// Wait until every node holds the same heads for exactly `docs` documents
+/// and `niks` NIKs; the agreed replica. Panics after `timeout` with what each
+/// node holds.
+pub fn wait_agree(nodes: &[&Node], docs: usize, niks: u64, timeout: Duration) -> Replica {
+    let mut last = Vec::new();
+    let agreed = poll(timeout, || {
+        last = replicas(nodes);
+        let first = last.first()?.as_ref().ok()?;
+        let all_same = last.iter().all(|r| r.as_ref().ok() == Some(first));
+        (all_same && first.docs.len() == docs && first.niks == niks).then(|| first.clone())
+    });
+    agreed.unwrap_or_else(|| {
+        let report: Vec<String> = nodes
+            .iter()
+            .zip(&last)
+            .map(|(n, r)| match r {
+                Ok(r) => format!("  {}: {}", n.name, r.short()),
+                Err(e) => format!("  {}: {e}", n.name),
+            })
+            .collect();
+        panic!(
+            "no agreement on {docs} documents and {niks} NIKs within {timeout:?}:\n{}",
+            report.join("\n")
+        )
+    })
+}
+
+/// A generated village file: its rows (without the header) as `(nik, status, line)`.
+#[derive(Debug, Clone)]
+pub struct Csv {
+    pub path: PathBuf,
+    pub header: String,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub nik: String,
+    pub status: String,
+    pub line: String,
+}
+
+impl Csv {
+    /// `kampung gen` into `path`.
+    pub fn generate(village: &str, residents: usize, seed: u64, path: &Path) -> Csv {
+        let out = Command::new(bin())
+            .args(["gen", "--village", village, "--residents"])
+            .arg(residents.to_string())
+            .arg("--seed")
+            .arg(seed.to_string())
+            .arg("--out")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Csv::read(path)
+    }
+
+    pub fn read(path: &Path) -> Csv {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().to_string();
+        let rows = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                Row {
+                    nik: f[0].to_string(),
+                    status: f[9].to_string(),
+                    line: l.to_string(),
+                }
+            })
+            .collect();
+        Csv {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        }
+    }
+
+    /// Write `rows` under this file's header to `path`.
+    pub fn write_rows(&self, rows: &[Row], path: &Path) -> Csv {
+        let mut text = self.header.clone() + "\n";
+        for r in rows {
+            text.push_str(&r.line);
+            text.push('\n');
+        }
+        std::fs::write(path, text).unwrap();
+        Csv::read(path)
+    }
+
+    /// The verdict a row's status implies.
+    pub fn expected_verdict(status: &str) -> &str {
+        match status {
+            "active" => "resident",
+            other => other,
+        }
+    }
+
+    pub fn active(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.status == "active")
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+/// Processes whose command line mentions `needle` (e.g. a temp directory).
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let me = std::process::id();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmd.contains(needle) {
+            found.push((pid, cmd));
+        }
+    }
+    found
+}
