@@ -260,29 +260,26 @@ pub async fn on_announce<R: Replica, Q: Requester>(
     forwarded_by: &Q,
     limits: &Limits,
 ) -> Result<SessionStats, SyncError> {
-    if replica
-        .unknown(&announce.doc, announce.heads.clone())
-        .await?
-        .is_empty()
-    {
-        return Ok(SessionStats {
-            in_sync: true,
-            ..Default::default()
-        });
-    }
     let mut stats = SessionStats::default();
-    if !announce.changes.is_empty() && replica.heads(&announce.doc).await?.is_some() {
+    if announce.changes.is_empty() {
+        // A heartbeat, or changes too big to carry: pull only if we lack its heads.
+        if replica
+            .unknown(&announce.doc, announce.heads)
+            .await?
+            .is_empty()
+        {
+            stats.in_sync = true;
+            return Ok(stats);
+        }
+    } else {
+        // Apply what came inline (known changes are a no-op): one round trip
+        // to the store on the common path. Pull only if a dependency is missing.
         stats.changes += announce.changes.len();
         stats.bytes += announce.changes.iter().map(Vec::len).sum::<usize>();
         let applied = replica
             .apply_changes(&announce.doc, announce.changes, &forwarded_by.peer())
             .await?;
-        if applied.missing_deps.is_empty()
-            && replica
-                .unknown(&announce.doc, announce.heads)
-                .await?
-                .is_empty()
-        {
+        if applied.missing_deps.is_empty() {
             return Ok(stats);
         }
     }
