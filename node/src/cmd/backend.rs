@@ -54,6 +54,13 @@ fn post(
     Ok(value)
 }
 
+/// A record from the running node; `None` if it has none.
+fn remote_record(addr: SocketAddr, path: &str) -> anyhow::Result<Option<Resident>> {
+    super::status::get_optional(addr, path)?
+        .map(|v| serde_json::from_value(v).context("bad record from the node"))
+        .transpose()
+}
+
 impl Backend {
     pub fn open(data: &Path) -> anyhow::Result<(DataDir, Backend)> {
         let dir = DataDir::open(data)?;
@@ -69,21 +76,7 @@ impl Backend {
         match self {
             Backend::Local(reg) => Ok(reg.read(village, nik)?),
             Backend::Remote(addr) => {
-                let url = format!("http://{addr}/v1/residents/{nik}?village={village}");
-                let mut resp = ureq::get(&url)
-                    .config()
-                    .http_status_as_error(false)
-                    .build()
-                    .call()
-                    .map_err(|e| remote_error(e, "the running node does not answer"))?;
-                if resp.status() == 404 {
-                    return Ok(None);
-                }
-                Ok(Some(
-                    resp.body_mut()
-                        .read_json()
-                        .with_context(|| format!("bad answer from {url}"))?,
-                ))
+                remote_record(*addr, &format!("/v1/residents/{nik}?village={village}"))
             }
         }
     }
@@ -92,20 +85,7 @@ impl Backend {
     pub fn get(&mut self, nik: Nik) -> anyhow::Result<Option<Resident>> {
         match self {
             Backend::Local(reg) => Ok(reg.get(nik)?),
-            Backend::Remote(_) => {
-                let value =
-                    super::status::get_optional(self.addr_path(), &format!("/v1/residents/{nik}"))?;
-                value
-                    .map(|v| serde_json::from_value(v).context("bad record from the node"))
-                    .transpose()
-            }
-        }
-    }
-
-    fn addr_path(&self) -> Option<SocketAddr> {
-        match self {
-            Backend::Remote(a) => Some(*a),
-            Backend::Local(_) => None,
+            Backend::Remote(addr) => remote_record(*addr, &format!("/v1/residents/{nik}")),
         }
     }
 

@@ -45,10 +45,9 @@ pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
 
 /// GET from a node at `addr`; `None` on 404.
 pub fn get_optional(
-    addr: Option<std::net::SocketAddr>,
+    addr: std::net::SocketAddr,
     path: &str,
 ) -> anyhow::Result<Option<serde_json::Value>> {
-    let addr = addr.context("no running node")?;
     let url = format!("http://{addr}{path}");
     let mut resp = ureq::get(&url)
         .config()

@@ -433,12 +433,15 @@ fn main() -> anyhow::Result<()> {
             Cmd::Resync { residents, edits } => resync(residents, edits).await?,
             Cmd::Bootstrap { dir } => bootstrap(&dir).await?,
             Cmd::All { regency_dir } => {
-                let mut rows = propagation(false, 50, 5, 200).await?;
-                rows.extend(propagation(true, 50, 5, 200).await?);
-                rows.extend(resync(8000, 100).await?);
+                // Bootstrap first, in a fresh process state: after the 100
+                // propagation nodes it has been seen to stall (not yet understood).
+                let mut rows = Vec::new();
                 if let Some(dir) = regency_dir {
                     rows.extend(bootstrap(&dir).await?);
                 }
+                rows.extend(resync(8000, 100).await?);
+                rows.extend(propagation(false, 50, 5, 200).await?);
+                rows.extend(propagation(true, 50, 5, 200).await?);
                 rows
             }
         };

@@ -1,18 +1,18 @@
 //! [`Storage`] on sled 0.34.
 //!
-//! Four trees: `snapshots` (document -> compressed snapshot), `chunks`
-//! (`document \0 seq` -> changes, seq big-endian so a prefix scan returns them
-//! in order), `heads` (document -> heads after the last write) and `index`
-//! (document -> persisted index). Snapshots live apart from the keys that
-//! receive appends: sled rewrites a page (and the blob of a large value on
-//! it) when a neighbouring key changes, so a snapshot next to the chunks was
-//! copied again on every few appends. Multi-tree writes are sled transactions.
-//! sled only flushes every 500 ms by itself; [`Storage::flush`] forces it,
-//! and the registry calls it before acknowledging a write.
+//! Tree `docs` holds, per document `D`: `h/D` its heads, `s/D` its
+//! compressed snapshot and `c/D\0<seq>` its chunks (seq big-endian, so a
+//! prefix scan returns them in order). The three key ranges sit apart on
+//! purpose: sled rewrites a page (and the blob of a large value on it) when a
+//! key on that page changes, so a snapshot stored next to the chunks was
+//! copied again every few appends. Every multi-key write is one atomic
+//! `apply_batch` on this one tree (sled's cross-tree transactions take a
+//! process-wide lock and were seen to stall). Tree `index` holds the
+//! persisted index. sled only flushes every 500 ms by itself;
+//! [`Storage::flush`] forces it, and the registry calls it before
+//! acknowledging a write.
 
 use std::path::{Path, PathBuf};
-
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{DocId, Storage, StoredDoc};
 use crate::StoreError;
@@ -25,15 +25,23 @@ const CACHE_BYTES: u64 = 64 << 20;
 pub struct SledStorage {
     path: PathBuf,
     db: sled::Db,
-    snapshots: sled::Tree,
-    chunks: sled::Tree,
-    heads: sled::Tree,
+    docs: sled::Tree,
     index: sled::Tree,
 }
 
-fn chunk_prefix(doc: &DocId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(doc.as_str().len() + 9);
+const HEADS: &[u8] = b"h/";
+const SNAPSHOT: &[u8] = b"s/";
+const CHUNK: &[u8] = b"c/";
+
+fn key(range: &[u8], doc: &DocId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(range.len() + doc.as_str().len());
+    k.extend_from_slice(range);
     k.extend_from_slice(doc.as_str().as_bytes());
+    k
+}
+
+fn chunk_prefix(doc: &DocId) -> Vec<u8> {
+    let mut k = key(CHUNK, doc);
     k.push(0);
     k
 }
@@ -74,9 +82,7 @@ impl SledStorage {
             .map_err(err)?;
         Ok(SledStorage {
             path: path.to_path_buf(),
-            snapshots: db.open_tree("snapshots").map_err(err)?,
-            chunks: db.open_tree("chunks").map_err(err)?,
-            heads: db.open_tree("heads").map_err(err)?,
+            docs: db.open_tree("docs").map_err(err)?,
             index: db.open_tree("index").map_err(err)?,
             db,
         })
@@ -89,20 +95,10 @@ impl SledStorage {
         }
     }
 
-    fn tx_err(&self, e: TransactionError<()>) -> StoreError {
-        match e {
-            TransactionError::Storage(s) => self.io(s),
-            TransactionError::Abort(()) => StoreError::Io {
-                location: self.location(),
-                reason: "a storage transaction was aborted".into(),
-            },
-        }
-    }
-
     fn chunk_keys(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
         let prefix = chunk_prefix(doc);
         let mut keys = Vec::new();
-        for item in self.chunks.scan_prefix(&prefix) {
+        for item in self.docs.scan_prefix(&prefix) {
             let (k, _) = item.map_err(|e| self.io(e))?;
             if let Some(seq) = seq_of(&k[prefix.len()..]) {
                 keys.push((seq, k));
@@ -112,15 +108,13 @@ impl SledStorage {
     }
 }
 
-type TxResult = Result<(), ConflictableTransactionError<()>>;
-
 impl Storage for SledStorage {
     fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
         let mut ids = Vec::new();
-        for key in self.heads.iter().keys() {
-            let key = key.map_err(|e| self.io(e))?;
+        for k in self.docs.scan_prefix(HEADS).keys() {
+            let k = k.map_err(|e| self.io(e))?;
             ids.push(DocId::from_stored(
-                String::from_utf8_lossy(&key).into_owned(),
+                String::from_utf8_lossy(&k[HEADS.len()..]).into_owned(),
             ));
         }
         Ok(ids)
@@ -128,8 +122,8 @@ impl Storage for SledStorage {
 
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .heads
-            .get(doc.as_str())
+            .docs
+            .get(key(HEADS, doc))
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec()))
     }
@@ -139,13 +133,13 @@ impl Storage for SledStorage {
             return Ok(None);
         };
         let snapshot = self
-            .snapshots
-            .get(doc.as_str())
+            .docs
+            .get(key(SNAPSHOT, doc))
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec());
         let prefix = chunk_prefix(doc);
         let mut chunks = Vec::new();
-        for item in self.chunks.scan_prefix(&prefix) {
+        for item in self.docs.scan_prefix(&prefix) {
             let (k, v) = item.map_err(|e| self.io(e))?;
             let seq = seq_of(&k[prefix.len()..]).ok_or_else(|| StoreError::CorruptDoc {
                 location: self.location(),
@@ -163,47 +157,32 @@ impl Storage for SledStorage {
 
     fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
         let seq = self.chunk_keys(doc)?.last().map_or(1, |(s, _)| s + 1);
-        let key = chunk_key(doc, seq);
-        (&self.chunks, &self.heads)
-            .transaction(|(chunks, heads_tree)| -> TxResult {
-                chunks.insert(key.as_slice(), chunk)?;
-                heads_tree.insert(doc.as_str(), heads)?;
-                Ok(())
-            })
-            .map_err(|e| self.tx_err(e))?;
+        let mut batch = sled::Batch::default();
+        batch.insert(chunk_key(doc, seq), chunk);
+        batch.insert(key(HEADS, doc), heads);
+        self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
         Ok(seq)
     }
 
     fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
-        let old: Vec<sled::IVec> = self.chunk_keys(doc)?.into_iter().map(|(_, k)| k).collect();
-        (&self.snapshots, &self.chunks, &self.heads)
-            .transaction(|(snapshots, chunks, heads_tree)| -> TxResult {
-                snapshots.insert(doc.as_str(), snapshot)?;
-                for k in &old {
-                    chunks.remove(k)?;
-                }
-                heads_tree.insert(doc.as_str(), heads)?;
-                Ok(())
-            })
-            .map_err(|e| self.tx_err(e))
+        let mut batch = sled::Batch::default();
+        batch.insert(key(SNAPSHOT, doc), snapshot);
+        for (_, k) in self.chunk_keys(doc)? {
+            batch.remove(k);
+        }
+        batch.insert(key(HEADS, doc), heads);
+        self.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
-        let old: Vec<sled::IVec> = self
-            .chunk_keys(doc)?
-            .into_iter()
-            .filter(|(s, _)| *s <= through_seq)
-            .map(|(_, k)| k)
-            .collect();
-        (&self.snapshots, &self.chunks)
-            .transaction(|(snapshots, chunks)| -> TxResult {
-                snapshots.insert(doc.as_str(), snapshot)?;
-                for k in &old {
-                    chunks.remove(k)?;
-                }
-                Ok(())
-            })
-            .map_err(|e| self.tx_err(e))
+        let mut batch = sled::Batch::default();
+        batch.insert(key(SNAPSHOT, doc), snapshot);
+        for (seq, k) in self.chunk_keys(doc)? {
+            if seq <= through_seq {
+                batch.remove(k);
+            }
+        }
+        self.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
