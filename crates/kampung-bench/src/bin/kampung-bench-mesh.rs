@@ -74,6 +74,10 @@ struct Node {
     addr: String,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// The store thread: joined on stop, so its sled database is closed
+    /// before the next measurement (sled shares one lock across databases in
+    /// a process, and a database closing while another writes was seen to deadlock).
+    store_thread: std::thread::JoinHandle<Result<(), kampung_store::StoreError>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -125,7 +129,7 @@ async fn start<S: kampung_store::Storage>(
     bootstrap: &[String],
     dir: Option<tempfile::TempDir>,
 ) -> anyhow::Result<Node> {
-    let (store, _join) = spawn_store(registry, accept_all());
+    let (store, store_thread) = spawn_store(registry, accept_all());
     let (mesh, addr, shutdown, task) = start_mesh(&store, village, bootstrap).await?;
     Ok(Node {
         store,
@@ -133,6 +137,7 @@ async fn start<S: kampung_store::Storage>(
         addr,
         shutdown,
         task,
+        store_thread,
         _dir: dir,
     })
 }
@@ -151,9 +156,20 @@ async fn stop(nodes: Vec<Node>) {
     for n in &nodes {
         n.shutdown.cancel();
     }
+    let mut threads = Vec::new();
     for n in nodes {
         let _ = n.task.await;
+        drop(n.store);
+        drop(n.mesh);
+        threads.push((n.store_thread, n._dir));
     }
+    let _ = tokio::task::spawn_blocking(move || {
+        for (t, dir) in threads {
+            let _ = t.join();
+            drop(dir);
+        }
+    })
+    .await;
 }
 
 async fn wait_digests_equal(stores: &[&StoreHandle], timeout: Duration) -> anyhow::Result<()> {
