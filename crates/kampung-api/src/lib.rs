@@ -41,6 +41,8 @@ pub struct AppState {
     pub role: String,
     pub own_village: Option<VillageCode>,
     pub peer_id: String,
+    /// Century pivot of NIK birth years (the current year), as the store uses.
+    pub this_year: i32,
 }
 
 /// An error as JSON: `{"error": {"code": "...", "message": "..."}}`.
@@ -256,7 +258,7 @@ async fn get_resident(
     Path(nik): Path<String>,
     axum::extract::Query(q): axum::extract::Query<VillageQuery>,
 ) -> Result<Json<Resident>, ApiError> {
-    let parsed = Nik::parse(&nik, 2026)
+    let parsed = Nik::parse(&nik, state.this_year)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_nik", e.to_string()))?;
     let found = match q.village {
         Some(v) => {

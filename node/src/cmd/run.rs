@@ -131,6 +131,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         role: role.clone(),
         own_village,
         peer_id: dir.info().peer_id.clone(),
+        this_year: super::this_year(),
     };
     let api_task = tokio::spawn(kampung_api::serve(listener, state, shutdown.child_token()));
     info!(peer = %dir.info().peer_id, %role, api = %api_addr, "node running");
