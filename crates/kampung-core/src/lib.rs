@@ -21,11 +21,13 @@
 
 pub mod banyuwangi;
 pub mod nik;
+pub mod policy;
 pub mod region;
 pub mod resident;
 pub mod verdict;
 
 pub use banyuwangi::{District, Village, VillageCode, VillageKind};
 pub use nik::{Nik, NikError, NikWarning, ParsedNik};
+pub use policy::{Policy, Region};
 pub use resident::{Address, Resident, Sex, Status};
 pub use verdict::Verdict;

@@ -31,7 +31,7 @@ pub use registry::{
     prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument, Refusal, Registry,
     RemoteApplied, RemoteRefusal, WriteReport,
 };
-pub use storage::{DocId, Storage};
+pub use storage::{DocId, DocKind, Storage};
 
 /// Errors of the store. Each names where (the data directory and document)
 /// and, where there is one, what to do.

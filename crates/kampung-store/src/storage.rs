@@ -14,13 +14,39 @@ use crate::StoreError;
 
 pub mod sled_storage;
 
-/// The name of a document: `v/35.10.15.2012` for a village's residents.
+/// The name of a document. Three kinds, each with one set of writers:
+/// - `v/35.10.15.2012`: a village's residents (that village's nodes);
+/// - `x/<peer id>`: a checkpoint's crossing log (that checkpoint);
+/// - `c/<16 hex digits>`: one isolation case (checkpoints, facilities, villages).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocId(String);
+
+/// What a [`DocId`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind<'a> {
+    Village(kampung_core::VillageCode),
+    /// The crossing log of the checkpoint with this peer id (base58).
+    CrossingLog(&'a str),
+    /// An isolation case, by its id.
+    Case(&'a str),
+}
+
+/// Longest peer id text we accept in a document name (an ed25519 peer id is 52).
+const MAX_PEER_ID_LEN: usize = 64;
+/// Length of an isolation case id, in hex digits.
+pub const CASE_ID_LEN: usize = 16;
 
 impl DocId {
     pub fn village(code: kampung_core::VillageCode) -> DocId {
         DocId(format!("v/{code}"))
+    }
+    /// The crossing log of a checkpoint, named by its peer id (base58 text).
+    pub fn crossing_log(peer: &str) -> DocId {
+        DocId(format!("x/{peer}"))
+    }
+    /// An isolation case; `id` is [`CASE_ID_LEN`] lowercase hex digits.
+    pub fn case(id: &str) -> DocId {
+        DocId(format!("c/{id}"))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -31,10 +57,29 @@ impl DocId {
             .strip_prefix("v/")
             .and_then(|c| kampung_core::VillageCode::parse(c).ok())
     }
+    /// What this document is, if it is a well-formed name of a known kind.
+    pub fn kind(&self) -> Option<DocKind<'_>> {
+        if let Some(v) = self.as_village() {
+            return Some(DocKind::Village(v));
+        }
+        if let Some(peer) = self.0.strip_prefix("x/") {
+            let ok = !peer.is_empty()
+                && peer.len() <= MAX_PEER_ID_LEN
+                && peer.bytes().all(|b| b.is_ascii_alphanumeric());
+            return ok.then_some(DocKind::CrossingLog(peer));
+        }
+        if let Some(id) = self.0.strip_prefix("c/") {
+            let ok = id.len() == CASE_ID_LEN
+                && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            return ok.then_some(DocKind::Case(id));
+        }
+        None
+    }
     /// A document id received from a peer or a user: only known kinds.
     pub fn parse(s: &str) -> Option<DocId> {
         let id = DocId(s.to_string());
-        id.as_village().map(|_| id)
+        let known = id.kind().is_some();
+        known.then_some(id)
     }
     pub(crate) fn from_stored(s: String) -> DocId {
         DocId(s)
