@@ -1,0 +1,229 @@
+//! What the regency's root key signs: membership certificates, revocations
+//! and the checkpoint policy. Each is a [`Signed`] statement: the same bytes
+//! travel through the mesh (postcard) and sit in the administrator's files (JSON).
+
+use kampung_core::{Policy, VillageCode};
+use libp2p_identity::Keypair;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::key::{NodeKey, Signature};
+use crate::TrustError;
+
+/// What a certified node may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Writes its own village's residents; isolation cases of its people.
+    Village,
+    /// Writes its own crossing log and the isolation cases it opens.
+    Checkpoint,
+    /// An isolation facility (GOR): writes isolation cases.
+    Facility,
+    /// Reads everything, writes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Village => "village",
+            Role::Checkpoint => "checkpoint",
+            Role::Facility => "facility",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = TrustError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "village" => Ok(Role::Village),
+            "checkpoint" => Ok(Role::Checkpoint),
+            "facility" => Ok(Role::Facility),
+            "auditor" => Ok(Role::Auditor),
+            other => Err(TrustError::BadStatement(format!(
+                "role '{other}' is not one of village, checkpoint, facility, auditor"
+            ))),
+        }
+    }
+}
+
+/// Admits one node key to the mesh, with a role, for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub node: NodeKey,
+    pub role: Role,
+    /// The village a village node writes for (required for, and only for, that role).
+    pub village: Option<VillageCode>,
+    /// A name people recognise ("Pelabuhan Ketapang", "Kantor Desa Olehsari").
+    pub label: String,
+    /// Valid from this time (unix ms)...
+    pub not_before_ms: i64,
+    /// ...until this time (unix ms).
+    pub until_ms: i64,
+}
+
+impl Certificate {
+    pub fn in_force_at(&self, at_ms: i64) -> bool {
+        self.not_before_ms <= at_ms && at_ms <= self.until_ms
+    }
+
+    fn check(&self) -> Result<(), TrustError> {
+        match (self.role, self.village) {
+            (Role::Village, None) => Err(TrustError::BadStatement(
+                "a village certificate must name its village".into(),
+            )),
+            (Role::Village, Some(_)) | (_, None) => Ok(()),
+            (role, Some(_)) => Err(TrustError::BadStatement(format!(
+                "a {} certificate does not name a village",
+                role.as_str()
+            ))),
+        }?;
+        if self.until_ms < self.not_before_ms {
+            return Err(TrustError::BadStatement(
+                "the certificate ends before it starts".into(),
+            ));
+        }
+        if self.label.len() > 200 {
+            return Err(TrustError::BadStatement(
+                "label longer than 200 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Withdraws a node's membership from a time on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub node: NodeKey,
+    /// Writes signed from this time (unix ms) on are refused, and the node is cut off.
+    pub from_ms: i64,
+    pub reason: String,
+}
+
+/// A policy with the time it was issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedPolicy {
+    pub policy: Policy,
+    pub issued_ms: i64,
+}
+
+/// Something the root key says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statement {
+    Certificate(Certificate),
+    Revocation(Revocation),
+    Policy(IssuedPolicy),
+}
+
+impl Statement {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Statement::Certificate(_) => "certificate",
+            Statement::Revocation(_) => "revocation",
+            Statement::Policy(_) => "policy",
+        }
+    }
+
+    fn check(&self) -> Result<(), TrustError> {
+        match self {
+            Statement::Certificate(c) => c.check(),
+            Statement::Revocation(r) if r.reason.len() > 500 => Err(TrustError::BadStatement(
+                "revocation reason longer than 500 bytes".into(),
+            )),
+            Statement::Policy(p) if p.policy.barred.len() > 600 => Err(TrustError::BadStatement(
+                "policy bars more regions than exist".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Domain separation: a root signature means nothing outside this use.
+const ROOT_CONTEXT: &[u8] = b"kampung/root-statement/1\0";
+
+/// A statement with the root key's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signed {
+    pub statement: Statement,
+    pub signature: Signature,
+}
+
+/// Most bytes a signed statement may take on the wire or in a file.
+pub const MAX_STATEMENT_BYTES: usize = 4096;
+
+fn signing_bytes(statement: &Statement) -> Result<Vec<u8>, TrustError> {
+    let body =
+        postcard::to_stdvec(statement).map_err(|e| TrustError::BadStatement(e.to_string()))?;
+    let mut msg = ROOT_CONTEXT.to_vec();
+    msg.extend_from_slice(&body);
+    Ok(msg)
+}
+
+impl Signed {
+    /// Sign a statement with the root key (the administrator's `kampung admin`).
+    pub fn sign(statement: Statement, root: &Keypair) -> Result<Signed, TrustError> {
+        statement.check()?;
+        let msg = signing_bytes(&statement)?;
+        let signature = root
+            .sign(&msg)
+            .map_err(|e| TrustError::BadKey(e.to_string()))?;
+        Ok(Signed {
+            statement,
+            signature: Signature(signature),
+        })
+    }
+
+    /// Check the signature against the configured root and the statement's own rules.
+    pub fn verify(&self, root: &NodeKey) -> Result<(), TrustError> {
+        self.statement.check()?;
+        if !root.verify(&signing_bytes(&self.statement)?, &self.signature) {
+            return Err(TrustError::NotSignedByRoot {
+                what: self.statement.kind(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Wire form (postcard).
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Read the wire form, within [`MAX_STATEMENT_BYTES`]. Does not verify.
+    pub fn decode(bytes: &[u8]) -> Result<Signed, TrustError> {
+        if bytes.len() > MAX_STATEMENT_BYTES {
+            return Err(TrustError::BadStatement(format!(
+                "{} bytes, at most {MAX_STATEMENT_BYTES}",
+                bytes.len()
+            )));
+        }
+        postcard::from_bytes(bytes).map_err(|e| TrustError::BadStatement(e.to_string()))
+    }
+
+    /// File form (JSON, readable by people).
+    pub fn to_file_text(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read the file form. Does not verify.
+    pub fn from_file_text(text: &str) -> Result<Signed, TrustError> {
+        if text.len() > 4 * MAX_STATEMENT_BYTES {
+            return Err(TrustError::BadStatement("file too large".into()));
+        }
+        serde_json::from_str(text).map_err(|e| TrustError::BadStatement(e.to_string()))
+    }
+
+    /// A stable name for this exact statement (SHA-256 of the wire form).
+    pub fn id(&self) -> [u8; 32] {
+        Sha256::digest(self.encode()).into()
+    }
+}

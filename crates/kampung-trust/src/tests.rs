@@ -1,0 +1,331 @@
+use kampung_core::{Policy, Region, VillageCode};
+use libp2p_identity::Keypair;
+
+use super::*;
+
+fn key(k: &Keypair) -> NodeKey {
+    NodeKey::from_public(&k.public()).unwrap()
+}
+
+fn village() -> VillageCode {
+    "35.10.15.2012".parse().unwrap()
+}
+
+fn cert(root: &Keypair, node: &Keypair, role: Role, v: Option<VillageCode>) -> Signed {
+    Signed::sign(
+        Statement::Certificate(Certificate {
+            node: key(node),
+            role,
+            village: v,
+            label: "test".into(),
+            not_before_ms: 1_000,
+            until_ms: 2_000,
+        }),
+        root,
+    )
+    .unwrap()
+}
+
+#[test]
+fn statements_verify_only_against_their_root() {
+    let root = Keypair::generate_ed25519();
+    let other = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let c = cert(&root, &node, Role::Checkpoint, None);
+    assert!(c.verify(&key(&root)).is_ok());
+    assert!(matches!(
+        c.verify(&key(&other)),
+        Err(TrustError::NotSignedByRoot {
+            what: "certificate"
+        })
+    ));
+    let mut roster = Roster::new(key(&root));
+    assert!(roster
+        .add(cert(&other, &node, Role::Checkpoint, None))
+        .is_err());
+    assert!(roster.is_empty());
+    assert!(roster.add(c.clone()).unwrap());
+    assert!(
+        !roster.add(c).unwrap(),
+        "the same statement twice is not new"
+    );
+}
+
+#[test]
+fn altered_statements_fail() {
+    let root = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let mut c = cert(&root, &node, Role::Village, Some(village()));
+    if let Statement::Certificate(inner) = &mut c.statement {
+        inner.until_ms = i64::MAX;
+    }
+    assert!(c.verify(&key(&root)).is_err());
+    let mut c = cert(&root, &node, Role::Village, Some(village()));
+    c.signature.0[5] ^= 1;
+    assert!(c.verify(&key(&root)).is_err());
+}
+
+#[test]
+fn wire_and_file_forms_round_trip() {
+    let root = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let c = cert(&root, &node, Role::Village, Some(village()));
+    assert_eq!(Signed::decode(&c.encode()).unwrap(), c);
+    let text = c.to_file_text();
+    assert!(text.contains(&key(&node).to_string()), "{text}");
+    assert!(text.contains("35.10.15.2012"));
+    let back = Signed::from_file_text(&text).unwrap();
+    assert_eq!(back, c);
+    assert!(back.verify(&key(&root)).is_ok());
+    assert!(Signed::decode(&[0xff; 10]).is_err());
+    assert!(Signed::decode(&vec![0; MAX_STATEMENT_BYTES + 1]).is_err());
+}
+
+#[test]
+fn certificates_must_fit_their_role() {
+    let root = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let bad = Statement::Certificate(Certificate {
+        node: key(&node),
+        role: Role::Village,
+        village: None,
+        label: String::new(),
+        not_before_ms: 0,
+        until_ms: 1,
+    });
+    assert!(Signed::sign(bad, &root).is_err());
+    let bad = Statement::Certificate(Certificate {
+        node: key(&node),
+        role: Role::Checkpoint,
+        village: Some(village()),
+        label: String::new(),
+        not_before_ms: 0,
+        until_ms: 1,
+    });
+    assert!(Signed::sign(bad, &root).is_err());
+}
+
+#[test]
+fn admission_needs_a_certificate_in_force_and_no_revocation() {
+    let root = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let stranger = Keypair::generate_ed25519();
+    let mut roster = Roster::new(key(&root));
+    roster
+        .add(cert(&root, &node, Role::Checkpoint, None))
+        .unwrap();
+    assert!(roster.admit(&key(&node), 1_500).is_ok());
+    assert!(matches!(
+        roster.admit(&key(&node), 2_001),
+        Err(Denial::NotInForce { .. })
+    ));
+    assert!(matches!(
+        roster.admit(&key(&node), 999),
+        Err(Denial::NotInForce { .. })
+    ));
+    assert!(matches!(
+        roster.admit(&key(&stranger), 1_500),
+        Err(Denial::NoCertificate { .. })
+    ));
+    let revoke = Signed::sign(
+        Statement::Revocation(Revocation {
+            node: key(&node),
+            from_ms: 1_600,
+            reason: "laptop stolen".into(),
+        }),
+        &root,
+    )
+    .unwrap();
+    roster.add(revoke).unwrap();
+    assert!(roster.admit(&key(&node), 1_500).is_ok());
+    assert!(matches!(
+        roster.admit(&key(&node), 1_700),
+        Err(Denial::Revoked { .. })
+    ));
+}
+
+#[test]
+fn roles_write_only_their_documents() {
+    let root = Keypair::generate_ed25519();
+    let v = Keypair::generate_ed25519();
+    let cp = Keypair::generate_ed25519();
+    let gor = Keypair::generate_ed25519();
+    let aud = Keypair::generate_ed25519();
+    let mut roster = Roster::new(key(&root));
+    roster
+        .add(cert(&root, &v, Role::Village, Some(village())))
+        .unwrap();
+    roster
+        .add(cert(&root, &cp, Role::Checkpoint, None))
+        .unwrap();
+    roster.add(cert(&root, &gor, Role::Facility, None)).unwrap();
+    roster.add(cert(&root, &aud, Role::Auditor, None)).unwrap();
+    let other_village: VillageCode = "35.10.15.2001".parse().unwrap();
+    let cp_peer = cp.public().to_peer_id().to_string();
+    let v_peer = v.public().to_peer_id().to_string();
+    let t = 1_500;
+    assert!(roster
+        .may_write(&key(&v), &WriteTarget::Residents(village()), t)
+        .is_ok());
+    assert!(roster
+        .may_write(&key(&v), &WriteTarget::Residents(other_village), t)
+        .is_err());
+    assert!(roster
+        .may_write(&key(&v), &WriteTarget::CrossingLog(&v_peer), t)
+        .is_err());
+    assert!(roster
+        .may_write(&key(&cp), &WriteTarget::CrossingLog(&cp_peer), t)
+        .is_ok());
+    assert!(roster
+        .may_write(&key(&gor), &WriteTarget::CrossingLog(&cp_peer), t)
+        .is_err());
+    assert!(roster
+        .may_write(&key(&cp), &WriteTarget::Residents(village()), t)
+        .is_err());
+    for k in [&v, &cp, &gor] {
+        assert!(roster.may_write(&key(k), &WriteTarget::Case, t).is_ok());
+    }
+    assert!(roster.may_write(&key(&aud), &WriteTarget::Case, t).is_err());
+    assert!(roster
+        .may_write(&key(&aud), &WriteTarget::Residents(village()), t)
+        .is_err());
+    // Expired at signing time.
+    assert!(roster
+        .may_write(&key(&v), &WriteTarget::Residents(village()), 2_500)
+        .is_err());
+}
+
+#[test]
+fn newest_policy_wins_in_any_order() {
+    let root = Keypair::generate_ed25519();
+    let p = |version, barred: Vec<Region>| {
+        Signed::sign(
+            Statement::Policy(IssuedPolicy {
+                policy: Policy {
+                    version,
+                    barred,
+                    isolation_days: 14,
+                },
+                issued_ms: 5,
+            }),
+            &root,
+        )
+        .unwrap()
+    };
+    let v1 = p(1, vec![]);
+    let v2 = p(2, vec![Region::Province(51)]);
+    let mut a = Roster::new(key(&root));
+    let mut b = Roster::new(key(&root));
+    assert_eq!(a.policy(), Policy::default());
+    a.add(v1.clone()).unwrap();
+    a.add(v2.clone()).unwrap();
+    b.add(v2).unwrap();
+    b.add(v1).unwrap();
+    assert_eq!(a.policy().version, 2);
+    assert_eq!(a.policy(), b.policy());
+    assert_eq!(a.digest(), b.digest());
+}
+
+#[test]
+fn write_signatures_bind_doc_change_time_and_signer() {
+    let root = Keypair::generate_ed25519();
+    let v = Keypair::generate_ed25519();
+    let mut roster = Roster::new(key(&root));
+    roster
+        .add(cert(&root, &v, Role::Village, Some(village())))
+        .unwrap();
+    let target = WriteTarget::Residents(village());
+    let sig = WriteSignature::create(&v, "v/35.10.15.2012", [7; 32], 1_500).unwrap();
+    assert_eq!(WriteSignature::decode(&sig.encode()).unwrap(), sig);
+    assert!(roster.check_write(&sig, &target, 1_500).is_ok());
+    let mut altered = sig.clone();
+    altered.change[0] ^= 1;
+    assert!(matches!(
+        roster.check_write(&altered, &target, 1_500),
+        Err(Denial::BadSignature(_))
+    ));
+    let mut altered = sig.clone();
+    altered.signed_ms = 1_400;
+    assert!(roster.check_write(&altered, &target, 1_500).is_err());
+    let mut altered = sig.clone();
+    altered.doc = "v/35.10.15.2001".into();
+    assert!(altered.verify_signature().is_err());
+    let future = WriteSignature::create(&v, "v/35.10.15.2012", [7; 32], 1_900).unwrap();
+    assert!(matches!(
+        roster.check_write(&future, &target, 1_900 - MAX_CLOCK_SKEW_MS - 1),
+        Err(Denial::FromTheFuture { .. })
+    ));
+    assert!(WriteSignature::decode(&[1, 2, 3]).is_err());
+}
+
+#[test]
+fn one_signature_covers_its_writers_chain_only() {
+    let a = [1u8; 32];
+    let b = [2u8; 32];
+    let ka = NodeKey(a);
+    let kb = NodeKey(b);
+    // a1 <- a2 <- b1 <- a3 ; forged x (actor a) depends on a1 but is not below a3.
+    let h = |n: u8| [n; 32];
+    let d1: Vec<[u8; 32]> = vec![];
+    let d2 = vec![h(1)];
+    let d3 = vec![h(2)];
+    let d4 = vec![h(3)];
+    let dx = vec![h(1)];
+    let changes = [
+        ChangeRef {
+            hash: h(1),
+            actor: &a,
+            deps: &d1,
+        },
+        ChangeRef {
+            hash: h(2),
+            actor: &a,
+            deps: &d2,
+        },
+        ChangeRef {
+            hash: h(3),
+            actor: &b,
+            deps: &d3,
+        },
+        ChangeRef {
+            hash: h(4),
+            actor: &a,
+            deps: &d4,
+        },
+        ChangeRef {
+            hash: h(9),
+            actor: &a,
+            deps: &dx,
+        },
+    ];
+    let none = |_: &[u8; 32], _: &[u8]| false;
+    // a's signature on a3 covers a1, a2, a3 but neither b1 nor the forged change.
+    assert_eq!(uncovered(&changes, &[(h(4), ka)], none), vec![h(3), h(9)]);
+    assert_eq!(
+        uncovered(&changes, &[(h(4), ka), (h(3), kb)], none),
+        vec![h(9)]
+    );
+    // A signature by b on a's change covers nothing of a's.
+    assert_eq!(
+        uncovered(&changes[..2], &[(h(2), kb)], none),
+        vec![h(1), h(2)]
+    );
+    // Exempt changes (already held) need nothing.
+    let held = |x: &[u8; 32], _: &[u8]| *x == h(9);
+    assert_eq!(
+        uncovered(&changes, &[(h(4), ka), (h(3), kb)], held),
+        Vec::<[u8; 32]>::new()
+    );
+}
+
+#[test]
+fn node_keys_parse_from_peer_ids_and_hex() {
+    let k = Keypair::generate_ed25519();
+    let nk = key(&k);
+    let peer = k.public().to_peer_id();
+    assert_eq!(NodeKey::from_peer_id(&peer), Some(nk));
+    assert_eq!(peer.to_string().parse::<NodeKey>().unwrap(), nk);
+    let hex: String = nk.0.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex.parse::<NodeKey>().unwrap(), nk);
+    assert!("not-a-key".parse::<NodeKey>().is_err());
+}
