@@ -23,21 +23,13 @@ pub struct Node {
 impl Node {
     /// Write as the village office would: durable, then announced.
     pub async fn write(&self, village: VillageCode, records: Vec<Resident>) {
-        let (report, changes) = self
+        let (_, announce) = self
             .store
             .write(village, records, 1)
             .await
             .unwrap()
             .unwrap();
-        let heads = report.heads.iter().map(|h| h.0).collect();
-        self.mesh
-            .announce(kampung_sync::Announce {
-                doc: format!("v/{village}"),
-                heads,
-                changes,
-                from_owner: true,
-            })
-            .await
+        self.mesh.announce(announce).await
             .unwrap();
     }
 }

@@ -287,6 +287,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     fn on_sync_error(&mut self, peer: PeerId, e: &SyncError) {
         self.counters.sessions_failed += 1;
+        if matches!(e, SyncError::Replica(kampung_sync::ReplicaError::Refused(_))) {
+            self.counters.changes_rejected += 1;
+        }
         if e.is_peer_fault() {
             self.counters.peer_faults += 1;
             warn!(%peer, error = %e, "peer sent bad data; disconnecting it");
@@ -380,6 +383,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                             doc,
                             heads,
                             changes: Vec::new(),
+                            signatures: Vec::new(),
                             from_owner: true,
                         })
                         .await;

@@ -5,11 +5,13 @@
 //! a bound, so a node holding all 217 villages keeps only the index in memory.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use automerge::{ActorId, ChangeHash, ReadDoc};
 use kampung_core::banyuwangi::{self, village_by_ordinal};
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
+use kampung_trust::{WriteSignature, WriteSigner};
 use tracing::{debug, info};
 
 use crate::doc::VillageDoc;
@@ -21,6 +23,8 @@ use crate::StoreError;
 const COMPACT_AFTER_CHUNKS: usize = 64;
 /// ...or this many bytes of chunks (about 1,000 records' worth of changes).
 const COMPACT_AFTER_BYTES: usize = 256 << 10;
+/// A large write is signed every this many changes (and at its end).
+const SIGN_EVERY: usize = 1000;
 /// Documents kept loaded in memory at most.
 const DEFAULT_DOC_CACHE: usize = 16;
 
@@ -56,6 +60,8 @@ pub enum Refusal {
 
 struct Loaded {
     doc: VillageDoc,
+    /// Write signatures held for this document, by the change they sign.
+    signed: HashMap<ChangeHash, Vec<u8>>,
     chunks: usize,
     chunk_bytes: usize,
     last_seq: u64,
@@ -66,6 +72,8 @@ struct Loaded {
 pub struct Registry<S: Storage> {
     storage: S,
     actor: ActorId,
+    /// Signs this node's writes; without one (tests, benchmarks) writes go unsigned.
+    signer: Option<Arc<dyn WriteSigner>>,
     this_year: i32,
     docs: HashMap<VillageCode, Loaded>,
     doc_cache: usize,
@@ -116,6 +124,7 @@ impl<S: Storage> Registry<S> {
         let mut reg = Registry {
             storage,
             actor,
+            signer: None,
             this_year,
             docs: HashMap::new(),
             doc_cache: DEFAULT_DOC_CACHE,
@@ -174,6 +183,35 @@ impl<S: Storage> Registry<S> {
                 bytes.len()
             ),
         })
+    }
+
+    /// Sign every write with this key, which also becomes the actor of our changes.
+    pub fn set_signer(&mut self, signer: Arc<dyn WriteSigner>) {
+        self.actor = ActorId::from(signer.key().0.to_vec());
+        self.signer = Some(signer);
+    }
+
+    /// Signatures on the given changes of ours in `doc`, if we sign writes.
+    fn sign(
+        &self,
+        doc: &DocId,
+        points: &[ChangeHash],
+        now_ms: i64,
+    ) -> Result<Vec<crate::storage::Sig>, StoreError> {
+        let Some(signer) = &self.signer else {
+            return Ok(Vec::new());
+        };
+        points
+            .iter()
+            .map(|h| {
+                WriteSignature::create(signer.as_ref(), doc.as_str(), h.0, now_ms)
+                    .map(|sig| (h.0, sig.encode()))
+                    .map_err(|e| StoreError::Io {
+                        location: self.storage.location(),
+                        reason: format!("cannot sign a write: {e}"),
+                    })
+            })
+            .collect()
     }
 
     /// Set how many documents stay loaded (at least 1).
@@ -236,6 +274,7 @@ impl<S: Storage> Registry<S> {
         let Some(stored) = self.storage.load(&id)? else {
             return Ok(Loaded {
                 doc: VillageDoc::genesis(village),
+                signed: HashMap::new(),
                 chunks: 0,
                 chunk_bytes: 0,
                 last_seq: 0,
@@ -262,6 +301,11 @@ impl<S: Storage> Registry<S> {
             });
         }
         Ok(Loaded {
+            signed: stored
+                .signatures
+                .into_iter()
+                .map(|(h, s)| (ChangeHash(h), s))
+                .collect(),
             chunks: stored.chunks.len(),
             chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             last_seq: stored.chunks.last().map_or(0, |c| c.0),
@@ -392,7 +436,8 @@ impl<S: Storage> Registry<S> {
         let report = applied.report.clone();
         if applied.chunk.is_some() {
             let touched: Vec<&Resident> = applied.touched.iter().map(|&i| &records[i]).collect();
-            if let Err(e) = self.store_applied(village, &applied, &touched) {
+            let sigs = self.sign(&DocId::village(village), &applied.signed_points, now_ms)?;
+            if let Err(e) = self.store_applied(village, &applied, &touched, &sigs) {
                 self.docs.remove(&village);
                 return Err(e);
             }
@@ -408,6 +453,7 @@ impl<S: Storage> Registry<S> {
         village: VillageCode,
         applied: &Applied,
         touched: &[&Resident],
+        sigs: &[crate::storage::Sig],
     ) -> Result<(), StoreError> {
         let Some(chunk) = &applied.chunk else {
             return Ok(());
@@ -416,12 +462,12 @@ impl<S: Storage> Registry<S> {
         let heads = heads_to_bytes(&applied.report.heads);
         let (seq, chunk_bytes) = match &applied.snapshot {
             Some(snapshot) => {
-                self.storage.replace(&id, snapshot, &heads)?;
+                self.storage.replace(&id, snapshot, &heads, sigs)?;
                 debug!(%village, bytes = snapshot.len(), records = touched.len(), "write stored as a snapshot");
                 (None, 0)
             }
             None => {
-                let seq = self.storage.append(&id, chunk, &heads)?;
+                let seq = self.storage.append(&id, chunk, &heads, sigs)?;
                 debug!(%village, bytes = chunk.len(), records = touched.len(), "write stored");
                 (Some(seq), chunk.len())
             }
@@ -432,6 +478,8 @@ impl<S: Storage> Registry<S> {
         }
         self.indexed.insert(village, applied.report.heads.clone());
         if let Some(l) = self.docs.get_mut(&village) {
+            l.signed
+                .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
             match seq {
                 Some(seq) => {
                     l.chunks += 1;
@@ -549,7 +597,8 @@ impl<S: Storage> Registry<S> {
                 let applied = applied.map_err(|e| doc_err(&location, village, e))?;
                 let touched: Vec<&Resident> =
                     applied.touched.iter().map(|&i| &records[i]).collect();
-                self.store_applied(village, &applied, &touched)?;
+                let sigs = self.sign(&DocId::village(village), &applied.signed_points, now_ms)?;
+                self.store_applied(village, &applied, &touched, &sigs)?;
                 progress(village, &applied.report);
             })();
             drop(work_tx);
@@ -713,6 +762,10 @@ struct Applied {
     report: WriteReport,
     /// Positions of the records that changed.
     touched: Vec<usize>,
+    /// The changes the write's signatures sign: our newest, and one every
+    /// [`SIGN_EVERY`] changes before it, so a peer can take a large write in
+    /// pages and check each page.
+    signed_points: Vec<ChangeHash>,
     /// The new changes, compressed; `None` if nothing changed.
     chunk: Option<Vec<u8>>,
     /// The whole document, when the new changes are large enough that storing
@@ -732,16 +785,28 @@ fn apply_records(
     let before = doc.heads();
     let mut report = WriteReport::default();
     let mut touched = Vec::new();
+    let mut last = None;
+    let mut signed_points = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        match doc.upsert(actor, r, now_ms)? {
-            Upsert::Added(_) => report.added += 1,
-            Upsert::Changed(_) => report.changed += 1,
+        let made = match doc.upsert(actor, r, now_ms)? {
+            Upsert::Added(h) => {
+                report.added += 1;
+                h
+            }
+            Upsert::Changed(h) => {
+                report.changed += 1;
+                h
+            }
             Upsert::Unchanged => {
                 report.unchanged += 1;
                 continue;
             }
-        }
+        };
         touched.push(i);
+        if touched.len() % SIGN_EVERY == 0 {
+            signed_points.push(made);
+        }
+        last = Some(made);
         if i % 256 == 255 {
             progress(i + 1);
         }
@@ -753,9 +818,13 @@ fn apply_records(
         .as_ref()
         .filter(|c| c.len() >= COMPACT_AFTER_BYTES)
         .map(|_| doc.save());
+    if let Some(last) = last.filter(|l| signed_points.last() != Some(l)) {
+        signed_points.push(last);
+    }
     Ok(Applied {
         report,
         touched,
+        signed_points,
         chunk,
         snapshot,
     })
@@ -783,3 +852,5 @@ pub use replica::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;

@@ -100,7 +100,12 @@ pub struct StoredDoc {
     pub chunks: Vec<(u64, Vec<u8>)>,
     /// The document heads after the last write, recorded with it.
     pub heads: Vec<u8>,
+    /// The write signatures that cover its changes, by signed change hash.
+    pub signatures: Vec<Sig>,
 }
+
+/// A write signature as stored: the change hash it signs, and its encoding.
+pub type Sig = ([u8; 32], Vec<u8>);
 
 /// The persistence a [`crate::Registry`] needs. Implementations must make
 /// [`Storage::append`] and [`Storage::compact`] atomic, and make everything
@@ -111,17 +116,29 @@ pub trait Storage: Send + Sync + 'static {
     /// The recorded heads of a document, without loading it.
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError>;
-    /// Append one chunk of changes and record the heads after it, atomically.
-    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError>;
+    /// Append one chunk of changes with the signatures that cover them, and
+    /// record the heads after it, atomically.
+    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8], sigs: &[Sig])
+        -> Result<u64, StoreError>;
     /// Replace everything stored for a document by one snapshot with these
     /// heads, atomically (after a large write, the compressed document is far
     /// smaller than its changes).
-    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError>;
+    fn replace(
+        &self,
+        doc: &DocId,
+        snapshot: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<(), StoreError>;
     /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
     /// The persisted index of one document (see [`crate::index`]).
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Every root-signed statement (certificates, revocations, policies) kept here.
+    fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Keep a root-signed statement under its id (durable after [`Storage::flush`]).
+    fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError>;
     /// Make everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
     /// Where this storage lives, for error messages.
@@ -141,6 +158,7 @@ struct MemoryInner {
     docs: BTreeMap<DocId, StoredDoc>,
     next_seq: u64,
     index: BTreeMap<DocId, Vec<u8>>,
+    statements: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 impl MemoryStorage {
@@ -173,22 +191,36 @@ impl Storage for MemoryStorage {
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
         Ok(self.with(|m| m.docs.get(doc).cloned()))
     }
-    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
+    fn append(
+        &self,
+        doc: &DocId,
+        chunk: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<u64, StoreError> {
         Ok(self.with(|m| {
             m.next_seq += 1;
             let seq = m.next_seq;
             let d = m.docs.entry(doc.clone()).or_default();
             d.chunks.push((seq, chunk.to_vec()));
             d.heads = heads.to_vec();
+            add_sigs(&mut d.signatures, sigs);
             seq
         }))
     }
-    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+    fn replace(
+        &self,
+        doc: &DocId,
+        snapshot: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<(), StoreError> {
         self.with(|m| {
             let d = m.docs.entry(doc.clone()).or_default();
             d.snapshot = Some(snapshot.to_vec());
             d.chunks.clear();
             d.heads = heads.to_vec();
+            add_sigs(&mut d.signatures, sigs);
         });
         Ok(())
     }
@@ -205,6 +237,13 @@ impl Storage for MemoryStorage {
     }
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
         self.with(|m| m.index.insert(doc.clone(), bytes.to_vec()));
+        Ok(())
+    }
+    fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.with(|m| m.statements.values().cloned().collect()))
+    }
+    fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        self.with(|m| m.statements.insert(*id, bytes.to_vec()));
         Ok(())
     }
     fn flush(&self) -> Result<(), StoreError> {
@@ -226,6 +265,14 @@ impl Storage for MemoryStorage {
     }
 }
 
+fn add_sigs(into: &mut Vec<Sig>, sigs: &[Sig]) {
+    for s in sigs {
+        if !into.iter().any(|(h, _)| *h == s.0) {
+            into.push(s.clone());
+        }
+    }
+}
+
 impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
         (**self).doc_ids()
@@ -236,20 +283,38 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
         (**self).load(doc)
     }
-    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
-        (**self).append(doc, chunk, heads)
+    fn append(
+        &self,
+        doc: &DocId,
+        chunk: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<u64, StoreError> {
+        (**self).append(doc, chunk, heads, sigs)
     }
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         (**self).compact(doc, snapshot, through_seq)
     }
-    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
-        (**self).replace(doc, snapshot, heads)
+    fn replace(
+        &self,
+        doc: &DocId,
+        snapshot: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<(), StoreError> {
+        (**self).replace(doc, snapshot, heads, sigs)
     }
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).index(doc)
     }
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
         (**self).put_index(doc, bytes)
+    }
+    fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        (**self).statements()
+    }
+    fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).put_statement(id, bytes)
     }
     fn flush(&self) -> Result<(), StoreError> {
         (**self).flush()

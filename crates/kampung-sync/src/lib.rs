@@ -31,7 +31,7 @@ pub mod replica;
 pub mod session;
 
 pub use message::{Announce, DocHeads, Hash, Request, Response};
-pub use replica::{Applied, Replica, ReplicaError, RequestError, Requester};
+pub use replica::{Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges};
 pub use session::{on_announce, pull_doc, respond, sync_with, SessionStats, SyncError};
 
 use sha2::{Digest as _, Sha256};
@@ -55,6 +55,10 @@ pub struct Limits {
     pub max_inline: usize,
     /// Documents pulled at once from one peer.
     pub concurrent_pulls: usize,
+    /// Write signatures in one message.
+    pub max_signatures: usize,
+    /// Root-signed statements (certificates, revocations, policies) in one message.
+    pub max_statements: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +72,8 @@ impl Default for Limits {
             max_heads: 256,
             max_inline: 64 << 10,
             concurrent_pulls: 4,
+            max_signatures: 8192,
+            max_statements: 4096,
         }
     }
 }

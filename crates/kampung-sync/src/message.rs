@@ -26,6 +26,11 @@ pub enum Request {
     Changes { doc: String, have: Vec<Hash> },
     /// A page of the whole stored document.
     Document { doc: String, offset: u64 },
+    /// The first message on a connection: "this is my certificate". Nothing
+    /// else is answered until both sides have shown a valid one.
+    Hello { certificate: Vec<u8> },
+    /// The root-signed statements the peer holds, unless its roster digest equals ours.
+    Roster { digest: Hash },
 }
 
 /// The answer to a [`Request`].
@@ -42,6 +47,8 @@ pub enum Response {
     Changes {
         doc: String,
         changes: Vec<Vec<u8>>,
+        /// Write signatures covering `changes`.
+        signatures: Vec<Vec<u8>>,
         more: bool,
     },
     Document {
@@ -49,6 +56,14 @@ pub enum Response {
         total: u64,
         offset: u64,
         bytes: Vec<u8>,
+        /// Every write signature of the document (on the page at offset 0).
+        signatures: Vec<Vec<u8>>,
+    },
+    Hello {
+        certificate: Vec<u8>,
+    },
+    Roster {
+        statements: Vec<Vec<u8>>,
     },
     /// The request was refused (unknown document, malformed, busy).
     Refused {
@@ -63,6 +78,8 @@ pub struct Announce {
     pub heads: Vec<Hash>,
     /// The new changes, when small enough to carry inline.
     pub changes: Vec<Vec<u8>>,
+    /// Write signatures covering `changes`.
+    pub signatures: Vec<Vec<u8>>,
     /// The sender owns (writes) this document.
     pub from_owner: bool,
 }
@@ -105,6 +122,25 @@ fn check_doc(doc: &str) -> Result<(), WireError> {
     Ok(())
 }
 
+/// Most bytes of one write signature or certificate blob.
+const MAX_BLOB: usize = 4096;
+
+fn check_blobs(what: &str, blobs: &[Vec<u8>], max: usize) -> Result<(), WireError> {
+    if blobs.len() > max {
+        return Err(WireError::OutOfBounds(format!(
+            "{} {what} (at most {max})",
+            blobs.len()
+        )));
+    }
+    if let Some(b) = blobs.iter().find(|b| b.len() > MAX_BLOB) {
+        return Err(WireError::OutOfBounds(format!(
+            "one of the {what} is {} bytes (at most {MAX_BLOB})",
+            b.len()
+        )));
+    }
+    Ok(())
+}
+
 fn check_heads(heads: &[Hash], limits: &Limits) -> Result<(), WireError> {
     if heads.len() > limits.max_heads {
         return Err(WireError::OutOfBounds(format!(
@@ -130,6 +166,10 @@ pub fn decode_request(bytes: &[u8], limits: &Limits) -> Result<Request, WireErro
             check_heads(have, limits)?;
         }
         Request::Document { doc, .. } => check_doc(doc)?,
+        Request::Hello { certificate } => {
+            check_blobs("certificates", std::slice::from_ref(certificate), 1)?
+        }
+        Request::Roster { .. } => {}
     }
     Ok(req)
 }
@@ -149,12 +189,29 @@ pub fn decode_response(bytes: &[u8], limits: &Limits) -> Result<Response, WireEr
                 check_heads(&d.heads, limits)?;
             }
         }
-        Response::Changes { doc, .. } => check_doc(doc)?,
-        Response::Document { doc, total, .. } => {
+        Response::Changes {
+            doc, signatures, ..
+        } => {
             check_doc(doc)?;
+            check_blobs("write signatures", signatures, limits.max_signatures)?;
+        }
+        Response::Document {
+            doc,
+            total,
+            signatures,
+            ..
+        } => {
+            check_doc(doc)?;
+            check_blobs("write signatures", signatures, limits.max_signatures)?;
             if *total as usize > limits.max_document {
                 return Err(WireError::OutOfBounds(format!("document of {total} bytes")));
             }
+        }
+        Response::Hello { certificate } => {
+            check_blobs("certificates", std::slice::from_ref(certificate), 1)?
+        }
+        Response::Roster { statements } => {
+            check_blobs("statements", statements, limits.max_statements)?
         }
         Response::Digest { .. } | Response::Refused { .. } => {}
     }
@@ -165,6 +222,7 @@ pub fn decode_announce(bytes: &[u8], limits: &Limits) -> Result<Announce, WireEr
     let a: Announce = decode(bytes, limits)?;
     check_doc(&a.doc)?;
     check_heads(&a.heads, limits)?;
+    check_blobs("write signatures", &a.signatures, limits.max_signatures)?;
     let inline: usize = a.changes.iter().map(Vec::len).sum();
     if inline > limits.max_inline {
         return Err(WireError::OutOfBounds(format!(
@@ -207,6 +265,7 @@ mod tests {
             doc: "v/x".into(),
             heads: vec![],
             changes: vec![vec![0; limits.max_inline + 1]],
+            signatures: vec![],
             from_owner: true,
         };
         assert!(decode_announce(&encode(&a), &limits).is_err());

@@ -13,6 +13,15 @@ pub struct Applied {
     pub missing_deps: Vec<Hash>,
 }
 
+/// Changes for a peer with the write signatures that cover them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedChanges {
+    pub changes: Vec<Vec<u8>>,
+    pub signatures: Vec<Vec<u8>>,
+    /// More changes remain: ask again with the heads these produce.
+    pub more: bool,
+}
+
 /// Errors of our own replica.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -53,24 +62,26 @@ pub trait Replica: Send + Sync {
         doc: &str,
         have: Vec<Hash>,
         max_bytes: usize,
-    ) -> impl Future<Output = Result<(Vec<Vec<u8>>, bool), ReplicaError>> + Send;
-    /// The whole stored document.
+    ) -> impl Future<Output = Result<SignedChanges, ReplicaError>> + Send;
+    /// The whole stored document, and every write signature of it.
     fn document(
         &self,
         doc: &str,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, ReplicaError>> + Send;
-    /// Apply changes received from `from` (verified first).
+    ) -> impl Future<Output = Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, ReplicaError>> + Send;
+    /// Apply changes received from `from` (verified against `signatures` first).
     fn apply_changes(
         &self,
         doc: &str,
         changes: Vec<Vec<u8>>,
+        signatures: Vec<Vec<u8>>,
         from: &str,
     ) -> impl Future<Output = Result<Applied, ReplicaError>> + Send;
-    /// Merge a whole document received from `from` (verified first).
+    /// Merge a whole document received from `from` (verified against `signatures` first).
     fn apply_document(
         &self,
         doc: &str,
         bytes: Vec<u8>,
+        signatures: Vec<Vec<u8>>,
         from: &str,
     ) -> impl Future<Output = Result<Applied, ReplicaError>> + Send;
 }

@@ -147,10 +147,10 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
     };
     let from = peer.peer();
     let Some(mut have) = replica.heads(doc).await? else {
-        let bytes = fetch_document(peer, doc, limits).await?;
+        let (bytes, signatures) = fetch_document(peer, doc, limits).await?;
         stats.bytes += bytes.len();
         stats.documents += 1;
-        replica.apply_document(doc, bytes, &from).await?;
+        replica.apply_document(doc, bytes, signatures, &from).await?;
         return Ok(stats);
     };
     // Each page must make progress; a peer that keeps saying "more" without it is cut off.
@@ -164,6 +164,7 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         let Response::Changes {
             doc: got,
             changes,
+            signatures,
             more,
         } = resp
         else {
@@ -180,7 +181,9 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         if changes.is_empty() {
             break;
         }
-        let applied = replica.apply_changes(doc, changes, &from).await?;
+        let applied = replica
+            .apply_changes(doc, changes, signatures, &from)
+            .await?;
         if !more {
             break;
         }
@@ -199,8 +202,9 @@ async fn fetch_document<Q: Requester>(
     peer: &Q,
     doc: &str,
     limits: &Limits,
-) -> Result<Vec<u8>, SyncError> {
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), SyncError> {
     let mut buf: Vec<u8> = Vec::new();
+    let mut sigs: Vec<Vec<u8>> = Vec::new();
     let mut expected_total: Option<u64> = None;
     loop {
         let resp = peer
@@ -214,6 +218,7 @@ async fn fetch_document<Q: Requester>(
             total,
             offset,
             bytes,
+            signatures,
         } = resp
         else {
             return Err(protocol(
@@ -245,10 +250,13 @@ async fn fetch_document<Q: Requester>(
         if bytes.is_empty() && (buf.len() as u64) < total {
             return Err(protocol(peer, "empty document page before the end"));
         }
+        if offset == 0 {
+            sigs = signatures;
+        }
         buf.extend_from_slice(&bytes);
         if buf.len() as u64 >= total {
             buf.truncate(total as usize);
-            return Ok(buf);
+            return Ok((buf, sigs));
         }
     }
 }
@@ -277,7 +285,12 @@ pub async fn on_announce<R: Replica, Q: Requester>(
         stats.changes += announce.changes.len();
         stats.bytes += announce.changes.iter().map(Vec::len).sum::<usize>();
         let applied = replica
-            .apply_changes(&announce.doc, announce.changes, &forwarded_by.peer())
+            .apply_changes(
+                &announce.doc,
+                announce.changes,
+                announce.signatures,
+                &forwarded_by.peer(),
+            )
             .await?;
         if applied.missing_deps.is_empty() {
             return Ok(stats);
@@ -301,13 +314,21 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
                 Response::Heads { docs, more }
             }
             Request::Changes { doc, have } => {
-                let (changes, more) = replica
+                let page = replica
                     .changes_since(&doc, have, limits.changes_page)
                     .await?;
-                Response::Changes { doc, changes, more }
+                Response::Changes {
+                    doc,
+                    changes: page.changes,
+                    signatures: page.signatures,
+                    more: page.more,
+                }
             }
+            Request::Hello { .. } | Request::Roster { .. } => Response::Refused {
+                reason: "membership requests are answered by the mesh layer".into(),
+            },
             Request::Document { doc, offset } => match replica.document(&doc).await? {
-                Some(bytes) => {
+                Some((bytes, signatures)) => {
                     let total = bytes.len() as u64;
                     let start = (offset as usize).min(bytes.len());
                     let end = (start + limits.document_page).min(bytes.len());
@@ -316,6 +337,7 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
                         total,
                         offset: start as u64,
                         bytes: bytes[start..end].to_vec(),
+                        signatures: if start == 0 { signatures } else { Vec::new() },
                     }
                 }
                 None => Response::Refused {
@@ -337,5 +359,7 @@ fn kind(r: &Response) -> &'static str {
         Response::Changes { .. } => "changes",
         Response::Document { .. } => "a document",
         Response::Refused { .. } => "a refusal",
+        Response::Hello { .. } => "a hello",
+        Response::Roster { .. } => "a roster",
     }
 }

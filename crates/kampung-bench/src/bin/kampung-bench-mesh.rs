@@ -17,7 +17,6 @@ use kampung_mesh::{identity::Keypair, Client, MeshConfig};
 use kampung_runtime::store::{accept_all, spawn_store, StoreHandle};
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::{DocId, Registry};
-use kampung_sync::Announce;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -195,20 +194,13 @@ async fn write(
     village: VillageCode,
     records: Vec<Resident>,
 ) -> anyhow::Result<(Vec<automerge::ChangeHash>, usize)> {
-    let (report, changes) = node
+    let (report, announce) = node
         .store
         .write(village, records, 1)
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let bytes = changes.iter().map(Vec::len).sum();
-    node.mesh
-        .announce(Announce {
-            doc: format!("v/{village}"),
-            heads: report.heads.iter().map(|h| h.0).collect(),
-            changes,
-            from_owner: true,
-        })
-        .await?;
+    let bytes = announce.changes.iter().map(Vec::len).sum();
+    node.mesh.announce(announce).await?;
     Ok((report.heads, bytes))
 }
 

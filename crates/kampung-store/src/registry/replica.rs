@@ -3,13 +3,16 @@
 //! what peers send. Every remote write is durable before it is acknowledged,
 //! and brings the index along.
 
+use std::collections::HashMap;
+
 use automerge::{Change, ChangeHash, ReadDoc};
 use kampung_core::banyuwangi;
+use kampung_trust::{uncovered, ChangeRef, NodeKey, WriteSignature};
 use tracing::{debug, warn};
 
 use super::{heads_to_bytes, sorted, Registry};
 use crate::index::Entry;
-use crate::storage::{DocId, Storage};
+use crate::storage::{DocId, Sig, Storage};
 use crate::StoreError;
 
 /// A page of changes for a peer.
@@ -17,6 +20,8 @@ use crate::StoreError;
 pub struct ChangesPage {
     /// Raw Automerge changes, in causal order.
     pub changes: Vec<Vec<u8>>,
+    /// The write signatures that cover them (encoded [`WriteSignature`]s).
+    pub signatures: Vec<Vec<u8>>,
     /// More changes remain: ask again with the heads these produce.
     pub more: bool,
 }
@@ -60,13 +65,84 @@ pub enum RemoteRefusal {
     },
 }
 
-/// Decides whether a remote change may be applied (the trust layer plugs in here).
-pub trait ChangeVerifier {
-    fn verify(&self, doc: &DocId, change: &Change) -> Result<(), String>;
-    /// False if `verify` accepts everything (lets bulk paths skip decoding every change).
+/// Decides whether a remote write may be applied (the trust layer plugs in here).
+///
+/// The registry asks it about each [`WriteSignature`] that comes with remote
+/// changes, then applies only changes that an accepted signature of their own
+/// writer covers (see [`kampung_trust::write`]).
+pub trait ChangeVerifier: Sync {
+    /// Accept `sig` for `doc`: it must verify, and its signer must have been
+    /// allowed to write `doc` when it signed.
+    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), String>;
+    /// False if everything is accepted (lets bulk paths skip reading every change).
     fn checks_anything(&self) -> bool {
         true
     }
+}
+
+/// The hash of a document's fixed genesis change, which needs no signature.
+fn genesis_hash(doc: &DocId) -> Option<ChangeHash> {
+    doc.as_village()
+        .and_then(|v| crate::doc::VillageDoc::genesis(v).heads().first().copied())
+}
+
+/// Check remote changes against the signatures that came with them.
+/// Returns the accepted signatures to store. `held` says which changes we have.
+fn verify_changes(
+    doc: &DocId,
+    changes: &[ChangeRef<'_>],
+    sigs: &[Vec<u8>],
+    verifier: &dyn ChangeVerifier,
+    held: impl Fn(&ChangeHash) -> bool,
+) -> Result<Vec<Sig>, RemoteRefusal> {
+    let refused = |hash: String, reason: String| RemoteRefusal::Unauthorised {
+        doc: doc.clone(),
+        hash,
+        reason,
+    };
+    let mut accepted = Vec::with_capacity(sigs.len());
+    let mut signed: Vec<([u8; 32], NodeKey)> = Vec::with_capacity(sigs.len());
+    for bytes in sigs {
+        let sig = WriteSignature::decode(bytes).map_err(|e| RemoteRefusal::MalformedChange {
+            doc: doc.clone(),
+            index: 0,
+            reason: format!("write signature: {e}"),
+        })?;
+        if sig.doc != doc.as_str() {
+            return Err(refused(
+                hex(&sig.change),
+                format!("its signature is for document {}", sig.doc),
+            ));
+        }
+        if verifier.checks_anything() {
+            verifier
+                .check(doc, &sig)
+                .map_err(|reason| refused(hex(&sig.change), reason))?;
+        }
+        signed.push((sig.change, sig.signer));
+        accepted.push((sig.change, bytes.clone()));
+    }
+    if verifier.checks_anything() {
+        let genesis = genesis_hash(doc);
+        let missing = uncovered(changes, &signed, |h, _| {
+            let h = ChangeHash(*h);
+            Some(h) == genesis || held(&h)
+        });
+        if let Some(first) = missing.first() {
+            return Err(refused(
+                hex(first),
+                format!(
+                    "no valid signature of its writer covers it ({} change(s) unsigned)",
+                    missing.len()
+                ),
+            ));
+        }
+    }
+    Ok(accepted)
+}
+
+fn hex(h: &[u8; 32]) -> String {
+    ChangeHash(*h).to_string()
 }
 
 /// A whole document received from a peer, loaded, verified and read, ready to apply.
@@ -77,6 +153,7 @@ pub struct PreparedDocument {
     doc: crate::doc::VillageDoc,
     entries: Vec<(kampung_core::Nik, Option<Entry>)>,
     bytes: Vec<u8>,
+    sigs: Vec<Sig>,
 }
 
 impl PreparedDocument {
@@ -91,6 +168,7 @@ impl PreparedDocument {
 pub fn prepare_document(
     doc: &DocId,
     bytes: Vec<u8>,
+    sigs: &[Vec<u8>],
     verifier: &dyn ChangeVerifier,
 ) -> Result<PreparedDocument, RemoteRefusal> {
     let Some(village) = doc.as_village() else {
@@ -102,17 +180,27 @@ pub fn prepare_document(
     };
     let incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
         .map_err(|e| malformed(e.to_string()))?;
-    if verifier.checks_anything() {
-        for change in incoming.automerge().get_changes(&[]) {
-            verifier
-                .verify(doc, &change)
-                .map_err(|reason| RemoteRefusal::Unauthorised {
-                    doc: doc.clone(),
-                    hash: change.hash().to_string(),
-                    reason,
-                })?;
-        }
-    }
+    let sigs = if verifier.checks_anything() {
+        let metas = incoming.automerge().get_changes_meta(&[]);
+        let deps: Vec<Vec<[u8; 32]>> = metas
+            .iter()
+            .map(|m| m.deps.iter().map(|d| d.0).collect())
+            .collect();
+        let actors: Vec<Vec<u8>> = metas.iter().map(|m| m.actor.to_bytes().to_vec()).collect();
+        let refs: Vec<ChangeRef<'_>> = metas
+            .iter()
+            .zip(&deps)
+            .zip(&actors)
+            .map(|((m, deps), actor)| ChangeRef {
+                hash: m.hash.0,
+                actor,
+                deps,
+            })
+            .collect();
+        verify_changes(doc, &refs, sigs, verifier, |_| false)?
+    } else {
+        verify_changes(doc, &[], sigs, verifier, |_| false)?
+    };
     let mut entries = Vec::with_capacity(incoming.len());
     for r in incoming.residents() {
         match r {
@@ -126,6 +214,7 @@ pub fn prepare_document(
         doc: incoming,
         entries,
         bytes,
+        sigs,
     })
 }
 
@@ -134,7 +223,7 @@ pub fn prepare_document(
 pub struct AcceptAll;
 
 impl ChangeVerifier for AcceptAll {
-    fn verify(&self, _doc: &DocId, _change: &Change) -> Result<(), String> {
+    fn check(&self, _doc: &DocId, _sig: &WriteSignature) -> Result<(), String> {
         Ok(())
     }
     fn checks_anything(&self) -> bool {
@@ -174,24 +263,63 @@ impl<S: Storage> Registry<S> {
         if !self.indexed.contains_key(&village) {
             return Ok(ChangesPage::default());
         }
+        let genesis = genesis_hash(doc);
         let loaded = self.doc(village)?;
         let am = loaded.doc.automerge();
         // Hashes the peer has that we do not know cannot serve as a base.
-        let known: Vec<ChangeHash> = have
+        let mut known: Vec<ChangeHash> = have
             .iter()
             .copied()
             .filter(|h| am.get_change_by_hash(h).is_some())
             .collect();
-        let mut page = ChangesPage::default();
+        // Every node makes the genesis itself: never send it.
+        if known.is_empty() {
+            known.extend(genesis.filter(|g| am.get_change_by_hash(g).is_some()));
+        }
+        let signed = &loaded.signed;
+        let changes = am.get_changes(&known);
+        // A page may end only where every writer's last change in it is signed
+        // (a "closed" cut), or the receiver could not check what it got.
+        // Documents with no signatures at all (an unsigned test mesh) cut anywhere.
+        let mut unsigned_tail: HashMap<Vec<u8>, bool> = HashMap::new();
+        let mut open = 0usize;
+        let mut last_cut = 0usize;
         let mut bytes = 0usize;
-        for change in am.get_changes(&known) {
-            let raw = change.raw_bytes().to_vec();
-            if !page.changes.is_empty() && bytes + raw.len() > max_bytes {
-                page.more = true;
-                break;
+        let mut end = changes.len();
+        for (i, change) in changes.iter().enumerate() {
+            let len = change.raw_bytes().len();
+            if i > 0 && bytes + len > max_bytes {
+                if signed.is_empty() {
+                    end = i;
+                    break;
+                }
+                if last_cut > 0 {
+                    end = last_cut;
+                    break;
+                }
             }
-            bytes += raw.len();
-            page.changes.push(raw);
+            bytes += len;
+            let hash = change.hash();
+            let is_signed = signed.contains_key(&hash) || Some(hash) == genesis;
+            let was = unsigned_tail.insert(change.actor_id().to_bytes().to_vec(), !is_signed);
+            match (was.unwrap_or(false), !is_signed) {
+                (false, true) => open += 1,
+                (true, false) => open -= 1,
+                _ => {}
+            }
+            if open == 0 {
+                last_cut = i + 1;
+            }
+        }
+        let mut page = ChangesPage {
+            more: end < changes.len(),
+            ..ChangesPage::default()
+        };
+        for change in &changes[..end] {
+            if let Some(sig) = signed.get(&change.hash()) {
+                page.signatures.push(sig.clone());
+            }
+            page.changes.push(change.raw_bytes().to_vec());
         }
         Ok(page)
     }
@@ -216,10 +344,14 @@ impl<S: Storage> Registry<S> {
 
     /// The whole stored document (snapshot and chunks, concatenated): what a
     /// new node loads to bootstrap, with no Automerge work on this side.
-    pub fn stored_document(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn stored_document(
+        &self,
+        doc: &DocId,
+    ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, StoreError> {
         let Some(stored) = self.storage.load(doc)? else {
             return Ok(None);
         };
+        let sigs = stored.signatures.into_iter().map(|(_, s)| s).collect();
         // Without a snapshot, the chunks build on the genesis every node can make.
         let mut out = match (stored.snapshot, doc.as_village()) {
             (Some(snapshot), _) => snapshot,
@@ -229,15 +361,18 @@ impl<S: Storage> Registry<S> {
         for (_, chunk) in stored.chunks {
             out.extend_from_slice(&chunk);
         }
-        Ok(Some(out))
+        Ok(Some((out, sigs)))
     }
 
-    /// Apply changes received from a peer, after `verifier` accepts each one.
-    /// If any change is malformed or refused, nothing is applied.
+    /// Apply changes received from a peer, with the write signatures that
+    /// came with them. Every change new to us must be covered by a signature
+    /// `verifier` accepts; if any change is malformed or not covered, nothing
+    /// is applied.
     pub fn apply_remote(
         &mut self,
         doc: &DocId,
         raw: &[Vec<u8>],
+        sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
         let Some(village) = doc.as_village() else {
@@ -245,8 +380,8 @@ impl<S: Storage> Registry<S> {
         };
         let mut changes = Vec::with_capacity(raw.len());
         for (index, bytes) in raw.iter().enumerate() {
-            let change = match Change::try_from(bytes.as_slice()) {
-                Ok(c) => c,
+            match Change::try_from(bytes.as_slice()) {
+                Ok(c) => changes.push(c),
                 Err(e) => {
                     return Ok(Err(RemoteRefusal::MalformedChange {
                         doc: doc.clone(),
@@ -254,18 +389,37 @@ impl<S: Storage> Registry<S> {
                         reason: e.to_string(),
                     }))
                 }
-            };
-            if let Err(reason) = verifier.verify(doc, &change) {
-                return Ok(Err(RemoteRefusal::Unauthorised {
-                    doc: doc.clone(),
-                    hash: change.hash().to_string(),
-                    reason,
-                }));
             }
-            changes.push(change);
         }
         let location = self.storage.location();
         let loaded = self.doc(village)?;
+        let am = loaded.doc.automerge();
+        changes.retain(|c| am.get_change_by_hash(&c.hash()).is_none());
+        let deps: Vec<Vec<[u8; 32]>> = changes
+            .iter()
+            .map(|c| c.deps().iter().map(|d| d.0).collect())
+            .collect();
+        let actors: Vec<Vec<u8>> = changes
+            .iter()
+            .map(|c| c.actor_id().to_bytes().to_vec())
+            .collect();
+        let refs: Vec<ChangeRef<'_>> = changes
+            .iter()
+            .zip(&deps)
+            .zip(&actors)
+            .map(|((c, deps), actor)| ChangeRef {
+                hash: c.hash().0,
+                actor,
+                deps,
+            })
+            .collect();
+        let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| {
+            am.get_change_by_hash(h).is_some()
+        }) {
+            Ok(a) => a,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        drop(refs);
         let before = loaded.doc.heads();
         if let Err(e) = loaded.doc.automerge_mut().apply_changes(changes) {
             self.docs.remove(&village);
@@ -275,7 +429,7 @@ impl<S: Storage> Registry<S> {
                 reason: format!("{e} (at {location})"),
             }));
         }
-        self.store_remote(village, before, None)
+        self.store_remote(village, before, None, accepted)
     }
 
     /// Merge a whole document received from a peer (bootstrap):
@@ -284,9 +438,10 @@ impl<S: Storage> Registry<S> {
         &mut self,
         doc: &DocId,
         bytes: &[u8],
+        sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
-        match prepare_document(doc, bytes.to_vec(), verifier) {
+        match prepare_document(doc, bytes.to_vec(), sigs, verifier) {
             Ok(prepared) => self.apply_prepared(prepared),
             Err(refusal) => Ok(Err(refusal)),
         }
@@ -303,6 +458,7 @@ impl<S: Storage> Registry<S> {
             doc: incoming,
             entries,
             bytes,
+            sigs,
         } = prepared;
         let loaded = self.doc(village)?;
         let before = loaded.doc.heads();
@@ -322,7 +478,7 @@ impl<S: Storage> Registry<S> {
                     reason: e.to_string(),
                 }));
             }
-            return self.store_remote(village, before, None);
+            return self.store_remote(village, before, None, sigs);
         }
         // We hold only the genesis: take the incoming document and its
         // already-read records, and store its bytes as they came (compressed).
@@ -331,9 +487,12 @@ impl<S: Storage> Registry<S> {
         loaded.doc = incoming;
         loaded.chunks = 0;
         loaded.chunk_bytes = 0;
+        loaded
+            .signed
+            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
         let stored = self
             .storage
-            .replace(&id, &bytes, &heads_to_bytes(&heads))
+            .replace(&id, &bytes, &heads_to_bytes(&heads), &sigs)
             .and_then(|()| self.storage.flush());
         if let Err(e) = stored {
             self.docs.remove(&village);
@@ -361,6 +520,7 @@ impl<S: Storage> Registry<S> {
         village: kampung_core::VillageCode,
         before: Vec<ChangeHash>,
         whole: Option<&[u8]>,
+        sigs: Vec<Sig>,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
         let location = self.storage.location();
         let Some(loaded) = self.docs.get_mut(&village) else {
@@ -371,6 +531,18 @@ impl<S: Storage> Registry<S> {
         };
         let heads = loaded.doc.heads();
         let missing_deps = loaded.doc.automerge().get_missing_deps(&[]);
+        let am = loaded.doc.automerge();
+        // Keep the signatures of changes we now hold and did not have signed.
+        let sigs: Vec<Sig> = sigs
+            .into_iter()
+            .filter(|(h, _)| {
+                let h = ChangeHash(*h);
+                !loaded.signed.contains_key(&h) && am.get_change_by_hash(&h).is_some()
+            })
+            .collect();
+        loaded
+            .signed
+            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
         let mut applied = RemoteApplied {
             before: before.clone(),
             heads: heads.clone(),
@@ -406,11 +578,11 @@ impl<S: Storage> Registry<S> {
         let stored = match whole {
             Some(bytes) => self
                 .storage
-                .replace(&id, bytes, &heads_to_bytes(&heads))
+                .replace(&id, bytes, &heads_to_bytes(&heads), &sigs)
                 .map(|()| None),
             None => self
                 .storage
-                .append(&id, &chunk, &heads_to_bytes(&heads))
+                .append(&id, &chunk, &heads_to_bytes(&heads), &sigs)
                 .map(Some),
         }
         .and_then(|seq| self.storage.flush().map(|()| seq));

@@ -12,7 +12,7 @@ use crate::storage::MemoryStorage;
 
 const VILLAGES: [&str; 3] = ["35.10.15.2012", "35.10.15.2001", "35.10.25.2005"];
 
-fn code(i: usize) -> VillageCode {
+pub(super) fn code(i: usize) -> VillageCode {
     VillageCode::parse(VILLAGES[i % VILLAGES.len()]).unwrap()
 }
 
@@ -21,7 +21,7 @@ fn actor() -> ActorId {
 }
 
 /// Person `p` (stable NIK, birth date and sex) living in village `v`.
-fn person(p: u16, v: usize) -> Resident {
+pub(super) fn person(p: u16, v: usize) -> Resident {
     let birth = Date::from_calendar_date(1960, time::Month::January, 1).unwrap()
         + Duration::days(i64::from(p) * 37);
     let sex = if p % 2 == 0 { Sex::Male } else { Sex::Female };
@@ -339,7 +339,7 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
         let have = replica.doc_heads_of(&id).unwrap_or_default();
         let page = owner.changes_since(&id, &have, 2_000).unwrap();
         let applied = replica
-            .apply_remote(&id, &page.changes, &AcceptAll)
+            .apply_remote(&id, &page.changes, &page.signatures, &AcceptAll)
             .unwrap()
             .unwrap();
         assert!(applied.missing_deps.is_empty());
@@ -363,7 +363,7 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
         .unwrap();
     assert_eq!(page.changes.len(), 1);
     replica
-        .apply_remote(&id, &page.changes, &AcceptAll)
+        .apply_remote(&id, &page.changes, &page.signatures, &AcceptAll)
         .unwrap()
         .unwrap();
     match replica.lookup(&people[3].nik.to_string()) {
@@ -372,9 +372,9 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
     }
 
     // A node joining late takes the whole stored document.
-    let bytes = owner.stored_document(&id).unwrap().unwrap();
+    let (bytes, sigs) = owner.stored_document(&id).unwrap().unwrap();
     let applied = late
-        .apply_document(&id, &bytes, &AcceptAll)
+        .apply_document(&id, &bytes, &sigs, &AcceptAll)
         .unwrap()
         .unwrap();
     assert!(applied.changed());
@@ -385,16 +385,16 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
     // Garbage is refused and changes nothing.
     let before = late.doc_heads_of(&id);
     assert!(late
-        .apply_remote(&id, &[b"junk".to_vec()], &AcceptAll)
+        .apply_remote(&id, &[b"junk".to_vec()], &[], &AcceptAll)
         .unwrap()
         .is_err());
     assert!(late
-        .apply_document(&id, b"junk", &AcceptAll)
+        .apply_document(&id, b"junk", &[], &AcceptAll)
         .unwrap()
         .is_err());
     let other = DocId::village(code(1));
     assert!(
-        late.apply_document(&other, &bytes, &AcceptAll)
+        late.apply_document(&other, &bytes, &sigs, &AcceptAll)
             .unwrap()
             .is_err(),
         "another village's bytes"
@@ -419,12 +419,12 @@ fn a_change_out_of_order_waits_for_its_dependency() {
     let second = owner.changes_since(&id, &h1, 1 << 20).unwrap().changes;
     // genesis + first change are in `first`; give the replica only the second.
     let applied = replica
-        .apply_remote(&id, &second, &AcceptAll)
+        .apply_remote(&id, &second, &[], &AcceptAll)
         .unwrap()
         .unwrap();
     assert!(!applied.missing_deps.is_empty());
     replica
-        .apply_remote(&id, &first, &AcceptAll)
+        .apply_remote(&id, &first, &[], &AcceptAll)
         .unwrap()
         .unwrap();
     assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));

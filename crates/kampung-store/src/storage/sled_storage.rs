@@ -8,13 +8,15 @@
 //! copied again every few appends. Every multi-key write is one atomic
 //! `apply_batch` on this one tree (sled's cross-tree transactions take a
 //! process-wide lock and were seen to stall). Tree `index` holds the
-//! persisted index. sled only flushes every 500 ms by itself;
+//! persisted index. Write signatures sit in `docs` too, under `g/D\0<change
+//! hash>`, written in the same batch as the chunk they cover. Tree `trust`
+//! holds the root-signed statements by id. sled only flushes every 500 ms by itself;
 //! [`Storage::flush`] forces it, and the registry calls it before
 //! acknowledging a write.
 
 use std::path::{Path, PathBuf};
 
-use super::{DocId, Storage, StoredDoc};
+use super::{DocId, Sig, Storage, StoredDoc};
 use crate::StoreError;
 
 /// sled page cache.
@@ -27,11 +29,25 @@ pub struct SledStorage {
     db: sled::Db,
     docs: sled::Tree,
     index: sled::Tree,
+    trust: sled::Tree,
 }
 
 const HEADS: &[u8] = b"h/";
 const SNAPSHOT: &[u8] = b"s/";
 const CHUNK: &[u8] = b"c/";
+const SIG: &[u8] = b"g/";
+
+fn sig_prefix(doc: &DocId) -> Vec<u8> {
+    let mut k = key(SIG, doc);
+    k.push(0);
+    k
+}
+
+fn sig_key(doc: &DocId, hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = sig_prefix(doc);
+    k.extend_from_slice(hash);
+    k
+}
 
 fn key(range: &[u8], doc: &DocId) -> Vec<u8> {
     let mut k = Vec::with_capacity(range.len() + doc.as_str().len());
@@ -84,6 +100,7 @@ impl SledStorage {
             path: path.to_path_buf(),
             docs: db.open_tree("docs").map_err(err)?,
             index: db.open_tree("index").map_err(err)?,
+            trust: db.open_tree("trust").map_err(err)?,
             db,
         })
     }
@@ -148,24 +165,51 @@ impl Storage for SledStorage {
             })?;
             chunks.push((seq, v.to_vec()));
         }
+        let prefix = sig_prefix(doc);
+        let mut signatures = Vec::new();
+        for item in self.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
+                signatures.push((hash, v.to_vec()));
+            }
+        }
         Ok(Some(StoredDoc {
             snapshot,
             chunks,
             heads,
+            signatures,
         }))
     }
 
-    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8]) -> Result<u64, StoreError> {
+    fn append(
+        &self,
+        doc: &DocId,
+        chunk: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<u64, StoreError> {
         let seq = self.chunk_keys(doc)?.last().map_or(1, |(s, _)| s + 1);
         let mut batch = sled::Batch::default();
+        for (hash, sig) in sigs {
+            batch.insert(sig_key(doc, hash), sig.as_slice());
+        }
         batch.insert(chunk_key(doc, seq), chunk);
         batch.insert(key(HEADS, doc), heads);
         self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
         Ok(seq)
     }
 
-    fn replace(&self, doc: &DocId, snapshot: &[u8], heads: &[u8]) -> Result<(), StoreError> {
+    fn replace(
+        &self,
+        doc: &DocId,
+        snapshot: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        for (hash, sig) in sigs {
+            batch.insert(sig_key(doc, hash), sig.as_slice());
+        }
         batch.insert(key(SNAPSHOT, doc), snapshot);
         for (_, k) in self.chunk_keys(doc)? {
             batch.remove(k);
@@ -197,6 +241,19 @@ impl Storage for SledStorage {
         self.index
             .insert(doc.as_str(), bytes)
             .map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
+    fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.trust
+            .iter()
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(|e| self.io(e)))
+            .collect()
+    }
+
+    fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        self.trust.insert(id, bytes).map_err(|e| self.io(e))?;
         Ok(())
     }
 

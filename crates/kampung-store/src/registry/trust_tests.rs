@@ -1,0 +1,253 @@
+//! Remote writes checked against write signatures and the roster.
+
+use std::sync::{Arc, RwLock};
+
+use kampung_trust::{Certificate, NodeKey, Role, Roster, Signed, Statement, WriteSignature};
+use libp2p_identity::Keypair;
+
+use super::tests::{code, person};
+use super::*;
+use crate::storage::MemoryStorage;
+use crate::trust::RosterVerifier;
+
+fn now() -> i64 {
+    1_000_000
+}
+
+struct Mesh {
+    root: Keypair,
+    roster: Arc<RwLock<Roster>>,
+}
+
+impl Mesh {
+    fn new() -> Mesh {
+        let root = Keypair::generate_ed25519();
+        let roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
+        Mesh {
+            root,
+            roster: Arc::new(RwLock::new(roster)),
+        }
+    }
+
+    /// A node certified as `role` (for `village`), with a registry that signs its writes.
+    fn node(&self, role: Role, village: Option<VillageCode>) -> (Keypair, Registry<MemoryStorage>) {
+        let key = Keypair::generate_ed25519();
+        let cert = Signed::sign(
+            Statement::Certificate(Certificate {
+                node: NodeKey::from_public(&key.public()).unwrap(),
+                role,
+                village,
+                label: "test".into(),
+                not_before_ms: 0,
+                until_ms: 2 * now(),
+            }),
+            &self.root,
+        )
+        .unwrap();
+        self.roster.write().unwrap().add(cert).unwrap();
+        let mut reg =
+            Registry::open(MemoryStorage::new(), ActorId::from(vec![0u8; 32]), 2026).unwrap();
+        reg.set_signer(Arc::new(key.clone()));
+        (key, reg)
+    }
+
+    fn verifier(&self) -> RosterVerifier {
+        RosterVerifier::new(self.roster.clone(), now)
+    }
+}
+
+fn sync_all(
+    from: &mut Registry<MemoryStorage>,
+    to: &mut Registry<MemoryStorage>,
+    id: &DocId,
+    v: &RosterVerifier,
+    page: usize,
+) {
+    for _ in 0..1000 {
+        let have = to.doc_heads_of(id).unwrap_or_default();
+        let p = from.changes_since(id, &have, page).unwrap();
+        to.apply_remote(id, &p.changes, &p.signatures, v)
+            .unwrap()
+            .unwrap();
+        if !p.more {
+            return;
+        }
+    }
+    panic!("sync did not finish");
+}
+
+#[test]
+fn signed_writes_replicate_in_small_pages_and_verify() {
+    let mesh = Mesh::new();
+    let (_, mut owner) = mesh.node(Role::Village, Some(code(0)));
+    let (_, mut replica) = mesh.node(Role::Checkpoint, None);
+    let id = DocId::village(code(0));
+    let people: Vec<_> = (0..60).map(|p| person(p, 0)).collect();
+    // Several writes, so pages can end at several signed points.
+    for chunk in people.chunks(7) {
+        owner.write(code(0), chunk, now(), &mut |_| {}).unwrap();
+    }
+    sync_all(&mut owner, &mut replica, &id, &mesh.verifier(), 1_500);
+    assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
+    assert!(replica.verify_index().unwrap().is_empty());
+
+    // The replica can in turn serve a third node: the signatures travel on.
+    let (_, mut third) = mesh.node(Role::Auditor, None);
+    sync_all(&mut replica, &mut third, &id, &mesh.verifier(), 1_500);
+    assert_eq!(third.doc_heads_of(&id), owner.doc_heads_of(&id));
+
+    // And a late node takes the whole document with its signatures.
+    let (_, mut late) = mesh.node(Role::Auditor, None);
+    let (bytes, sigs) = replica.stored_document(&id).unwrap().unwrap();
+    assert_eq!(sigs.len(), people.chunks(7).count());
+    late.apply_document(&id, &bytes, &sigs, &mesh.verifier())
+        .unwrap()
+        .unwrap();
+    assert_eq!(late.doc_heads_of(&id), owner.doc_heads_of(&id));
+    // Without its signatures the same document is refused.
+    let (_, mut bare) = mesh.node(Role::Auditor, None);
+    assert!(matches!(
+        bare.apply_document(&id, &bytes, &[], &mesh.verifier())
+            .unwrap(),
+        Err(RemoteRefusal::Unauthorised { .. })
+    ));
+    assert_eq!(bare.doc_heads_of(&id), None);
+}
+
+#[test]
+fn a_village_cannot_write_another_villages_residents() {
+    let mesh = Mesh::new();
+    let (_, mut owner) = mesh.node(Role::Village, Some(code(0)));
+    let (_, mut rogue) = mesh.node(Role::Village, Some(code(1)));
+    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let id = DocId::village(code(0));
+    owner
+        .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut owner, &mut rogue, &id, &mesh.verifier(), 1 << 20);
+    sync_all(&mut owner, &mut honest, &id, &mesh.verifier(), 1 << 20);
+    let before = honest.doc_heads_of(&id);
+    // The rogue edits village 0's document locally, signed with its own key.
+    let mut moved = person(1, 0);
+    moved.full_name = "Nama Palsu".into();
+    rogue.write(code(0), &[moved], now(), &mut |_| {}).unwrap();
+    let page = rogue
+        .changes_since(&id, &before.clone().unwrap(), 1 << 20)
+        .unwrap();
+    assert_eq!(page.changes.len(), 1);
+    let refusal = honest
+        .apply_remote(&id, &page.changes, &page.signatures, &mesh.verifier())
+        .unwrap()
+        .unwrap_err();
+    assert!(refusal.to_string().contains("may not write"), "{refusal}");
+    assert_eq!(honest.doc_heads_of(&id), before, "nothing applied");
+    assert_eq!(
+        honest.lookup(&person(1, 0).nik.to_string()).kind(),
+        "resident"
+    );
+}
+
+#[test]
+fn unsigned_forged_and_tampered_changes_are_refused() {
+    let mesh = Mesh::new();
+    let (owner_key, mut owner) = mesh.node(Role::Village, Some(code(0)));
+    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let id = DocId::village(code(0));
+    owner
+        .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    let base = owner.doc_heads_of(&id).unwrap();
+    sync_all(&mut owner, &mut honest, &id, &mesh.verifier(), 1 << 20);
+
+    // An uncertified writer that uses the owner's public key as its actor id
+    // (it cannot sign as the owner): its change has no valid covering signature.
+    let mut forger = Registry::open(
+        MemoryStorage::new(),
+        ActorId::from(
+            NodeKey::from_public(&owner_key.public())
+                .unwrap()
+                .0
+                .to_vec(),
+        ),
+        2026,
+    )
+    .unwrap();
+    sync_all(&mut owner, &mut forger, &id, &mesh.verifier(), 1 << 20);
+    forger
+        .write(code(0), &[person(2, 0)], now(), &mut |_| {})
+        .unwrap();
+    let forged = forger.changes_since(&id, &base, 1 << 20).unwrap();
+    assert!(forged.signatures.is_empty());
+    assert!(honest
+        .apply_remote(&id, &forged.changes, &[], &mesh.verifier())
+        .unwrap()
+        .is_err());
+    // Replaying the owner's real signature next to the forged change does not cover it.
+    owner
+        .write(code(0), &[person(3, 0)], now(), &mut |_| {})
+        .unwrap();
+    let real = owner.changes_since(&id, &base, 1 << 20).unwrap();
+    assert!(honest
+        .apply_remote(&id, &forged.changes, &real.signatures, &mesh.verifier())
+        .unwrap()
+        .is_err());
+
+    // The owner's real change with its signature altered is refused...
+    let mut tampered = real.signatures.clone();
+    let mut sig = WriteSignature::decode(&tampered[0]).unwrap();
+    sig.signature.0[10] ^= 0x40;
+    tampered[0] = sig.encode();
+    assert!(honest
+        .apply_remote(&id, &real.changes, &tampered, &mesh.verifier())
+        .unwrap()
+        .is_err());
+    assert_eq!(honest.doc_heads_of(&id).unwrap(), base);
+    // ...and accepted as signed.
+    honest
+        .apply_remote(&id, &real.changes, &real.signatures, &mesh.verifier())
+        .unwrap()
+        .unwrap();
+    assert_eq!(honest.doc_heads_of(&id), owner.doc_heads_of(&id));
+    // Replaying it is a no-op.
+    let again = honest
+        .apply_remote(&id, &real.changes, &real.signatures, &mesh.verifier())
+        .unwrap()
+        .unwrap();
+    assert!(!again.changed());
+}
+
+#[test]
+fn writes_after_a_revocation_are_refused_earlier_ones_stay_valid() {
+    let mesh = Mesh::new();
+    let (owner_key, mut owner) = mesh.node(Role::Village, Some(code(0)));
+    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let id = DocId::village(code(0));
+    owner
+        .write(code(0), &[person(1, 0)], now() - 10, &mut |_| {})
+        .unwrap();
+    let revoke = Signed::sign(
+        Statement::Revocation(kampung_trust::Revocation {
+            node: NodeKey::from_public(&owner_key.public()).unwrap(),
+            from_ms: now() - 5,
+            reason: "tablet lost".into(),
+        }),
+        &mesh.root,
+    )
+    .unwrap();
+    mesh.roster.write().unwrap().add(revoke).unwrap();
+    sync_all(&mut owner, &mut honest, &id, &mesh.verifier(), 1 << 20);
+    assert_eq!(
+        honest.lookup(&person(1, 0).nik.to_string()).kind(),
+        "resident"
+    );
+    let base = owner.doc_heads_of(&id).unwrap();
+    owner
+        .write(code(0), &[person(2, 0)], now(), &mut |_| {})
+        .unwrap();
+    let page = owner.changes_since(&id, &base, 1 << 20).unwrap();
+    let refusal = honest
+        .apply_remote(&id, &page.changes, &page.signatures, &mesh.verifier())
+        .unwrap()
+        .unwrap_err();
+    assert!(refusal.to_string().contains("revoked"), "{refusal}");
+}

@@ -1,0 +1,52 @@
+//! The verifier a node runs: each write signature is checked against the
+//! roster of root-signed certificates this node holds.
+
+use std::sync::{Arc, RwLock};
+
+use kampung_trust::{Roster, WriteSignature, WriteTarget};
+
+use crate::registry::ChangeVerifier;
+use crate::storage::{DocId, DocKind};
+
+/// The roster, shared between the store (verifying writes) and the mesh
+/// (admitting peers). Locked only for short, synchronous checks.
+pub type SharedRoster = Arc<RwLock<Roster>>;
+
+/// What a write to `doc` is, for the roster's permission check.
+pub fn write_target(doc: &DocId) -> Option<WriteTarget<'_>> {
+    Some(match doc.kind()? {
+        DocKind::Village(v) => WriteTarget::Residents(v),
+        DocKind::CrossingLog(peer) => WriteTarget::CrossingLog(peer),
+        DocKind::Case(_) => WriteTarget::Case,
+    })
+}
+
+/// Accepts a write signature when it verifies and its signer's certificate
+/// allowed writing the document when it signed.
+#[derive(Debug, Clone)]
+pub struct RosterVerifier {
+    roster: SharedRoster,
+    clock: fn() -> i64,
+}
+
+impl RosterVerifier {
+    /// `clock` gives the current time in unix ms (writes claiming to be signed
+    /// in the future are refused).
+    pub fn new(roster: SharedRoster, clock: fn() -> i64) -> Self {
+        RosterVerifier { roster, clock }
+    }
+}
+
+impl ChangeVerifier for RosterVerifier {
+    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), String> {
+        let target = write_target(doc).ok_or_else(|| format!("unknown document {doc}"))?;
+        let roster = self
+            .roster
+            .read()
+            .map_err(|_| "roster lock poisoned".to_string())?;
+        roster
+            .check_write(sig, &target, (self.clock)())
+            .map(|_| ())
+            .map_err(|d| d.to_string())
+    }
+}
