@@ -3,10 +3,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use kampung_trust::{Roster, WriteSignature, WriteTarget};
+use kampung_trust::{NodeKey, Roster, Signed, WriteSignature, WriteTarget};
+use tracing::warn;
 
 use crate::registry::ChangeVerifier;
-use crate::storage::{DocId, DocKind};
+use crate::storage::{DocId, DocKind, Storage};
+use crate::StoreError;
 
 /// The roster, shared between the store (verifying writes) and the mesh
 /// (admitting peers). Locked only for short, synchronous checks.
@@ -48,5 +50,37 @@ impl ChangeVerifier for RosterVerifier {
             .check_write(sig, &target, (self.clock)())
             .map(|_| ())
             .map_err(|d| d.to_string())
+    }
+}
+
+/// The roster of every statement kept in `storage` that verifies against `root`.
+/// Statements that no longer verify (another root) are skipped with a warning.
+pub fn load_roster(storage: &impl Storage, root: NodeKey) -> Result<Roster, StoreError> {
+    let mut roster = Roster::new(root);
+    for bytes in storage.statements()? {
+        match Signed::decode(&bytes).and_then(|s| roster.add(s)) {
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, location = %storage.location(), "stored statement skipped"),
+        }
+    }
+    Ok(roster)
+}
+
+/// Verify `signed` against `roster`, add it, and keep it in `storage` (flushed).
+/// Returns whether it was new.
+pub fn add_statement(
+    storage: &impl Storage,
+    roster: &mut Roster,
+    signed: Signed,
+) -> Result<Result<bool, kampung_trust::TrustError>, StoreError> {
+    let bytes = signed.encode();
+    let id = signed.id();
+    match roster.add(signed) {
+        Ok(true) => {
+            storage.put_statement(&id, &bytes)?;
+            storage.flush()?;
+            Ok(Ok(true))
+        }
+        other => Ok(other),
     }
 }

@@ -142,6 +142,19 @@ impl Roster {
         self.revoked.get(node)
     }
 
+    /// The signed certificate of `node` in force at `at_ms` (to show to peers).
+    pub fn signed_certificate(&self, node: &NodeKey, at_ms: i64) -> Option<&Signed> {
+        self.statements
+            .values()
+            .filter(|s| {
+                matches!(&s.statement, Statement::Certificate(c) if c.node == *node && c.in_force_at(at_ms))
+            })
+            .max_by_key(|s| match &s.statement {
+                Statement::Certificate(c) => c.until_ms,
+                _ => 0,
+            })
+    }
+
     /// The certificate of `node` in force at `at_ms` (the one lasting longest
     /// if several are), ignoring revocation.
     pub fn certificate_at(&self, node: &NodeKey, at_ms: i64) -> Result<&Certificate, Denial> {
