@@ -20,6 +20,7 @@
 //! ```
 
 pub mod banyuwangi;
+pub mod checkpoint;
 pub mod nik;
 pub mod policy;
 pub mod region;
@@ -27,6 +28,7 @@ pub mod resident;
 pub mod verdict;
 
 pub use banyuwangi::{District, Village, VillageCode, VillageKind};
+pub use checkpoint::{CheckVerdict, OpenCase, Place, Pledge};
 pub use nik::{Nik, NikError, NikWarning, ParsedNik};
 pub use policy::{Policy, Region};
 pub use resident::{Address, Resident, Sex, Status};

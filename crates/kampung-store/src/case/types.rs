@@ -1,0 +1,304 @@
+//! The records of an isolation case, their validation, and how a placement's
+//! place and a writer are read back from a document.
+
+use kampung_core::{Nik, Place, Pledge, VillageCode};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::{refused, CaseError, MAX_REQUIRED_DAYS, MAX_TEXT};
+use crate::fields::{Fields, ReadError};
+use crate::storage::CASE_ID_LEN;
+
+/// A fresh case id from 8 random bytes (the caller's RNG): 16 lowercase hex
+/// digits. Ids must not repeat: two cases opened under one id would each
+/// create the root containers, and one would hide the other after a merge.
+pub fn new_case_id(random: [u8; 8]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Is `id` a well-formed case id ([`CASE_ID_LEN`] lowercase hex digits)?
+pub fn is_case_id(id: &str) -> bool {
+    id.len() == CASE_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Which kind of node wrote to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Checkpoint,
+    /// An isolation facility (GOR Tawangalun).
+    Facility,
+    /// A village office or its task force.
+    Village,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Checkpoint => "checkpoint",
+            Role::Facility => "facility",
+            Role::Village => "village",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "checkpoint" => Some(Role::Checkpoint),
+            "facility" => Some(Role::Facility),
+            "village" => Some(Role::Village),
+            _ => None,
+        }
+    }
+}
+
+/// Who wrote something: the node (peer id) and its role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Writer {
+    pub peer: String,
+    pub role: Role,
+}
+
+/// What opening a case records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opening {
+    pub nik: Nik,
+    pub person_name: Option<String>,
+    /// Unix ms; its day in Banyuwangi is day 1.
+    pub at_ms: i64,
+    pub by: Writer,
+    /// Where the NIK was issued, as text (`Kabupaten Jember, Jawa Timur (35.09)`).
+    pub origin: String,
+    /// The policy's isolation days at opening; later policies do not change it.
+    pub required_days: u32,
+    /// The first placement.
+    pub place: Place,
+}
+
+impl Opening {
+    pub(super) fn validate(&self) -> Result<(), CaseError> {
+        validate_writer(&self.by)?;
+        validate_place(&self.place)?;
+        check_text(
+            "person name",
+            self.person_name.as_deref().unwrap_or_default(),
+            MAX_TEXT,
+            false,
+        )?;
+        check_text("origin", &self.origin, MAX_TEXT, true)?;
+        if self.required_days > MAX_REQUIRED_DAYS {
+            return Err(refused(
+                "required days",
+                format!("{} is more than {MAX_REQUIRED_DAYS}", self.required_days),
+            ));
+        }
+        super::day_of(self.at_ms).map(|_| ())
+    }
+}
+
+/// One entry of the placement history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub place: Place,
+    pub at_ms: i64,
+    pub by: Writer,
+}
+
+/// What a daily follow-up found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    SeenOk,
+    SeenNotOk,
+    Missed,
+    NotAttempted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::SeenOk => "seen_ok",
+            Outcome::SeenNotOk => "seen_not_ok",
+            Outcome::Missed => "missed",
+            Outcome::NotAttempted => "not_attempted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "seen_ok" => Some(Outcome::SeenOk),
+            "seen_not_ok" => Some(Outcome::SeenNotOk),
+            "missed" => Some(Outcome::Missed),
+            "not_attempted" => Some(Outcome::NotAttempted),
+            _ => None,
+        }
+    }
+}
+
+/// The follow-up of one day by one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The day followed up (in Banyuwangi).
+    pub date: Date,
+    pub outcome: Outcome,
+    pub note: Option<String>,
+    /// When it was recorded (unix ms).
+    pub at_ms: i64,
+    pub by: Writer,
+}
+
+/// A free-text note on the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+    pub at_ms: i64,
+    pub by: Writer,
+}
+
+/// Why a person was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// The policy's period is over.
+    PeriodEnded,
+    /// Released before the period ended, by a decision with its reason.
+    Early { reason: String },
+}
+
+impl ReleaseReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReleaseReason::PeriodEnded => "period_ended",
+            ReleaseReason::Early { .. } => "early",
+        }
+    }
+}
+
+/// The end of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub reason: ReleaseReason,
+    pub at_ms: i64,
+    pub by: Writer,
+}
+
+/// What the opening recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseInfo {
+    pub case_id: String,
+    pub nik: Nik,
+    pub person_name: Option<String>,
+    pub opened_at_ms: i64,
+    /// Day 1 of the case (in Banyuwangi).
+    pub opened_on: Date,
+    pub opened_by: Writer,
+    pub origin: String,
+    pub required_days: u32,
+}
+
+/// Where a case stands on a given day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseState {
+    pub info: CaseInfo,
+    /// The current placement: the latest by time.
+    pub place: Placement,
+    /// Day counter, 1 on the opening day; it stops on the release day.
+    pub day: u32,
+    /// Days left including this one; 0 once the period has ended.
+    pub days_remaining: u32,
+    /// The release in force (the earliest recorded), if released.
+    pub release: Option<Release>,
+    /// The follow-ups recorded for the day asked about.
+    pub today: Vec<FollowUp>,
+}
+
+impl CaseState {
+    pub fn is_open(&self) -> bool {
+        self.release.is_none()
+    }
+    /// Has the required period ended (a period-ended release is allowed)?
+    pub fn period_ended(&self) -> bool {
+        self.days_remaining == 0
+    }
+}
+
+pub(super) fn check_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), CaseError> {
+    if required && s.trim().is_empty() {
+        return Err(refused(field, "is empty"));
+    }
+    if s.chars().count() > max {
+        return Err(refused(field, format!("is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+pub(super) fn validate_writer(by: &Writer) -> Result<(), CaseError> {
+    check_text("writer peer id", &by.peer, 64, true)
+}
+
+pub(super) fn validate_place(place: &Place) -> Result<(), CaseError> {
+    match place {
+        Place::Gor | Place::VillageHouse { .. } => Ok(()),
+        Place::Home { address } => check_text("home address", address, MAX_TEXT, true),
+        Place::FamilyPickup { pledge } => validate_pledge(pledge),
+    }
+}
+
+fn validate_pledge(p: &Pledge) -> Result<(), CaseError> {
+    check_text("pledge: picked up by", &p.picked_up_by, MAX_TEXT, true)?;
+    check_text("pledge: relation", &p.relation, MAX_TEXT, true)?;
+    check_text("pledge: phone", &p.phone, 32, true)?;
+    let digits = p.phone.bytes().filter(u8::is_ascii_digit).count();
+    let shape_ok = p
+        .phone
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-'));
+    if !shape_ok || digits < 6 {
+        return Err(refused(
+            "pledge: phone",
+            format!(
+                "'{}' is not a phone number (digits, '+', spaces or dashes)",
+                p.phone
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The writer fields of a record.
+pub(super) fn read_writer(f: &Fields) -> Result<Writer, ReadError> {
+    Ok(Writer {
+        peer: f.str("by").ok_or(ReadError::Field("by"))?.to_string(),
+        role: f
+            .str("role")
+            .and_then(Role::parse)
+            .ok_or(ReadError::Field("role"))?,
+    })
+}
+
+/// The place of a placement record; `None` if malformed.
+pub(super) fn read_place(f: &Fields) -> Option<Place> {
+    let text = |k| f.str(k).map(str::to_string);
+    Some(match f.str("place")? {
+        "gor" => Place::Gor,
+        "village_house" => Place::VillageHouse {
+            village: VillageCode::parse(f.str("village")?).ok()?,
+        },
+        "home" => Place::Home {
+            address: text("address")?,
+        },
+        "family_pickup" => Place::FamilyPickup {
+            pledge: Pledge {
+                picked_up_by: text("pledge_by")?,
+                relation: text("relation")?,
+                phone: text("phone")?,
+            },
+        },
+        _ => return None,
+    })
+}

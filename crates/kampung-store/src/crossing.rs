@@ -1,0 +1,448 @@
+//! A checkpoint's crossing log as one Automerge document.
+//!
+//! ```text
+//! ROOT { "checkpoint": "<peer id>",
+//!        "crossings": [ { "at", "nik", "verdict", "explain", "decision", "village",
+//!                         "case", "officer", "note",
+//!                         "basis": { "<doc id>": ["<head hex>", ...] } } ] }
+//! ```
+//!
+//! Every check at the post is one entry, with the document heads the verdict
+//! was computed from, so an auditor can replay it on exactly that state.
+//!
+//! Like [`crate::doc::VillageDoc`], every replica starts from the same
+//! deterministic *genesis* change (an actor and content derived from the
+//! checkpoint's peer id, time 0), so the `crossings` list is one object on
+//! every node: two nodes starting the log independently would otherwise make
+//! two lists, and one would hide the other after a merge.
+//!
+//! `crossings` is a list with entries appended at its end: if two devices of a
+//! checkpoint append concurrently both entries survive the merge (a map keyed
+//! by time could collide). [`CrossingLog::entries`] sorts by time; equal times
+//! keep list order, which is part of the merged document and so the same on
+//! every replica. Each entry is its own Automerge change (one change per
+//! record edit keeps re-syncs small).
+
+use std::str::FromStr;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValueRef,
+    ValueRef, ROOT,
+};
+use kampung_core::VillageCode;
+use serde::{Deserialize, Serialize};
+
+use crate::case::is_case_id;
+use crate::fields::{Fields, ReadError};
+use crate::storage::CASE_ID_LEN;
+
+/// Longest NIK text logged (what the officer typed, valid or not).
+pub const MAX_NIK_TEXT: usize = 64;
+/// Longest short text (officer name, verdict kind, document id).
+pub const MAX_SHORT_TEXT: usize = 120;
+/// Longest explanation or note.
+pub const MAX_LONG_TEXT: usize = 2000;
+/// Most documents a verdict can be computed from.
+pub const MAX_BASIS_DOCS: usize = 16;
+/// Most heads recorded per document.
+pub const MAX_HEADS: usize = 64;
+
+/// Why a crossing log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrossingError {
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+    #[error("the document has no 'crossings' list: it is not a crossing log")]
+    NotACrossingLog,
+    #[error("the document is the crossing log of checkpoint {found}, expected {expected}")]
+    WrongCheckpoint { expected: String, found: String },
+    #[error("crossing {index}: field '{field}' is missing or malformed")]
+    BadEntry { index: usize, field: &'static str },
+    #[error("crossing refused: {field} {reason}")]
+    Refused { field: &'static str, reason: String },
+    #[error("the crossing produced no change")]
+    EmptyChange,
+}
+
+/// What the officer decided after the verdict. Exhaustive on purpose: a new
+/// decision must be handled wherever decisions are shown or counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    AllowedIn,
+    TurnedBack,
+    IsolationGor,
+    IsolationVillageHouse { village: VillageCode },
+    IsolationHome,
+    PickedUpByFamily,
+}
+
+impl Decision {
+    /// Stable machine name, as stored in the document.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::AllowedIn => "allowed_in",
+            Decision::TurnedBack => "turned_back",
+            Decision::IsolationGor => "isolation_gor",
+            Decision::IsolationVillageHouse { .. } => "isolation_village_house",
+            Decision::IsolationHome => "isolation_home",
+            Decision::PickedUpByFamily => "picked_up_by_family",
+        }
+    }
+
+    fn from_parts(kind: &str, village: Option<&str>) -> Option<Decision> {
+        Some(match kind {
+            "allowed_in" => Decision::AllowedIn,
+            "turned_back" => Decision::TurnedBack,
+            "isolation_gor" => Decision::IsolationGor,
+            "isolation_village_house" => Decision::IsolationVillageHouse {
+                village: VillageCode::parse(village?).ok()?,
+            },
+            "isolation_home" => Decision::IsolationHome,
+            "picked_up_by_family" => Decision::PickedUpByFamily,
+            _ => return None,
+        })
+    }
+}
+
+/// The heads of one document a verdict was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    /// A [`crate::DocId`] as text (`v/35.10.15.2012`, `c/<case id>`).
+    pub doc: String,
+    /// Change hashes, lowercase hex.
+    pub heads: Vec<String>,
+}
+
+impl DocHeads {
+    pub fn new(doc: impl Into<String>, heads: &[ChangeHash]) -> DocHeads {
+        DocHeads {
+            doc: doc.into(),
+            heads: heads.iter().map(ChangeHash::to_string).collect(),
+        }
+    }
+
+    /// The heads as hashes, for replaying the verdict (`fork_at`).
+    pub fn change_hashes(&self) -> Result<Vec<ChangeHash>, CrossingError> {
+        self.heads
+            .iter()
+            .map(|h| {
+                ChangeHash::from_str(h).map_err(|e| CrossingError::Refused {
+                    field: "basis heads",
+                    reason: format!("'{h}' of {} is not a change hash: {e}", self.doc),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One check at the post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crossing {
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+    /// The NIK as typed or scanned (invalid ones are logged too).
+    pub nik: String,
+    /// `CheckVerdict::kind()`.
+    pub verdict: String,
+    /// `CheckVerdict::explain()`, as the officer read it.
+    pub explanation: String,
+    pub decision: Decision,
+    /// The isolation case opened or referred to, if any.
+    pub case_id: Option<String>,
+    pub officer: Option<String>,
+    pub note: Option<String>,
+    /// The documents (and their heads) the verdict was computed from.
+    pub basis: Vec<DocHeads>,
+}
+
+impl Crossing {
+    /// Check every field before anything is written.
+    fn validate(&self) -> Result<(), CrossingError> {
+        check_text("nik", &self.nik, MAX_NIK_TEXT, true)?;
+        check_text("verdict", &self.verdict, MAX_SHORT_TEXT, true)?;
+        check_text("explanation", &self.explanation, MAX_LONG_TEXT, true)?;
+        check_text("officer", opt(&self.officer), MAX_SHORT_TEXT, false)?;
+        check_text("note", opt(&self.note), MAX_LONG_TEXT, false)?;
+        if let Some(id) = &self.case_id {
+            if !is_case_id(id) {
+                return Err(refused(
+                    "case id",
+                    format!("'{id}' is not {CASE_ID_LEN} lowercase hex digits"),
+                ));
+            }
+        }
+        if self.basis.len() > MAX_BASIS_DOCS {
+            return Err(refused(
+                "basis",
+                format!(
+                    "names {} documents, at most {MAX_BASIS_DOCS}",
+                    self.basis.len()
+                ),
+            ));
+        }
+        for (i, b) in self.basis.iter().enumerate() {
+            check_text("basis document", &b.doc, MAX_SHORT_TEXT, true)?;
+            if self.basis[..i].iter().any(|o| o.doc == b.doc) {
+                return Err(refused("basis", format!("names {} twice", b.doc)));
+            }
+            if b.heads.len() > MAX_HEADS {
+                return Err(refused("basis heads", format!("too many for {}", b.doc)));
+            }
+            b.change_hashes()?;
+        }
+        Ok(())
+    }
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or_default()
+}
+
+fn refused(field: &'static str, reason: String) -> CrossingError {
+    CrossingError::Refused { field, reason }
+}
+
+fn check_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), CrossingError> {
+    if required && s.trim().is_empty() {
+        return Err(refused(field, "is empty".into()));
+    }
+    if s.chars().count() > max {
+        return Err(refused(field, format!("is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+/// A checkpoint's crossing log.
+#[derive(Debug, Clone)]
+pub struct CrossingLog {
+    peer: String,
+    doc: Automerge,
+    crossings: ObjId,
+}
+
+/// The actor of a checkpoint's genesis change.
+fn genesis_actor(peer: &str) -> ActorId {
+    ActorId::from(format!("kampung-crossings/{peer}").into_bytes())
+}
+
+impl CrossingLog {
+    /// A new, empty log: the genesis change only, identical on every node.
+    pub fn genesis(peer: &str) -> CrossingLog {
+        let mut doc = Automerge::new().with_actor(genesis_actor(peer));
+        let mut tx = doc.transaction();
+        // Infallible on a fresh document: ROOT exists and is a map.
+        let crossings = tx
+            .put(ROOT, "checkpoint", peer)
+            .and_then(|()| tx.put_object(ROOT, "crossings", ObjType::List));
+        let crossings = match crossings {
+            Ok(id) => id,
+            Err(e) => unreachable!("genesis of a fresh document failed: {e}"),
+        };
+        tx.commit_with(
+            CommitOptions::default()
+                .with_message("genesis")
+                .with_time(0),
+        );
+        CrossingLog {
+            peer: peer.to_string(),
+            doc,
+            crossings,
+        }
+    }
+
+    /// Load from a snapshot (optional: the genesis if absent) and chunks,
+    /// checking it is this checkpoint's log.
+    pub fn load<'a>(
+        peer: &str,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<CrossingLog, CrossingError> {
+        let mut doc = match snapshot {
+            Some(bytes) => Automerge::load(bytes)?,
+            None => Self::genesis(peer).doc,
+        };
+        for chunk in chunks {
+            doc.load_incremental(chunk)?;
+        }
+        Self::from_automerge(peer, doc)
+    }
+
+    /// Wrap a document received whole (sync, audit), checking it is this
+    /// checkpoint's log.
+    pub fn from_automerge(peer: &str, doc: Automerge) -> Result<CrossingLog, CrossingError> {
+        let found = match doc.get(ROOT, "checkpoint")? {
+            Some((v, _)) => v.as_str().unwrap_or_default().to_string(),
+            None => String::new(),
+        };
+        if found != peer {
+            return Err(CrossingError::WrongCheckpoint {
+                expected: peer.to_string(),
+                found,
+            });
+        }
+        let crossings = match doc.get(ROOT, "crossings")? {
+            Some((automerge::Value::Object(ObjType::List), id)) => id,
+            _ => return Err(CrossingError::NotACrossingLog),
+        };
+        Ok(CrossingLog {
+            peer: peer.to_string(),
+            doc,
+            crossings,
+        })
+    }
+
+    /// The checkpoint's peer id.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The Automerge document, for sync and audit.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Mutable access for applying remote changes (sync).
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// Whole document, compressed.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes made since `heads`, compressed.
+    pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Number of crossings logged.
+    pub fn len(&self) -> usize {
+        self.doc.length(&self.crossings)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append one crossing as one change by `actor`. A refused entry writes
+    /// nothing.
+    pub fn record(
+        &mut self,
+        actor: &ActorId,
+        entry: &Crossing,
+    ) -> Result<ChangeHash, CrossingError> {
+        entry.validate()?;
+        if self.doc.get_actor() != actor {
+            self.doc.set_actor(actor.clone());
+        }
+        let mut tx = self.doc.transaction();
+        let at = tx.length(&self.crossings);
+        let obj = tx.insert_object(&self.crossings, at, ObjType::Map)?;
+        tx.put(&obj, "at", automerge::ScalarValue::Timestamp(entry.at_ms))?;
+        tx.put(&obj, "nik", entry.nik.as_str())?;
+        tx.put(&obj, "verdict", entry.verdict.as_str())?;
+        tx.put(&obj, "explain", entry.explanation.as_str())?;
+        tx.put(&obj, "decision", entry.decision.kind())?;
+        if let Decision::IsolationVillageHouse { village } = &entry.decision {
+            tx.put(&obj, "village", village.to_string())?;
+        }
+        for (key, value) in [
+            ("case", &entry.case_id),
+            ("officer", &entry.officer),
+            ("note", &entry.note),
+        ] {
+            if let Some(v) = value {
+                tx.put(&obj, key, v.as_str())?;
+            }
+        }
+        let basis = tx.put_object(&obj, "basis", ObjType::Map)?;
+        for b in &entry.basis {
+            let list = tx.put_object(&basis, b.doc.as_str(), ObjType::List)?;
+            for (i, h) in b.heads.iter().enumerate() {
+                tx.insert(&list, i, h.as_str())?;
+            }
+        }
+        let options = CommitOptions::default()
+            .with_message(format!(
+                "crossing {} {}",
+                entry.verdict,
+                entry.decision.kind()
+            ))
+            .with_time(entry.at_ms / 1000);
+        let (hash, _) = tx.commit_with(options);
+        hash.ok_or(CrossingError::EmptyChange)
+    }
+
+    /// Every crossing, in time order (equal times in list order, the same on
+    /// every replica).
+    pub fn entries(&self) -> Result<Vec<Crossing>, CrossingError> {
+        let mut out = Vec::with_capacity(self.len());
+        for item in self.doc.list_range(&self.crossings, ..) {
+            let index = item.index;
+            let bad = |field| CrossingError::BadEntry { index, field };
+            let ValueRef::Object(ObjType::Map) = item.value else {
+                return Err(bad("entry"));
+            };
+            out.push(self.read_entry(&item.id()).map_err(|f| match f {
+                ReadError::Field(field) => bad(field),
+                ReadError::Automerge(e) => CrossingError::Automerge(e),
+            })?);
+        }
+        out.sort_by_key(|c| c.at_ms);
+        Ok(out)
+    }
+
+    fn read_entry(&self, obj: &ObjId) -> Result<Crossing, ReadError> {
+        let f = Fields::read(&self.doc, obj);
+        let text = |k: &'static str| f.str(k).map(str::to_string).ok_or(ReadError::Field(k));
+        let decision = f
+            .str("decision")
+            .and_then(|d| Decision::from_parts(d, f.str("village")))
+            .ok_or(ReadError::Field("decision"))?;
+        let basis_obj = f.obj("basis").ok_or(ReadError::Field("basis"))?;
+        let mut basis = Vec::new();
+        for item in self.doc.map_range(basis_obj, ..) {
+            let ValueRef::Object(ObjType::List) = item.value else {
+                return Err(ReadError::Field("basis"));
+            };
+            let mut heads = Vec::new();
+            for h in self.doc.list_range(item.id(), ..) {
+                match h.value {
+                    ValueRef::Scalar(ScalarValueRef::Str(s)) => heads.push(s.into_owned()),
+                    _ => return Err(ReadError::Field("basis")),
+                }
+            }
+            basis.push(DocHeads {
+                doc: item.key.into_owned(),
+                heads,
+            });
+        }
+        Ok(Crossing {
+            at_ms: f.ts("at").ok_or(ReadError::Field("at"))?,
+            nik: text("nik")?,
+            verdict: text("verdict")?,
+            explanation: text("explain")?,
+            decision,
+            case_id: f.str("case").map(str::to_string),
+            officer: f.str("officer").map(str::to_string),
+            note: f.str("note").map(str::to_string),
+            basis,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+use automerge::ActorId;
+use kampung_core::{Nik, VillageCode};
+
+use super::*;
+use crate::doc::VillageDoc;
+
+const PEER: &str = "12D3KooWKetapangHarbourCheckpoint0000000000000000001";
+
+fn actor(n: u8) -> ActorId {
+    ActorId::from(vec![n; 32])
+}
+
+fn crossing(at_ms: i64, nik: &str, decision: Decision) -> Crossing {
+    Crossing {
+        at_ms,
+        nik: nik.to_string(),
+        verdict: "non_resident".to_string(),
+        explanation: "NOT A RESIDENT: not in the Banyuwangi registry.".to_string(),
+        decision,
+        case_id: None,
+        officer: Some("Bripka Agus".to_string()),
+        note: None,
+        basis: Vec::new(),
+    }
+}
+
+fn village() -> VillageCode {
+    VillageCode::parse("35.10.15.2012").unwrap()
+}
+
+#[test]
+fn genesis_is_shared_by_every_node_of_one_checkpoint() {
+    assert_eq!(
+        CrossingLog::genesis(PEER).heads(),
+        CrossingLog::genesis(PEER).heads()
+    );
+    assert_ne!(
+        CrossingLog::genesis(PEER).heads(),
+        CrossingLog::genesis("12D3KooWOtherCheckpoint").heads()
+    );
+    // Two devices start the log independently, log concurrently, then merge:
+    // one list, both entries.
+    let mut a = CrossingLog::genesis(PEER);
+    let mut b = CrossingLog::genesis(PEER);
+    a.record(
+        &actor(1),
+        &crossing(1_000, "3508015203850003", Decision::AllowedIn),
+    )
+    .unwrap();
+    b.record(
+        &actor(2),
+        &crossing(2_000, "5101015203850007", Decision::TurnedBack),
+    )
+    .unwrap();
+    a.automerge_mut().merge(b.automerge_mut()).unwrap();
+    b.automerge_mut().merge(a.automerge_mut()).unwrap();
+    assert_eq!(a.heads(), b.heads());
+    assert_eq!(a.len(), 2);
+    assert_eq!(a.entries().unwrap(), b.entries().unwrap());
+    let kinds: Vec<_> = a
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.decision)
+        .collect();
+    assert_eq!(kinds, vec![Decision::AllowedIn, Decision::TurnedBack]);
+}
+
+#[test]
+fn entries_read_back_in_time_order_one_change_each() {
+    let mut log = CrossingLog::genesis(PEER);
+    let mut third = crossing(3_000, "3508015203850003", Decision::IsolationHome);
+    third.case_id = Some("00c0ffee00c0ffee".to_string());
+    third.note = Some("brought by bus from Surabaya".to_string());
+    let first = crossing(1_000, "3510153203850001", Decision::TurnedBack);
+    let second = crossing(2_000, "3508015203850004", Decision::AllowedIn);
+    for c in [&third, &first, &second] {
+        log.record(&actor(1), c).unwrap();
+    }
+    assert_eq!(
+        log.automerge().get_changes(&[]).len(),
+        4,
+        "genesis + one change per entry"
+    );
+    assert_eq!(log.entries().unwrap(), vec![first, second, third.clone()]);
+    // Incremental save after one more entry is small, and load gives it back.
+    let before = log.heads();
+    let snapshot = log.save();
+    let fourth = crossing(4_000, "3508015203850005", Decision::IsolationGor);
+    log.record(&actor(1), &fourth).unwrap();
+    let chunk = log.save_after(&before);
+    assert!(
+        chunk.len() < 1_000,
+        "one entry re-syncs in {} bytes",
+        chunk.len()
+    );
+    let back = CrossingLog::load(PEER, Some(&snapshot), [chunk.as_slice()]).unwrap();
+    assert_eq!(back.heads(), log.heads());
+    assert_eq!(back.entries().unwrap().last(), Some(&fourth));
+    // Starting from nothing but chunks works too (the genesis is implied).
+    let all = log.save_after(&CrossingLog::genesis(PEER).heads());
+    let back = CrossingLog::load(PEER, None, [all.as_slice()]).unwrap();
+    assert_eq!(back.entries().unwrap().len(), 4);
+}
+
+#[test]
+fn every_decision_round_trips() {
+    let decisions = vec![
+        Decision::AllowedIn,
+        Decision::TurnedBack,
+        Decision::IsolationGor,
+        Decision::IsolationVillageHouse { village: village() },
+        Decision::IsolationHome,
+        Decision::PickedUpByFamily,
+    ];
+    let mut log = CrossingLog::genesis(PEER);
+    for (i, d) in decisions.iter().enumerate() {
+        log.record(
+            &actor(1),
+            &crossing(i as i64, "3508015203850003", d.clone()),
+        )
+        .unwrap();
+    }
+    let back: Vec<_> = log
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.decision)
+        .collect();
+    assert_eq!(back, decisions);
+}
+
+#[test]
+fn the_basis_replays_the_verdict_on_the_state_it_was_made_on() {
+    let mut vdoc = VillageDoc::genesis(village());
+    let nik = Nik::parse("3510155203850001", 2026).unwrap().nik();
+    let mut r = kampung_core::Resident {
+        nik,
+        full_name: "Sri Wahyuni".into(),
+        sex: kampung_core::Sex::Female,
+        birth_date: time::macros::date!(1985 - 03 - 12),
+        family_card: "3510150101100001".into(),
+        address: kampung_core::Address {
+            dusun: "Krajan".into(),
+            rt: 1,
+            rw: 2,
+        },
+        village: village(),
+        status: kampung_core::Status::Active,
+        updated_at_ms: 0,
+    };
+    vdoc.upsert(&actor(9), &r, 1_000).unwrap();
+    let basis = DocHeads::new(crate::DocId::village(village()).as_str(), &vdoc.heads());
+    let mut entry = crossing(5_000, "3510155203850001", Decision::AllowedIn);
+    entry.verdict = "resident".into();
+    entry.basis = vec![basis];
+    let mut log = CrossingLog::genesis(PEER);
+    log.record(&actor(1), &entry).unwrap();
+    // The village later records the person as moved out.
+    r.status = kampung_core::Status::MovedOut {
+        destination: "Kota Surabaya".into(),
+    };
+    vdoc.upsert(&actor(9), &r, 9_000).unwrap();
+    // The auditor forks the village document at the logged heads.
+    let logged = &log.entries().unwrap()[0].basis[0];
+    assert_eq!(logged.doc, "v/35.10.15.2012");
+    let at = vdoc
+        .automerge()
+        .fork_at(&logged.change_hashes().unwrap())
+        .unwrap();
+    let then = VillageDoc::load(village(), Some(&at.save()), []).unwrap();
+    assert_eq!(
+        then.get(nik).unwrap().unwrap().status,
+        kampung_core::Status::Active
+    );
+}
+
+#[test]
+fn refused_entries_write_nothing() {
+    let mut log = CrossingLog::genesis(PEER);
+    let heads = log.heads();
+    let mut bad_case = crossing(1, "3508015203850003", Decision::IsolationGor);
+    bad_case.case_id = Some("00C0FFEE".into());
+    let empty_nik = crossing(1, "  ", Decision::TurnedBack);
+    let mut bad_heads = crossing(1, "3508015203850003", Decision::AllowedIn);
+    bad_heads.basis = vec![DocHeads {
+        doc: "v/35.10.15.2012".into(),
+        heads: vec!["not-hex".into()],
+    }];
+    let mut twice = crossing(1, "3508015203850003", Decision::AllowedIn);
+    twice.basis = vec![
+        DocHeads::new("v/35.10.15.2012", &[]),
+        DocHeads::new("v/35.10.15.2012", &[]),
+    ];
+    let mut long_note = crossing(1, "3508015203850003", Decision::AllowedIn);
+    long_note.note = Some("x".repeat(MAX_LONG_TEXT + 1));
+    for (entry, field) in [
+        (bad_case, "case id"),
+        (empty_nik, "nik"),
+        (bad_heads, "basis heads"),
+        (twice, "basis"),
+        (long_note, "note"),
+    ] {
+        match log.record(&actor(1), &entry) {
+            Err(CrossingError::Refused { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected {field} refused, got {other:?}"),
+        }
+    }
+    assert_eq!(log.heads(), heads);
+    assert!(log.is_empty());
+}
+
+#[test]
+fn another_checkpoints_log_is_refused() {
+    let bytes = CrossingLog::genesis(PEER).save();
+    assert!(matches!(
+        CrossingLog::load("12D3KooWOtherCheckpoint", Some(&bytes), []),
+        Err(CrossingError::WrongCheckpoint { .. })
+    ));
+    let village = VillageDoc::genesis(village()).save();
+    assert!(CrossingLog::load(PEER, Some(&village), []).is_err());
+    assert!(CrossingLog::load(PEER, Some(b"not automerge"), []).is_err());
+}
+
+#[test]
+fn equal_times_from_two_devices_order_the_same_everywhere() {
+    let mut a = CrossingLog::genesis(PEER);
+    let mut b = CrossingLog::genesis(PEER);
+    a.record(
+        &actor(1),
+        &crossing(7_000, "3508015203850003", Decision::AllowedIn),
+    )
+    .unwrap();
+    b.record(
+        &actor(2),
+        &crossing(7_000, "3508015203850004", Decision::TurnedBack),
+    )
+    .unwrap();
+    let mut ab = a.clone();
+    ab.automerge_mut().merge(b.automerge_mut()).unwrap();
+    let mut ba = b.clone();
+    ba.automerge_mut().merge(a.automerge_mut()).unwrap();
+    assert_eq!(ab.entries().unwrap(), ba.entries().unwrap());
+    assert_eq!(ab.len(), 2);
+}
