@@ -13,7 +13,7 @@ use crate::MeshConfig;
 pub(crate) struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
-    pub gossipsub: gossipsub::Behaviour,
+    pub gossipsub: crate::gate::Gated<gossipsub::Behaviour>,
     pub sync: request_response::Behaviour<Codec>,
     pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
@@ -79,7 +79,7 @@ pub(crate) fn build(
     Ok(Behaviour {
         identify,
         ping: ping::Behaviour::default(),
-        gossipsub,
+        gossipsub: crate::gate::Gated::new(gossipsub, cfg.membership.enforced()),
         sync,
         kad: Toggle::from(kad),
         mdns: Toggle::from(mdns),

@@ -1,13 +1,15 @@
 //! Request-response codec: a 4-byte big-endian length, then a postcard
 //! message. The length is checked against the limit before anything is
 //! allocated, so a peer cannot make us buffer more than one bounded message.
+//! The framing lives in `kampung_sync::message` (no libp2p in it), where the
+//! fuzz target `sync_frame` reaches it.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use kampung_sync::message::{self, Request, Response};
+use futures::{AsyncRead, AsyncWrite};
+use kampung_sync::message::{self, read_frame, write_frame, Request, Response};
 use kampung_sync::Limits;
 use libp2p::StreamProtocol;
 
@@ -40,40 +42,6 @@ impl Codec {
             .written
             .fetch_add(n as u64 + 4, Ordering::Relaxed);
     }
-}
-
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("message of {len} bytes exceeds the limit of {max}"),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
-async fn write_frame<T: AsyncWrite + Unpin + Send>(
-    io: &mut T,
-    bytes: &[u8],
-    max: usize,
-) -> io::Result<()> {
-    if bytes.len() > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "message of {} bytes exceeds the limit of {max}",
-                bytes.len()
-            ),
-        ));
-    }
-    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    io.write_all(bytes).await?;
-    io.close().await
 }
 
 fn invalid(e: impl ToString) -> io::Error {

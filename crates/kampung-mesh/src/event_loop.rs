@@ -43,6 +43,8 @@ enum Internal {
 }
 
 struct PeerState {
+    /// Showed a valid certificate (always true in an open mesh).
+    admitted: bool,
     role: Option<String>,
     addresses: Vec<Multiaddr>,
     since: Instant,
@@ -56,6 +58,10 @@ struct Redial {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A peer must show a valid certificate this soon after connecting.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Owns the swarm; see the crate docs.
 pub struct EventLoop<R> {
@@ -67,6 +73,13 @@ pub struct EventLoop<R> {
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
+    /// Our hellos and roster requests in flight, by request, with the peer asked.
+    pending_trust: HashMap<OutboundRequestId, PeerId>,
+    /// Peers to cut off at the next tick (after their refusal was sent).
+    expel: Vec<PeerId>,
+    /// Peers being cut off (each counted once in `peers_refused`).
+    cutting: HashSet<PeerId>,
+    last_recheck: Instant,
     peers: HashMap<PeerId, PeerState>,
     syncing: HashSet<PeerId>,
     inbound: Arc<Semaphore>,
@@ -119,6 +132,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         swarm
             .behaviour_mut()
             .gossipsub
+            .inner_mut()
             .subscribe(&topic)
             .map_err(|e| transport(&e))?;
         for addr in &config.listen {
@@ -155,6 +169,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             internal_tx,
             internal_rx,
             pending: HashMap::new(),
+            pending_trust: HashMap::new(),
+            expel: Vec::new(),
+            cutting: HashSet::new(),
+            last_recheck: now,
             peers: HashMap::new(),
             syncing: HashSet::new(),
             tasks: JoinSet::new(),
@@ -214,7 +232,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 }
             }
             Command::SyncNow => {
-                let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+                let peers: Vec<PeerId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, s)| s.admitted)
+                    .map(|(p, _)| *p)
+                    .collect();
                 for p in peers {
                     self.start_session(p);
                 }
@@ -234,6 +257,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .swarm
             .behaviour_mut()
             .gossipsub
+            .inner_mut()
             .publish(self.topic.clone(), bytes)
         {
             Ok(_) => self.counters.announces_sent += 1,
@@ -287,7 +311,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     fn on_sync_error(&mut self, peer: PeerId, e: &SyncError) {
         self.counters.sessions_failed += 1;
-        if matches!(e, SyncError::Replica(kampung_sync::ReplicaError::Refused(_))) {
+        if matches!(
+            e,
+            SyncError::Replica(kampung_sync::ReplicaError::Refused(_))
+        ) {
             self.counters.changes_rejected += 1;
         }
         if e.is_peer_fault() {
@@ -329,13 +356,16 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.police(now);
         // Anti-entropy with peers not synced for a while.
         let due: Vec<PeerId> = self
             .peers
             .iter()
             .filter(|(_, s)| {
-                s.last_sync
-                    .is_none_or(|(t, _, _)| now.duration_since(t) >= self.config.anti_entropy_every)
+                s.admitted
+                    && s.last_sync.is_none_or(|(t, _, _)| {
+                        now.duration_since(t) >= self.config.anti_entropy_every
+                    })
             })
             .map(|(p, _)| *p)
             .collect();
@@ -408,7 +438,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                         r.backoff = Duration::from_millis(500);
                     }
                 }
+                let open = !self.config.membership.enforced();
                 let state = self.peers.entry(peer_id).or_insert_with(|| PeerState {
+                    admitted: open,
                     role: None,
                     addresses: Vec::new(),
                     since: Instant::now(),
@@ -421,7 +453,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 }
                 if num_established.get() == 1 {
                     debug!(peer = %peer_id, "connected");
-                    self.start_session(peer_id);
+                    if open {
+                        self.start_session(peer_id);
+                    } else {
+                        self.send_hello(peer_id);
+                    }
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -431,6 +467,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             } => {
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
+                self.cutting.remove(&peer_id);
+                self.swarm.behaviour_mut().gossipsub.expel(&peer_id);
                 self.dialled_addr.retain(|_, p| *p != peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -522,6 +560,17 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    let request = match self.on_trust_request(peer, request) {
+                        Ok(r) => r,
+                        Err(response) => {
+                            let _ = self
+                                .swarm
+                                .behaviour_mut()
+                                .sync
+                                .send_response(channel, response);
+                            return;
+                        }
+                    };
                     let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
                         self.counters.requests_busy += 1;
                         let busy = Response::Refused {
@@ -545,7 +594,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.pending.remove(&request_id) {
+                    if let Some(asked) = self.pending_trust.remove(&request_id) {
+                        self.on_trust_response(asked, response);
+                    } else if let Some(reply) = self.pending.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
                 }
@@ -556,7 +607,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 peer,
                 ..
             } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
+                if self.pending_trust.remove(&request_id).is_some() {
+                    debug!(%peer, error = %error, "hello or roster request failed");
+                    if self.config.membership.enforced()
+                        && self.peers.get(&peer).is_some_and(|p| !p.admitted)
+                    {
+                        self.cut(peer);
+                    }
+                } else if let Some(reply) = self.pending.remove(&request_id) {
                     let err = match error {
                         request_response::OutboundFailure::Timeout => RequestError::Timeout,
                         request_response::OutboundFailure::Io(e)
@@ -573,6 +631,174 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 debug!(%peer, error = %error, "inbound request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn send_hello(&mut self, peer: PeerId) {
+        let Some(certificate) = self.config.membership.certificate() else {
+            warn!(%peer, "this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
+            self.cut(peer);
+            return;
+        };
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Hello { certificate });
+        self.pending_trust.insert(id, peer);
+    }
+
+    fn ask_roster(&mut self, peer: PeerId) {
+        if !self.config.membership.enforced() {
+            return;
+        }
+        let digest = self.config.membership.digest();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Roster { digest });
+        self.pending_trust.insert(id, peer);
+    }
+
+    /// The peer showed a valid certificate: let it in.
+    fn admit(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if state.admitted {
+            return;
+        }
+        state.admitted = true;
+        info!(%peer, "peer admitted");
+        self.swarm.behaviour_mut().gossipsub.admit(peer);
+        self.ask_roster(peer);
+        self.start_session(peer);
+    }
+
+    /// Disconnect `peer` at the next tick; counted once per connection.
+    fn cut(&mut self, peer: PeerId) {
+        if self.cutting.insert(peer) {
+            self.counters.peers_refused += 1;
+        }
+        self.expel.push(peer);
+    }
+
+    fn refuse(&mut self, peer: PeerId, reason: &str) {
+        warn!(%peer, %reason, "peer refused: disconnecting");
+        self.cut(peer);
+    }
+
+    /// Membership requests are answered here; any other request from a peer
+    /// that has not been admitted is refused. `Ok` passes a request on.
+    fn on_trust_request(&mut self, peer: PeerId, request: Request) -> Result<Request, Response> {
+        let membership = self.config.membership.clone();
+        let admitted = self.peers.get(&peer).is_some_and(|p| p.admitted);
+        match request {
+            Request::Hello { certificate } => {
+                match membership.check_peer(&peer, Some(&certificate)) {
+                    Ok(()) => {
+                        self.admit(peer);
+                        Err(match membership.certificate() {
+                            Some(certificate) => Response::Hello { certificate },
+                            None => Response::Refused {
+                                reason: "this node has no certificate in force".into(),
+                            },
+                        })
+                    }
+                    Err(reason) => {
+                        self.refuse(peer, &reason);
+                        Err(Response::Refused { reason })
+                    }
+                }
+            }
+            _ if !admitted => {
+                self.counters.requests_unadmitted += 1;
+                Err(Response::Refused {
+                    reason: "show a valid certificate (hello) first".into(),
+                })
+            }
+            Request::Roster { digest } => Err(Response::Roster {
+                statements: if digest == membership.digest() {
+                    Vec::new()
+                } else {
+                    membership.statements()
+                },
+            }),
+            other => Ok(other),
+        }
+    }
+
+    fn on_trust_response(&mut self, peer: PeerId, response: Response) {
+        let membership = self.config.membership.clone();
+        match response {
+            Response::Hello { certificate } => {
+                match membership.check_peer(&peer, Some(&certificate)) {
+                    Ok(()) => self.admit(peer),
+                    Err(reason) => self.refuse(peer, &reason),
+                }
+            }
+            Response::Roster { statements } => {
+                if membership.add_statements(&peer, statements) > 0 {
+                    // New revocations cut peers off now, not at the next recheck.
+                    self.last_recheck = Instant::now() - RECHECK_EVERY;
+                }
+            }
+            Response::Refused { reason } => {
+                if self.peers.get(&peer).is_some_and(|p| !p.admitted) {
+                    warn!(%peer, %reason, "peer did not admit us");
+                    self.cut(peer);
+                }
+            }
+            other => debug!(%peer, ?other, "unexpected answer to a membership request"),
+        }
+    }
+
+    /// Cut off refused peers, peers that did not show a certificate in time,
+    /// and admitted peers whose certificate expired or was revoked.
+    fn police(&mut self, now: Instant) {
+        if !self.config.membership.enforced() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.expel);
+        out.extend(
+            self.peers
+                .iter()
+                .filter(|(_, s)| !s.admitted && now.duration_since(s.since) > HELLO_TIMEOUT)
+                .map(|(p, _)| *p),
+        );
+        if now.duration_since(self.last_recheck) >= RECHECK_EVERY {
+            self.last_recheck = now;
+            let membership = self.config.membership.clone();
+            for (peer, s) in &self.peers {
+                if s.admitted {
+                    if let Err(reason) = membership.check_peer(peer, None) {
+                        warn!(%peer, %reason, "peer no longer admitted");
+                        out.push(*peer);
+                    }
+                }
+            }
+            let admitted: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, s)| s.admitted)
+                .map(|(p, _)| *p)
+                .collect();
+            for p in admitted {
+                self.ask_roster(p);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        for peer in out {
+            if self.cutting.insert(peer) {
+                self.counters.peers_refused += 1;
+            }
+            self.swarm.behaviour_mut().gossipsub.expel(&peer);
+            if let Some(s) = self.peers.get_mut(&peer) {
+                s.admitted = false;
+            }
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 

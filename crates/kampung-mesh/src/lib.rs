@@ -17,6 +17,7 @@
 mod behaviour;
 pub mod codec;
 mod event_loop;
+mod gate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,9 +35,57 @@ pub use libp2p::{multiaddr, Multiaddr as Address, PeerId as Peer};
 /// The gossip topic carrying announcements.
 pub const TOPIC: &str = "kampung/heads/1";
 
+/// Who may hold a connection: the mesh asks, the trust layer answers.
+///
+/// With enforcement on, a peer must show a certificate (a `Hello`) that
+/// passes [`Membership::check_peer`] before any of our data reaches it or any
+/// of its requests or gossip is served; a peer that fails, or does not show
+/// one in time, is disconnected.
+pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
+    /// Off for an open mesh (tests and a single office without a root key).
+    fn enforced(&self) -> bool;
+    /// Our own certificate, as shown to peers (encoded).
+    fn certificate(&self) -> Option<Vec<u8>>;
+    /// May `peer` stay connected? `shown` is the certificate it just showed.
+    fn check_peer(&self, peer: &PeerId, shown: Option<&[u8]>) -> Result<(), String>;
+    /// Digest over every statement we hold.
+    fn digest(&self) -> [u8; 32];
+    /// Every statement we hold (encoded), for a peer whose digest differs.
+    fn statements(&self) -> Vec<Vec<u8>>;
+    /// Statements from a peer: verify, keep, and return how many were new.
+    fn add_statements(&self, from: &PeerId, statements: Vec<Vec<u8>>) -> usize;
+}
+
+/// Everyone may connect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenMesh;
+
+impl Membership for OpenMesh {
+    fn enforced(&self) -> bool {
+        false
+    }
+    fn certificate(&self) -> Option<Vec<u8>> {
+        None
+    }
+    fn check_peer(&self, _: &PeerId, _: Option<&[u8]>) -> Result<(), String> {
+        Ok(())
+    }
+    fn digest(&self) -> [u8; 32] {
+        [0; 32]
+    }
+    fn statements(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn add_statements(&self, _: &PeerId, _: Vec<Vec<u8>>) -> usize {
+        0
+    }
+}
+
 /// How the mesh is set up.
 #[derive(Debug, Clone)]
 pub struct MeshConfig {
+    /// Who may connect (see [`Membership`]).
+    pub membership: std::sync::Arc<dyn Membership>,
     pub keypair: Keypair,
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
@@ -65,6 +114,7 @@ pub struct MeshConfig {
 impl MeshConfig {
     pub fn new(keypair: Keypair, role: String) -> Self {
         MeshConfig {
+            membership: std::sync::Arc::new(OpenMesh),
             keypair,
             listen: Vec::new(),
             bootstrap: Vec::new(),
@@ -122,6 +172,13 @@ pub struct Counters {
     pub requests_served: u64,
     pub requests_busy: u64,
     pub peer_faults: u64,
+    /// Changes or documents from peers that our store refused to apply
+    /// (malformed, or not allowed by the verifier).
+    pub changes_rejected: u64,
+    /// Peers disconnected for having no valid certificate (or a revoked one).
+    pub peers_refused: u64,
+    /// Requests refused because the peer had not shown a certificate.
+    pub requests_unadmitted: u64,
     /// Bytes of sync protocol messages read from peers.
     pub sync_bytes_read: u64,
     /// Bytes of sync protocol messages written to peers.

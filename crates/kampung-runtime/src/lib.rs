@@ -8,6 +8,7 @@
 //! The node binary wires these to `kampung-mesh` and `kampung-api`.
 
 pub mod config;
+pub mod membership;
 pub mod store;
 
 pub use config::{Config, ConfigError};

@@ -31,7 +31,9 @@ pub mod replica;
 pub mod session;
 
 pub use message::{Announce, DocHeads, Hash, Request, Response};
-pub use replica::{Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges};
+pub use replica::{
+    Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges, SignedDocument,
+};
 pub use session::{on_announce, pull_doc, respond, sync_with, SessionStats, SyncError};
 
 use sha2::{Digest as _, Sha256};

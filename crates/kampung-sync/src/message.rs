@@ -1,6 +1,10 @@
 //! Wire messages, encoded with postcard and checked against [`Limits`] on the
 //! way in: a peer's message is refused, not trusted, if it breaks a bound.
+//! On a stream each message is one frame ([`read_frame`], [`write_frame`]).
 
+use std::io;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use serde::{Deserialize, Serialize};
 
 use crate::Limits;
@@ -230,6 +234,45 @@ pub fn decode_announce(bytes: &[u8], limits: &Limits) -> Result<Announce, WireEr
         )));
     }
     Ok(a)
+}
+
+/// Read one frame: a 4-byte big-endian length, then that many bytes. The
+/// length is checked against `max` before anything is allocated, so a peer
+/// cannot make us buffer more than one bounded message. Transport-agnostic
+/// (the mesh's request-response codec uses it), so it is fuzzed without libp2p.
+pub async fn read_frame<T: AsyncRead + Unpin>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("message of {len} bytes exceeds the limit of {max}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+/// Write one frame as [`read_frame`] reads it, then close the stream.
+pub async fn write_frame<T: AsyncWrite + Unpin>(
+    io: &mut T,
+    bytes: &[u8],
+    max: usize,
+) -> io::Result<()> {
+    if bytes.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "message of {} bytes exceeds the limit of {max}",
+                bytes.len()
+            ),
+        ));
+    }
+    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub struct Applied {
     pub missing_deps: Vec<Hash>,
 }
 
+/// A whole stored document and every write signature of it.
+pub type SignedDocument = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Changes for a peer with the write signatures that cover them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignedChanges {
@@ -67,7 +70,7 @@ pub trait Replica: Send + Sync {
     fn document(
         &self,
         doc: &str,
-    ) -> impl Future<Output = Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, ReplicaError>> + Send;
+    ) -> impl Future<Output = Result<Option<SignedDocument>, ReplicaError>> + Send;
     /// Apply changes received from `from` (verified against `signatures` first).
     fn apply_changes(
         &self,

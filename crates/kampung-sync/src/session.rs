@@ -150,7 +150,9 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         let (bytes, signatures) = fetch_document(peer, doc, limits).await?;
         stats.bytes += bytes.len();
         stats.documents += 1;
-        replica.apply_document(doc, bytes, signatures, &from).await?;
+        replica
+            .apply_document(doc, bytes, signatures, &from)
+            .await?;
         return Ok(stats);
     };
     // Each page must make progress; a peer that keeps saying "more" without it is cut off.

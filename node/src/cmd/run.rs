@@ -5,8 +5,14 @@ use std::time::Duration;
 use anyhow::Context;
 use kampung_datadir::{DataDir, Role};
 use kampung_mesh::MeshConfig;
+use std::sync::{Arc, RwLock};
+
+use kampung_runtime::membership::{now_ms, RosterMembership};
 use kampung_runtime::store::{accept_all, spawn_store};
 use kampung_runtime::Config;
+use kampung_store::trust::{load_roster, RosterVerifier, SharedRoster};
+use kampung_store::ChangeVerifier;
+use kampung_trust::NodeKey;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -96,13 +102,42 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let dir = DataDir::open(&config.data)?;
     let registry = dir.open_registry(super::this_year())?;
-    let (store, store_thread) = spawn_store(registry, accept_all());
+    // With a root key, peers must show certificates and every remote write
+    // must be signed by a writer allowed to make it; without one, the node
+    // runs an open mesh (a trusted network only).
+    let roster: Option<SharedRoster> = match dir.root_key()? {
+        Some(root) => Some(Arc::new(RwLock::new(load_roster(
+            registry.storage(),
+            root,
+        )?))),
+        None => {
+            tracing::warn!("no root key configured: this node admits every peer and accepts every change. Configure one with `kampung init --root ROOT.pub`");
+            None
+        }
+    };
+    let verifier: Arc<dyn ChangeVerifier + Send + Sync> = match &roster {
+        Some(r) => Arc::new(RosterVerifier::new(r.clone(), now_ms)),
+        None => accept_all(),
+    };
+    let (store, store_thread) = spawn_store(registry, verifier);
     let (role, own_village) = match dir.role() {
         Role::Village { village } => (format!("village:{village}"), Some(*village)),
         Role::Checkpoint { name } => (format!("checkpoint:{name}"), None),
+        Role::Facility { name } => (format!("facility:{name}"), None),
         Role::Auditor => ("auditor".to_string(), None),
     };
     let mut mesh_config = MeshConfig::new(dir.keypair().clone(), role.clone());
+    if let Some(r) = &roster {
+        let own = NodeKey::from_public(&dir.keypair().public())
+            .context("the node key is not an ed25519 key")?;
+        if r.read()
+            .map(|r| r.signed_certificate(&own, now_ms()).is_none())
+            .unwrap_or(true)
+        {
+            tracing::warn!("this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
+        }
+        mesh_config.membership = Arc::new(RosterMembership::new(r.clone(), own, store.clone()));
+    }
     mesh_config.listen = parse_addrs("network.listen", &config.network.listen)?;
     mesh_config.bootstrap = parse_addrs("network.bootstrap", &config.network.bootstrap)?;
     mesh_config.mdns = config.network.mdns;
@@ -132,6 +167,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         own_village,
         peer_id: dir.info().peer_id.clone(),
         this_year: super::this_year(),
+        metrics: kampung_api::Metrics::new(),
     };
     let api_task = tokio::spawn(kampung_api::serve(listener, state, shutdown.child_token()));
     info!(peer = %dir.info().peer_id, %role, api = %api_addr, "node running");

@@ -141,6 +141,9 @@ fn verify_changes(
     Ok(accepted)
 }
 
+/// A whole stored document and every write signature of it.
+pub type SignedDocument = (Vec<u8>, Vec<Vec<u8>>);
+
 fn hex(h: &[u8; 32]) -> String {
     ChangeHash(*h).to_string()
 }
@@ -344,10 +347,7 @@ impl<S: Storage> Registry<S> {
 
     /// The whole stored document (snapshot and chunks, concatenated): what a
     /// new node loads to bootstrap, with no Automerge work on this side.
-    pub fn stored_document(
-        &self,
-        doc: &DocId,
-    ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, StoreError> {
+    pub fn stored_document(&self, doc: &DocId) -> Result<Option<SignedDocument>, StoreError> {
         let Some(stored) = self.storage.load(doc)? else {
             return Ok(None);
         };

@@ -1,0 +1,119 @@
+//! The mesh's [`Membership`] answered from this node's roster: a peer may
+//! connect when it shows a certificate from the configured root that is in
+//! force and not revoked. Statements learnt from peers are verified, added
+//! to the shared roster (which the store's verifier reads too) and kept.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kampung_mesh::{Membership, Peer};
+use kampung_store::trust::SharedRoster;
+use kampung_trust::{NodeKey, Signed, Statement};
+use tracing::{debug, info, warn};
+
+use crate::store::StoreHandle;
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Membership by certificate from the regency root.
+#[derive(Debug, Clone)]
+pub struct RosterMembership {
+    roster: SharedRoster,
+    own: NodeKey,
+    store: StoreHandle,
+}
+
+impl RosterMembership {
+    pub fn new(roster: SharedRoster, own: NodeKey, store: StoreHandle) -> Self {
+        RosterMembership { roster, own, store }
+    }
+
+    /// Verify and add one statement; keep it if new.
+    fn add(&self, signed: Signed) -> Result<bool, String> {
+        let bytes = signed.encode();
+        let id = signed.id();
+        let kind = signed.statement.kind();
+        let new = self
+            .roster
+            .write()
+            .map_err(|_| "roster lock poisoned".to_string())?
+            .add(signed)
+            .map_err(|e| e.to_string())?;
+        if new {
+            debug!(kind, "statement added to the roster");
+            self.store.keep_statement(id, bytes);
+        }
+        Ok(new)
+    }
+}
+
+impl Membership for RosterMembership {
+    fn enforced(&self) -> bool {
+        true
+    }
+
+    fn certificate(&self) -> Option<Vec<u8>> {
+        let roster = self.roster.read().ok()?;
+        roster
+            .signed_certificate(&self.own, now_ms())
+            .map(Signed::encode)
+    }
+
+    fn check_peer(&self, peer: &Peer, shown: Option<&[u8]>) -> Result<(), String> {
+        let key =
+            NodeKey::from_peer_id(peer).ok_or_else(|| format!("peer {peer} has no ed25519 key"))?;
+        if let Some(bytes) = shown {
+            let signed = Signed::decode(bytes).map_err(|e| e.to_string())?;
+            match &signed.statement {
+                Statement::Certificate(c) if c.node == key => {}
+                _ => {
+                    return Err(format!(
+                        "{peer} showed something other than its own certificate"
+                    ))
+                }
+            }
+            self.add(signed)?;
+        }
+        let roster = self
+            .roster
+            .read()
+            .map_err(|_| "roster lock poisoned".to_string())?;
+        roster
+            .admit(&key, now_ms())
+            .map(|_| ())
+            .map_err(|d| d.to_string())
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        self.roster.read().map_or([0; 32], |r| r.digest())
+    }
+
+    fn statements(&self) -> Vec<Vec<u8>> {
+        self.roster
+            .read()
+            .map(|r| r.statements().map(Signed::encode).collect())
+            .unwrap_or_default()
+    }
+
+    fn add_statements(&self, from: &Peer, statements: Vec<Vec<u8>>) -> usize {
+        let mut new = 0;
+        for bytes in statements {
+            match Signed::decode(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|s| self.add(s))
+            {
+                Ok(true) => new += 1,
+                Ok(false) => {}
+                Err(e) => warn!(peer = %from, error = %e, "statement from a peer refused"),
+            }
+        }
+        if new > 0 {
+            info!(peer = %from, new, "roster updated from a peer");
+        }
+        new
+    }
+}
