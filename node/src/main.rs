@@ -44,6 +44,17 @@ enum Command {
     Status(cmd::status::Args),
     /// Show the running node's peers.
     Peers(cmd::status::Args),
+    /// The mesh's root key on this node, and the certificates, revocations and
+    /// policy it holds.
+    #[command(subcommand)]
+    Trust(cmd::trust::Command),
+    /// Check every stored change against its signature and its writer's certificate.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
+    /// The regency administrator's root key: sign certificates, revocations
+    /// and the policy (offline; needs no data directory).
+    #[command(subcommand)]
+    Admin(cmd::admin::Command),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +81,9 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(cli.data.as_deref(), a),
         Command::Status(a) => cmd::status::status(&data, a),
         Command::Peers(a) => cmd::status::peers(&data, a),
+        Command::Trust(c) => cmd::trust::run(&data, c),
+        Command::Audit(c) => cmd::audit::run(&data, c),
+        Command::Admin(c) => cmd::admin::run(c),
     };
     match result {
         Ok(code) => code,

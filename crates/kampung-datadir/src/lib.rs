@@ -1,22 +1,28 @@
 //! A node's data directory.
 //!
 //! ```text
-//! DIR/node.toml   the node's role (village + code, checkpoint + name, auditor)
+//! DIR/node.toml   the node's role (village + code, checkpoint + name,
+//!                 facility + name, auditor)
 //! DIR/node.key    its ed25519 key pair (libp2p protobuf encoding, mode 0600)
-//! DIR/store/      the sled database (documents and index)
+//! DIR/root.pub    the mesh's root public key: the regency administrator's
+//!                 peer id, one line (absent until `kampung init --root`)
+//! DIR/store/      the sled database (documents, index, root-signed statements)
 //! ```
 //!
 //! The key's public half is the node's libp2p peer id and the Automerge actor
-//! of every change it writes, so a document's history names its writers.
+//! of every change it writes, so a document's history names its writers; the
+//! registry opened here signs every write with it.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kampung_core::VillageCode;
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::Registry;
+use kampung_trust::NodeKey;
 use libp2p_identity::Keypair;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +34,9 @@ pub enum Role {
     Village { village: VillageCode },
     /// A border checkpoint (e.g. `ketapang`): writes its crossing log.
     Checkpoint { name: String },
+    /// An isolation facility (e.g. `gor-tawangalun`): writes the isolation
+    /// cases in its care.
+    Facility { name: String },
     /// Reads everything, writes nothing.
     Auditor,
 }
@@ -40,6 +49,7 @@ impl fmt::Display for Role {
                 write!(f, "village {name} ({village})")
             }
             Role::Checkpoint { name } => write!(f, "checkpoint {name}"),
+            Role::Facility { name } => write!(f, "facility {name}"),
             Role::Auditor => f.write_str("auditor"),
         }
     }
@@ -48,18 +58,42 @@ impl fmt::Display for Role {
 impl Role {
     /// A checkpoint with a checked name: 1-32 of `a-z 0-9 -`.
     pub fn checkpoint(name: &str) -> Result<Role, DataDirError> {
-        let ok = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
+        if !is_node_name(name) {
             return Err(DataDirError::BadCheckpointName(name.to_string()));
         }
         Ok(Role::Checkpoint {
             name: name.to_string(),
         })
     }
+
+    /// An isolation facility with a checked name (the rules of a checkpoint's).
+    pub fn facility(name: &str) -> Result<Role, DataDirError> {
+        if !is_node_name(name) {
+            return Err(DataDirError::BadFacilityName(name.to_string()));
+        }
+        Ok(Role::Facility {
+            name: name.to_string(),
+        })
+    }
+
+    /// The role a membership certificate for this node must give it.
+    pub fn trust_role(&self) -> kampung_trust::Role {
+        match self {
+            Role::Village { .. } => kampung_trust::Role::Village,
+            Role::Checkpoint { .. } => kampung_trust::Role::Checkpoint,
+            Role::Facility { .. } => kampung_trust::Role::Facility,
+            Role::Auditor => kampung_trust::Role::Auditor,
+        }
+    }
+}
+
+/// 1-32 of `a-z 0-9 -`: safe in file names, URLs and log lines.
+fn is_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The contents of `node.toml`.
@@ -86,6 +120,10 @@ pub enum DataDirError {
         "'{0}' is not a checkpoint name: use 1-32 lowercase letters, digits or '-', e.g. ketapang"
     )]
     BadCheckpointName(String),
+    #[error(
+        "'{0}' is not a facility name: use 1-32 lowercase letters, digits or '-', e.g. gor-tawangalun"
+    )]
+    BadFacilityName(String),
     #[error(transparent)]
     Store(#[from] kampung_store::StoreError),
 }
@@ -231,10 +269,52 @@ impl DataDir {
         }
     }
 
-    /// Open the registry stored in this directory.
+    /// The role a membership certificate for this node must give it.
+    pub fn trust_role(&self) -> kampung_trust::Role {
+        self.info.role.trust_role()
+    }
+
+    /// Where the mesh's root public key is kept.
+    pub fn root_key_path(&self) -> PathBuf {
+        self.path.join("root.pub")
+    }
+
+    /// The mesh's root public key, if one is configured (`root.pub`).
+    pub fn root_key(&self) -> Result<Option<NodeKey>, DataDirError> {
+        let path = self.root_key_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        text.trim()
+            .parse::<NodeKey>()
+            .map(Some)
+            .map_err(|e| DataDirError::Corrupt {
+                path,
+                reason: format!(
+                    "{e}; it must hold the root's peer id, as in the ROOT.pub file from `kampung admin keygen`"
+                ),
+            })
+    }
+
+    /// Configure the mesh's root public key (replaces any earlier one).
+    pub fn set_root_key(&self, root: NodeKey) -> Result<(), DataDirError> {
+        write_atomic(&self.root_key_path(), format!("{root}\n").as_bytes(), false)
+    }
+
+    /// Open the store alone, without loading the index (for trust statements and audit).
+    pub fn open_storage(&self) -> Result<SledStorage, DataDirError> {
+        Ok(SledStorage::open(&self.path.join("store"))?)
+    }
+
+    /// Open the registry stored in this directory. Every write it makes is
+    /// signed with the node key (whose public half is the changes' actor).
     pub fn open_registry(&self, this_year: i32) -> Result<Registry<SledStorage>, DataDirError> {
-        let storage = SledStorage::open(&self.path.join("store"))?;
-        Ok(Registry::open(storage, self.actor(), this_year)?)
+        let storage = self.open_storage()?;
+        let mut registry = Registry::open(storage, self.actor(), this_year)?;
+        registry.set_signer(Arc::new(self.keypair.clone()));
+        Ok(registry)
     }
 }
 
@@ -272,5 +352,58 @@ mod tests {
         let err = DataDir::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("node.toml"), "{err}");
         assert!(Role::checkpoint("Ketapang Harbour").is_err());
+    }
+
+    #[test]
+    fn facility_role_round_trips_and_maps_to_its_trust_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = Role::facility("gor-tawangalun").unwrap();
+        DataDir::init(dir.path(), role.clone()).unwrap();
+        let opened = DataDir::open(dir.path()).unwrap();
+        assert_eq!(opened.role(), &role);
+        assert_eq!(opened.trust_role(), kampung_trust::Role::Facility);
+        assert_eq!(role.to_string(), "facility gor-tawangalun");
+        let err = Role::facility("GOR Tawangalun").unwrap_err().to_string();
+        assert!(err.contains("facility name"), "{err}");
+        assert_eq!(Role::Auditor.trust_role(), kampung_trust::Role::Auditor);
+    }
+
+    #[test]
+    fn root_key_is_kept_and_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = DataDir::init(dir.path(), Role::Auditor).unwrap();
+        assert_eq!(d.root_key().unwrap(), None);
+        let root = NodeKey::from_public(&Keypair::generate_ed25519().public()).unwrap();
+        d.set_root_key(root).unwrap();
+        assert_eq!(
+            DataDir::open(dir.path()).unwrap().root_key().unwrap(),
+            Some(root)
+        );
+        let text = fs::read_to_string(dir.path().join("root.pub")).unwrap();
+        assert_eq!(text.trim(), root.to_string());
+        fs::write(dir.path().join("root.pub"), "not a key\n").unwrap();
+        let err = d.root_key().unwrap_err().to_string();
+        assert!(err.contains("root.pub") && err.contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn the_registry_signs_writes_with_the_node_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let village = VillageCode::parse("35.10.15.2012").unwrap();
+        let d = DataDir::init(dir.path(), Role::Village { village }).unwrap();
+        let mut reg = d.open_registry(2026).unwrap();
+        let people = kampung_gen::village_residents(village, 3, 1);
+        reg.write(village, &people, 1_000, &mut |_| {}).unwrap();
+        let stored =
+            kampung_store::Storage::load(reg.storage(), &kampung_store::DocId::village(village))
+                .unwrap()
+                .unwrap();
+        assert_eq!(stored.signatures.len(), 1);
+        let sig = kampung_trust::WriteSignature::decode(&stored.signatures[0].1).unwrap();
+        assert_eq!(
+            sig.signer,
+            NodeKey::from_public(&d.keypair().public()).unwrap()
+        );
+        sig.verify_signature().unwrap();
     }
 }

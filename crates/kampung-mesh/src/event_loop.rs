@@ -809,6 +809,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .iter()
             .map(|(id, s)| PeerInfo {
                 peer_id: id.to_string(),
+                admitted: s.admitted,
                 role: s.role.clone(),
                 addresses: s.addresses.iter().map(ToString::to_string).collect(),
                 connected_for_secs: now.duration_since(s.since).as_secs(),

@@ -150,6 +150,8 @@ pub enum MeshError {
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerInfo {
     pub peer_id: String,
+    /// Showed a valid certificate (always true in an open mesh).
+    pub admitted: bool,
     pub role: Option<String>,
     pub addresses: Vec<String>,
     pub connected_for_secs: u64,

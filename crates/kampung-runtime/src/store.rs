@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use automerge::ChangeHash;
+use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_store::storage::Storage;
 use kampung_store::{
@@ -19,10 +20,10 @@ use tracing::{debug, error, warn};
 const QUEUE: usize = 1024;
 
 type Reply<T> = oneshot::Sender<T>;
-/// A write's report and its new raw changes (for the announcement).
-pub type Written = (WriteReport, Vec<Vec<u8>>);
-/// A page of raw changes and whether more remain.
-type Page = (Vec<Vec<u8>>, bool);
+/// A write's report and the announcement of its new changes (with their
+/// signatures) for the mesh; the announcement carries no changes when nothing changed.
+pub type Written = (WriteReport, kampung_sync::Announce);
+type Page = kampung_sync::SignedChanges;
 
 enum Cmd {
     Lookup(String, Reply<Verdict>),
@@ -40,6 +41,7 @@ enum Cmd {
     ),
     Check(VillageCode, Vec<Resident>, Reply<Vec<(usize, Refusal)>>),
     Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
+    ResidentPage(ResidentQuery, Reply<Result<ResidentPage, StoreError>>),
     DocHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
     HeadsOf(DocId, Reply<Option<Vec<ChangeHash>>>),
     Unknown(
@@ -53,9 +55,13 @@ enum Cmd {
         usize,
         Reply<Result<Page, StoreError>>,
     ),
-    Document(DocId, Reply<Result<Option<Vec<u8>>, StoreError>>),
+    Document(
+        DocId,
+        Reply<Result<Option<kampung_sync::SignedDocument>, StoreError>>,
+    ),
     ApplyChanges(
         DocId,
+        Vec<Vec<u8>>,
         Vec<Vec<u8>>,
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
@@ -64,6 +70,8 @@ enum Cmd {
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
+    /// Keep a verified root-signed statement (fire and forget).
+    KeepStatement([u8; 32], Vec<u8>),
     Checkpoint(Reply<Result<(), StoreError>>),
 }
 
@@ -149,18 +157,31 @@ fn run<S: Storage>(
                 reply,
             } => {
                 let result = (|| {
+                    let doc = DocId::village(village);
                     let before = reg.heads(village)?;
                     let report = reg.write(village, &records, now_ms, &mut |_| {})?;
-                    let changes = if report.heads != before {
-                        reg.changes_since(&DocId::village(village), &before, 64 << 10)?
-                            .changes
+                    let page = if report.heads != before {
+                        reg.changes_since(&doc, &before, 64 << 10)?
                     } else {
-                        Vec::new()
+                        Default::default()
                     };
-                    Ok((report, changes))
+                    // A write too big to carry whole is announced by its heads alone.
+                    let (changes, signatures) = if page.more {
+                        (Vec::new(), Vec::new())
+                    } else {
+                        (page.changes, page.signatures)
+                    };
+                    let announce = kampung_sync::Announce {
+                        doc: doc.to_string(),
+                        heads: report.heads.iter().map(|h| h.0).collect(),
+                        changes,
+                        signatures,
+                        from_owner: true,
+                    };
+                    Ok((report, announce))
                 })();
-                if let Ok((report, changes)) = &result {
-                    if !changes.is_empty() || report.added + report.changed > 0 {
+                if let Ok((report, _)) = &result {
+                    if report.added + report.changed > 0 {
                         changed(DocId::village(village), &report.heads);
                     }
                 }
@@ -178,6 +199,9 @@ fn run<S: Storage>(
             Cmd::Residents(v, r) => {
                 let _ = r.send(reg.residents(v));
             }
+            Cmd::ResidentPage(q, r) => {
+                let _ = r.send(residents_page(&mut reg, &q));
+            }
             Cmd::DocHeads(r) => {
                 let _ = r.send(reg.doc_heads());
             }
@@ -193,16 +217,19 @@ fn run<S: Storage>(
                 let _ = r.send(result);
             }
             Cmd::ChangesSince(doc, have, max, r) => {
-                let _ = r.send(
-                    reg.changes_since(&doc, &have, max)
-                        .map(|p| (p.changes, p.more)),
-                );
+                let _ = r.send(reg.changes_since(&doc, &have, max).map(|p| {
+                    kampung_sync::SignedChanges {
+                        changes: p.changes,
+                        signatures: p.signatures,
+                        more: p.more,
+                    }
+                }));
             }
             Cmd::Document(doc, r) => {
                 let _ = r.send(reg.stored_document(&doc));
             }
-            Cmd::ApplyChanges(doc, changes, r) => {
-                let result = reg.apply_remote(&doc, &changes, verifier);
+            Cmd::ApplyChanges(doc, changes, sigs, r) => {
+                let result = reg.apply_remote(&doc, &changes, &sigs, verifier);
                 if let Ok(Ok(a)) = &result {
                     if a.changed() {
                         changed(doc, &a.heads);
@@ -219,6 +246,15 @@ fn run<S: Storage>(
                     }
                 }
                 let _ = r.send(result);
+            }
+            Cmd::KeepStatement(id, bytes) => {
+                let kept = reg
+                    .storage()
+                    .put_statement(&id, &bytes)
+                    .and_then(|()| reg.storage().flush());
+                if let Err(e) = kept {
+                    warn!(error = %e, "could not keep a statement; it will be fetched again from peers");
+                }
             }
             Cmd::Niks(r) => {
                 let _ = r.send(reg.index().len());
@@ -246,6 +282,14 @@ impl StoreHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+
+    /// Keep a verified statement without waiting (from the mesh's thread).
+    /// If the store is busy it is not kept now; peers will offer it again.
+    pub fn keep_statement(&self, id: [u8; 32], bytes: Vec<u8>) {
+        if self.tx.try_send(Cmd::KeepStatement(id, bytes)).is_err() {
+            warn!("store busy: a statement was not kept now");
+        }
     }
 
     /// Notifications of every durable document change from now on.
@@ -301,6 +345,15 @@ impl StoreHandle {
         village: VillageCode,
     ) -> Result<Result<Vec<Resident>, StoreError>, Stopped> {
         self.ask(|r| Cmd::Residents(village, r)).await
+    }
+
+    /// One page of a village's residents matching a query (filtered and
+    /// paged on the store thread: only the page crosses the channel).
+    pub async fn resident_page(
+        &self,
+        query: ResidentQuery,
+    ) -> Result<Result<ResidentPage, StoreError>, Stopped> {
+        self.ask(|r| Cmd::ResidentPage(query, r)).await
     }
 
     pub async fn doc_heads(&self) -> Result<Vec<(DocId, Vec<ChangeHash>)>, Stopped> {
@@ -403,7 +456,7 @@ impl Replica for StoreHandle {
         doc: &str,
         have: Vec<Hash>,
         max_bytes: usize,
-    ) -> Result<(Vec<Vec<u8>>, bool), ReplicaError> {
+    ) -> Result<kampung_sync::SignedChanges, ReplicaError> {
         let id = doc_id(doc)?;
         let r = self
             .ask(|r| Cmd::ChangesSince(id, to_hashes(have), max_bytes, r))
@@ -412,7 +465,10 @@ impl Replica for StoreHandle {
         r.map_err(local)
     }
 
-    async fn document(&self, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+    async fn document(
+        &self,
+        doc: &str,
+    ) -> Result<Option<kampung_sync::SignedDocument>, ReplicaError> {
         let id = doc_id(doc)?;
         self.ask(|r| Cmd::Document(id, r))
             .await
@@ -424,11 +480,12 @@ impl Replica for StoreHandle {
         &self,
         doc: &str,
         changes: Vec<Vec<u8>>,
+        signatures: Vec<Vec<u8>>,
         from: &str,
     ) -> Result<Applied, ReplicaError> {
         let id = doc_id(doc)?;
         let r = self
-            .ask(|r| Cmd::ApplyChanges(id, changes, r))
+            .ask(|r| Cmd::ApplyChanges(id, changes, signatures, r))
             .await
             .map_err(local)?;
         applied(r, from)
@@ -438,16 +495,30 @@ impl Replica for StoreHandle {
         &self,
         doc: &str,
         bytes: Vec<u8>,
+        signatures: Vec<Vec<u8>>,
         from: &str,
     ) -> Result<Applied, ReplicaError> {
         let id = doc_id(doc)?;
+        if id.as_village().is_none() {
+            // A crossing log or case: small; apply its changes one by one.
+            let changes = match kampung_store::document_changes(&id, &bytes) {
+                Ok(c) => c,
+                Err(refusal) => return applied(Ok(Err(refusal)), from),
+            };
+            let r = self
+                .ask(|r| Cmd::ApplyChanges(id, changes, signatures, r))
+                .await
+                .map_err(local)?;
+            return applied(r, from);
+        }
         // Load, verify and read the document on a blocking thread, in parallel
         // with other documents; the store task only swaps it in.
         let verifier = self.verifier.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare_document(&id, bytes, verifier.as_ref()))
-                .await
-                .map_err(local)?;
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare_document(&id, bytes, &signatures, verifier.as_ref())
+        })
+        .await
+        .map_err(local)?;
         let prepared = match prepared {
             Ok(p) => p,
             Err(refusal) => return applied(Ok(Err(refusal)), from),
@@ -457,5 +528,191 @@ impl Replica for StoreHandle {
             .await
             .map_err(local)?;
         applied(r, from)
+    }
+}
+
+/// Which residents of one village to list, and which page of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentQuery {
+    pub village: VillageCode,
+    /// A case-insensitive part of the name, or the first digits of the NIK.
+    pub search: Option<String>,
+    pub status: Option<StatusKind>,
+    /// Matching records to skip (in NIK order).
+    pub offset: usize,
+    /// Matching records to return at most.
+    pub limit: usize,
+}
+
+impl ResidentQuery {
+    /// Every record of `village`, first page of `limit`.
+    pub fn new(village: VillageCode, limit: usize) -> Self {
+        ResidentQuery {
+            village,
+            search: None,
+            status: None,
+            offset: 0,
+            limit,
+        }
+    }
+
+    /// Whether one record matches the status filter and the search; `needle`
+    /// is the search, trimmed and lower-cased.
+    fn matches(&self, r: &Resident, needle: Option<&str>) -> bool {
+        if self.status.is_some_and(|s| s != r.status.kind()) {
+            return false;
+        }
+        let Some(needle) = needle else {
+            return true;
+        };
+        r.nik.to_string().starts_with(needle) || r.full_name.to_lowercase().contains(needle)
+    }
+}
+
+/// One page of a village's residents, in NIK order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentPage {
+    /// Records matching the query, on every page.
+    pub total: usize,
+    pub items: Vec<Resident>,
+}
+
+/// The page `q` asks for. A village whose document this node does not hold
+/// has no residents (its document is not created by asking).
+fn residents_page<S: Storage>(
+    reg: &mut Registry<S>,
+    q: &ResidentQuery,
+) -> Result<ResidentPage, StoreError> {
+    if reg.doc_heads_of(&DocId::village(q.village)).is_none() {
+        return Ok(ResidentPage {
+            total: 0,
+            items: Vec::new(),
+        });
+    }
+    let needle = q
+        .search
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    let mut total = 0;
+    let mut items = Vec::new();
+    for r in reg.residents(q.village)? {
+        if !q.matches(&r, needle.as_deref()) {
+            continue;
+        }
+        if total >= q.offset && items.len() < q.limit {
+            items.push(r);
+        }
+        total += 1;
+    }
+    Ok(ResidentPage { total, items })
+}
+
+#[cfg(test)]
+mod resident_page_tests {
+    use super::*;
+    use kampung_core::Status;
+    use kampung_store::storage::MemoryStorage;
+
+    fn village() -> VillageCode {
+        VillageCode::parse("35.10.15.2012").unwrap()
+    }
+
+    /// A store holding 40 residents of one village, a few of them moved out
+    /// or deceased, and the records as written (in NIK order).
+    fn store() -> (StoreHandle, Vec<Resident>) {
+        let reg = Registry::open(
+            MemoryStorage::new(),
+            automerge::ActorId::from(vec![1u8; 32]),
+            2026,
+        )
+        .unwrap();
+        let mut people = kampung_gen::village_residents(village(), 40, 3);
+        people[1].status = Status::MovedOut {
+            destination: "Kota Surabaya".into(),
+        };
+        people[2].status = Status::Deceased { date: None };
+        let (handle, _join) = spawn_store(reg, accept_all());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            handle
+                .write(village(), people.clone(), 1)
+                .await
+                .unwrap()
+                .unwrap();
+        });
+        people.sort_by_key(|r| r.nik);
+        (handle, people)
+    }
+
+    fn page(handle: &StoreHandle, q: ResidentQuery) -> ResidentPage {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(handle.resident_page(q)).unwrap().unwrap()
+    }
+
+    #[test]
+    fn pages_cover_every_match_once_in_nik_order() {
+        let (handle, people) = store();
+        let mut seen = Vec::new();
+        let mut q = ResidentQuery::new(village(), 7);
+        loop {
+            let p = page(&handle, q.clone());
+            assert_eq!(p.total, people.len());
+            if p.items.is_empty() {
+                break;
+            }
+            seen.extend(p.items.into_iter().map(|r| r.nik));
+            q.offset += 7;
+        }
+        let all: Vec<Nik> = people.iter().map(|r| r.nik).collect();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn search_by_name_part_any_case_and_nik_prefix() {
+        let (handle, people) = store();
+        let target = &people[5];
+        let part: String = target.full_name.chars().skip(1).take(4).collect();
+        let mut q = ResidentQuery::new(village(), 500);
+        q.search = Some(format!("  {}  ", part.to_uppercase()));
+        let by_name = page(&handle, q.clone());
+        let expected = people
+            .iter()
+            .filter(|r| r.full_name.to_lowercase().contains(&part.to_lowercase()))
+            .count();
+        assert!(by_name.items.iter().any(|r| r.nik == target.nik));
+        assert_eq!(by_name.total, expected);
+
+        let nik = target.nik.to_string();
+        q.search = Some(nik[..14].to_string());
+        let by_nik = page(&handle, q.clone());
+        assert!(by_nik.items.iter().any(|r| r.nik == target.nik));
+        assert!(by_nik
+            .items
+            .iter()
+            .all(|r| r.nik.to_string().starts_with(&nik[..14])));
+    }
+
+    #[test]
+    fn status_filter_and_unheld_village() {
+        let (handle, people) = store();
+        let mut q = ResidentQuery::new(village(), 500);
+        for kind in [
+            StatusKind::Active,
+            StatusKind::MovedOut,
+            StatusKind::Deceased,
+        ] {
+            q.status = Some(kind);
+            let p = page(&handle, q.clone());
+            let expected = people.iter().filter(|r| r.status.kind() == kind).count();
+            assert_eq!(p.total, expected, "{kind:?}");
+            assert!(p.items.iter().all(|r| r.status.kind() == kind));
+        }
+        let other = ResidentQuery::new(VillageCode::parse("35.10.21.2003").unwrap(), 10);
+        assert_eq!(page(&handle, other).total, 0);
     }
 }

@@ -239,6 +239,11 @@ impl CaseDoc {
         })
     }
 
+    /// The document itself (to hold it unwrapped between writes).
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

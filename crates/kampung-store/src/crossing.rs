@@ -300,6 +300,11 @@ impl CrossingLog {
     }
 
     /// The checkpoint's peer id.
+    /// The document itself (to hold it unwrapped between writes).
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
+    }
+
     pub fn peer(&self) -> &str {
         &self.peer
     }

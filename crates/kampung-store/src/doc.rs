@@ -40,6 +40,23 @@ pub enum DocError {
     },
     #[error("record {nik}: field '{field}' is missing or malformed")]
     BadRecord { nik: String, field: &'static str },
+    #[error("the bytes are malformed: automerge failed reading them ({0})")]
+    Malformed(String),
+}
+
+/// Run automerge on bytes from a peer or a file. Automerge 0.12 can panic on
+/// malformed input (fuzzing found an `unwrap` when a change names an actor the
+/// document lacks): here such a panic becomes [`DocError::Malformed`]. The
+/// document it was working on may be half-updated: callers drop it.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, DocError>) -> Result<T, DocError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it panicked".to_string());
+        Err(DocError::Malformed(reason))
+    })
 }
 
 /// What [`VillageDoc::upsert`] did.
@@ -101,6 +118,14 @@ impl VillageDoc {
         snapshot: Option<&[u8]>,
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DocError> {
+        guarded(|| Self::load_unguarded(village, snapshot, chunks))
+    }
+
+    fn load_unguarded<'a>(
+        village: VillageCode,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DocError> {
         let mut doc = match snapshot {
             Some(bytes) => Automerge::load(bytes)?,
             None => Self::genesis(village).doc,
@@ -142,6 +167,17 @@ impl VillageDoc {
     /// Mutable access for applying remote changes (sync).
     pub fn automerge_mut(&mut self) -> &mut Automerge {
         &mut self.doc
+    }
+
+    /// Apply changes received from a peer (already parsed and verified). On
+    /// an error the document may be partly updated: drop it and reload it.
+    pub fn apply_changes(&mut self, changes: Vec<automerge::Change>) -> Result<(), DocError> {
+        guarded(|| Ok(self.doc.apply_changes(changes)?))
+    }
+
+    /// Merge a peer's saved document or chunk (same caveat as [`Self::apply_changes`]).
+    pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<usize, DocError> {
+        guarded(|| Ok(self.doc.load_incremental(bytes)?))
     }
 
     /// Whole document, compressed.
@@ -488,5 +524,43 @@ mod tests {
             Err(DocError::WrongVillage { .. })
         ));
         assert!(VillageDoc::load(v, Some(b"not automerge"), []).is_err());
+    }
+
+    /// Inputs found by `scripts/fuzz` (target doc_load) on which automerge
+    /// 0.12 panics when they are applied as a change: a change naming an actor
+    /// the document lacks (`apply-unknown-actor`, the first crash, in
+    /// `import_ops`), an actor index out of range, an object missing from the
+    /// index. A peer could send any of them inline or in a page of changes.
+    const FUZZ_PANICS: [(&str, &[u8]); 3] = [
+        (
+            "apply-unknown-actor",
+            include_bytes!("../fuzz-regressions/apply-unknown-actor.bin"),
+        ),
+        (
+            "invalid-actor-index",
+            include_bytes!("../fuzz-regressions/invalid-actor-index.bin"),
+        ),
+        (
+            "object-missing-from-index",
+            include_bytes!("../fuzz-regressions/object-missing-from-index.bin"),
+        ),
+    ];
+
+    #[test]
+    fn changes_that_made_automerge_panic_are_refused() {
+        let v = VillageCode::parse("35.10.15.2012").unwrap();
+        for (name, bytes) in FUZZ_PANICS {
+            let change = automerge::Change::try_from(bytes).unwrap();
+            let mut doc = VillageDoc::genesis(v);
+            let applied = doc.apply_changes(vec![change]);
+            assert!(
+                matches!(applied, Err(DocError::Malformed(_))),
+                "{name}: {applied:?}"
+            );
+            // The other ways such bytes arrive return, whatever they return.
+            let _ = VillageDoc::load(v, Some(bytes), []);
+            let _ = VillageDoc::load(v, None, [bytes]);
+            let _ = VillageDoc::genesis(v).load_incremental(bytes);
+        }
     }
 }

@@ -22,14 +22,19 @@
 //!            if people[0].status == kampung_core::Status::Active { "resident" } else { people[0].status.kind().as_str() });
 //! ```
 
+pub mod audit;
+pub mod case;
+pub mod crossing;
 pub mod doc;
+mod fields;
 pub mod index;
 pub mod registry;
 pub mod storage;
+pub mod trust;
 
 pub use registry::{
-    prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument, Refusal, Registry,
-    RemoteApplied, RemoteRefusal, WriteReport,
+    document_changes, prepare_document, AcceptAll, CaseUpdate, ChangeVerifier, ChangesPage,
+    PreparedDocument, RecordError, Refusal, Registry, RemoteApplied, RemoteRefusal, WriteReport,
 };
 pub use storage::{DocId, DocKind, Storage};
 

@@ -83,6 +83,10 @@ pub struct Registry<S: Storage> {
     indexed: HashMap<VillageCode, Vec<ChangeHash>>,
     /// Heads of each village's persisted index.
     persisted: HashMap<VillageCode, Vec<ChangeHash>>,
+    /// Crossing logs and isolation cases, held whole.
+    others: HashMap<DocId, others::Other>,
+    /// NIK -> its open isolation case, derived from the case documents.
+    open_cases: HashMap<u64, kampung_core::checkpoint::OpenCase>,
 }
 
 impl<S: Storage> std::fmt::Debug for Registry<S> {
@@ -132,6 +136,8 @@ impl<S: Storage> Registry<S> {
             index: Index::new(),
             indexed: HashMap::new(),
             persisted: HashMap::new(),
+            others: HashMap::new(),
+            open_cases: HashMap::new(),
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -169,6 +175,7 @@ impl<S: Storage> Registry<S> {
         for village in behind {
             reg.catch_up_index(village)?;
         }
+        reg.load_others()?;
         info!(niks = reg.index.len(), location = %reg.storage.location(), "registry open");
         Ok(reg)
     }
@@ -844,10 +851,12 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
     }
 }
 
+mod others;
+pub use others::{CaseUpdate, RecordError};
 mod replica;
 pub use replica::{
-    prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument, RemoteApplied,
-    RemoteRefusal,
+    document_changes, prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument,
+    RemoteApplied, RemoteRefusal,
 };
 
 #[cfg(test)]

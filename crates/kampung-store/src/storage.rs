@@ -70,7 +70,9 @@ impl DocId {
         }
         if let Some(id) = self.0.strip_prefix("c/") {
             let ok = id.len() == CASE_ID_LEN
-                && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
             return ok.then_some(DocKind::Case(id));
         }
         None
@@ -118,8 +120,13 @@ pub trait Storage: Send + Sync + 'static {
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError>;
     /// Append one chunk of changes with the signatures that cover them, and
     /// record the heads after it, atomically.
-    fn append(&self, doc: &DocId, chunk: &[u8], heads: &[u8], sigs: &[Sig])
-        -> Result<u64, StoreError>;
+    fn append(
+        &self,
+        doc: &DocId,
+        chunk: &[u8],
+        heads: &[u8],
+        sigs: &[Sig],
+    ) -> Result<u64, StoreError>;
     /// Replace everything stored for a document by one snapshot with these
     /// heads, atomically (after a large write, the compressed document is far
     /// smaller than its changes).

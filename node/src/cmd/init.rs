@@ -5,29 +5,59 @@ use kampung_core::VillageCode;
 use kampung_datadir::{DataDir, Role};
 
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct Args {
+    #[command(flatten)]
+    role: RoleArgs,
+    /// The mesh's root public key: the ROOT.pub file from `kampung admin keygen`
+    /// (or the root's peer id). Without it the node trusts no certificates.
+    #[arg(long, value_name = "ROOT.pub")]
+    root: Option<String>,
+}
+
+/// What the node is for: exactly one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct RoleArgs {
     /// A village office node, by village code (e.g. 35.10.15.2012).
     #[arg(long, value_parser = |s: &str| VillageCode::parse(s).map_err(|e| e.to_string()))]
     village: Option<VillageCode>,
     /// A border checkpoint node, by name (e.g. ketapang).
     #[arg(long)]
     checkpoint: Option<String>,
+    /// An isolation facility node, by name (e.g. gor-tawangalun).
+    #[arg(long)]
+    facility: Option<String>,
     /// A read-only auditor node.
     #[arg(long)]
     auditor: bool,
 }
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let role = match (a.village, a.checkpoint) {
-        (Some(village), _) => Role::Village { village },
-        (None, Some(name)) => Role::checkpoint(&name)?,
-        (None, None) => Role::Auditor,
+    let r = a.role;
+    let role = match (r.village, r.checkpoint, r.facility) {
+        (Some(village), _, _) => Role::Village { village },
+        (None, Some(name), _) => Role::checkpoint(&name)?,
+        (None, None, Some(name)) => Role::facility(&name)?,
+        (None, None, None) => Role::Auditor,
     };
+    // Read the root before creating anything: a wrong file leaves no directory behind.
+    let root = a.root.as_deref().map(super::trust::read_root).transpose()?;
     let dir = DataDir::init(data, role)?;
+    if let Some(root) = root {
+        dir.set_root_key(root)?;
+    }
     // Create the store now so that a damaged or locked directory shows up at once.
     dir.open_registry(super::this_year())?;
     println!("initialised {} as {}", data.display(), dir.role());
     println!("peer id: {}", dir.info().peer_id);
+    match root {
+        Some(root) => println!(
+            "root: {root}; ask the regency administrator for a certificate for this peer id (role {}), then `kampung trust add FILE`",
+            dir.trust_role().as_str()
+        ),
+        None => println!(
+            "no root key configured: this node will trust no certificates until `kampung trust root ROOT.pub`"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

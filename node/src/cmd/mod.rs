@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod admin;
+pub mod audit;
 pub mod backend;
 pub mod export;
 pub mod gen;
@@ -10,6 +12,7 @@ pub mod lookup;
 pub mod resident;
 pub mod run;
 pub mod status;
+pub mod trust;
 
 use std::path::Path;
 

@@ -82,8 +82,7 @@ pub trait ChangeVerifier: Sync {
 
 /// The hash of a document's fixed genesis change, which needs no signature.
 fn genesis_hash(doc: &DocId) -> Option<ChangeHash> {
-    doc.as_village()
-        .and_then(|v| crate::doc::VillageDoc::genesis(v).heads().first().copied())
+    super::others::genesis_of(doc).and_then(|g| g.get_heads().first().copied())
 }
 
 /// Check remote changes against the signatures that came with them.
@@ -143,6 +142,22 @@ fn verify_changes(
 
 /// A whole stored document and every write signature of it.
 pub type SignedDocument = (Vec<u8>, Vec<Vec<u8>>);
+
+/// (hash, actor, deps) of changes, owned, for [`ChangeRef`]s.
+type OwnedRef = ([u8; 32], Vec<u8>, Vec<[u8; 32]>);
+
+fn change_refs(changes: &[Change]) -> Vec<OwnedRef> {
+    changes
+        .iter()
+        .map(|c| {
+            (
+                c.hash().0,
+                c.actor_id().to_bytes().to_vec(),
+                c.deps().iter().map(|d| d.0).collect(),
+            )
+        })
+        .collect()
+}
 
 fn hex(h: &[u8; 32]) -> String {
     ChangeHash(*h).to_string()
@@ -221,6 +236,20 @@ pub fn prepare_document(
     })
 }
 
+/// The changes of a whole crossing log or case received from a peer, to
+/// apply (and verify) one by one like any changes: these documents are small.
+pub fn document_changes(doc: &DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, RemoteRefusal> {
+    let am = automerge::Automerge::load(bytes).map_err(|e| RemoteRefusal::MalformedDocument {
+        doc: doc.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(am
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect())
+}
+
 /// Accepts every well-formed change.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AcceptAll;
@@ -241,6 +270,7 @@ impl<S: Storage> Registry<S> {
             .indexed
             .iter()
             .map(|(v, h)| (DocId::village(*v), sorted(h)))
+            .chain(self.other_heads())
             .collect();
         out.sort();
         out
@@ -248,6 +278,9 @@ impl<S: Storage> Registry<S> {
 
     /// The heads of one document, if we hold it.
     pub fn doc_heads_of(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
+        if doc.as_village().is_none() {
+            return self.others.get(doc).map(|o| sorted(&o.am.get_heads()));
+        }
         let village = doc.as_village()?;
         self.indexed.get(&village).map(|h| sorted(h))
     }
@@ -260,15 +293,37 @@ impl<S: Storage> Registry<S> {
         have: &[ChangeHash],
         max_bytes: usize,
     ) -> Result<ChangesPage, StoreError> {
-        let village = doc
-            .as_village()
-            .ok_or_else(|| StoreError::UnknownVillage(doc.to_string()))?;
+        let genesis = genesis_hash(doc);
+        let Some(village) = doc.as_village() else {
+            return Ok(match self.others.get(doc) {
+                Some(o) => page_of(&o.am, &o.signed, genesis, have, max_bytes),
+                None => ChangesPage::default(),
+            });
+        };
         if !self.indexed.contains_key(&village) {
             return Ok(ChangesPage::default());
         }
-        let genesis = genesis_hash(doc);
         let loaded = self.doc(village)?;
-        let am = loaded.doc.automerge();
+        Ok(page_of(
+            loaded.doc.automerge(),
+            &loaded.signed,
+            genesis,
+            have,
+            max_bytes,
+        ))
+    }
+}
+
+/// The changes a peer with `have` lacks, at most about `max_bytes`, ending
+/// at a signed point (see [`Registry::changes_since`]).
+fn page_of(
+    am: &automerge::Automerge,
+    signed: &HashMap<ChangeHash, Vec<u8>>,
+    genesis: Option<ChangeHash>,
+    have: &[ChangeHash],
+    max_bytes: usize,
+) -> ChangesPage {
+    {
         // Hashes the peer has that we do not know cannot serve as a base.
         let mut known: Vec<ChangeHash> = have
             .iter()
@@ -279,7 +334,6 @@ impl<S: Storage> Registry<S> {
         if known.is_empty() {
             known.extend(genesis.filter(|g| am.get_change_by_hash(g).is_some()));
         }
-        let signed = &loaded.signed;
         let changes = am.get_changes(&known);
         // A page may end only where every writer's last change in it is signed
         // (a "closed" cut), or the receiver could not check what it got.
@@ -324,15 +378,27 @@ impl<S: Storage> Registry<S> {
             }
             page.changes.push(change.raw_bytes().to_vec());
         }
-        Ok(page)
+        page
     }
+}
 
+impl<S: Storage> Registry<S> {
     /// Which of `heads` the document `doc` does not contain.
     pub fn unknown_hashes(
         &mut self,
         doc: &DocId,
         heads: &[ChangeHash],
     ) -> Result<Vec<ChangeHash>, StoreError> {
+        if doc.as_village().is_none() {
+            return Ok(match self.others.get(doc) {
+                Some(o) => heads
+                    .iter()
+                    .copied()
+                    .filter(|h| o.am.get_change_by_hash(h).is_none())
+                    .collect(),
+                None => heads.to_vec(),
+            });
+        }
         let Some(village) = doc.as_village().filter(|v| self.indexed.contains_key(v)) else {
             return Ok(heads.to_vec());
         };
@@ -353,10 +419,10 @@ impl<S: Storage> Registry<S> {
         };
         let sigs = stored.signatures.into_iter().map(|(_, s)| s).collect();
         // Without a snapshot, the chunks build on the genesis every node can make.
-        let mut out = match (stored.snapshot, doc.as_village()) {
+        let mut out = match (stored.snapshot, super::others::genesis_of(doc)) {
             (Some(snapshot), _) => snapshot,
-            (None, Some(village)) => crate::doc::VillageDoc::genesis(village).save(),
-            (None, None) => Vec::new(),
+            (None, Some(genesis)) => genesis.save(),
+            (None, None) => automerge::Automerge::new().save(),
         };
         for (_, chunk) in stored.chunks {
             out.extend_from_slice(&chunk);
@@ -375,9 +441,9 @@ impl<S: Storage> Registry<S> {
         sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
-        let Some(village) = doc.as_village() else {
+        if doc.kind().is_none() {
             return Ok(Err(RemoteRefusal::UnknownDoc(doc.to_string())));
-        };
+        }
         let mut changes = Vec::with_capacity(raw.len());
         for (index, bytes) in raw.iter().enumerate() {
             match Change::try_from(bytes.as_slice()) {
@@ -391,6 +457,9 @@ impl<S: Storage> Registry<S> {
                 }
             }
         }
+        let Some(village) = doc.as_village() else {
+            return self.apply_other(doc, changes, sigs, verifier);
+        };
         let location = self.storage.location();
         let loaded = self.doc(village)?;
         let am = loaded.doc.automerge();
@@ -421,7 +490,7 @@ impl<S: Storage> Registry<S> {
         };
         drop(refs);
         let before = loaded.doc.heads();
-        if let Err(e) = loaded.doc.automerge_mut().apply_changes(changes) {
+        if let Err(e) = loaded.doc.apply_changes(changes) {
             self.docs.remove(&village);
             return Ok(Err(RemoteRefusal::MalformedChange {
                 doc: doc.clone(),
@@ -430,6 +499,79 @@ impl<S: Storage> Registry<S> {
             }));
         }
         self.store_remote(village, before, None, accepted)
+    }
+
+    /// [`Registry::apply_remote`] for crossing logs and cases.
+    fn apply_other(
+        &mut self,
+        doc: &DocId,
+        mut changes: Vec<Change>,
+        sigs: &[Vec<u8>],
+        verifier: &dyn ChangeVerifier,
+    ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        let genesis = super::others::genesis_of(doc);
+        let created = !self.others.contains_key(doc);
+        let other = self
+            .others
+            .entry(doc.clone())
+            .or_insert_with(|| super::others::Other {
+                am: genesis.unwrap_or_default(),
+                ..Default::default()
+            });
+        let am = &other.am;
+        changes.retain(|c| am.get_change_by_hash(&c.hash()).is_none());
+        let refs = change_refs(&changes);
+        let refs: Vec<ChangeRef<'_>> = refs
+            .iter()
+            .map(|(h, a, d)| ChangeRef {
+                hash: *h,
+                actor: a,
+                deps: d,
+            })
+            .collect();
+        let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| {
+            am.get_change_by_hash(h).is_some()
+        }) {
+            Ok(a) => a,
+            Err(refusal) => {
+                if created {
+                    self.others.remove(doc);
+                }
+                return Ok(Err(refusal));
+            }
+        };
+        drop(refs);
+        let before = other.am.get_heads();
+        if let Err(e) = other.am.apply_changes(changes) {
+            // Reload what is stored: the in-memory document may be half-applied.
+            self.others.remove(doc);
+            self.load_others()?;
+            return Ok(Err(RemoteRefusal::MalformedChange {
+                doc: doc.clone(),
+                index: 0,
+                reason: e.to_string(),
+            }));
+        }
+        let missing_deps = self
+            .others
+            .get(doc)
+            .map(|o| o.am.get_missing_deps(&[]))
+            .unwrap_or_default();
+        let new_changes = self
+            .others
+            .get(doc)
+            .map_or(0, |o| o.am.get_changes(&before).len());
+        let heads = self.store_other(doc, &before, accepted)?;
+        if heads.is_empty() {
+            // Only changes waiting for a case's opening: hold nothing yet.
+            self.others.remove(doc);
+        }
+        Ok(Ok(RemoteApplied {
+            before,
+            heads,
+            new_changes,
+            missing_deps,
+        }))
     }
 
     /// Merge a whole document received from a peer (bootstrap):
@@ -441,6 +583,12 @@ impl<S: Storage> Registry<S> {
         sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        if doc.as_village().is_none() {
+            return match document_changes(doc, bytes) {
+                Ok(changes) => self.apply_remote(doc, &changes, sigs, verifier),
+                Err(refusal) => Ok(Err(refusal)),
+            };
+        }
         match prepare_document(doc, bytes.to_vec(), sigs, verifier) {
             Ok(prepared) => self.apply_prepared(prepared),
             Err(refusal) => Ok(Err(refusal)),
@@ -471,7 +619,7 @@ impl<S: Storage> Registry<S> {
         }
         if loaded.doc.automerge().get_changes(&[]).len() > 1 {
             // We hold changes of our own: merge, and catch the index up from the diff.
-            if let Err(e) = loaded.doc.automerge_mut().load_incremental(&bytes) {
+            if let Err(e) = loaded.doc.load_incremental(&bytes) {
                 self.docs.remove(&village);
                 return Ok(Err(RemoteRefusal::MalformedDocument {
                     doc: id,

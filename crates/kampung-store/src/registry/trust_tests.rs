@@ -251,3 +251,182 @@ fn writes_after_a_revocation_are_refused_earlier_ones_stay_valid() {
         .unwrap_err();
     assert!(refusal.to_string().contains("revoked"), "{refusal}");
 }
+
+mod documents {
+    //! Crossing logs and isolation cases: signed, verified and replicated.
+    use super::*;
+    use crate::case::{FollowUp, Opening, Outcome, Placement, Writer};
+    use crate::crossing::{Crossing, Decision};
+    use crate::registry::CaseUpdate;
+    use kampung_core::Place;
+
+    fn peer_of(k: &Keypair) -> String {
+        k.public().to_peer_id().to_string()
+    }
+
+    fn writer(k: &Keypair, role: crate::case::Role) -> Writer {
+        Writer {
+            peer: peer_of(k),
+            role,
+        }
+    }
+
+    fn crossing(nik: &str) -> Crossing {
+        Crossing {
+            at_ms: now(),
+            nik: nik.into(),
+            verdict: "non_resident".into(),
+            explanation: "issued in Bali".into(),
+            decision: Decision::IsolationGor,
+            case_id: None,
+            officer: Some("Budi".into()),
+            note: None,
+            basis: vec![],
+        }
+    }
+
+    fn sync_both(
+        a: &mut Registry<MemoryStorage>,
+        b: &mut Registry<MemoryStorage>,
+        id: &DocId,
+        v: &RosterVerifier,
+    ) {
+        sync_all(a, b, id, v, 1 << 20);
+        sync_all(b, a, id, v, 1 << 20);
+    }
+
+    #[test]
+    fn a_crossing_log_replicates_and_only_its_checkpoint_writes_it() {
+        let mesh = Mesh::new();
+        let (ck, mut checkpoint) = mesh.node(Role::Checkpoint, None);
+        let (other_ck, mut rogue) = mesh.node(Role::Checkpoint, None);
+        let (_, mut auditor) = mesh.node(Role::Auditor, None);
+        let peer = peer_of(&ck);
+        let id = DocId::crossing_log(&peer);
+        checkpoint
+            .record_crossing(&peer, &crossing("5171010101010001"), now())
+            .unwrap();
+        checkpoint
+            .record_crossing(&peer, &crossing("5171010101010002"), now())
+            .unwrap();
+        sync_all(
+            &mut checkpoint,
+            &mut auditor,
+            &id,
+            &mesh.verifier(),
+            1 << 20,
+        );
+        assert_eq!(auditor.crossings(&peer).unwrap().len(), 2);
+        assert_eq!(auditor.doc_heads_of(&id), checkpoint.doc_heads_of(&id));
+        // A late node takes the whole log.
+        let (_, mut late) = mesh.node(Role::Auditor, None);
+        let (bytes, sigs) = auditor.stored_document(&id).unwrap().unwrap();
+        late.apply_document(&id, &bytes, &sigs, &mesh.verifier())
+            .unwrap()
+            .unwrap();
+        assert_eq!(late.crossings(&peer).unwrap().len(), 2);
+        // Another checkpoint writing into this log is refused.
+        sync_all(&mut checkpoint, &mut rogue, &id, &mesh.verifier(), 1 << 20);
+        let base = rogue.doc_heads_of(&id).unwrap();
+        rogue
+            .record_crossing(&peer, &crossing("5171010101010003"), now())
+            .unwrap();
+        let page = rogue.changes_since(&id, &base, 1 << 20).unwrap();
+        let refusal = auditor
+            .apply_remote(&id, &page.changes, &page.signatures, &mesh.verifier())
+            .unwrap()
+            .unwrap_err();
+        assert!(refusal.to_string().contains("may not write"), "{refusal}");
+        assert_eq!(auditor.crossings(&peer).unwrap().len(), 2);
+        let _ = other_ck;
+    }
+
+    #[test]
+    fn a_case_updated_on_both_sides_of_a_partition_merges() {
+        let mesh = Mesh::new();
+        let (ck, mut checkpoint) = mesh.node(Role::Checkpoint, None);
+        let (gk, mut gor) = mesh.node(Role::Facility, None);
+        let (_, mut auditor) = mesh.node(Role::Auditor, None);
+        let nik = Nik::parse("5171014101900001", 2026).unwrap().nik();
+        let case_id = "00112233aabbccdd";
+        let id = DocId::case(case_id);
+        let opening = Opening {
+            nik,
+            person_name: Some("Made Wirawan".into()),
+            at_ms: now(),
+            by: writer(&ck, crate::case::Role::Checkpoint),
+            origin: "Kota Denpasar, Bali (51.71)".into(),
+            required_days: 14,
+            place: Place::Gor,
+        };
+        checkpoint
+            .open_isolation_case(case_id, &opening, now())
+            .unwrap();
+        sync_both(&mut checkpoint, &mut gor, &id, &mesh.verifier());
+        assert_eq!(gor.open_case(nik).unwrap().case_id, case_id);
+        // Partitioned: the checkpoint moves the person home; the GOR records a follow-up.
+        let today = kampung_core::checkpoint::local_date(now()).unwrap();
+        checkpoint
+            .update_isolation_case(
+                case_id,
+                &CaseUpdate::Place(Placement {
+                    place: Place::Home {
+                        address: "Dusun Krajan RT 1 RW 2".into(),
+                    },
+                    at_ms: now() + 10,
+                    by: writer(&ck, crate::case::Role::Checkpoint),
+                }),
+                now() + 10,
+            )
+            .unwrap();
+        gor.update_isolation_case(
+            case_id,
+            &CaseUpdate::FollowUp(FollowUp {
+                date: today,
+                outcome: Outcome::SeenOk,
+                note: Some("suhu normal".into()),
+                at_ms: now() + 5,
+                by: writer(&gk, crate::case::Role::Facility),
+            }),
+            now() + 5,
+        )
+        .unwrap();
+        // Heal: both updates survive on every node.
+        sync_both(&mut checkpoint, &mut gor, &id, &mesh.verifier());
+        sync_all(&mut gor, &mut auditor, &id, &mesh.verifier(), 1 << 20);
+        for reg in [&checkpoint, &gor, &auditor] {
+            let case = reg.isolation_case(case_id).unwrap();
+            assert_eq!(case.placements().unwrap().len(), 2);
+            assert_eq!(case.follow_ups().unwrap().len(), 1);
+            assert!(matches!(
+                reg.open_case(nik).unwrap().place,
+                Place::Home { .. }
+            ));
+        }
+        assert_eq!(checkpoint.doc_heads_of(&id), auditor.doc_heads_of(&id));
+        // An auditor cannot write a case.
+        let (ak, mut rogue_auditor) = mesh.node(Role::Auditor, None);
+        sync_all(&mut gor, &mut rogue_auditor, &id, &mesh.verifier(), 1 << 20);
+        let base = rogue_auditor.doc_heads_of(&id).unwrap();
+        rogue_auditor
+            .update_isolation_case(
+                case_id,
+                &CaseUpdate::Place(Placement {
+                    place: Place::Gor,
+                    at_ms: now() + 20,
+                    by: writer(&ak, crate::case::Role::Facility),
+                }),
+                now() + 20,
+            )
+            .unwrap();
+        let page = rogue_auditor.changes_since(&id, &base, 1 << 20).unwrap();
+        assert!(gor
+            .apply_remote(&id, &page.changes, &page.signatures, &mesh.verifier())
+            .unwrap()
+            .is_err());
+        assert!(matches!(
+            gor.open_case(nik).unwrap().place,
+            Place::Home { .. }
+        ));
+    }
+}

@@ -1,0 +1,676 @@
+//! The auditor's check of a node's store: every stored change of every
+//! document was made by a writer allowed to make it, no change graph has a
+//! hole, and the index equals the documents.
+//!
+//! Honest nodes verify each change before they apply it (see
+//! [`crate::registry::ChangeVerifier`]); the audit checks afterwards, from the
+//! stored bytes alone, that this really held: it trusts nothing the node
+//! computed at write time except what a signature proves.
+//!
+//! For each document it loads the stored snapshot and chunks into a plain
+//! Automerge document and
+//! - checks every stored [`WriteSignature`]: it decodes, it signs the change
+//!   it is stored under, it verifies, it is not dated in the future, and (with
+//!   the mesh's root) its signer's certificate allowed writing this document
+//!   when it signed ([`Roster::may_write`], which also applies revocations);
+//! - requires every change to be covered by such a signature of its own
+//!   writer ([`kampung_trust::uncovered`]); the deterministic genesis change of
+//!   a village document or crossing log, which every node makes itself, is
+//!   accepted only if its hash equals the one computed here;
+//! - checks the change graph is complete and reaches the recorded heads.
+//!
+//! Without a root key the signatures are still checked, but who was allowed
+//! to write cannot be: the report then fails, and says so.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kampung_store::{audit, storage::MemoryStorage, Registry};
+//! use kampung_trust::{Certificate, NodeKey, Role, Signed, Statement};
+//! use libp2p_identity::Keypair;
+//!
+//! let root = Keypair::generate_ed25519();
+//! let node = Keypair::generate_ed25519();
+//! let village = kampung_core::VillageCode::parse("35.10.15.2012").unwrap();
+//! let storage = Arc::new(MemoryStorage::new());
+//! let cert = Signed::sign(Statement::Certificate(Certificate {
+//!     node: NodeKey::from_public(&node.public()).unwrap(),
+//!     role: Role::Village,
+//!     village: Some(village),
+//!     label: "Kantor Desa Kampunganyar".into(),
+//!     not_before_ms: 0,
+//!     until_ms: i64::MAX,
+//! }), &root).unwrap();
+//! let mut roster = kampung_trust::Roster::new(NodeKey::from_public(&root.public()).unwrap());
+//! kampung_store::trust::add_statement(&storage, &mut roster, cert).unwrap().unwrap();
+//!
+//! let mut reg = Registry::open(storage.clone(), automerge::ActorId::from(vec![0u8; 32]), 2026).unwrap();
+//! reg.set_signer(Arc::new(node));
+//! let people = kampung_gen::village_residents(village, 5, 1);
+//! reg.write(village, &people, 1_000_000, &mut |_| {}).unwrap();
+//! drop(reg);
+//!
+//! let report = audit::audit(&storage, Some(roster.root()), 2_000_000, 2026).unwrap();
+//! assert!(report.ok, "{report:?}");
+//! assert_eq!(report.documents[0].changes, 6); // the genesis and one per resident
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc, ROOT};
+use kampung_trust::{
+    uncovered, Certificate, ChangeRef, NodeKey, Role, Roster, Statement, WriteSignature,
+    MAX_CLOCK_SKEW_MS,
+};
+use serde::Serialize;
+
+use crate::crossing::CrossingLog;
+use crate::doc::VillageDoc;
+use crate::registry::heads_from_bytes;
+use crate::storage::{DocId, DocKind, Storage, StoredDoc};
+use crate::trust::{load_roster, write_target};
+use crate::{Registry, StoreError};
+
+/// Most change hashes listed in one failure (the count says how many in all).
+pub const MAX_LISTED: usize = 10;
+
+/// What went wrong. The names are stable, for machines reading `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// No root key configured: who was allowed to write could not be checked.
+    NoRoot,
+    /// A document name of no known kind.
+    UnknownDocument,
+    /// The stored bytes do not load as an Automerge document.
+    Unreadable,
+    /// The document is not the one its name says (another village, checkpoint or case).
+    WrongContent,
+    /// A change depends on a change that is not stored.
+    IncompleteGraph,
+    /// The stored changes do not reach the heads recorded with the last write.
+    HeadsMismatch,
+    /// A stored write signature does not decode, or is stored under another change.
+    MalformedSignature,
+    /// A write signature that does not verify (altered, or not by its claimed signer).
+    BadSignature,
+    /// A valid signature whose signer was not allowed to write this document then.
+    NotAuthorised,
+    /// A signature dated after the time of the audit (beyond clock skew).
+    FromTheFuture,
+    /// Changes no valid, authorised signature of their writer covers.
+    Unsigned,
+    /// The index differs from the documents, or could not be checked.
+    Index,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// The document, if the problem is in one.
+    pub doc: Option<String>,
+    /// The writer or signer concerned (peer id), if one is.
+    pub writer: Option<String>,
+    /// Change hashes concerned (at most [`MAX_LISTED`]).
+    pub changes: Vec<String>,
+    /// How many changes are concerned in all.
+    pub count: usize,
+    pub message: String,
+}
+
+/// Someone who wrote changes, with what their certificate says of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Writer {
+    /// Peer id (or, for an actor that is no node key, its text or hex).
+    pub writer: String,
+    /// From the writer's certificate (the one in force at its last change,
+    /// else its latest), if the roster has one.
+    pub role: Option<Role>,
+    pub village: Option<String>,
+    pub label: Option<String>,
+    pub changes: usize,
+    /// Documents written (in the summary over all documents).
+    pub documents: usize,
+    /// Time of the writer's first and last change, unix seconds (as the
+    /// writer's clock recorded them in the changes).
+    pub first_s: i64,
+    pub last_s: i64,
+}
+
+/// The audit of one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocReport {
+    pub doc: String,
+    pub ok: bool,
+    /// Changes in the document (including its genesis, if it has one).
+    pub changes: usize,
+    /// The document's deterministic genesis change is present and is the expected one.
+    pub genesis: bool,
+    pub heads: Vec<String>,
+    /// Stored write signatures checked.
+    pub signatures: usize,
+    /// ...of which verified (and, with a root, were authorised).
+    pub signatures_valid: usize,
+    /// ...of which sign a change this document does not hold (harmless, counted only).
+    pub signatures_unused: usize,
+    pub writers: Vec<Writer>,
+    pub failures: Vec<Failure>,
+}
+
+/// The index compared with the documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexReport {
+    pub ok: bool,
+    pub niks: usize,
+    pub problems: Vec<String>,
+}
+
+/// Totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub documents: usize,
+    pub documents_failed: usize,
+    pub changes: usize,
+    pub signatures: usize,
+    pub failures: usize,
+}
+
+/// The whole audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Everything checked, and nothing failed.
+    pub ok: bool,
+    /// The root the roster was verified against, if one is configured.
+    pub root: Option<String>,
+    /// Whether writers' certificates were checked (false without a root).
+    pub authorisation_checked: bool,
+    /// Root-signed statements stored here that verify against the root...
+    pub statements: usize,
+    /// ...and those that do not (ignored; a node stores only verified ones).
+    pub statements_skipped: usize,
+    pub documents: Vec<DocReport>,
+    /// Who changed what: every writer over all documents.
+    pub writers: Vec<Writer>,
+    pub index: IndexReport,
+    /// Problems not in one document (no root, index).
+    pub failures: Vec<Failure>,
+    pub summary: Summary,
+}
+
+impl AuditReport {
+    /// Every failure, those of documents first.
+    pub fn all_failures(&self) -> impl Iterator<Item = &Failure> {
+        self.documents
+            .iter()
+            .flat_map(|d| d.failures.iter())
+            .chain(self.failures.iter())
+    }
+}
+
+/// Audit everything in `storage`. `root` is the mesh's root key (without one
+/// only signatures are checked, and the report fails); `now_ms` the time of the
+/// audit; `this_year` the century pivot the index uses.
+///
+/// Errors only when the storage cannot be read at all; every problem with
+/// the data itself is a [`Failure`] in the report.
+pub fn audit<S: Storage + Clone>(
+    storage: &S,
+    root: Option<NodeKey>,
+    now_ms: i64,
+    this_year: i32,
+) -> Result<AuditReport, StoreError> {
+    let roster = root.map(|r| load_roster(storage, r)).transpose()?;
+    let stored_statements = storage.statements()?.len();
+    let verified = roster.as_ref().map_or(0, Roster::len);
+    let mut documents = Vec::new();
+    for id in storage.doc_ids()? {
+        let stored = storage.load(&id)?.unwrap_or_default();
+        documents.push(audit_doc(&id, &stored, roster.as_ref(), now_ms));
+    }
+    let writers = overall_writers(&documents);
+    let index = audit_index(storage.clone(), this_year);
+    let mut failures = Vec::new();
+    if roster.is_none() {
+        failures.push(Failure {
+            kind: FailureKind::NoRoot,
+            doc: None,
+            writer: None,
+            changes: Vec::new(),
+            count: 0,
+            message:
+                "cannot check authorisation: no root key configured (signatures were checked, \
+                      but not whether their signers were allowed to write); configure the mesh's \
+                      root with `kampung init --root ROOT.pub` or `kampung trust root ROOT.pub`"
+                    .into(),
+        });
+    }
+    if !index.ok {
+        failures.push(Failure {
+            kind: FailureKind::Index,
+            doc: None,
+            writer: None,
+            changes: Vec::new(),
+            count: index.problems.len(),
+            message: format!(
+                "the index differs from the documents ({} problem(s)): run `kampung index rebuild`",
+                index.problems.len()
+            ),
+        });
+    }
+    let summary = Summary {
+        documents: documents.len(),
+        documents_failed: documents.iter().filter(|d| !d.ok).count(),
+        changes: documents.iter().map(|d| d.changes).sum(),
+        signatures: documents.iter().map(|d| d.signatures).sum(),
+        failures: documents.iter().map(|d| d.failures.len()).sum::<usize>() + failures.len(),
+    };
+    Ok(AuditReport {
+        ok: summary.failures == 0,
+        root: root.map(|r| r.to_string()),
+        authorisation_checked: roster.is_some(),
+        statements: verified,
+        statements_skipped: if roster.is_some() {
+            stored_statements.saturating_sub(verified)
+        } else {
+            0
+        },
+        documents,
+        writers,
+        index,
+        failures,
+        summary,
+    })
+}
+
+/// Compare the index with the documents, through a registry opened read-only
+/// in effect (it writes nothing unless asked to).
+fn audit_index<S: Storage>(storage: S, this_year: i32) -> IndexReport {
+    let checked = Registry::open(storage, ActorId::from(vec![0u8; 32]), this_year)
+        .and_then(|mut reg| reg.verify_index().map(|p| (p, reg.index().len())));
+    match checked {
+        Ok((problems, niks)) => IndexReport {
+            ok: problems.is_empty(),
+            niks,
+            problems,
+        },
+        Err(e) => IndexReport {
+            ok: false,
+            niks: 0,
+            problems: vec![format!("cannot check the index: {e}")],
+        },
+    }
+}
+
+/// The document every replica starts from, before any stored change.
+fn base_document(kind: &DocKind<'_>) -> Automerge {
+    match kind {
+        DocKind::Village(v) => VillageDoc::genesis(*v).automerge().clone(),
+        DocKind::CrossingLog(peer) => CrossingLog::genesis(peer).automerge().clone(),
+        DocKind::Case(_) => Automerge::new(),
+    }
+}
+
+/// The hash of a document's deterministic genesis change, if its kind has one.
+fn genesis_hash(kind: &DocKind<'_>) -> Option<ChangeHash> {
+    match kind {
+        DocKind::Village(_) | DocKind::CrossingLog(_) => {
+            base_document(kind).get_heads().first().copied()
+        }
+        DocKind::Case(_) => None,
+    }
+}
+
+/// The root field naming what a document is, and the value it must have.
+fn identity(kind: &DocKind<'_>) -> (&'static str, String) {
+    match kind {
+        DocKind::Village(v) => ("village", v.to_string()),
+        DocKind::CrossingLog(peer) => ("checkpoint", (*peer).to_string()),
+        DocKind::Case(id) => ("case", (*id).to_string()),
+    }
+}
+
+fn load(kind: &DocKind<'_>, stored: &StoredDoc) -> Result<Automerge, automerge::AutomergeError> {
+    let mut doc = match &stored.snapshot {
+        Some(bytes) => Automerge::load(bytes)?,
+        None => base_document(kind),
+    };
+    for (_, chunk) in &stored.chunks {
+        doc.load_incremental(chunk)?;
+    }
+    Ok(doc)
+}
+
+/// A writer's name: its peer id if the actor is a node key.
+fn actor_name(actor: &[u8]) -> String {
+    if let Some(key) = NodeKey::from_actor(actor) {
+        return key.to_string();
+    }
+    match std::str::from_utf8(actor) {
+        Ok(s) if s.chars().all(|c| c.is_ascii_graphic()) => s.to_string(),
+        _ => ActorId::from(actor).to_hex_string(),
+    }
+}
+
+/// The certificate that describes `key`: the one in force at `at_ms`, else its latest.
+fn certificate_of<'r>(roster: &'r Roster, key: &NodeKey, at_ms: i64) -> Option<&'r Certificate> {
+    roster.certificate_at(key, at_ms).ok().or_else(|| {
+        roster
+            .statements()
+            .filter_map(|s| match &s.statement {
+                Statement::Certificate(c) if c.node == *key => Some(c),
+                _ => None,
+            })
+            .max_by_key(|c| c.until_ms)
+    })
+}
+
+struct DocAudit<'a> {
+    id: &'a DocId,
+    failures: Vec<Failure>,
+}
+
+impl DocAudit<'_> {
+    fn fail(
+        &mut self,
+        kind: FailureKind,
+        writer: Option<String>,
+        changes: &[ChangeHash],
+        message: String,
+    ) {
+        self.failures.push(Failure {
+            kind,
+            doc: Some(self.id.to_string()),
+            writer,
+            changes: changes
+                .iter()
+                .take(MAX_LISTED)
+                .map(ToString::to_string)
+                .collect(),
+            count: changes.len(),
+            message,
+        });
+    }
+}
+
+fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i64) -> DocReport {
+    let mut report = DocReport {
+        doc: id.to_string(),
+        ok: false,
+        changes: 0,
+        genesis: false,
+        heads: Vec::new(),
+        signatures: stored.signatures.len(),
+        signatures_valid: 0,
+        signatures_unused: 0,
+        writers: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut a = DocAudit {
+        id,
+        failures: Vec::new(),
+    };
+    let Some(kind) = id.kind() else {
+        a.fail(
+            FailureKind::UnknownDocument,
+            None,
+            &[],
+            format!("{id} is not a document this mesh replicates: nobody may write it"),
+        );
+        report.failures = a.failures;
+        return report;
+    };
+    let doc = match load(&kind, stored) {
+        Ok(doc) => doc,
+        Err(e) => {
+            a.fail(
+                FailureKind::Unreadable,
+                None,
+                &[],
+                format!("the stored document does not load: {e}"),
+            );
+            report.failures = a.failures;
+            return report;
+        }
+    };
+    let (field, expected) = identity(&kind);
+    let found = doc
+        .get(ROOT, field)
+        .ok()
+        .flatten()
+        .and_then(|(v, _)| v.as_str().map(str::to_string));
+    if found.as_deref() != Some(expected.as_str()) {
+        a.fail(
+            FailureKind::WrongContent,
+            None,
+            &[],
+            format!(
+                "its '{field}' is {}, expected {expected}",
+                found.as_deref().unwrap_or("missing")
+            ),
+        );
+    }
+
+    // The change graph: complete, and reaching the recorded heads.
+    let missing = doc.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        a.fail(
+            FailureKind::IncompleteGraph,
+            None,
+            &missing,
+            format!(
+                "{} change(s) that stored changes depend on are missing",
+                missing.len()
+            ),
+        );
+    }
+    let mut heads = doc.get_heads();
+    heads.sort_unstable();
+    report.heads = heads.iter().map(ToString::to_string).collect();
+    match heads_from_bytes(&stored.heads) {
+        Some(mut recorded) => {
+            recorded.sort_unstable();
+            if recorded != heads {
+                a.fail(
+                    FailureKind::HeadsMismatch,
+                    None,
+                    &recorded,
+                    format!(
+                        "the stored changes end at {} head(s) other than the {} recorded with the last write: changes were lost or added outside a write",
+                        heads.len(),
+                        recorded.len()
+                    ),
+                );
+            }
+        }
+        None => a.fail(
+            FailureKind::HeadsMismatch,
+            None,
+            &[],
+            format!(
+                "the recorded heads are {} bytes, not a multiple of 32",
+                stored.heads.len()
+            ),
+        ),
+    }
+
+    let metas = doc.get_changes_meta(&[]);
+    report.changes = metas.len();
+    let in_doc: HashSet<ChangeHash> = metas.iter().map(|m| m.hash).collect();
+
+    // The signatures: each must be sound; with a root, its signer allowed.
+    let target = write_target(id);
+    let mut signed: Vec<([u8; 32], NodeKey)> = Vec::new();
+    for (hash, bytes) in &stored.signatures {
+        let at = ChangeHash(*hash);
+        let sig = match WriteSignature::decode(bytes) {
+            Ok(sig) => sig,
+            Err(e) => {
+                a.fail(
+                    FailureKind::MalformedSignature,
+                    None,
+                    &[at],
+                    format!("the write signature stored for change {at} does not decode: {e}"),
+                );
+                continue;
+            }
+        };
+        let signer = sig.signer.to_string();
+        if sig.change != *hash || sig.doc != id.as_str() {
+            a.fail(
+                FailureKind::MalformedSignature,
+                Some(signer),
+                &[at],
+                format!(
+                    "the signature stored for change {at} signs change {} of {}",
+                    ChangeHash(sig.change),
+                    sig.doc
+                ),
+            );
+            continue;
+        }
+        if let Err(e) = sig.verify_signature() {
+            a.fail(
+                FailureKind::BadSignature,
+                Some(signer),
+                &[at],
+                format!("{e}: it was altered, or was not made by its claimed signer"),
+            );
+            continue;
+        }
+        if sig.signed_ms > now_ms + MAX_CLOCK_SKEW_MS {
+            a.fail(
+                FailureKind::FromTheFuture,
+                Some(signer),
+                &[at],
+                format!(
+                    "signed at {} ms, after the time of this audit ({now_ms} ms)",
+                    sig.signed_ms
+                ),
+            );
+            continue;
+        }
+        if let (Some(roster), Some(target)) = (roster, target.as_ref()) {
+            if let Err(denial) = roster.may_write(&sig.signer, target, sig.signed_ms) {
+                a.fail(
+                    FailureKind::NotAuthorised,
+                    Some(signer),
+                    &[at],
+                    format!("signed at {} ms: {denial}", sig.signed_ms),
+                );
+                continue;
+            }
+        }
+        report.signatures_valid += 1;
+        if !in_doc.contains(&at) {
+            report.signatures_unused += 1;
+        }
+        signed.push((sig.change, sig.signer));
+    }
+
+    // Every change covered by an accepted signature of its own writer.
+    let deps: Vec<Vec<[u8; 32]>> = metas
+        .iter()
+        .map(|m| m.deps.iter().map(|d| d.0).collect())
+        .collect();
+    let actors: Vec<Vec<u8>> = metas.iter().map(|m| m.actor.to_bytes().to_vec()).collect();
+    let refs: Vec<ChangeRef<'_>> = metas
+        .iter()
+        .zip(&deps)
+        .zip(&actors)
+        .map(|((m, deps), actor)| ChangeRef {
+            hash: m.hash.0,
+            actor,
+            deps,
+        })
+        .collect();
+    let genesis = genesis_hash(&kind);
+    report.genesis = genesis.is_some_and(|g| in_doc.contains(&g));
+    let exempt = |h: &[u8; 32], _: &[u8]| Some(ChangeHash(*h)) == genesis;
+    let unsigned: HashSet<[u8; 32]> = uncovered(&refs, &signed, exempt).into_iter().collect();
+    let mut by_writer: BTreeMap<Vec<u8>, Vec<ChangeHash>> = BTreeMap::new();
+    for m in metas.iter().filter(|m| unsigned.contains(&m.hash.0)) {
+        by_writer
+            .entry(m.actor.to_bytes().to_vec())
+            .or_default()
+            .push(m.hash);
+    }
+    for (actor, hashes) in by_writer {
+        let name = actor_name(&actor);
+        let why = if NodeKey::from_actor(&actor).is_none() {
+            "its actor is not a node key, so no node can have signed it"
+        } else if roster.is_some() {
+            "no valid signature by it, from a time its certificate allowed writing this document, covers them"
+        } else {
+            "no valid signature by it covers them"
+        };
+        a.fail(
+            FailureKind::Unsigned,
+            Some(name.clone()),
+            &hashes,
+            format!("{} change(s) by {name}: {why}", hashes.len()),
+        );
+    }
+
+    // Who wrote what here.
+    let mut writers: BTreeMap<Vec<u8>, Writer> = BTreeMap::new();
+    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
+        let actor = m.actor.to_bytes();
+        let w = writers.entry(actor.to_vec()).or_insert_with(|| Writer {
+            writer: actor_name(actor),
+            role: None,
+            village: None,
+            label: None,
+            changes: 0,
+            documents: 1,
+            first_s: m.timestamp,
+            last_s: m.timestamp,
+        });
+        w.changes += 1;
+        w.first_s = w.first_s.min(m.timestamp);
+        w.last_s = w.last_s.max(m.timestamp);
+    }
+    for (actor, w) in &mut writers {
+        let cert = roster
+            .zip(NodeKey::from_actor(actor))
+            .and_then(|(r, key)| certificate_of(r, &key, w.last_s.saturating_mul(1000)));
+        if let Some(c) = cert {
+            w.role = Some(c.role);
+            w.village = c.village.map(|v| v.to_string());
+            w.label = Some(c.label.clone());
+        }
+    }
+    report.writers = writers.into_values().collect();
+    report.ok = a.failures.is_empty();
+    report.failures = a.failures;
+    report
+}
+
+/// Who changed what, over all documents.
+fn overall_writers(documents: &[DocReport]) -> Vec<Writer> {
+    let mut all: BTreeMap<&str, Writer> = BTreeMap::new();
+    for w in documents.iter().flat_map(|d| d.writers.iter()) {
+        match all.get_mut(w.writer.as_str()) {
+            Some(acc) => {
+                acc.changes += w.changes;
+                acc.documents += 1;
+                acc.first_s = acc.first_s.min(w.first_s);
+                acc.last_s = acc.last_s.max(w.last_s);
+                if acc.role.is_none() {
+                    acc.role = w.role;
+                    acc.village.clone_from(&w.village);
+                    acc.label.clone_from(&w.label);
+                }
+            }
+            None => {
+                all.insert(&w.writer, w.clone());
+            }
+        }
+    }
+    let mut out: Vec<Writer> = all.into_values().collect();
+    out.sort_by(|a, b| b.changes.cmp(&a.changes).then(a.writer.cmp(&b.writer)));
+    out
+}
+
+#[cfg(test)]
+mod tests;

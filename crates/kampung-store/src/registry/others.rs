@@ -1,0 +1,334 @@
+//! Crossing logs and isolation cases in the registry: small documents, held
+//! whole in memory, written, signed, stored and replicated like village
+//! documents. The open isolation case of each NIK is derived from them, for
+//! the checkpoint verdict.
+
+use std::collections::HashMap;
+
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use kampung_core::checkpoint::{local_date, OpenCase};
+use kampung_core::{Nik, Pledge};
+use tracing::{debug, warn};
+
+use super::{heads_to_bytes, sorted, Registry};
+use crate::case::{
+    CaseDoc, CaseError, CaseState, FollowUp, Note, Opening, Placement, Release, Writer,
+};
+use crate::crossing::{Crossing, CrossingError, CrossingLog};
+use crate::storage::{DocId, DocKind, Sig, Storage};
+use crate::StoreError;
+
+/// A crossing log or an isolation case, as stored.
+#[derive(Debug, Default)]
+pub(super) struct Other {
+    pub am: Automerge,
+    pub signed: HashMap<ChangeHash, Vec<u8>>,
+    pub chunks: usize,
+}
+
+/// The document every node makes itself for `doc`, if it has one: a
+/// village's or a checkpoint's genesis. Cases start from their opening change.
+pub(crate) fn genesis_of(doc: &DocId) -> Option<Automerge> {
+    match doc.kind()? {
+        DocKind::Village(v) => Some(crate::doc::VillageDoc::genesis(v).automerge().clone()),
+        DocKind::CrossingLog(peer) => Some(CrossingLog::genesis(peer).into_automerge()),
+        DocKind::Case(_) => None,
+    }
+}
+
+/// An update to an isolation case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaseUpdate {
+    /// Placement or transfer (GOR, village house, home).
+    Place(Placement),
+    /// Handed to family, with the pledge.
+    FamilyPickup {
+        at_ms: i64,
+        by: Writer,
+        pledge: Pledge,
+    },
+    FollowUp(FollowUp),
+    Note(Note),
+    Release(Release),
+}
+
+/// Why a crossing or case write was refused (nothing was written).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    #[error(transparent)]
+    Crossing(#[from] CrossingError),
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    #[error("there is no isolation case {0} here")]
+    NoSuchCase(String),
+    #[error("isolation case {0} already exists")]
+    CaseExists(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<S: Storage> Registry<S> {
+    /// Load every crossing log and case (at open).
+    pub(super) fn load_others(&mut self) -> Result<(), StoreError> {
+        for id in self.storage.doc_ids()? {
+            if id.as_village().is_some() || id.kind().is_none() {
+                continue;
+            }
+            let Some(stored) = self.storage.load(&id)? else {
+                continue;
+            };
+            let corrupt = |reason: String| StoreError::CorruptDoc {
+                location: self.storage.location(),
+                doc: id.clone(),
+                reason,
+            };
+            let mut am = match (&stored.snapshot, genesis_of(&id)) {
+                (Some(s), _) => Automerge::load(s).map_err(|e| corrupt(e.to_string()))?,
+                (None, Some(g)) => g,
+                (None, None) => Automerge::new(),
+            };
+            for (_, c) in &stored.chunks {
+                am.load_incremental(c).map_err(|e| corrupt(e.to_string()))?;
+            }
+            let other = Other {
+                am,
+                signed: stored
+                    .signatures
+                    .into_iter()
+                    .map(|(h, s)| (ChangeHash(h), s))
+                    .collect(),
+                chunks: stored.chunks.len(),
+            };
+            self.others.insert(id.clone(), other);
+            self.derive_case(&id);
+        }
+        Ok(())
+    }
+
+    pub(super) fn other_heads(&self) -> impl Iterator<Item = (DocId, Vec<ChangeHash>)> + '_ {
+        self.others
+            .iter()
+            .map(|(id, o)| (id.clone(), sorted(&o.am.get_heads())))
+    }
+
+    /// Keep the open-case index in step with case `id`.
+    pub(super) fn derive_case(&mut self, id: &DocId) {
+        let Some(DocKind::Case(case_id)) = id.kind() else {
+            return;
+        };
+        let Some(other) = self.others.get(id) else {
+            return;
+        };
+        let case = match CaseDoc::from_automerge(case_id, other.am.clone()) {
+            Ok(c) => c,
+            // Changes of a case whose opening has not arrived yet.
+            Err(_) => return,
+        };
+        let (Ok(info), Ok(released), Ok(placements)) =
+            (case.info(), case.released(), case.placements())
+        else {
+            warn!(doc = %id, "unreadable isolation case; not indexed");
+            return;
+        };
+        let key = info.nik.as_u64();
+        // The latest by time; for equal times the later in the list (as `CaseDoc::state`).
+        let current = placements.iter().max_by_key(|p| p.at_ms);
+        match (released, current) {
+            (None, Some(p)) => {
+                self.open_cases.insert(
+                    key,
+                    OpenCase {
+                        case_id: case_id.to_string(),
+                        place: p.place.clone(),
+                    },
+                );
+            }
+            _ => {
+                if self
+                    .open_cases
+                    .get(&key)
+                    .is_some_and(|c| c.case_id == case_id)
+                {
+                    self.open_cases.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The open isolation case of a NIK, if any.
+    pub fn open_case(&self, nik: Nik) -> Option<&OpenCase> {
+        self.open_cases.get(&nik.as_u64())
+    }
+
+    /// Store what changed in `id` since `before`, with `sigs`; flushed.
+    pub(super) fn store_other(
+        &mut self,
+        id: &DocId,
+        before: &[ChangeHash],
+        sigs: Vec<Sig>,
+    ) -> Result<Vec<ChangeHash>, StoreError> {
+        let location = self.storage.location();
+        let Some(other) = self.others.get_mut(id) else {
+            return Err(StoreError::Io {
+                location,
+                reason: format!("document {id} is not held"),
+            });
+        };
+        let heads = other.am.get_heads();
+        if sorted(&heads) == sorted(before) {
+            return Ok(heads);
+        }
+        let sigs: Vec<Sig> = sigs
+            .into_iter()
+            .filter(|(h, _)| {
+                let h = ChangeHash(*h);
+                !other.signed.contains_key(&h) && other.am.get_change_by_hash(&h).is_some()
+            })
+            .collect();
+        other
+            .signed
+            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+        let chunk = other.am.save_after(before);
+        other.chunks += 1;
+        let compact = other.chunks >= 64;
+        let snapshot = compact.then(|| other.am.save());
+        if let Some(snapshot) = snapshot {
+            self.storage
+                .replace(id, &snapshot, &heads_to_bytes(&heads), &sigs)?;
+            if let Some(o) = self.others.get_mut(id) {
+                o.chunks = 0;
+            }
+        } else {
+            self.storage
+                .append(id, &chunk, &heads_to_bytes(&heads), &sigs)?;
+        }
+        self.storage.flush()?;
+        self.derive_case(id);
+        debug!(doc = %id, bytes = chunk.len(), "stored");
+        Ok(heads)
+    }
+
+    /// Record one check in this checkpoint's crossing log (`peer` is our own
+    /// peer id). Durable and signed when this returns; returns the new heads.
+    pub fn record_crossing(
+        &mut self,
+        peer: &str,
+        crossing: &Crossing,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        let id = DocId::crossing_log(peer);
+        if id.kind().is_none() {
+            return Err(CrossingError::WrongCheckpoint {
+                expected: "a peer id".into(),
+                found: peer.to_string(),
+            }
+            .into());
+        }
+        let actor = self.actor.clone();
+        let other = self.others.entry(id.clone()).or_insert_with(|| Other {
+            am: CrossingLog::genesis(peer).into_automerge(),
+            ..Other::default()
+        });
+        let before = other.am.get_heads();
+        let mut log = CrossingLog::from_automerge(peer, std::mem::take(&mut other.am))?;
+        let result = log.record(&actor, crossing);
+        other.am = log.into_automerge();
+        let hash = result?;
+        let sigs = self.sign(&id, &[hash], now_ms)?;
+        Ok(self.store_other(&id, &before, sigs)?)
+    }
+
+    /// Every crossing in a checkpoint's log, in time order.
+    pub fn crossings(&self, peer: &str) -> Result<Vec<Crossing>, RecordError> {
+        let id = DocId::crossing_log(peer);
+        match self.others.get(&id) {
+            Some(o) => Ok(CrossingLog::from_automerge(peer, o.am.clone())?.entries()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Open an isolation case. Durable and signed when this returns.
+    pub fn open_isolation_case(
+        &mut self,
+        case_id: &str,
+        opening: &Opening,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        let id = DocId::case(case_id);
+        if self.others.contains_key(&id) {
+            return Err(RecordError::CaseExists(case_id.to_string()));
+        }
+        let case = CaseDoc::open(&self.actor, case_id, opening)?;
+        let hash = case.heads();
+        self.others.insert(
+            id.clone(),
+            Other {
+                am: case.into_automerge(),
+                ..Other::default()
+            },
+        );
+        let sigs = self.sign(&id, &hash, now_ms)?;
+        let stored = self.store_other(&id, &[], sigs);
+        if stored.is_err() {
+            self.others.remove(&id);
+        }
+        Ok(stored?)
+    }
+
+    /// Update an isolation case. Durable and signed when this returns.
+    pub fn update_isolation_case(
+        &mut self,
+        case_id: &str,
+        update: &CaseUpdate,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        let id = DocId::case(case_id);
+        let actor = self.actor.clone();
+        let other = self
+            .others
+            .get_mut(&id)
+            .ok_or_else(|| RecordError::NoSuchCase(case_id.to_string()))?;
+        let before = other.am.get_heads();
+        let mut case = CaseDoc::from_automerge(case_id, std::mem::take(&mut other.am))?;
+        let result = match update {
+            CaseUpdate::Place(p) => case.place(&actor, p),
+            CaseUpdate::FamilyPickup { at_ms, by, pledge } => {
+                case.family_pickup(&actor, *at_ms, by, pledge)
+            }
+            CaseUpdate::FollowUp(f) => case.follow_up(&actor, f),
+            CaseUpdate::Note(n) => case.note(&actor, n),
+            CaseUpdate::Release(r) => case.release(&actor, r),
+        };
+        other.am = case.into_automerge();
+        let hash = result?;
+        let sigs = self.sign(&id, &[hash], now_ms)?;
+        Ok(self.store_other(&id, &before, sigs)?)
+    }
+
+    /// One isolation case, if held.
+    pub fn isolation_case(&self, case_id: &str) -> Option<CaseDoc> {
+        let o = self.others.get(&DocId::case(case_id))?;
+        CaseDoc::from_automerge(case_id, o.am.clone()).ok()
+    }
+
+    /// Every isolation case held, with its state on `today_ms`'s day.
+    pub fn isolation_cases(&self, today_ms: i64) -> Vec<CaseState> {
+        let Some(today) = local_date(today_ms) else {
+            return Vec::new();
+        };
+        let mut out: Vec<CaseState> = self
+            .others
+            .iter()
+            .filter_map(|(id, o)| match id.kind() {
+                Some(DocKind::Case(case_id)) => CaseDoc::from_automerge(case_id, o.am.clone())
+                    .and_then(|c| c.state(today))
+                    .ok(),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.info.case_id.cmp(&b.info.case_id));
+        out
+    }
+}

@@ -1,0 +1,154 @@
+//! `kampung audit verify`: check, from this node's store alone, that every
+//! stored change was signed by a writer whose certificate allowed it, that
+//! no change graph has a hole, and that the index equals the documents
+//! (the checks themselves are in `kampung_store::audit`).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use kampung_datadir::DataDir;
+use kampung_store::audit::{self, AuditReport, Failure, Writer};
+
+use super::admin::fmt_ms;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check every stored change against its signature and the certificate in
+    /// force when it was made; exits non-zero on any failure.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
+    let Command::Verify { json } = c;
+    let dir = DataDir::open(data)?;
+    if super::status::running_api(data).is_some() {
+        bail!(
+            "the node on {} is running and holds its store: stop it (Ctrl-C on `kampung run`) and audit again",
+            data.display()
+        );
+    }
+    let root = dir.root_key()?;
+    let storage = dir.open_storage()?;
+    let report = audit::audit(&storage, root, super::now_ms(), super::this_year())?;
+    if json {
+        super::print_json(&report)?;
+    } else {
+        print_text(data, &report);
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn fmt_s(s: i64) -> String {
+    fmt_ms(s.saturating_mul(1000))
+}
+
+fn writer_line(w: &Writer) -> String {
+    let mut who = w.writer.clone();
+    if let Some(role) = w.role {
+        who.push_str(&format!(" {}", role.as_str()));
+    }
+    if let Some(v) = &w.village {
+        who.push_str(&format!(" {v}"));
+    }
+    if let Some(l) = w.label.as_deref().filter(|l| !l.is_empty()) {
+        who.push_str(&format!(" \"{l}\""));
+    }
+    if w.role.is_none() {
+        who.push_str(" (no certificate)");
+    }
+    format!(
+        "{who}: {} change(s), {} to {}",
+        w.changes,
+        fmt_s(w.first_s),
+        fmt_s(w.last_s)
+    )
+}
+
+fn failure_line(f: &Failure) -> String {
+    // The same stable name as in --json.
+    let kind = serde_json::to_value(f.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = format!("FAIL {kind}: {}", f.message);
+    if let Some(first) = f.changes.first() {
+        line.push_str(&format!(" [change {first}"));
+        if f.count > 1 {
+            line.push_str(&format!(" and {} more", f.count - 1));
+        }
+        line.push(']');
+    }
+    line
+}
+
+fn print_text(data: &Path, r: &AuditReport) {
+    match &r.root {
+        Some(root) => println!(
+            "audit of {} against root {root} ({} statement(s) verified{})",
+            data.display(),
+            r.statements,
+            if r.statements_skipped > 0 {
+                format!(", {} not from this root ignored", r.statements_skipped)
+            } else {
+                String::new()
+            }
+        ),
+        None => println!(
+            "audit of {}: no root key configured, so only signatures are checked",
+            data.display()
+        ),
+    }
+    for d in &r.documents {
+        println!(
+            "document {}: {} change(s), {} signature(s) checked, {} valid: {}",
+            d.doc,
+            d.changes,
+            d.signatures,
+            d.signatures_valid,
+            if d.ok { "ok" } else { "FAILED" }
+        );
+        for w in &d.writers {
+            println!("  writer {}", writer_line(w));
+        }
+        for f in &d.failures {
+            println!("  {}", failure_line(f));
+        }
+    }
+    println!("who changed what:");
+    if r.writers.is_empty() {
+        println!("  (no changes besides the documents' genesis)");
+    }
+    for w in &r.writers {
+        println!("  {} in {} document(s)", writer_line(w), w.documents);
+    }
+    if r.index.ok {
+        println!("index: agrees with the documents ({} NIKs)", r.index.niks);
+    } else {
+        println!("index: {} problem(s)", r.index.problems.len());
+        for p in r.index.problems.iter().take(20) {
+            println!("  {p}");
+        }
+    }
+    for f in &r.failures {
+        println!("{}", failure_line(f));
+    }
+    let s = &r.summary;
+    println!(
+        "summary: {} document(s) ({} failed), {} change(s), {} signature(s), {} failure(s): {}",
+        s.documents,
+        s.documents_failed,
+        s.changes,
+        s.signatures,
+        s.failures,
+        if r.ok { "ALL GOOD" } else { "FAILED" }
+    );
+}
