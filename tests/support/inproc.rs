@@ -29,8 +29,7 @@ impl Node {
             .await
             .unwrap()
             .unwrap();
-        self.mesh.announce(announce).await
-            .unwrap();
+        self.mesh.announce(announce).await.unwrap();
     }
 }
 

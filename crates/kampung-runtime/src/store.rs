@@ -7,14 +7,23 @@ use std::sync::Arc;
 use automerge::ChangeHash;
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
+use kampung_store::case::{CaseState, Opening};
+use kampung_store::crossing::Crossing;
 use kampung_store::storage::Storage;
 use kampung_store::{
     prepare_document, AcceptAll, ChangeVerifier, DocId, PreparedDocument, Refusal, Registry,
     RemoteApplied, RemoteRefusal, StoreError, WriteReport,
 };
+use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
+
+/// A checkpoint verdict and the documents (with heads) it was computed from.
+pub type CheckedVerdict = (
+    kampung_core::CheckVerdict,
+    Vec<kampung_store::crossing::DocHeads>,
+);
 
 /// Commands queued for the store at most.
 const QUEUE: usize = 1024;
@@ -70,6 +79,34 @@ enum Cmd {
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
+    CheckVerdict {
+        input: String,
+        policy: kampung_core::Policy,
+        /// Document -> unix ms we last heard from its owner.
+        heard: std::collections::BTreeMap<String, u64>,
+        now_ms: i64,
+        reply: Reply<CheckedVerdict>,
+    },
+    RecordCrossing {
+        peer: String,
+        crossing: Box<Crossing>,
+        now_ms: i64,
+        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+    },
+    Crossings(String, Reply<Result<Vec<Crossing>, RecordError>>),
+    OpenCase {
+        case_id: String,
+        opening: Box<Opening>,
+        now_ms: i64,
+        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+    },
+    UpdateCase {
+        case_id: String,
+        update: Box<CaseUpdate>,
+        now_ms: i64,
+        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+    },
+    Cases(i64, Reply<Vec<CaseState>>),
     /// Keep a verified root-signed statement (fire and forget).
     KeepStatement([u8; 32], Vec<u8>),
     Checkpoint(Reply<Result<(), StoreError>>),
@@ -247,6 +284,75 @@ fn run<S: Storage>(
                 }
                 let _ = r.send(result);
             }
+            Cmd::CheckVerdict {
+                input,
+                policy,
+                heard,
+                now_ms,
+                reply,
+            } => {
+                let age = |v: VillageCode| {
+                    heard.get(&DocId::village(v).to_string()).map(|&ms| {
+                        std::time::Duration::from_millis((now_ms as u64).saturating_sub(ms))
+                    })
+                };
+                let _ = reply.send(reg.check_verdict(&input, &policy, age));
+            }
+            Cmd::RecordCrossing {
+                peer,
+                crossing,
+                now_ms,
+                reply,
+            } => {
+                let id = DocId::crossing_log(&peer);
+                let before = reg.doc_heads_of(&id).unwrap_or_default();
+                let result = reg.record_crossing(&peer, &crossing, now_ms).and_then(|_| {
+                    announce_since(&mut reg, &id, &before).map_err(RecordError::from)
+                });
+                if let Ok(a) = &result {
+                    changed(id, &to_hashes(a.heads.clone()));
+                }
+                let _ = reply.send(result);
+            }
+            Cmd::Crossings(peer, r) => {
+                let _ = r.send(reg.crossings(&peer));
+            }
+            Cmd::OpenCase {
+                case_id,
+                opening,
+                now_ms,
+                reply,
+            } => {
+                let id = DocId::case(&case_id);
+                let result = reg
+                    .open_isolation_case(&case_id, &opening, now_ms)
+                    .and_then(|_| announce_since(&mut reg, &id, &[]).map_err(RecordError::from));
+                if let Ok(a) = &result {
+                    changed(id, &to_hashes(a.heads.clone()));
+                }
+                let _ = reply.send(result);
+            }
+            Cmd::UpdateCase {
+                case_id,
+                update,
+                now_ms,
+                reply,
+            } => {
+                let id = DocId::case(&case_id);
+                let before = reg.doc_heads_of(&id).unwrap_or_default();
+                let result = reg
+                    .update_isolation_case(&case_id, &update, now_ms)
+                    .and_then(|_| {
+                        announce_since(&mut reg, &id, &before).map_err(RecordError::from)
+                    });
+                if let Ok(a) = &result {
+                    changed(id, &to_hashes(a.heads.clone()));
+                }
+                let _ = reply.send(result);
+            }
+            Cmd::Cases(today_ms, r) => {
+                let _ = r.send(reg.isolation_cases(today_ms));
+            }
             Cmd::KeepStatement(id, bytes) => {
                 let kept = reg
                     .storage()
@@ -272,6 +378,28 @@ fn run<S: Storage>(
     result
 }
 
+/// The announcement of what changed in `doc` since `before` (changes inline if small).
+fn announce_since<S: Storage>(
+    reg: &mut Registry<S>,
+    doc: &DocId,
+    before: &[ChangeHash],
+) -> Result<kampung_sync::Announce, StoreError> {
+    let page = reg.changes_since(doc, before, 64 << 10)?;
+    let heads = reg.doc_heads_of(doc).unwrap_or_default();
+    let (changes, signatures) = if page.more {
+        (Vec::new(), Vec::new())
+    } else {
+        (page.changes, page.signatures)
+    };
+    Ok(kampung_sync::Announce {
+        doc: doc.to_string(),
+        heads: heads.iter().map(|h| h.0).collect(),
+        changes,
+        signatures,
+        from_owner: true,
+    })
+}
+
 fn sorted(mut v: Vec<ChangeHash>) -> Vec<ChangeHash> {
     v.sort_unstable();
     v
@@ -282,6 +410,87 @@ impl StoreHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+
+    /// The checkpoint verdict for `input` under `policy`, with the documents
+    /// it was computed from; `heard` is the mesh's "last heard from owner" map.
+    pub async fn check_verdict(
+        &self,
+        input: String,
+        policy: kampung_core::Policy,
+        heard: std::collections::BTreeMap<String, u64>,
+        now_ms: i64,
+    ) -> Result<CheckedVerdict, Stopped> {
+        self.ask(|reply| Cmd::CheckVerdict {
+            input,
+            policy,
+            heard,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Record a check in our crossing log (`peer`: our own peer id); returns
+    /// the announcement for the mesh.
+    pub async fn record_crossing(
+        &self,
+        peer: String,
+        crossing: Crossing,
+        now_ms: i64,
+    ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::RecordCrossing {
+            peer,
+            crossing: Box::new(crossing),
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// A checkpoint's crossing log.
+    pub async fn crossings(
+        &self,
+        peer: String,
+    ) -> Result<Result<Vec<Crossing>, RecordError>, Stopped> {
+        self.ask(|r| Cmd::Crossings(peer, r)).await
+    }
+
+    /// Open an isolation case; returns the announcement for the mesh.
+    pub async fn open_case(
+        &self,
+        case_id: String,
+        opening: Opening,
+        now_ms: i64,
+    ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::OpenCase {
+            case_id,
+            opening: Box::new(opening),
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Update an isolation case; returns the announcement for the mesh.
+    pub async fn update_case(
+        &self,
+        case_id: String,
+        update: CaseUpdate,
+        now_ms: i64,
+    ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::UpdateCase {
+            case_id,
+            update: Box::new(update),
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Every isolation case held, as it stands on `today_ms`'s day.
+    pub async fn cases(&self, today_ms: i64) -> Result<Vec<CaseState>, Stopped> {
+        self.ask(|r| Cmd::Cases(today_ms, r)).await
     }
 
     /// Keep a verified statement without waiting (from the mesh's thread).

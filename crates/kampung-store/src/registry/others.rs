@@ -58,15 +58,33 @@ pub enum CaseUpdate {
 #[non_exhaustive]
 pub enum RecordError {
     #[error(transparent)]
-    Crossing(#[from] CrossingError),
+    Crossing(Box<CrossingError>),
     #[error(transparent)]
-    Case(#[from] CaseError),
+    Case(Box<CaseError>),
     #[error("there is no isolation case {0} here")]
     NoSuchCase(String),
     #[error("isolation case {0} already exists")]
     CaseExists(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
+}
+
+impl From<CrossingError> for RecordError {
+    fn from(e: CrossingError) -> Self {
+        RecordError::Crossing(Box::new(e))
+    }
+}
+
+impl From<CaseError> for RecordError {
+    fn from(e: CaseError) -> Self {
+        RecordError::Case(Box::new(e))
+    }
+}
+
+impl From<StoreError> for RecordError {
+    fn from(e: StoreError) -> Self {
+        RecordError::Store(Box::new(e))
+    }
 }
 
 impl<S: Storage> Registry<S> {
@@ -330,5 +348,43 @@ impl<S: Storage> Registry<S> {
             .collect();
         out.sort_by(|a, b| a.info.case_id.cmp(&b.info.case_id));
         out
+    }
+}
+
+impl<S: Storage> Registry<S> {
+    /// The checkpoint verdict for a typed or scanned NIK, from the index, the
+    /// open-case index and `policy`, with the documents (and heads) it was
+    /// computed from, for the crossing log. `copy_age` says how old our copy
+    /// of a village's document is. No Automerge read on this path.
+    pub fn check_verdict(
+        &self,
+        input: &str,
+        policy: &kampung_core::Policy,
+        copy_age: impl Fn(kampung_core::VillageCode) -> Option<std::time::Duration>,
+    ) -> (kampung_core::CheckVerdict, Vec<crate::crossing::DocHeads>) {
+        let parsed = Nik::parse(input, self.this_year);
+        let nik = parsed.as_ref().ok().map(|p| p.nik());
+        let entry = nik.and_then(|n| self.index.lookup(n));
+        let view = entry.and_then(crate::index::Entry::view);
+        let open = nik.and_then(|n| self.open_case(n)).cloned();
+        let mut basis = Vec::new();
+        let age = view.as_ref().and_then(|v| {
+            let id = DocId::village(v.village);
+            if let Some(h) = self.indexed.get(&v.village) {
+                basis.push(crate::crossing::DocHeads::new(id.to_string(), &sorted(h)));
+            }
+            copy_age(v.village)
+        });
+        if let Some(c) = &open {
+            let id = DocId::case(&c.case_id);
+            if let Some(o) = self.others.get(&id) {
+                basis.push(crate::crossing::DocHeads::new(
+                    id.to_string(),
+                    &sorted(&o.am.get_heads()),
+                ));
+            }
+        }
+        let verdict = kampung_core::CheckVerdict::decide(parsed, view, open, policy, age);
+        (verdict, basis)
     }
 }

@@ -1,0 +1,80 @@
+//! The OpenAPI 3.1 description of the API (utoipa), served at
+//! `GET /v1/openapi.json`.
+//!
+//! Handlers carry `#[utoipa::path]`; the response types of this crate derive
+//! `ToSchema`. Types of other crates (records, verdicts, mesh status) are
+//! described by mirrors in [`schemas`]; the tests check real values against
+//! the description, so a field added there and not here fails them, as does
+//! a route in the router missing from [`ApiDoc`].
+
+pub mod schemas;
+
+use std::sync::OnceLock;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::{metrics, routes};
+
+/// Every route of the API.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "kampung node API",
+        description = "The HTTP JSON API of a Banyuwangi village mesh node (village office, checkpoint or auditor). \
+It listens on loopback unless configured otherwise.\n\n\
+Every error is JSON `{\"error\": {\"code\", \"message\"}}` (see `ErrorBody`): `code` is stable \
+(see `ErrorCode`), `message` is for people. Any route may also answer 408 `timeout` (over 30 s) \
+and 503 `shutting_down`; an unknown path answers 404 `not_found`, a known path with another \
+method 405 `method_not_allowed`. Request bodies are limited to 16 MiB (413 `body_too_large`).\n\n\
+Dates in records are `[year, day of the year]`."
+    ),
+    paths(
+        routes::node::healthz,
+        metrics::handler,
+        handler,
+        routes::lookup::lookup,
+        routes::residents::list,
+        routes::residents::write,
+        routes::residents::check,
+        routes::residents::get,
+        routes::node::status,
+        routes::node::peers,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
+    tags(
+        (name = "lookup", description = "Verdicts on NIKs"),
+        (name = "residents", description = "Resident records of the villages"),
+        (name = "node", description = "This node and the mesh"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The description as JSON (built once).
+pub fn json() -> &'static str {
+    static SPEC: OnceLock<String> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot serialise the OpenAPI description");
+            String::from("{}")
+        })
+    })
+}
+
+/// The OpenAPI description of this API.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "node",
+    responses((status = 200, description = "This document", content_type = "application/json", body = Object))
+)]
+pub async fn handler() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json(),
+    )
+        .into_response()
+}

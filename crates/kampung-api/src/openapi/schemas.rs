@@ -1,0 +1,246 @@
+//! Descriptions of other crates' types as this API serialises them (the
+//! domain crates do not depend on utoipa). Only for the OpenAPI document:
+//! each mirrors the serde form of its namesake exactly, and the tests check
+//! real values against it.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::json;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+/// A calendar date as `[year, day of the year]` (1 = 1 January), as the
+/// node's serde writes `time::Date`.
+#[derive(Debug, Serialize)]
+pub struct Date;
+
+impl PartialSchema for Date {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Integer))
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .description(Some(
+                "[year, day of the year (1-366)]; 12 March 1985 is [1985, 71]",
+            ))
+            .examples([json!([1985, 71])])
+            .into()
+    }
+}
+
+impl ToSchema for Date {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Date")
+    }
+}
+
+/// Sex as on the KTP: `L` (laki-laki) or `P` (perempuan).
+#[derive(Debug, Serialize, ToSchema)]
+pub enum Sex {
+    L,
+    P,
+}
+
+/// A record's status without its details.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusKind {
+    Active,
+    MovedOut,
+    Deceased,
+}
+
+/// Address inside the village.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Address {
+    /// Hamlet.
+    pub dusun: String,
+    /// Neighbourhood (Rukun Tetangga).
+    pub rt: u16,
+    /// Ward (Rukun Warga).
+    pub rw: u16,
+}
+
+/// Where the record stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    MovedOut {
+        /// Where to, e.g. `Kota Surabaya`.
+        destination: String,
+    },
+    Deceased {
+        /// Date of death, if known.
+        date: Option<Date>,
+    },
+}
+
+/// One resident of one village.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resident {
+    /// 16 digits.
+    #[schema(pattern = "^[0-9]{16}$", example = "3510155203850001")]
+    pub nik: String,
+    pub full_name: String,
+    pub sex: Sex,
+    pub birth_date: Date,
+    /// Family card number (No. KK), 16 digits, shared by a household.
+    pub family_card: String,
+    pub address: Address,
+    /// `35.10.DD.VVVV`, one of Banyuwangi's 217 villages.
+    #[schema(example = "35.10.15.2012")]
+    pub village: String,
+    pub status: Status,
+    /// When the record was last written, ms since the Unix epoch (set by the
+    /// node that wrote it).
+    pub updated_at_ms: i64,
+}
+
+/// Where a NIK was issued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedIn {
+    pub province_code: u8,
+    pub province_name: String,
+    /// `PPKK`, e.g. 3510.
+    pub regency_code: u16,
+    pub regency_name: String,
+    pub district_code: u8,
+    /// Known only for Banyuwangi's own districts.
+    pub district_name: Option<String>,
+}
+
+/// The rule a NIK breaks (`rule`), with its details.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum NikError {
+    Empty,
+    NotADigit {
+        ch: String,
+        position: usize,
+    },
+    Length {
+        found: usize,
+    },
+    UnknownProvince {
+        code: u8,
+    },
+    RegencyOutOfRange {
+        code: u8,
+    },
+    UnknownRegency {
+        province: u8,
+        regency: u8,
+        province_name: String,
+    },
+    BadDay {
+        day: u8,
+    },
+    BadMonth {
+        month: u8,
+    },
+    ImpossibleDate {
+        day: u8,
+        month: u8,
+        year: i32,
+    },
+    SerialZero,
+}
+
+/// Something odd about a NIK that does not make it invalid (`warning`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum NikWarning {
+    UnknownDistrict { regency: u16, district: u8 },
+    BirthDateDiffers { nik: Date, registry: Date },
+    SexDiffers { nik: Sex, registry: Sex },
+}
+
+/// The answer about one NIK; `verdict` says which kind.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// An active record in one of the villages.
+    Resident {
+        village: String,
+        village_name: String,
+        district_name: String,
+        full_name: String,
+        warnings: Vec<NikWarning>,
+    },
+    /// The record says the person moved away.
+    MovedOut {
+        village: String,
+        village_name: String,
+        full_name: String,
+        destination: String,
+    },
+    /// The record says the person died: their KTP at a border is an alert.
+    Deceased {
+        village: String,
+        village_name: String,
+        full_name: String,
+    },
+    /// Not in the registry; where the NIK was issued.
+    NonResident {
+        issued_in: IssuedIn,
+        warnings: Vec<NikWarning>,
+    },
+    /// The NIK breaks a rule.
+    Invalid { error: NikError, reason: String },
+}
+
+/// One connected peer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    /// Showed a valid certificate (always true in an open mesh).
+    pub admitted: bool,
+    /// What the peer says it is (`village:35.10.15.2012`, `checkpoint:ketapang`, `auditor`).
+    pub role: Option<String>,
+    pub addresses: Vec<String>,
+    pub connected_for_secs: u64,
+    /// Unix milliseconds of the last completed anti-entropy session.
+    pub last_sync_ms: Option<u64>,
+    pub in_sync: Option<bool>,
+}
+
+/// Mesh counters since the node started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counters {
+    pub announces_sent: u64,
+    pub announces_received: u64,
+    pub announces_dropped: u64,
+    pub sessions_ok: u64,
+    pub sessions_failed: u64,
+    pub changes_received: u64,
+    pub documents_received: u64,
+    pub bytes_received: u64,
+    pub requests_served: u64,
+    pub requests_busy: u64,
+    pub peer_faults: u64,
+    /// Changes or documents from peers that our store refused to apply.
+    pub changes_rejected: u64,
+    /// Peers disconnected for having no valid certificate (or a revoked one).
+    pub peers_refused: u64,
+    /// Requests refused because the peer had not shown a certificate.
+    pub requests_unadmitted: u64,
+    pub sync_bytes_read: u64,
+    pub sync_bytes_written: u64,
+    pub gossip_bytes_received: u64,
+}
+
+/// A snapshot of the mesh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeshStatus {
+    pub peer_id: String,
+    pub role: String,
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    /// Document -> unix milliseconds we last heard from its owner.
+    pub owner_heard_ms: std::collections::BTreeMap<String, u64>,
+    pub sessions_running: usize,
+    pub counters: Counters,
+}

@@ -1,0 +1,88 @@
+//! The router and the handlers, one module per concern. Every route here must
+//! also be in [`crate::openapi::ApiDoc`] (a test compares the two).
+
+pub mod lookup;
+pub mod node;
+pub mod residents;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::metrics::{self, UNMATCHED};
+use crate::{openapi, AppState, MAX_BODY, TIMEOUT};
+
+pub(crate) fn router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/healthz", get(node::healthz))
+        .route("/metrics", get(metrics::handler))
+        .route("/v1/openapi.json", get(openapi::handler))
+        .route("/v1/lookup/{nik}", get(lookup::lookup))
+        .route("/v1/residents", get(residents::list).post(residents::write))
+        .route("/v1/residents/check", post(residents::check))
+        .route("/v1/residents/{nik}", get(residents::get))
+        .route("/v1/status", get(node::status))
+        .route("/v1/peers", get(node::peers))
+        .method_not_allowed_fallback(method_not_allowed)
+        // Route layers run after routing, so the metrics see the route template.
+        .route_layer(middleware::from_fn(timeout))
+        .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Cut a request off after [`TIMEOUT`], with a JSON error.
+async fn timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            format!(
+                "the node did not answer within {} s; a write may still complete: check before sending it again",
+                TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// No route has this path (counted under one `unmatched` route label).
+async fn not_found(State(state): State<AppState>, method: Method, req: Request) -> Response {
+    let start = Instant::now();
+    let response = ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        format!(
+            "no such route: {method} {}; GET /v1/openapi.json lists every route",
+            req.uri().path()
+        ),
+    )
+    .into_response();
+    state.metrics.request(
+        method.as_str(),
+        UNMATCHED,
+        response.status(),
+        start.elapsed(),
+    );
+    response
+}
+
+async fn method_not_allowed(method: Method, req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        format!(
+            "{} does not take {method}; GET /v1/openapi.json lists every route",
+            req.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,145 @@
+//! The node itself: liveness, status (documents, freshness, mesh), peers.
+
+use axum::extract::State;
+use axum::Json;
+use kampung_mesh::{MeshStatus, PeerInfo};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::{now_ms, openapi::schemas, AppState};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// Always `ok`.
+    pub status: &'static str,
+    /// This node's libp2p peer id: a client checks it is talking to the node it means.
+    pub peer_id: String,
+}
+
+/// Liveness, and which node this is.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "node",
+    responses((status = 200, description = "The node is up", body = HealthResponse))
+)]
+pub async fn healthz(State(state): State<AppState>) -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok",
+        peer_id: state.peer_id,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub peer_id: String,
+    /// `village:35.10.15.2012`, `checkpoint:ketapang` or `auditor`.
+    pub role: String,
+    /// Distinct NIKs in the index.
+    pub niks: usize,
+    /// Every document this node holds.
+    pub documents: Vec<DocumentStatus>,
+    #[schema(value_type = schemas::MeshStatus)]
+    pub mesh: MeshStatus,
+}
+
+/// One document this node holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentStatus {
+    /// `v/35.10.15.2012`.
+    pub doc: String,
+    /// The document's heads (hex change hashes).
+    pub heads: Vec<String>,
+    /// This node writes the document.
+    pub own_document: bool,
+    /// Seconds since we last heard from the document's owner; 0 for our own; null if never.
+    pub owner_last_heard_secs: Option<f64>,
+}
+
+/// Documents with their heads and freshness, the index size and the mesh.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "node",
+    responses(
+        (status = 200, description = "The node's status", body = StatusResponse),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
+    let mesh = state
+        .mesh
+        .status()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let heads = state
+        .store
+        .doc_heads()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let niks = state
+        .store
+        .niks()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let now = now_ms();
+    let own_doc = state.own_village.map(|v| format!("v/{v}"));
+    let documents = heads
+        .iter()
+        .map(|(doc, h)| {
+            let doc = doc.to_string();
+            let own = own_doc.as_deref() == Some(doc.as_str());
+            let heard = mesh.owner_heard_ms.get(&doc).copied();
+            DocumentStatus {
+                heads: h.iter().map(ToString::to_string).collect(),
+                own_document: own,
+                owner_last_heard_secs: if own {
+                    Some(0.0)
+                } else {
+                    heard.map(|ms| now.saturating_sub(ms) as f64 / 1000.0)
+                },
+                doc,
+            }
+        })
+        .collect();
+    Ok(Json(StatusResponse {
+        peer_id: state.peer_id,
+        role: state.role,
+        niks,
+        documents,
+        mesh,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeersResponse {
+    pub peer_id: String,
+    /// Addresses the mesh listens on (multiaddrs).
+    pub listen: Vec<String>,
+    #[schema(value_type = Vec<schemas::PeerInfo>)]
+    pub peers: Vec<PeerInfo>,
+}
+
+/// Connected peers.
+#[utoipa::path(
+    get,
+    path = "/v1/peers",
+    tag = "node",
+    responses(
+        (status = 200, description = "Connected peers", body = PeersResponse),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn peers(State(state): State<AppState>) -> Result<Json<PeersResponse>, ApiError> {
+    let mesh = state
+        .mesh
+        .status()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    Ok(Json(PeersResponse {
+        peer_id: mesh.peer_id,
+        listen: mesh.listen,
+        peers: mesh.peers,
+    }))
+}

@@ -1,0 +1,164 @@
+//! `/metrics` after real requests: names, labels and values.
+
+use axum::http::StatusCode;
+use kampung_core::Status;
+use prometheus_client::metrics::counter::Counter;
+
+use super::{people, village, Node};
+
+/// The value of one series (`name{labels}` exactly as exposed), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|v| v.split(' ').next().unwrap_or(v).parse().unwrap())
+    })
+}
+
+fn must(text: &str, series: &str) -> f64 {
+    value(text, series).unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_lookups_verdicts_requests_and_store_state() {
+    let node = Node::start(Some(village())).await;
+    let mut p = people(6, 2);
+    for r in &mut p {
+        r.status = Status::Active;
+    }
+    p[5].status = Status::Deceased { date: None };
+    node.put(p.clone()).await;
+
+    for nik in [
+        p[0].nik.to_string(),
+        p[1].nik.to_string(),
+        p[2].nik.to_string(),
+        p[5].nik.to_string(),
+        "5101015203850007".to_string(), // Bali-issued, not registered
+        "3510151302850000".to_string(), // serial 0000
+        "3510151302850000".to_string(),
+    ] {
+        let r = node.get(&format!("/v1/lookup/{nik}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!(
+        node.get("/v1/no-such-route").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        node.get("/v1/residents?limit=abc").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let reply = node.get("/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        reply.content_type
+    );
+    let text = reply.text;
+    assert!(text.trim_end().ends_with("# EOF"));
+    assert!(text.contains("# TYPE kampung_lookups counter"));
+    assert_eq!(must(&text, "kampung_lookups_total"), 7.0);
+    assert_eq!(
+        must(&text, r#"kampung_verdicts_total{verdict="resident"}"#),
+        3.0
+    );
+    assert_eq!(
+        must(&text, r#"kampung_verdicts_total{verdict="deceased"}"#),
+        1.0
+    );
+    assert_eq!(
+        must(&text, r#"kampung_verdicts_total{verdict="non_resident"}"#),
+        1.0
+    );
+    assert_eq!(
+        must(&text, r#"kampung_verdicts_total{verdict="invalid"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(&text, r#"kampung_verdicts_total{verdict="moved_out"}"#),
+        None
+    );
+
+    // Requests by route template (never the raw path) and status.
+    assert_eq!(
+        must(
+            &text,
+            r#"kampung_http_requests_total{method="GET",route="/v1/lookup/{nik}",status="200"}"#
+        ),
+        7.0
+    );
+    assert_eq!(
+        must(
+            &text,
+            r#"kampung_http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        must(
+            &text,
+            r#"kampung_http_requests_total{method="GET",route="/v1/residents",status="400"}"#
+        ),
+        1.0
+    );
+    assert!(!text.contains("no-such-route"));
+    assert!(text.contains("# TYPE kampung_http_request_duration_seconds histogram"));
+    assert_eq!(
+        must(
+            &text,
+            r#"kampung_http_request_duration_seconds_count{method="GET",route="/v1/lookup/{nik}"}"#
+        ),
+        7.0
+    );
+    assert_eq!(
+        must(
+            &text,
+            r#"kampung_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/lookup/{nik}"}"#
+        ),
+        7.0
+    );
+
+    // State read at scrape time: the store and the (lonely) mesh.
+    assert_eq!(must(&text, "kampung_documents"), 1.0);
+    assert_eq!(must(&text, "kampung_niks_indexed"), 6.0);
+    assert_eq!(must(&text, "kampung_mesh_peers"), 0.0);
+    assert_eq!(must(&text, "kampung_remote_changes_rejected_total"), 0.0);
+    assert_eq!(
+        must(&text, r#"kampung_sync_lag_seconds{doc="v/35.10.15.2012"}"#),
+        0.0
+    );
+
+    // The scrape itself is counted from the next one on.
+    let again = node.get("/metrics").await.text;
+    assert_eq!(
+        must(
+            &again,
+            r#"kampung_http_requests_total{method="GET",route="/metrics",status="200"}"#
+        ),
+        1.0
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn other_subsystems_register_and_count_their_own_metrics() {
+    let node = Node::start(None).await;
+    let crossings = Counter::<u64>::default();
+    node.state.metrics.register(
+        "crossings_recorded",
+        "Crossings recorded",
+        crossings.clone(),
+    );
+    crossings.inc_by(3);
+    let text = node.get("/metrics").await.text;
+    assert_eq!(must(&text, "kampung_crossings_recorded_total"), 3.0);
+    // A checkpoint holds no document yet and writes none: no lag series.
+    assert_eq!(must(&text, "kampung_documents"), 0.0);
+    assert!(!text.contains("kampung_sync_lag_seconds{"));
+    node.stop().await;
+}
