@@ -79,6 +79,19 @@ async fn node(
     bootstrap: Option<&str>,
     shutdown: &CancellationToken,
 ) -> TestNode {
+    node_with(key, root, statements, open, bootstrap, shutdown, |_| {}).await
+}
+
+/// [`node`], with the mesh configuration adjusted by `tweak`.
+async fn node_with(
+    key: Keypair,
+    root: &Keypair,
+    statements: Vec<Signed>,
+    open: bool,
+    bootstrap: Option<&str>,
+    shutdown: &CancellationToken,
+    tweak: impl FnOnce(&mut MeshConfig),
+) -> TestNode {
     let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
     for s in statements {
         roster.add(s).unwrap();
@@ -100,6 +113,7 @@ async fn node(
     cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
     cfg.kademlia = false;
     cfg.anti_entropy_every = Duration::from_secs(1);
+    tweak(&mut cfg);
     cfg.membership = if open {
         Arc::new(OpenMesh) as Arc<dyn Membership>
     } else {
@@ -389,5 +403,269 @@ async fn a_village_writing_another_villages_residents_is_refused() {
             n.peer
         );
     }
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
+    use kampung_sync::{Announce, Request, Response};
+    let shutdown = CancellationToken::new();
+    let h = honest_mesh(&shutdown).await;
+    let village_peer: kampung_mesh::Peer = h.village.peer.parse().unwrap();
+    // A certified checkpoint gone rogue, with limits far above the mesh's.
+    let k = Keypair::generate_ed25519();
+    let c = cert(&h.root, &k, Role::Checkpoint, None, i64::MAX / 2);
+    let rogue = node_with(
+        k,
+        &h.root,
+        vec![c],
+        false,
+        Some(&h.village.addr),
+        &shutdown,
+        |cfg| {
+            cfg.limits.max_message = 64 << 20;
+            cfg.limits.max_heads = 1 << 20;
+        },
+    )
+    .await;
+    let admitted = |rogue_peer: String| {
+        let v = &h.village;
+        async move {
+            wait_for(WAIT, || {
+                let p = rogue_peer.clone();
+                async move { admitted_by(v).await.contains(&p).then_some(()) }
+            })
+            .await
+            .is_some()
+        }
+    };
+    assert!(admitted(rogue.peer.clone()).await);
+    let doc = format!("v/{}", village(0));
+    let faults = || async { h.village.mesh.status().await.unwrap().counters.peer_faults };
+    let lookups_work = || async {
+        assert_eq!(
+            h.checkpoint
+                .store
+                .lookup(h.nik.clone())
+                .await
+                .unwrap()
+                .kind(),
+            "resident"
+        );
+    };
+
+    // A replayed old change (taken from the village) is a no-op, not an error.
+    let Response::Changes {
+        changes,
+        signatures,
+        ..
+    } = rogue
+        .mesh
+        .request(
+            village_peer,
+            Request::Changes {
+                doc: doc.clone(),
+                have: vec![],
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected changes")
+    };
+    assert!(!changes.is_empty() && !signatures.is_empty());
+    let heads_before = h.checkpoint.store.doc_heads().await.unwrap();
+    rogue
+        .mesh
+        .announce(Announce {
+            doc: doc.clone(),
+            heads: vec![],
+            changes: changes.clone(),
+            signatures: signatures.clone(),
+            from_owner: false,
+        })
+        .await
+        .unwrap();
+
+    // A forged change in the village's name, carrying the village's real
+    // signatures: refused by both honest nodes.
+    let village_key = NodeKey::from_peer_id(&village_peer).unwrap();
+    let mut forger = Registry::open(
+        MemoryStorage::new(),
+        automerge::ActorId::from(village_key.0.to_vec()),
+        2026,
+    )
+    .unwrap();
+    forger
+        .apply_remote(
+            &kampung_store::DocId::village(village(0)),
+            &changes,
+            &signatures,
+            &kampung_store::AcceptAll,
+        )
+        .unwrap()
+        .unwrap();
+    let mut victim = forger
+        .get(
+            h.nik
+                .parse::<u64>()
+                .ok()
+                .and_then(kampung_core::Nik::from_u64)
+                .unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+    victim.status = kampung_core::Status::MovedOut {
+        destination: "Denpasar".into(),
+    };
+    let id = kampung_store::DocId::village(village(0));
+    let base = forger.doc_heads_of(&id).unwrap();
+    forger
+        .write(village(0), &[victim], now_ms(), &mut |_| {})
+        .unwrap();
+    let forged = forger.changes_since(&id, &base, 1 << 20).unwrap();
+    let rejected_before = h
+        .checkpoint
+        .mesh
+        .status()
+        .await
+        .unwrap()
+        .counters
+        .changes_rejected
+        + h.village
+            .mesh
+            .status()
+            .await
+            .unwrap()
+            .counters
+            .changes_rejected;
+    rogue
+        .mesh
+        .announce(Announce {
+            doc: doc.clone(),
+            heads: forger
+                .doc_heads_of(&id)
+                .unwrap()
+                .iter()
+                .map(|h| h.0)
+                .collect(),
+            changes: forged.changes,
+            signatures,
+            from_owner: true,
+        })
+        .await
+        .unwrap();
+    let rejected = wait_for(WAIT, || async {
+        let now = h
+            .checkpoint
+            .mesh
+            .status()
+            .await
+            .ok()?
+            .counters
+            .changes_rejected
+            + h.village
+                .mesh
+                .status()
+                .await
+                .ok()?
+                .counters
+                .changes_rejected;
+        (now > rejected_before).then_some(())
+    })
+    .await;
+    assert!(
+        rejected.is_some(),
+        "the forged change was refused and counted"
+    );
+    assert_eq!(
+        h.checkpoint.store.doc_heads().await.unwrap(),
+        heads_before,
+        "nothing applied"
+    );
+    lookups_work().await;
+
+    // A request breaking a bound (too many heads), then one over the size limit:
+    // each is refused, counted as the peer's fault, and the peer cut off.
+    assert!(admitted(rogue.peer.clone()).await);
+    let before = faults().await;
+    let _ = rogue
+        .mesh
+        .request(
+            village_peer,
+            Request::Changes {
+                doc: doc.clone(),
+                have: vec![[1; 32]; 1000],
+            },
+        )
+        .await;
+    let counted = wait_for(WAIT, || async { (faults().await > before).then_some(()) }).await;
+    assert!(
+        counted.is_some(),
+        "an out-of-bounds request is a peer fault"
+    );
+    lookups_work().await;
+    // It is cut off, then comes back with its (still valid) certificate.
+    let cut = wait_for(WAIT, || async {
+        (!admitted_by(&h.village).await.contains(&rogue.peer)).then_some(())
+    })
+    .await;
+    assert!(cut.is_some(), "the peer at fault is disconnected");
+    assert!(
+        admitted(rogue.peer.clone()).await,
+        "the rogue reconnects with its certificate"
+    );
+    let before = faults().await;
+    let _ = rogue
+        .mesh
+        .request(
+            village_peer,
+            Request::Changes {
+                doc: doc.clone(),
+                have: vec![[2; 32]; 200_000],
+            },
+        )
+        .await;
+    let counted = wait_for(WAIT, || async { (faults().await > before).then_some(()) }).await;
+    assert!(counted.is_some(), "an oversized request is a peer fault");
+    lookups_work().await;
+    let cut = wait_for(WAIT, || async {
+        (!admitted_by(&h.village).await.contains(&rogue.peer)).then_some(())
+    })
+    .await;
+    assert!(cut.is_some(), "the peer at fault is disconnected");
+
+    // A flood: at most `max_inbound` requests are served at once, the rest
+    // are told "busy"; honest lookups keep working.
+    assert!(admitted(rogue.peer.clone()).await);
+    let flood: Vec<_> = (0..300)
+        .map(|_| {
+            let m = rogue.mesh.clone();
+            let doc = doc.clone();
+            tokio::spawn(async move {
+                m.request(village_peer, Request::Changes { doc, have: vec![] })
+                    .await
+            })
+        })
+        .collect();
+    lookups_work().await;
+    // Each request is served, told "busy", or refused by the transport
+    // (libp2p's limit of concurrent streams; yamux closes a connection that
+    // opens too many): none waits unbounded, none is served beyond the bounds.
+    let (mut busy, mut served, mut no_stream) = (0, 0, 0);
+    for f in flood {
+        match f.await.unwrap() {
+            Ok(Response::Refused { reason }) if reason.contains("busy") => busy += 1,
+            Ok(Response::Changes { .. }) => served += 1,
+            Err(kampung_sync::RequestError::Unreachable(_)) => no_stream += 1,
+            other => panic!("every flooded request gets an answer, got {other:?}"),
+        }
+    }
+    assert_eq!(busy + served + no_stream, 300);
+    let counters = h.village.mesh.status().await.unwrap().counters;
+    // Anti-entropy sessions may have been told "busy" too.
+    assert!(counters.requests_busy as usize >= busy);
+    lookups_work().await;
+    assert!(admitted_by(&h.village).await.contains(&h.checkpoint.peer));
     shutdown.cancel();
 }

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
-    /// The NIK in the path breaks a rule (the message names it).
+    /// The NIK in the path or the body breaks a rule (the message names it).
     InvalidNik,
     /// The `village` query parameter is not one of Banyuwangi's villages.
     InvalidVillage,
@@ -39,6 +39,21 @@ pub enum ErrorCode {
     NotRegistered,
     /// Only a village node writes residents.
     NotAVillageNode,
+    /// This node's role may not do this (e.g. an auditor writing a case, a
+    /// village logging a crossing); the message says which role may.
+    RoleNotAllowed,
+    /// No isolation case with this id is held here.
+    CaseNotFound,
+    /// The person already has an open isolation case (the message names it).
+    CaseOpen,
+    /// A case with this id exists already.
+    CaseExists,
+    /// The body is not a signed statement file from `kampung admin`.
+    InvalidStatement,
+    /// The statement is not signed by this mesh's root key.
+    NotSignedByRoot,
+    /// This node has no root key configured, so it cannot verify statements.
+    NoRoot,
     /// The store refused the write (the message says which record and why).
     Refused,
     /// The node's store failed.

@@ -8,6 +8,15 @@
 //! | GET | `/metrics` | Prometheus metrics (OpenMetrics text), see [`metrics`] |
 //! | GET | `/v1/openapi.json` | the OpenAPI description of every route, see [`openapi`] |
 //! | GET | `/v1/lookup/{nik}` | the verdict, with how fresh our copy of that village is |
+//! | GET | `/v1/verdict/{nik}` | the checkpoint verdict (policy, isolation cases), with the heads it was computed from |
+//! | POST | `/v1/crossings` | a checkpoint logs a check: verdict computed now, the officer's decision, optionally a new isolation case |
+//! | GET | `/v1/crossings?checkpoint=&offset=&limit=` | a checkpoint's crossing log, newest first |
+//! | POST | `/v1/cases` | open an isolation case |
+//! | GET | `/v1/cases` | every isolation case, with where it stands today |
+//! | GET | `/v1/cases/{id}` | one case |
+//! | POST | `/v1/cases/{id}/placement`, `/pickup`, `/follow-ups`, `/notes`, `/release` | update a case |
+//! | GET | `/v1/follow-ups/today` | open cases whose follow-up for today is still due |
+//! | POST | `/v1/trust` | add a root-signed statement file (certificate, revocation, policy) |
 //! | GET | `/v1/residents?village=&q=&status=&offset=&limit=` | a page of a village's residents, with search |
 //! | POST | `/v1/residents` | write records of this node's village (JSON array) |
 //! | POST | `/v1/residents/check` | which records a write would refuse, and why |
@@ -19,6 +28,7 @@
 //! per concern), `error` the error type and the extractors that produce it,
 //! [`metrics`] the Prometheus registry, [`openapi`] the description.
 
+mod clock;
 mod error;
 pub mod metrics;
 pub mod openapi;
@@ -31,8 +41,10 @@ use axum::Router;
 use kampung_core::VillageCode;
 use kampung_mesh::Client as MeshClient;
 use kampung_runtime::StoreHandle;
+use kampung_store::trust::SharedRoster;
 use tokio_util::sync::CancellationToken;
 
+pub use clock::Clock;
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode, ErrorDetail};
 pub use metrics::Metrics;
 
@@ -46,7 +58,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub store: StoreHandle,
     pub mesh: MeshClient,
-    /// `village:35.10.15.2012`, `checkpoint:ketapang`, `auditor`.
+    /// `village:35.10.15.2012`, `checkpoint:ketapang`, `facility:gor-tawangalun`, `auditor`.
     pub role: String,
     pub own_village: Option<VillageCode>,
     pub peer_id: String,
@@ -54,6 +66,28 @@ pub struct AppState {
     pub this_year: i32,
     /// The node's Prometheus metrics; other subsystems may hold a clone.
     pub metrics: Metrics,
+    /// The root-signed statements this node verified (certificates,
+    /// revocations, the policy in force), shared with the mesh and the
+    /// store. `None` when no root key is configured: the default policy
+    /// applies and `POST /v1/trust` is refused.
+    pub roster: Option<SharedRoster>,
+    /// The time of verdicts, crossings and case updates (the system clock;
+    /// a manual one in tests, to reach day 15 of a case).
+    pub clock: Clock,
+}
+
+impl AppState {
+    /// The checkpoint policy in force: the newest the root signed, or the
+    /// default without a root.
+    pub fn policy(&self) -> kampung_core::Policy {
+        match &self.roster {
+            Some(r) => r
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .policy(),
+            None => kampung_core::Policy::default(),
+        }
+    }
 }
 
 /// The API's router (every route, the JSON fallbacks, limits and metrics).

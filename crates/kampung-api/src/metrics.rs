@@ -43,7 +43,10 @@ pub const UNMATCHED: &str = "unmatched";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct VerdictLabels {
-    /// `resident`, `moved_out`, `deceased`, `non_resident`, `invalid` ([`kampung_core::Verdict::kind`]).
+    /// `resident`, `moved_out`, `deceased`, `non_resident`, `invalid`
+    /// ([`kampung_core::Verdict::kind`], from lookups); checkpoint verdicts
+    /// add `resident_under_isolation` and `barred`
+    /// ([`kampung_core::CheckVerdict::kind`]).
     pub verdict: String,
 }
 

@@ -29,7 +29,8 @@ Every error is JSON `{\"error\": {\"code\", \"message\"}}` (see `ErrorBody`): `c
 (see `ErrorCode`), `message` is for people. Any route may also answer 408 `timeout` (over 30 s) \
 and 503 `shutting_down`; an unknown path answers 404 `not_found`, a known path with another \
 method 405 `method_not_allowed`. Request bodies are limited to 16 MiB (413 `body_too_large`).\n\n\
-Dates in records are `[year, day of the year]`."
+Dates in resident records are `[year, day of the year]`; dates of isolation cases are \
+`YYYY-MM-DD`, days in Banyuwangi (WIB)."
     ),
     paths(
         routes::node::healthz,
@@ -40,13 +41,28 @@ Dates in records are `[year, day of the year]`."
         routes::residents::write,
         routes::residents::check,
         routes::residents::get,
+        routes::verdict::verdict,
+        routes::crossings::record,
+        routes::crossings::list,
+        routes::cases::open,
+        routes::cases::list,
+        routes::cases::get,
+        routes::cases::placement,
+        routes::cases::pickup,
+        routes::cases::follow_up,
+        routes::cases::note,
+        routes::cases::release,
+        routes::cases::due_today,
         routes::node::status,
         routes::node::peers,
+        routes::trust::add,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
     tags(
         (name = "lookup", description = "Verdicts on NIKs"),
         (name = "residents", description = "Resident records of the villages"),
+        (name = "checkpoint", description = "Checkpoint verdicts under the policy, and the crossing logs"),
+        (name = "cases", description = "Isolation cases: placement, family pick-up, daily follow-up, release"),
         (name = "node", description = "This node and the mesh"),
     )
 )]

@@ -22,6 +22,21 @@ pub struct WireBytes {
     pub written: AtomicU64,
 }
 
+/// A request as read from a peer: well-formed, or why not. A bad request is
+/// handed to the event loop (rather than failing the stream, which libp2p
+/// would swallow) so the peer can be counted and cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    Valid(Request),
+    Invalid(String),
+}
+
+impl From<Request> for Inbound {
+    fn from(r: Request) -> Self {
+        Inbound::Valid(r)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Codec {
     limits: Limits,
@@ -50,17 +65,26 @@ fn invalid(e: impl ToString) -> io::Error {
 
 impl libp2p::request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Request;
+    type Request = Inbound;
     type Response = Response;
 
     async fn read_request<T: AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> io::Result<Request> {
-        let bytes = read_frame(io, self.limits.max_message).await?;
+    ) -> io::Result<Inbound> {
+        let bytes = match read_frame(io, self.limits.max_message).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Ok(Inbound::Invalid(e.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
         self.read_bytes(bytes.len());
-        message::decode_request(&bytes, &self.limits).map_err(invalid)
+        Ok(match message::decode_request(&bytes, &self.limits) {
+            Ok(r) => Inbound::Valid(r),
+            Err(e) => Inbound::Invalid(e.to_string()),
+        })
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(
@@ -77,8 +101,11 @@ impl libp2p::request_response::Codec for Codec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Request,
+        req: Inbound,
     ) -> io::Result<()> {
+        let Inbound::Valid(req) = req else {
+            return Err(invalid("an invalid request is never sent"));
+        };
         let bytes = message::encode(&req);
         self.wrote_bytes(bytes.len());
         write_frame(io, &bytes, self.limits.max_message).await

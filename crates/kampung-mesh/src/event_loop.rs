@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, trace, warn};
 
 use crate::behaviour::{self, Behaviour, BehaviourEvent};
+use crate::codec::Inbound;
 use crate::{
     Client, Command, Counters, MeshConfig, MeshError, MeshStatus, PeerInfo, PeerRequester, TOPIC,
 };
@@ -219,7 +220,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     ))));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, req.into());
                 self.pending.insert(id, reply);
             }
             Command::Announce { announce } => self.publish(&announce),
@@ -554,12 +559,28 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         });
     }
 
-    fn on_sync_event(&mut self, event: request_response::Event<Request, Response>) {
+    fn on_sync_event(&mut self, event: request_response::Event<Inbound, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    let request = match request {
+                        Inbound::Valid(r) => r,
+                        Inbound::Invalid(reason) => {
+                            // Too large, malformed or out of bounds: the peer's fault.
+                            self.counters.peer_faults += 1;
+                            warn!(%peer, %reason, "peer sent a bad request; disconnecting it");
+                            let refused = Response::Refused { reason };
+                            let _ = self
+                                .swarm
+                                .behaviour_mut()
+                                .sync
+                                .send_response(channel, refused);
+                            self.cut(peer);
+                            return;
+                        }
+                    };
                     let request = match self.on_trust_request(peer, request) {
                         Ok(r) => r,
                         Err(response) => {
@@ -644,7 +665,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, Request::Hello { certificate });
+            .send_request(&peer, Request::Hello { certificate }.into());
         self.pending_trust.insert(id, peer);
     }
 
@@ -657,7 +678,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, Request::Roster { digest });
+            .send_request(&peer, Request::Roster { digest }.into());
         self.pending_trust.insert(id, peer);
     }
 
@@ -757,17 +778,17 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// Cut off refused peers, peers that did not show a certificate in time,
     /// and admitted peers whose certificate expired or was revoked.
     fn police(&mut self, now: Instant) {
-        if !self.config.membership.enforced() {
-            return;
-        }
         let mut out = std::mem::take(&mut self.expel);
+        let enforced = self.config.membership.enforced();
         out.extend(
             self.peers
                 .iter()
-                .filter(|(_, s)| !s.admitted && now.duration_since(s.since) > HELLO_TIMEOUT)
+                .filter(|(_, s)| {
+                    enforced && !s.admitted && now.duration_since(s.since) > HELLO_TIMEOUT
+                })
                 .map(|(p, _)| *p),
         );
-        if now.duration_since(self.last_recheck) >= RECHECK_EVERY {
+        if enforced && now.duration_since(self.last_recheck) >= RECHECK_EVERY {
             self.last_recheck = now;
             let membership = self.config.membership.clone();
             for (peer, s) in &self.peers {

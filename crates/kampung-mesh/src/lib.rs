@@ -259,11 +259,9 @@ impl Client {
             .map_err(|_| MeshError::Stopped)
     }
 
-    pub(crate) async fn request(
-        &self,
-        peer: PeerId,
-        req: Request,
-    ) -> Result<Response, RequestError> {
+    /// Ask one connected peer directly and wait for its answer (anti-entropy
+    /// does this itself; this is for tools and tests).
+    pub async fn request(&self, peer: PeerId, req: Request) -> Result<Response, RequestError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Request { peer, req, reply })

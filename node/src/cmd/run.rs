@@ -168,6 +168,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         peer_id: dir.info().peer_id.clone(),
         this_year: super::this_year(),
         metrics: kampung_api::Metrics::new(),
+        roster: roster.clone(),
+        clock: kampung_api::Clock::system(),
     };
     let api_task = tokio::spawn(kampung_api::serve(listener, state, shutdown.child_token()));
     info!(peer = %dir.info().peer_id, %role, api = %api_addr, "node running");

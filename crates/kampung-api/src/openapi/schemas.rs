@@ -244,3 +244,129 @@ pub struct MeshStatus {
     pub sessions_running: usize,
     pub counters: Counters,
 }
+
+/// The isolation pledge signed by the family member who picks a person up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pledge {
+    /// Full name of the family member who signed.
+    #[schema(example = "Siti Aminah")]
+    pub picked_up_by: String,
+    /// Relation to the person, e.g. `mother`.
+    #[schema(example = "mother")]
+    pub relation: String,
+    /// Digits, `+`, spaces or dashes; at least 6 digits.
+    #[schema(example = "+62 812-3456-7890")]
+    pub phone: String,
+}
+
+/// Where a person under isolation is held (`kind`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Place {
+    /// The regency's facility, GOR Tawangalun.
+    Gor,
+    /// A village's isolation house.
+    VillageHouse {
+        /// `35.10.DD.VVVV`.
+        village: String,
+    },
+    /// Self-isolation at home.
+    Home { address: String },
+    /// Picked up by family who signed an isolation pledge.
+    FamilyPickup { pledge: Pledge },
+}
+
+/// An isolation case open on a NIK.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenCase {
+    /// 16 lowercase hex digits.
+    pub case_id: String,
+    pub place: Place,
+}
+
+/// The heads of one document a verdict was computed from (to replay it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocHeads {
+    /// `v/35.10.15.2012` (a village), `c/<case id>` (an isolation case).
+    pub doc: String,
+    /// Change hashes, lowercase hex.
+    pub heads: Vec<String>,
+}
+
+/// What a checkpoint answers about a KTP; `verdict` says which kind.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum CheckVerdict {
+    /// An active record in one of the villages.
+    Resident {
+        village: String,
+        village_name: String,
+        district_name: String,
+        full_name: String,
+        /// How old our copy of the village's document is, in ms; null if we
+        /// never heard from the village's node.
+        copy_age_ms: Option<u64>,
+        warnings: Vec<NikWarning>,
+    },
+    /// An open isolation case, resident or not: send the person back to it.
+    ResidentUnderIsolation {
+        case_id: String,
+        place: Place,
+        full_name: Option<String>,
+        /// The village of an active record, if any.
+        village: Option<String>,
+    },
+    /// The record says the person moved away: now a non-resident.
+    MovedOut {
+        village: String,
+        village_name: String,
+        full_name: String,
+        destination: String,
+        copy_age_ms: Option<u64>,
+        /// Days of isolation the policy requires (0: none).
+        isolation_days: u32,
+    },
+    /// The record says the person died: their KTP at a border is an alert.
+    Deceased {
+        village: String,
+        village_name: String,
+        full_name: String,
+        copy_age_ms: Option<u64>,
+        open_case: Option<OpenCase>,
+    },
+    /// Not in the registry: where the NIK was issued and what the policy requires.
+    NonResident {
+        issued_in: IssuedIn,
+        /// Days of isolation the policy requires (0: none).
+        isolation_days: u32,
+        warnings: Vec<NikWarning>,
+    },
+    /// Not an active resident, and the NIK was issued in a region the policy bars: turn back.
+    Barred {
+        issued_in: IssuedIn,
+        /// The barred region: a province (`51`) or a regency (`35.09`).
+        region: String,
+        region_name: String,
+    },
+    /// The NIK breaks a rule.
+    Invalid { error: NikError, reason: String },
+}
+
+/// What a daily follow-up found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    SeenOk,
+    SeenNotOk,
+    Missed,
+    NotAttempted,
+}
+
+/// The kind of node that wrote to a case.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseRole {
+    Checkpoint,
+    Facility,
+    Village,
+}

@@ -1,9 +1,14 @@
 //! The router and the handlers, one module per concern. Every route here must
 //! also be in [`crate::openapi::ApiDoc`] (a test compares the two).
 
+pub mod cases;
+mod common;
+pub mod crossings;
 pub mod lookup;
 pub mod node;
 pub mod residents;
+pub mod trust;
+pub mod verdict;
 
 use std::time::Instant;
 
@@ -25,6 +30,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .route("/v1/openapi.json", get(openapi::handler))
         .route("/v1/lookup/{nik}", get(lookup::lookup))
+        .route("/v1/verdict/{nik}", get(verdict::verdict))
+        .route(
+            "/v1/crossings",
+            get(crossings::list).post(crossings::record),
+        )
+        .route("/v1/cases", get(cases::list).post(cases::open))
+        .route("/v1/cases/{id}", get(cases::get))
+        .route("/v1/cases/{id}/placement", post(cases::placement))
+        .route("/v1/cases/{id}/pickup", post(cases::pickup))
+        .route("/v1/cases/{id}/follow-ups", post(cases::follow_up))
+        .route("/v1/cases/{id}/notes", post(cases::note))
+        .route("/v1/cases/{id}/release", post(cases::release))
+        .route("/v1/follow-ups/today", get(cases::due_today))
+        .route("/v1/trust", post(trust::add))
         .route("/v1/residents", get(residents::list).post(residents::write))
         .route("/v1/residents/check", post(residents::check))
         .route("/v1/residents/{nik}", get(residents::get))

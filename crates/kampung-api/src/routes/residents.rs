@@ -296,7 +296,7 @@ fn parse_status(s: &str) -> Result<StatusKind, ApiError> {
 }
 
 /// A whole number in `min..=max`, or `default` when absent or empty.
-fn number(
+pub(crate) fn number(
     name: &'static str,
     value: Option<&str>,
     default: usize,

@@ -2,19 +2,23 @@
 //! with no listeners per test node.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cases;
+mod checkpoint;
 mod metrics;
 mod openapi;
 mod residents;
 mod spec;
+mod trust;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use kampung_api::{AppState, Metrics};
+use kampung_api::{AppState, Clock, Metrics};
 use kampung_core::{Resident, VillageCode};
 use kampung_mesh::MeshConfig;
 use kampung_runtime::store::{accept_all, spawn_store};
 use kampung_store::storage::MemoryStorage;
+use kampung_store::trust::SharedRoster;
 use kampung_store::Registry;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -51,9 +55,70 @@ impl Reply {
     }
 }
 
+/// How a test node is set up.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    /// `village:...`, `checkpoint:...`, `facility:...`, `auditor`.
+    pub role: String,
+    pub village: Option<VillageCode>,
+    pub roster: Option<SharedRoster>,
+    pub clock: Clock,
+}
+
+impl Opts {
+    pub fn village() -> Opts {
+        Opts {
+            role: format!("village:{VILLAGE}"),
+            village: Some(village()),
+            roster: None,
+            clock: Clock::system(),
+        }
+    }
+
+    /// A node of `role` that owns no village (`checkpoint:ketapang`, `auditor`, ...).
+    pub fn role(role: &str) -> Opts {
+        Opts {
+            role: role.to_string(),
+            village: None,
+            roster: None,
+            clock: Clock::system(),
+        }
+    }
+
+    pub fn checkpoint() -> Opts {
+        Opts::role("checkpoint:ketapang")
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Opts {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_roster(mut self, roster: SharedRoster) -> Opts {
+        self.roster = Some(roster);
+        self
+    }
+}
+
 impl Node {
     /// A village node of [`VILLAGE`] (`Some`), or a checkpoint (`None`).
     pub async fn start(village: Option<VillageCode>) -> Node {
+        match village {
+            Some(v) => {
+                assert_eq!(v, self::village());
+                Node::start_with(Opts::village()).await
+            }
+            None => Node::start_with(Opts::checkpoint()).await,
+        }
+    }
+
+    pub async fn start_with(opts: Opts) -> Node {
+        let Opts {
+            role,
+            village,
+            roster,
+            clock,
+        } = opts;
         let registry = Registry::open(
             MemoryStorage::new(),
             automerge::ActorId::from(vec![9u8; 32]),
@@ -61,10 +126,6 @@ impl Node {
         )
         .unwrap();
         let (store, store_thread) = spawn_store(registry, accept_all());
-        let role = match village {
-            Some(v) => format!("village:{v}"),
-            None => "checkpoint:ketapang".to_string(),
-        };
         let key = kampung_mesh::identity::Keypair::generate_ed25519();
         let peer_id = key.public().to_peer_id().to_string();
         let mut cfg = MeshConfig::new(key, role.clone());
@@ -82,6 +143,8 @@ impl Node {
             peer_id,
             this_year: THIS_YEAR,
             metrics: Metrics::new(),
+            roster,
+            clock,
         };
         Node {
             app: kampung_api::router(state.clone()),
@@ -138,6 +201,10 @@ impl Node {
         self.call(Method::GET, uri, None).await
     }
 
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.call(Method::POST, uri, Some(body)).await
+    }
+
     /// Stop the mesh and the store, and check both ended cleanly.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -162,3 +229,31 @@ pub fn people(n: usize, seed: u64) -> Vec<Resident> {
     p.sort_by_key(|r| r.nik);
     p
 }
+
+/// A reply's error code, after checking its status.
+pub fn error_code(reply: &Reply, status: StatusCode) -> String {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    reply.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code: {}", reply.text))
+        .to_string()
+}
+
+/// A valid NIK issued in `regency` (`PPKK`), district `district`, born
+/// 1990-03-12 (a woman), with this serial.
+pub fn nik_from(regency: u16, district: u8, serial: u16) -> String {
+    kampung_core::nik::compose(
+        regency,
+        district,
+        time::macros::date!(1990 - 03 - 12),
+        kampung_core::Sex::Female,
+        serial,
+    )
+}
+
+/// 10:00 on 1 May 2026 in Banyuwangi (WIB), unix ms.
+pub fn may_first_10am_ms() -> i64 {
+    time::macros::datetime!(2026-05-01 10:00 +7).unix_timestamp() * 1000
+}
+
+pub const DAY_MS: i64 = 86_400_000;

@@ -1,0 +1,526 @@
+//! Isolation cases: opened at a checkpoint or by a village, then placed,
+//! transferred, handed to family with a pledge, followed up daily and
+//! released. Checkpoint, facility and village nodes write (each update
+//! records this node as its writer); an auditor only reads. Every write is
+//! durable when answered and announced to the mesh at once.
+
+pub mod views;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kampung_core::checkpoint::{local_date, origin};
+use kampung_core::{CheckVerdict, Nik, ParsedNik, Place, Pledge, Policy};
+use kampung_store::case::{
+    is_case_id, new_case_id, FollowUp, Note, Opening, Outcome, Placement, Release, ReleaseReason,
+    Writer,
+};
+use kampung_store::CaseUpdate;
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::ToSchema;
+
+use super::common::{announce, case_not_found, case_writer, record_error};
+use super::verdict::check;
+use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
+use crate::{openapi::schemas, AppState};
+pub use views::{CaseView, FollowUpView, ReleaseView, WriterView};
+
+/// Open an isolation case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    /// The person's NIK.
+    #[schema(example = "3509154203900002")]
+    pub nik: String,
+    /// Default: the name in the registry, if the person has a record.
+    pub person_name: Option<String>,
+    /// Where the person came from. Default: where the NIK was issued.
+    pub origin: Option<String>,
+    /// The first placement.
+    #[schema(value_type = schemas::Place)]
+    pub place: Place,
+}
+
+/// Place or transfer the person.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementRequest {
+    #[schema(value_type = schemas::Place)]
+    pub place: Place,
+}
+
+/// The follow-up of one day.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRequest {
+    /// The day followed up, `YYYY-MM-DD` (WIB). Default: today.
+    #[schema(example = "2026-05-02")]
+    pub date: Option<String>,
+    #[schema(value_type = schemas::Outcome)]
+    pub outcome: Outcome,
+    pub note: Option<String>,
+}
+
+/// A free-text note on the case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    pub text: String,
+}
+
+/// Why the person is released.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseKind {
+    /// The policy's period is over (refused before it is).
+    PeriodEnded,
+    /// Before the period ended, by a decision: `detail` says why.
+    Early,
+}
+
+/// Release the person: `{"reason": "period_ended"}` or
+/// `{"reason": "early", "detail": "..."}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    pub reason: ReleaseKind,
+    /// Why, for an early release (required then, refused otherwise).
+    pub detail: Option<String>,
+}
+
+/// Open cases whose follow-up for today nobody has recorded yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DueResponse {
+    /// Today (WIB), `YYYY-MM-DD`.
+    pub date: String,
+    pub due: Vec<CaseView>,
+}
+
+fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+/// Today in Banyuwangi by the node's clock.
+fn today(state: &AppState) -> Result<Date, ApiError> {
+    local_date(state.clock.now_ms())
+        .ok_or_else(|| ApiError::store("the node's clock is out of range"))
+}
+
+/// Parse a NIK from a body; 422 `invalid_nik` naming the rule broken.
+pub(crate) fn parse_nik(state: &AppState, input: &str) -> Result<ParsedNik, ApiError> {
+    Nik::parse(input, state.this_year)
+        .map_err(|e| unprocessable(ErrorCode::InvalidNik, format!("nik: {e}")))
+}
+
+/// Refuse a second open case for a person (the verdict shows an open one).
+fn no_open_case(verdict: &CheckVerdict) -> Result<(), ApiError> {
+    let open = match verdict {
+        CheckVerdict::ResidentUnderIsolation { case_id, place, .. } => Some((case_id, place)),
+        CheckVerdict::Deceased {
+            open_case: Some(c), ..
+        } => Some((&c.case_id, &c.place)),
+        _ => None,
+    };
+    match open {
+        Some((id, place)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::CaseOpen,
+            format!("this person already has open isolation case {id} (at {place}): update that case instead of opening another"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The name the registry gives the person, if any.
+fn registry_name(verdict: &CheckVerdict) -> Option<String> {
+    match verdict {
+        CheckVerdict::Resident { full_name, .. }
+        | CheckVerdict::MovedOut { full_name, .. }
+        | CheckVerdict::Deceased { full_name, .. } => Some(full_name.clone()),
+        CheckVerdict::ResidentUnderIsolation { full_name, .. } => full_name.clone(),
+        _ => None,
+    }
+}
+
+/// What opening a case needs besides the writer.
+#[derive(Debug)]
+pub(crate) struct NewCase {
+    pub parsed: ParsedNik,
+    pub person_name: Option<String>,
+    pub origin: Option<String>,
+    pub place: Place,
+}
+
+/// Open a case (random id, the policy's isolation days, origin from the NIK
+/// unless given), announce it; its id.
+pub(crate) async fn open_case(
+    state: &AppState,
+    by: Writer,
+    policy: &Policy,
+    verdict: &CheckVerdict,
+    new: NewCase,
+) -> Result<String, ApiError> {
+    no_open_case(verdict)?;
+    let now = state.clock.now_ms();
+    let opening = Opening {
+        nik: new.parsed.nik(),
+        person_name: new
+            .person_name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .or_else(|| registry_name(verdict)),
+        at_ms: now,
+        by,
+        origin: new
+            .origin
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| origin(new.parsed.issued_in())),
+        required_days: policy.isolation_days,
+        place: new.place,
+    };
+    let case_id = new_case_id(rand::random());
+    let announcement = state
+        .store
+        .open_case(case_id.clone(), opening, now)
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(record_error)?;
+    announce(state, announcement).await;
+    Ok(case_id)
+}
+
+/// One case as it stands today; 404 if not held.
+async fn case_view(state: &AppState, id: &str) -> Result<CaseView, ApiError> {
+    let today = today(state)?;
+    let cases = state
+        .store
+        .cases(state.clock.now_ms())
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    cases
+        .into_iter()
+        .find(|c| c.info.case_id == id)
+        .map(|c| CaseView::new(c, today))
+        .ok_or_else(|| case_not_found(id))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if is_case_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::parameter(
+            "id",
+            format!("'{id}' is not a case id (16 lowercase hex digits)"),
+        ))
+    }
+}
+
+/// Apply one update by this node to case `id`, announce it, and show the case.
+async fn update(
+    state: &AppState,
+    id: &str,
+    make: impl FnOnce(Writer, i64) -> Result<CaseUpdate, ApiError>,
+) -> Result<Json<CaseView>, ApiError> {
+    check_id(id)?;
+    let by = case_writer(state)?;
+    let now = state.clock.now_ms();
+    let change = make(by, now)?;
+    let announcement = state
+        .store
+        .update_case(id.to_string(), change, now)
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(record_error)?;
+    announce(state, announcement).await;
+    Ok(Json(case_view(state, id).await?))
+}
+
+/// Open an isolation case (checkpoint, facility or village node). Refused
+/// (409 `case_open`) if the person already has an open case.
+#[utoipa::path(
+    post,
+    path = "/v1/cases",
+    tag = "cases",
+    request_body = OpenCaseRequest,
+    responses(
+        (status = 200, description = "Opened, durable and announced", body = CaseView),
+        (status = 400, description = "`invalid_body`: not JSON", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 409, description = "`case_open`: the person has an open case", body = ErrorBody),
+        (status = 422, description = "`invalid_nik`, `invalid_body` (a field is missing or malformed) or `refused` (e.g. an empty home address, a bad pledge phone)", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn open(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<OpenCaseRequest>,
+) -> Result<Json<CaseView>, ApiError> {
+    let by = case_writer(&state)?;
+    let parsed = parse_nik(&state, &body.nik)?;
+    let checked = check(&state, body.nik.clone()).await?;
+    let new = NewCase {
+        parsed,
+        person_name: body.person_name,
+        origin: body.origin,
+        place: body.place,
+    };
+    let id = open_case(&state, by, &checked.policy, &checked.verdict, new).await?;
+    Ok(Json(case_view(&state, &id).await?))
+}
+
+/// Every isolation case this node holds, with where it stands today.
+#[utoipa::path(
+    get,
+    path = "/v1/cases",
+    tag = "cases",
+    responses(
+        (status = 200, description = "Every case, by case id", body = Vec<CaseView>),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CaseView>>, ApiError> {
+    let today = today(&state)?;
+    let cases = state
+        .store
+        .cases(state.clock.now_ms())
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    Ok(Json(
+        cases.into_iter().map(|c| CaseView::new(c, today)).collect(),
+    ))
+}
+
+/// One isolation case.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits", example = "3f9a0c1d2e4b5a69")),
+    responses(
+        (status = 200, description = "The case", body = CaseView),
+        (status = 400, description = "`invalid_parameter`: not a case id", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    check_id(&id)?;
+    Ok(Json(case_view(&state, &id).await?))
+}
+
+/// Place or transfer the person (GOR, a village isolation house, home; a
+/// family pick-up is better sent to `/pickup`). Refused once released.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/placement",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits")),
+    request_body = PlacementRequest,
+    responses(
+        (status = 200, description = "Placed; the case as it stands now", body = CaseView),
+        (status = 400, description = "`invalid_parameter` (not a case id) or `invalid_body` (not JSON)", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 422, description = "`refused` (e.g. the case is released) or `invalid_body`", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn placement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PlacementRequest>,
+) -> Result<Json<CaseView>, ApiError> {
+    update(&state, &id, |by, at_ms| {
+        Ok(CaseUpdate::Place(Placement {
+            place: body.place,
+            at_ms,
+            by,
+        }))
+    })
+    .await
+}
+
+/// Hand the person over to family who signed the isolation pledge.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/pickup",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits")),
+    request_body(content = schemas::Pledge, description = "The signed pledge: who picked the person up, their relation, their phone"),
+    responses(
+        (status = 200, description = "Handed over; the case as it stands now", body = CaseView),
+        (status = 400, description = "`invalid_parameter` (not a case id) or `invalid_body` (not JSON)", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 422, description = "`refused` (an empty field, a bad phone, a released case) or `invalid_body`", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn pickup(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(pledge): ApiJson<Pledge>,
+) -> Result<Json<CaseView>, ApiError> {
+    update(&state, &id, |by, at_ms| {
+        Ok(CaseUpdate::FamilyPickup { at_ms, by, pledge })
+    })
+    .await
+}
+
+/// Record the follow-up of one day (default today). The same node recording
+/// the same day again corrects its entry; other nodes' entries are kept.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/follow-ups",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits")),
+    request_body = FollowUpRequest,
+    responses(
+        (status = 200, description = "Recorded; the case as it stands now", body = CaseView),
+        (status = 400, description = "`invalid_parameter` (not a case id) or `invalid_body` (not JSON)", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 422, description = "`refused` (a day before the opening, in the future or after the release) or `invalid_body` (e.g. a bad date or outcome)", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn follow_up(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<FollowUpRequest>,
+) -> Result<Json<CaseView>, ApiError> {
+    let date = match body.date.as_deref().map(str::trim) {
+        None | Some("") => today(&state)?,
+        Some(d) => parse_date(d)?,
+    };
+    update(&state, &id, |by, at_ms| {
+        Ok(CaseUpdate::FollowUp(FollowUp {
+            date,
+            outcome: body.outcome,
+            note: body.note.filter(|n| !n.trim().is_empty()),
+            at_ms,
+            by,
+        }))
+    })
+    .await
+}
+
+fn parse_date(d: &str) -> Result<Date, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(d, &format).map_err(|_| {
+        unprocessable(
+            ErrorCode::InvalidBody,
+            format!("date: '{d}' is not a day written YYYY-MM-DD (e.g. 2026-05-02)"),
+        )
+    })
+}
+
+/// Add a free-text note to the case.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/notes",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits")),
+    request_body = NoteRequest,
+    responses(
+        (status = 200, description = "Noted; the case as it stands now", body = CaseView),
+        (status = 400, description = "`invalid_parameter` (not a case id) or `invalid_body` (not JSON)", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 422, description = "`refused` (empty or too long) or `invalid_body`", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn note(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteRequest>,
+) -> Result<Json<CaseView>, ApiError> {
+    update(&state, &id, |by, at_ms| {
+        Ok(CaseUpdate::Note(Note {
+            text: body.text,
+            at_ms,
+            by,
+        }))
+    })
+    .await
+}
+
+/// Release the person: when the policy's period has ended
+/// (`period_ended`, refused before), or earlier with the decision's reason
+/// (`early` with `detail`).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/release",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits")),
+    request_body = ReleaseRequest,
+    responses(
+        (status = 200, description = "Released; the case as it stands now", body = CaseView),
+        (status = 400, description = "`invalid_parameter` (not a case id) or `invalid_body` (not JSON)", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: an auditor", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 422, description = "`refused`: the period has not ended (the message gives the day), an early release without a reason, or already released; `invalid_body`", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReleaseRequest>,
+) -> Result<Json<CaseView>, ApiError> {
+    let reason =
+        match (body.reason, body.detail) {
+            (ReleaseKind::PeriodEnded, None) => ReleaseReason::PeriodEnded,
+            (ReleaseKind::PeriodEnded, Some(_)) => return Err(unprocessable(
+                ErrorCode::InvalidBody,
+                "detail: only an early release takes a detail; a period_ended release needs none",
+            )),
+            (ReleaseKind::Early, detail) => ReleaseReason::Early {
+                reason: detail.unwrap_or_default(),
+            },
+        };
+    update(&state, &id, |by, at_ms| {
+        Ok(CaseUpdate::Release(Release { reason, at_ms, by }))
+    })
+    .await
+}
+
+/// Open cases whose follow-up for today nobody has recorded yet.
+#[utoipa::path(
+    get,
+    path = "/v1/follow-ups/today",
+    tag = "cases",
+    responses(
+        (status = 200, description = "The cases due today, by case id", body = DueResponse),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn due_today(State(state): State<AppState>) -> Result<Json<DueResponse>, ApiError> {
+    let today = today(&state)?;
+    let cases = state
+        .store
+        .cases(state.clock.now_ms())
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let due = cases
+        .into_iter()
+        .map(|c| CaseView::new(c, today))
+        .filter(|c| c.follow_up_due)
+        .collect();
+    Ok(Json(DueResponse {
+        date: today.to_string(),
+        due,
+    }))
+}

@@ -1,0 +1,433 @@
+//! The checkpoint's crossing log: every check at the post, with the verdict
+//! computed at that moment, the officer's decision and the document heads
+//! the verdict was computed from, so that an auditor can replay it. A
+//! checkpoint writes only its own log; every node reads every log it holds.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use kampung_core::{CheckVerdict, Place, Pledge, VillageCode};
+use kampung_store::case::is_case_id;
+use kampung_store::crossing::{
+    Crossing, Decision, DocHeads, MAX_LONG_TEXT, MAX_NIK_TEXT, MAX_SHORT_TEXT,
+};
+use kampung_store::DocId;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::cases::{open_case, parse_nik, NewCase};
+use super::common::{announce, case_writer, record_error, require_checkpoint};
+use super::residents::number;
+use super::verdict::check;
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
+use crate::{openapi::schemas, AppState};
+
+/// Crossings per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Crossings per page at most.
+pub const MAX_LIMIT: usize = 1000;
+
+/// What the officer decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    AllowedIn,
+    TurnedBack,
+    IsolationGor,
+    /// Needs `village`.
+    IsolationVillageHouse,
+    /// Needs `address` to open a case.
+    IsolationHome,
+    /// Needs `pledge` to open a case.
+    PickedUpByFamily,
+}
+
+impl DecisionKind {
+    fn of(d: &Decision) -> DecisionKind {
+        match d {
+            Decision::AllowedIn => DecisionKind::AllowedIn,
+            Decision::TurnedBack => DecisionKind::TurnedBack,
+            Decision::IsolationGor => DecisionKind::IsolationGor,
+            Decision::IsolationVillageHouse { .. } => DecisionKind::IsolationVillageHouse,
+            Decision::IsolationHome => DecisionKind::IsolationHome,
+            Decision::PickedUpByFamily => DecisionKind::PickedUpByFamily,
+        }
+    }
+}
+
+/// One check at the post, as the officer sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrossingRequest {
+    /// The NIK as typed or scanned (an invalid one is logged too).
+    #[schema(example = "3509154203900002")]
+    pub nik: String,
+    pub decision: DecisionKind,
+    /// The village of the isolation house, for `isolation_village_house`.
+    #[schema(example = "35.10.15.2012")]
+    pub village: Option<String>,
+    /// The home address, to open a case with `isolation_home`.
+    pub address: Option<String>,
+    /// The signed pledge, to open a case with `picked_up_by_family`.
+    #[schema(value_type = Option<schemas::Pledge>)]
+    pub pledge: Option<Pledge>,
+    /// The person's name for a new case (default: the registry's, if any).
+    pub person_name: Option<String>,
+    pub officer: Option<String>,
+    pub note: Option<String>,
+    /// An existing isolation case this crossing refers to (default: the
+    /// open case the verdict found, if any).
+    pub case_id: Option<String>,
+    /// Open an isolation case first, placed as the decision says
+    /// (isolation decisions only), and log its id.
+    #[serde(default)]
+    pub open_case: bool,
+}
+
+/// One logged check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CrossingView {
+    /// Unix ms.
+    pub at_ms: i64,
+    /// As typed or scanned.
+    pub nik: String,
+    /// The verdict's kind.
+    #[schema(example = "non_resident")]
+    pub verdict: String,
+    /// The verdict's explanation, as the officer read it.
+    pub explanation: String,
+    pub decision: DecisionKind,
+    /// The isolation house's village, for `isolation_village_house`.
+    pub village: Option<String>,
+    /// The isolation case opened or referred to.
+    pub case_id: Option<String>,
+    pub officer: Option<String>,
+    pub note: Option<String>,
+    /// The documents, with their heads, the verdict was computed from.
+    #[schema(value_type = Vec<schemas::DocHeads>)]
+    pub basis: Vec<DocHeads>,
+}
+
+impl From<Crossing> for CrossingView {
+    fn from(c: Crossing) -> Self {
+        let village = match &c.decision {
+            Decision::IsolationVillageHouse { village } => Some(village.to_string()),
+            _ => None,
+        };
+        CrossingView {
+            at_ms: c.at_ms,
+            nik: c.nik,
+            verdict: c.verdict,
+            explanation: c.explanation,
+            decision: DecisionKind::of(&c.decision),
+            village,
+            case_id: c.case_id,
+            officer: c.officer,
+            note: c.note,
+            basis: c.basis,
+        }
+    }
+}
+
+/// What logging a crossing did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CrossingResponse {
+    /// This checkpoint's peer id: its log is `GET /v1/crossings?checkpoint=` this.
+    pub checkpoint: String,
+    pub crossing: CrossingView,
+    /// The verdict must be escalated (a deceased person's KTP).
+    pub alert: bool,
+    /// The case this request opened, if it opened one (also in `crossing.case_id`).
+    pub opened_case: Option<String>,
+}
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidBody,
+        message,
+    )
+}
+
+/// The decision, with its village for a village house.
+fn decision(body: &CrossingRequest) -> Result<Decision, ApiError> {
+    let village = body
+        .village
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    match (body.decision, village) {
+        (DecisionKind::IsolationVillageHouse, Some(v)) => Ok(Decision::IsolationVillageHouse {
+            village: VillageCode::parse(v).map_err(|e| unprocessable(format!("village: {e}")))?,
+        }),
+        (DecisionKind::IsolationVillageHouse, None) => Err(unprocessable(
+            "village: isolation_village_house needs the village of the house, e.g. \"village\": \"35.10.15.2012\"",
+        )),
+        (_, Some(_)) => Err(unprocessable(
+            "village: only an isolation_village_house decision takes a village",
+        )),
+        (DecisionKind::AllowedIn, None) => Ok(Decision::AllowedIn),
+        (DecisionKind::TurnedBack, None) => Ok(Decision::TurnedBack),
+        (DecisionKind::IsolationGor, None) => Ok(Decision::IsolationGor),
+        (DecisionKind::IsolationHome, None) => Ok(Decision::IsolationHome),
+        (DecisionKind::PickedUpByFamily, None) => Ok(Decision::PickedUpByFamily),
+    }
+}
+
+/// The free-text fields within the log's limits, checked before a case is
+/// opened so that a crossing the log would refuse opens nothing.
+fn check_texts(body: &CrossingRequest) -> Result<(), ApiError> {
+    if body.nik.trim().is_empty() {
+        return Err(unprocessable("nik: is empty"));
+    }
+    for (field, value, max) in [
+        ("nik", Some(&body.nik), MAX_NIK_TEXT),
+        ("officer", body.officer.as_ref(), MAX_SHORT_TEXT),
+        ("note", body.note.as_ref(), MAX_LONG_TEXT),
+    ] {
+        if value.is_some_and(|v| v.chars().count() > max) {
+            return Err(unprocessable(format!(
+                "{field}: is longer than {max} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where a case opened with this decision places the person; `address` and
+/// `pledge` are taken out of the body (they are only for a new case).
+fn first_place(
+    decision: &Decision,
+    address: Option<String>,
+    pledge: Option<Pledge>,
+) -> Result<Place, ApiError> {
+    let address = address.filter(|a| !a.trim().is_empty());
+    match decision {
+        Decision::AllowedIn | Decision::TurnedBack => Err(unprocessable(format!(
+            "open_case: a case opens only with an isolation decision (isolation_gor, isolation_village_house, isolation_home, picked_up_by_family), not {}",
+            decision.kind()
+        ))),
+        Decision::IsolationGor => Ok(Place::Gor),
+        Decision::IsolationVillageHouse { village } => {
+            Ok(Place::VillageHouse { village: *village })
+        }
+        Decision::IsolationHome => address.map(|address| Place::Home { address }).ok_or_else(|| {
+            unprocessable("address: isolation_home needs the home address to open a case")
+        }),
+        Decision::PickedUpByFamily => pledge
+            .map(|pledge| Place::FamilyPickup { pledge })
+            .ok_or_else(|| {
+                unprocessable("pledge: picked_up_by_family needs the signed pledge (picked_up_by, relation, phone) to open a case")
+            }),
+    }
+}
+
+fn open_case_of(verdict: &CheckVerdict) -> Option<String> {
+    match verdict {
+        CheckVerdict::ResidentUnderIsolation { case_id, .. } => Some(case_id.clone()),
+        CheckVerdict::Deceased {
+            open_case: Some(c), ..
+        } => Some(c.case_id.clone()),
+        _ => None,
+    }
+}
+
+/// Log a check at this checkpoint. The node computes the verdict itself, now
+/// (as `GET /v1/verdict/{nik}`), and logs it with the officer's decision and
+/// the heads it was computed from. With `open_case` and an isolation
+/// decision it first opens an isolation case (the policy's days, origin from
+/// the NIK, placed as decided) and logs its id. Durable and announced when
+/// answered.
+#[utoipa::path(
+    post,
+    path = "/v1/crossings",
+    tag = "checkpoint",
+    request_body = CrossingRequest,
+    responses(
+        (status = 200, description = "Logged, durable and announced", body = CrossingResponse),
+        (status = 400, description = "`invalid_body`: not JSON", body = ErrorBody),
+        (status = 403, description = "`role_not_allowed`: not a checkpoint node", body = ErrorBody),
+        (status = 409, description = "`case_open`: `open_case` for a person who has an open case", body = ErrorBody),
+        (status = 422, description = "`invalid_body` (a field is missing, malformed or does not fit the decision), `invalid_nik` (`open_case` with an invalid NIK) or `refused` (e.g. a note too long)", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn record(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CrossingRequest>,
+) -> Result<Json<CrossingResponse>, ApiError> {
+    require_checkpoint(&state)?;
+    check_texts(&body)?;
+    let decision = decision(&body)?;
+    let CrossingRequest {
+        nik,
+        address,
+        pledge,
+        person_name,
+        officer,
+        note,
+        case_id,
+        open_case: open,
+        ..
+    } = body;
+    if !open && (address.is_some() || pledge.is_some()) {
+        return Err(unprocessable(
+            "address and pledge are recorded on a new isolation case: set \"open_case\": true, or send a pledge for an existing case to POST /v1/cases/{id}/pickup",
+        ));
+    }
+    if let Some(id) = &case_id {
+        if open {
+            return Err(unprocessable(
+                "case_id: give either an existing case_id or open_case, not both",
+            ));
+        }
+        if !is_case_id(id) {
+            return Err(unprocessable(format!(
+                "case_id: '{id}' is not a case id (16 lowercase hex digits)"
+            )));
+        }
+    }
+    // Everything in the body is checked before anything is written.
+    let new_case = if open {
+        let place = first_place(&decision, address, pledge)?;
+        let parsed = parse_nik(&state, &nik)?;
+        Some((case_writer(&state)?, parsed, place))
+    } else {
+        None
+    };
+
+    let checked = check(&state, nik.clone()).await?;
+    state.metrics.verdict(checked.verdict.kind());
+    let now = state.clock.now_ms();
+    let (case_id, opened_case) = match new_case {
+        Some((by, parsed, place)) => {
+            let new = NewCase {
+                parsed,
+                person_name,
+                origin: None,
+                place,
+            };
+            let id = open_case(&state, by, &checked.policy, &checked.verdict, new).await?;
+            (Some(id.clone()), Some(id))
+        }
+        None => (case_id.or_else(|| open_case_of(&checked.verdict)), None),
+    };
+    let crossing = Crossing {
+        at_ms: now,
+        nik,
+        verdict: checked.verdict.kind().to_string(),
+        explanation: checked.verdict.explain(),
+        decision,
+        case_id,
+        officer: officer.filter(|o| !o.trim().is_empty()),
+        note: note.filter(|n| !n.trim().is_empty()),
+        basis: checked.basis,
+    };
+    let announcement = state
+        .store
+        .record_crossing(state.peer_id.clone(), crossing.clone(), now)
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(record_error)?;
+    announce(&state, announcement).await;
+    Ok(Json(CrossingResponse {
+        checkpoint: state.peer_id.clone(),
+        alert: checked.verdict.is_alert(),
+        crossing: crossing.into(),
+        opened_case,
+    }))
+}
+
+/// The query string of a crossing log listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// The checkpoint's peer id (default: this node, if it is a checkpoint).
+    checkpoint: Option<String>,
+    /// Crossings to skip, newest first.
+    #[param(value_type = Option<u64>, minimum = 0, default = 0)]
+    offset: Option<String>,
+    /// Crossings per page.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<String>,
+}
+
+/// A page of a checkpoint's crossing log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CrossingsPage {
+    /// The checkpoint's peer id.
+    pub checkpoint: String,
+    /// Crossings in the log (as this node holds it).
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub items: Vec<CrossingView>,
+}
+
+/// A checkpoint's crossing log as this node holds it (every node holds a
+/// replica of every checkpoint's log), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/crossings",
+    tag = "checkpoint",
+    params(LogParams),
+    responses(
+        (status = 200, description = "One page of the log (empty if this node holds no log of that checkpoint)", body = CrossingsPage),
+        (status = 400, description = "`invalid_parameter`: the message and `parameter` name the query parameter at fault", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<LogParams>,
+) -> Result<Json<CrossingsPage>, ApiError> {
+    let checkpoint = match q.checkpoint.as_deref().map(str::trim) {
+        Some(p) if !p.is_empty() => {
+            if DocId::crossing_log(p).kind().is_none() {
+                return Err(ApiError::parameter(
+                    "checkpoint",
+                    format!("'{p}' is not a peer id (GET /v1/peers shows them)"),
+                ));
+            }
+            p.to_string()
+        }
+        _ => {
+            require_checkpoint(&state).map_err(|_| {
+                ApiError::parameter(
+                    "checkpoint",
+                    format!(
+                        "required on this node ({}): the peer id of the checkpoint whose log to list",
+                        state.role
+                    ),
+                )
+            })?;
+            state.peer_id.clone()
+        }
+    };
+    let offset = number("offset", q.offset.as_deref(), 0, 0, usize::MAX)?;
+    let limit = number("limit", q.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
+    let mut all = state
+        .store
+        .crossings(checkpoint.clone())
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(record_error)?;
+    let total = all.len();
+    all.reverse();
+    let items = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(Into::into)
+        .collect();
+    Ok(Json(CrossingsPage {
+        checkpoint,
+        total,
+        offset,
+        limit,
+        items,
+    }))
+}

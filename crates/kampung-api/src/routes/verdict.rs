@@ -1,0 +1,101 @@
+//! `GET /v1/verdict/{nik}`: the checkpoint verdict. Unlike `/v1/lookup` it
+//! applies the policy in force (barred regions, isolation days) and open
+//! isolation cases, and names the documents and heads it was computed from,
+//! so that an auditor can replay it.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use kampung_core::{CheckVerdict, Policy};
+use kampung_store::crossing::DocHeads;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::{openapi::schemas, AppState};
+
+/// A checkpoint verdict, what it means for the officer, and its basis.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerdictResponse {
+    #[schema(value_type = schemas::CheckVerdict)]
+    pub verdict: CheckVerdict,
+    /// The verdict's kind: `resident`, `resident_under_isolation`,
+    /// `moved_out`, `deceased`, `non_resident`, `barred` or `invalid`.
+    #[schema(example = "barred")]
+    pub kind: String,
+    /// One line for the officer: what the verdict is and what follows
+    /// (for `invalid`, the rule the NIK breaks).
+    pub explanation: String,
+    /// The officer must escalate, not just act (a deceased person's KTP).
+    pub alert: bool,
+    /// The documents, with their heads, the verdict was computed from.
+    #[schema(value_type = Vec<schemas::DocHeads>)]
+    pub basis: Vec<DocHeads>,
+    /// Version of the policy applied (0: the default, no policy signed yet).
+    pub policy_version: u64,
+}
+
+/// A verdict as computed, with the policy it applied.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    pub verdict: CheckVerdict,
+    pub basis: Vec<DocHeads>,
+    pub policy: Policy,
+}
+
+impl Checked {
+    pub(crate) fn response(self) -> VerdictResponse {
+        VerdictResponse {
+            kind: self.verdict.kind().to_string(),
+            explanation: self.verdict.explain(),
+            alert: self.verdict.is_alert(),
+            verdict: self.verdict,
+            basis: self.basis,
+            policy_version: self.policy.version,
+        }
+    }
+}
+
+/// Compute the checkpoint verdict on `input` now, under the policy in force.
+pub(crate) async fn check(state: &AppState, input: String) -> Result<Checked, ApiError> {
+    let now = state.clock.now_ms();
+    // When we last heard from each document's owner; our own document is current.
+    let mut heard = match state.mesh.status().await {
+        Ok(s) => s.owner_heard_ms,
+        Err(_) => Default::default(),
+    };
+    if let Some(v) = state.own_village {
+        heard.insert(format!("v/{v}"), u64::try_from(now).unwrap_or(0));
+    }
+    let policy = state.policy();
+    let (verdict, basis) = state
+        .store
+        .check_verdict(input, policy.clone(), heard, now)
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    Ok(Checked {
+        verdict,
+        basis,
+        policy,
+    })
+}
+
+/// The checkpoint verdict on a NIK, under the policy in force. An invalid
+/// NIK is a verdict (200, `invalid`, naming the rule broken), not an error.
+#[utoipa::path(
+    get,
+    path = "/v1/verdict/{nik}",
+    tag = "checkpoint",
+    params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "5101015203850007")),
+    responses(
+        (status = 200, description = "The verdict", body = VerdictResponse),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn verdict(
+    State(state): State<AppState>,
+    Path(nik): Path<String>,
+) -> Result<Json<VerdictResponse>, ApiError> {
+    let checked = check(&state, nik).await?;
+    state.metrics.verdict(checked.verdict.kind());
+    Ok(Json(checked.response()))
+}

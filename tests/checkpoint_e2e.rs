@@ -1,0 +1,408 @@
+//! The checkpoint end to end, through the HTTP API of real `kampung run`
+//! processes on loopback: a certified mesh of two villages and a checkpoint
+//! under a policy that bars Bali (added to the running checkpoint with
+//! `kampung trust add`, which posts it to `POST /v1/trust`, and spread by
+//! the mesh). At the checkpoint: a resident of the other village, a
+//! Bali-issued NIK of a non-resident and of a registered resident, an
+//! invalid NIK, a person under isolation and a deceased person's NIK. Then
+//! the crossing log and an isolation case replicate to the villages, a
+//! village writes to the case, and the audit passes every signed change.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/procs.rs"]
+mod procs;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kampung_core::Sex;
+use procs::*;
+use serde_json::{json, Value};
+
+/// Kampunganyar (Glagah) and Ketapang (Kalipuro).
+const VILLAGE_A: &str = "35.10.15.2012";
+const VILLAGE_B: &str = "35.10.21.2003";
+const CONVERGE: Duration = Duration::from_secs(60);
+/// Longest wait for a write to reach another node (gossip, or anti-entropy
+/// every second; rosters are exchanged every 5 s).
+const SPREAD: Duration = Duration::from_secs(30);
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `kampung admin ARGS` (no data directory); stdout.
+fn admin(args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("admin")
+        .args(args)
+        .env("KAMPUNG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kampung admin {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Initialise a node trusting `root_pub`; its peer id.
+fn init(node: &Node, role: &[&str], root_pub: &Path) -> String {
+    let mut args = vec!["init"];
+    args.extend_from_slice(role);
+    args.extend(["--root", s(root_pub)]);
+    let out = node.ok(&args);
+    out.lines()
+        .find_map(|l| l.strip_prefix("peer id: "))
+        .unwrap_or_else(|| panic!("no peer id printed: {out}"))
+        .to_string()
+}
+
+/// A certificate for `peer` in `dir/name.cert`.
+fn certify(dir: &Path, key: &Path, peer: &str, role: &[&str], name: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.cert"));
+    let mut args = vec!["certify", "--key", s(key), "--node", peer];
+    args.extend_from_slice(role);
+    args.extend(["--until", "2099-12-31", "--out", s(&out)]);
+    admin(&args);
+    out
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(HTTP_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// GET an API path of a running node: (status, JSON body).
+fn get(node: &Node, path: &str) -> (u16, Value) {
+    let addr = node.api.expect("the node runs");
+    let mut resp = agent()
+        .get(&format!("http://{addr}{path}"))
+        .call()
+        .unwrap_or_else(|e| panic!("{}: GET {path}: {e}", node.name));
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap())
+}
+
+/// POST JSON to a running node: (status, JSON body).
+fn post(node: &Node, path: &str, body: &Value) -> (u16, Value) {
+    let addr = node.api.expect("the node runs");
+    let mut resp = agent()
+        .post(&format!("http://{addr}{path}"))
+        .send_json(body)
+        .unwrap_or_else(|e| panic!("{}: POST {path}: {e}", node.name));
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap())
+}
+
+fn post_ok(node: &Node, path: &str, body: &Value) -> Value {
+    let (status, v) = post(node, path, body);
+    assert_eq!(status, 200, "{}: POST {path} {body}: {v}", node.name);
+    v
+}
+
+fn verdict(node: &Node, nik: &str) -> Value {
+    let (status, v) = get(node, &format!("/v1/verdict/{nik}"));
+    assert_eq!(status, 200, "{}: verdict {nik}: {v}", node.name);
+    v
+}
+
+/// Poll `f` until it gives `Some`, or panic with `what` and the last value seen.
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let mut last = String::new();
+    poll(SPREAD, || match f() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            last = e;
+            None
+        }
+    })
+    .unwrap_or_else(|| panic!("{what}: not within {SPREAD:?}; last seen: {last}"))
+}
+
+/// A generated CSV row, split into its 12 fields.
+fn fields(line: &str) -> Vec<String> {
+    line.split(',').map(str::to_string).collect()
+}
+
+#[test]
+fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    // The administrator's root key and policy: Bali barred, 14 days.
+    let key = dir.join("root.key");
+    admin(&["keygen", "--out", s(&key)]);
+    let root_pub = dir.join("root.key.pub");
+    let policy = dir.join("policy-2.json");
+    admin(&[
+        "policy",
+        "--key",
+        s(&key),
+        "--version",
+        "2",
+        "--isolation-days",
+        "14",
+        "--bar",
+        "51",
+        "--out",
+        s(&policy),
+    ]);
+
+    // Two villages and a checkpoint, each certified; every node holds every certificate.
+    let mut a = Node::new(dir, "village-a", None);
+    let mut b = Node::new(dir, "village-b", None);
+    let mut cp = Node::new(dir, "checkpoint", None);
+    let a_peer = init(&a, &["--village", VILLAGE_A], &root_pub);
+    let b_peer = init(&b, &["--village", VILLAGE_B], &root_pub);
+    let cp_peer = init(&cp, &["--checkpoint", "ketapang"], &root_pub);
+    let certs = [
+        certify(
+            dir,
+            &key,
+            &a_peer,
+            &["--role", "village", "--village", VILLAGE_A],
+            "a",
+        ),
+        certify(
+            dir,
+            &key,
+            &b_peer,
+            &["--role", "village", "--village", VILLAGE_B],
+            "b",
+        ),
+        certify(dir, &key, &cp_peer, &["--role", "checkpoint"], "cp"),
+    ];
+    let cert_args: Vec<&str> = std::iter::once("trust")
+        .chain(std::iter::once("add"))
+        .chain(certs.iter().map(|c| s(c)))
+        .collect();
+    for n in [&a, &b, &cp] {
+        n.ok(&cert_args);
+    }
+
+    // Village A: generated residents, one of them holding a Bali-issued NIK
+    // (registered here all the same), one deceased.
+    let gen_a = Csv::generate(VILLAGE_A, 30, 1, &dir.join("a-gen.csv"));
+    let mut rows = gen_a.rows.clone();
+    let active: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].status == "active")
+        .collect();
+    let (bali_i, dead_i) = (active[0], active[1]);
+    let mut f = fields(&rows[bali_i].line);
+    let birth = time::Date::parse(
+        &f[3],
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap();
+    let sex = if f[2] == "P" { Sex::Female } else { Sex::Male };
+    let bali_resident = kampung_core::nik::compose(5101, 1, birth, sex, 41);
+    f[0] = bali_resident.clone();
+    rows[bali_i].line = f.join(",");
+    rows[bali_i].nik = bali_resident.clone();
+    let mut f = fields(&rows[dead_i].line);
+    f[9] = "deceased".into();
+    f[11] = "2025-08-17".into();
+    rows[dead_i].line = f.join(",");
+    rows[dead_i].status = "deceased".into();
+    let deceased = rows[dead_i].nik.clone();
+    let csv_a = gen_a.write_rows(&rows, &dir.join("a.csv"));
+    let report = a.json(&["import", csv_a.path_str(), "--json"]);
+    assert_eq!(report["added"], 30, "{report}");
+    // Village B: generated residents.
+    let csv_b = Csv::generate(VILLAGE_B, 30, 2, &dir.join("b.csv"));
+    let report = b.json(&["import", csv_b.path_str(), "--json"]);
+    assert_eq!(report["added"], 30, "{report}");
+    let b_resident = csv_b.active().next().unwrap().nik.clone();
+
+    a.start(&RunArgs::loopback(vec![]));
+    let boot = a.bootstrap_addr();
+    b.start(&RunArgs::loopback(vec![boot.clone()]));
+    cp.start(&RunArgs::loopback(vec![boot]));
+    wait_agree(&[&a, &b, &cp], 2, 60, CONVERGE);
+
+    // The policy, handed to the running checkpoint (the CLI posts it to
+    // POST /v1/trust), applies at once there.
+    let bali_visitor =
+        kampung_core::nik::compose(5101, 1, time::macros::date!(1985 - 03 - 12), Sex::Female, 7);
+    assert_eq!(verdict(&cp, &bali_visitor)["kind"], "non_resident");
+    let added = cp.ok(&["trust", "add", s(&policy)]);
+    assert!(added.contains("sent to the running node"), "{added}");
+
+    // A resident of another village: resident, with the village and how
+    // fresh our copy of it is (the checkpoint hears village B's heartbeats).
+    let v = wait_for("a copy age for village B", || {
+        let v = verdict(&cp, &b_resident);
+        if v["verdict"]["copy_age_ms"].is_u64() {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(v["kind"], "resident", "{v}");
+    assert_eq!(v["verdict"]["village"], VILLAGE_B);
+    assert_eq!(v["verdict"]["village_name"], "Ketapang");
+    let text = v["explanation"].as_str().unwrap();
+    assert!(text.contains("our copy of Ketapang is"), "{text}");
+    assert_eq!(v["basis"][0]["doc"], format!("v/{VILLAGE_B}"));
+    assert_eq!(v["policy_version"], 2);
+
+    // A Bali-issued NIK: barred if not a resident, resident if registered.
+    let barred = verdict(&cp, &bali_visitor);
+    assert_eq!(barred["kind"], "barred", "{barred}");
+    assert_eq!(barred["verdict"]["region_name"], "Bali");
+    assert!(barred["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("Turn back"));
+    let registered = verdict(&cp, &bali_resident);
+    assert_eq!(registered["kind"], "resident", "{registered}");
+    assert_eq!(registered["verdict"]["village"], VILLAGE_A);
+
+    // An invalid NIK names the rule it breaks.
+    let invalid = verdict(&cp, "3510151302850000");
+    assert_eq!(invalid["kind"], "invalid", "{invalid}");
+    assert_eq!(invalid["verdict"]["error"]["rule"], "serial_zero");
+    assert!(invalid["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("serial number 0000"));
+
+    // A deceased person's KTP is an alert.
+    let dead = verdict(&cp, &deceased);
+    assert_eq!(dead["kind"], "deceased", "{dead}");
+    assert_eq!(dead["alert"], true);
+
+    // A non-resident from Jember: 14 days of isolation; once a case is open,
+    // under isolation.
+    let jember = kampung_core::nik::compose(
+        3509,
+        15,
+        time::macros::date!(1990 - 03 - 12),
+        Sex::Female,
+        2,
+    );
+    let before = verdict(&cp, &jember);
+    assert_eq!(before["kind"], "non_resident", "{before}");
+    assert_eq!(before["verdict"]["isolation_days"], 14);
+    let case = post_ok(
+        &cp,
+        "/v1/cases",
+        &json!({"nik": jember, "person_name": "Ani", "place": {"kind": "gor"}}),
+    );
+    let case_id = case["case_id"].as_str().unwrap().to_string();
+    assert_eq!(case["required_days"], 14);
+    let under = verdict(&cp, &jember);
+    assert_eq!(under["kind"], "resident_under_isolation", "{under}");
+    assert_eq!(under["verdict"]["case_id"], case_id.as_str());
+    assert!(under["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("GOR Tawangalun"));
+
+    // Crossings, one of them opening a case in village A's isolation house.
+    post_ok(
+        &cp,
+        "/v1/crossings",
+        &json!({"nik": b_resident, "decision": "allowed_in", "officer": "Bripka Made"}),
+    );
+    post_ok(
+        &cp,
+        "/v1/crossings",
+        &json!({"nik": bali_visitor, "decision": "turned_back"}),
+    );
+    let visitor =
+        kampung_core::nik::compose(3509, 15, time::macros::date!(1992 - 07 - 01), Sex::Male, 3);
+    let iso = post_ok(
+        &cp,
+        "/v1/crossings",
+        &json!({"nik": visitor, "decision": "isolation_village_house", "village": VILLAGE_A, "open_case": true}),
+    );
+    let house_case = iso["opened_case"].as_str().unwrap().to_string();
+    let (status, own_log) = get(&cp, "/v1/crossings");
+    assert_eq!(status, 200, "{own_log}");
+    assert_eq!(own_log["total"], 3, "{own_log}");
+    assert_eq!(own_log["checkpoint"], cp_peer.as_str());
+
+    // The crossing log replicates to both villages.
+    for village in [&a, &b] {
+        let path = format!("/v1/crossings?checkpoint={cp_peer}");
+        let log = wait_for(&format!("the crossing log at {}", village.name), || {
+            let (status, log) = get(village, &path);
+            if status == 200 && log["total"] == 3 {
+                Ok(log)
+            } else {
+                Err(log.to_string())
+            }
+        });
+        assert_eq!(log["items"], own_log["items"], "{}", village.name);
+    }
+    // The policy spread through the mesh to village B.
+    wait_for("the policy at village B", || {
+        let v = verdict(&b, &bali_visitor);
+        (v["kind"] == "barred").then_some(()).ok_or(v.to_string())
+    });
+
+    // Village A sees the case placed in its house and follows it up; the
+    // checkpoint sees the village's follow-up.
+    let at_a = wait_for("the case at village A", || {
+        let (status, c) = get(&a, &format!("/v1/cases/{house_case}"));
+        (status == 200).then_some(c.clone()).ok_or(c.to_string())
+    });
+    assert_eq!(at_a["place"]["kind"], "village_house");
+    assert_eq!(at_a["place"]["village"], VILLAGE_A);
+    assert_eq!(at_a["opened_by"]["role"], "checkpoint");
+    let followed = post_ok(
+        &a,
+        &format!("/v1/cases/{house_case}/follow-ups"),
+        &json!({"outcome": "seen_ok"}),
+    );
+    assert_eq!(followed["today"][0]["by"]["role"], "village");
+    wait_for("village A's follow-up at the checkpoint", || {
+        let (_, c) = get(&cp, &format!("/v1/cases/{house_case}"));
+        (c["today"][0]["by"]["peer"] == a_peer.as_str())
+            .then_some(())
+            .ok_or(c.to_string())
+    });
+    // A village node does not log crossings.
+    let (status, refused) = post(
+        &a,
+        "/v1/crossings",
+        &json!({"nik": jember, "decision": "allowed_in"}),
+    );
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "role_not_allowed");
+
+    // Everyone holds the same documents: two villages, the crossing log, two cases.
+    wait_agree(&[&a, &b, &cp], 5, 60, CONVERGE);
+    for n in [&a, &b, &cp] {
+        let status = n.status().unwrap();
+        assert_eq!(
+            status["mesh"]["counters"]["changes_rejected"], 0,
+            "{}: {status}",
+            n.name
+        );
+    }
+    stop_all(&mut [&mut a, &mut b, &mut cp]);
+
+    // Every change, including the crossings and case updates made through
+    // the API, is signed by a writer the roster allowed.
+    let report = b.json(&["audit", "verify", "--json"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["authorisation_checked"], true);
+    let docs: Vec<&str> = report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["doc"].as_str().unwrap())
+        .collect();
+    assert!(docs.contains(&format!("x/{cp_peer}").as_str()), "{docs:?}");
+    assert!(docs.contains(&format!("c/{case_id}").as_str()), "{docs:?}");
+}
