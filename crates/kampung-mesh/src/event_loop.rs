@@ -1,6 +1,6 @@
 //! The one task that owns the Swarm.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -86,7 +86,7 @@ pub struct EventLoop<R> {
     inbound: Arc<Semaphore>,
     announce_tasks: Arc<Semaphore>,
     tasks: JoinSet<()>,
-    owner_heard: BTreeMap<String, u64>,
+    owner_heard: crate::Heard,
     redial: HashMap<Multiaddr, Redial>,
     dialled_addr: HashMap<Multiaddr, PeerId>,
     counters: Counters,
@@ -159,6 +159,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             })
             .collect();
         let (internal_tx, internal_rx) = mpsc::channel(256);
+        let heard = client.heard();
         Ok(EventLoop {
             swarm,
             inbound: Arc::new(Semaphore::new(config.max_inbound)),
@@ -177,7 +178,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             peers: HashMap::new(),
             syncing: HashSet::new(),
             tasks: JoinSet::new(),
-            owner_heard: BTreeMap::new(),
+            owner_heard: heard,
             redial,
             dialled_addr: HashMap::new(),
             counters: Counters::default(),
@@ -337,7 +338,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             return;
         };
         if let Some(doc) = owned_doc(&role) {
-            self.owner_heard.insert(doc, now_ms());
+            self.set_heard(doc);
         }
     }
 
@@ -539,7 +540,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         };
         self.counters.announces_received += 1;
         if announce.from_owner {
-            self.owner_heard.insert(announce.doc.clone(), now_ms());
+            self.set_heard(announce.doc.clone());
         }
         let Ok(permit) = self.announce_tasks.clone().try_acquire_owned() else {
             self.counters.announces_dropped += 1;
@@ -823,6 +824,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         }
     }
 
+    /// We heard from `doc`'s owner now (the map is shared with every [`Client`]).
+    fn set_heard(&mut self, doc: String) {
+        if let Ok(mut m) = self.owner_heard.write() {
+            m.insert(doc, now_ms());
+        }
+    }
+
     fn status(&self) -> MeshStatus {
         let now = Instant::now();
         let mut peers: Vec<PeerInfo> = self
@@ -844,7 +852,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             role: self.config.role.clone(),
             listen: self.swarm.listeners().map(ToString::to_string).collect(),
             peers,
-            owner_heard_ms: self.owner_heard.clone(),
+            owner_heard_ms: self
+                .owner_heard
+                .read()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
             sessions_running: self.syncing.len(),
             counters: Counters {
                 sync_bytes_read: self.wire.read.load(std::sync::atomic::Ordering::Relaxed),

@@ -220,13 +220,30 @@ pub(crate) enum Command {
     SyncNow,
 }
 
+/// Document -> unix milliseconds we last heard from its owner, shared by the
+/// event loop (which writes it) and every [`Client`] (which read it without a
+/// round trip to the loop: a verdict needs it on the hot path).
+pub type Heard = std::sync::Arc<std::sync::RwLock<BTreeMap<String, u64>>>;
+
 /// Talks to the event loop. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
     tx: mpsc::Sender<Command>,
+    heard: Heard,
 }
 
 impl Client {
+    /// When we last heard from each document's owner (shared, read without
+    /// asking the event loop).
+    pub fn heard(&self) -> Heard {
+        self.heard.clone()
+    }
+
+    /// Unix milliseconds we last heard from the owner of `doc`.
+    pub fn heard_from_owner(&self, doc: &str) -> Option<u64> {
+        self.heard.read().ok()?.get(doc).copied()
+    }
+
     /// Announce new heads of a document (after a local write).
     pub async fn announce(&self, announce: Announce) -> Result<(), MeshError> {
         self.tx
@@ -293,7 +310,10 @@ where
     R: kampung_sync::Replica + Clone + 'static,
 {
     let (tx, rx) = mpsc::channel(256);
-    let client = Client { tx };
+    let client = Client {
+        tx,
+        heard: Heard::default(),
+    };
     let event_loop = EventLoop::new(config, replica, client.clone(), rx)?;
     Ok((client, event_loop))
 }

@@ -19,6 +19,9 @@ use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
 
+/// How old our copy of a village's document is (None: never heard from its node).
+pub type CopyAge = Box<dyn Fn(VillageCode) -> Option<std::time::Duration> + Send>;
+
 /// A checkpoint verdict and the documents (with heads) it was computed from.
 pub type CheckedVerdict = (
     kampung_core::CheckVerdict,
@@ -82,9 +85,7 @@ enum Cmd {
     CheckVerdict {
         input: String,
         policy: kampung_core::Policy,
-        /// Document -> unix ms we last heard from its owner.
-        heard: std::collections::BTreeMap<String, u64>,
-        now_ms: i64,
+        age: CopyAge,
         reply: Reply<CheckedVerdict>,
     },
     RecordCrossing {
@@ -287,16 +288,10 @@ fn run<S: Storage>(
             Cmd::CheckVerdict {
                 input,
                 policy,
-                heard,
-                now_ms,
+                age,
                 reply,
             } => {
-                let age = |v: VillageCode| {
-                    heard.get(&DocId::village(v).to_string()).map(|&ms| {
-                        std::time::Duration::from_millis((now_ms as u64).saturating_sub(ms))
-                    })
-                };
-                let _ = reply.send(reg.check_verdict(&input, &policy, age));
+                let _ = reply.send(reg.check_verdict(&input, &policy, age.as_ref()));
             }
             Cmd::RecordCrossing {
                 peer,
@@ -413,19 +408,17 @@ impl StoreHandle {
     }
 
     /// The checkpoint verdict for `input` under `policy`, with the documents
-    /// it was computed from; `heard` is the mesh's "last heard from owner" map.
+    /// it was computed from; `age` says how old our copy of a village is.
     pub async fn check_verdict(
         &self,
         input: String,
         policy: kampung_core::Policy,
-        heard: std::collections::BTreeMap<String, u64>,
-        now_ms: i64,
+        age: CopyAge,
     ) -> Result<CheckedVerdict, Stopped> {
         self.ask(|reply| Cmd::CheckVerdict {
             input,
             policy,
-            heard,
-            now_ms,
+            age,
             reply,
         })
         .await

@@ -36,10 +36,7 @@ pub struct Freshness {
 async fn freshness(state: &AppState, village: VillageCode) -> Freshness {
     let doc = format!("v/{village}");
     let own = state.own_village == Some(village);
-    let heard = match state.mesh.status().await {
-        Ok(s) => s.owner_heard_ms.get(&doc).copied(),
-        Err(_) => None,
-    };
+    let heard = state.mesh.heard_from_owner(&doc);
     Freshness {
         owner_last_heard_secs: if own {
             Some(0.0)

@@ -58,18 +58,23 @@ impl Checked {
 /// Compute the checkpoint verdict on `input` now, under the policy in force.
 pub(crate) async fn check(state: &AppState, input: String) -> Result<Checked, ApiError> {
     let now = state.clock.now_ms();
-    // When we last heard from each document's owner; our own document is current.
-    let mut heard = match state.mesh.status().await {
-        Ok(s) => s.owner_heard_ms,
-        Err(_) => Default::default(),
-    };
-    if let Some(v) = state.own_village {
-        heard.insert(format!("v/{v}"), u64::try_from(now).unwrap_or(0));
-    }
+    // How old our copy of each village is: when we last heard from its node
+    // (read from the mesh's shared map, no round trip); our own is current.
+    let heard = state.mesh.heard();
+    let own = state.own_village;
+    let age: kampung_runtime::store::CopyAge = Box::new(move |v| {
+        if own == Some(v) {
+            return Some(std::time::Duration::ZERO);
+        }
+        let ms = heard.read().ok()?.get(&format!("v/{v}")).copied()?;
+        Some(std::time::Duration::from_millis(
+            u64::try_from(now).unwrap_or(0).saturating_sub(ms),
+        ))
+    });
     let policy = state.policy();
     let (verdict, basis) = state
         .store
-        .check_verdict(input, policy.clone(), heard, now)
+        .check_verdict(input, policy.clone(), age)
         .await
         .map_err(|_| ApiError::unavailable())?;
     Ok(Checked {
