@@ -7,25 +7,23 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::json;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-/// A calendar date as `[year, day of the year]` (1 = 1 January), as the
-/// node's serde writes `time::Date`.
+/// A calendar date, `YYYY-MM-DD` (as `time::Date` serialises to JSON).
 #[derive(Debug, Serialize)]
 pub struct Date;
 
 impl PartialSchema for Date {
     fn schema() -> RefOr<Schema> {
-        ArrayBuilder::new()
-            .items(ObjectBuilder::new().schema_type(Type::Integer))
-            .min_items(Some(2))
-            .max_items(Some(2))
-            .description(Some(
-                "[year, day of the year (1-366)]; 12 March 1985 is [1985, 71]",
-            ))
-            .examples([json!([1985, 71])])
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Date,
+            )))
+            .description(Some("a calendar date, YYYY-MM-DD"))
+            .examples([json!("1985-03-12")])
             .into()
     }
 }
