@@ -19,6 +19,44 @@ pub struct DocHeads {
     pub heads: Vec<Hash>,
 }
 
+/// Deserialise a list, refusing it as soon as it has more than `MAX`
+/// elements. The counts in [`Limits`] are checked after decoding; this bound
+/// comes first, so a message of many tiny elements (one byte on the wire,
+/// 24 bytes or more in memory) cannot make us allocate far more than its size.
+fn bounded<'de, D, T, const MAX: usize>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T, const MAX: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const MAX: usize> serde::de::Visitor<'de> for Bounded<T, MAX> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX} elements")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX).min(1024));
+            while let Some(item) = seq.next_element()? {
+                if out.len() == MAX {
+                    return Err(serde::de::Error::custom(format!(
+                        "a list of more than {MAX} elements"
+                    )));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded::<T, MAX>(std::marker::PhantomData))
+}
+
+/// Most changes in one message (a page of 1 MB holds far fewer).
+const MAX_CHANGES: usize = 65_536;
+/// Most write signatures or statements in one message.
+const MAX_BLOBS: usize = 8_192;
+/// Most documents in one page of heads.
+const MAX_DOCS: usize = 4_096;
+
 /// What one peer asks another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -45,13 +83,16 @@ pub enum Response {
         docs: u32,
     },
     Heads {
+        #[serde(deserialize_with = "bounded::<_, _, MAX_DOCS>")]
         docs: Vec<DocHeads>,
         more: bool,
     },
     Changes {
         doc: String,
+        #[serde(deserialize_with = "bounded::<_, _, MAX_CHANGES>")]
         changes: Vec<Vec<u8>>,
         /// Write signatures covering `changes`.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         signatures: Vec<Vec<u8>>,
         more: bool,
     },
@@ -61,12 +102,14 @@ pub enum Response {
         offset: u64,
         bytes: Vec<u8>,
         /// Every write signature of the document (on the page at offset 0).
+        #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         signatures: Vec<Vec<u8>>,
     },
     Hello {
         certificate: Vec<u8>,
     },
     Roster {
+        #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         statements: Vec<Vec<u8>>,
     },
     /// The request was refused (unknown document, malformed, busy).
@@ -81,8 +124,10 @@ pub struct Announce {
     pub doc: String,
     pub heads: Vec<Hash>,
     /// The new changes, when small enough to carry inline.
+    #[serde(deserialize_with = "bounded::<_, _, MAX_CHANGES>")]
     pub changes: Vec<Vec<u8>>,
     /// Write signatures covering `changes`.
+    #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
     pub signatures: Vec<Vec<u8>>,
     /// The sender owns (writes) this document.
     pub from_owner: bool,
@@ -304,6 +349,25 @@ mod tests {
             decode_request(&big, &limits),
             Err(WireError::TooLarge { .. })
         ));
+        // Many empty elements (1 byte each on the wire) are refused by count
+        // while decoding, before they cost 24 bytes each in memory.
+        let flood = Response::Changes {
+            doc: "v/x".into(),
+            changes: vec![Vec::new(); MAX_CHANGES + 1],
+            signatures: vec![],
+            more: false,
+        };
+        assert!(matches!(
+            decode_response(&encode(&flood), &limits),
+            Err(WireError::Malformed(_))
+        ));
+        let at_bound = Response::Changes {
+            doc: "v/x".into(),
+            changes: vec![Vec::new(); MAX_CHANGES],
+            signatures: vec![],
+            more: false,
+        };
+        assert!(decode_response(&encode(&at_bound), &limits).is_ok());
         let a = Announce {
             doc: "v/x".into(),
             heads: vec![],

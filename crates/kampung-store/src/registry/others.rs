@@ -102,14 +102,18 @@ impl<S: Storage> Registry<S> {
                 doc: id.clone(),
                 reason,
             };
-            let mut am = match (&stored.snapshot, genesis_of(&id)) {
-                (Some(s), _) => Automerge::load(s).map_err(|e| corrupt(e.to_string()))?,
-                (None, Some(g)) => g,
-                (None, None) => Automerge::new(),
-            };
-            for (_, c) in &stored.chunks {
-                am.load_incremental(c).map_err(|e| corrupt(e.to_string()))?;
-            }
+            let am = crate::doc::guarded(|| {
+                let mut am = match (&stored.snapshot, genesis_of(&id)) {
+                    (Some(s), _) => Automerge::load(s)?,
+                    (None, Some(g)) => g,
+                    (None, None) => Automerge::new(),
+                };
+                for (_, c) in &stored.chunks {
+                    am.load_incremental(c)?;
+                }
+                Ok(am)
+            })
+            .map_err(|e| corrupt(e.to_string()))?;
             let other = Other {
                 am,
                 signed: stored

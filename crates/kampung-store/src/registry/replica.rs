@@ -239,15 +239,23 @@ pub fn prepare_document(
 /// The changes of a whole crossing log or case received from a peer, to
 /// apply (and verify) one by one like any changes: these documents are small.
 pub fn document_changes(doc: &DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, RemoteRefusal> {
-    let am = automerge::Automerge::load(bytes).map_err(|e| RemoteRefusal::MalformedDocument {
+    let am = crate::doc::guarded(|| Ok(automerge::Automerge::load(bytes)?)).map_err(|e| {
+        RemoteRefusal::MalformedDocument {
+            doc: doc.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    crate::doc::guarded(|| {
+        Ok(am
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect())
+    })
+    .map_err(|e| RemoteRefusal::MalformedDocument {
         doc: doc.clone(),
         reason: e.to_string(),
-    })?;
-    Ok(am
-        .get_changes(&[])
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect())
+    })
 }
 
 /// Accepts every well-formed change.
@@ -542,7 +550,9 @@ impl<S: Storage> Registry<S> {
         };
         drop(refs);
         let before = other.am.get_heads();
-        if let Err(e) = other.am.apply_changes(changes) {
+        // Automerge 0.12 can panic on a malformed change (found by fuzzing).
+        let am = &mut other.am;
+        if let Err(e) = crate::doc::guarded(|| Ok(am.apply_changes(changes)?)) {
             // Reload what is stored: the in-memory document may be half-applied.
             self.others.remove(doc);
             self.load_others()?;
