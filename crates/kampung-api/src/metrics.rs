@@ -97,6 +97,12 @@ pub struct Metrics {
     pub sync_lag: Family<DocLabels, SecondsGauge>,
     /// Changes and documents from peers that our store refused.
     pub changes_rejected: Counter,
+    /// Peers disconnected for having no valid certificate (or a revoked one).
+    pub peers_refused: Counter,
+    /// Requests or messages from peers that broke a bound or were malformed.
+    pub peer_faults: Counter,
+    /// Requests refused because the peer had not shown a certificate.
+    pub requests_unadmitted: Counter,
     /// Documents this node holds.
     pub documents: Gauge,
     /// Distinct NIKs in the index.
@@ -119,6 +125,9 @@ impl Metrics {
         let peers = Gauge::default();
         let sync_lag = Family::default();
         let changes_rejected = Counter::default();
+        let peers_refused = Counter::default();
+        let peer_faults = Counter::default();
+        let requests_unadmitted = Counter::default();
         let documents = Gauge::default();
         let niks = Gauge::default();
 
@@ -148,6 +157,21 @@ impl Metrics {
             "Changes or documents from peers that the store refused to apply",
             changes_rejected.clone(),
         );
+        r.register(
+            "peers_refused",
+            "Peers disconnected for having no valid certificate, or a revoked or expired one",
+            peers_refused.clone(),
+        );
+        r.register(
+            "peer_faults",
+            "Requests or messages from peers that were malformed or broke a bound",
+            peer_faults.clone(),
+        );
+        r.register(
+            "requests_unadmitted",
+            "Requests refused because the peer had not shown a certificate",
+            requests_unadmitted.clone(),
+        );
         r.register("documents", "Documents this node holds", documents.clone());
         r.register("niks_indexed", "Distinct NIKs in the index", niks.clone());
         Metrics {
@@ -159,6 +183,9 @@ impl Metrics {
             peers,
             sync_lag,
             changes_rejected,
+            peers_refused,
+            peer_faults,
+            requests_unadmitted,
             documents,
             niks,
         }
@@ -236,6 +263,17 @@ impl Metrics {
         }
     }
 
+    /// Set the mesh's trust counters (they only grow while it runs).
+    pub fn refresh_trust(&self, c: &kampung_mesh::Counters) {
+        for (metric, value) in [
+            (&self.peers_refused, c.peers_refused),
+            (&self.peer_faults, c.peer_faults),
+            (&self.requests_unadmitted, c.requests_unadmitted),
+        ] {
+            metric.inner().fetch_max(value, Ordering::Relaxed);
+        }
+    }
+
     /// Set the state read from the store.
     pub fn refresh_store(&self, documents: usize, niks: usize) {
         self.documents.set(documents as i64);
@@ -271,6 +309,7 @@ pub async fn handler(State(state): State<AppState>) -> Response {
             own.as_deref(),
             crate::now_ms(),
         );
+        m.refresh_trust(&mesh.counters);
     }
     if let (Ok(heads), Ok(niks)) = (state.store.doc_heads().await, state.store.niks().await) {
         m.refresh_store(heads.len(), niks);
