@@ -2,9 +2,13 @@
 //! 127.0.0.1: each rogue is refused, and the honest nodes keep answering.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/inproc.rs"]
+mod inproc;
+
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use inproc::wait_for;
 use kampung_core::VillageCode;
 use kampung_mesh::{identity::Keypair, Client, Membership, MeshConfig, OpenMesh};
 use kampung_runtime::membership::{now_ms, RosterMembership};
@@ -17,24 +21,6 @@ use kampung_trust::{Certificate, NodeKey, Revocation, Role, Roster, Signed, Stat
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Poll `f` every 50 ms until it returns Some, or give up after `timeout`.
-async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn village(i: usize) -> VillageCode {
     ["35.10.15.2012", "35.10.15.2001"][i].parse().unwrap()

@@ -58,8 +58,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use automerge::{ActorId, Automerge, ChangeHash, ReadDoc, ROOT};
 use kampung_trust::{
-    uncovered, Certificate, ChangeRef, NodeKey, Role, Roster, Statement, WriteSignature,
-    MAX_CLOCK_SKEW_MS,
+    uncovered, Certificate, NodeKey, Role, Roster, Statement, WriteSignature, MAX_CLOCK_SKEW_MS,
 };
 use serde::Serialize;
 
@@ -569,21 +568,8 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     }
 
     // Every change covered by an accepted signature of its own writer.
-    let deps: Vec<Vec<[u8; 32]>> = metas
-        .iter()
-        .map(|m| m.deps.iter().map(|d| d.0).collect())
-        .collect();
-    let actors: Vec<Vec<u8>> = metas.iter().map(|m| m.actor.to_bytes().to_vec()).collect();
-    let refs: Vec<ChangeRef<'_>> = metas
-        .iter()
-        .zip(&deps)
-        .zip(&actors)
-        .map(|((m, deps), actor)| ChangeRef {
-            hash: m.hash.0,
-            actor,
-            deps,
-        })
-        .collect();
+    let owned = crate::registry::meta_refs(&metas);
+    let refs = crate::registry::as_refs(&owned);
     let genesis = genesis_hash(&kind);
     report.genesis = genesis.is_some_and(|g| in_doc.contains(&g));
     let exempt = |h: &[u8; 32], _: &[u8]| Some(ChangeHash(*h)) == genesis;

@@ -854,6 +854,7 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
 mod others;
 pub use others::{CaseUpdate, RecordError};
 mod replica;
+pub(crate) use replica::{as_refs, meta_refs};
 pub use replica::{
     document_changes, prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument,
     RemoteApplied, RemoteRefusal,

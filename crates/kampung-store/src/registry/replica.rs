@@ -144,7 +144,33 @@ fn verify_changes(
 pub type SignedDocument = (Vec<u8>, Vec<Vec<u8>>);
 
 /// (hash, actor, deps) of changes, owned, for [`ChangeRef`]s.
-type OwnedRef = ([u8; 32], Vec<u8>, Vec<[u8; 32]>);
+pub(crate) type OwnedRef = ([u8; 32], Vec<u8>, Vec<[u8; 32]>);
+
+/// What coverage needs of each change of a document, from its metadata
+/// (cheaper than decoding the changes).
+pub(crate) fn meta_refs(metas: &[automerge::ChangeMetadata<'_>]) -> Vec<OwnedRef> {
+    metas
+        .iter()
+        .map(|m| {
+            (
+                m.hash.0,
+                m.actor.to_bytes().to_vec(),
+                m.deps.iter().map(|d| d.0).collect(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn as_refs(owned: &[OwnedRef]) -> Vec<ChangeRef<'_>> {
+    owned
+        .iter()
+        .map(|(hash, actor, deps)| ChangeRef {
+            hash: *hash,
+            actor,
+            deps,
+        })
+        .collect()
+}
 
 fn change_refs(changes: &[Change]) -> Vec<OwnedRef> {
     changes
@@ -199,22 +225,8 @@ pub fn prepare_document(
     let incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
         .map_err(|e| malformed(e.to_string()))?;
     let sigs = if verifier.checks_anything() {
-        let metas = incoming.automerge().get_changes_meta(&[]);
-        let deps: Vec<Vec<[u8; 32]>> = metas
-            .iter()
-            .map(|m| m.deps.iter().map(|d| d.0).collect())
-            .collect();
-        let actors: Vec<Vec<u8>> = metas.iter().map(|m| m.actor.to_bytes().to_vec()).collect();
-        let refs: Vec<ChangeRef<'_>> = metas
-            .iter()
-            .zip(&deps)
-            .zip(&actors)
-            .map(|((m, deps), actor)| ChangeRef {
-                hash: m.hash.0,
-                actor,
-                deps,
-            })
-            .collect();
+        let owned = meta_refs(&incoming.automerge().get_changes_meta(&[]));
+        let refs = as_refs(&owned);
         verify_changes(doc, &refs, sigs, verifier, |_| false)?
     } else {
         verify_changes(doc, &[], sigs, verifier, |_| false)?
@@ -472,24 +484,8 @@ impl<S: Storage> Registry<S> {
         let loaded = self.doc(village)?;
         let am = loaded.doc.automerge();
         changes.retain(|c| am.get_change_by_hash(&c.hash()).is_none());
-        let deps: Vec<Vec<[u8; 32]>> = changes
-            .iter()
-            .map(|c| c.deps().iter().map(|d| d.0).collect())
-            .collect();
-        let actors: Vec<Vec<u8>> = changes
-            .iter()
-            .map(|c| c.actor_id().to_bytes().to_vec())
-            .collect();
-        let refs: Vec<ChangeRef<'_>> = changes
-            .iter()
-            .zip(&deps)
-            .zip(&actors)
-            .map(|((c, deps), actor)| ChangeRef {
-                hash: c.hash().0,
-                actor,
-                deps,
-            })
-            .collect();
+        let owned = change_refs(&changes);
+        let refs = as_refs(&owned);
         let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| {
             am.get_change_by_hash(h).is_some()
         }) {
