@@ -42,6 +42,9 @@ pub(crate) fn build(
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_interval(Duration::from_millis(500))
         .validation_mode(gossipsub::ValidationMode::Strict)
+        // The event loop accepts an announcement (and gossip forwards it)
+        // only after the store applied it; see `Internal::AnnounceDone`.
+        .validate_messages()
         .max_transmit_size(cfg.limits.max_inline + (16 << 10))
         .mesh_n_low(4)
         .mesh_n(6)

@@ -39,6 +39,7 @@ enum Internal {
     },
     AnnounceDone {
         peer: PeerId,
+        message: gossipsub::MessageId,
         result: Result<SessionStats, SyncError>,
     },
 }
@@ -302,10 +303,24 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     Err(e) => self.on_sync_error(peer, &e),
                 }
             }
-            Internal::AnnounceDone { peer, result } => match result {
-                Ok(stats) => self.count(&stats),
-                Err(e) => self.on_sync_error(peer, &e),
-            },
+            Internal::AnnounceDone {
+                peer,
+                message,
+                result,
+            } => {
+                // Gossip forwards an announcement only once it has been
+                // applied here: a refused change is never passed on.
+                let verdict = match &result {
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(e) if e.is_peer_fault() => gossipsub::MessageAcceptance::Reject,
+                    Err(_) => gossipsub::MessageAcceptance::Ignore,
+                };
+                self.report(&message, &peer, verdict);
+                match result {
+                    Ok(stats) => self.count(&stats),
+                    Err(e) => self.on_sync_error(peer, &e),
+                }
+            }
         }
     }
 
@@ -520,21 +535,36 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
-            })) => self.on_announce(propagation_source, message),
+            })) => self.on_announce(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             _ => {}
         }
     }
 
-    fn on_announce(&mut self, via: PeerId, message: gossipsub::Message) {
+    fn report(
+        &mut self,
+        id: &gossipsub::MessageId,
+        from: &PeerId,
+        verdict: gossipsub::MessageAcceptance,
+    ) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .inner_mut()
+            .report_message_validation_result(id, from, verdict);
+    }
+
+    fn on_announce(&mut self, via: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         self.counters.gossip_bytes_received += message.data.len() as u64;
         let announce = match decode_announce(&message.data, &self.config.limits) {
             Ok(a) => a,
             Err(e) => {
                 self.counters.peer_faults += 1;
                 warn!(peer = %via, source = ?message.source, error = %e, "bad announcement");
+                self.report(&id, &via, gossipsub::MessageAcceptance::Reject);
                 return;
             }
         };
@@ -544,6 +574,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         }
         let Ok(permit) = self.announce_tasks.clone().try_acquire_owned() else {
             self.counters.announces_dropped += 1;
+            // Not checked, so not forwarded; anti-entropy catches up.
+            self.report(&id, &via, gossipsub::MessageAcceptance::Ignore);
             return;
         };
         let replica = self.replica.clone();
@@ -556,7 +588,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.tasks.spawn(async move {
             let result = kampung_sync::on_announce(&replica, announce, &requester, &limits).await;
             drop(permit);
-            let _ = tx.send(Internal::AnnounceDone { peer: via, result }).await;
+            let _ = tx
+                .send(Internal::AnnounceDone {
+                    peer: via,
+                    message: id,
+                    result,
+                })
+                .await;
         });
     }
 
