@@ -577,6 +577,43 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     );
     lookups_work().await;
 
+    // Claiming to be a village's owner does not make our copy look fresh:
+    // the roster says who writes that village.
+    let other_doc = format!("v/{}", village(1));
+    // (The rogue was just cut off for the forged change: send until the
+    // village, once it has re-admitted the rogue, receives the claim.)
+    let received = h
+        .village
+        .mesh
+        .status()
+        .await
+        .unwrap()
+        .counters
+        .announces_received;
+    let claim = Announce {
+        doc: other_doc.clone(),
+        heads: vec![],
+        changes: vec![],
+        signatures: vec![],
+        from_owner: true,
+    };
+    let got = wait_for(WAIT, || async {
+        rogue.mesh.announce(claim.clone()).await.ok()?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = h
+            .village
+            .mesh
+            .status()
+            .await
+            .ok()?
+            .counters
+            .announces_received;
+        (now > received).then_some(())
+    })
+    .await;
+    assert!(got.is_some(), "the village received the claim");
+    assert_eq!(h.village.mesh.heard_from_owner(&other_doc), None);
+
     // A request breaking a bound (too many heads), then one over the size limit:
     // each is refused, counted as the peer's fault, and the peer cut off.
     assert!(admitted(rogue.peer.clone()).await);

@@ -353,7 +353,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             return;
         };
         if let Some(doc) = owned_doc(&role) {
-            self.set_heard(doc);
+            // The role in identify is only a claim: with certificates, the
+            // roster decides whether this peer writes that document.
+            if self.config.membership.is_owner(&peer, &doc) != Some(false) {
+                self.set_heard(doc);
+            }
         }
     }
 
@@ -569,7 +573,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
         };
         self.counters.announces_received += 1;
-        if announce.from_owner {
+        // "From the owner" counts only if the message's (signed) author owns
+        // the document, when the roster can tell.
+        let author_owns = message
+            .source
+            .map(|s| self.config.membership.is_owner(&s, &announce.doc) != Some(false))
+            .unwrap_or(false);
+        if announce.from_owner && author_owns {
             self.set_heard(announce.doc.clone());
         }
         let Ok(permit) = self.announce_tasks.clone().try_acquire_owned() else {

@@ -54,6 +54,12 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
     fn statements(&self) -> Vec<Vec<u8>>;
     /// Statements from a peer: verify, keep, and return how many were new.
     fn add_statements(&self, from: &PeerId, statements: Vec<Vec<u8>>) -> usize;
+    /// Does `peer` write `doc` (so hearing from it refreshes our copy's
+    /// freshness)? An open mesh trusts the role a peer claims.
+    fn is_owner(&self, peer: &PeerId, doc: &str) -> Option<bool> {
+        let _ = (peer, doc);
+        None
+    }
 }
 
 /// Everyone may connect.

@@ -99,6 +99,19 @@ impl Membership for RosterMembership {
             .unwrap_or_default()
     }
 
+    fn is_owner(&self, peer: &Peer, doc: &str) -> Option<bool> {
+        let key = NodeKey::from_peer_id(peer)?;
+        let id = kampung_store::DocId::parse(doc)?;
+        let target = kampung_store::trust::write_target(&id)?;
+        let roster = self.roster.read().ok()?;
+        // An owner writes the document itself (cases have no single owner).
+        let owner = match target {
+            kampung_trust::WriteTarget::Case => false,
+            _ => roster.may_write(&key, &target, now_ms()).is_ok(),
+        };
+        Some(owner)
+    }
+
     fn add_statements(&self, from: &Peer, statements: Vec<Vec<u8>>) -> usize {
         let mut new = 0;
         for bytes in statements {
