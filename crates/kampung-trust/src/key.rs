@@ -18,14 +18,17 @@ impl NodeKey {
             .clone()
             .try_into_ed25519()
             .map_err(|_| TrustError::NotEd25519)?;
-        Ok(NodeKey(ed.to_bytes()))
+        NodeKey::from_actor(&ed.to_bytes())
+            .ok_or_else(|| TrustError::BadKey("a weak (small-order) ed25519 key".into()))
     }
 
     /// The key behind an Automerge actor id (32 raw bytes), if it is one.
+    /// Weak (small-order) keys are refused: ed25519 signatures "by" such a
+    /// key can be made without any secret (fuzzing found one).
     pub fn from_actor(actor: &[u8]) -> Option<NodeKey> {
         let bytes: [u8; 32] = actor.try_into().ok()?;
-        ed25519::PublicKey::try_from_bytes(&bytes).ok()?;
-        Some(NodeKey(bytes))
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+        (!key.is_weak()).then_some(NodeKey(bytes))
     }
 
     /// The key of a peer id (ed25519 peer ids embed their key).
@@ -48,10 +51,16 @@ impl NodeKey {
         self.public_key().ok().map(|k| k.to_peer_id())
     }
 
-    /// Check `signature` over `message` by this key.
+    /// Check `signature` over `message` by this key, strictly: weak keys and
+    /// non-canonical signatures fail (libp2p's own check accepts them).
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
-        self.public_key()
-            .is_ok_and(|k| k.verify(message, &signature.0))
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(&signature.0) else {
+            return false;
+        };
+        key.verify_strict(message, &sig).is_ok()
     }
 }
 

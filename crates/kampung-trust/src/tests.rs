@@ -329,3 +329,22 @@ fn node_keys_parse_from_peer_ids_and_hex() {
     assert_eq!(hex.parse::<NodeKey>().unwrap(), nk);
     assert!("not-a-key".parse::<NodeKey>().is_err());
 }
+
+#[test]
+fn weak_keys_are_refused_and_sign_nothing() {
+    // The identity point: a small-order key for which "signatures" verify
+    // under a lax check without any secret.
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    assert_eq!(NodeKey::from_actor(&weak), None);
+    assert!(!NodeKey(weak).verify(b"anything", &Signature(vec![0; 64])));
+    let mut r_identity = vec![0u8; 64];
+    r_identity[0] = 1;
+    assert!(!NodeKey(weak).verify(b"anything", &Signature(r_identity)));
+    // The input fuzzing found: a write signature "by" a weak key that
+    // verified whatever its fields said. It no longer decodes (or verifies).
+    let found = include_bytes!("../fuzz-regressions/write-signature-weak-key");
+    if let Ok(sig) = WriteSignature::decode(found) {
+        assert!(sig.verify_signature().is_err());
+    }
+}
