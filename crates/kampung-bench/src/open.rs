@@ -87,7 +87,7 @@ pub fn run(args: &OpenArgs) -> anyhow::Result<OpenResult> {
     let reg = Registry::open(storage, crate::actor(), crate::THIS_YEAR)?;
     let open_s = t.elapsed().as_secs_f64();
     let memory = measure::memory()?;
-    let niks = reg.index().len();
+    let niks = reg.niks();
     anyhow::ensure!(niks > 0, "{} holds no residents", args.dir.display());
     eprintln!(
         "open: {niks} NIKs in {open_s:.2} s, VmRSS {:.0} MB, VmHWM {:.0} MB",
@@ -211,6 +211,8 @@ fn time_map(keys: &[u64], get: impl Fn(u64) -> Option<u64>) -> Percentiles {
 fn all_niks<S: kampung_store::Storage>(reg: &Registry<S>) -> Vec<u64> {
     let ordinals: Vec<u16> = banyuwangi::villages().iter().map(|v| v.ordinal).collect();
     let mut all: Vec<u64> = reg
+        .lookups()
+        .read()
         .index()
         .by_village(&ordinals)
         .into_values()
@@ -268,7 +270,7 @@ fn query_set<S: kampung_store::Storage>(
         let Ok(parsed) = Nik::parse(&s, crate::THIS_YEAR) else {
             continue;
         };
-        if reg.index().lookup(parsed.nik()).is_none() {
+        if reg.lookups().read().index().lookup(parsed.nik()).is_none() {
             out.push((Class::NonResident, s));
             made += 1;
         }

@@ -110,9 +110,9 @@ fn import(args: &RegencyArgs, dir: &Path) -> anyhow::Result<RegencyResult> {
     let import_s = t.elapsed().as_secs_f64();
     let import_cpu_s = measure::cpu_seconds()? - cpu;
     anyhow::ensure!(
-        reg.index().len() == residents,
+        reg.niks() == residents,
         "the index holds {} NIKs after importing {residents} residents",
-        reg.index().len()
+        reg.niks()
     );
     let sled_size_on_disk = reg.storage().size_on_disk()?;
     drop(reg);

@@ -9,6 +9,7 @@ use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_store::case::{CaseState, Opening};
 use kampung_store::crossing::Crossing;
+use kampung_store::lookups::SharedLookups;
 use kampung_store::storage::Storage;
 use kampung_store::{
     prepare_document, AcceptAll, ChangeVerifier, DocId, PreparedDocument, Refusal, Registry,
@@ -18,15 +19,6 @@ use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
-
-/// How old our copy of a village's document is (None: never heard from its node).
-pub type CopyAge = Box<dyn Fn(VillageCode) -> Option<std::time::Duration> + Send>;
-
-/// A checkpoint verdict and the documents (with heads) it was computed from.
-pub type CheckedVerdict = (
-    kampung_core::CheckVerdict,
-    Vec<kampung_store::crossing::DocHeads>,
-);
 
 /// Commands queued for the store at most.
 const QUEUE: usize = 1024;
@@ -38,7 +30,6 @@ pub type Written = (WriteReport, kampung_sync::Announce);
 type Page = kampung_sync::SignedChanges;
 
 enum Cmd {
-    Lookup(String, Reply<Verdict>),
     Write {
         village: VillageCode,
         records: Vec<Resident>,
@@ -82,12 +73,6 @@ enum Cmd {
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
-    CheckVerdict {
-        input: String,
-        policy: kampung_core::Policy,
-        age: CopyAge,
-        reply: Reply<CheckedVerdict>,
-    },
     RecordCrossing {
         peer: String,
         crossing: Box<Crossing>,
@@ -129,6 +114,7 @@ pub struct StoreHandle {
     tx: mpsc::Sender<Cmd>,
     events: broadcast::Sender<DocChanged>,
     verifier: Arc<dyn ChangeVerifier + Send + Sync>,
+    lookups: SharedLookups,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -152,6 +138,7 @@ pub fn spawn_store<S: Storage>(
     let (events, _) = broadcast::channel(EVENTS);
     let notify = events.clone();
     let thread_verifier = verifier.clone();
+    let lookups = registry.lookups().clone();
     let join = std::thread::Builder::new()
         .name("kampung-store".into())
         .spawn(move || run(registry, rx, thread_verifier.as_ref(), &notify))
@@ -161,6 +148,7 @@ pub fn spawn_store<S: Storage>(
             tx,
             events,
             verifier,
+            lookups,
         },
         join,
     )
@@ -185,9 +173,6 @@ fn run<S: Storage>(
     };
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
-            Cmd::Lookup(nik, r) => {
-                let _ = r.send(reg.lookup(&nik));
-            }
             Cmd::Write {
                 village,
                 records,
@@ -285,14 +270,6 @@ fn run<S: Storage>(
                 }
                 let _ = r.send(result);
             }
-            Cmd::CheckVerdict {
-                input,
-                policy,
-                age,
-                reply,
-            } => {
-                let _ = reply.send(reg.check_verdict(&input, &policy, age.as_ref()));
-            }
             Cmd::RecordCrossing {
                 peer,
                 crossing,
@@ -358,7 +335,7 @@ fn run<S: Storage>(
                 }
             }
             Cmd::Niks(r) => {
-                let _ = r.send(reg.index().len());
+                let _ = r.send(reg.niks());
             }
             Cmd::Checkpoint(r) => {
                 let _ = r.send(reg.checkpoint());
@@ -407,21 +384,12 @@ impl StoreHandle {
         rx.await.map_err(|_| Stopped)
     }
 
-    /// The checkpoint verdict for `input` under `policy`, with the documents
-    /// it was computed from; `age` says how old our copy of a village is.
-    pub async fn check_verdict(
-        &self,
-        input: String,
-        policy: kampung_core::Policy,
-        age: CopyAge,
-    ) -> Result<CheckedVerdict, Stopped> {
-        self.ask(|reply| Cmd::CheckVerdict {
-            input,
-            policy,
-            age,
-            reply,
-        })
-        .await
+    /// The index, open cases and heads that lookups and checkpoint verdicts
+    /// read, shared with the store task: read them on the caller's thread
+    /// instead of queueing behind writes. The store updates them before it
+    /// acknowledges a write, so a caller reads its own writes.
+    pub fn lookups(&self) -> &SharedLookups {
+        &self.lookups
     }
 
     /// Record a check in our crossing log (`peer`: our own peer id); returns
@@ -500,7 +468,10 @@ impl StoreHandle {
     }
 
     pub async fn lookup(&self, nik: String) -> Result<Verdict, Stopped> {
-        self.ask(|r| Cmd::Lookup(nik, r)).await
+        if self.tx.is_closed() {
+            return Err(Stopped);
+        }
+        Ok(self.lookups.read().lookup(&nik))
     }
 
     /// Write records of one village; durable on return. Also returns the new

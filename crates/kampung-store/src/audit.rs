@@ -286,7 +286,7 @@ pub fn audit<S: Storage + Clone>(
 /// in effect (it writes nothing unless asked to).
 fn audit_index<S: Storage>(storage: S, this_year: i32) -> IndexReport {
     let checked = Registry::open(storage, ActorId::from(vec![0u8; 32]), this_year)
-        .and_then(|mut reg| reg.verify_index().map(|p| (p, reg.index().len())));
+        .and_then(|mut reg| reg.verify_index().map(|p| (p, reg.niks())));
     match checked {
         Ok((problems, niks)) => IndexReport {
             ok: problems.is_empty(),

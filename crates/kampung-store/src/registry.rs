@@ -16,6 +16,7 @@ use tracing::{debug, info};
 
 use crate::doc::VillageDoc;
 use crate::index::{self, Entry, Index};
+use crate::lookups::SharedLookups;
 use crate::storage::{DocId, Storage};
 use crate::StoreError;
 
@@ -78,22 +79,20 @@ pub struct Registry<S: Storage> {
     docs: HashMap<VillageCode, Loaded>,
     doc_cache: usize,
     clock: u64,
-    index: Index,
-    /// Heads each village's part of the in-memory index reflects.
-    indexed: HashMap<VillageCode, Vec<ChangeHash>>,
+    /// The index, the heads it reflects and the open isolation cases,
+    /// shared with readers that answer lookups without this owner.
+    lookups: SharedLookups,
     /// Heads of each village's persisted index.
     persisted: HashMap<VillageCode, Vec<ChangeHash>>,
     /// Crossing logs and isolation cases, held whole.
     others: HashMap<DocId, others::Other>,
-    /// NIK -> its open isolation case, derived from the case documents.
-    open_cases: HashMap<u64, kampung_core::checkpoint::OpenCase>,
 }
 
 impl<S: Storage> std::fmt::Debug for Registry<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
             .field("location", &self.storage.location())
-            .field("niks", &self.index.len())
+            .field("niks", &self.lookups.read().index.len())
             .field("loaded_docs", &self.docs.len())
             .finish()
     }
@@ -133,11 +132,9 @@ impl<S: Storage> Registry<S> {
             docs: HashMap::new(),
             doc_cache: DEFAULT_DOC_CACHE,
             clock: 0,
-            index: Index::new(),
-            indexed: HashMap::new(),
+            lookups: SharedLookups::new(this_year),
             persisted: HashMap::new(),
             others: HashMap::new(),
-            open_cases: HashMap::new(),
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -153,6 +150,7 @@ impl<S: Storage> Registry<S> {
                             doc: id.clone(),
                             reason: e.to_string(),
                         })?;
+                    let mut lookups = reg.lookups.write();
                     for (nik, entry) in entries {
                         let nik = Nik::from_u64(nik).ok_or_else(|| StoreError::CorruptIndex {
                             location: reg.storage.location(),
@@ -160,14 +158,14 @@ impl<S: Storage> Registry<S> {
                             reason: format!("it holds {nik}, which is not a NIK"),
                         })?;
                         let ordinal = entry.village;
-                        reg.index.set(nik, ordinal, Some(entry));
+                        lookups.index.set(nik, ordinal, Some(entry));
                     }
                     reg.persisted.insert(village, heads.clone());
                     heads
                 }
                 None => Vec::new(),
             };
-            reg.indexed.insert(village, indexed.clone());
+            reg.lookups.write().indexed.insert(village, indexed.clone());
             if sorted(&indexed) != sorted(&stored) {
                 behind.push(village);
             }
@@ -176,7 +174,7 @@ impl<S: Storage> Registry<S> {
             reg.catch_up_index(village)?;
         }
         reg.load_others()?;
-        info!(niks = reg.index.len(), location = %reg.storage.location(), "registry open");
+        info!(niks = reg.lookups.read().index.len(), location = %reg.storage.location(), "registry open");
         Ok(reg)
     }
 
@@ -230,23 +228,25 @@ impl<S: Storage> Registry<S> {
         &self.storage
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
+    /// The index, the heads it reflects and the open isolation cases; a
+    /// clone answers lookups from other threads while this registry writes.
+    pub fn lookups(&self) -> &SharedLookups {
+        &self.lookups
+    }
+
+    /// Distinct NIKs in the index.
+    pub fn niks(&self) -> usize {
+        self.lookups.read().index.len()
     }
 
     /// The verdict for a typed or scanned NIK, from the index alone.
     pub fn lookup(&self, input: &str) -> Verdict {
-        let parsed = Nik::parse(input, self.this_year);
-        let entry = parsed
-            .as_ref()
-            .ok()
-            .and_then(|p| self.index.lookup(p.nik()));
-        Verdict::decide(parsed, entry.and_then(Entry::view))
+        self.lookups.read().lookup(input)
     }
 
     /// Villages that have a document here.
     pub fn villages(&self) -> Vec<VillageCode> {
-        let mut v: Vec<_> = self.indexed.keys().copied().collect();
+        let mut v: Vec<_> = self.lookups.read().indexed.keys().copied().collect();
         v.sort_unstable();
         v
     }
@@ -323,7 +323,14 @@ impl<S: Storage> Registry<S> {
 
     /// The full record of a resident from the documents (slow path: not for lookups).
     pub fn get(&mut self, nik: Nik) -> Result<Option<Resident>, StoreError> {
-        let villages: Vec<u16> = self.index.all(nik).iter().map(|e| e.village).collect();
+        let villages: Vec<u16> = self
+            .lookups
+            .read()
+            .index
+            .all(nik)
+            .iter()
+            .map(|e| e.village)
+            .collect();
         let mut found = None;
         for ordinal in villages {
             let Some(code) = village_by_ordinal(ordinal).map(|v| v.code) else {
@@ -369,6 +376,7 @@ impl<S: Storage> Registry<S> {
     /// Check records before writing them to `village`: returns, for each
     /// refused record, its position and the reason. Writes nothing.
     pub fn check(&self, village: VillageCode, records: &[Resident]) -> Vec<(usize, Refusal)> {
+        let lookups = self.lookups.read();
         let mut refused = Vec::new();
         for (i, r) in records.iter().enumerate() {
             if r.village != village {
@@ -392,7 +400,7 @@ impl<S: Storage> Registry<S> {
                 ));
                 continue;
             }
-            let elsewhere = self
+            let elsewhere = lookups
                 .index
                 .all(r.nik)
                 .iter()
@@ -480,10 +488,15 @@ impl<S: Storage> Registry<S> {
             }
         };
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        for r in touched {
-            self.index.set(r.nik, ordinal, Entry::from_resident(r));
+        {
+            let mut lookups = self.lookups.write();
+            for r in touched {
+                lookups.index.set(r.nik, ordinal, Entry::from_resident(r));
+            }
+            lookups
+                .indexed
+                .insert(village, applied.report.heads.clone());
         }
-        self.indexed.insert(village, applied.report.heads.clone());
         if let Some(l) = self.docs.get_mut(&village) {
             l.signed
                 .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
@@ -635,7 +648,13 @@ impl<S: Storage> Registry<S> {
     /// Bring the index of `village` up to its document, from the document's own diff.
     fn catch_up_index(&mut self, village: VillageCode) -> Result<(), StoreError> {
         let location = self.storage.location();
-        let since = self.indexed.get(&village).cloned().unwrap_or_default();
+        let since = self
+            .lookups
+            .read()
+            .indexed
+            .get(&village)
+            .cloned()
+            .unwrap_or_default();
         let loaded = self.doc(village)?;
         let doc = loaded.doc.automerge();
         if since.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
@@ -649,13 +668,13 @@ impl<S: Storage> Registry<S> {
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
         let genesis = VillageDoc::genesis(village).heads();
         let mut updates = Vec::new();
-        if since.is_empty() || since == genesis {
+        let from_nothing = since.is_empty() || since == genesis;
+        if from_nothing {
             // From nothing: reading every record is faster than a full diff.
             for r in loaded.doc.residents() {
                 let r = r.map_err(|e| doc_err(&location, village, e))?;
                 updates.push((r.nik, Entry::from_resident(&r)));
             }
-            self.index.clear_village(ordinal);
         } else {
             let touched = loaded
                 .doc
@@ -670,19 +689,24 @@ impl<S: Storage> Registry<S> {
             }
         }
         debug!(%village, records = updates.len(), "index caught up");
-        for (nik, entry) in updates {
-            self.index.set(nik, ordinal, entry);
+        let mut lookups = self.lookups.write();
+        if from_nothing {
+            lookups.index.clear_village(ordinal);
         }
-        self.indexed.insert(village, heads);
+        for (nik, entry) in updates {
+            lookups.index.set(nik, ordinal, entry);
+        }
+        lookups.indexed.insert(village, heads);
         Ok(())
     }
 
     /// Persist the index of the given villages (those that changed since last time).
     fn persist_index(&mut self, villages: &[VillageCode]) -> Result<(), StoreError> {
+        let lookups = self.lookups.read();
         let dirty: Vec<VillageCode> = villages
             .iter()
             .copied()
-            .filter(|v| self.indexed.get(v) != self.persisted.get(v))
+            .filter(|v| lookups.indexed.get(v) != self.persisted.get(v))
             .collect();
         if dirty.is_empty() {
             return Ok(());
@@ -692,9 +716,13 @@ impl<S: Storage> Registry<S> {
             .filter_map(|v| banyuwangi::village(*v))
             .map(|v| v.ordinal)
             .collect();
-        let mut grouped = self.index.by_village(&ordinals);
-        for village in dirty {
-            let heads = self.indexed.get(&village).cloned().unwrap_or_default();
+        let mut grouped = lookups.index.by_village(&ordinals);
+        let heads: Vec<_> = dirty
+            .iter()
+            .map(|v| lookups.indexed.get(v).cloned().unwrap_or_default())
+            .collect();
+        drop(lookups);
+        for (village, heads) in dirty.into_iter().zip(heads) {
             let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
             let entries = grouped.remove(&ordinal).unwrap_or_default();
             self.storage
@@ -707,17 +735,22 @@ impl<S: Storage> Registry<S> {
     /// Persist the whole index and flush: call before a clean shutdown, and
     /// after a large import, so the next open needs no catch-up.
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
-        let all: Vec<VillageCode> = self.indexed.keys().copied().collect();
+        let all = self.villages();
         self.persist_index(&all)?;
         self.storage.flush()
     }
 
     /// Rebuild the whole index from the documents (slow: reads every record).
     pub fn rebuild_index(&mut self) -> Result<(), StoreError> {
-        self.index = Index::new();
-        let villages: Vec<VillageCode> = self.indexed.keys().copied().collect();
+        let villages = self.villages();
+        {
+            let mut lookups = self.lookups.write();
+            lookups.index = Index::new();
+            for v in &villages {
+                lookups.indexed.insert(*v, Vec::new());
+            }
+        }
         for v in villages {
-            self.indexed.insert(v, Vec::new());
             self.catch_up_index(v)?;
         }
         self.persisted.clear();
@@ -736,6 +769,8 @@ impl<S: Storage> Registry<S> {
                 seen.insert((r.nik.as_u64(), ordinal));
                 let expected = Entry::from_resident(&r);
                 let actual = self
+                    .lookups
+                    .read()
                     .index
                     .all(r.nik)
                     .iter()
@@ -750,7 +785,8 @@ impl<S: Storage> Registry<S> {
             }
         }
         let ordinals: Vec<u16> = banyuwangi::villages().iter().map(|v| v.ordinal).collect();
-        for (ordinal, entries) in self.index.by_village(&ordinals) {
+        let grouped = self.lookups.read().index.by_village(&ordinals);
+        for (ordinal, entries) in grouped {
             for (nik, _) in entries {
                 if !seen.contains(&(nik, ordinal)) {
                     problems.push(format!(
@@ -861,6 +897,6 @@ pub use replica::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod trust_tests;

@@ -19,10 +19,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
                 println!("{p}");
             }
             if problems.is_empty() {
-                println!(
-                    "index agrees with the documents ({} NIKs)",
-                    reg.index().len()
-                );
+                println!("index agrees with the documents ({} NIKs)", reg.niks());
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!("{} problem(s); run `kampung index rebuild`", problems.len());
@@ -42,10 +39,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             }
             let mut reg = kampung_store::Registry::open(storage, dir.actor(), super::this_year())?;
             reg.rebuild_index()?;
-            println!(
-                "index rebuilt from the documents ({} NIKs)",
-                reg.index().len()
-            );
+            println!("index rebuilt from the documents ({} NIKs)", reg.niks());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -260,7 +260,7 @@ pub async fn open(
 ) -> Result<Json<CaseView>, ApiError> {
     let by = case_writer(&state)?;
     let parsed = parse_nik(&state, &body.nik)?;
-    let checked = check(&state, body.nik.clone()).await?;
+    let checked = check(&state, &body.nik);
     let new = NewCase {
         parsed,
         person_name: body.person_name,

@@ -297,7 +297,7 @@ pub async fn record(
         None
     };
 
-    let checked = check(&state, nik.clone()).await?;
+    let checked = check(&state, &nik);
     state.metrics.verdict(checked.verdict.kind());
     let now = state.clock.now_ms();
     let (case_id, opened_case) = match new_case {

@@ -7,7 +7,6 @@ use kampung_core::{Verdict, VillageCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody};
 use crate::{now_ms, openapi::schemas, AppState};
 
 /// A verdict, a paragraph for the officer, and how fresh it is.
@@ -33,7 +32,7 @@ pub struct Freshness {
     pub owner_last_heard_secs: Option<f64>,
 }
 
-async fn freshness(state: &AppState, village: VillageCode) -> Freshness {
+fn freshness(state: &AppState, village: VillageCode) -> Freshness {
     let doc = format!("v/{village}");
     let own = state.own_village == Some(village);
     let heard = state.mesh.heard_from_owner(&doc);
@@ -66,26 +65,19 @@ fn verdict_village(v: &Verdict) -> Option<VillageCode> {
     params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "3510155203850001")),
     responses(
         (status = 200, description = "The verdict", body = LookupResponse),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
 pub async fn lookup(
     State(state): State<AppState>,
     Path(nik): Path<String>,
-) -> Result<Json<LookupResponse>, ApiError> {
-    let verdict = state
-        .store
-        .lookup(nik)
-        .await
-        .map_err(|_| ApiError::unavailable())?;
+) -> Json<LookupResponse> {
+    // From the store's shared lookups, on this thread: no queueing behind writes.
+    let verdict = state.store.lookups().read().lookup(&nik);
     state.metrics.verdict(verdict.kind());
-    let freshness = match verdict_village(&verdict) {
-        Some(v) => Some(freshness(&state, v).await),
-        None => None,
-    };
-    Ok(Json(LookupResponse {
+    let freshness = verdict_village(&verdict).map(|v| freshness(&state, v));
+    Json(LookupResponse {
         explanation: verdict.explain(),
         verdict,
         freshness,
-    }))
+    })
 }

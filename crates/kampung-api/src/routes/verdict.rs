@@ -5,12 +5,14 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use kampung_core::{CheckVerdict, Policy};
+use std::time::Duration;
+
+use kampung_core::{CheckVerdict, Policy, VillageCode};
 use kampung_store::crossing::DocHeads;
+use kampung_store::DocId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody};
 use crate::{openapi::schemas, AppState};
 
 /// A checkpoint verdict, what it means for the officer, and its basis.
@@ -56,32 +58,35 @@ impl Checked {
 }
 
 /// Compute the checkpoint verdict on `input` now, under the policy in force.
-pub(crate) async fn check(state: &AppState, input: String) -> Result<Checked, ApiError> {
-    let now = state.clock.now_ms();
+/// It reads the store's shared lookups on this thread: a verdict never
+/// queues behind the store's writes.
+pub(crate) fn check(state: &AppState, input: &str) -> Checked {
+    let now = u64::try_from(state.clock.now_ms()).unwrap_or(0);
     // How old our copy of each village is: when we last heard from its node
-    // (read from the mesh's shared map, no round trip); our own is current.
+    // (the mesh's shared map); our own is current.
     let heard = state.mesh.heard();
-    let own = state.own_village;
-    let age: kampung_runtime::store::CopyAge = Box::new(move |v| {
-        if own == Some(v) {
-            return Some(std::time::Duration::ZERO);
+    let age = |v: VillageCode| {
+        if state.own_village == Some(v) {
+            return Some(Duration::ZERO);
         }
-        let ms = heard.read().ok()?.get(&format!("v/{v}")).copied()?;
-        Some(std::time::Duration::from_millis(
-            u64::try_from(now).unwrap_or(0).saturating_sub(ms),
-        ))
-    });
+        let ms = heard
+            .read()
+            .ok()?
+            .get(&DocId::village(v).to_string())
+            .copied()?;
+        Some(Duration::from_millis(now.saturating_sub(ms)))
+    };
     let policy = state.policy();
     let (verdict, basis) = state
         .store
-        .check_verdict(input, policy.clone(), age)
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    Ok(Checked {
+        .lookups()
+        .read()
+        .check_verdict(input, &policy, age);
+    Checked {
         verdict,
         basis,
         policy,
-    })
+    }
 }
 
 /// The checkpoint verdict on a NIK, under the policy in force. An invalid
@@ -93,14 +98,13 @@ pub(crate) async fn check(state: &AppState, input: String) -> Result<Checked, Ap
     params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "5101015203850007")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
 pub async fn verdict(
     State(state): State<AppState>,
     Path(nik): Path<String>,
-) -> Result<Json<VerdictResponse>, ApiError> {
-    let checked = check(&state, nik).await?;
+) -> Json<VerdictResponse> {
+    let checked = check(&state, &nik);
     state.metrics.verdict(checked.verdict.kind());
-    Ok(Json(checked.response()))
+    Json(checked.response())
 }

@@ -15,6 +15,7 @@ use crate::case::{
     CaseDoc, CaseError, CaseState, FollowUp, Note, Opening, Placement, Release, Writer,
 };
 use crate::crossing::{Crossing, CrossingError, CrossingLog};
+use crate::lookups::OpenCaseAt;
 use crate::storage::{DocId, DocKind, Sig, Storage};
 use crate::StoreError;
 
@@ -157,31 +158,31 @@ impl<S: Storage> Registry<S> {
         let key = info.nik.as_u64();
         // The latest by time; for equal times the later in the list (as `CaseDoc::state`).
         let current = placements.iter().max_by_key(|p| p.at_ms);
+        let heads = sorted(&other.am.get_heads());
+        let mut lookups = self.lookups.write();
         match (released, current) {
             (None, Some(p)) => {
-                self.open_cases.insert(
-                    key,
-                    OpenCase {
-                        case_id: case_id.to_string(),
-                        place: p.place.clone(),
-                    },
-                );
+                let case = OpenCase {
+                    case_id: case_id.to_string(),
+                    place: p.place.clone(),
+                };
+                lookups.open_cases.insert(key, OpenCaseAt { case, heads });
             }
             _ => {
-                if self
+                if lookups
                     .open_cases
                     .get(&key)
-                    .is_some_and(|c| c.case_id == case_id)
+                    .is_some_and(|c| c.case.case_id == case_id)
                 {
-                    self.open_cases.remove(&key);
+                    lookups.open_cases.remove(&key);
                 }
             }
         }
     }
 
     /// The open isolation case of a NIK, if any.
-    pub fn open_case(&self, nik: Nik) -> Option<&OpenCase> {
-        self.open_cases.get(&nik.as_u64())
+    pub fn open_case(&self, nik: Nik) -> Option<OpenCase> {
+        self.lookups.read().open_case(nik).cloned()
     }
 
     /// Store what changed in `id` since `before`, with `sigs`; flushed.
@@ -356,39 +357,14 @@ impl<S: Storage> Registry<S> {
 }
 
 impl<S: Storage> Registry<S> {
-    /// The checkpoint verdict for a typed or scanned NIK, from the index, the
-    /// open-case index and `policy`, with the documents (and heads) it was
-    /// computed from, for the crossing log. `copy_age` says how old our copy
-    /// of a village's document is. No Automerge read on this path.
+    /// The checkpoint verdict for a typed or scanned NIK: see
+    /// [`crate::lookups::Lookups::check_verdict`].
     pub fn check_verdict(
         &self,
         input: &str,
         policy: &kampung_core::Policy,
         copy_age: impl Fn(kampung_core::VillageCode) -> Option<std::time::Duration>,
     ) -> (kampung_core::CheckVerdict, Vec<crate::crossing::DocHeads>) {
-        let parsed = Nik::parse(input, self.this_year);
-        let nik = parsed.as_ref().ok().map(|p| p.nik());
-        let entry = nik.and_then(|n| self.index.lookup(n));
-        let view = entry.and_then(crate::index::Entry::view);
-        let open = nik.and_then(|n| self.open_case(n)).cloned();
-        let mut basis = Vec::new();
-        let age = view.as_ref().and_then(|v| {
-            let id = DocId::village(v.village);
-            if let Some(h) = self.indexed.get(&v.village) {
-                basis.push(crate::crossing::DocHeads::new(id.to_string(), &sorted(h)));
-            }
-            copy_age(v.village)
-        });
-        if let Some(c) = &open {
-            let id = DocId::case(&c.case_id);
-            if let Some(o) = self.others.get(&id) {
-                basis.push(crate::crossing::DocHeads::new(
-                    id.to_string(),
-                    &sorted(&o.am.get_heads()),
-                ));
-            }
-        }
-        let verdict = kampung_core::CheckVerdict::decide(parsed, view, open, policy, age);
-        (verdict, basis)
+        self.lookups.read().check_verdict(input, policy, copy_age)
     }
 }

@@ -287,6 +287,8 @@ impl<S: Storage> Registry<S> {
     /// Every document we hold with its current heads, sorted by document.
     pub fn doc_heads(&self) -> Vec<(DocId, Vec<ChangeHash>)> {
         let mut out: Vec<_> = self
+            .lookups
+            .read()
             .indexed
             .iter()
             .map(|(v, h)| (DocId::village(*v), sorted(h)))
@@ -302,7 +304,7 @@ impl<S: Storage> Registry<S> {
             return self.others.get(doc).map(|o| sorted(&o.am.get_heads()));
         }
         let village = doc.as_village()?;
-        self.indexed.get(&village).map(|h| sorted(h))
+        self.lookups.read().indexed.get(&village).map(|h| sorted(h))
     }
 
     /// The changes of `doc` a peer with heads `have` lacks, at most about
@@ -320,7 +322,7 @@ impl<S: Storage> Registry<S> {
                 None => ChangesPage::default(),
             });
         };
-        if !self.indexed.contains_key(&village) {
+        if !self.lookups.read().indexed.contains_key(&village) {
             return Ok(ChangesPage::default());
         }
         let loaded = self.doc(village)?;
@@ -419,7 +421,10 @@ impl<S: Storage> Registry<S> {
                 None => heads.to_vec(),
             });
         }
-        let Some(village) = doc.as_village().filter(|v| self.indexed.contains_key(v)) else {
+        let Some(village) = doc
+            .as_village()
+            .filter(|v| self.lookups.read().indexed.contains_key(v))
+        else {
             return Ok(heads.to_vec());
         };
         let loaded = self.doc(village)?;
@@ -653,11 +658,14 @@ impl<S: Storage> Registry<S> {
             return Err(e);
         }
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        self.index.clear_village(ordinal);
-        for (nik, entry) in entries {
-            self.index.set(nik, ordinal, entry);
+        {
+            let mut lookups = self.lookups.write();
+            lookups.index.clear_village(ordinal);
+            for (nik, entry) in entries {
+                lookups.index.set(nik, ordinal, entry);
+            }
+            lookups.indexed.insert(village, heads.clone());
         }
-        self.indexed.insert(village, heads.clone());
         debug!(%village, changes = new_changes, bytes = bytes.len(), "document bootstrapped");
         Ok(Ok(RemoteApplied {
             before,
@@ -753,10 +761,13 @@ impl<S: Storage> Registry<S> {
             l.last_seq = seq;
         }
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        for (nik, entry) in updates {
-            self.index.set(nik, ordinal, entry);
+        {
+            let mut lookups = self.lookups.write();
+            for (nik, entry) in updates {
+                lookups.index.set(nik, ordinal, entry);
+            }
+            lookups.indexed.insert(village, heads);
         }
-        self.indexed.insert(village, heads);
         debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
         self.maybe_compact(village)?;
         Ok(Ok(applied))

@@ -12,7 +12,7 @@ use crate::storage::MemoryStorage;
 
 const VILLAGES: [&str; 3] = ["35.10.15.2012", "35.10.15.2001", "35.10.25.2005"];
 
-pub(super) fn code(i: usize) -> VillageCode {
+pub(crate) fn code(i: usize) -> VillageCode {
     VillageCode::parse(VILLAGES[i % VILLAGES.len()]).unwrap()
 }
 
@@ -21,7 +21,7 @@ fn actor() -> ActorId {
 }
 
 /// Person `p` (stable NIK, birth date and sex) living in village `v`.
-pub(super) fn person(p: u16, v: usize) -> Resident {
+pub(crate) fn person(p: u16, v: usize) -> Resident {
     let birth = Date::from_calendar_date(1960, time::Month::January, 1).unwrap()
         + Duration::days(i64::from(p) * 37);
     let sex = if p % 2 == 0 { Sex::Male } else { Sex::Female };
@@ -63,7 +63,7 @@ fn write_then_lookup_and_reopen() {
     drop(reg);
     // Reopen without a persisted index: caught up from the document.
     let mut reg = open_mem(&storage);
-    assert_eq!(reg.index().len(), 20);
+    assert_eq!(reg.niks(), 20);
     assert!(reg.verify_index().unwrap().is_empty());
 }
 
@@ -299,12 +299,12 @@ fn write_many_builds_villages_in_parallel_and_refuses_double_claims() {
             .into_iter()
             .collect::<Vec<_>>()
     );
-    assert_eq!(reg.index().len(), 90);
+    assert_eq!(reg.niks(), 90);
     assert!(reg.verify_index().unwrap().is_empty());
     drop(reg);
     let mut reg = open_mem(&storage);
     assert!(reg.verify_index().unwrap().is_empty());
-    assert_eq!(reg.index().len(), 90);
+    assert_eq!(reg.niks(), 90);
     // The same person claimed by two villages in one run is refused.
     let clash = vec![
         (code(0), vec![person(500, 0)]),
@@ -380,7 +380,7 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
     assert!(applied.changed());
     assert_eq!(late.doc_heads_of(&id), owner.doc_heads_of(&id));
     assert!(late.verify_index().unwrap().is_empty());
-    assert_eq!(late.index().len(), 50);
+    assert_eq!(late.niks(), 50);
 
     // Garbage is refused and changes nothing.
     let before = late.doc_heads_of(&id);

@@ -1,0 +1,130 @@
+//! What a lookup and a checkpoint verdict read, shared between the
+//! registry (the one writer) and any number of readers, such as the HTTP
+//! handlers, which answer from it directly instead of queueing behind the
+//! store's writes.
+//!
+//! Architecture invariant: only the [`crate::Registry`] writes here, and it
+//! holds the write lock only to update the maps (never across storage IO or
+//! an Automerge read), so a reader waits at most for one batch of index
+//! updates. The index and the heads it reflects change under the same lock:
+//! a verdict never names heads that its answer does not reflect.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use automerge::ChangeHash;
+use kampung_core::checkpoint::OpenCase;
+use kampung_core::{CheckVerdict, Nik, Policy, Verdict, VillageCode};
+
+use crate::crossing::DocHeads;
+use crate::index::{Entry, Index};
+use crate::storage::DocId;
+
+/// An open isolation case, and the heads (sorted) of the case document it
+/// was derived from.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenCaseAt {
+    pub case: OpenCase,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// The index, the heads each village's part of it reflects, and the open
+/// isolation case of each NIK.
+#[derive(Debug)]
+pub struct Lookups {
+    this_year: i32,
+    pub(crate) index: Index,
+    /// Heads each village's part of the index reflects; a village is here
+    /// once this node holds a document of it.
+    pub(crate) indexed: HashMap<VillageCode, Vec<ChangeHash>>,
+    /// NIK -> its open isolation case, derived from the case documents.
+    pub(crate) open_cases: HashMap<u64, OpenCaseAt>,
+}
+
+impl Lookups {
+    fn new(this_year: i32) -> Self {
+        Lookups {
+            this_year,
+            index: Index::new(),
+            indexed: HashMap::new(),
+            open_cases: HashMap::new(),
+        }
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The verdict for a typed or scanned NIK, from the index alone.
+    pub fn lookup(&self, input: &str) -> Verdict {
+        let parsed = Nik::parse(input, self.this_year);
+        let entry = parsed
+            .as_ref()
+            .ok()
+            .and_then(|p| self.index.lookup(p.nik()));
+        Verdict::decide(parsed, entry.and_then(Entry::view))
+    }
+
+    /// The open isolation case of a NIK, if any.
+    pub fn open_case(&self, nik: Nik) -> Option<&OpenCase> {
+        self.open_cases.get(&nik.as_u64()).map(|c| &c.case)
+    }
+
+    /// The checkpoint verdict for a typed or scanned NIK, from the index,
+    /// the open cases and `policy`, with the documents (and heads) it was
+    /// computed from, for the crossing log. `copy_age` says how old our copy
+    /// of a village's document is. No Automerge read on this path.
+    pub fn check_verdict(
+        &self,
+        input: &str,
+        policy: &Policy,
+        copy_age: impl Fn(VillageCode) -> Option<Duration>,
+    ) -> (CheckVerdict, Vec<DocHeads>) {
+        let parsed = Nik::parse(input, self.this_year);
+        let nik = parsed.as_ref().ok().map(|p| p.nik());
+        let view = nik.and_then(|n| self.index.lookup(n)).and_then(Entry::view);
+        let open = nik.and_then(|n| self.open_cases.get(&n.as_u64()));
+        let mut basis = Vec::new();
+        let age = view.as_ref().and_then(|v| {
+            if let Some(h) = self.indexed.get(&v.village) {
+                let mut h = h.clone();
+                h.sort_unstable();
+                basis.push(DocHeads::new(DocId::village(v.village).to_string(), &h));
+            }
+            copy_age(v.village)
+        });
+        if let Some(c) = open {
+            basis.push(DocHeads::new(
+                DocId::case(&c.case.case_id).to_string(),
+                &c.heads,
+            ));
+        }
+        let verdict = CheckVerdict::decide(parsed, view, open.map(|c| c.case.clone()), policy, age);
+        (verdict, basis)
+    }
+}
+
+/// A handle on the [`Lookups`] of one registry; clones share them.
+#[derive(Debug, Clone)]
+pub struct SharedLookups(Arc<RwLock<Lookups>>);
+
+impl SharedLookups {
+    pub(crate) fn new(this_year: i32) -> Self {
+        SharedLookups(Arc::new(RwLock::new(Lookups::new(this_year))))
+    }
+
+    /// Read them. Hold the guard briefly: the registry's writes wait for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, Lookups> {
+        // A writer that panicked left the maps as they were between two
+        // updates of one record at worst; answering from them beats stopping.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Lookups> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests;
