@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// mimalloc instead of the system allocator: each HTTP request allocates and
+/// frees a few dozen small buffers, and glibc's malloc took ~7% of a verdict's
+/// CPU time in profiles (see BENCHMARKS-verdict.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "kampung", version, about = "A node of the Banyuwangi village mesh", long_about = None)]
 struct Cli {

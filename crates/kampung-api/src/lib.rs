@@ -35,6 +35,7 @@ pub mod openapi;
 pub mod routes;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -53,9 +54,27 @@ pub const MAX_BODY: usize = 16 << 20;
 /// Longest a request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the handlers share.
+/// What the handlers share: a cheap handle (one reference count per
+/// request) on an [`ApiContext`].
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<ApiContext>);
+
+impl AppState {
+    pub fn new(context: ApiContext) -> Self {
+        AppState(Arc::new(context))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ApiContext;
+    fn deref(&self) -> &ApiContext {
+        &self.0
+    }
+}
+
+/// The node's parts the API uses.
+#[derive(Debug)]
+pub struct ApiContext {
     pub store: StoreHandle,
     pub mesh: MeshClient,
     /// `village:35.10.15.2012`, `checkpoint:ketapang`, `facility:gor-tawangalun`, `auditor`.
@@ -76,7 +95,7 @@ pub struct AppState {
     pub clock: Clock,
 }
 
-impl AppState {
+impl ApiContext {
     /// The checkpoint policy in force: the newest the root signed, or the
     /// default without a root.
     pub fn policy(&self) -> kampung_core::Policy {

@@ -79,10 +79,21 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
 }
 
-/// The node's metrics. Cheap to clone: every field is a shared handle.
+/// The node's metrics. Cheap to clone: one shared handle on [`NodeMetrics`].
 #[derive(Debug, Clone)]
-pub struct Metrics {
-    registry: Arc<Mutex<Registry>>,
+pub struct Metrics(Arc<NodeMetrics>);
+
+impl std::ops::Deref for Metrics {
+    type Target = NodeMetrics;
+    fn deref(&self) -> &NodeMetrics {
+        &self.0
+    }
+}
+
+/// Every metric of the node, each updated where it happens.
+#[derive(Debug)]
+pub struct NodeMetrics {
+    registry: Mutex<Registry>,
     /// Lookups answered (any verdict).
     pub lookups: Counter,
     /// Verdicts given, by kind.
@@ -174,8 +185,8 @@ impl Metrics {
         );
         r.register("documents", "Documents this node holds", documents.clone());
         r.register("niks_indexed", "Distinct NIKs in the index", niks.clone());
-        Metrics {
-            registry: Arc::new(Mutex::new(r)),
+        Metrics(Arc::new(NodeMetrics {
+            registry: Mutex::new(r),
             lookups,
             verdicts,
             http_requests,
@@ -188,7 +199,7 @@ impl Metrics {
             requests_unadmitted,
             documents,
             niks,
-        }
+        }))
     }
 
     /// Register a metric of another subsystem under the `kampung_` prefix;

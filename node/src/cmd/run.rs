@@ -160,7 +160,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr_file = kampung_api::api_addr_file(&config.data);
     std::fs::write(&addr_file, format!("{api_addr}\n"))
         .with_context(|| format!("cannot write {}", addr_file.display()))?;
-    let state = kampung_api::AppState {
+    let state = kampung_api::AppState::new(kampung_api::ApiContext {
         store: store.clone(),
         mesh: mesh.clone(),
         role: role.clone(),
@@ -170,7 +170,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: kampung_api::Metrics::new(),
         roster: roster.clone(),
         clock: kampung_api::Clock::system(),
-    };
+    });
     let api_task = tokio::spawn(kampung_api::serve(listener, state, shutdown.child_token()));
     info!(peer = %dir.info().peer_id, %role, api = %api_addr, "node running");
     println!(

@@ -27,7 +27,7 @@ pub struct HealthResponse {
 pub async fn healthz(State(state): State<AppState>) -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok",
-        peer_id: state.peer_id,
+        peer_id: state.peer_id.clone(),
     })
 }
 
@@ -104,8 +104,8 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
         })
         .collect();
     Ok(Json(StatusResponse {
-        peer_id: state.peer_id,
-        role: state.role,
+        peer_id: state.peer_id.clone(),
+        role: state.role.clone(),
         niks,
         documents,
         mesh,

@@ -13,7 +13,7 @@ mod trust;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use kampung_api::{AppState, Clock, Metrics};
+use kampung_api::{ApiContext, AppState, Clock, Metrics};
 use kampung_core::{Resident, VillageCode};
 use kampung_mesh::MeshConfig;
 use kampung_runtime::store::{accept_all, spawn_store};
@@ -135,7 +135,7 @@ impl Node {
         let (mesh, event_loop) = kampung_mesh::new(cfg, store.clone()).unwrap();
         let shutdown = CancellationToken::new();
         let mesh_task = tokio::spawn(event_loop.run(shutdown.child_token()));
-        let state = AppState {
+        let state = AppState::new(ApiContext {
             store,
             mesh,
             role,
@@ -145,7 +145,7 @@ impl Node {
             metrics: Metrics::new(),
             roster,
             clock,
-        };
+        });
         Node {
             app: kampung_api::router(state.clone()),
             state,
