@@ -467,6 +467,9 @@ impl StoreHandle {
         self.events.subscribe()
     }
 
+    /// The registry verdict on a typed or scanned NIK, from the shared
+    /// lookups (see [`StoreHandle::lookups`]); `Stopped` once the store task
+    /// has ended.
     pub async fn lookup(&self, nik: String) -> Result<Verdict, Stopped> {
         if self.tx.is_closed() {
             return Err(Stopped);
