@@ -9,18 +9,21 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use inproc::wait_for;
+use kampung_core::RoleKind;
 use kampung_core::VillageCode;
 use kampung_mesh::{identity::Keypair, Client, Membership, MeshConfig, OpenMesh};
-use kampung_runtime::membership::{now_ms, RosterMembership};
-use kampung_runtime::store::{spawn_store, StoreHandle};
-use kampung_store::storage::MemoryStorage;
-use kampung_store::trust::{RosterVerifier, SharedRoster};
-use kampung_store::Registry;
+use kampung_node::{Actor, Parts, Trust};
+use kampung_runtime::store::StoreHandle;
+use kampung_store::trust::SharedRoster;
 use kampung_sync::Replica;
-use kampung_trust::{Certificate, NodeKey, Revocation, Role, Roster, Signed, Statement};
+use kampung_trust::{Certificate, NodeKey, Revocation, Roster, Signed, Statement};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
+
+fn now_ms() -> i64 {
+    kampung_core::Clock::now_ms(&kampung_core::SystemClock)
+}
 
 fn village(i: usize) -> VillageCode {
     ["35.10.15.2012", "35.10.15.2001"][i].parse().unwrap()
@@ -29,7 +32,7 @@ fn village(i: usize) -> VillageCode {
 fn cert(
     root: &Keypair,
     node: &Keypair,
-    role: Role,
+    role: RoleKind,
     v: Option<VillageCode>,
     until_ms: i64,
 ) -> Signed {
@@ -49,6 +52,7 @@ fn cert(
 
 struct TestNode {
     peer: String,
+    node: kampung_node::Node,
     store: StoreHandle,
     mesh: Client,
     addr: String,
@@ -78,39 +82,45 @@ async fn node_with(
     shutdown: &CancellationToken,
     tweak: impl FnOnce(&mut MeshConfig),
 ) -> TestNode {
+    let own = NodeKey::from_public(&key.public()).unwrap();
+    // The role its own certificate gives it (a rogue without one: a checkpoint).
+    let role = statements
+        .iter()
+        .find_map(|s| match &s.statement {
+            Statement::Certificate(c) if c.node == own => Some(match (c.role, c.village) {
+                (RoleKind::Village, Some(village)) => kampung_core::Role::Village { village },
+                (RoleKind::Facility, _) => kampung_core::Role::facility("test").unwrap(),
+                (RoleKind::Auditor, _) => kampung_core::Role::Auditor,
+                _ => kampung_core::Role::checkpoint("test").unwrap(),
+            }),
+            _ => None,
+        })
+        .unwrap_or_else(|| kampung_core::Role::checkpoint("test").unwrap());
     let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
     for s in statements {
         roster.add(s).unwrap();
     }
     let roster: SharedRoster = Arc::new(RwLock::new(roster));
-    let mut registry = Registry::open(
-        MemoryStorage::new(),
-        automerge::ActorId::from(vec![0; 32]),
-        2026,
-    )
-    .unwrap();
-    registry.set_signer(Arc::new(key.clone()));
-    let (store, _) = spawn_store(
-        registry,
-        Arc::new(RosterVerifier::new(roster.clone(), now_ms)),
-    );
-    let mut cfg = MeshConfig::new(key.clone(), "checkpoint:test".into());
-    cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
-    cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
-    cfg.kademlia = false;
-    cfg.anti_entropy_every = Duration::from_secs(1);
-    tweak(&mut cfg);
-    cfg.membership = if open {
-        Arc::new(OpenMesh) as Arc<dyn Membership>
-    } else {
-        Arc::new(RosterMembership::new(
-            roster.clone(),
-            NodeKey::from_public(&key.public()).unwrap(),
-            store.clone(),
-        ))
-    };
-    let (mesh, event_loop) = kampung_mesh::new(cfg, store.clone()).unwrap();
-    tokio::spawn(event_loop.run(shutdown.child_token()));
+    let mut parts = Parts::in_memory_with_key(key.clone(), role)
+        .trust(Trust::Roster(roster.clone()))
+        .network(|cfg| {
+            cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+            cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
+            cfg.kademlia = false;
+            cfg.anti_entropy_every = Duration::from_secs(1);
+            tweak(cfg);
+        });
+    if open {
+        parts = parts.membership(Arc::new(OpenMesh) as Arc<dyn Membership>);
+    }
+    let running = kampung_node::start(parts).await.unwrap();
+    let node = running.node().clone();
+    let mesh = node.mesh().unwrap().clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        let _ = running.stop().await;
+    });
     let listen = wait_for(WAIT, || {
         let mesh = mesh.clone();
         async move {
@@ -126,7 +136,8 @@ async fn node_with(
     TestNode {
         addr: format!("{listen}/p2p/{peer}"),
         peer,
-        store,
+        store: node.store().clone(),
+        node,
         mesh,
         roster,
     }
@@ -148,7 +159,7 @@ async fn honest_mesh(shutdown: &CancellationToken) -> Honest {
     let office = node(
         vk.clone(),
         &root,
-        vec![cert(&root, &vk, Role::Village, Some(village(0)), far)],
+        vec![cert(&root, &vk, RoleKind::Village, Some(village(0)), far)],
         false,
         None,
         shutdown,
@@ -161,17 +172,15 @@ async fn honest_mesh(shutdown: &CancellationToken) -> Honest {
         .unwrap()
         .nik
         .to_string();
-    let (_, announce) = office
-        .store
-        .write(village(0), people, now_ms())
+    office
+        .node
+        .write_residents(&Actor::anonymous(), people, None)
         .await
-        .unwrap()
         .unwrap();
-    office.mesh.announce(announce).await.unwrap();
     let checkpoint = node(
         ck.clone(),
         &root,
-        vec![cert(&root, &ck, Role::Checkpoint, None, far)],
+        vec![cert(&root, &ck, RoleKind::Checkpoint, None, far)],
         false,
         Some(&office.addr),
         shutdown,
@@ -250,14 +259,14 @@ async fn rogues_without_a_valid_certificate_are_cut_off() {
     // A certificate from another root.
     let other = Keypair::generate_ed25519();
     let k = Keypair::generate_ed25519();
-    let c = cert(&other, &k, Role::Checkpoint, None, i64::MAX / 2);
+    let c = cert(&other, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
     let before = refusals(&h.village).await;
     let rogue = node(k, &other, vec![c], false, Some(&h.village.addr), &shutdown).await;
     assert_refused(&h, &rogue, before).await;
 
     // An expired certificate from the right root.
     let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, Role::Checkpoint, None, now_ms() - 1);
+    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, now_ms() - 1);
     let before = refusals(&h.village).await;
     let rogue = node(k, &h.root, vec![c], false, Some(&h.village.addr), &shutdown).await;
     assert_refused(&h, &rogue, before).await;
@@ -269,7 +278,7 @@ async fn a_revoked_node_is_cut_off_once_the_revocation_arrives() {
     let shutdown = CancellationToken::new();
     let h = honest_mesh(&shutdown).await;
     let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, Role::Facility, None, i64::MAX / 2);
+    let c = cert(&h.root, &k, RoleKind::Facility, None, i64::MAX / 2);
     let gor = node(
         k.clone(),
         &h.root,
@@ -332,7 +341,13 @@ async fn a_village_writing_another_villages_residents_is_refused() {
     let shutdown = CancellationToken::new();
     let h = honest_mesh(&shutdown).await;
     let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, Role::Village, Some(village(1)), i64::MAX / 2);
+    let c = cert(
+        &h.root,
+        &k,
+        RoleKind::Village,
+        Some(village(1)),
+        i64::MAX / 2,
+    );
     let rogue = node(k, &h.root, vec![c], false, Some(&h.village.addr), &shutdown).await;
     // The rogue is admitted (its certificate is valid) and replicates village 0...
     let got = wait_for(WAIT, || {
@@ -361,7 +376,7 @@ async fn a_village_writing_another_villages_residents_is_refused() {
     };
     let (_, announce) = rogue
         .store
-        .write(village(0), vec![person], now_ms())
+        .write(village(0), vec![person], now_ms(), None)
         .await
         .unwrap()
         .unwrap();
@@ -406,7 +421,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     let village_peer: kampung_mesh::Peer = h.village.peer.parse().unwrap();
     // A certified checkpoint gone rogue, with limits far above the mesh's.
     let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, Role::Checkpoint, None, i64::MAX / 2);
+    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
     let rogue = node_with(
         k,
         &h.root,
@@ -482,8 +497,8 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     // A forged change in the village's name, carrying the village's real
     // signatures: refused by both honest nodes.
     let village_key = NodeKey::from_peer_id(&village_peer).unwrap();
-    let mut forger = Registry::open(
-        MemoryStorage::new(),
+    let mut forger = kampung_store::Registry::open(
+        kampung_store::storage::MemoryStorage::new(),
         automerge::ActorId::from(village_key.0.to_vec()),
         2026,
     )
@@ -579,7 +594,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
 
     // Claiming to be a village's owner does not make our copy look fresh:
     // the roster says who writes that village.
-    let other_doc = format!("v/{}", village(1));
+    let other_doc = kampung_store::DocId::village(village(1));
     // (The rogue was just cut off for the forged change: send until the
     // village, once it has re-admitted the rogue, receives the claim.)
     let received = h
@@ -591,7 +606,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
         .counters
         .announces_received;
     let claim = Announce {
-        doc: other_doc.clone(),
+        doc: other_doc.to_string(),
         heads: vec![],
         changes: vec![],
         signatures: vec![],

@@ -31,18 +31,18 @@ fn import_lookup_export_round_trip() {
             "active" => "resident",
             other => other,
         };
-        assert_eq!(v["verdict"], expected, "{line}");
+        assert_eq!(v["kind"], expected, "{line}");
         if expected == "resident" {
-            assert_eq!(v["village"], VILLAGE);
-            assert_eq!(v["village_name"], "Kampunganyar");
+            assert_eq!(v["verdict"]["village"], VILLAGE);
+            assert_eq!(v["verdict"]["village_name"], "Kampunganyar");
         }
     }
     let v = json(&data, &["lookup", "5101015203850007", "--json"]);
-    assert_eq!(v["verdict"], "non_resident");
-    assert_eq!(v["issued_in"]["province_name"], "Bali");
+    assert_eq!(v["kind"], "non_resident");
+    assert_eq!(v["verdict"]["issued_in"]["province_name"], "Bali");
     let v = json(&data, &["lookup", "3510151302850000", "--json"]);
-    assert_eq!(v["verdict"], "invalid");
-    assert_eq!(v["error"]["rule"], "serial_zero");
+    assert_eq!(v["kind"], "invalid");
+    assert_eq!(v["verdict"]["error"]["rule"], "serial_zero");
 
     // Export gives back exactly what was imported.
     let out = tmp.path().join("out.csv");
@@ -165,7 +165,7 @@ fn a_bad_file_reports_every_bad_row_and_imports_nothing() {
     assert_eq!(report["imported"], false);
     assert_eq!(ok(&data, &["export"]), before, "nothing was imported");
     let v = json(&data, &["lookup", &good_nik, "--json"]);
-    assert_eq!(v["verdict"], "non_resident");
+    assert_eq!(v["kind"], "non_resident");
 
     // The human report names file, line and field.
     let text = fails(&data, &["import", csv.to_str().unwrap()]);
@@ -186,7 +186,7 @@ fn a_bad_file_reports_every_bad_row_and_imports_nothing() {
     assert_eq!(r["added"], 14);
     assert_eq!(r["skipped"], 6);
     assert_eq!(
-        json(&data, &["lookup", &good_nik, "--json"])["verdict"],
+        json(&data, &["lookup", &good_nik, "--json"])["kind"],
         "resident"
     );
 }
@@ -234,10 +234,7 @@ fn resident_commands_follow_a_life() {
         "2",
     ];
     ok(&data, &add);
-    assert_eq!(
-        json(&data, &["lookup", nik, "--json"])["verdict"],
-        "resident"
-    );
+    assert_eq!(json(&data, &["lookup", nik, "--json"])["kind"], "resident");
     let text = fails(&data, &add);
     assert!(text.contains("already registered"), "{text}");
     ok(
@@ -245,7 +242,7 @@ fn resident_commands_follow_a_life() {
         &["resident", "update", nik, "--name", "Sri Wahyuningsih"],
     );
     assert_eq!(
-        json(&data, &["lookup", nik, "--json"])["full_name"],
+        json(&data, &["lookup", nik, "--json"])["verdict"]["full_name"],
         "Sri Wahyuningsih"
     );
     ok(
@@ -253,13 +250,10 @@ fn resident_commands_follow_a_life() {
         &["resident", "move-out", nik, "--to", "Kota Surabaya"],
     );
     let v = json(&data, &["lookup", nik, "--json"]);
-    assert_eq!(v["verdict"], "moved_out");
-    assert_eq!(v["destination"], "Kota Surabaya");
+    assert_eq!(v["kind"], "moved_out");
+    assert_eq!(v["verdict"]["destination"], "Kota Surabaya");
     ok(&data, &["resident", "deceased", nik, "--on", "2024-01-02"]);
-    assert_eq!(
-        json(&data, &["lookup", nik, "--json"])["verdict"],
-        "deceased"
-    );
+    assert_eq!(json(&data, &["lookup", nik, "--json"])["kind"], "deceased");
     let text = fails(
         &data,
         &["resident", "update", "3510155203850002", "--name", "X"],
@@ -351,7 +345,7 @@ fn kill_during_import_loses_nothing_acknowledged() {
         assert!(verify.contains("agrees"), "{verify}");
         if status.success() {
             assert_ne!(
-                v["verdict"], "non_resident",
+                v["kind"], "non_resident",
                 "an acknowledged import is durable"
             );
         }
@@ -362,7 +356,7 @@ fn kill_during_import_loses_nothing_acknowledged() {
         3000
     );
     assert_ne!(
-        json(&data, &["lookup", &probe, "--json"])["verdict"],
+        json(&data, &["lookup", &probe, "--json"])["kind"],
         "non_resident"
     );
 }

@@ -145,8 +145,8 @@ fn killed_villages_restart_and_nothing_acknowledged_is_lost() {
         assert!(verify.contains("index agrees"), "{verify}");
         let _ = std::fs::remove_file(villages[i].api_addr_file());
         let v = villages[i].json(&["lookup", &moved[&i], "--json"]);
-        assert_eq!(v["verdict"], "moved_out", "{v}");
-        assert_eq!(v["destination"], "Kota Malang", "{v}");
+        assert_eq!(v["kind"], "moved_out", "{v}");
+        assert_eq!(v["verdict"]["destination"], "Kota Malang", "{v}");
     }
 
     // Restart them: everyone converges on the acknowledged state of every village.
@@ -291,7 +291,7 @@ fn sigint_stops_cleanly_and_releases_the_store() {
     // The store is released: the CLI opens it directly.
     let row = csv.active().next().unwrap();
     let v = node.json(&["lookup", &row.nik, "--json"]);
-    assert_eq!(v["verdict"], "resident", "{v}");
+    assert_eq!(v["kind"], "resident", "{v}");
 }
 
 #[test]
@@ -336,7 +336,7 @@ fn the_demo_script_converges_and_leaves_nothing_running() {
     let checkpoint = Node::new(&work, "checkpoint-ketapang", None);
     assert!(!checkpoint.api_addr_file().exists());
     let v = checkpoint.json(&["lookup", nik, "--json"]);
-    assert_eq!(v["verdict"], "resident", "{v}");
+    assert_eq!(v["kind"], "resident", "{v}");
     for n in ["auditor", "village-kampunganyar"] {
         let log = Node::new(&work, n, None).last_run_log();
         assert!(log.contains("stopped cleanly"), "{n}: {log}");

@@ -3,17 +3,16 @@
 
 use std::time::Duration;
 
-use kampung_core::{Resident, VillageCode};
-use kampung_mesh::{identity::Keypair, Client, MeshConfig};
-use kampung_runtime::store::{accept_all, spawn_store, StoreHandle};
-use kampung_store::storage::MemoryStorage;
-use kampung_store::Registry;
+use kampung_core::{Resident, Role, VillageCode};
+use kampung_mesh::Client;
+use kampung_node::{Actor, Parts, Running};
+use kampung_runtime::store::StoreHandle;
 use kampung_sync::Replica;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct Node {
     pub peer: String,
+    pub node: kampung_node::Node,
     pub store: StoreHandle,
     pub mesh: Client,
     pub village: Option<VillageCode>,
@@ -21,51 +20,40 @@ pub struct Node {
 }
 
 impl Node {
-    /// Write as the village office would: durable, then announced.
+    /// Write as the village office does: the node library's workflow
+    /// (durable, then announced).
     pub async fn write(&self, village: VillageCode, records: Vec<Resident>) {
-        let (_, announce) = self
-            .store
-            .write(village, records, 1)
+        assert_eq!(Some(village), self.village, "a node writes its own village");
+        self.node
+            .write_residents(&Actor::anonymous(), records, None)
             .await
-            .unwrap()
             .unwrap();
-        self.mesh.announce(announce).await.unwrap();
     }
 }
 
 pub struct Mesh {
     pub nodes: Vec<Node>,
-    pub shutdown: CancellationToken,
-    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub running: Vec<Running>,
 }
 
-async fn start_node(
-    village: Option<VillageCode>,
-    bootstrap: Vec<String>,
-    seed: u8,
-    shutdown: &CancellationToken,
-) -> (Node, tokio::task::JoinHandle<()>) {
-    let key = Keypair::generate_ed25519();
-    let actor = automerge::ActorId::from(vec![seed; 32]);
-    let registry = Registry::open(MemoryStorage::new(), actor, 2026).unwrap();
-    let (store, _join) = spawn_store(registry, accept_all());
+async fn start_node(village: Option<VillageCode>, bootstrap: Vec<String>) -> (Node, Running) {
     let role = match village {
-        Some(v) => format!("village:{v}"),
-        None => "checkpoint:test".to_string(),
+        Some(village) => Role::Village { village },
+        None => Role::checkpoint("test").unwrap(),
     };
-    let mut cfg = MeshConfig::new(key.clone(), role);
-    cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
-    cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
-    cfg.anti_entropy_every = Duration::from_secs(2);
-    cfg.heartbeat_every = Duration::from_secs(2);
-    cfg.owned_docs = village.map(|v| format!("v/{v}")).into_iter().collect();
-    let (client, event_loop) = kampung_mesh::new(cfg, store.clone()).unwrap();
-    let task = tokio::spawn(event_loop.run(shutdown.child_token()));
+    let parts = Parts::in_memory(role).network(|cfg| {
+        cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+        cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
+        cfg.anti_entropy_every = Duration::from_secs(2);
+        cfg.heartbeat_every = Duration::from_secs(2);
+    });
+    let running = kampung_node::start(parts).await.unwrap();
+    let node = running.node().clone();
+    let mesh = node.mesh().unwrap().clone();
     let addr = wait_for(Duration::from_secs(10), || {
-        let client = client.clone();
+        let mesh = mesh.clone();
         async move {
-            client
-                .status()
+            mesh.status()
                 .await
                 .ok()
                 .and_then(|s| s.listen.first().cloned())
@@ -73,16 +61,17 @@ async fn start_node(
     })
     .await
     .expect("node listens");
-    let peer = key.public().to_peer_id().to_string();
+    let peer = node.peer_id().to_string();
     (
         Node {
-            peer: peer.clone(),
-            store,
-            mesh: client,
-            village,
             addr: format!("{addr}/p2p/{peer}"),
+            peer,
+            store: node.store().clone(),
+            mesh,
+            node,
+            village,
         },
-        task,
+        running,
     )
 }
 
@@ -105,30 +94,29 @@ where
 }
 
 impl Mesh {
-    /// Start one node per role (a village, or `None` for a replica-only node);
-    /// every node bootstraps from the first one.
-    pub async fn start(roles: &[Option<VillageCode>], seed: u8) -> Mesh {
-        let shutdown = CancellationToken::new();
+    /// Start one node per role (a village, or `None` for a replica-only
+    /// checkpoint); every node bootstraps from the first one. (`_seed` named
+    /// the nodes' Automerge actors; each node's actor is now its own key.)
+    pub async fn start(roles: &[Option<VillageCode>], _seed: u8) -> Mesh {
         let mut mesh = Mesh {
             nodes: Vec::new(),
-            shutdown,
-            tasks: Vec::new(),
+            running: Vec::new(),
         };
-        for (i, v) in roles.iter().enumerate() {
-            mesh.add_node(*v, seed.wrapping_add(i as u8)).await;
+        for v in roles {
+            mesh.add_node(*v, 0).await;
         }
         mesh
     }
 
-    pub async fn add_node(&mut self, village: Option<VillageCode>, seed: u8) {
+    pub async fn add_node(&mut self, village: Option<VillageCode>, _seed: u8) {
         let bootstrap = self
             .nodes
             .first()
             .map(|n| vec![n.addr.clone()])
             .unwrap_or_default();
-        let (node, task) = start_node(village, bootstrap, seed, &self.shutdown).await;
+        let (node, running) = start_node(village, bootstrap).await;
         self.nodes.push(node);
-        self.tasks.push(task);
+        self.running.push(running);
     }
 
     /// Wait until every node has the same digest over all documents.
@@ -159,12 +147,13 @@ impl Mesh {
         }
     }
 
+    /// Stop every node, and check each stops within 10 s.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        for t in self.tasks {
-            tokio::time::timeout(Duration::from_secs(10), t)
+        drop(self.nodes);
+        for r in self.running {
+            tokio::time::timeout(Duration::from_secs(10), r.stop())
                 .await
-                .expect("every mesh loop stops on shutdown")
+                .expect("every node stops on shutdown")
                 .unwrap();
         }
     }

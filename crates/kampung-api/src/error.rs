@@ -9,60 +9,12 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use kampung_node::NodeError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The stable machine codes of errors. New codes may be added; existing ones
-/// keep their meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// The NIK in the path or the body breaks a rule (the message names it).
-    InvalidNik,
-    /// The `village` query parameter is not one of Banyuwangi's villages.
-    InvalidVillage,
-    /// A query parameter is malformed, out of range or unknown (`parameter` names it).
-    InvalidParameter,
-    /// The request body is not the JSON this route takes.
-    InvalidBody,
-    /// The request body is larger than the node accepts.
-    BodyTooLarge,
-    /// The request body is not declared as `application/json`.
-    UnsupportedMediaType,
-    /// No such route.
-    NotFound,
-    /// The route exists but not with this method.
-    MethodNotAllowed,
-    /// The NIK has no record in the registry (or in that village).
-    NotRegistered,
-    /// Only a village node writes residents.
-    NotAVillageNode,
-    /// This node's role may not do this (e.g. an auditor writing a case, a
-    /// village logging a crossing); the message says which role may.
-    RoleNotAllowed,
-    /// No isolation case with this id is held here.
-    CaseNotFound,
-    /// The person already has an open isolation case (the message names it).
-    CaseOpen,
-    /// A case with this id exists already.
-    CaseExists,
-    /// The body is not a signed statement file from `kampung admin`.
-    InvalidStatement,
-    /// The statement is not signed by this mesh's root key.
-    NotSignedByRoot,
-    /// This node has no root key configured, so it cannot verify statements.
-    NoRoot,
-    /// The store refused the write (the message says which record and why).
-    Refused,
-    /// The node's store failed.
-    Store,
-    /// The request took longer than the node allows.
-    Timeout,
-    /// The node is shutting down.
-    ShuttingDown,
-}
+pub use kampung_node::ErrorCode;
 
 /// An API error: its HTTP status, stable code and message.
 #[derive(Debug)]
@@ -112,20 +64,11 @@ impl ApiError {
         }
     }
 
-    pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ShuttingDown,
-            "the node is shutting down",
-        )
-    }
-
-    pub fn store(e: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Store,
-            e.to_string(),
-        )
+    /// The same error with another status (a route whose input error is
+    /// 400 where the workflow's default is 422).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn status(&self) -> StatusCode {
@@ -134,6 +77,42 @@ impl ApiError {
 
     pub fn code(&self) -> ErrorCode {
         self.code
+    }
+}
+
+/// A workflow's error as an HTTP answer: the status follows from its code.
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let status = match e.code {
+            ErrorCode::InvalidVillage
+            | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidStatement => StatusCode::BAD_REQUEST,
+            ErrorCode::NotAVillageNode | ErrorCode::RoleNotAllowed | ErrorCode::NotSignedByRoot => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::NotFound | ErrorCode::NotRegistered | ErrorCode::CaseNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::CaseOpen | ErrorCode::CaseExists | ErrorCode::NoRoot => StatusCode::CONFLICT,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Store => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            // invalid_nik, invalid_body, refused, and codes added later.
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let parameter = match e.code {
+            ErrorCode::InvalidParameter => e.field,
+            _ => None,
+        };
+        ApiError {
+            status,
+            code: e.code,
+            message: e.message,
+            parameter,
+        }
     }
 }
 

@@ -21,91 +21,52 @@
 //! | POST | `/v1/residents` | write records of this node's village (JSON array) |
 //! | POST | `/v1/residents/check` | which records a write would refuse, and why |
 //! | GET | `/v1/residents/{nik}[?village=CODE]` | one full record (in one village) |
+//! | POST | `/v1/residents/register` | register one new resident of this node's village |
+//! | POST | `/v1/residents/{nik}/correct`, `/move-out`, `/deceased` | correct a record, record a move out or a death |
 //! | GET | `/v1/status` | node, documents with heads and freshness, mesh counters |
 //! | GET | `/v1/peers` | connected peers |
 //!
 //! Code map: [`routes`] builds the router and holds the handlers (one module
-//! per concern), `error` the error type and the extractors that produce it,
-//! [`metrics`] the Prometheus registry, [`openapi`] the description.
+//! per concern), each a thin translation between HTTP and a workflow of the
+//! node library ([`kampung_node::Node`]); `error` the error type and the
+//! extractors that produce it; [`metrics`] the scrape route and the request
+//! counting middleware; [`openapi`] the description.
 
-mod clock;
 mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
-use kampung_core::VillageCode;
-use kampung_mesh::Client as MeshClient;
-use kampung_runtime::StoreHandle;
-use kampung_store::trust::SharedRoster;
+use kampung_node::Node;
 use tokio_util::sync::CancellationToken;
 
-pub use clock::Clock;
-pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode, ErrorDetail};
-pub use metrics::Metrics;
+pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorDetail};
+pub use kampung_node::{ErrorCode, Metrics};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 << 20;
 /// Longest a request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the handlers share: a cheap handle (one reference count per
-/// request) on an [`ApiContext`].
+/// What the handlers share: the node (a cheap handle, one reference count
+/// per request). Handlers translate between HTTP and the node's workflows.
 #[derive(Debug, Clone)]
-pub struct AppState(Arc<ApiContext>);
+pub struct AppState(Node);
 
 impl AppState {
-    pub fn new(context: ApiContext) -> Self {
-        AppState(Arc::new(context))
+    pub fn new(node: Node) -> Self {
+        AppState(node)
     }
 }
 
 impl std::ops::Deref for AppState {
-    type Target = ApiContext;
-    fn deref(&self) -> &ApiContext {
+    type Target = Node;
+    fn deref(&self) -> &Node {
         &self.0
-    }
-}
-
-/// The node's parts the API uses.
-#[derive(Debug)]
-pub struct ApiContext {
-    pub store: StoreHandle,
-    pub mesh: MeshClient,
-    /// `village:35.10.15.2012`, `checkpoint:ketapang`, `facility:gor-tawangalun`, `auditor`.
-    pub role: String,
-    pub own_village: Option<VillageCode>,
-    pub peer_id: String,
-    /// Century pivot of NIK birth years (the current year), as the store uses.
-    pub this_year: i32,
-    /// The node's Prometheus metrics; other subsystems may hold a clone.
-    pub metrics: Metrics,
-    /// The root-signed statements this node verified (certificates,
-    /// revocations, the policy in force), shared with the mesh and the
-    /// store. `None` when no root key is configured: the default policy
-    /// applies and `POST /v1/trust` is refused.
-    pub roster: Option<SharedRoster>,
-    /// The time of verdicts, crossings and case updates (the system clock;
-    /// a manual one in tests, to reach day 15 of a case).
-    pub clock: Clock,
-}
-
-impl ApiContext {
-    /// The checkpoint policy in force: the newest the root signed, or the
-    /// default without a root.
-    pub fn policy(&self) -> kampung_core::Policy {
-        match &self.roster {
-            Some(r) => r
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .policy(),
-            None => kampung_core::Policy::default(),
-        }
     }
 }
 
@@ -123,12 +84,6 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Where a running node's API listens, recorded in its data directory.

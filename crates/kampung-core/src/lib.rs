@@ -3,7 +3,9 @@
 //! This crate does no IO: it parses and validates NIKs, knows the real
 //! administrative codes of Indonesia and of Banyuwangi (embedded at build time
 //! from `data/`, see `data/SOURCE.md`), describes a resident record and the
-//! verdict a node gives about a NIK.
+//! verdict a node gives about a NIK. It also holds the few types every other
+//! crate shares: a node's [`Role`], a document's [`DocId`] and the [`Clock`]
+//! a node is handed (the rules here never read a clock themselves).
 //!
 //! ```
 //! use kampung_core::nik::Nik;
@@ -21,15 +23,21 @@
 
 pub mod banyuwangi;
 pub mod checkpoint;
+pub mod clock;
+pub mod doc_id;
 pub mod nik;
 pub mod policy;
 pub mod region;
 pub mod resident;
+pub mod role;
 pub mod verdict;
 
 pub use banyuwangi::{District, Village, VillageCode, VillageKind};
 pub use checkpoint::{CheckVerdict, OpenCase, Place, Pledge};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use doc_id::{DocId, DocKind};
 pub use nik::{Nik, NikError, NikWarning, ParsedNik};
 pub use policy::{Policy, Region};
 pub use resident::{Address, Resident, Sex, Status};
+pub use role::{Role, RoleKind};
 pub use verdict::Verdict;

@@ -19,82 +19,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kampung_core::VillageCode;
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::Registry;
 use kampung_trust::NodeKey;
 use libp2p_identity::Keypair;
 use serde::{Deserialize, Serialize};
 
-/// What a node is for; decides what it may write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
-pub enum Role {
-    /// A village office: writes its own residents.
-    Village { village: VillageCode },
-    /// A border checkpoint (e.g. `ketapang`): writes its crossing log.
-    Checkpoint { name: String },
-    /// An isolation facility (e.g. `gor-tawangalun`): writes the isolation
-    /// cases in its care.
-    Facility { name: String },
-    /// Reads everything, writes nothing.
-    Auditor,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Role::Village { village } => {
-                let name = kampung_core::banyuwangi::village(*village).map_or("?", |v| v.name);
-                write!(f, "village {name} ({village})")
-            }
-            Role::Checkpoint { name } => write!(f, "checkpoint {name}"),
-            Role::Facility { name } => write!(f, "facility {name}"),
-            Role::Auditor => f.write_str("auditor"),
-        }
-    }
-}
-
-impl Role {
-    /// A checkpoint with a checked name: 1-32 of `a-z 0-9 -`.
-    pub fn checkpoint(name: &str) -> Result<Role, DataDirError> {
-        if !is_node_name(name) {
-            return Err(DataDirError::BadCheckpointName(name.to_string()));
-        }
-        Ok(Role::Checkpoint {
-            name: name.to_string(),
-        })
-    }
-
-    /// An isolation facility with a checked name (the rules of a checkpoint's).
-    pub fn facility(name: &str) -> Result<Role, DataDirError> {
-        if !is_node_name(name) {
-            return Err(DataDirError::BadFacilityName(name.to_string()));
-        }
-        Ok(Role::Facility {
-            name: name.to_string(),
-        })
-    }
-
-    /// The role a membership certificate for this node must give it.
-    pub fn trust_role(&self) -> kampung_trust::Role {
-        match self {
-            Role::Village { .. } => kampung_trust::Role::Village,
-            Role::Checkpoint { .. } => kampung_trust::Role::Checkpoint,
-            Role::Facility { .. } => kampung_trust::Role::Facility,
-            Role::Auditor => kampung_trust::Role::Auditor,
-        }
-    }
-}
-
-/// 1-32 of `a-z 0-9 -`: safe in file names, URLs and log lines.
-fn is_node_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+pub use kampung_core::Role;
 
 /// The contents of `node.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,14 +47,8 @@ pub enum DataDirError {
     Io { path: PathBuf, reason: String },
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error(
-        "'{0}' is not a checkpoint name: use 1-32 lowercase letters, digits or '-', e.g. ketapang"
-    )]
-    BadCheckpointName(String),
-    #[error(
-        "'{0}' is not a facility name: use 1-32 lowercase letters, digits or '-', e.g. gor-tawangalun"
-    )]
-    BadFacilityName(String),
+    #[error(transparent)]
+    BadRole(#[from] kampung_core::role::RoleError),
     #[error(transparent)]
     Store(#[from] kampung_store::StoreError),
 }
@@ -269,11 +194,6 @@ impl DataDir {
         }
     }
 
-    /// The role a membership certificate for this node must give it.
-    pub fn trust_role(&self) -> kampung_trust::Role {
-        self.info.role.trust_role()
-    }
-
     /// Where the mesh's root public key is kept.
     pub fn root_key_path(&self) -> PathBuf {
         self.path.join("root.pub")
@@ -321,6 +241,7 @@ impl DataDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kampung_core::VillageCode;
 
     #[test]
     fn init_then_open_keeps_identity_and_role() {
@@ -361,11 +282,11 @@ mod tests {
         DataDir::init(dir.path(), role.clone()).unwrap();
         let opened = DataDir::open(dir.path()).unwrap();
         assert_eq!(opened.role(), &role);
-        assert_eq!(opened.trust_role(), kampung_trust::Role::Facility);
+        assert_eq!(opened.role().kind(), kampung_core::RoleKind::Facility);
         assert_eq!(role.to_string(), "facility gor-tawangalun");
         let err = Role::facility("GOR Tawangalun").unwrap_err().to_string();
         assert!(err.contains("facility name"), "{err}");
-        assert_eq!(Role::Auditor.trust_role(), kampung_trust::Role::Auditor);
+        assert_eq!(Role::Auditor.kind(), kampung_core::RoleKind::Auditor);
     }
 
     #[test]

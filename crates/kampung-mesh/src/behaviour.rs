@@ -35,7 +35,7 @@ pub(crate) fn build(
             .with_agent_version(format!(
                 "kampung/{} {}",
                 env!("CARGO_PKG_VERSION"),
-                cfg.role
+                cfg.role.tag()
             ))
             .with_push_listen_addr_updates(true),
     );

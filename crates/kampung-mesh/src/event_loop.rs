@@ -2,9 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use kampung_core::{DocId, Role};
 use kampung_sync::message::{decode_announce, encode};
 use kampung_sync::{Announce, Replica, Request, RequestError, Response, SessionStats, SyncError};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
@@ -20,12 +21,6 @@ use crate::codec::Inbound;
 use crate::{
     Client, Command, Counters, MeshConfig, MeshError, MeshStatus, PeerInfo, PeerRequester, TOPIC,
 };
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Results of spawned work, back into the loop.
 enum Internal {
@@ -50,7 +45,7 @@ struct PeerState {
     role: Option<String>,
     addresses: Vec<Multiaddr>,
     since: Instant,
-    last_sync: Option<(Instant, u64, bool)>,
+    last_sync: Option<(Instant, i64, bool)>,
     connections: usize,
 }
 
@@ -295,7 +290,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                         self.counters.sessions_ok += 1;
                         self.count(&stats);
                         if let Some(state) = self.peers.get_mut(&peer) {
-                            state.last_sync = Some((Instant::now(), now_ms(), stats.in_sync));
+                            state.last_sync =
+                                Some((Instant::now(), self.config.clock.now_ms(), stats.in_sync));
                         }
                         self.heard_from(peer);
                         debug!(%peer, docs = stats.docs_pulled, changes = stats.changes, "anti-entropy done");
@@ -432,10 +428,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             let replica = self.replica.clone();
             let client = self.client.clone();
             self.tasks.spawn(async move {
-                if let Ok(Some(heads)) = replica.heads(&doc).await {
+                if let Ok(Some(heads)) = replica.heads(doc.as_str()).await {
                     let _ = client
                         .announce(Announce {
-                            doc,
+                            doc: doc.to_string(),
                             heads,
                             changes: Vec::new(),
                             signatures: Vec::new(),
@@ -575,12 +571,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.counters.announces_received += 1;
         // "From the owner" counts only if the message's (signed) author owns
         // the document, when the roster can tell.
-        let author_owns = message
-            .source
-            .map(|s| self.config.membership.is_owner(&s, &announce.doc) != Some(false))
-            .unwrap_or(false);
-        if announce.from_owner && author_owns {
-            self.set_heard(announce.doc.clone());
+        if let Some(doc) = DocId::parse(&announce.doc) {
+            let author_owns = message
+                .source
+                .map(|s| self.config.membership.is_owner(&s, &doc) != Some(false))
+                .unwrap_or(false);
+            if announce.from_owner && author_owns {
+                self.set_heard(doc);
+            }
         }
         let Ok(permit) = self.announce_tasks.clone().try_acquire_owned() else {
             self.counters.announces_dropped += 1;
@@ -873,9 +871,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 
     /// We heard from `doc`'s owner now (the map is shared with every [`Client`]).
-    fn set_heard(&mut self, doc: String) {
+    fn set_heard(&mut self, doc: DocId) {
+        let now = self.config.clock.now_ms();
         if let Ok(mut m) = self.owner_heard.write() {
-            m.insert(doc, now_ms());
+            m.insert(doc, now);
         }
     }
 
@@ -897,7 +896,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         MeshStatus {
             peer_id: self.swarm.local_peer_id().to_string(),
-            role: self.config.role.clone(),
+            role: self.config.role.tag(),
             listen: self.swarm.listeners().map(ToString::to_string).collect(),
             peers,
             owner_heard_ms: self
@@ -915,8 +914,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 }
 
-/// The document a role writes: `village:35.10.15.2012` writes `v/35.10.15.2012`.
-fn owned_doc(role: &str) -> Option<String> {
-    role.strip_prefix("village:")
-        .map(|code| format!("v/{code}"))
+/// The document a claimed role writes: `village:35.10.15.2012` writes `v/35.10.15.2012`.
+fn owned_doc(role: &str) -> Option<DocId> {
+    role.parse::<Role>().ok()?.owned_village_doc()
 }

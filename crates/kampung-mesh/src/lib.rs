@@ -22,6 +22,7 @@ mod gate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kampung_core::{DocId, Role, SharedClock, SystemClock};
 use kampung_sync::{Announce, Limits, Request, RequestError, Response};
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
@@ -56,7 +57,7 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
     fn add_statements(&self, from: &PeerId, statements: Vec<Vec<u8>>) -> usize;
     /// Does `peer` write `doc` (so hearing from it refreshes our copy's
     /// freshness)? An open mesh trusts the role a peer claims.
-    fn is_owner(&self, peer: &PeerId, doc: &str) -> Option<bool> {
+    fn is_owner(&self, peer: &PeerId, doc: &DocId) -> Option<bool> {
         let _ = (peer, doc);
         None
     }
@@ -101,10 +102,13 @@ pub struct MeshConfig {
     pub anti_entropy_every: Duration,
     /// How often an owner announces its documents even if nothing changed.
     pub heartbeat_every: Duration,
-    /// What this node is, as shown to peers (`village:35.10.15.2012`, `checkpoint:ketapang`, `auditor`).
-    pub role: String,
+    /// What this node is, as shown to peers (`village:35.10.15.2012`,
+    /// `checkpoint:ketapang`, `auditor` in identify's agent version).
+    pub role: Role,
     /// The documents this node writes (announced as their owner).
-    pub owned_docs: Vec<String>,
+    pub owned_docs: Vec<DocId>,
+    /// The wall clock of "when we last heard from an owner".
+    pub clock: SharedClock,
     pub limits: Limits,
     /// Anti-entropy sessions running at once.
     pub max_sessions: usize,
@@ -118,7 +122,7 @@ pub struct MeshConfig {
 }
 
 impl MeshConfig {
-    pub fn new(keypair: Keypair, role: String) -> Self {
+    pub fn new(keypair: Keypair, role: Role) -> Self {
         MeshConfig {
             membership: std::sync::Arc::new(OpenMesh),
             keypair,
@@ -130,6 +134,7 @@ impl MeshConfig {
             heartbeat_every: Duration::from_secs(15),
             role,
             owned_docs: Vec::new(),
+            clock: SystemClock::shared(),
             limits: Limits::default(),
             max_sessions: 8,
             max_inbound: 32,
@@ -162,7 +167,7 @@ pub struct PeerInfo {
     pub addresses: Vec<String>,
     pub connected_for_secs: u64,
     /// Unix milliseconds of the last completed anti-entropy session.
-    pub last_sync_ms: Option<u64>,
+    pub last_sync_ms: Option<i64>,
     pub in_sync: Option<bool>,
 }
 
@@ -203,7 +208,7 @@ pub struct MeshStatus {
     pub listen: Vec<String>,
     pub peers: Vec<PeerInfo>,
     /// Document -> unix milliseconds we last heard from its owner (directly or by gossip).
-    pub owner_heard_ms: BTreeMap<String, u64>,
+    pub owner_heard_ms: BTreeMap<DocId, i64>,
     pub sessions_running: usize,
     pub counters: Counters,
 }
@@ -229,7 +234,7 @@ pub(crate) enum Command {
 /// Document -> unix milliseconds we last heard from its owner, shared by the
 /// event loop (which writes it) and every [`Client`] (which read it without a
 /// round trip to the loop: a verdict needs it on the hot path).
-pub type Heard = std::sync::Arc<std::sync::RwLock<BTreeMap<String, u64>>>;
+pub type Heard = std::sync::Arc<std::sync::RwLock<BTreeMap<DocId, i64>>>;
 
 /// Talks to the event loop. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -246,7 +251,7 @@ impl Client {
     }
 
     /// Unix milliseconds we last heard from the owner of `doc`.
-    pub fn heard_from_owner(&self, doc: &str) -> Option<u64> {
+    pub fn heard_from_owner(&self, doc: &DocId) -> Option<i64> {
         self.heard.read().ok()?.get(doc).copied()
     }
 

@@ -3,8 +3,7 @@
 //! force and not revoked. Statements learnt from peers are verified, added
 //! to the shared roster (which the store's verifier reads too) and kept.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use kampung_core::{DocId, SharedClock};
 use kampung_mesh::{Membership, Peer};
 use kampung_store::trust::SharedRoster;
 use kampung_trust::{NodeKey, Signed, Statement};
@@ -12,24 +11,23 @@ use tracing::{debug, info, warn};
 
 use crate::store::StoreHandle;
 
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Membership by certificate from the regency root.
 #[derive(Debug, Clone)]
 pub struct RosterMembership {
     roster: SharedRoster,
     own: NodeKey,
     store: StoreHandle,
+    clock: SharedClock,
 }
 
 impl RosterMembership {
-    pub fn new(roster: SharedRoster, own: NodeKey, store: StoreHandle) -> Self {
-        RosterMembership { roster, own, store }
+    pub fn new(roster: SharedRoster, own: NodeKey, store: StoreHandle, clock: SharedClock) -> Self {
+        RosterMembership {
+            roster,
+            own,
+            store,
+            clock,
+        }
     }
 
     /// Verify and add one statement; keep it if new.
@@ -59,7 +57,7 @@ impl Membership for RosterMembership {
     fn certificate(&self) -> Option<Vec<u8>> {
         let roster = self.roster.read().ok()?;
         roster
-            .signed_certificate(&self.own, now_ms())
+            .signed_certificate(&self.own, self.clock.now_ms())
             .map(Signed::encode)
     }
 
@@ -83,7 +81,7 @@ impl Membership for RosterMembership {
             .read()
             .map_err(|_| "roster lock poisoned".to_string())?;
         roster
-            .admit(&key, now_ms())
+            .admit(&key, self.clock.now_ms())
             .map(|_| ())
             .map_err(|d| d.to_string())
     }
@@ -99,15 +97,14 @@ impl Membership for RosterMembership {
             .unwrap_or_default()
     }
 
-    fn is_owner(&self, peer: &Peer, doc: &str) -> Option<bool> {
+    fn is_owner(&self, peer: &Peer, doc: &DocId) -> Option<bool> {
         let key = NodeKey::from_peer_id(peer)?;
-        let id = kampung_store::DocId::parse(doc)?;
-        let target = kampung_store::trust::write_target(&id)?;
+        let target = kampung_store::trust::write_target(doc)?;
         let roster = self.roster.read().ok()?;
         // An owner writes the document itself (cases have no single owner).
         let owner = match target {
             kampung_trust::WriteTarget::Case => false,
-            _ => roster.may_write(&key, &target, now_ms()).is_ok(),
+            _ => roster.may_write(&key, &target, self.clock.now_ms()).is_ok(),
         };
         Some(owner)
     }

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use automerge::ChangeHash;
-use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_store::case::{CaseState, Opening};
 use kampung_store::crossing::Crossing;
+pub use kampung_store::lookups::ResidentQuery;
 use kampung_store::lookups::SharedLookups;
 use kampung_store::storage::Storage;
 use kampung_store::{
@@ -17,7 +17,7 @@ use kampung_store::{
 };
 use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, error, warn};
 
 /// Commands queued for the store at most.
@@ -34,6 +34,7 @@ enum Cmd {
         village: VillageCode,
         records: Vec<Resident>,
         now_ms: i64,
+        progress: Option<watch::Sender<usize>>,
         reply: Reply<Result<Written, StoreError>>,
     },
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
@@ -44,7 +45,11 @@ enum Cmd {
     ),
     Check(VillageCode, Vec<Resident>, Reply<Vec<(usize, Refusal)>>),
     Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
-    ResidentPage(ResidentQuery, Reply<Result<ResidentPage, StoreError>>),
+    ReadMany(
+        VillageCode,
+        Vec<Nik>,
+        Reply<Result<Vec<Resident>, StoreError>>,
+    ),
     DocHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
     HeadsOf(DocId, Reply<Option<Vec<ChangeHash>>>),
     Unknown(
@@ -73,13 +78,19 @@ enum Cmd {
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
-    RecordCrossing {
+    RecordCheck {
         peer: String,
         crossing: Box<Crossing>,
+        case: Option<(String, Box<Opening>)>,
         now_ms: i64,
-        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+        reply: Reply<Result<Vec<kampung_sync::Announce>, RecordError>>,
     },
-    Crossings(String, Reply<Result<Vec<Crossing>, RecordError>>),
+    CrossingsPage(
+        String,
+        usize,
+        usize,
+        Reply<Result<(usize, Vec<Crossing>), RecordError>>,
+    ),
     OpenCase {
         case_id: String,
         opening: Box<Opening>,
@@ -93,9 +104,12 @@ enum Cmd {
         reply: Reply<Result<kampung_sync::Announce, RecordError>>,
     },
     Cases(i64, Reply<Vec<CaseState>>),
-    /// Keep a verified root-signed statement (fire and forget).
-    KeepStatement([u8; 32], Vec<u8>),
+    Case(String, i64, Reply<Option<CaseState>>),
+    /// Keep a verified root-signed statement; the reply (if any) once durable.
+    KeepStatement([u8; 32], Vec<u8>, Option<Reply<Result<(), StoreError>>>),
     Checkpoint(Reply<Result<(), StoreError>>),
+    /// Persist the index and stop; later commands get [`Stopped`].
+    Stop(Reply<()>),
 }
 
 /// A document changed (a local write or a merged remote change), now durable.
@@ -177,12 +191,18 @@ fn run<S: Storage>(
                 village,
                 records,
                 now_ms,
+                progress,
                 reply,
             } => {
                 let result = (|| {
                     let doc = DocId::village(village);
                     let before = reg.heads(village)?;
-                    let report = reg.write(village, &records, now_ms, &mut |_| {})?;
+                    let mut report_progress = |n: usize| {
+                        if let Some(p) = &progress {
+                            p.send_replace(n);
+                        }
+                    };
+                    let report = reg.write(village, &records, now_ms, &mut report_progress)?;
                     let page = if report.heads != before {
                         reg.changes_since(&doc, &before, 64 << 10)?
                     } else {
@@ -222,8 +242,12 @@ fn run<S: Storage>(
             Cmd::Residents(v, r) => {
                 let _ = r.send(reg.residents(v));
             }
-            Cmd::ResidentPage(q, r) => {
-                let _ = r.send(residents_page(&mut reg, &q));
+            Cmd::ReadMany(v, niks, r) => {
+                let read = niks
+                    .into_iter()
+                    .filter_map(|nik| reg.read(v, nik).transpose())
+                    .collect();
+                let _ = r.send(read);
             }
             Cmd::DocHeads(r) => {
                 let _ = r.send(reg.doc_heads());
@@ -270,24 +294,41 @@ fn run<S: Storage>(
                 }
                 let _ = r.send(result);
             }
-            Cmd::RecordCrossing {
+            Cmd::RecordCheck {
                 peer,
                 crossing,
+                case,
                 now_ms,
                 reply,
             } => {
                 let id = DocId::crossing_log(&peer);
                 let before = reg.doc_heads_of(&id).unwrap_or_default();
-                let result = reg.record_crossing(&peer, &crossing, now_ms).and_then(|_| {
-                    announce_since(&mut reg, &id, &before).map_err(RecordError::from)
-                });
-                if let Ok(a) = &result {
-                    changed(id, &to_hashes(a.heads.clone()));
+                let opening = case.as_ref().map(|(c, o)| (c.as_str(), o.as_ref()));
+                let result = reg
+                    .record_check(&peer, &crossing, opening, now_ms)
+                    .and_then(|_| {
+                        let mut docs = Vec::new();
+                        if let Some((case_id, _)) = &case {
+                            docs.push((DocId::case(case_id), Vec::new()));
+                        }
+                        docs.push((id.clone(), before));
+                        docs.into_iter()
+                            .map(|(doc, before)| {
+                                announce_since(&mut reg, &doc, &before).map_err(RecordError::from)
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                if let Ok(announced) = &result {
+                    for a in announced {
+                        if let Some(doc) = DocId::parse(&a.doc) {
+                            changed(doc, &to_hashes(a.heads.clone()));
+                        }
+                    }
                 }
                 let _ = reply.send(result);
             }
-            Cmd::Crossings(peer, r) => {
-                let _ = r.send(reg.crossings(&peer));
+            Cmd::CrossingsPage(peer, offset, limit, r) => {
+                let _ = r.send(reg.crossings_page(&peer, offset, limit));
             }
             Cmd::OpenCase {
                 case_id,
@@ -325,14 +366,28 @@ fn run<S: Storage>(
             Cmd::Cases(today_ms, r) => {
                 let _ = r.send(reg.isolation_cases(today_ms));
             }
-            Cmd::KeepStatement(id, bytes) => {
+            Cmd::Case(id, today_ms, r) => {
+                let _ = r.send(reg.isolation_case_state(&id, today_ms));
+            }
+            Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
                     .storage()
                     .put_statement(&id, &bytes)
                     .and_then(|()| reg.storage().flush());
-                if let Err(e) = kept {
-                    warn!(error = %e, "could not keep a statement; it will be fetched again from peers");
+                match reply {
+                    Some(r) => {
+                        let _ = r.send(kept);
+                    }
+                    None => {
+                        if let Err(e) = kept {
+                            warn!(error = %e, "could not keep a statement; it will be fetched again from peers");
+                        }
+                    }
                 }
+            }
+            Cmd::Stop(r) => {
+                let _ = r.send(());
+                break;
             }
             Cmd::Niks(r) => {
                 let _ = r.send(reg.niks());
@@ -392,29 +447,36 @@ impl StoreHandle {
         &self.lookups
     }
 
-    /// Record a check in our crossing log (`peer`: our own peer id); returns
-    /// the announcement for the mesh.
-    pub async fn record_crossing(
+    /// Record a check in our crossing log (`peer`: our own peer id), with
+    /// the isolation case it opens if any, as one step (see
+    /// [`Registry::record_check`]); returns the announcements for the mesh
+    /// (the case's first).
+    pub async fn record_check(
         &self,
         peer: String,
         crossing: Crossing,
+        case: Option<(String, Opening)>,
         now_ms: i64,
-    ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
-        self.ask(|reply| Cmd::RecordCrossing {
+    ) -> Result<Result<Vec<kampung_sync::Announce>, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::RecordCheck {
             peer,
             crossing: Box::new(crossing),
+            case: case.map(|(id, o)| (id, Box::new(o))),
             now_ms,
             reply,
         })
         .await
     }
 
-    /// A checkpoint's crossing log.
-    pub async fn crossings(
+    /// One page of a checkpoint's crossing log, newest first, and its length.
+    pub async fn crossings_page(
         &self,
         peer: String,
-    ) -> Result<Result<Vec<Crossing>, RecordError>, Stopped> {
-        self.ask(|r| Cmd::Crossings(peer, r)).await
+        offset: usize,
+        limit: usize,
+    ) -> Result<Result<(usize, Vec<Crossing>), RecordError>, Stopped> {
+        self.ask(|r| Cmd::CrossingsPage(peer, offset, limit, r))
+            .await
     }
 
     /// Open an isolation case; returns the announcement for the mesh.
@@ -454,12 +516,36 @@ impl StoreHandle {
         self.ask(|r| Cmd::Cases(today_ms, r)).await
     }
 
+    /// One isolation case as it stands on `today_ms`'s day, if held.
+    pub async fn case(&self, id: String, today_ms: i64) -> Result<Option<CaseState>, Stopped> {
+        self.ask(|r| Cmd::Case(id, today_ms, r)).await
+    }
+
     /// Keep a verified statement without waiting (from the mesh's thread).
     /// If the store is busy it is not kept now; peers will offer it again.
     pub fn keep_statement(&self, id: [u8; 32], bytes: Vec<u8>) {
-        if self.tx.try_send(Cmd::KeepStatement(id, bytes)).is_err() {
+        if self
+            .tx
+            .try_send(Cmd::KeepStatement(id, bytes, None))
+            .is_err()
+        {
             warn!("store busy: a statement was not kept now");
         }
+    }
+
+    /// Keep a verified statement; returns once it is durable.
+    pub async fn keep_statement_durably(
+        &self,
+        id: [u8; 32],
+        bytes: Vec<u8>,
+    ) -> Result<Result<(), StoreError>, Stopped> {
+        self.ask(|r| Cmd::KeepStatement(id, bytes, Some(r))).await
+    }
+
+    /// Persist the index and stop the store task. Every handle then answers
+    /// [`Stopped`]; the thread's join handle returns once it has finished.
+    pub async fn stop(&self) {
+        let _ = self.ask(Cmd::Stop).await;
     }
 
     /// Notifications of every durable document change from now on.
@@ -478,17 +564,20 @@ impl StoreHandle {
     }
 
     /// Write records of one village; durable on return. Also returns the new
-    /// raw changes (when small) for announcing them.
+    /// raw changes (when small) for announcing them. `progress`, if given,
+    /// is set to the number of records written so far.
     pub async fn write(
         &self,
         village: VillageCode,
         records: Vec<Resident>,
         now_ms: i64,
+        progress: Option<watch::Sender<usize>>,
     ) -> Result<Result<Written, StoreError>, Stopped> {
         self.ask(|reply| Cmd::Write {
             village,
             records,
             now_ms,
+            progress,
             reply,
         })
         .await
@@ -523,13 +612,15 @@ impl StoreHandle {
         self.ask(|r| Cmd::Residents(village, r)).await
     }
 
-    /// One page of a village's residents matching a query (filtered and
-    /// paged on the store thread: only the page crosses the channel).
+    /// One page of a village's residents matching a query: the index finds
+    /// the page (on the caller's thread), the store reads only its records.
     pub async fn resident_page(
         &self,
         query: ResidentQuery,
     ) -> Result<Result<ResidentPage, StoreError>, Stopped> {
-        self.ask(|r| Cmd::ResidentPage(query, r)).await
+        let (total, niks) = self.lookups.read().village_page(&query);
+        let items = self.ask(|r| Cmd::ReadMany(query.village, niks, r)).await?;
+        Ok(items.map(|items| ResidentPage { total, items }))
     }
 
     pub async fn doc_heads(&self) -> Result<Vec<(DocId, Vec<ChangeHash>)>, Stopped> {
@@ -707,44 +798,6 @@ impl Replica for StoreHandle {
     }
 }
 
-/// Which residents of one village to list, and which page of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResidentQuery {
-    pub village: VillageCode,
-    /// A case-insensitive part of the name, or the first digits of the NIK.
-    pub search: Option<String>,
-    pub status: Option<StatusKind>,
-    /// Matching records to skip (in NIK order).
-    pub offset: usize,
-    /// Matching records to return at most.
-    pub limit: usize,
-}
-
-impl ResidentQuery {
-    /// Every record of `village`, first page of `limit`.
-    pub fn new(village: VillageCode, limit: usize) -> Self {
-        ResidentQuery {
-            village,
-            search: None,
-            status: None,
-            offset: 0,
-            limit,
-        }
-    }
-
-    /// Whether one record matches the status filter and the search; `needle`
-    /// is the search, trimmed and lower-cased.
-    fn matches(&self, r: &Resident, needle: Option<&str>) -> bool {
-        if self.status.is_some_and(|s| s != r.status.kind()) {
-            return false;
-        }
-        let Some(needle) = needle else {
-            return true;
-        };
-        r.nik.to_string().starts_with(needle) || r.full_name.to_lowercase().contains(needle)
-    }
-}
-
 /// One page of a village's residents, in NIK order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResidentPage {
@@ -753,40 +806,10 @@ pub struct ResidentPage {
     pub items: Vec<Resident>,
 }
 
-/// The page `q` asks for. A village whose document this node does not hold
-/// has no residents (its document is not created by asking).
-fn residents_page<S: Storage>(
-    reg: &mut Registry<S>,
-    q: &ResidentQuery,
-) -> Result<ResidentPage, StoreError> {
-    if reg.doc_heads_of(&DocId::village(q.village)).is_none() {
-        return Ok(ResidentPage {
-            total: 0,
-            items: Vec::new(),
-        });
-    }
-    let needle = q
-        .search
-        .as_deref()
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty());
-    let mut total = 0;
-    let mut items = Vec::new();
-    for r in reg.residents(q.village)? {
-        if !q.matches(&r, needle.as_deref()) {
-            continue;
-        }
-        if total >= q.offset && items.len() < q.limit {
-            items.push(r);
-        }
-        total += 1;
-    }
-    Ok(ResidentPage { total, items })
-}
-
 #[cfg(test)]
 mod resident_page_tests {
     use super::*;
+    use kampung_core::resident::StatusKind;
     use kampung_core::Status;
     use kampung_store::storage::MemoryStorage;
 
@@ -814,7 +837,7 @@ mod resident_page_tests {
             .unwrap();
         rt.block_on(async {
             handle
-                .write(village(), people.clone(), 1)
+                .write(village(), people.clone(), 1, None)
                 .await
                 .unwrap()
                 .unwrap();

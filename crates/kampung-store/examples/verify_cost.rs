@@ -10,7 +10,7 @@ use kampung_core::VillageCode;
 use kampung_store::storage::MemoryStorage;
 use kampung_store::trust::RosterVerifier;
 use kampung_store::{prepare_document, AcceptAll, ChangeVerifier, DocId, Registry};
-use kampung_trust::{Certificate, NodeKey, Role, Roster, Signed, Statement};
+use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement};
 use libp2p_identity::Keypair;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -27,7 +27,7 @@ fn main() {
     let cert = Signed::sign(
         Statement::Certificate(Certificate {
             node,
-            role: Role::Village,
+            role: RoleKind::Village,
             village: Some(village),
             label: "bench".into(),
             not_before_ms: 0,
@@ -38,7 +38,10 @@ fn main() {
     .unwrap_or_else(|e| fail(&e));
     let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap_or_else(|e| fail(&e)));
     roster.add(cert).unwrap_or_else(|e| fail(&e));
-    let verifier = RosterVerifier::new(Arc::new(RwLock::new(roster)), || 1);
+    let verifier = RosterVerifier::new(
+        Arc::new(RwLock::new(roster)),
+        kampung_core::ManualClock::new(1),
+    );
 
     let mut reg = Registry::open(
         MemoryStorage::new(),

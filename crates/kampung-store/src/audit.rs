@@ -25,7 +25,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use kampung_store::{audit, storage::MemoryStorage, Registry};
-//! use kampung_trust::{Certificate, NodeKey, Role, Signed, Statement};
+//! use kampung_trust::{Certificate, NodeKey, RoleKind, Signed, Statement};
 //! use libp2p_identity::Keypair;
 //!
 //! let root = Keypair::generate_ed25519();
@@ -34,7 +34,7 @@
 //! let storage = Arc::new(MemoryStorage::new());
 //! let cert = Signed::sign(Statement::Certificate(Certificate {
 //!     node: NodeKey::from_public(&node.public()).unwrap(),
-//!     role: Role::Village,
+//!     role: RoleKind::Village,
 //!     village: Some(village),
 //!     label: "Kantor Desa Kampunganyar".into(),
 //!     not_before_ms: 0,
@@ -58,7 +58,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use automerge::{ActorId, Automerge, ChangeHash, ReadDoc, ROOT};
 use kampung_trust::{
-    uncovered, Certificate, NodeKey, Role, Roster, Statement, WriteSignature, MAX_CLOCK_SKEW_MS,
+    uncovered, Certificate, NodeKey, RoleKind, Roster, Statement, WriteSignature, MAX_CLOCK_SKEW_MS,
 };
 use serde::Serialize;
 
@@ -125,7 +125,7 @@ pub struct Writer {
     pub writer: String,
     /// From the writer's certificate (the one in force at its last change,
     /// else its latest), if the roster has one.
-    pub role: Option<Role>,
+    pub role: Option<RoleKind>,
     pub village: Option<String>,
     pub label: Option<String>,
     pub changes: usize,

@@ -160,7 +160,7 @@ pub struct Crossing {
 
 impl Crossing {
     /// Check every field before anything is written.
-    fn validate(&self) -> Result<(), CrossingError> {
+    pub fn validate(&self) -> Result<(), CrossingError> {
         check_text("nik", &self.nik, MAX_NIK_TEXT, true)?;
         check_text("verdict", &self.verdict, MAX_SHORT_TEXT, true)?;
         check_text("explanation", &self.explanation, MAX_LONG_TEXT, true)?;
@@ -394,59 +394,105 @@ impl CrossingLog {
     /// Every crossing, in time order (equal times in list order, the same on
     /// every replica).
     pub fn entries(&self) -> Result<Vec<Crossing>, CrossingError> {
-        let mut out = Vec::with_capacity(self.len());
-        for item in self.doc.list_range(&self.crossings, ..) {
-            let index = item.index;
-            let bad = |field| CrossingError::BadEntry { index, field };
-            let ValueRef::Object(ObjType::Map) = item.value else {
-                return Err(bad("entry"));
-            };
-            out.push(self.read_entry(&item.id()).map_err(|f| match f {
-                ReadError::Field(field) => bad(field),
-                ReadError::Automerge(e) => CrossingError::Automerge(e),
-            })?);
-        }
+        let mut out = read_range(&self.doc, &self.crossings, 0..self.len())?;
         out.sort_by_key(|c| c.at_ms);
         Ok(out)
     }
 
-    fn read_entry(&self, obj: &ObjId) -> Result<Crossing, ReadError> {
-        let f = Fields::read(&self.doc, obj);
-        let text = |k: &'static str| f.str(k).map(str::to_string).ok_or(ReadError::Field(k));
-        let decision = f
-            .str("decision")
-            .and_then(|d| Decision::from_parts(d, f.str("village")))
-            .ok_or(ReadError::Field("decision"))?;
-        let basis_obj = f.obj("basis").ok_or(ReadError::Field("basis"))?;
-        let mut basis = Vec::new();
-        for item in self.doc.map_range(basis_obj, ..) {
-            let ValueRef::Object(ObjType::List) = item.value else {
-                return Err(ReadError::Field("basis"));
-            };
-            let mut heads = Vec::new();
-            for h in self.doc.list_range(item.id(), ..) {
-                match h.value {
-                    ValueRef::Scalar(ScalarValueRef::Str(s)) => heads.push(s.into_owned()),
-                    _ => return Err(ReadError::Field("basis")),
-                }
-            }
-            basis.push(DocHeads {
-                doc: item.key.into_owned(),
-                heads,
-            });
-        }
-        Ok(Crossing {
-            at_ms: f.ts("at").ok_or(ReadError::Field("at"))?,
-            nik: text("nik")?,
-            verdict: text("verdict")?,
-            explanation: text("explain")?,
-            decision,
-            case_id: f.str("case").map(str::to_string),
-            officer: f.str("officer").map(str::to_string),
-            note: f.str("note").map(str::to_string),
-            basis,
-        })
+    /// The newest crossings first: `limit` entries after skipping `offset`
+    /// from the end of the list, read without decoding the rest of the log.
+    /// Newest means last appended; on one device that is time order, and a
+    /// page is sorted by time, newest first.
+    pub fn newest(&self, offset: usize, limit: usize) -> Result<Vec<Crossing>, CrossingError> {
+        newest(&self.doc, &self.crossings, offset, limit)
     }
+
+    /// [`CrossingLog::newest`] on a log held elsewhere (borrowed, not
+    /// copied), with the number of crossings it holds.
+    pub fn newest_in(
+        doc: &Automerge,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Crossing>), CrossingError> {
+        let crossings = match doc.get(ROOT, "crossings")? {
+            Some((automerge::Value::Object(ObjType::List), id)) => id,
+            _ => return Err(CrossingError::NotACrossingLog),
+        };
+        let total = doc.length(&crossings);
+        Ok((total, newest(doc, &crossings, offset, limit)?))
+    }
+}
+
+fn newest(
+    doc: &Automerge,
+    crossings: &ObjId,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Crossing>, CrossingError> {
+    let end = doc.length(crossings).saturating_sub(offset);
+    let mut out = read_range(doc, crossings, end.saturating_sub(limit)..end)?;
+    out.reverse();
+    out.sort_by_key(|c| std::cmp::Reverse(c.at_ms));
+    Ok(out)
+}
+
+/// The entries at list positions `range` of `crossings`, in list order.
+fn read_range(
+    doc: &Automerge,
+    crossings: &ObjId,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Crossing>, CrossingError> {
+    let mut out = Vec::with_capacity(range.len());
+    for item in doc.list_range(crossings, range) {
+        let index = item.index;
+        let bad = |field| CrossingError::BadEntry { index, field };
+        let ValueRef::Object(ObjType::Map) = item.value else {
+            return Err(bad("entry"));
+        };
+        out.push(read_entry(doc, &item.id()).map_err(|f| match f {
+            ReadError::Field(field) => bad(field),
+            ReadError::Automerge(e) => CrossingError::Automerge(e),
+        })?);
+    }
+    Ok(out)
+}
+
+fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
+    let f = Fields::read(doc, obj);
+    let text = |k: &'static str| f.str(k).map(str::to_string).ok_or(ReadError::Field(k));
+    let decision = f
+        .str("decision")
+        .and_then(|d| Decision::from_parts(d, f.str("village")))
+        .ok_or(ReadError::Field("decision"))?;
+    let basis_obj = f.obj("basis").ok_or(ReadError::Field("basis"))?;
+    let mut basis = Vec::new();
+    for item in doc.map_range(basis_obj, ..) {
+        let ValueRef::Object(ObjType::List) = item.value else {
+            return Err(ReadError::Field("basis"));
+        };
+        let mut heads = Vec::new();
+        for h in doc.list_range(item.id(), ..) {
+            match h.value {
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => heads.push(s.into_owned()),
+                _ => return Err(ReadError::Field("basis")),
+            }
+        }
+        basis.push(DocHeads {
+            doc: item.key.into_owned(),
+            heads,
+        });
+    }
+    Ok(Crossing {
+        at_ms: f.ts("at").ok_or(ReadError::Field("at"))?,
+        nik: text("nik")?,
+        verdict: text("verdict")?,
+        explanation: text("explain")?,
+        decision,
+        case_id: f.str("case").map(str::to_string),
+        officer: f.str("officer").map(str::to_string),
+        note: f.str("note").map(str::to_string),
+        basis,
+    })
 }
 
 #[cfg(test)]

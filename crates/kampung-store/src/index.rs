@@ -9,6 +9,8 @@
 //! A NIK may have records in two villages (moved from one to the other): the
 //! lookup prefers the active record.
 
+use std::collections::BTreeSet;
+
 use automerge::ChangeHash;
 use hashbrown::HashMap;
 use kampung_core::banyuwangi::village_by_ordinal;
@@ -63,10 +65,13 @@ impl Entry {
     }
 }
 
-/// NIK -> the records that name it (almost always one).
+/// NIK -> the records that name it (almost always one), and each village's
+/// NIKs in order (for listing and searching one village without scanning
+/// the regency).
 #[derive(Debug, Default)]
 pub struct Index {
     map: HashMap<u64, SmallVec<[Entry; 1]>>,
+    villages: HashMap<u16, BTreeSet<u64>>,
 }
 
 impl Index {
@@ -91,6 +96,7 @@ impl Index {
 
     /// Set (or with `None`, remove) the record of `nik` in village `village`.
     pub fn set(&mut self, nik: Nik, village: u16, entry: Option<Entry>) {
+        let has_entry = entry.is_some();
         let slot = self.map.entry(nik.as_u64()).or_default();
         slot.retain(|e| e.village != village);
         if let Some(e) = entry {
@@ -103,14 +109,39 @@ impl Index {
         if slot.is_empty() {
             self.map.remove(&nik.as_u64());
         }
+        let niks = self.villages.entry(village).or_default();
+        if has_entry {
+            niks.insert(nik.as_u64());
+        } else {
+            niks.remove(&nik.as_u64());
+        }
     }
 
     /// Remove every record of a village (before rebuilding it).
     pub fn clear_village(&mut self, village: u16) {
-        self.map.retain(|_, slot| {
-            slot.retain(|e| e.village != village);
-            !slot.is_empty()
-        });
+        let Some(niks) = self.villages.remove(&village) else {
+            return;
+        };
+        for nik in niks {
+            if let Some(slot) = self.map.get_mut(&nik) {
+                slot.retain(|e| e.village != village);
+                if slot.is_empty() {
+                    self.map.remove(&nik);
+                }
+            }
+        }
+    }
+
+    /// One village's records in NIK order.
+    pub fn village(&self, village: u16) -> impl Iterator<Item = (Nik, &Entry)> + '_ {
+        self.villages
+            .get(&village)
+            .into_iter()
+            .flatten()
+            .filter_map(move |&nik| {
+                let entry = self.map.get(&nik)?.iter().find(|e| e.village == village)?;
+                Some((Nik::from_u64(nik)?, entry))
+            })
     }
 
     /// Number of distinct NIKs.
@@ -124,19 +155,16 @@ impl Index {
 
     /// The records of the given villages, grouped by village and sorted by NIK.
     pub fn by_village(&self, wanted: &[u16]) -> HashMap<u16, Vec<(u64, Entry)>> {
-        let mut out: HashMap<u16, Vec<(u64, Entry)>> =
-            wanted.iter().map(|&v| (v, Vec::new())).collect();
-        for (&nik, slot) in &self.map {
-            for e in slot {
-                if let Some(list) = out.get_mut(&e.village) {
-                    list.push((nik, e.clone()));
-                }
-            }
-        }
-        for list in out.values_mut() {
-            list.sort_unstable_by_key(|(n, _)| *n);
-        }
-        out
+        wanted
+            .iter()
+            .map(|&v| {
+                let list = self
+                    .village(v)
+                    .map(|(nik, e)| (nik.as_u64(), e.clone()))
+                    .collect();
+                (v, list)
+            })
+            .collect()
     }
 }
 
@@ -225,6 +253,31 @@ mod tests {
         idx.set(nik, 3, None);
         assert!(idx.lookup(nik).is_none());
         assert!(idx.is_empty());
+        assert_eq!(idx.village(3).count(), 0);
+    }
+
+    #[test]
+    fn a_village_lists_its_own_records_in_nik_order() {
+        let mut idx = Index::new();
+        let niks = [3510150101800003, 3510150101800001, 3510150101800002];
+        for n in niks {
+            idx.set(
+                Nik::from_u64(n).unwrap(),
+                4,
+                Some(entry(4, StatusKind::Active)),
+            );
+        }
+        // The same NIK moved out of village 2: listed there, not in 4's order twice.
+        let moved = Nik::from_u64(niks[0]).unwrap();
+        idx.set(moved, 2, Some(entry(2, StatusKind::MovedOut)));
+        let listed: Vec<u64> = idx.village(4).map(|(n, _)| n.as_u64()).collect();
+        assert_eq!(listed, vec![niks[1], niks[2], niks[0]]);
+        let other: Vec<_> = idx.village(2).map(|(n, e)| (n, e.status)).collect();
+        assert_eq!(other, vec![(moved, StatusKind::MovedOut)]);
+        idx.clear_village(4);
+        assert_eq!(idx.village(4).count(), 0);
+        assert_eq!(idx.lookup(moved).unwrap().village, 2);
+        assert_eq!(idx.len(), 1);
     }
 
     #[test]

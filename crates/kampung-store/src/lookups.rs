@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use automerge::ChangeHash;
 use kampung_core::checkpoint::OpenCase;
+use kampung_core::resident::StatusKind;
 use kampung_core::{CheckVerdict, Nik, Policy, Verdict, VillageCode};
 
 use crate::crossing::DocHeads;
@@ -66,6 +67,32 @@ impl Lookups {
         Verdict::decide(parsed, entry.and_then(Entry::view))
     }
 
+    /// One page of a village's records matching `query`, in NIK order, and
+    /// how many match in all: from the index alone (no Automerge read), so a
+    /// search never waits for the store.
+    pub fn village_page(&self, query: &ResidentQuery) -> (usize, Vec<Nik>) {
+        let Some(village) = kampung_core::banyuwangi::village(query.village) else {
+            return (0, Vec::new());
+        };
+        let needle = query
+            .search
+            .as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        let mut total = 0;
+        let mut page = Vec::new();
+        for (nik, entry) in self.index.village(village.ordinal) {
+            if !query.matches(nik, entry, needle.as_deref()) {
+                continue;
+            }
+            if total >= query.offset && page.len() < query.limit {
+                page.push(nik);
+            }
+            total += 1;
+        }
+        (total, page)
+    }
+
     /// The open isolation case of a NIK, if any.
     pub fn open_case(&self, nik: Nik) -> Option<&OpenCase> {
         self.open_cases.get(&nik.as_u64()).map(|c| &c.case)
@@ -102,6 +129,44 @@ impl Lookups {
         }
         let verdict = CheckVerdict::decide(parsed, view, open.map(|c| c.case.clone()), policy, age);
         (verdict, basis)
+    }
+}
+
+/// Which residents of one village to list, and which page of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentQuery {
+    pub village: VillageCode,
+    /// A case-insensitive part of the name, or the first digits of the NIK.
+    pub search: Option<String>,
+    pub status: Option<StatusKind>,
+    /// Matching records to skip (in NIK order).
+    pub offset: usize,
+    /// Matching records to return at most.
+    pub limit: usize,
+}
+
+impl ResidentQuery {
+    /// Every record of `village`, first page of `limit`.
+    pub fn new(village: VillageCode, limit: usize) -> Self {
+        ResidentQuery {
+            village,
+            search: None,
+            status: None,
+            offset: 0,
+            limit,
+        }
+    }
+
+    /// Whether one record matches the status filter and the search; `needle`
+    /// is the search, trimmed and lower-cased.
+    fn matches(&self, nik: Nik, e: &Entry, needle: Option<&str>) -> bool {
+        if self.status.is_some_and(|s| s != e.status) {
+            return false;
+        }
+        let Some(needle) = needle else {
+            return true;
+        };
+        nik.to_string().starts_with(needle) || e.full_name.to_lowercase().contains(needle)
     }
 }
 

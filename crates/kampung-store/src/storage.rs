@@ -7,92 +7,13 @@
 //! any point leaves either the old or the new state, never neither.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Mutex;
 
 use crate::StoreError;
 
 pub mod sled_storage;
 
-/// The name of a document. Three kinds, each with one set of writers:
-/// - `v/35.10.15.2012`: a village's residents (that village's nodes);
-/// - `x/<peer id>`: a checkpoint's crossing log (that checkpoint);
-/// - `c/<16 hex digits>`: one isolation case (checkpoints, facilities, villages).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DocId(String);
-
-/// What a [`DocId`] names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocKind<'a> {
-    Village(kampung_core::VillageCode),
-    /// The crossing log of the checkpoint with this peer id (base58).
-    CrossingLog(&'a str),
-    /// An isolation case, by its id.
-    Case(&'a str),
-}
-
-/// Longest peer id text we accept in a document name (an ed25519 peer id is 52).
-const MAX_PEER_ID_LEN: usize = 64;
-/// Length of an isolation case id, in hex digits.
-pub const CASE_ID_LEN: usize = 16;
-
-impl DocId {
-    pub fn village(code: kampung_core::VillageCode) -> DocId {
-        DocId(format!("v/{code}"))
-    }
-    /// The crossing log of a checkpoint, named by its peer id (base58 text).
-    pub fn crossing_log(peer: &str) -> DocId {
-        DocId(format!("x/{peer}"))
-    }
-    /// An isolation case; `id` is [`CASE_ID_LEN`] lowercase hex digits.
-    pub fn case(id: &str) -> DocId {
-        DocId(format!("c/{id}"))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// The village whose residents this document holds, if it is a village document.
-    pub fn as_village(&self) -> Option<kampung_core::VillageCode> {
-        self.0
-            .strip_prefix("v/")
-            .and_then(|c| kampung_core::VillageCode::parse(c).ok())
-    }
-    /// What this document is, if it is a well-formed name of a known kind.
-    pub fn kind(&self) -> Option<DocKind<'_>> {
-        if let Some(v) = self.as_village() {
-            return Some(DocKind::Village(v));
-        }
-        if let Some(peer) = self.0.strip_prefix("x/") {
-            let ok = !peer.is_empty()
-                && peer.len() <= MAX_PEER_ID_LEN
-                && peer.bytes().all(|b| b.is_ascii_alphanumeric());
-            return ok.then_some(DocKind::CrossingLog(peer));
-        }
-        if let Some(id) = self.0.strip_prefix("c/") {
-            let ok = id.len() == CASE_ID_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            return ok.then_some(DocKind::Case(id));
-        }
-        None
-    }
-    /// A document id received from a peer or a user: only known kinds.
-    pub fn parse(s: &str) -> Option<DocId> {
-        let id = DocId(s.to_string());
-        let known = id.kind().is_some();
-        known.then_some(id)
-    }
-    pub(crate) fn from_stored(s: String) -> DocId {
-        DocId(s)
-    }
-}
-
-impl fmt::Display for DocId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use kampung_core::doc_id::{DocId, DocKind, CASE_ID_LEN};
 
 /// Everything stored for one document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,6 +60,9 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
+    /// Remove everything stored for a document (its chunks, snapshot,
+    /// heads, signatures and index), atomically.
+    fn remove(&self, doc: &DocId) -> Result<(), StoreError>;
     /// The persisted index of one document (see [`crate::index`]).
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError>;
@@ -239,6 +163,13 @@ impl Storage for MemoryStorage {
         });
         Ok(())
     }
+    fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.docs.remove(doc);
+            m.index.remove(doc);
+        });
+        Ok(())
+    }
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.with(|m| m.index.get(doc).cloned()))
     }
@@ -310,6 +241,9 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
         sigs: &[Sig],
     ) -> Result<(), StoreError> {
         (**self).replace(doc, snapshot, heads, sigs)
+    }
+    fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        (**self).remove(doc)
     }
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).index(doc)

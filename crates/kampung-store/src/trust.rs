@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use kampung_core::SharedClock;
 use kampung_trust::{NodeKey, Roster, Signed, WriteSignature, WriteTarget};
 use tracing::warn;
 
@@ -28,13 +29,13 @@ pub fn write_target(doc: &DocId) -> Option<WriteTarget<'_>> {
 #[derive(Debug, Clone)]
 pub struct RosterVerifier {
     roster: SharedRoster,
-    clock: fn() -> i64,
+    clock: SharedClock,
 }
 
 impl RosterVerifier {
-    /// `clock` gives the current time in unix ms (writes claiming to be signed
-    /// in the future are refused).
-    pub fn new(roster: SharedRoster, clock: fn() -> i64) -> Self {
+    /// `clock` gives the current time (writes claiming to be signed in the
+    /// future are refused).
+    pub fn new(roster: SharedRoster, clock: SharedClock) -> Self {
         RosterVerifier { roster, clock }
     }
 }
@@ -47,7 +48,7 @@ impl ChangeVerifier for RosterVerifier {
             .read()
             .map_err(|_| "roster lock poisoned".to_string())?;
         roster
-            .check_write(sig, &target, (self.clock)())
+            .check_write(sig, &target, self.clock.now_ms())
             .map(|_| ())
             .map_err(|d| d.to_string())
     }

@@ -17,7 +17,7 @@
 //! This crate does no IO.
 //!
 //! ```
-//! use kampung_trust::{Certificate, NodeKey, Role, Roster, Signed, Statement, WriteTarget};
+//! use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement, WriteTarget};
 //! use libp2p_identity::Keypair;
 //!
 //! let root = Keypair::generate_ed25519();
@@ -25,7 +25,7 @@
 //! let village = "35.10.15.2012".parse().unwrap();
 //! let cert = Signed::sign(Statement::Certificate(Certificate {
 //!     node: NodeKey::from_public(&node.public()).unwrap(),
-//!     role: Role::Village,
+//!     role: RoleKind::Village,
 //!     village: Some(village),
 //!     label: "Desa Olehsari".into(),
 //!     not_before_ms: 0,
@@ -51,7 +51,7 @@ pub mod write;
 pub use key::{NodeKey, Signature};
 pub use roster::{Denial, Roster, MAX_CLOCK_SKEW_MS};
 pub use statement::{
-    Certificate, IssuedPolicy, Revocation, Role, Signed, Statement, MAX_STATEMENT_BYTES,
+    Certificate, IssuedPolicy, Revocation, RoleKind, Signed, Statement, MAX_STATEMENT_BYTES,
 };
 pub use write::{uncovered, ChangeRef, WriteSignature, WriteSigner, MAX_WRITE_SIGNATURE_BYTES};
 

@@ -8,7 +8,7 @@ use kampung_core::Policy;
 use sha2::{Digest, Sha256};
 
 use crate::key::NodeKey;
-use crate::statement::{Certificate, IssuedPolicy, Revocation, Role, Signed, Statement};
+use crate::statement::{Certificate, IssuedPolicy, Revocation, RoleKind, Signed, Statement};
 use crate::write::WriteSignature;
 use crate::{TrustError, WriteTarget};
 
@@ -199,7 +199,7 @@ impl Roster {
         node: &NodeKey,
         target: &WriteTarget<'_>,
         at_ms: i64,
-    ) -> Result<Role, Denial> {
+    ) -> Result<RoleKind, Denial> {
         if let Some(r) = self.revoked.get(node).filter(|r| r.from_ms <= at_ms) {
             return Err(Denial::Revoked {
                 node: node.to_string(),
@@ -209,11 +209,13 @@ impl Roster {
         }
         let cert = self.certificate_at(node, at_ms)?;
         let allowed = match (target, cert.role) {
-            (WriteTarget::Residents(v), Role::Village) => cert.village == Some(*v),
-            (WriteTarget::CrossingLog(owner), Role::Checkpoint) => {
+            (WriteTarget::Residents(v), RoleKind::Village) => cert.village == Some(*v),
+            (WriteTarget::CrossingLog(owner), RoleKind::Checkpoint) => {
                 node.peer_id().is_some_and(|p| p.to_string() == *owner)
             }
-            (WriteTarget::Case, Role::Checkpoint | Role::Facility | Role::Village) => true,
+            (WriteTarget::Case, RoleKind::Checkpoint | RoleKind::Facility | RoleKind::Village) => {
+                true
+            }
             _ => false,
         };
         if allowed {
@@ -234,7 +236,7 @@ impl Roster {
         sig: &WriteSignature,
         target: &WriteTarget<'_>,
         now_ms: i64,
-    ) -> Result<Role, Denial> {
+    ) -> Result<RoleKind, Denial> {
         if sig.signed_ms > now_ms + MAX_CLOCK_SKEW_MS {
             return Err(Denial::FromTheFuture {
                 signed_ms: sig.signed_ms,

@@ -10,52 +10,15 @@ use sha2::{Digest, Sha256};
 use crate::key::{NodeKey, Signature};
 use crate::TrustError;
 
-/// What a certified node may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Writes its own village's residents; isolation cases of its people.
-    Village,
-    /// Writes its own crossing log and the isolation cases it opens.
-    Checkpoint,
-    /// An isolation facility (GOR): writes isolation cases.
-    Facility,
-    /// Reads everything, writes nothing.
-    Auditor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Village => "village",
-            Role::Checkpoint => "checkpoint",
-            Role::Facility => "facility",
-            Role::Auditor => "auditor",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = TrustError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "village" => Ok(Role::Village),
-            "checkpoint" => Ok(Role::Checkpoint),
-            "facility" => Ok(Role::Facility),
-            "auditor" => Ok(Role::Auditor),
-            other => Err(TrustError::BadStatement(format!(
-                "role '{other}' is not one of village, checkpoint, facility, auditor"
-            ))),
-        }
-    }
-}
+/// What a certified node may do: one of the mesh's role kinds.
+pub use kampung_core::RoleKind;
 
 /// Admits one node key to the mesh, with a role, for a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     pub node: NodeKey,
-    pub role: Role,
+    pub role: RoleKind,
     /// The village a village node writes for (required for, and only for, that role).
     pub village: Option<VillageCode>,
     /// A name people recognise ("Pelabuhan Ketapang", "Kantor Desa Olehsari").
@@ -73,10 +36,10 @@ impl Certificate {
 
     fn check(&self) -> Result<(), TrustError> {
         match (self.role, self.village) {
-            (Role::Village, None) => Err(TrustError::BadStatement(
+            (RoleKind::Village, None) => Err(TrustError::BadStatement(
                 "a village certificate must name its village".into(),
             )),
-            (Role::Village, Some(_)) | (_, None) => Ok(()),
+            (RoleKind::Village, Some(_)) | (_, None) => Ok(()),
             (role, Some(_)) => Err(TrustError::BadStatement(format!(
                 "a {} certificate does not name a village",
                 role.as_str()

@@ -11,7 +11,7 @@ fn village() -> VillageCode {
     "35.10.15.2012".parse().unwrap()
 }
 
-fn cert(root: &Keypair, node: &Keypair, role: Role, v: Option<VillageCode>) -> Signed {
+fn cert(root: &Keypair, node: &Keypair, role: RoleKind, v: Option<VillageCode>) -> Signed {
     Signed::sign(
         Statement::Certificate(Certificate {
             node: key(node),
@@ -31,7 +31,7 @@ fn statements_verify_only_against_their_root() {
     let root = Keypair::generate_ed25519();
     let other = Keypair::generate_ed25519();
     let node = Keypair::generate_ed25519();
-    let c = cert(&root, &node, Role::Checkpoint, None);
+    let c = cert(&root, &node, RoleKind::Checkpoint, None);
     assert!(c.verify(&key(&root)).is_ok());
     assert!(matches!(
         c.verify(&key(&other)),
@@ -41,7 +41,7 @@ fn statements_verify_only_against_their_root() {
     ));
     let mut roster = Roster::new(key(&root));
     assert!(roster
-        .add(cert(&other, &node, Role::Checkpoint, None))
+        .add(cert(&other, &node, RoleKind::Checkpoint, None))
         .is_err());
     assert!(roster.is_empty());
     assert!(roster.add(c.clone()).unwrap());
@@ -55,12 +55,12 @@ fn statements_verify_only_against_their_root() {
 fn altered_statements_fail() {
     let root = Keypair::generate_ed25519();
     let node = Keypair::generate_ed25519();
-    let mut c = cert(&root, &node, Role::Village, Some(village()));
+    let mut c = cert(&root, &node, RoleKind::Village, Some(village()));
     if let Statement::Certificate(inner) = &mut c.statement {
         inner.until_ms = i64::MAX;
     }
     assert!(c.verify(&key(&root)).is_err());
-    let mut c = cert(&root, &node, Role::Village, Some(village()));
+    let mut c = cert(&root, &node, RoleKind::Village, Some(village()));
     c.signature.0[5] ^= 1;
     assert!(c.verify(&key(&root)).is_err());
 }
@@ -69,7 +69,7 @@ fn altered_statements_fail() {
 fn wire_and_file_forms_round_trip() {
     let root = Keypair::generate_ed25519();
     let node = Keypair::generate_ed25519();
-    let c = cert(&root, &node, Role::Village, Some(village()));
+    let c = cert(&root, &node, RoleKind::Village, Some(village()));
     assert_eq!(Signed::decode(&c.encode()).unwrap(), c);
     let text = c.to_file_text();
     assert!(text.contains(&key(&node).to_string()), "{text}");
@@ -87,7 +87,7 @@ fn certificates_must_fit_their_role() {
     let node = Keypair::generate_ed25519();
     let bad = Statement::Certificate(Certificate {
         node: key(&node),
-        role: Role::Village,
+        role: RoleKind::Village,
         village: None,
         label: String::new(),
         not_before_ms: 0,
@@ -96,7 +96,7 @@ fn certificates_must_fit_their_role() {
     assert!(Signed::sign(bad, &root).is_err());
     let bad = Statement::Certificate(Certificate {
         node: key(&node),
-        role: Role::Checkpoint,
+        role: RoleKind::Checkpoint,
         village: Some(village()),
         label: String::new(),
         not_before_ms: 0,
@@ -112,7 +112,7 @@ fn admission_needs_a_certificate_in_force_and_no_revocation() {
     let stranger = Keypair::generate_ed25519();
     let mut roster = Roster::new(key(&root));
     roster
-        .add(cert(&root, &node, Role::Checkpoint, None))
+        .add(cert(&root, &node, RoleKind::Checkpoint, None))
         .unwrap();
     assert!(roster.admit(&key(&node), 1_500).is_ok());
     assert!(matches!(
@@ -153,13 +153,17 @@ fn roles_write_only_their_documents() {
     let aud = Keypair::generate_ed25519();
     let mut roster = Roster::new(key(&root));
     roster
-        .add(cert(&root, &v, Role::Village, Some(village())))
+        .add(cert(&root, &v, RoleKind::Village, Some(village())))
         .unwrap();
     roster
-        .add(cert(&root, &cp, Role::Checkpoint, None))
+        .add(cert(&root, &cp, RoleKind::Checkpoint, None))
         .unwrap();
-    roster.add(cert(&root, &gor, Role::Facility, None)).unwrap();
-    roster.add(cert(&root, &aud, Role::Auditor, None)).unwrap();
+    roster
+        .add(cert(&root, &gor, RoleKind::Facility, None))
+        .unwrap();
+    roster
+        .add(cert(&root, &aud, RoleKind::Auditor, None))
+        .unwrap();
     let other_village: VillageCode = "35.10.15.2001".parse().unwrap();
     let cp_peer = cp.public().to_peer_id().to_string();
     let v_peer = v.public().to_peer_id().to_string();
@@ -232,7 +236,7 @@ fn write_signatures_bind_doc_change_time_and_signer() {
     let v = Keypair::generate_ed25519();
     let mut roster = Roster::new(key(&root));
     roster
-        .add(cert(&root, &v, Role::Village, Some(village())))
+        .add(cert(&root, &v, RoleKind::Village, Some(village())))
         .unwrap();
     let target = WriteTarget::Residents(village());
     let sig = WriteSignature::create(&v, "v/35.10.15.2012", [7; 32], 1_500).unwrap();

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use kampung_core::RoleKind;
 use kampung_core::{banyuwangi, Policy, Region, VillageCode};
-use kampung_trust::{Certificate, IssuedPolicy, NodeKey, Revocation, Role, Signed, Statement};
+use kampung_trust::{Certificate, IssuedPolicy, NodeKey, Revocation, Signed, Statement};
 use libp2p_identity::Keypair;
 use time::{Date, OffsetDateTime, Time, UtcOffset};
 
@@ -54,7 +55,7 @@ pub struct CertifyArgs {
     node: NodeKey,
     /// What the node is: village, checkpoint, facility or auditor.
     #[arg(long, value_parser = parse_role)]
-    role: Role,
+    role: RoleKind,
     /// The village a village node writes for (e.g. 35.10.15.2012); only with --role village.
     #[arg(long, value_name = "CODE", value_parser = parse_village)]
     village: Option<VillageCode>,
@@ -136,16 +137,8 @@ fn parse_node(s: &str) -> Result<NodeKey, String> {
     })
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
-    match s {
-        "village" => Ok(Role::Village),
-        "checkpoint" => Ok(Role::Checkpoint),
-        "facility" => Ok(Role::Facility),
-        "auditor" => Ok(Role::Auditor),
-        _ => Err(format!(
-            "'{s}' is not a role: use village, checkpoint, facility or auditor"
-        )),
-    }
+fn parse_role(s: &str) -> Result<RoleKind, String> {
+    s.parse::<RoleKind>().map_err(|e| e.to_string())
 }
 
 fn parse_village(s: &str) -> Result<VillageCode, String> {
@@ -382,10 +375,10 @@ fn keygen(a: KeygenArgs) -> anyhow::Result<ExitCode> {
 
 fn certify(a: CertifyArgs) -> anyhow::Result<ExitCode> {
     match (a.role, a.village) {
-        (Role::Village, None) => bail!(
+        (RoleKind::Village, None) => bail!(
             "--village is required with --role village: the village code the node writes for, e.g. 35.10.15.2012"
         ),
-        (Role::Village, Some(_)) | (_, None) => {}
+        (RoleKind::Village, Some(_)) | (_, None) => {}
         (role, Some(_)) => bail!(
             "--village is only for --role village: a {} node does not write a village's residents",
             role.as_str()

@@ -1,18 +1,26 @@
-//! Where a command reads and writes residents: the store itself, or, while
-//! `kampung run` holds the store, the running node's API (so a clerk need not
-//! stop the node to import or correct records, and the changes spread at once).
+//! Where a command does its work: a node opened on the data directory
+//! (offline, when `kampung run` is not running), or, while `kampung run`
+//! holds the store, the running node through its API (so a clerk need not
+//! stop the node, and the changes spread at once). Either way the workflow
+//! is the node library's: the API's handlers call the same methods.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
 use kampung_core::{Nik, Resident, VillageCode};
 use kampung_datadir::DataDir;
-use kampung_store::storage::sled_storage::SledStorage;
-use kampung_store::Registry;
+use kampung_node::{Actor, Correction, RecordRefusal, RecordWritten, ResidentQuery, Running};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use time::Date;
 
 pub enum Backend {
-    Local(Box<Registry<SledStorage>>),
+    Local {
+        rt: tokio::runtime::Runtime,
+        running: Option<Running>,
+    },
     Remote(SocketAddr),
 }
 
@@ -24,24 +32,34 @@ pub struct Counts {
     pub unchanged: u64,
 }
 
-fn remote_error(e: ureq::Error, what: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {e}")
+/// A record-writing workflow, as the CLI asks for it.
+pub enum RecordChange {
+    Register(Box<Resident>),
+    Correct(Nik, Correction),
+    MoveOut(Nik, String),
+    Deceased(Nik, Option<Date>),
 }
 
-fn post(
-    addr: SocketAddr,
-    path: &str,
-    body: &impl serde::Serialize,
-) -> anyhow::Result<serde_json::Value> {
-    let url = format!("http://{addr}{path}");
-    let mut resp = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send_json(body)
-        .map_err(|e| remote_error(e, &format!("the running node at {addr} does not answer")))?;
+/// A path segment, percent-encoded (a NIK as typed may hold `/`, `?`, `#`).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An answer from the running node: the value, or its error message.
+fn answer<T: DeserializeOwned>(
+    mut resp: ureq::http::Response<ureq::Body>,
+    url: &str,
+) -> anyhow::Result<T> {
     let status = resp.status();
-    let value: serde_json::Value = resp
+    let value: Value = resp
         .body_mut()
         .read_json()
         .with_context(|| format!("bad answer from {url}"))?;
@@ -51,14 +69,32 @@ fn post(
             value["error"]["message"].as_str().unwrap_or("(no message)")
         );
     }
-    Ok(value)
+    serde_json::from_value(value).with_context(|| format!("unexpected answer from {url}"))
 }
 
-/// A record from the running node; `None` if it has none.
-fn remote_record(addr: SocketAddr, path: &str) -> anyhow::Result<Option<Resident>> {
-    super::status::get_optional(addr, path)?
-        .map(|v| serde_json::from_value(v).context("bad record from the node"))
-        .transpose()
+fn post<T: DeserializeOwned>(addr: SocketAddr, path: &str, body: &Value) -> anyhow::Result<T> {
+    let url = format!("http://{addr}{path}");
+    let resp = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(body)
+        .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
+    answer(resp, &url)
+}
+
+fn get<T: DeserializeOwned>(addr: SocketAddr, path: &str) -> anyhow::Result<Option<T>> {
+    let url = format!("http://{addr}{path}");
+    let resp = ureq::get(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
+    if resp.status() == 404 {
+        return Ok(None);
+    }
+    answer(resp, &url).map(Some)
 }
 
 impl Backend {
@@ -67,84 +103,252 @@ impl Backend {
         if let Some(addr) = super::status::running_api(data) {
             return Ok((dir, Backend::Remote(addr)));
         }
-        let reg = dir.open_registry(super::this_year())?;
-        Ok((dir, Backend::Local(Box::new(reg))))
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let running = rt.block_on(kampung_node::open_offline(data))?;
+        Ok((
+            dir,
+            Backend::Local {
+                rt,
+                running: Some(running),
+            },
+        ))
     }
 
-    /// The record of `nik` in `village`.
-    pub fn read(&mut self, village: VillageCode, nik: Nik) -> anyhow::Result<Option<Resident>> {
+    /// Run a workflow on the local node.
+    fn local<F, Fut, T>(&self, f: F) -> Option<anyhow::Result<T>>
+    where
+        F: FnOnce(kampung_node::Node) -> Fut,
+        Fut: Future<Output = Result<T, kampung_node::NodeError>>,
+    {
         match self {
-            Backend::Local(reg) => Ok(reg.read(village, nik)?),
-            Backend::Remote(addr) => {
-                remote_record(*addr, &format!("/v1/residents/{nik}?village={village}"))
+            Backend::Local {
+                rt,
+                running: Some(r),
+            } => Some(rt.block_on(f(r.node().clone())).map_err(Into::into)),
+            _ => None,
+        }
+    }
+
+    fn remote(&self) -> anyhow::Result<SocketAddr> {
+        match self {
+            Backend::Remote(addr) => Ok(*addr),
+            Backend::Local { .. } => anyhow::bail!("the local node has stopped"),
+        }
+    }
+
+    /// Stop a local node (its index persisted); nothing to do for a remote one.
+    pub fn close(mut self) -> anyhow::Result<()> {
+        if let Backend::Local { rt, running } = &mut self {
+            if let Some(r) = running.take() {
+                rt.block_on(r.stop())?;
             }
         }
+        Ok(())
     }
 
-    /// The best record of `nik` in any village.
-    pub fn get(&mut self, nik: Nik) -> anyhow::Result<Option<Resident>> {
-        match self {
-            Backend::Local(reg) => Ok(reg.get(nik)?),
-            Backend::Remote(addr) => remote_record(*addr, &format!("/v1/residents/{nik}")),
+    /// The verdict on a NIK as typed, as the API's `/v1/verdict` answers it.
+    pub fn verdict(&self, input: &str) -> anyhow::Result<Value> {
+        if let Some(r) = self.local(|n| async move {
+            let answer = n.verdict(&Actor::anonymous(), input);
+            Ok(kampung_api::routes::verdict::VerdictResponse::from(answer))
+        }) {
+            return Ok(serde_json::to_value(r?)?);
         }
+        let addr = self.remote()?;
+        get(addr, &format!("/v1/verdict/{}", segment(input)))?
+            .context("the running node has no verdict route")
     }
 
-    /// Which records a write would refuse: (position, reason).
-    pub fn check(
-        &mut self,
-        village: VillageCode,
-        records: &[Resident],
-    ) -> anyhow::Result<Vec<(usize, String, bool)>> {
-        match self {
-            Backend::Local(reg) => Ok(reg
-                .check(village, records)
-                .into_iter()
-                .map(|(i, r)| {
-                    let wrong_village = matches!(r, kampung_store::Refusal::WrongVillage { .. });
-                    (i, r.to_string(), wrong_village)
-                })
-                .collect()),
-            Backend::Remote(addr) => {
-                let v = post(*addr, "/v1/residents/check", &records)?;
-                Ok(v["refused"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| {
-                        let msg = r["message"].as_str()?.to_string();
-                        let wrong = msg.contains("but this write is for village");
-                        Some((r["index"].as_u64()? as usize, msg, wrong))
-                    })
-                    .collect())
+    /// The record of `nik` (in `village`, else the one deciding the verdict).
+    pub fn resident(
+        &self,
+        nik: Nik,
+        village: Option<VillageCode>,
+    ) -> anyhow::Result<Option<Resident>> {
+        if let Some(r) = self.local(|n| async move {
+            match n.resident(&Actor::anonymous(), nik, village).await {
+                Ok(r) => Ok(Some(r)),
+                Err(e) if e.code == kampung_node::ErrorCode::NotRegistered => Ok(None),
+                Err(e) => Err(e),
             }
+        }) {
+            return r;
         }
+        let path = match village {
+            Some(v) => format!("/v1/residents/{nik}?village={v}"),
+            None => format!("/v1/residents/{nik}"),
+        };
+        get(self.remote()?, &path)
     }
 
-    /// Write records (durable when this returns).
+    /// Which records a write would refuse, and why.
+    pub fn check(&self, records: &[Resident]) -> anyhow::Result<Vec<RecordRefusal>> {
+        let owned = records.to_vec();
+        if let Some(r) = self.local(|n| async move { n.check_residents(owned).await }) {
+            return r;
+        }
+        #[derive(serde::Deserialize)]
+        struct Checked {
+            refused: Vec<RecordRefusal>,
+        }
+        let v: Checked = post(self.remote()?, "/v1/residents/check", &json!(records))?;
+        Ok(v.refused)
+    }
+
+    /// Write records of this node's village (durable when this returns).
     pub fn write(
-        &mut self,
-        village: VillageCode,
-        records: &[Resident],
+        &self,
+        records: Vec<Resident>,
         progress: &mut dyn FnMut(usize),
     ) -> anyhow::Result<Counts> {
-        match self {
-            Backend::Local(reg) => {
-                let r = reg.write(village, records, super::now_ms(), progress)?;
-                reg.checkpoint()?;
-                Ok(Counts {
-                    added: r.added as u64,
-                    changed: r.changed as u64,
-                    unchanged: r.unchanged as u64,
-                })
+        if let Backend::Local {
+            rt,
+            running: Some(r),
+        } = self
+        {
+            let node = r.node().clone();
+            let (tx, mut rx) = tokio::sync::watch::channel(0);
+            let by = Actor::anonymous();
+            let report = rt.block_on(async move {
+                let write = node.write_residents(&by, records, Some(tx));
+                tokio::pin!(write);
+                loop {
+                    tokio::select! {
+                        done = &mut write => break done,
+                        Ok(()) = rx.changed() => progress(*rx.borrow()),
+                    }
+                }
+            })?;
+            let r = report.report;
+            return Ok(Counts {
+                added: r.added as u64,
+                changed: r.changed as u64,
+                unchanged: r.unchanged as u64,
+            });
+        }
+        let n = records.len();
+        let v: Value = post(self.remote()?, "/v1/residents", &json!(records))?;
+        progress(n);
+        Ok(Counts {
+            added: v["added"].as_u64().unwrap_or(0),
+            changed: v["changed"].as_u64().unwrap_or(0),
+            unchanged: v["unchanged"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// Register, correct, move out or mark deceased one record.
+    pub fn change(&self, change: RecordChange) -> anyhow::Result<RecordWritten> {
+        let by = Actor::anonymous();
+        if let Backend::Local { .. } = self {
+            let done = self.local(|n| async move {
+                match change {
+                    RecordChange::Register(r) => n.register(&by, *r).await,
+                    RecordChange::Correct(nik, fix) => n.correct(&by, nik, fix).await,
+                    RecordChange::MoveOut(nik, to) => n.move_out(&by, nik, to).await,
+                    RecordChange::Deceased(nik, on) => n.mark_deceased(&by, nik, on).await,
+                }
+            });
+            return done.unwrap_or_else(|| Err(anyhow::anyhow!("the local node has stopped")));
+        }
+        let addr = self.remote()?;
+        match change {
+            RecordChange::Register(r) => post(addr, "/v1/residents/register", &json!(r)),
+            RecordChange::Correct(nik, fix) => post(
+                addr,
+                &format!("/v1/residents/{nik}/correct"),
+                &json!({
+                    "full_name": fix.full_name,
+                    "sex": fix.sex,
+                    "birth_date": fix.birth_date.map(|d| d.to_string()),
+                    "family_card": fix.family_card,
+                    "dusun": fix.dusun,
+                    "rt": fix.rt,
+                    "rw": fix.rw,
+                }),
+            ),
+            RecordChange::MoveOut(nik, to) => post(
+                addr,
+                &format!("/v1/residents/{nik}/move-out"),
+                &json!({ "to": to }),
+            ),
+            RecordChange::Deceased(nik, on) => post(
+                addr,
+                &format!("/v1/residents/{nik}/deceased"),
+                &json!({ "on": on.map(|d| d.to_string()) }),
+            ),
+        }
+    }
+
+    /// Every resident of `village`, in NIK order, page by page.
+    pub fn residents(&self, village: VillageCode) -> anyhow::Result<Vec<Resident>> {
+        const PAGE: usize = 500;
+        let mut all = Vec::new();
+        loop {
+            let mut q = ResidentQuery::new(village, PAGE);
+            q.offset = all.len();
+            let (total, items) = match self
+                .local(|n| async move { n.residents_page(&Actor::anonymous(), q).await })
+            {
+                Some(page) => {
+                    let page = page?;
+                    (page.total, page.items)
+                }
+                None => {
+                    #[derive(serde::Deserialize)]
+                    struct Page {
+                        total: usize,
+                        items: Vec<Resident>,
+                    }
+                    let path = format!(
+                        "/v1/residents?village={village}&offset={}&limit={PAGE}",
+                        all.len()
+                    );
+                    let p: Page = get(self.remote()?, &path)?.context("no residents route")?;
+                    (p.total, p.items)
+                }
+            };
+            let done = items.is_empty();
+            all.extend(items);
+            if done || all.len() >= total {
+                return Ok(all);
             }
-            Backend::Remote(addr) => {
-                let v = post(*addr, "/v1/residents", &records)?;
-                progress(records.len());
-                Ok(Counts {
-                    added: v["added"].as_u64().unwrap_or(0),
-                    changed: v["changed"].as_u64().unwrap_or(0),
-                    unchanged: v["unchanged"].as_u64().unwrap_or(0),
-                })
+        }
+    }
+
+    /// Add a root-signed statement file's text (verified against the root).
+    pub fn add_statement(&self, text: &str) -> anyhow::Result<bool> {
+        if let Some(r) = self.local(|n| async move {
+            n.add_statement(&Actor::anonymous(), text)
+                .await
+                .map(|a| a.new)
+        }) {
+            return r;
+        }
+        let addr = self.remote()?;
+        let url = format!("http://{addr}/v1/trust");
+        let resp = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json")
+            .send(text)
+            .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
+        let v: Value = answer(resp, &url)?;
+        Ok(v["new"].as_bool().unwrap_or(false))
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // A command that ends early still persists the local node's index.
+        if let Backend::Local { rt, running } = self {
+            if let Some(r) = running.take() {
+                if let Err(e) = rt.block_on(r.stop()) {
+                    tracing::warn!(error = %e, "the local store did not stop cleanly");
+                }
             }
         }
     }

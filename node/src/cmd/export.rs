@@ -16,17 +16,16 @@ pub struct Args {
 }
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let (dir, mut reg) = super::open(data)?;
+    let (dir, backend) = super::backend::Backend::open(data)?;
     let village = match a.village {
-        Some(v) => {
-            if !reg.villages().contains(&v) {
-                anyhow::bail!("this node holds no document for village {v}");
-            }
-            v
-        }
+        Some(v) => v,
         None => super::own_village(&dir).context("pass --village CODE to export a replica")?,
     };
-    let residents = reg.residents(village)?;
+    let residents = backend.residents(village)?;
+    backend.close()?;
+    if residents.is_empty() && Some(village) != dir.role().village() {
+        anyhow::bail!("this node holds no residents of village {village}");
+    }
     match a.out {
         Some(path) => {
             let tmp = path.with_extension("csv.tmp");

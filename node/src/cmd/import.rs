@@ -50,8 +50,8 @@ impl From<&RowError> for Problem {
 }
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let (dir, mut reg) = super::backend::Backend::open(data)?;
-    let village = super::own_village(&dir)?;
+    let (dir, backend) = super::backend::Backend::open(data)?;
+    super::own_village(&dir)?;
     let file = File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let read = kampung_csv::read(file, super::this_year())
         .with_context(|| format!("{}", a.file.display()))?;
@@ -67,17 +67,17 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let residents: Vec<_> = read.rows.iter().map(|r| r.resident.clone()).collect();
-    let refused = reg.check(village, &residents)?;
+    let refused = backend.check(&residents)?;
     let mut bad = vec![false; residents.len()];
-    for (i, message, wrong_village) in refused {
-        let Some(row) = read.rows.get(i) else {
+    for r in refused {
+        let Some(row) = read.rows.get(r.index) else {
             continue;
         };
-        bad[i] = true;
+        bad[r.index] = true;
         errors.push(Problem {
             line: row.line,
-            field: Some(if wrong_village { "village_code" } else { "nik" }),
-            message,
+            field: Some(r.code.field()),
+            message: r.message,
         });
     }
     errors.sort_by_key(|p| p.line);
@@ -121,7 +121,8 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let written = reg.write(village, &good, &mut |n| bar.set_position(n as u64))?;
+    let written = backend.write(good, &mut |n| bar.set_position(n as u64))?;
+    backend.close()?;
     bar.finish_and_clear();
     report.added = written.added as usize;
     report.changed = written.changed as usize;

@@ -53,7 +53,7 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
     match root {
         Some(root) => println!(
             "root: {root}; ask the regency administrator for a certificate for this peer id (role {}), then `kampung trust add FILE`",
-            dir.trust_role().as_str()
+            dir.role().kind().as_str()
         ),
         None => println!(
             "no root key configured: this node will trust no certificates until `kampung trust root ROOT.pub`"

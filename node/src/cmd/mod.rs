@@ -14,27 +14,19 @@ pub mod run;
 pub mod status;
 pub mod trust;
 
-use std::path::Path;
-
 use anyhow::Context;
-use kampung_core::VillageCode;
+use kampung_core::{Clock, SystemClock, VillageCode};
 use kampung_datadir::{DataDir, Role};
-use kampung_store::storage::sled_storage::SledStorage;
-use kampung_store::Registry;
 
-/// The current year, the century pivot of NIK birth years.
+/// The current year in Banyuwangi by the machine's clock: the century
+/// pivot of NIK birth years.
 pub fn this_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
+    kampung_core::clock::this_year(&SystemClock)
 }
 
+/// Unix milliseconds now, by the machine's clock.
 pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-pub fn open(data: &Path) -> anyhow::Result<(DataDir, Registry<SledStorage>)> {
-    let dir = DataDir::open(data)?;
-    let reg = dir.open_registry(this_year())?;
-    Ok((dir, reg))
+    SystemClock.now_ms()
 }
 
 /// The village this node writes for, or an error saying why it cannot write residents.

@@ -2,6 +2,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use kampung_node::Correction;
+
+use super::backend::RecordChange;
 use kampung_core::{Address, Nik, Resident, Sex, Status};
 use time::Date;
 
@@ -84,10 +87,10 @@ fn parse_nik(s: &str) -> anyhow::Result<Nik> {
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
-    let (dir, mut reg) = super::backend::Backend::open(data)?;
+    let (dir, backend) = super::backend::Backend::open(data)?;
     if let Command::Show { nik, json } = &c {
         let nik = parse_nik(nik)?;
-        let Some(r) = reg.get(nik)? else {
+        let Some(r) = backend.resident(nik, None)? else {
             bail!("{nik} is not in the registry of any village held by this node");
         };
         if *json {
@@ -98,15 +101,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let village = super::own_village(&dir)?;
-    let existing = |reg: &mut super::backend::Backend, nik: &str| -> anyhow::Result<Resident> {
-        let nik = parse_nik(nik)?;
-        reg.read(village, nik)?.with_context(|| {
-            format!(
-                "{nik} is not a resident of this village ({village}); use `kampung resident add`"
-            )
-        })
-    };
-    let record = match c {
+    let change = match c {
         Command::Add {
             nik,
             name,
@@ -116,23 +111,17 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             dusun,
             rt,
             rw,
-        } => {
-            let nik = parse_nik(&nik)?;
-            if reg.read(village, nik)?.is_some() {
-                bail!("{nik} is already registered in this village; use `kampung resident update`");
-            }
-            Resident {
-                nik,
-                full_name: name,
-                sex,
-                birth_date: birth,
-                family_card: kk,
-                address: Address { dusun, rt, rw },
-                village,
-                status: Status::Active,
-                updated_at_ms: 0,
-            }
-        }
+        } => RecordChange::Register(Box::new(Resident {
+            nik: parse_nik(&nik)?,
+            full_name: name,
+            sex,
+            birth_date: birth,
+            family_card: kk,
+            address: Address { dusun, rt, rw },
+            village,
+            status: Status::Active,
+            updated_at_ms: 0,
+        })),
         Command::Update {
             nik,
             name,
@@ -142,62 +131,37 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             dusun,
             rt,
             rw,
-        } => {
-            let mut r = existing(&mut reg, &nik)?;
-            r.full_name = name.unwrap_or(r.full_name);
-            r.sex = sex.unwrap_or(r.sex);
-            r.birth_date = birth.unwrap_or(r.birth_date);
-            r.family_card = kk.unwrap_or(r.family_card);
-            r.address.dusun = dusun.unwrap_or(r.address.dusun);
-            r.address.rt = rt.unwrap_or(r.address.rt);
-            r.address.rw = rw.unwrap_or(r.address.rw);
-            r
-        }
-        Command::MoveOut { nik, to } => {
-            let mut r = existing(&mut reg, &nik)?;
-            if r.status != Status::Active {
-                bail!(
-                    "{} is not an active resident (status: {})",
-                    r.nik,
-                    r.status.kind().as_str()
-                );
-            }
-            r.status = Status::MovedOut { destination: to };
-            r
-        }
-        Command::Deceased { nik, on } => {
-            let mut r = existing(&mut reg, &nik)?;
-            if matches!(r.status, Status::Deceased { .. }) {
-                bail!("{} is already recorded as deceased", r.nik);
-            }
-            r.status = Status::Deceased { date: on };
-            r
-        }
+        } => RecordChange::Correct(
+            parse_nik(&nik)?,
+            Correction {
+                full_name: name,
+                sex,
+                birth_date: birth,
+                family_card: kk,
+                dusun,
+                rt,
+                rw,
+            },
+        ),
+        Command::MoveOut { nik, to } => RecordChange::MoveOut(parse_nik(&nik)?, to),
+        Command::Deceased { nik, on } => RecordChange::Deceased(parse_nik(&nik)?, on),
         Command::Show { .. } => unreachable!("handled above"),
     };
-    let warnings = record
-        .validate(super::this_year())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some((_, reason, _)) = reg
-        .check(village, std::slice::from_ref(&record))?
-        .into_iter()
-        .next()
-    {
-        anyhow::bail!("{reason}");
-    }
-    let report = reg.write(village, std::slice::from_ref(&record), &mut |_| {})?;
-    for w in warnings {
+    let written = backend.change(change)?;
+    backend.close()?;
+    for w in &written.warnings {
         eprintln!("warning: {w}");
     }
-    if report.unchanged > 0 {
-        println!("{}: nothing changed", record.nik);
-    } else {
+    let r = &written.record;
+    if written.changed {
         println!(
             "{}: saved ({} {})",
-            record.nik,
-            record.full_name,
-            record.status.kind().as_str()
+            r.nik,
+            r.full_name,
+            r.status.kind().as_str()
         );
+    } else {
+        println!("{}: nothing changed", r.nik);
     }
     Ok(ExitCode::SUCCESS)
 }

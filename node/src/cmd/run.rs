@@ -1,18 +1,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use kampung_datadir::{DataDir, Role};
-use kampung_mesh::MeshConfig;
-use std::sync::{Arc, RwLock};
-
-use kampung_runtime::membership::{now_ms, RosterMembership};
-use kampung_runtime::store::{accept_all, spawn_store};
 use kampung_runtime::Config;
-use kampung_store::trust::{load_roster, RosterVerifier, SharedRoster};
-use kampung_store::ChangeVerifier;
-use kampung_trust::NodeKey;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -71,16 +61,6 @@ fn load_config(data: Option<&Path>, a: &Args) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn parse_addrs(field: &str, list: &[String]) -> anyhow::Result<Vec<kampung_mesh::Address>> {
-    list.iter()
-        .enumerate()
-        .map(|(i, a)| {
-            a.parse()
-                .with_context(|| format!("{field}[{i}]: '{a}' is not a multiaddr"))
-        })
-        .collect()
-}
-
 pub fn run(data: Option<&Path>, a: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(data, &a)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -94,65 +74,14 @@ pub fn run(data: Option<&Path>, a: Args) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     // Listen for Ctrl-C / SIGTERM before anything else, so a signal during
     // start-up is not lost: it stops the node as soon as it is up.
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
+    let signalled = CancellationToken::new();
+    let on_signal = signalled.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         on_signal.cancel();
     });
-    let dir = DataDir::open(&config.data)?;
-    let registry = dir.open_registry(super::this_year())?;
-    // With a root key, peers must show certificates and every remote write
-    // must be signed by a writer allowed to make it; without one, the node
-    // runs an open mesh (a trusted network only).
-    let roster: Option<SharedRoster> = match dir.root_key()? {
-        Some(root) => Some(Arc::new(RwLock::new(load_roster(
-            registry.storage(),
-            root,
-        )?))),
-        None => {
-            tracing::warn!("no root key configured: this node admits every peer and accepts every change. Configure one with `kampung init --root ROOT.pub`");
-            None
-        }
-    };
-    let verifier: Arc<dyn ChangeVerifier + Send + Sync> = match &roster {
-        Some(r) => Arc::new(RosterVerifier::new(r.clone(), now_ms)),
-        None => accept_all(),
-    };
-    let (store, store_thread) = spawn_store(registry, verifier);
-    let (role, own_village) = match dir.role() {
-        Role::Village { village } => (format!("village:{village}"), Some(*village)),
-        Role::Checkpoint { name } => (format!("checkpoint:{name}"), None),
-        Role::Facility { name } => (format!("facility:{name}"), None),
-        Role::Auditor => ("auditor".to_string(), None),
-    };
-    let mut mesh_config = MeshConfig::new(dir.keypair().clone(), role.clone());
-    if let Some(r) = &roster {
-        let own = NodeKey::from_public(&dir.keypair().public())
-            .context("the node key is not an ed25519 key")?;
-        if r.read()
-            .map(|r| r.signed_certificate(&own, now_ms()).is_none())
-            .unwrap_or(true)
-        {
-            tracing::warn!("this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
-        }
-        mesh_config.membership = Arc::new(RosterMembership::new(r.clone(), own, store.clone()));
-    }
-    mesh_config.listen = parse_addrs("network.listen", &config.network.listen)?;
-    mesh_config.bootstrap = parse_addrs("network.bootstrap", &config.network.bootstrap)?;
-    mesh_config.mdns = config.network.mdns;
-    mesh_config.kademlia = config.network.kademlia;
-    mesh_config.anti_entropy_every = config.anti_entropy();
-    mesh_config.heartbeat_every = config.heartbeat();
-    mesh_config.max_peers = config.network.max_peers;
-    mesh_config.max_sessions = config.limits.max_sessions;
-    mesh_config.max_inbound = config.limits.max_inbound_requests;
-    mesh_config.request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
-    mesh_config.limits.max_message = config.limits.max_message_bytes;
-    mesh_config.owned_docs = own_village.map(|v| format!("v/{v}")).into_iter().collect();
-    let (mesh, event_loop) = kampung_mesh::new(mesh_config, store.clone())?;
-
-    let mesh_task = tokio::spawn(event_loop.run(shutdown.child_token()));
+    let running = kampung_node::start_with_config(&config).await?;
+    let node = running.node().clone();
     let listener = tokio::net::TcpListener::bind(config.api_addr()?)
         .await
         .with_context(|| format!("cannot listen for the API on {}", config.api.listen))?;
@@ -160,48 +89,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr_file = kampung_api::api_addr_file(&config.data);
     std::fs::write(&addr_file, format!("{api_addr}\n"))
         .with_context(|| format!("cannot write {}", addr_file.display()))?;
-    let state = kampung_api::AppState::new(kampung_api::ApiContext {
-        store: store.clone(),
-        mesh: mesh.clone(),
-        role: role.clone(),
-        own_village,
-        peer_id: dir.info().peer_id.clone(),
-        this_year: super::this_year(),
-        metrics: kampung_api::Metrics::new(),
-        roster: roster.clone(),
-        clock: kampung_api::Clock::system(),
-    });
-    let api_task = tokio::spawn(kampung_api::serve(listener, state, shutdown.child_token()));
-    info!(peer = %dir.info().peer_id, %role, api = %api_addr, "node running");
+    let api_task = tokio::spawn(kampung_api::serve(
+        listener,
+        kampung_api::AppState::new(node.clone()),
+        running.shutdown_token(),
+    ));
+    info!(peer = %node.peer_id(), role = %node.role().tag(), api = %api_addr, "node running");
     println!(
         "node {} ({}) running; API on http://{api_addr}; Ctrl-C to stop",
-        dir.info().peer_id,
-        dir.role()
+        node.peer_id(),
+        node.role()
     );
 
-    shutdown.cancelled().await;
+    signalled.cancelled().await;
     println!("stopping...");
-    shutdown.cancel();
-    let _ = mesh_task.await;
+    drop(node);
+    let stopped = running.stop().await;
     match api_task.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "API server ended with an error"),
         Err(e) => tracing::warn!(error = %e, "API task failed"),
         Ok(Ok(())) => {}
     }
-    drop(mesh);
-    drop(store);
-    let stored = tokio::task::spawn_blocking(move || store_thread.join())
-        .await
-        .context("waiting for the store")?;
     let _ = std::fs::remove_file(&addr_file);
-    match stored {
-        Ok(Ok(())) => {
-            println!("stopped cleanly");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => anyhow::bail!("the store thread panicked"),
-    }
+    stopped?;
+    println!("stopped cleanly");
+    Ok(())
 }
 
 async fn wait_for_signal() {

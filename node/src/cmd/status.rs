@@ -43,28 +43,6 @@ pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
         .with_context(|| format!("bad answer from {url}"))
 }
 
-/// GET from a node at `addr`; `None` on 404.
-pub fn get_optional(
-    addr: std::net::SocketAddr,
-    path: &str,
-) -> anyhow::Result<Option<serde_json::Value>> {
-    let url = format!("http://{addr}{path}");
-    let mut resp = ureq::get(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .with_context(|| format!("the node at {addr} does not answer"))?;
-    if resp.status() == 404 {
-        return Ok(None);
-    }
-    Ok(Some(
-        resp.body_mut()
-            .read_json()
-            .with_context(|| format!("bad answer from {url}"))?,
-    ))
-}
-
 fn age(v: &serde_json::Value) -> String {
     match v.as_f64() {
         Some(s) if s < 1.0 => "now".into(),

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use kampung_datadir::DataDir;
-use kampung_store::trust::{add_statement, load_roster};
+use kampung_store::trust::load_roster;
 use kampung_trust::{NodeKey, Roster, Signed, Statement, MAX_STATEMENT_BYTES};
 use serde::Serialize;
 
@@ -141,7 +141,7 @@ fn check_own(dir: &DataDir, signed: &Signed) {
         kampung_datadir::Role::Village { village } => Some(*village),
         _ => None,
     };
-    if c.role != dir.trust_role() || c.village != village {
+    if c.role != dir.role().kind() || c.village != village {
         eprintln!(
             "warning: this certificate makes this node a {}{}, but it was initialised as {}: its writes will be refused by other nodes",
             c.role.as_str(),
@@ -162,52 +162,23 @@ fn add(data: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for (_, (_, signed)) in &statements {
         check_own(&dir, signed);
     }
-    if let Some(addr) = super::status::running_api(data) {
-        for (path, (text, signed)) in &statements {
-            post_statement(addr, path, text)?;
-            println!(
-                "{}: {} (sent to the running node)",
-                path.display(),
-                describe(&signed.statement)
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let storage = dir.open_storage()?;
-    let mut roster = load_roster(&storage, root)?;
-    for (path, (_, signed)) in statements {
+    // The node's workflow, on the store or through the running node.
+    let (_, backend) = super::backend::Backend::open(data)?;
+    let running = matches!(backend, super::backend::Backend::Remote(_));
+    for (path, (text, signed)) in &statements {
         let line = describe(&signed.statement);
-        let new = add_statement(&storage, &mut roster, signed)?
-            .map_err(|e| anyhow::anyhow!("{}: refused: {e}", path.display()))?;
-        let what = if new { "added" } else { "already held" };
+        let new = backend
+            .add_statement(text)
+            .map_err(|e| anyhow::anyhow!("{}: refused: {e:#}", path.display()))?;
+        let what = match (running, new) {
+            (true, _) => "sent to the running node",
+            (false, true) => "added",
+            (false, false) => "already held",
+        };
         println!("{}: {line} ({what})", path.display());
     }
+    backend.close()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Hand a statement file to the running node (`POST /v1/trust`, the file's text).
-fn post_statement(addr: std::net::SocketAddr, path: &Path, text: &str) -> anyhow::Result<()> {
-    let url = format!("http://{addr}/v1/trust");
-    let mut resp = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .header("content-type", "application/json")
-        .send(text)
-        .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
-    let status = resp.status();
-    if status.as_u16() == 200 {
-        return Ok(());
-    }
-    let body = resp.body_mut().read_to_string().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| body.trim().to_string());
-    bail!(
-        "{}: the running node refused it ({status}): {message}",
-        path.display()
-    )
 }
 
 #[derive(Debug, Serialize)]

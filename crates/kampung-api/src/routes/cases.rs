@@ -9,19 +9,13 @@ pub mod views;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kampung_core::checkpoint::{local_date, origin};
-use kampung_core::{CheckVerdict, Nik, ParsedNik, Place, Pledge, Policy};
-use kampung_store::case::{
-    is_case_id, new_case_id, FollowUp, Note, Opening, Outcome, Placement, Release, ReleaseReason,
-    Writer,
-};
-use kampung_store::CaseUpdate;
+use kampung_core::{Place, Pledge};
+use kampung_node::{Actor, CaseChange, NewCase};
+use kampung_store::case::{CaseState, Outcome, ReleaseReason};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::ToSchema;
 
-use super::common::{announce, case_not_found, case_writer, record_error};
-use super::verdict::check;
 use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 pub use views::{CaseView, FollowUpView, ReleaseView, WriterView};
@@ -101,140 +95,19 @@ fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-/// Today in Banyuwangi by the node's clock.
-fn today(state: &AppState) -> Result<Date, ApiError> {
-    local_date(state.clock.now_ms())
-        .ok_or_else(|| ApiError::store("the node's clock is out of range"))
+/// Today (WIB) by the node's clock, and one case as the API shows it.
+fn view(state: &AppState, case: CaseState) -> Result<CaseView, ApiError> {
+    Ok(CaseView::new(case, state.today()?))
 }
 
-/// Parse a NIK from a body; 422 `invalid_nik` naming the rule broken.
-pub(crate) fn parse_nik(state: &AppState, input: &str) -> Result<ParsedNik, ApiError> {
-    Nik::parse(input, state.this_year)
-        .map_err(|e| unprocessable(ErrorCode::InvalidNik, format!("nik: {e}")))
-}
-
-/// Refuse a second open case for a person (the verdict shows an open one).
-fn no_open_case(verdict: &CheckVerdict) -> Result<(), ApiError> {
-    let open = match verdict {
-        CheckVerdict::ResidentUnderIsolation { case_id, place, .. } => Some((case_id, place)),
-        CheckVerdict::Deceased {
-            open_case: Some(c), ..
-        } => Some((&c.case_id, &c.place)),
-        _ => None,
-    };
-    match open {
-        Some((id, place)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::CaseOpen,
-            format!("this person already has open isolation case {id} (at {place}): update that case instead of opening another"),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The name the registry gives the person, if any.
-fn registry_name(verdict: &CheckVerdict) -> Option<String> {
-    match verdict {
-        CheckVerdict::Resident { full_name, .. }
-        | CheckVerdict::MovedOut { full_name, .. }
-        | CheckVerdict::Deceased { full_name, .. } => Some(full_name.clone()),
-        CheckVerdict::ResidentUnderIsolation { full_name, .. } => full_name.clone(),
-        _ => None,
-    }
-}
-
-/// What opening a case needs besides the writer.
-#[derive(Debug)]
-pub(crate) struct NewCase {
-    pub parsed: ParsedNik,
-    pub person_name: Option<String>,
-    pub origin: Option<String>,
-    pub place: Place,
-}
-
-/// Open a case (random id, the policy's isolation days, origin from the NIK
-/// unless given), announce it; its id.
-pub(crate) async fn open_case(
-    state: &AppState,
-    by: Writer,
-    policy: &Policy,
-    verdict: &CheckVerdict,
-    new: NewCase,
-) -> Result<String, ApiError> {
-    no_open_case(verdict)?;
-    let now = state.clock.now_ms();
-    let opening = Opening {
-        nik: new.parsed.nik(),
-        person_name: new
-            .person_name
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty())
-            .or_else(|| registry_name(verdict)),
-        at_ms: now,
-        by,
-        origin: new
-            .origin
-            .map(|o| o.trim().to_string())
-            .filter(|o| !o.is_empty())
-            .unwrap_or_else(|| origin(new.parsed.issued_in())),
-        required_days: policy.isolation_days,
-        place: new.place,
-    };
-    let case_id = new_case_id(rand::random());
-    let announcement = state
-        .store
-        .open_case(case_id.clone(), opening, now)
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(record_error)?;
-    announce(state, announcement).await;
-    Ok(case_id)
-}
-
-/// One case as it stands today; 404 if not held.
-async fn case_view(state: &AppState, id: &str) -> Result<CaseView, ApiError> {
-    let today = today(state)?;
-    let cases = state
-        .store
-        .cases(state.clock.now_ms())
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    cases
-        .into_iter()
-        .find(|c| c.info.case_id == id)
-        .map(|c| CaseView::new(c, today))
-        .ok_or_else(|| case_not_found(id))
-}
-
-fn check_id(id: &str) -> Result<(), ApiError> {
-    if is_case_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::parameter(
-            "id",
-            format!("'{id}' is not a case id (16 lowercase hex digits)"),
-        ))
-    }
-}
-
-/// Apply one update by this node to case `id`, announce it, and show the case.
+/// Apply one update by this node to case `id`, and show the case.
 async fn update(
     state: &AppState,
     id: &str,
-    make: impl FnOnce(Writer, i64) -> Result<CaseUpdate, ApiError>,
+    change: CaseChange,
 ) -> Result<Json<CaseView>, ApiError> {
-    check_id(id)?;
-    let by = case_writer(state)?;
-    let now = state.clock.now_ms();
-    let change = make(by, now)?;
-    let announcement = state
-        .store
-        .update_case(id.to_string(), change, now)
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(record_error)?;
-    announce(state, announcement).await;
-    Ok(Json(case_view(state, id).await?))
+    let case = state.update_case(&Actor::anonymous(), id, change).await?;
+    Ok(Json(view(state, case)?))
 }
 
 /// Open an isolation case (checkpoint, facility or village node). Refused
@@ -258,17 +131,16 @@ pub async fn open(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<OpenCaseRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let by = case_writer(&state)?;
-    let parsed = parse_nik(&state, &body.nik)?;
-    let checked = check(&state, &body.nik);
+    let by = Actor::anonymous();
+    state.case_writer(&by)?;
     let new = NewCase {
-        parsed,
+        nik: state.parse_nik_full(&body.nik)?,
         person_name: body.person_name,
         origin: body.origin,
         place: body.place,
     };
-    let id = open_case(&state, by, &checked.policy, &checked.verdict, new).await?;
-    Ok(Json(case_view(&state, &id).await?))
+    let case = state.open_case(&by, new).await?;
+    Ok(Json(view(&state, case)?))
 }
 
 /// Every isolation case this node holds, with where it stands today.
@@ -282,12 +154,8 @@ pub async fn open(
     )
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CaseView>>, ApiError> {
-    let today = today(&state)?;
-    let cases = state
-        .store
-        .cases(state.clock.now_ms())
-        .await
-        .map_err(|_| ApiError::unavailable())?;
+    let today = state.today()?;
+    let cases = state.cases(&Actor::anonymous()).await?;
     Ok(Json(
         cases.into_iter().map(|c| CaseView::new(c, today)).collect(),
     ))
@@ -310,8 +178,8 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
-    check_id(&id)?;
-    Ok(Json(case_view(&state, &id).await?))
+    let case = state.case(&Actor::anonymous(), &id).await?;
+    Ok(Json(view(&state, case)?))
 }
 
 /// Place or transfer the person (GOR, a village isolation house, home; a
@@ -337,14 +205,7 @@ pub async fn placement(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PlacementRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, |by, at_ms| {
-        Ok(CaseUpdate::Place(Placement {
-            place: body.place,
-            at_ms,
-            by,
-        }))
-    })
-    .await
+    update(&state, &id, CaseChange::Place(body.place)).await
 }
 
 /// Hand the person over to family who signed the isolation pledge.
@@ -369,10 +230,7 @@ pub async fn pickup(
     Path(id): Path<String>,
     ApiJson(pledge): ApiJson<Pledge>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, |by, at_ms| {
-        Ok(CaseUpdate::FamilyPickup { at_ms, by, pledge })
-    })
-    .await
+    update(&state, &id, CaseChange::FamilyPickup(pledge)).await
 }
 
 /// Record the follow-up of one day (default today). The same node recording
@@ -399,19 +257,15 @@ pub async fn follow_up(
     ApiJson(body): ApiJson<FollowUpRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
     let date = match body.date.as_deref().map(str::trim) {
-        None | Some("") => today(&state)?,
-        Some(d) => parse_date(d)?,
+        None | Some("") => None,
+        Some(d) => Some(parse_date(d)?),
     };
-    update(&state, &id, |by, at_ms| {
-        Ok(CaseUpdate::FollowUp(FollowUp {
-            date,
-            outcome: body.outcome,
-            note: body.note.filter(|n| !n.trim().is_empty()),
-            at_ms,
-            by,
-        }))
-    })
-    .await
+    let change = CaseChange::FollowUp {
+        date,
+        outcome: body.outcome,
+        note: body.note,
+    };
+    update(&state, &id, change).await
 }
 
 fn parse_date(d: &str) -> Result<Date, ApiError> {
@@ -446,14 +300,7 @@ pub async fn note(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, |by, at_ms| {
-        Ok(CaseUpdate::Note(Note {
-            text: body.text,
-            at_ms,
-            by,
-        }))
-    })
-    .await
+    update(&state, &id, CaseChange::Note(body.text)).await
 }
 
 /// Release the person: when the policy's period has ended
@@ -491,10 +338,7 @@ pub async fn release(
                 reason: detail.unwrap_or_default(),
             },
         };
-    update(&state, &id, |by, at_ms| {
-        Ok(CaseUpdate::Release(Release { reason, at_ms, by }))
-    })
-    .await
+    update(&state, &id, CaseChange::Release(reason)).await
 }
 
 /// Open cases whose follow-up for today nobody has recorded yet.
@@ -508,19 +352,9 @@ pub async fn release(
     )
 )]
 pub async fn due_today(State(state): State<AppState>) -> Result<Json<DueResponse>, ApiError> {
-    let today = today(&state)?;
-    let cases = state
-        .store
-        .cases(state.clock.now_ms())
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let due = cases
-        .into_iter()
-        .map(|c| CaseView::new(c, today))
-        .filter(|c| c.follow_up_due)
-        .collect();
+    let (today, due) = state.follow_ups_due(&Actor::anonymous()).await?;
     Ok(Json(DueResponse {
         date: today.to_string(),
-        due,
+        due: due.into_iter().map(|c| CaseView::new(c, today)).collect(),
     }))
 }

@@ -6,19 +6,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kampung_core::{CheckVerdict, Place, Pledge, VillageCode};
-use kampung_store::case::is_case_id;
-use kampung_store::crossing::{
-    Crossing, Decision, DocHeads, MAX_LONG_TEXT, MAX_NIK_TEXT, MAX_SHORT_TEXT,
-};
-use kampung_store::DocId;
+use kampung_core::{Pledge, VillageCode};
+use kampung_node::{Actor, CrossingInput};
+use kampung_store::crossing::{Crossing, Decision, DocHeads};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::cases::{open_case, parse_nik, NewCase};
-use super::common::{announce, case_writer, record_error, require_checkpoint};
 use super::residents::number;
-use super::verdict::check;
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 
@@ -141,16 +135,10 @@ pub struct CrossingResponse {
     pub opened_case: Option<String>,
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorCode::InvalidBody,
-        message,
-    )
-}
-
 /// The decision, with its village for a village house.
 fn decision(body: &CrossingRequest) -> Result<Decision, ApiError> {
+    let unprocessable =
+        |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, m);
     let village = body
         .village
         .as_deref()
@@ -161,74 +149,16 @@ fn decision(body: &CrossingRequest) -> Result<Decision, ApiError> {
             village: VillageCode::parse(v).map_err(|e| unprocessable(format!("village: {e}")))?,
         }),
         (DecisionKind::IsolationVillageHouse, None) => Err(unprocessable(
-            "village: isolation_village_house needs the village of the house, e.g. \"village\": \"35.10.15.2012\"",
+            "village: isolation_village_house needs the village of the house, e.g. \"village\": \"35.10.15.2012\"".into(),
         )),
         (_, Some(_)) => Err(unprocessable(
-            "village: only an isolation_village_house decision takes a village",
+            "village: only an isolation_village_house decision takes a village".into(),
         )),
         (DecisionKind::AllowedIn, None) => Ok(Decision::AllowedIn),
         (DecisionKind::TurnedBack, None) => Ok(Decision::TurnedBack),
         (DecisionKind::IsolationGor, None) => Ok(Decision::IsolationGor),
         (DecisionKind::IsolationHome, None) => Ok(Decision::IsolationHome),
         (DecisionKind::PickedUpByFamily, None) => Ok(Decision::PickedUpByFamily),
-    }
-}
-
-/// The free-text fields within the log's limits, checked before a case is
-/// opened so that a crossing the log would refuse opens nothing.
-fn check_texts(body: &CrossingRequest) -> Result<(), ApiError> {
-    if body.nik.trim().is_empty() {
-        return Err(unprocessable("nik: is empty"));
-    }
-    for (field, value, max) in [
-        ("nik", Some(&body.nik), MAX_NIK_TEXT),
-        ("officer", body.officer.as_ref(), MAX_SHORT_TEXT),
-        ("note", body.note.as_ref(), MAX_LONG_TEXT),
-    ] {
-        if value.is_some_and(|v| v.chars().count() > max) {
-            return Err(unprocessable(format!(
-                "{field}: is longer than {max} characters"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Where a case opened with this decision places the person; `address` and
-/// `pledge` are taken out of the body (they are only for a new case).
-fn first_place(
-    decision: &Decision,
-    address: Option<String>,
-    pledge: Option<Pledge>,
-) -> Result<Place, ApiError> {
-    let address = address.filter(|a| !a.trim().is_empty());
-    match decision {
-        Decision::AllowedIn | Decision::TurnedBack => Err(unprocessable(format!(
-            "open_case: a case opens only with an isolation decision (isolation_gor, isolation_village_house, isolation_home, picked_up_by_family), not {}",
-            decision.kind()
-        ))),
-        Decision::IsolationGor => Ok(Place::Gor),
-        Decision::IsolationVillageHouse { village } => {
-            Ok(Place::VillageHouse { village: *village })
-        }
-        Decision::IsolationHome => address.map(|address| Place::Home { address }).ok_or_else(|| {
-            unprocessable("address: isolation_home needs the home address to open a case")
-        }),
-        Decision::PickedUpByFamily => pledge
-            .map(|pledge| Place::FamilyPickup { pledge })
-            .ok_or_else(|| {
-                unprocessable("pledge: picked_up_by_family needs the signed pledge (picked_up_by, relation, phone) to open a case")
-            }),
-    }
-}
-
-fn open_case_of(verdict: &CheckVerdict) -> Option<String> {
-    match verdict {
-        CheckVerdict::ResidentUnderIsolation { case_id, .. } => Some(case_id.clone()),
-        CheckVerdict::Deceased {
-            open_case: Some(c), ..
-        } => Some(c.case_id.clone()),
-        _ => None,
     }
 }
 
@@ -257,85 +187,25 @@ pub async fn record(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CrossingRequest>,
 ) -> Result<Json<CrossingResponse>, ApiError> {
-    require_checkpoint(&state)?;
-    check_texts(&body)?;
+    state.require_checkpoint()?;
     let decision = decision(&body)?;
-    let CrossingRequest {
-        nik,
-        address,
-        pledge,
-        person_name,
-        officer,
-        note,
-        case_id,
-        open_case: open,
-        ..
-    } = body;
-    if !open && (address.is_some() || pledge.is_some()) {
-        return Err(unprocessable(
-            "address and pledge are recorded on a new isolation case: set \"open_case\": true, or send a pledge for an existing case to POST /v1/cases/{id}/pickup",
-        ));
-    }
-    if let Some(id) = &case_id {
-        if open {
-            return Err(unprocessable(
-                "case_id: give either an existing case_id or open_case, not both",
-            ));
-        }
-        if !is_case_id(id) {
-            return Err(unprocessable(format!(
-                "case_id: '{id}' is not a case id (16 lowercase hex digits)"
-            )));
-        }
-    }
-    // Everything in the body is checked before anything is written.
-    let new_case = if open {
-        let place = first_place(&decision, address, pledge)?;
-        let parsed = parse_nik(&state, &nik)?;
-        Some((case_writer(&state)?, parsed, place))
-    } else {
-        None
-    };
-
-    let checked = check(&state, &nik);
-    state.metrics.verdict(checked.verdict.kind());
-    let now = state.clock.now_ms();
-    let (case_id, opened_case) = match new_case {
-        Some((by, parsed, place)) => {
-            let new = NewCase {
-                parsed,
-                person_name,
-                origin: None,
-                place,
-            };
-            let id = open_case(&state, by, &checked.policy, &checked.verdict, new).await?;
-            (Some(id.clone()), Some(id))
-        }
-        None => (case_id.or_else(|| open_case_of(&checked.verdict)), None),
-    };
-    let crossing = Crossing {
-        at_ms: now,
-        nik,
-        verdict: checked.verdict.kind().to_string(),
-        explanation: checked.verdict.explain(),
+    let input = CrossingInput {
+        nik: body.nik,
         decision,
-        case_id,
-        officer: officer.filter(|o| !o.trim().is_empty()),
-        note: note.filter(|n| !n.trim().is_empty()),
-        basis: checked.basis,
+        address: body.address,
+        pledge: body.pledge,
+        person_name: body.person_name,
+        officer: body.officer,
+        note: body.note,
+        case_id: body.case_id,
+        open_case: body.open_case,
     };
-    let announcement = state
-        .store
-        .record_crossing(state.peer_id.clone(), crossing.clone(), now)
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(record_error)?;
-    announce(&state, announcement).await;
+    let logged = state.log_crossing(&Actor::anonymous(), input).await?;
     Ok(Json(CrossingResponse {
-        checkpoint: state.peer_id.clone(),
-        alert: checked.verdict.is_alert(),
-        crossing: crossing.into(),
-        opened_case,
+        checkpoint: logged.checkpoint,
+        alert: logged.answer.alert(),
+        crossing: logged.crossing.into(),
+        opened_case: logged.opened_case,
     }))
 }
 
@@ -384,50 +254,16 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<LogParams>,
 ) -> Result<Json<CrossingsPage>, ApiError> {
-    let checkpoint = match q.checkpoint.as_deref().map(str::trim) {
-        Some(p) if !p.is_empty() => {
-            if DocId::crossing_log(p).kind().is_none() {
-                return Err(ApiError::parameter(
-                    "checkpoint",
-                    format!("'{p}' is not a peer id (GET /v1/peers shows them)"),
-                ));
-            }
-            p.to_string()
-        }
-        _ => {
-            require_checkpoint(&state).map_err(|_| {
-                ApiError::parameter(
-                    "checkpoint",
-                    format!(
-                        "required on this node ({}): the peer id of the checkpoint whose log to list",
-                        state.role
-                    ),
-                )
-            })?;
-            state.peer_id.clone()
-        }
-    };
     let offset = number("offset", q.offset.as_deref(), 0, 0, usize::MAX)?;
     let limit = number("limit", q.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
-    let mut all = state
-        .store
-        .crossings(checkpoint.clone())
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(record_error)?;
-    let total = all.len();
-    all.reverse();
-    let items = all
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(Into::into)
-        .collect();
+    let page = state
+        .crossings_page(&Actor::anonymous(), q.checkpoint.as_deref(), offset, limit)
+        .await?;
     Ok(Json(CrossingsPage {
-        checkpoint,
-        total,
+        checkpoint: page.checkpoint,
+        total: page.total,
         offset,
         limit,
-        items,
+        items: page.items.into_iter().map(Into::into).collect(),
     }))
 }

@@ -2,9 +2,7 @@
 //! also be in [`crate::openapi::ApiDoc`] (a test compares the two).
 
 pub mod cases;
-mod common;
 pub mod crossings;
-pub mod lookup;
 pub mod node;
 pub mod residents;
 pub mod trust;
@@ -24,12 +22,12 @@ use crate::metrics::{self, UNMATCHED};
 use crate::{openapi, AppState, MAX_BODY, TIMEOUT};
 
 pub(crate) fn router(state: AppState) -> Router {
-    let metrics = state.metrics.clone();
+    let metrics = state.metrics().clone();
     Router::new()
         .route("/healthz", get(node::healthz))
         .route("/metrics", get(metrics::handler))
         .route("/v1/openapi.json", get(openapi::handler))
-        .route("/v1/lookup/{nik}", get(lookup::lookup))
+        .route("/v1/lookup/{nik}", get(verdict::lookup))
         .route("/v1/verdict/{nik}", get(verdict::verdict))
         .route(
             "/v1/crossings",
@@ -46,7 +44,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/trust", post(trust::add))
         .route("/v1/residents", get(residents::list).post(residents::write))
         .route("/v1/residents/check", post(residents::check))
+        .route("/v1/residents/register", post(residents::register))
         .route("/v1/residents/{nik}", get(residents::get))
+        .route("/v1/residents/{nik}/correct", post(residents::correct))
+        .route("/v1/residents/{nik}/move-out", post(residents::move_out))
+        .route("/v1/residents/{nik}/deceased", post(residents::deceased))
         .route("/v1/status", get(node::status))
         .route("/v1/peers", get(node::peers))
         .method_not_allowed_fallback(method_not_allowed)
@@ -86,10 +88,10 @@ async fn not_found(State(state): State<AppState>, method: Method, req: Request) 
         ),
     )
     .into_response();
-    state.metrics.request(
+    state.metrics().request(
         method.as_str(),
         UNMATCHED,
-        response.status(),
+        response.status().as_u16(),
         start.elapsed(),
     );
     response

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::{now_ms, openapi::schemas, AppState};
+use crate::{openapi::schemas, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -27,7 +27,7 @@ pub struct HealthResponse {
 pub async fn healthz(State(state): State<AppState>) -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok",
-        peer_id: state.peer_id.clone(),
+        peer_id: state.peer_id().to_string(),
     })
 }
 
@@ -40,8 +40,9 @@ pub struct StatusResponse {
     pub niks: usize,
     /// Every document this node holds.
     pub documents: Vec<DocumentStatus>,
-    #[schema(value_type = schemas::MeshStatus)]
-    pub mesh: MeshStatus,
+    /// The mesh (null when the node runs without one).
+    #[schema(value_type = Option<schemas::MeshStatus>)]
+    pub mesh: Option<MeshStatus>,
 }
 
 /// One document this node holds.
@@ -68,47 +69,23 @@ pub struct DocumentStatus {
     )
 )]
 pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
-    let mesh = state
-        .mesh
-        .status()
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let heads = state
-        .store
-        .doc_heads()
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let niks = state
-        .store
-        .niks()
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let now = now_ms();
-    let own_doc = state.own_village.map(|v| format!("v/{v}"));
-    let documents = heads
-        .iter()
-        .map(|(doc, h)| {
-            let doc = doc.to_string();
-            let own = own_doc.as_deref() == Some(doc.as_str());
-            let heard = mesh.owner_heard_ms.get(&doc).copied();
-            DocumentStatus {
-                heads: h.iter().map(ToString::to_string).collect(),
-                own_document: own,
-                owner_last_heard_secs: if own {
-                    Some(0.0)
-                } else {
-                    heard.map(|ms| now.saturating_sub(ms) as f64 / 1000.0)
-                },
-                doc,
-            }
+    let s = state.status().await?;
+    let documents = s
+        .documents
+        .into_iter()
+        .map(|d| DocumentStatus {
+            doc: d.doc.to_string(),
+            heads: d.heads,
+            own_document: d.own_document,
+            owner_last_heard_secs: d.owner_last_heard_secs,
         })
         .collect();
     Ok(Json(StatusResponse {
-        peer_id: state.peer_id.clone(),
-        role: state.role.clone(),
-        niks,
+        peer_id: s.peer_id,
+        role: s.role,
+        niks: s.niks,
         documents,
-        mesh,
+        mesh: s.mesh,
     }))
 }
 
@@ -132,14 +109,10 @@ pub struct PeersResponse {
     )
 )]
 pub async fn peers(State(state): State<AppState>) -> Result<Json<PeersResponse>, ApiError> {
-    let mesh = state
-        .mesh
-        .status()
-        .await
-        .map_err(|_| ApiError::unavailable())?;
+    let p = state.peers().await?;
     Ok(Json(PeersResponse {
-        peer_id: mesh.peer_id,
-        listen: mesh.listen,
-        peers: mesh.peers,
+        peer_id: p.peer_id,
+        listen: p.listen,
+        peers: p.peers,
     }))
 }

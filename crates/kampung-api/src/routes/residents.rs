@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kampung_core::resident::StatusKind;
-use kampung_core::{Nik, Resident, VillageCode};
-use kampung_runtime::store::ResidentQuery;
+use kampung_core::{Nik, Resident, Role, Sex, VillageCode};
+use kampung_node::{Actor, Correction, RecordRefusal, RecordWritten, ResidentQuery};
 use serde::{Deserialize, Serialize};
+use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
-use crate::{now_ms, openapi::schemas, AppState};
+use crate::{openapi::schemas, AppState};
 
 /// Records per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -19,19 +20,6 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 /// Longest search accepted, in characters (a name is at most 120).
 pub const MAX_SEARCH: usize = 120;
-
-fn own_village(state: &AppState) -> Result<VillageCode, ApiError> {
-    state.own_village.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::NotAVillageNode,
-            format!(
-                "this node is {}: only a village node writes residents",
-                state.role
-            ),
-        )
-    })
-}
 
 /// What a write did.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,27 +55,10 @@ pub async fn write(
     State(state): State<AppState>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<WriteResponse>, ApiError> {
-    let village = own_village(&state)?;
-    let now = now_ms() as i64;
-    let (report, announce) = match state
-        .store
-        .write(village, records, now)
-        .await
-        .map_err(|_| ApiError::unavailable())?
-    {
-        Ok(r) => r,
-        Err(kampung_store::StoreError::Refused(refusal)) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::Refused,
-                refusal.to_string(),
-            ))
-        }
-        Err(e) => return Err(ApiError::store(e)),
-    };
-    if report.added + report.changed > 0 && state.mesh.announce(announce).await.is_err() {
-        tracing::warn!("mesh stopped: the write is stored and will spread by anti-entropy");
-    }
+    let report = state
+        .write_residents(&Actor::anonymous(), records, None)
+        .await?
+        .report;
     Ok(Json(WriteResponse {
         added: report.added,
         changed: report.changed,
@@ -99,14 +70,7 @@ pub async fn write(
 /// Records a write would refuse.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckResponse {
-    pub refused: Vec<RefusedRecord>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefusedRecord {
-    /// Position of the record in the request (from 0).
-    pub index: usize,
-    pub message: String,
+    pub refused: Vec<RecordRefusal>,
 }
 
 /// Which records a write would refuse, and why. Writes nothing.
@@ -129,19 +93,7 @@ pub async fn check(
     State(state): State<AppState>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let village = own_village(&state)?;
-    let refused = state
-        .store
-        .check(village, records)
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let refused = refused
-        .iter()
-        .map(|(i, r)| RefusedRecord {
-            index: *i,
-            message: r.to_string(),
-        })
-        .collect();
+    let refused = state.check_residents(records).await?;
     Ok(Json(CheckResponse { refused }))
 }
 
@@ -174,35 +126,20 @@ pub async fn get(
     Path(nik): Path<String>,
     ApiQuery(q): ApiQuery<VillageParam>,
 ) -> Result<Json<Resident>, ApiError> {
-    let parsed = Nik::parse(&nik, state.this_year).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidNik,
-            e.to_string(),
-        )
-    })?;
-    let found = match q.village {
-        Some(v) => {
-            let village = VillageCode::parse(&v).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::InvalidVillage,
-                    format!("village: {e}"),
-                )
-            })?;
-            state.store.read(village, parsed.nik()).await
-        }
-        None => state.store.get(parsed.nik()).await,
+    let nik = path_nik(&state, &nik)?;
+    let village = match q.village {
+        Some(v) => Some(VillageCode::parse(&v).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidVillage,
+                format!("village: {e}"),
+            )
+        })?),
+        None => None,
     };
-    match found.map_err(|_| ApiError::unavailable())? {
-        Ok(Some(r)) => Ok(Json(r)),
-        Ok(None) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotRegistered,
-            format!("{nik} is not in the registry"),
-        )),
-        Err(e) => Err(ApiError::store(e)),
-    }
+    Ok(Json(
+        state.resident(&Actor::anonymous(), nik, village).await?,
+    ))
 }
 
 /// The query string of the residents listing, as sent: every value is
@@ -242,15 +179,18 @@ pub struct ResidentsPage {
 
 impl ListParams {
     /// The store query, or a 400 naming the first bad parameter.
-    fn query(self, own: Option<VillageCode>, role: &str) -> Result<ResidentQuery, ApiError> {
+    fn query(self, role: &Role) -> Result<ResidentQuery, ApiError> {
         let village = match self.village.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => {
                 VillageCode::parse(v).map_err(|e| ApiError::parameter("village", e))?
             }
-            _ => own.ok_or_else(|| {
+            _ => role.village().ok_or_else(|| {
                 ApiError::parameter(
                     "village",
-                    format!("required on this node ({role}), e.g. village=35.10.15.2012"),
+                    format!(
+                        "required on this node ({}), e.g. village=35.10.15.2012",
+                        role.tag()
+                    ),
                 )
             })?,
         };
@@ -334,18 +274,216 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ResidentsPage>, ApiError> {
-    let query = params.query(state.own_village, &state.role)?;
+    let query = params.query(state.role())?;
     let (offset, limit) = (query.offset, query.limit);
-    let page = state
-        .store
-        .resident_page(query)
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(ApiError::store)?;
+    let page = state.residents_page(&Actor::anonymous(), query).await?;
     Ok(Json(ResidentsPage {
         total: page.total,
         offset,
         limit,
         items: page.items,
     }))
+}
+
+/// One record written by a single-record route, as it stands now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordResponse {
+    #[schema(value_type = schemas::Resident)]
+    pub record: Resident,
+    /// False if the record already said this (nothing was written).
+    pub changed: bool,
+    /// What the NIK says that disagrees with the record (not a refusal).
+    pub warnings: Vec<String>,
+}
+
+impl From<RecordWritten> for RecordResponse {
+    fn from(w: RecordWritten) -> Self {
+        RecordResponse {
+            record: w.record,
+            changed: w.changed,
+            warnings: w.warnings,
+        }
+    }
+}
+
+/// Fields to correct; an absent field is kept as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectRequest {
+    pub full_name: Option<String>,
+    /// `L` or `P`.
+    #[schema(value_type = Option<String>, example = "P")]
+    pub sex: Option<Sex>,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, example = "1985-03-12")]
+    pub birth_date: Option<String>,
+    /// No. KK, 16 digits.
+    pub family_card: Option<String>,
+    pub dusun: Option<String>,
+    pub rt: Option<u16>,
+    pub rw: Option<u16>,
+}
+
+/// Where a resident moved to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveOutRequest {
+    /// Village, regency or city.
+    #[schema(example = "Kota Surabaya")]
+    pub to: String,
+}
+
+/// When a resident died, if known.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeceasedRequest {
+    /// `YYYY-MM-DD`.
+    #[schema(example = "2026-04-30")]
+    pub on: Option<String>,
+}
+
+fn body_date(field: &str, value: Option<&str>) -> Result<Option<Date>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(v, &format).map(Some).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidBody,
+            format!("{field}: '{v}' is not a day written YYYY-MM-DD (e.g. 1985-03-12)"),
+        )
+    })
+}
+
+/// A NIK in a path, as a 400 naming the rule broken.
+fn path_nik(state: &AppState, nik: &str) -> Result<Nik, ApiError> {
+    state
+        .parse_nik(nik)
+        .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST))
+}
+
+/// Register a new resident of this village; refused if the NIK is already
+/// registered here (correct it instead) or active in another village.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/register",
+    tag = "residents",
+    request_body(content = schemas::Resident, description = "The new record (its village is this node's)"),
+    responses(
+        (status = 200, description = "Registered, durable and announced", body = RecordResponse),
+        (status = 400, description = "`invalid_body`: not a record", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 422, description = "`refused`: a field breaks a rule, or the NIK is registered already", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(record): ApiJson<Resident>,
+) -> Result<Json<RecordResponse>, ApiError> {
+    Ok(Json(
+        state.register(&Actor::anonymous(), record).await?.into(),
+    ))
+}
+
+/// Correct fields of a resident of this village.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/{nik}/correct",
+    tag = "residents",
+    params(("nik" = String, Path, description = "16 digits", example = "3510155203850001")),
+    request_body = CorrectRequest,
+    responses(
+        (status = 200, description = "Corrected, durable and announced", body = RecordResponse),
+        (status = 400, description = "`invalid_nik` or `invalid_body`", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 404, description = "`not_registered` in this village", body = ErrorBody),
+        (status = 422, description = "`refused` (a field breaks a rule) or `invalid_body`", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn correct(
+    State(state): State<AppState>,
+    Path(nik): Path<String>,
+    ApiJson(body): ApiJson<CorrectRequest>,
+) -> Result<Json<RecordResponse>, ApiError> {
+    let nik = path_nik(&state, &nik)?;
+    let fix = Correction {
+        birth_date: body_date("birth_date", body.birth_date.as_deref())?,
+        full_name: body.full_name,
+        sex: body.sex,
+        family_card: body.family_card,
+        dusun: body.dusun,
+        rt: body.rt,
+        rw: body.rw,
+    };
+    Ok(Json(
+        state.correct(&Actor::anonymous(), nik, fix).await?.into(),
+    ))
+}
+
+/// Record that an active resident of this village moved away.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/{nik}/move-out",
+    tag = "residents",
+    params(("nik" = String, Path, description = "16 digits", example = "3510155203850001")),
+    request_body = MoveOutRequest,
+    responses(
+        (status = 200, description = "Recorded, durable and announced", body = RecordResponse),
+        (status = 400, description = "`invalid_nik` or `invalid_body`", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 404, description = "`not_registered` in this village", body = ErrorBody),
+        (status = 422, description = "`refused`: not an active resident, or an empty destination", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn move_out(
+    State(state): State<AppState>,
+    Path(nik): Path<String>,
+    ApiJson(body): ApiJson<MoveOutRequest>,
+) -> Result<Json<RecordResponse>, ApiError> {
+    let nik = path_nik(&state, &nik)?;
+    Ok(Json(
+        state
+            .move_out(&Actor::anonymous(), nik, body.to)
+            .await?
+            .into(),
+    ))
+}
+
+/// Record that a resident of this village died.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/{nik}/deceased",
+    tag = "residents",
+    params(("nik" = String, Path, description = "16 digits", example = "3510155203850001")),
+    request_body = DeceasedRequest,
+    responses(
+        (status = 200, description = "Recorded, durable and announced", body = RecordResponse),
+        (status = 400, description = "`invalid_nik` or `invalid_body`", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 404, description = "`not_registered` in this village", body = ErrorBody),
+        (status = 422, description = "`refused`: already deceased, or a date before the birth", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn deceased(
+    State(state): State<AppState>,
+    Path(nik): Path<String>,
+    ApiJson(body): ApiJson<DeceasedRequest>,
+) -> Result<Json<RecordResponse>, ApiError> {
+    let nik = path_nik(&state, &nik)?;
+    let on = body_date("on", body.on.as_deref())?;
+    Ok(Json(
+        state
+            .mark_deceased(&Actor::anonymous(), nik, on)
+            .await?
+            .into(),
+    ))
 }

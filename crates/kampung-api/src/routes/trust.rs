@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kampung_trust::{Signed, TrustError};
+use kampung_node::Actor;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,14 +26,6 @@ pub struct TrustResponse {
     pub new: bool,
     /// The statement's id (SHA-256 of its wire form, hex).
     pub id: String,
-}
-
-fn invalid(message: String) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        ErrorCode::InvalidStatement,
-        message,
-    )
 }
 
 /// Verify a statement file against this node's root, add it to the roster
@@ -55,13 +47,8 @@ pub async fn add(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TrustResponse>, ApiError> {
-    let roster = state.roster.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::NoRoot,
-            "this node has no root key configured, so it cannot verify statements: stop it, run `kampung trust root ROOT.pub`, and start it again",
-        )
-    })?;
+    // Without a root, say so before looking at the body.
+    state.require_root()?;
     let body = body.map_err(|r| {
         let status = r.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -72,37 +59,16 @@ pub async fn add(
         ApiError::new(status, code, r.body_text())
     })?;
     let text = std::str::from_utf8(&body).map_err(|_| {
-        invalid("the body is not UTF-8 text: send the statement file as it is".into())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidStatement,
+            "the body is not UTF-8 text: send the statement file as it is",
+        )
     })?;
-    let signed = Signed::from_file_text(text).map_err(|e| {
-        invalid(format!(
-            "{e}; send the text of a file written by `kampung admin certify`, `revoke` or `policy`"
-        ))
-    })?;
-    let kind = signed.statement.kind().to_string();
-    let (id, bytes) = (signed.id(), signed.encode());
-    let added = roster
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .add(signed);
-    let new = match added {
-        Ok(new) => new,
-        Err(e @ TrustError::NotSignedByRoot { .. }) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::NotSignedByRoot,
-                e.to_string(),
-            ))
-        }
-        Err(e) => return Err(invalid(e.to_string())),
-    };
-    if new {
-        tracing::info!(kind, "statement added to the roster through the API");
-        state.store.keep_statement(id, bytes);
-    }
+    let added = state.add_statement(&Actor::anonymous(), text).await?;
     Ok(Json(TrustResponse {
-        kind,
-        new,
-        id: id.iter().map(|b| format!("{b:02x}")).collect(),
+        kind: added.kind.to_string(),
+        new: added.new,
+        id: added.id.iter().map(|b| format!("{b:02x}")).collect(),
     }))
 }

@@ -1,21 +1,20 @@
-//! `GET /v1/verdict/{nik}`: the checkpoint verdict. Unlike `/v1/lookup` it
-//! applies the policy in force (barred regions, isolation days) and open
-//! isolation cases, and names the documents and heads it was computed from,
-//! so that an auditor can replay it.
+//! `GET /v1/verdict/{nik}` and `GET /v1/lookup/{nik}`: the verdict on a
+//! KTP, one answer for both (and for the CLI and the pages): the policy in
+//! force and open isolation cases applied, the documents and heads it was
+//! computed from (so that an auditor can replay it), and how fresh our copy
+//! of the deciding village is.
 
 use axum::extract::{Path, State};
 use axum::Json;
-use std::time::Duration;
-
-use kampung_core::{CheckVerdict, Policy, VillageCode};
+use kampung_core::CheckVerdict;
+use kampung_node::{Actor, Answer, Freshness};
 use kampung_store::crossing::DocHeads;
-use kampung_store::DocId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{openapi::schemas, AppState};
 
-/// A checkpoint verdict, what it means for the officer, and its basis.
+/// A verdict, what it means for the officer, and its basis.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerdictResponse {
     #[schema(value_type = schemas::CheckVerdict)]
@@ -34,63 +33,27 @@ pub struct VerdictResponse {
     pub basis: Vec<DocHeads>,
     /// Version of the policy applied (0: the default, no policy signed yet).
     pub policy_version: u64,
+    /// How fresh our copy of the deciding village is (for a verdict from a
+    /// village's record); null otherwise.
+    pub freshness: Option<Freshness>,
 }
 
-/// A verdict as computed, with the policy it applied.
-#[derive(Debug)]
-pub(crate) struct Checked {
-    pub verdict: CheckVerdict,
-    pub basis: Vec<DocHeads>,
-    pub policy: Policy,
-}
-
-impl Checked {
-    pub(crate) fn response(self) -> VerdictResponse {
+impl From<Answer> for VerdictResponse {
+    fn from(a: Answer) -> Self {
         VerdictResponse {
-            kind: self.verdict.kind().to_string(),
-            explanation: self.verdict.explain(),
-            alert: self.verdict.is_alert(),
-            verdict: self.verdict,
-            basis: self.basis,
-            policy_version: self.policy.version,
+            kind: a.kind().to_string(),
+            explanation: a.explanation(),
+            alert: a.alert(),
+            policy_version: a.policy.version,
+            verdict: a.verdict,
+            basis: a.basis,
+            freshness: a.freshness,
         }
     }
 }
 
-/// Compute the checkpoint verdict on `input` now, under the policy in force.
-/// It reads the store's shared lookups on this thread: a verdict never
-/// queues behind the store's writes.
-pub(crate) fn check(state: &AppState, input: &str) -> Checked {
-    let now = u64::try_from(state.clock.now_ms()).unwrap_or(0);
-    // How old our copy of each village is: when we last heard from its node
-    // (the mesh's shared map); our own is current.
-    let heard = state.mesh.heard();
-    let age = |v: VillageCode| {
-        if state.own_village == Some(v) {
-            return Some(Duration::ZERO);
-        }
-        let ms = heard
-            .read()
-            .ok()?
-            .get(&DocId::village(v).to_string())
-            .copied()?;
-        Some(Duration::from_millis(now.saturating_sub(ms)))
-    };
-    let policy = state.policy();
-    let (verdict, basis) = state
-        .store
-        .lookups()
-        .read()
-        .check_verdict(input, &policy, age);
-    Checked {
-        verdict,
-        basis,
-        policy,
-    }
-}
-
-/// The checkpoint verdict on a NIK, under the policy in force. An invalid
-/// NIK is a verdict (200, `invalid`, naming the rule broken), not an error.
+/// The verdict on a NIK, under the policy in force. An invalid NIK is a
+/// verdict (200, `invalid`, naming the rule broken), not an error.
 #[utoipa::path(
     get,
     path = "/v1/verdict/{nik}",
@@ -104,7 +67,22 @@ pub async fn verdict(
     State(state): State<AppState>,
     Path(nik): Path<String>,
 ) -> Json<VerdictResponse> {
-    let checked = check(&state, &nik);
-    state.metrics.verdict(checked.verdict.kind());
-    Json(checked.response())
+    Json(state.verdict(&Actor::anonymous(), &nik).into())
+}
+
+/// The same verdict as `GET /v1/verdict/{nik}` (the older name).
+#[utoipa::path(
+    get,
+    path = "/v1/lookup/{nik}",
+    tag = "lookup",
+    params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "3510155203850001")),
+    responses(
+        (status = 200, description = "The verdict", body = VerdictResponse),
+    )
+)]
+pub async fn lookup(
+    State(state): State<AppState>,
+    Path(nik): Path<String>,
+) -> Json<VerdictResponse> {
+    Json(state.verdict(&Actor::anonymous(), &nik).into())
 }

@@ -72,7 +72,7 @@ async fn a_case_runs_from_opening_through_follow_ups_and_transfers_to_release() 
     assert_eq!(opened["nik"], jember.as_str());
     assert_eq!(opened["origin"], "Kabupaten Jember, Jawa Timur (35.09)");
     assert_eq!(opened["opened_on"], "2026-05-01");
-    assert_eq!(opened["opened_by"]["peer"], node.state.peer_id.as_str());
+    assert_eq!(opened["opened_by"]["peer"], node.peer_id.as_str());
     assert_eq!(opened["opened_by"]["role"], "facility");
     assert_eq!(opened["required_days"], 14);
     assert_eq!(opened["day"], 1);

@@ -150,7 +150,7 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     )
     .await;
     let c = &first["crossing"];
-    assert_eq!(first["checkpoint"], node.state.peer_id.as_str());
+    assert_eq!(first["checkpoint"], node.peer_id.as_str());
     assert_eq!(first["alert"], false);
     assert_eq!(first["opened_case"], Value::Null);
     assert_eq!(c["verdict"], "resident");
@@ -245,7 +245,7 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     assert_eq!(log.status, StatusCode::OK, "{}", log.text);
     spec.check_reply("/v1/crossings", "get", &log);
     let log = log.json();
-    assert_eq!(log["checkpoint"], node.state.peer_id.as_str());
+    assert_eq!(log["checkpoint"], node.peer_id.as_str());
     assert_eq!(log["total"], 7);
     let verdicts: Vec<&str> = log["items"]
         .as_array()
@@ -269,7 +269,7 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     let page = node
         .get(&format!(
             "/v1/crossings?checkpoint={}&offset=5&limit=1",
-            node.state.peer_id
+            node.peer_id
         ))
         .await
         .json();
@@ -399,7 +399,7 @@ async fn only_a_checkpoint_logs_crossings_but_every_node_reads_logs() {
         Opts::role("auditor"),
         Opts::role("facility:gor-tawangalun"),
     ] {
-        let role = opts.role.clone();
+        let role = opts.role.tag();
         let node = Node::start_with(opts).await;
         let message = refused(
             &node,
@@ -422,10 +422,7 @@ async fn only_a_checkpoint_logs_crossings_but_every_node_reads_logs() {
         spec.check_reply("/v1/crossings", "get", &reply);
         // A log this node does not hold is empty.
         let other = node
-            .get(&format!(
-                "/v1/crossings?checkpoint={}",
-                checkpoint.state.peer_id
-            ))
+            .get(&format!("/v1/crossings?checkpoint={}", checkpoint.peer_id))
             .await;
         assert_eq!(other.status, StatusCode::OK);
         assert_eq!(other.json()["total"], 0);

@@ -13,19 +13,16 @@ mod trust;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use kampung_api::{ApiContext, AppState, Clock, Metrics};
-use kampung_core::{Resident, VillageCode};
-use kampung_mesh::MeshConfig;
-use kampung_runtime::store::{accept_all, spawn_store};
-use kampung_store::storage::MemoryStorage;
+use std::sync::Arc;
+
+use kampung_api::AppState;
+use kampung_core::{ManualClock, Resident, Role, SharedClock, SystemClock, VillageCode};
+use kampung_node::{Parts, Trust};
 use kampung_store::trust::SharedRoster;
-use kampung_store::Registry;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 pub const VILLAGE: &str = "35.10.15.2012";
-pub const THIS_YEAR: i32 = 2026;
 
 pub fn village() -> VillageCode {
     VillageCode::parse(VILLAGE).unwrap()
@@ -36,9 +33,19 @@ pub fn village() -> VillageCode {
 pub struct Node {
     pub app: Router,
     pub state: AppState,
-    shutdown: CancellationToken,
-    mesh_task: tokio::task::JoinHandle<()>,
-    store_thread: std::thread::JoinHandle<Result<(), kampung_store::StoreError>>,
+    /// The node's peer id.
+    pub peer_id: String,
+    running: kampung_node::Running,
+}
+
+/// A clock set by hand (a case on its 15th day without waiting two weeks).
+#[derive(Debug)]
+pub struct Clock;
+
+impl Clock {
+    pub fn manual(unix_ms: i64) -> Arc<ManualClock> {
+        ManualClock::new(unix_ms)
+    }
 }
 
 /// A response: status, content type and body (JSON when it parses).
@@ -58,30 +65,22 @@ impl Reply {
 /// How a test node is set up.
 #[derive(Debug, Clone)]
 pub struct Opts {
-    /// `village:...`, `checkpoint:...`, `facility:...`, `auditor`.
-    pub role: String,
-    pub village: Option<VillageCode>,
+    pub role: Role,
     pub roster: Option<SharedRoster>,
-    pub clock: Clock,
+    pub clock: SharedClock,
 }
 
 impl Opts {
     pub fn village() -> Opts {
-        Opts {
-            role: format!("village:{VILLAGE}"),
-            village: Some(village()),
-            roster: None,
-            clock: Clock::system(),
-        }
+        Opts::role(&format!("village:{VILLAGE}"))
     }
 
-    /// A node of `role` that owns no village (`checkpoint:ketapang`, `auditor`, ...).
+    /// A node of `role` (`checkpoint:ketapang`, `auditor`, ...).
     pub fn role(role: &str) -> Opts {
         Opts {
-            role: role.to_string(),
-            village: None,
+            role: role.parse().unwrap(),
             roster: None,
-            clock: Clock::system(),
+            clock: SystemClock::shared(),
         }
     }
 
@@ -89,7 +88,7 @@ impl Opts {
         Opts::role("checkpoint:ketapang")
     }
 
-    pub fn with_clock(mut self, clock: Clock) -> Opts {
+    pub fn with_clock(mut self, clock: Arc<ManualClock>) -> Opts {
         self.clock = clock;
         self
     }
@@ -115,43 +114,21 @@ impl Node {
     pub async fn start_with(opts: Opts) -> Node {
         let Opts {
             role,
-            village,
             roster,
             clock,
         } = opts;
-        let registry = Registry::open(
-            MemoryStorage::new(),
-            automerge::ActorId::from(vec![9u8; 32]),
-            THIS_YEAR,
-        )
-        .unwrap();
-        let (store, store_thread) = spawn_store(registry, accept_all());
-        let key = kampung_mesh::identity::Keypair::generate_ed25519();
-        let peer_id = key.public().to_peer_id().to_string();
-        let mut cfg = MeshConfig::new(key, role.clone());
-        cfg.kademlia = false;
-        cfg.mdns = false;
-        cfg.owned_docs = village.map(|v| format!("v/{v}")).into_iter().collect();
-        let (mesh, event_loop) = kampung_mesh::new(cfg, store.clone()).unwrap();
-        let shutdown = CancellationToken::new();
-        let mesh_task = tokio::spawn(event_loop.run(shutdown.child_token()));
-        let state = AppState::new(ApiContext {
-            store,
-            mesh,
-            role,
-            own_village: village,
-            peer_id,
-            this_year: THIS_YEAR,
-            metrics: Metrics::new(),
-            roster,
-            clock,
-        });
+        let trust = roster.map_or(Trust::Open, Trust::Roster);
+        let parts = Parts::in_memory(role)
+            .clock(clock)
+            .trust(trust)
+            .network(|m| m.kademlia = false);
+        let running = kampung_node::start(parts).await.unwrap();
+        let state = AppState::new(running.node().clone());
         Node {
             app: kampung_api::router(state.clone()),
+            peer_id: running.node().peer_id().to_string(),
             state,
-            shutdown,
-            mesh_task,
-            store_thread,
+            running,
         }
     }
 
@@ -159,8 +136,8 @@ impl Node {
     pub async fn put(&self, records: Vec<Resident>) {
         let village = records[0].village;
         self.state
-            .store
-            .write(village, records, 1)
+            .store()
+            .write(village, records, 1, None)
             .await
             .unwrap()
             .unwrap();
@@ -207,18 +184,11 @@ impl Node {
 
     /// Stop the mesh and the store, and check both ended cleanly.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.mesh_task)
-            .await
-            .expect("the mesh stops within 10 s")
-            .unwrap();
         drop(self.app);
         drop(self.state);
-        let joined = tokio::task::spawn_blocking(move || self.store_thread.join())
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.running.stop())
             .await
-            .unwrap();
-        joined
-            .expect("store thread")
+            .expect("the node stops within 10 s")
             .expect("store stopped cleanly");
     }
 }

@@ -149,7 +149,7 @@ async fn metrics_count_lookups_verdicts_requests_and_store_state() {
 async fn other_subsystems_register_and_count_their_own_metrics() {
     let node = Node::start(None).await;
     let crossings = Counter::<u64>::default();
-    node.state.metrics.register(
+    node.state.metrics().register(
         "crossings_recorded",
         "Crossings recorded",
         crossings.clone(),

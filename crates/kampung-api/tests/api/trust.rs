@@ -3,10 +3,11 @@
 use std::sync::{Arc, RwLock};
 
 use axum::http::StatusCode;
+use kampung_core::RoleKind;
 use kampung_core::{Policy, Region};
 use kampung_mesh::identity::Keypair;
 use kampung_store::trust::SharedRoster;
-use kampung_trust::{Certificate, IssuedPolicy, NodeKey, Role, Roster, Signed, Statement};
+use kampung_trust::{Certificate, IssuedPolicy, NodeKey, Roster, Signed, Statement};
 use serde_json::Value;
 
 use super::spec::Spec;
@@ -42,7 +43,7 @@ fn certificate_file(root: &Keypair) -> String {
     Signed::sign(
         Statement::Certificate(Certificate {
             node: NodeKey::from_public(&node.public()).unwrap(),
-            role: Role::Facility,
+            role: RoleKind::Facility,
             village: None,
             label: "GOR Tawangalun".into(),
             not_before_ms: 0,

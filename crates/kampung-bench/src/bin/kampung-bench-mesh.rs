@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use kampung_core::{Resident, VillageCode};
-use kampung_mesh::{identity::Keypair, Client, MeshConfig};
-use kampung_runtime::store::{accept_all, spawn_store, StoreHandle};
+use kampung_core::{Resident, Role, VillageCode};
+use kampung_mesh::{identity::Keypair, Client};
+use kampung_node::{Actor, Parts, Running};
+use kampung_runtime::store::StoreHandle;
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::{DocId, Registry};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(about = "Replication benchmarks of the kampung mesh")]
@@ -68,46 +68,44 @@ const VILLAGES: [&str; 8] = [
 ];
 
 struct Node {
+    node: kampung_node::Node,
     store: StoreHandle,
     mesh: Client,
     addr: String,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-    /// The store thread: joined on stop, so its sled database is closed
-    /// before the next measurement (sled shares one lock across databases in
-    /// a process, and a database closing while another writes was seen to deadlock).
-    store_thread: std::thread::JoinHandle<Result<(), kampung_store::StoreError>>,
+    key: Keypair,
+    village: Option<VillageCode>,
+    running: Running,
+    /// Stopped (and so its sled database closed) before the next
+    /// measurement: sled shares one lock across databases in a process, and
+    /// a database closing while another writes was seen to deadlock.
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Start the mesh of a node around an existing store.
-async fn start_mesh(
-    store: &StoreHandle,
+/// Start a node around an opened registry, with key `key`.
+async fn start_with_key<S: kampung_store::Storage>(
+    registry: Registry<S>,
+    key: Keypair,
     village: Option<VillageCode>,
     bootstrap: &[String],
-) -> anyhow::Result<(
-    Client,
-    String,
-    CancellationToken,
-    tokio::task::JoinHandle<()>,
-)> {
-    let key = Keypair::generate_ed25519();
-    let role = village.map_or_else(
-        || "checkpoint:bench".to_string(),
-        |v| format!("village:{v}"),
-    );
-    let mut cfg = MeshConfig::new(key.clone(), role);
-    cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
-    cfg.bootstrap = bootstrap
+) -> anyhow::Result<(kampung_node::Node, Running, String)> {
+    let role = match village {
+        Some(village) => Role::Village { village },
+        None => Role::checkpoint("bench")?,
+    };
+    let bootstrap = bootstrap
         .iter()
         .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
-    cfg.anti_entropy_every = Duration::from_secs(5);
-    cfg.heartbeat_every = Duration::from_secs(300);
-    cfg.owned_docs = village.map(|v| format!("v/{v}")).into_iter().collect();
-    let (mesh, event_loop) = kampung_mesh::new(cfg, store.clone())?;
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(event_loop.run(shutdown.clone()));
+        .collect::<Result<Vec<_>, _>>()?;
+    let listen = "/ip4/127.0.0.1/tcp/0".parse()?;
+    let parts = Parts::new(registry, key.clone(), role).network(|cfg| {
+        cfg.listen = vec![listen];
+        cfg.bootstrap = bootstrap;
+        cfg.anti_entropy_every = Duration::from_secs(5);
+        cfg.heartbeat_every = Duration::from_secs(300);
+    });
+    let running = kampung_node::start(parts).await?;
+    let node = running.node().clone();
+    let mesh = node.mesh().context("the node has a mesh")?.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     let listen = loop {
         if let Some(a) = mesh.status().await?.listen.first().cloned() {
@@ -119,7 +117,7 @@ async fn start_mesh(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let addr = format!("{listen}/p2p/{}", key.public().to_peer_id());
-    Ok((mesh, addr, shutdown, task))
+    Ok((node, running, addr))
 }
 
 async fn start<S: kampung_store::Storage>(
@@ -128,15 +126,16 @@ async fn start<S: kampung_store::Storage>(
     bootstrap: &[String],
     dir: Option<tempfile::TempDir>,
 ) -> anyhow::Result<Node> {
-    let (store, store_thread) = spawn_store(registry, accept_all());
-    let (mesh, addr, shutdown, task) = start_mesh(&store, village, bootstrap).await?;
+    let key = Keypair::generate_ed25519();
+    let (node, running, addr) = start_with_key(registry, key.clone(), village, bootstrap).await?;
     Ok(Node {
-        store,
-        mesh,
+        store: node.store().clone(),
+        mesh: node.mesh().context("the node has a mesh")?.clone(),
+        node,
         addr,
-        shutdown,
-        task,
-        store_thread,
+        key,
+        village,
+        running,
         _dir: dir,
     })
 }
@@ -152,23 +151,10 @@ fn temp_registry() -> anyhow::Result<(Registry<SledStorage>, tempfile::TempDir)>
 }
 
 async fn stop(nodes: Vec<Node>) {
-    for n in &nodes {
-        n.shutdown.cancel();
-    }
-    let mut threads = Vec::new();
     for n in nodes {
-        let _ = n.task.await;
-        drop(n.store);
-        drop(n.mesh);
-        threads.push((n.store_thread, n._dir));
+        let _ = n.running.stop().await;
+        drop(n._dir);
     }
-    let _ = tokio::task::spawn_blocking(move || {
-        for (t, dir) in threads {
-            let _ = t.join();
-            drop(dir);
-        }
-    })
-    .await;
 }
 
 async fn wait_digests_equal(stores: &[&StoreHandle], timeout: Duration) -> anyhow::Result<()> {
@@ -189,19 +175,22 @@ async fn wait_digests_equal(stores: &[&StoreHandle], timeout: Duration) -> anyho
     }
 }
 
+/// A village office's write, through the node's workflow: the new heads
+/// and the bytes of changes announced.
 async fn write(
     node: &Node,
     village: VillageCode,
     records: Vec<Resident>,
 ) -> anyhow::Result<(Vec<automerge::ChangeHash>, usize)> {
-    let (report, announce) = node
-        .store
-        .write(village, records, 1)
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let bytes = announce.changes.iter().map(Vec::len).sum();
-    node.mesh.announce(announce).await?;
-    Ok((report.heads, bytes))
+    anyhow::ensure!(
+        node.village == Some(village),
+        "a node writes its own village"
+    );
+    let written = node
+        .node
+        .write_residents(&Actor::anonymous(), records, None)
+        .await?;
+    Ok((written.report.heads, written.announced_bytes))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -331,11 +320,17 @@ async fn resync(residents: usize, edits: usize) -> anyhow::Result<Vec<Row>> {
     let people = kampung_gen::village_residents(village, residents, 1);
     write(&a, village, people.clone()).await?;
     let (reg_b, dir_b) = temp_registry()?;
-    let mut b = start(reg_b, None, std::slice::from_ref(&a.addr), Some(dir_b)).await?;
+    let b = start(reg_b, None, std::slice::from_ref(&a.addr), Some(dir_b)).await?;
     wait_digests_equal(&[&a.store, &b.store], Duration::from_secs(120)).await?;
     // B goes offline (its store stays); A makes one write per record edit.
-    b.shutdown.cancel();
-    let _ = (&mut b.task).await;
+    let Node {
+        running,
+        key: key_b,
+        _dir: dir_b,
+        ..
+    } = b;
+    running.stop().await?;
+    let dir_b = dir_b.context("B's store is on disk")?;
     let mut change_bytes = 0usize;
     for (k, r) in people.iter().take(edits).enumerate() {
         let mut r = r.clone();
@@ -344,12 +339,23 @@ async fn resync(residents: usize, edits: usize) -> anyhow::Result<Vec<Row>> {
     }
     // B comes back and catches up by anti-entropy.
     let t0 = Instant::now();
-    let (mesh, addr, shutdown, task) =
-        start_mesh(&b.store, None, std::slice::from_ref(&a.addr)).await?;
-    b.mesh = mesh;
-    b.addr = addr;
-    b.shutdown = shutdown;
-    b.task = task;
+    let reg_b = Registry::open(
+        SledStorage::open(dir_b.path())?,
+        automerge::ActorId::random(),
+        2026,
+    )?;
+    let (node, running, addr) =
+        start_with_key(reg_b, key_b.clone(), None, std::slice::from_ref(&a.addr)).await?;
+    let b = Node {
+        store: node.store().clone(),
+        mesh: node.mesh().context("the node has a mesh")?.clone(),
+        node,
+        addr,
+        key: key_b,
+        village: None,
+        running,
+        _dir: Some(dir_b),
+    };
     wait_digests_equal(&[&a.store, &b.store], Duration::from_secs(120)).await?;
     let took = t0.elapsed();
     let c = b.mesh.status().await?.counters;

@@ -52,7 +52,7 @@ impl Mesh {
     }
 
     /// A new node key, certified from a year before `NOW` to a year after.
-    fn certified(&mut self, role: Role, village: Option<VillageCode>) -> Keypair {
+    fn certified(&mut self, role: RoleKind, village: Option<VillageCode>) -> Keypair {
         let key = Keypair::generate_ed25519();
         let year = 365 * 86_400_000;
         self.add(Statement::Certificate(Certificate {
@@ -96,7 +96,7 @@ fn kinds(report: &AuditReport) -> Vec<FailureKind> {
 #[test]
 fn signed_authorised_writes_pass_and_name_their_writer() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 20);
     let report = mesh.audit();
     assert!(
@@ -115,7 +115,7 @@ fn signed_authorised_writes_pass_and_name_their_writer() {
     assert_eq!(doc.writers.len(), 1);
     let w = &doc.writers[0];
     assert_eq!(w.writer, key_of(&clerk).to_string());
-    assert_eq!(w.role, Some(Role::Village));
+    assert_eq!(w.role, Some(RoleKind::Village));
     assert_eq!(w.village, Some(village_a().to_string()));
     assert_eq!(w.changes, 20);
     assert_eq!((w.first_s, w.last_s), (NOW / 1000, NOW / 1000));
@@ -134,7 +134,7 @@ fn signed_authorised_writes_pass_and_name_their_writer() {
 #[test]
 fn an_unsigned_change_fails_naming_its_writer() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 10);
     // Another program writes with the clerk's key as actor, but signs nothing.
     let mut reg = mesh.registry(None, &clerk);
@@ -159,8 +159,8 @@ fn an_unsigned_change_fails_naming_its_writer() {
 #[test]
 fn a_writer_not_allowed_for_the_village_fails() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
-    let other = mesh.certified(Role::Village, Some(village_b()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
+    let other = mesh.certified(RoleKind::Village, Some(village_b()));
     mesh.write(Some(&other), &other, village_b(), 5);
     // A's clerk writes B's residents: signed, but not allowed.
     mesh.write(Some(&clerk), &clerk, village_b(), 7);
@@ -197,7 +197,7 @@ fn a_writer_not_allowed_for_the_village_fails() {
 #[test]
 fn a_revocation_from_before_the_writes_fails_them() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 5);
     assert!(mesh.audit().ok);
     mesh.add(Statement::Revocation(Revocation {
@@ -221,7 +221,7 @@ fn a_revocation_from_before_the_writes_fails_them() {
 #[test]
 fn an_altered_signature_or_a_lost_chunk_fails() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     for n in [3, 6, 9] {
         mesh.write(Some(&clerk), &clerk, village_a(), n);
     }
@@ -250,7 +250,7 @@ fn an_altered_signature_or_a_lost_chunk_fails() {
 #[test]
 fn without_a_root_signatures_are_checked_but_the_audit_fails() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 4);
     let report = audit(&mesh.storage, None, NOW, 2026).unwrap();
     assert!(!report.ok && !report.authorisation_checked);
@@ -264,7 +264,7 @@ fn without_a_root_signatures_are_checked_but_the_audit_fails() {
 #[test]
 fn an_index_that_differs_from_the_documents_fails() {
     let mut mesh = Mesh::new();
-    let clerk = mesh.certified(Role::Village, Some(village_a()));
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 4);
     let id = DocId::village(village_a());
     let heads = heads_from_bytes(&mesh.storage.heads(&id).unwrap().unwrap()).unwrap();

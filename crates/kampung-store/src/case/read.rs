@@ -8,7 +8,7 @@ use time::Date;
 use super::types::{read_place, read_writer};
 use super::{day_number, day_of, CaseDoc, CaseError};
 use super::{CaseInfo, CaseState, FollowUp, Note, Outcome, Placement, Release, ReleaseReason};
-use super::{Role, Writer};
+use super::{RoleKind, Writer};
 use crate::fields::{Fields, ReadError};
 
 impl CaseDoc {
@@ -38,7 +38,7 @@ impl CaseDoc {
                 .to_string(),
             role: f
                 .str("opened_role")
-                .and_then(Role::parse)
+                .and_then(RoleKind::parse)
                 .ok_or_else(|| bad("opened_role"))?,
         };
         Ok(CaseInfo {

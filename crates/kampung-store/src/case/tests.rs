@@ -18,14 +18,14 @@ fn actor(n: u8) -> ActorId {
 fn checkpoint() -> Writer {
     Writer {
         peer: "12D3KooWKetapang".into(),
-        role: Role::Checkpoint,
+        role: RoleKind::Checkpoint,
     }
 }
 
 fn gor() -> Writer {
     Writer {
         peer: "12D3KooWGorTawangalun".into(),
-        role: Role::Facility,
+        role: RoleKind::Facility,
     }
 }
 
@@ -411,7 +411,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn writer(n: u8) -> Writer {
     Writer {
         peer: format!("node{n}"),
-        role: [Role::Checkpoint, Role::Facility, Role::Village][usize::from(n)],
+        role: [RoleKind::Checkpoint, RoleKind::Facility, RoleKind::Village][usize::from(n)],
     }
 }
 

@@ -7,7 +7,6 @@ use time::Date;
 
 use super::{refused, CaseError, MAX_REQUIRED_DAYS, MAX_TEXT};
 use crate::fields::{Fields, ReadError};
-use crate::storage::CASE_ID_LEN;
 
 /// A fresh case id from 8 random bytes (the caller's RNG): 16 lowercase hex
 /// digits. Ids must not repeat: two cases opened under one id would each
@@ -16,48 +15,16 @@ pub fn new_case_id(random: [u8; 8]) -> String {
     random.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Is `id` a well-formed case id ([`CASE_ID_LEN`] lowercase hex digits)?
-pub fn is_case_id(id: &str) -> bool {
-    id.len() == CASE_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use kampung_core::doc_id::is_case_id;
 
-/// Which kind of node wrote to a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Checkpoint,
-    /// An isolation facility (GOR Tawangalun).
-    Facility,
-    /// A village office or its task force.
-    Village,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Checkpoint => "checkpoint",
-            Role::Facility => "facility",
-            Role::Village => "village",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "checkpoint" => Some(Role::Checkpoint),
-            "facility" => Some(Role::Facility),
-            "village" => Some(Role::Village),
-            _ => None,
-        }
-    }
-}
+/// Which kind of node wrote to a case (never an auditor: see [`validate_writer`]).
+pub use kampung_core::RoleKind;
 
 /// Who wrote something: the node (peer id) and its role.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Writer {
     pub peer: String,
-    pub role: Role,
+    pub role: RoleKind,
 }
 
 /// What opening a case records.
@@ -220,6 +187,11 @@ impl CaseState {
     pub fn period_ended(&self) -> bool {
         self.days_remaining == 0
     }
+    /// Open, begun by `today`, and nobody has recorded a follow-up for the
+    /// day this state was read on (`today`).
+    pub fn follow_up_due(&self, today: Date) -> bool {
+        self.is_open() && self.info.opened_on <= today && self.today.is_empty()
+    }
 }
 
 pub(super) fn check_text(
@@ -238,6 +210,15 @@ pub(super) fn check_text(
 }
 
 pub(super) fn validate_writer(by: &Writer) -> Result<(), CaseError> {
+    if !by.role.writes_cases() {
+        return Err(refused(
+            "writer role",
+            format!(
+                "{} nodes read isolation cases but never write them",
+                by.role
+            ),
+        ));
+    }
     check_text("writer peer id", &by.peer, 64, true)
 }
 
@@ -276,7 +257,7 @@ pub(super) fn read_writer(f: &Fields) -> Result<Writer, ReadError> {
         peer: f.str("by").ok_or(ReadError::Field("by"))?.to_string(),
         role: f
             .str("role")
-            .and_then(Role::parse)
+            .and_then(RoleKind::parse)
             .ok_or(ReadError::Field("role"))?,
     })
 }

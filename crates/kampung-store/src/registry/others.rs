@@ -263,6 +263,59 @@ impl<S: Storage> Registry<S> {
         Ok(self.store_other(&id, &before, sigs)?)
     }
 
+    /// A check at the post, and the isolation case it opens, as one step:
+    /// both are checked before anything is written, and if the crossing
+    /// cannot be stored the case it opened is removed again, so a failed
+    /// check never leaves a case behind. Returns the crossing log's heads.
+    pub fn record_check(
+        &mut self,
+        peer: &str,
+        crossing: &Crossing,
+        case: Option<(&str, &Opening)>,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        crossing.validate()?;
+        let Some((case_id, opening)) = case else {
+            return self.record_crossing(peer, crossing, now_ms);
+        };
+        self.open_isolation_case(case_id, opening, now_ms)?;
+        match self.record_crossing(peer, crossing, now_ms) {
+            Ok(heads) => Ok(heads),
+            Err(e) => {
+                if let Err(undo) = self.discard_case(case_id) {
+                    warn!(case = case_id, error = %undo, "could not remove the case of a failed crossing");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Remove a case this node just opened and has not announced.
+    fn discard_case(&mut self, case_id: &str) -> Result<(), StoreError> {
+        let id = DocId::case(case_id);
+        self.others.remove(&id);
+        let mut lookups = self.lookups.write();
+        lookups.open_cases.retain(|_, c| c.case.case_id != case_id);
+        drop(lookups);
+        self.storage.remove(&id)?;
+        self.storage.flush()
+    }
+
+    /// One page of a checkpoint's crossing log, newest first, and how many
+    /// crossings the log holds: only the page is read from the document.
+    pub fn crossings_page(
+        &self,
+        peer: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Crossing>), RecordError> {
+        let id = DocId::crossing_log(peer);
+        match self.others.get(&id) {
+            Some(o) => Ok(CrossingLog::newest_in(&o.am, offset, limit)?),
+            None => Ok((0, Vec::new())),
+        }
+    }
+
     /// Every crossing in a checkpoint's log, in time order.
     pub fn crossings(&self, peer: &str) -> Result<Vec<Crossing>, RecordError> {
         let id = DocId::crossing_log(peer);
@@ -334,6 +387,12 @@ impl<S: Storage> Registry<S> {
     pub fn isolation_case(&self, case_id: &str) -> Option<CaseDoc> {
         let o = self.others.get(&DocId::case(case_id))?;
         CaseDoc::from_automerge(case_id, o.am.clone()).ok()
+    }
+
+    /// One isolation case with its state on `today_ms`'s day, if held.
+    pub fn isolation_case_state(&self, case_id: &str, today_ms: i64) -> Option<CaseState> {
+        let today = local_date(today_ms)?;
+        self.isolation_case(case_id)?.state(today).ok()
     }
 
     /// Every isolation case held, with its state on `today_ms`'s day.

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use kampung_trust::{Certificate, NodeKey, Role, Roster, Signed, Statement, WriteSignature};
+use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement, WriteSignature};
 use libp2p_identity::Keypair;
 
 use super::tests::{code, person};
@@ -30,7 +30,11 @@ impl Mesh {
     }
 
     /// A node certified as `role` (for `village`), with a registry that signs its writes.
-    fn node(&self, role: Role, village: Option<VillageCode>) -> (Keypair, Registry<MemoryStorage>) {
+    fn node(
+        &self,
+        role: RoleKind,
+        village: Option<VillageCode>,
+    ) -> (Keypair, Registry<MemoryStorage>) {
         let key = Keypair::generate_ed25519();
         let cert = Signed::sign(
             Statement::Certificate(Certificate {
@@ -52,7 +56,7 @@ impl Mesh {
     }
 
     fn verifier(&self) -> RosterVerifier {
-        RosterVerifier::new(self.roster.clone(), now)
+        RosterVerifier::new(self.roster.clone(), kampung_core::ManualClock::new(now()))
     }
 }
 
@@ -79,8 +83,8 @@ fn sync_all(
 #[test]
 fn signed_writes_replicate_in_small_pages_and_verify() {
     let mesh = Mesh::new();
-    let (_, mut owner) = mesh.node(Role::Village, Some(code(0)));
-    let (_, mut replica) = mesh.node(Role::Checkpoint, None);
+    let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
     let id = DocId::village(code(0));
     let people: Vec<_> = (0..60).map(|p| person(p, 0)).collect();
     // Several writes, so pages can end at several signed points.
@@ -92,12 +96,12 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
     assert!(replica.verify_index().unwrap().is_empty());
 
     // The replica can in turn serve a third node: the signatures travel on.
-    let (_, mut third) = mesh.node(Role::Auditor, None);
+    let (_, mut third) = mesh.node(RoleKind::Auditor, None);
     sync_all(&mut replica, &mut third, &id, &mesh.verifier(), 1_500);
     assert_eq!(third.doc_heads_of(&id), owner.doc_heads_of(&id));
 
     // And a late node takes the whole document with its signatures.
-    let (_, mut late) = mesh.node(Role::Auditor, None);
+    let (_, mut late) = mesh.node(RoleKind::Auditor, None);
     let (bytes, sigs) = replica.stored_document(&id).unwrap().unwrap();
     assert_eq!(sigs.len(), people.chunks(7).count());
     late.apply_document(&id, &bytes, &sigs, &mesh.verifier())
@@ -105,7 +109,7 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
         .unwrap();
     assert_eq!(late.doc_heads_of(&id), owner.doc_heads_of(&id));
     // Without its signatures the same document is refused.
-    let (_, mut bare) = mesh.node(Role::Auditor, None);
+    let (_, mut bare) = mesh.node(RoleKind::Auditor, None);
     assert!(matches!(
         bare.apply_document(&id, &bytes, &[], &mesh.verifier())
             .unwrap(),
@@ -117,9 +121,9 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
 #[test]
 fn a_village_cannot_write_another_villages_residents() {
     let mesh = Mesh::new();
-    let (_, mut owner) = mesh.node(Role::Village, Some(code(0)));
-    let (_, mut rogue) = mesh.node(Role::Village, Some(code(1)));
-    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut rogue) = mesh.node(RoleKind::Village, Some(code(1)));
+    let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
     let id = DocId::village(code(0));
     owner
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
@@ -150,8 +154,8 @@ fn a_village_cannot_write_another_villages_residents() {
 #[test]
 fn unsigned_forged_and_tampered_changes_are_refused() {
     let mesh = Mesh::new();
-    let (owner_key, mut owner) = mesh.node(Role::Village, Some(code(0)));
-    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
     let id = DocId::village(code(0));
     owner
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
@@ -219,8 +223,8 @@ fn unsigned_forged_and_tampered_changes_are_refused() {
 #[test]
 fn writes_after_a_revocation_are_refused_earlier_ones_stay_valid() {
     let mesh = Mesh::new();
-    let (owner_key, mut owner) = mesh.node(Role::Village, Some(code(0)));
-    let (_, mut honest) = mesh.node(Role::Checkpoint, None);
+    let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
     let id = DocId::village(code(0));
     owner
         .write(code(0), &[person(1, 0)], now() - 10, &mut |_| {})
@@ -264,7 +268,7 @@ mod documents {
         k.public().to_peer_id().to_string()
     }
 
-    fn writer(k: &Keypair, role: crate::case::Role) -> Writer {
+    fn writer(k: &Keypair, role: crate::case::RoleKind) -> Writer {
         Writer {
             peer: peer_of(k),
             role,
@@ -298,9 +302,9 @@ mod documents {
     #[test]
     fn a_crossing_log_replicates_and_only_its_checkpoint_writes_it() {
         let mesh = Mesh::new();
-        let (ck, mut checkpoint) = mesh.node(Role::Checkpoint, None);
-        let (other_ck, mut rogue) = mesh.node(Role::Checkpoint, None);
-        let (_, mut auditor) = mesh.node(Role::Auditor, None);
+        let (ck, mut checkpoint) = mesh.node(RoleKind::Checkpoint, None);
+        let (other_ck, mut rogue) = mesh.node(RoleKind::Checkpoint, None);
+        let (_, mut auditor) = mesh.node(RoleKind::Auditor, None);
         let peer = peer_of(&ck);
         let id = DocId::crossing_log(&peer);
         checkpoint
@@ -319,7 +323,7 @@ mod documents {
         assert_eq!(auditor.crossings(&peer).unwrap().len(), 2);
         assert_eq!(auditor.doc_heads_of(&id), checkpoint.doc_heads_of(&id));
         // A late node takes the whole log.
-        let (_, mut late) = mesh.node(Role::Auditor, None);
+        let (_, mut late) = mesh.node(RoleKind::Auditor, None);
         let (bytes, sigs) = auditor.stored_document(&id).unwrap().unwrap();
         late.apply_document(&id, &bytes, &sigs, &mesh.verifier())
             .unwrap()
@@ -344,9 +348,9 @@ mod documents {
     #[test]
     fn a_case_updated_on_both_sides_of_a_partition_merges() {
         let mesh = Mesh::new();
-        let (ck, mut checkpoint) = mesh.node(Role::Checkpoint, None);
-        let (gk, mut gor) = mesh.node(Role::Facility, None);
-        let (_, mut auditor) = mesh.node(Role::Auditor, None);
+        let (ck, mut checkpoint) = mesh.node(RoleKind::Checkpoint, None);
+        let (gk, mut gor) = mesh.node(RoleKind::Facility, None);
+        let (_, mut auditor) = mesh.node(RoleKind::Auditor, None);
         let nik = Nik::parse("5171014101900001", 2026).unwrap().nik();
         let case_id = "00112233aabbccdd";
         let id = DocId::case(case_id);
@@ -354,7 +358,7 @@ mod documents {
             nik,
             person_name: Some("Made Wirawan".into()),
             at_ms: now(),
-            by: writer(&ck, crate::case::Role::Checkpoint),
+            by: writer(&ck, crate::case::RoleKind::Checkpoint),
             origin: "Kota Denpasar, Bali (51.71)".into(),
             required_days: 14,
             place: Place::Gor,
@@ -374,7 +378,7 @@ mod documents {
                         address: "Dusun Krajan RT 1 RW 2".into(),
                     },
                     at_ms: now() + 10,
-                    by: writer(&ck, crate::case::Role::Checkpoint),
+                    by: writer(&ck, crate::case::RoleKind::Checkpoint),
                 }),
                 now() + 10,
             )
@@ -386,7 +390,7 @@ mod documents {
                 outcome: Outcome::SeenOk,
                 note: Some("suhu normal".into()),
                 at_ms: now() + 5,
-                by: writer(&gk, crate::case::Role::Facility),
+                by: writer(&gk, crate::case::RoleKind::Facility),
             }),
             now() + 5,
         )
@@ -405,7 +409,7 @@ mod documents {
         }
         assert_eq!(checkpoint.doc_heads_of(&id), auditor.doc_heads_of(&id));
         // An auditor cannot write a case.
-        let (ak, mut rogue_auditor) = mesh.node(Role::Auditor, None);
+        let (ak, mut rogue_auditor) = mesh.node(RoleKind::Auditor, None);
         sync_all(&mut gor, &mut rogue_auditor, &id, &mesh.verifier(), 1 << 20);
         let base = rogue_auditor.doc_heads_of(&id).unwrap();
         rogue_auditor
@@ -414,7 +418,7 @@ mod documents {
                 &CaseUpdate::Place(Placement {
                     place: Place::Gor,
                     at_ms: now() + 20,
-                    by: writer(&ak, crate::case::Role::Facility),
+                    by: writer(&ak, crate::case::RoleKind::Facility),
                 }),
                 now() + 20,
             )

@@ -229,6 +229,21 @@ impl Storage for SledStorage {
         self.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
+    fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (_, k) in self.chunk_keys(doc)? {
+            batch.remove(k);
+        }
+        for k in self.docs.scan_prefix(sig_prefix(doc)).keys() {
+            batch.remove(k.map_err(|e| self.io(e))?);
+        }
+        batch.remove(key(SNAPSHOT, doc));
+        batch.remove(key(HEADS, doc));
+        self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.index.remove(doc.as_str()).map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .index

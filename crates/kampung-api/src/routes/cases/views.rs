@@ -2,7 +2,7 @@
 //! written `YYYY-MM-DD`.
 
 use kampung_core::Place;
-use kampung_store::case::{CaseState, FollowUp, Outcome, Release, ReleaseReason, Role, Writer};
+use kampung_store::case::{CaseState, FollowUp, Outcome, Release, ReleaseReason, RoleKind, Writer};
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ pub struct WriterView {
     /// The node's peer id.
     pub peer: String,
     #[schema(value_type = schemas::CaseRole)]
-    pub role: Role,
+    pub role: RoleKind,
 }
 
 impl From<Writer> for WriterView {
@@ -124,7 +124,7 @@ pub struct CaseView {
 
 impl CaseView {
     pub(crate) fn new(s: CaseState, today: Date) -> CaseView {
-        let follow_up_due = s.is_open() && s.info.opened_on <= today && s.today.is_empty();
+        let follow_up_due = s.follow_up_due(today);
         let period_ended = s.period_ended();
         CaseView {
             case_id: s.info.case_id,

@@ -1,0 +1,115 @@
+//! The names of the mesh's documents. One typed id everywhere: the store
+//! keys documents by it, the mesh announces it, the API and the audit show
+//! it. Peers send it as text; [`DocId::parse`] accepts only known kinds.
+
+use std::fmt;
+
+use crate::banyuwangi::VillageCode;
+
+/// The name of a document. Three kinds, each with one set of writers:
+/// - `v/35.10.15.2012`: a village's residents (that village's nodes);
+/// - `x/<peer id>`: a checkpoint's crossing log (that checkpoint);
+/// - `c/<16 hex digits>`: one isolation case (checkpoints, facilities, villages).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId(String);
+
+/// What a [`DocId`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind<'a> {
+    Village(VillageCode),
+    /// The crossing log of the checkpoint with this peer id (base58).
+    CrossingLog(&'a str),
+    /// An isolation case, by its id.
+    Case(&'a str),
+}
+
+/// Longest peer id text we accept in a document name (an ed25519 peer id is 52).
+const MAX_PEER_ID_LEN: usize = 64;
+/// Length of an isolation case id, in hex digits.
+pub const CASE_ID_LEN: usize = 16;
+
+/// Is `id` a well-formed case id ([`CASE_ID_LEN`] lowercase hex digits)?
+pub fn is_case_id(id: &str) -> bool {
+    id.len() == CASE_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Is `peer` the text of a peer id as a crossing log's name takes it?
+pub fn is_peer_id_text(peer: &str) -> bool {
+    !peer.is_empty()
+        && peer.len() <= MAX_PEER_ID_LEN
+        && peer.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl DocId {
+    pub fn village(code: VillageCode) -> DocId {
+        DocId(format!("v/{code}"))
+    }
+    /// The crossing log of a checkpoint, named by its peer id (base58 text).
+    pub fn crossing_log(peer: &str) -> DocId {
+        DocId(format!("x/{peer}"))
+    }
+    /// An isolation case; `id` is [`CASE_ID_LEN`] lowercase hex digits.
+    pub fn case(id: &str) -> DocId {
+        DocId(format!("c/{id}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The village whose residents this document holds, if it is a village document.
+    pub fn as_village(&self) -> Option<VillageCode> {
+        self.0
+            .strip_prefix("v/")
+            .and_then(|c| VillageCode::parse(c).ok())
+    }
+    /// What this document is, if it is a well-formed name of a known kind.
+    pub fn kind(&self) -> Option<DocKind<'_>> {
+        if let Some(v) = self.as_village() {
+            return Some(DocKind::Village(v));
+        }
+        if let Some(peer) = self.0.strip_prefix("x/") {
+            return is_peer_id_text(peer).then_some(DocKind::CrossingLog(peer));
+        }
+        if let Some(id) = self.0.strip_prefix("c/") {
+            return is_case_id(id).then_some(DocKind::Case(id));
+        }
+        None
+    }
+    /// A document id received from a peer or a user: only known kinds.
+    pub fn parse(s: &str) -> Option<DocId> {
+        let id = DocId(s.to_string());
+        let known = id.kind().is_some();
+        known.then_some(id)
+    }
+    /// A name read back from this node's own storage, as it was stored
+    /// (possibly of a kind this version does not know).
+    #[doc(hidden)]
+    pub fn from_stored(s: String) -> DocId {
+        DocId(s)
+    }
+}
+
+/// As its text (`v/35.10.15.2012`).
+impl serde::Serialize for DocId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Only a name of a known kind ([`DocId::parse`]).
+impl<'de> serde::Deserialize<'de> for DocId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DocId, D::Error> {
+        let s = String::deserialize(d)?;
+        DocId::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{s}' is not a document of this mesh"))
+        })
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

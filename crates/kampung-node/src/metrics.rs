@@ -1,0 +1,365 @@
+//! The node's Prometheus metrics (served as OpenMetrics text at `GET /metrics`).
+//!
+//! [`Metrics`] lives in the [`crate::Node`]; its fields are typed handles that
+//! any part of the node increments directly (`node.metrics().lookups.inc()`).
+//! A new subsystem adds a field here (registered in [`Metrics::new`]), or,
+//! if it lives outside this crate, registers its own metric with
+//! [`Metrics::register`] and keeps the handle.
+//!
+//! Two kinds of values:
+//! - **events** counted where they happen: lookups, verdicts by kind, HTTP
+//!   requests by route and status, and their latency;
+//! - **state** read at scrape time from the mesh and the store
+//!   ([`crate::Node::refresh_metrics`]): connected peers, per-document sync
+//!   lag, changes rejected from peers, documents held and NIKs indexed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Metric, Registry, Unit};
+
+/// Prefix of every metric name.
+pub const PREFIX: &str = "kampung";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct VerdictLabels {
+    /// [`kampung_core::CheckVerdict::kind`]: `resident`,
+    /// `resident_under_isolation`, `moved_out`, `deceased`, `non_resident`,
+    /// `barred`, `invalid`.
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    /// The route's template (`/v1/lookup/{nik}`), never the raw path.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DocLabels {
+    /// The document, `v/35.10.15.2012`.
+    pub doc: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+/// A gauge of seconds.
+pub type SecondsGauge = Gauge<f64, AtomicU64>;
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms .. ~3.3 s: a lookup is microseconds plus HTTP; a large write is seconds.
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// The node's metrics. Cheap to clone: one shared handle on [`NodeMetrics`].
+#[derive(Debug, Clone)]
+pub struct Metrics(Arc<NodeMetrics>);
+
+impl std::ops::Deref for Metrics {
+    type Target = NodeMetrics;
+    fn deref(&self) -> &NodeMetrics {
+        &self.0
+    }
+}
+
+/// Every metric of the node, each updated where it happens.
+#[derive(Debug)]
+pub struct NodeMetrics {
+    registry: Mutex<Registry>,
+    /// Lookups answered (any verdict).
+    pub lookups: Counter,
+    /// Verdicts given, by kind.
+    pub verdicts: Family<VerdictLabels, Counter>,
+    /// HTTP requests answered, by method, route and status.
+    pub http_requests: Family<RequestLabels, Counter>,
+    /// Time to answer HTTP requests, by method and route.
+    pub http_duration: HistogramFamily<RouteLabels>,
+    /// Peers connected now.
+    pub peers: Gauge,
+    /// Seconds since we last heard from each document's owner (0 for our own).
+    pub sync_lag: Family<DocLabels, SecondsGauge>,
+    /// Changes and documents from peers that our store refused.
+    pub changes_rejected: Counter,
+    /// Peers disconnected for having no valid certificate (or a revoked one).
+    pub peers_refused: Counter,
+    /// Requests or messages from peers that broke a bound or were malformed.
+    pub peer_faults: Counter,
+    /// Requests refused because the peer had not shown a certificate.
+    pub requests_unadmitted: Counter,
+    /// Documents this node holds.
+    pub documents: Gauge,
+    /// Resident records added or changed by this node's writes.
+    pub resident_writes: Counter,
+    /// Checks logged in this node's crossing log.
+    pub crossings_logged: Counter,
+    /// Isolation case openings and updates written by this node.
+    pub case_writes: Counter,
+    /// Distinct NIKs in the index.
+    pub niks: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let lookups = Counter::default();
+        let verdicts = Family::default();
+        let http_requests = Family::default();
+        let http_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let peers = Gauge::default();
+        let sync_lag = Family::default();
+        let changes_rejected = Counter::default();
+        let peers_refused = Counter::default();
+        let peer_faults = Counter::default();
+        let requests_unadmitted = Counter::default();
+        let documents = Gauge::default();
+        let resident_writes = Counter::default();
+        let crossings_logged = Counter::default();
+        let case_writes = Counter::default();
+        let niks = Gauge::default();
+
+        let mut r = Registry::with_prefix(PREFIX);
+        r.register("lookups", "NIK lookups answered", lookups.clone());
+        r.register("verdicts", "Verdicts given, by kind", verdicts.clone());
+        r.register(
+            "http_requests",
+            "HTTP requests answered, by method, route and status",
+            http_requests.clone(),
+        );
+        r.register_with_unit(
+            "http_request_duration",
+            "Time to answer HTTP requests, by method and route",
+            Unit::Seconds,
+            http_duration.clone(),
+        );
+        r.register("mesh_peers", "Peers connected now", peers.clone());
+        r.register_with_unit(
+            "sync_lag",
+            "Time since we last heard from each document's owner (directly or by gossip); 0 for this node's own document; absent if never heard",
+            Unit::Seconds,
+            sync_lag.clone(),
+        );
+        r.register(
+            "remote_changes_rejected",
+            "Changes or documents from peers that the store refused to apply",
+            changes_rejected.clone(),
+        );
+        r.register(
+            "peers_refused",
+            "Peers disconnected for having no valid certificate, or a revoked or expired one",
+            peers_refused.clone(),
+        );
+        r.register(
+            "peer_faults",
+            "Requests or messages from peers that were malformed or broke a bound",
+            peer_faults.clone(),
+        );
+        r.register(
+            "requests_unadmitted",
+            "Requests refused because the peer had not shown a certificate",
+            requests_unadmitted.clone(),
+        );
+        r.register("documents", "Documents this node holds", documents.clone());
+        r.register(
+            "resident_writes",
+            "Resident records added or changed by this node's writes",
+            resident_writes.clone(),
+        );
+        r.register(
+            "crossings_logged",
+            "Checks logged in this node's crossing log",
+            crossings_logged.clone(),
+        );
+        r.register(
+            "case_writes",
+            "Isolation case openings and updates written by this node",
+            case_writes.clone(),
+        );
+        r.register("niks_indexed", "Distinct NIKs in the index", niks.clone());
+        Metrics(Arc::new(NodeMetrics {
+            registry: Mutex::new(r),
+            lookups,
+            verdicts,
+            http_requests,
+            http_duration,
+            peers,
+            sync_lag,
+            changes_rejected,
+            peers_refused,
+            peer_faults,
+            requests_unadmitted,
+            documents,
+            resident_writes,
+            crossings_logged,
+            case_writes,
+            niks,
+        }))
+    }
+
+    /// Register a metric of another subsystem under the `kampung_` prefix;
+    /// keep (a clone of) `metric` to update it.
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.lock().register(name, help, metric);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while encoding cannot leave the registry half-changed.
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Count one verdict given (by any route).
+    pub fn verdict(&self, kind: &str) {
+        self.lookups.inc();
+        self.verdicts
+            .get_or_create(&VerdictLabels {
+                verdict: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Count one answered HTTP request.
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Set the state read from the mesh: connected peers and the mesh's
+    /// count of refused remote changes.
+    pub fn refresh_mesh(&self, peers: usize, changes_rejected: u64) {
+        self.peers.set(peers as i64);
+        // The mesh's counter only grows while it runs; never go backwards.
+        self.changes_rejected
+            .inner()
+            .fetch_max(changes_rejected, Ordering::Relaxed);
+    }
+
+    /// Set how old our copy of each document is (see
+    /// [`crate::Node::copy_ages`]: 0 for this node's own; documents never
+    /// heard from are absent).
+    pub fn refresh_sync_lag<'a>(
+        &self,
+        ages: impl IntoIterator<Item = (&'a kampung_core::DocId, Duration)>,
+    ) {
+        for (doc, age) in ages {
+            self.sync_lag
+                .get_or_create(&DocLabels {
+                    doc: doc.to_string(),
+                })
+                .set(age.as_secs_f64());
+        }
+    }
+
+    /// Set the mesh's trust counters (they only grow while it runs).
+    pub fn refresh_trust(&self, c: &kampung_mesh::Counters) {
+        for (metric, value) in [
+            (&self.peers_refused, c.peers_refused),
+            (&self.peer_faults, c.peer_faults),
+            (&self.requests_unadmitted, c.requests_unadmitted),
+        ] {
+            metric.inner().fetch_max(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Set the state read from the store.
+    pub fn refresh_store(&self, documents: usize, niks: usize) {
+        self.documents.set(documents as i64);
+        self.niks.set(niks as i64);
+    }
+
+    /// The OpenMetrics text of every registered metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.lock()) {
+            tracing::warn!(error = %e, "could not encode the metrics");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kampung_core::{DocId, VillageCode};
+
+    fn lag(m: &Metrics, doc: &DocId) -> Option<f64> {
+        m.sync_lag
+            .get(&DocLabels {
+                doc: doc.to_string(),
+            })
+            .map(|g| g.get())
+    }
+
+    #[test]
+    fn sync_lag_is_the_age_of_each_copy() {
+        let m = Metrics::new();
+        let doc = |c: &str| DocId::village(VillageCode::parse(c).unwrap());
+        let (a, b, own, never) = (
+            doc("35.10.15.2012"),
+            doc("35.10.21.2003"),
+            doc("35.10.01.2001"),
+            doc("35.10.02.2001"),
+        );
+        m.refresh_sync_lag([
+            (&a, Duration::from_secs(50)),
+            (&b, Duration::from_millis(4500)),
+            (&own, Duration::ZERO),
+        ]);
+        m.refresh_mesh(3, 0);
+        assert_eq!(lag(&m, &a), Some(50.0));
+        assert_eq!(lag(&m, &b), Some(4.5));
+        assert_eq!(lag(&m, &own), Some(0.0));
+        assert_eq!(lag(&m, &never), None);
+        assert_eq!(m.peers.get(), 3);
+        let text = m.encode();
+        assert!(
+            text.contains("kampung_sync_lag_seconds{doc=\"v/35.10.15.2012\"} 50.0"),
+            "{text}"
+        );
+        assert!(text.contains("kampung_mesh_peers 3"), "{text}");
+    }
+
+    #[test]
+    fn rejected_changes_follow_the_mesh_counter_and_never_go_back() {
+        let m = Metrics::new();
+        m.refresh_mesh(0, 4);
+        assert_eq!(m.changes_rejected.get(), 4);
+        m.refresh_mesh(0, 2);
+        assert_eq!(m.changes_rejected.get(), 4);
+        m.refresh_mesh(0, 9);
+        assert_eq!(m.changes_rejected.get(), 9);
+        assert!(m
+            .encode()
+            .contains("kampung_remote_changes_rejected_total 9"));
+    }
+}

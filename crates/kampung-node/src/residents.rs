@@ -1,0 +1,259 @@
+//! A village office's residents: register, correct, move out, mark deceased,
+//! import many at once; and reading them (one record, or a page of a
+//! village found through the index).
+
+use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
+use kampung_store::WriteReport;
+use serde::{Deserialize, Serialize};
+use time::Date;
+use tokio::sync::watch;
+use utoipa::ToSchema;
+
+pub use kampung_runtime::store::{ResidentPage, ResidentQuery};
+
+use crate::error::{ErrorCode, NodeError, RefusalCode};
+use crate::{Actor, Node};
+
+/// What a write of residents did.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub report: WriteReport,
+    /// Bytes of changes carried in the announcement to the mesh (0 when the
+    /// write was too big to carry, or changed nothing).
+    pub announced_bytes: usize,
+}
+
+/// One record written by [`Node::register`], [`Node::correct`],
+/// [`Node::move_out`] or [`Node::mark_deceased`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordWritten {
+    /// The record as it stands now.
+    pub record: Resident,
+    /// False if the record already said this (nothing was written).
+    pub changed: bool,
+    /// What the NIK says that disagrees with the record (not a refusal).
+    pub warnings: Vec<String>,
+}
+
+/// One record a write would refuse, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecordRefusal {
+    /// Position of the record in the request (from 0).
+    pub index: usize,
+    pub code: RefusalCode,
+    pub message: String,
+}
+
+/// Fields of a record to correct; `None` keeps the field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Correction {
+    pub full_name: Option<String>,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub family_card: Option<String>,
+    pub dusun: Option<String>,
+    pub rt: Option<u16>,
+    pub rw: Option<u16>,
+}
+
+impl Node {
+    /// The village whose residents this node writes, or why it writes none.
+    pub fn own_village(&self) -> Result<VillageCode, NodeError> {
+        self.role().village().ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::NotAVillageNode,
+                format!(
+                    "this node is {}: only a village node writes residents",
+                    self.role().tag()
+                ),
+            )
+        })
+    }
+
+    /// Parse a NIK as typed; `invalid_nik` naming the rule broken.
+    pub fn parse_nik(&self, input: &str) -> Result<Nik, NodeError> {
+        Nik::parse(input, self.this_year())
+            .map(|p| p.nik())
+            .map_err(|e| NodeError::new(ErrorCode::InvalidNik, e.to_string()))
+    }
+
+    /// Which records a write to this node's village would refuse, and why.
+    /// Writes nothing.
+    pub async fn check_residents(
+        &self,
+        records: Vec<Resident>,
+    ) -> Result<Vec<RecordRefusal>, NodeError> {
+        let village = self.own_village()?;
+        let refused = self.store().check(village, records).await?;
+        Ok(refused
+            .into_iter()
+            .map(|(index, r)| RecordRefusal {
+                index,
+                code: RefusalCode::of(&r),
+                message: r.to_string(),
+            })
+            .collect())
+    }
+
+    /// Write records of this node's village: new ones are added, changed
+    /// ones updated, identical ones left alone; one Automerge change per
+    /// record. All or nothing: one refused record refuses the write. Durable
+    /// when this returns, then announced to the mesh. `progress`, if given,
+    /// follows the number of records written.
+    pub async fn write_residents(
+        &self,
+        _by: &Actor,
+        records: Vec<Resident>,
+        progress: Option<watch::Sender<usize>>,
+    ) -> Result<Written, NodeError> {
+        let village = self.own_village()?;
+        let (report, announce) = self
+            .store()
+            .write(village, records, self.now_ms(), progress)
+            .await??;
+        let announced_bytes = announce.changes.iter().map(Vec::len).sum();
+        if report.added + report.changed > 0 {
+            self.metrics()
+                .resident_writes
+                .inc_by((report.added + report.changed) as u64);
+            self.announce([announce]).await;
+        }
+        Ok(Written {
+            report,
+            announced_bytes,
+        })
+    }
+
+    /// One full record: in `village` if given (a NIK may have records in
+    /// two villages after a move), else the record that decides the verdict.
+    pub async fn resident(
+        &self,
+        _by: &Actor,
+        nik: Nik,
+        village: Option<VillageCode>,
+    ) -> Result<Resident, NodeError> {
+        let found = match village {
+            Some(v) => self.store().read(v, nik).await??,
+            None => self.store().get(nik).await??,
+        };
+        found.ok_or_else(|| {
+            let place = match village {
+                Some(v) => format!("the registry of village {v}"),
+                None => "the registry".to_string(),
+            };
+            NodeError::new(ErrorCode::NotRegistered, format!("{nik} is not in {place}"))
+        })
+    }
+
+    /// One page of a village's residents matching `query`, in NIK order: the
+    /// index finds the page, only its records are read from the document.
+    pub async fn residents_page(
+        &self,
+        _by: &Actor,
+        query: ResidentQuery,
+    ) -> Result<ResidentPage, NodeError> {
+        Ok(self.store().resident_page(query).await??)
+    }
+
+    /// The record of `nik` in this node's village, or why there is none.
+    async fn own_record(&self, nik: Nik) -> Result<Resident, NodeError> {
+        let village = self.own_village()?;
+        self.store().read(village, nik).await??.ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::NotRegistered,
+                format!("{nik} is not a resident of this village ({village}); register them first"),
+            )
+        })
+    }
+
+    /// Write one record after checking it (warnings returned, refusals as errors).
+    async fn write_one(&self, by: &Actor, record: Resident) -> Result<RecordWritten, NodeError> {
+        let warnings = record
+            .validate(self.this_year())
+            .map_err(|e| NodeError::new(ErrorCode::Refused, e.to_string()))?;
+        if let Some(r) = self.check_residents(vec![record.clone()]).await?.pop() {
+            return Err(NodeError::new(ErrorCode::Refused, r.message));
+        }
+        let written = self.write_residents(by, vec![record.clone()], None).await?;
+        Ok(RecordWritten {
+            record,
+            changed: written.report.unchanged == 0,
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// Register a new resident of this village (refused if already registered here).
+    pub async fn register(&self, by: &Actor, record: Resident) -> Result<RecordWritten, NodeError> {
+        let village = self.own_village()?;
+        if self.store().read(village, record.nik).await??.is_some() {
+            return Err(NodeError::new(
+                ErrorCode::Refused,
+                format!(
+                    "{} is already registered in this village; correct the record instead",
+                    record.nik
+                ),
+            ));
+        }
+        self.write_one(by, Resident { village, ..record }).await
+    }
+
+    /// Correct fields of a resident of this village.
+    pub async fn correct(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        fix: Correction,
+    ) -> Result<RecordWritten, NodeError> {
+        let mut r = self.own_record(nik).await?;
+        r.full_name = fix.full_name.unwrap_or(r.full_name);
+        r.sex = fix.sex.unwrap_or(r.sex);
+        r.birth_date = fix.birth_date.unwrap_or(r.birth_date);
+        r.family_card = fix.family_card.unwrap_or(r.family_card);
+        let Address { dusun, rt, rw } = r.address;
+        r.address = Address {
+            dusun: fix.dusun.unwrap_or(dusun),
+            rt: fix.rt.unwrap_or(rt),
+            rw: fix.rw.unwrap_or(rw),
+        };
+        self.write_one(by, r).await
+    }
+
+    /// Record that an active resident of this village moved away.
+    pub async fn move_out(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        destination: String,
+    ) -> Result<RecordWritten, NodeError> {
+        let mut r = self.own_record(nik).await?;
+        if r.status != Status::Active {
+            return Err(NodeError::new(
+                ErrorCode::Refused,
+                format!(
+                    "{nik} is not an active resident (status: {})",
+                    r.status.kind().as_str()
+                ),
+            ));
+        }
+        r.status = Status::MovedOut { destination };
+        self.write_one(by, r).await
+    }
+
+    /// Record that a resident of this village died (on `on`, if known).
+    pub async fn mark_deceased(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        on: Option<Date>,
+    ) -> Result<RecordWritten, NodeError> {
+        let mut r = self.own_record(nik).await?;
+        if matches!(r.status, Status::Deceased { .. }) {
+            return Err(NodeError::new(
+                ErrorCode::Refused,
+                format!("{nik} is already recorded as deceased"),
+            ));
+        }
+        r.status = Status::Deceased { date: on };
+        self.write_one(by, r).await
+    }
+}

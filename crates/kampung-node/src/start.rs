@@ -1,0 +1,352 @@
+//! Assembling a node: the store task, the trust roster and the verifier it
+//! implies, the mesh, one shutdown. Every way of running a node goes through
+//! [`start`]: `kampung run` ([`start_with_config`]), the CLI on a stopped
+//! node ([`open_offline`]), the tests and the benchmarks ([`Parts`]).
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use kampung_core::clock::this_year;
+use kampung_core::{DocId, Role, SharedClock, SystemClock};
+use kampung_datadir::{DataDir, DataDirError};
+use kampung_mesh::identity::Keypair;
+use kampung_mesh::{Membership, MeshConfig, MeshError};
+use kampung_runtime::membership::RosterMembership;
+use kampung_runtime::store::{accept_all, spawn_store};
+use kampung_runtime::Config;
+use kampung_store::storage::MemoryStorage;
+use kampung_store::trust::{load_roster, RosterVerifier, SharedRoster};
+use kampung_store::{ChangeVerifier, Registry, Storage, StoreError};
+use kampung_trust::NodeKey;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{Inner, Metrics, Node};
+
+/// Whom the node trusts.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// No root key: every peer is admitted and every change accepted (a
+    /// trusted network only).
+    Open,
+    /// The mesh's root key: the roster is the statements under it kept in
+    /// the store; peers must show a certificate, and every remote write must
+    /// be signed by a writer the roster allows.
+    Root(NodeKey),
+    /// A roster the caller shares (tests that add certificates as they go).
+    Roster(SharedRoster),
+}
+
+/// What a node is made of.
+#[derive(Debug)]
+pub struct Parts<S: Storage> {
+    pub registry: Registry<S>,
+    pub keypair: Keypair,
+    pub role: Role,
+    pub trust: Trust,
+    pub clock: SharedClock,
+    /// How the node joins the mesh; `None`: offline (no mesh at all).
+    pub mesh: Option<MeshConfig>,
+    /// Who may connect, if not what `trust` implies (a test's rogue node
+    /// that admits anyone while it verifies writes).
+    pub membership: Option<Arc<dyn Membership>>,
+}
+
+impl Parts<MemoryStorage> {
+    /// A node with a fresh key and an in-memory store that signs its writes
+    /// with that key (tests, examples, simulations). It listens on nothing
+    /// until told to (see [`Parts::network`]).
+    pub fn in_memory(role: Role) -> Parts<MemoryStorage> {
+        Parts::in_memory_with_key(Keypair::generate_ed25519(), role)
+    }
+
+    /// [`Parts::in_memory`] with a given key (one a root has certified).
+    pub fn in_memory_with_key(keypair: Keypair, role: Role) -> Parts<MemoryStorage> {
+        let actor = node_actor(&keypair);
+        let clock = SystemClock::shared();
+        // A fresh in-memory store cannot fail to open.
+        let mut registry = match Registry::open(MemoryStorage::new(), actor, this_year(&*clock)) {
+            Ok(r) => r,
+            Err(e) => unreachable!("an empty in-memory store failed to open: {e}"),
+        };
+        registry.set_signer(Arc::new(keypair.clone()));
+        Parts::new(registry, keypair, role).clock(clock)
+    }
+}
+
+/// The Automerge actor of a node's changes: its raw ed25519 public key.
+fn node_actor(keypair: &Keypair) -> automerge::ActorId {
+    match keypair.public().try_into_ed25519() {
+        Ok(ed) => automerge::ActorId::from(ed.to_bytes().to_vec()),
+        Err(_) => automerge::ActorId::from(keypair.public().encode_protobuf()),
+    }
+}
+
+impl<S: Storage> Parts<S> {
+    /// A node around an opened registry, with the system clock, no root
+    /// (open mesh) and the mesh's defaults (no listen address, no mDNS).
+    pub fn new(registry: Registry<S>, keypair: Keypair, role: Role) -> Parts<S> {
+        let mut mesh = MeshConfig::new(keypair.clone(), role.clone());
+        mesh.mdns = false;
+        Parts {
+            registry,
+            keypair,
+            role,
+            trust: Trust::Open,
+            clock: SystemClock::shared(),
+            mesh: Some(mesh),
+            membership: None,
+        }
+    }
+
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Admit peers by `membership` instead of by what `trust` implies.
+    pub fn membership(mut self, membership: Arc<dyn Membership>) -> Self {
+        self.membership = Some(membership);
+        self
+    }
+
+    /// No mesh: the node writes and reads its own store only.
+    pub fn offline(mut self) -> Self {
+        self.mesh = None;
+        self
+    }
+
+    /// Set up how the node joins the mesh (listen and bootstrap addresses,
+    /// intervals, limits); the role, key, membership and owned documents are
+    /// filled in by [`start`].
+    pub fn network(mut self, set: impl FnOnce(&mut MeshConfig)) -> Self {
+        let mesh = self
+            .mesh
+            .get_or_insert_with(|| MeshConfig::new(self.keypair.clone(), self.role.clone()));
+        set(mesh);
+        self
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    #[error("{field}: {reason}")]
+    Config { field: String, reason: String },
+    #[error("the node key is not an ed25519 key")]
+    NotEd25519,
+    #[error("the store thread panicked")]
+    StorePanicked,
+}
+
+/// A started node: its handle, and what stops it.
+#[derive(Debug)]
+pub struct Running {
+    node: Node,
+    shutdown: CancellationToken,
+    mesh_task: Option<tokio::task::JoinHandle<()>>,
+    store_thread: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+}
+
+impl Running {
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// A token cancelled when the node stops: tasks serving the node (the
+    /// API server) stop with it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.child_token()
+    }
+
+    /// Stop the mesh, persist the index and stop the store; returns the
+    /// store's final error, if any. Handles still held answer "shutting down".
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        self.shutdown.cancel();
+        if let Some(task) = self.mesh_task.take() {
+            let _ = task.await;
+        }
+        self.node.store().stop().await;
+        let Some(thread) = self.store_thread.take() else {
+            return Ok(());
+        };
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(result)) => Ok(result?),
+            _ => Err(StartError::StorePanicked),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A node dropped without `stop` still stops its mesh task.
+        self.shutdown.cancel();
+    }
+}
+
+/// Start a node from its parts: the store task, the roster and verifier
+/// its trust implies, and (unless offline) the mesh.
+pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
+    let Parts {
+        registry,
+        keypair,
+        role,
+        trust,
+        clock,
+        mesh,
+        membership,
+    } = parts;
+    let roster: Option<SharedRoster> = match trust {
+        Trust::Open => None,
+        Trust::Root(root) => Some(Arc::new(RwLock::new(load_roster(
+            registry.storage(),
+            root,
+        )?))),
+        Trust::Roster(r) => Some(r),
+    };
+    let verifier: Arc<dyn ChangeVerifier + Send + Sync> = match &roster {
+        Some(r) => Arc::new(RosterVerifier::new(r.clone(), clock.clone())),
+        None => accept_all(),
+    };
+    let this_year = this_year(&*clock);
+    let (store, store_thread) = spawn_store(registry, verifier);
+    let peer_id = keypair.public().to_peer_id().to_string();
+    let shutdown = CancellationToken::new();
+    let (mesh_client, mesh_task) = match mesh {
+        None => (None, None),
+        Some(mut config) => {
+            config.keypair = keypair.clone();
+            config.role = role.clone();
+            config.clock = clock.clone();
+            config.owned_docs = owned_docs(&role, &peer_id);
+            if let Some(r) = &roster {
+                let own =
+                    NodeKey::from_public(&keypair.public()).map_err(|_| StartError::NotEd25519)?;
+                if r.read()
+                    .map(|r| r.signed_certificate(&own, clock.now_ms()).is_none())
+                    .unwrap_or(true)
+                {
+                    warn!("this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
+                }
+                config.membership = Arc::new(RosterMembership::new(
+                    r.clone(),
+                    own,
+                    store.clone(),
+                    clock.clone(),
+                ));
+            }
+            if let Some(m) = membership {
+                config.membership = m;
+            }
+            let (client, event_loop) = kampung_mesh::new(config, store.clone())?;
+            let task = tokio::spawn(event_loop.run(shutdown.child_token()));
+            (Some(client), Some(task))
+        }
+    };
+    let node = Node(Arc::new(Inner {
+        store,
+        mesh: mesh_client,
+        role,
+        peer_id,
+        this_year,
+        roster,
+        clock,
+        metrics: Metrics::new(),
+    }));
+    Ok(Running {
+        node,
+        shutdown,
+        mesh_task,
+        store_thread: Some(store_thread),
+    })
+}
+
+/// The documents a node of `role` writes as their owner: a village its
+/// residents, a checkpoint its crossing log.
+fn owned_docs(role: &Role, peer_id: &str) -> Vec<DocId> {
+    match role {
+        Role::Village { village } => vec![DocId::village(*village)],
+        Role::Checkpoint { .. } => vec![DocId::crossing_log(peer_id)],
+        _ => Vec::new(),
+    }
+}
+
+/// Open a node's data directory: its registry (signing with its key) and
+/// whom it trusts.
+fn open_dir(
+    data: &Path,
+    clock: &SharedClock,
+) -> Result<Parts<kampung_store::storage::sled_storage::SledStorage>, StartError> {
+    let dir = DataDir::open(data)?;
+    let registry = dir.open_registry(this_year(&**clock))?;
+    let trust = match dir.root_key()? {
+        Some(root) => Trust::Root(root),
+        None => Trust::Open,
+    };
+    Ok(
+        Parts::new(registry, dir.keypair().clone(), dir.role().clone())
+            .trust(trust)
+            .clock(clock.clone()),
+    )
+}
+
+/// Open a stopped node's data directory without joining the mesh (the CLI
+/// writing or reading while `kampung run` is not running). Its writes are
+/// announced when the node next runs: the owner announces its documents as
+/// soon as a peer admits it, and anti-entropy pulls the rest.
+pub async fn open_offline(data: &Path) -> Result<Running, StartError> {
+    start(open_dir(data, &SystemClock::shared())?.offline()).await
+}
+
+/// Start the node `kampung run` runs: the data directory and mesh settings
+/// of `config`.
+pub async fn start_with_config(config: &Config) -> Result<Running, StartError> {
+    let parts = open_dir(&config.data, &SystemClock::shared())?;
+    if matches!(parts.trust, Trust::Open) {
+        warn!("no root key configured: this node admits every peer and accepts every change. Configure one with `kampung init --root ROOT.pub`");
+    }
+    let net = &config.network;
+    let listen = parse_addrs("network.listen", &net.listen)?;
+    let bootstrap = parse_addrs("network.bootstrap", &net.bootstrap)?;
+    let parts = parts.network(|m| {
+        m.listen = listen;
+        m.bootstrap = bootstrap;
+        m.mdns = net.mdns;
+        m.kademlia = net.kademlia;
+        m.anti_entropy_every = config.anti_entropy();
+        m.heartbeat_every = config.heartbeat();
+        m.max_peers = net.max_peers;
+        m.max_sessions = config.limits.max_sessions;
+        m.max_inbound = config.limits.max_inbound_requests;
+        m.request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
+        m.limits.max_message = config.limits.max_message_bytes;
+    });
+    let running = start(parts).await?;
+    info!(peer = %running.node().peer_id(), role = %running.node().role().tag(), "node started");
+    Ok(running)
+}
+
+fn parse_addrs(field: &str, list: &[String]) -> Result<Vec<kampung_mesh::Address>, StartError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.parse().map_err(|_| StartError::Config {
+                field: format!("{field}[{i}]"),
+                reason: format!("'{a}' is not a multiaddr"),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,108 @@
+//! The node and the mesh as an operator sees them: documents with their
+//! heads and freshness, peers, and the metrics read at scrape time.
+
+use kampung_core::DocId;
+use kampung_mesh::{MeshStatus, PeerInfo};
+
+use crate::error::NodeError;
+use crate::Node;
+
+/// One document this node holds.
+#[derive(Debug, Clone)]
+pub struct DocumentStatus {
+    pub doc: DocId,
+    /// The document's heads (hex change hashes).
+    pub heads: Vec<String>,
+    /// This node writes the document.
+    pub own_document: bool,
+    /// Seconds since we last heard from the document's owner; 0 for our own; `None` if never.
+    pub owner_last_heard_secs: Option<f64>,
+}
+
+/// The node's status.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    pub peer_id: String,
+    /// [`kampung_core::Role::tag`].
+    pub role: String,
+    /// Distinct NIKs in the index.
+    pub niks: usize,
+    pub documents: Vec<DocumentStatus>,
+    /// The mesh, unless the node runs offline.
+    pub mesh: Option<MeshStatus>,
+}
+
+/// The node's peers.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    pub peer_id: String,
+    /// Addresses the mesh listens on (multiaddrs).
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+}
+
+impl Node {
+    async fn mesh_status(&self) -> Result<Option<MeshStatus>, NodeError> {
+        match self.mesh() {
+            Some(m) => Ok(Some(m.status().await.map_err(|_| NodeError::stopped())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Documents with their heads and freshness, the index size and the mesh.
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        let mesh = self.mesh_status().await?;
+        let heads = self.store().doc_heads().await?;
+        let niks = self.store().niks().await?;
+        let documents = heads
+            .into_iter()
+            .map(|(doc, h)| {
+                let f = self.freshness(doc);
+                DocumentStatus {
+                    heads: h.iter().map(ToString::to_string).collect(),
+                    own_document: f.own_document,
+                    owner_last_heard_secs: f.owner_last_heard_secs,
+                    doc: f.doc,
+                }
+            })
+            .collect();
+        Ok(NodeStatus {
+            peer_id: self.peer_id().to_string(),
+            role: self.role().tag(),
+            niks,
+            documents,
+            mesh,
+        })
+    }
+
+    /// Connected peers (none when offline).
+    pub async fn peers(&self) -> Result<Peers, NodeError> {
+        Ok(match self.mesh_status().await? {
+            Some(m) => Peers {
+                peer_id: m.peer_id,
+                listen: m.listen,
+                peers: m.peers,
+            },
+            None => Peers {
+                peer_id: self.peer_id().to_string(),
+                listen: Vec::new(),
+                peers: Vec::new(),
+            },
+        })
+    }
+
+    /// Read the mesh and the store into the metrics' state values (before a
+    /// scrape). A stopped mesh or store leaves its values as last read.
+    pub async fn refresh_metrics(&self) {
+        let m = self.metrics();
+        if let Ok(Some(mesh)) = self.mesh_status().await {
+            m.refresh_mesh(mesh.peers.len(), mesh.counters.changes_rejected);
+            m.refresh_trust(&mesh.counters);
+        }
+        let ages = self.copy_ages();
+        m.refresh_sync_lag(ages.iter().map(|(d, a)| (d, *a)));
+        if let (Ok(heads), Ok(niks)) = (self.store().doc_heads().await, self.store().niks().await) {
+            m.refresh_store(heads.len(), niks);
+        }
+    }
+}
