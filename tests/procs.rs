@@ -342,3 +342,53 @@ fn the_demo_script_converges_and_leaves_nothing_running() {
         assert!(log.contains("stopped cleanly"), "{n}: {log}");
     }
 }
+
+/// The CLI writes to a stopped node's store with the node library's
+/// workflow; when the node runs again the mesh gets those writes without
+/// waiting for anti-entropy's period (set to an hour here).
+#[test]
+fn writes_made_while_the_node_was_stopped_spread_when_it_runs_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut village, csv) = village_node(tmp.path(), VILLAGES[0], 40, 5);
+    let slow = |bootstrap| RunArgs {
+        anti_entropy_secs: 3600,
+        heartbeat_secs: 3600,
+        ..RunArgs::loopback(bootstrap)
+    };
+    village.start(&slow(vec![]));
+    let mut checkpoint = Node::new(tmp.path(), "checkpoint-ketapang", None);
+    checkpoint.ok(&["init", "--checkpoint", "ketapang"]);
+    checkpoint.start(&slow(vec![village.bootstrap_addr()]));
+    let row = csv.active().next().unwrap().nik.clone();
+    poll(CONVERGE, || {
+        (checkpoint.lookup(&row)["kind"] == "resident").then_some(())
+    })
+    .expect("the checkpoint learns the village");
+
+    // The village office's server is off; the clerk records a move with the CLI.
+    assert!(village.stop().success());
+    village.ok(&["resident", "move-out", &row, "--to", "Kabupaten Situbondo"]);
+    assert_eq!(
+        village.json(&["lookup", &row, "--json"])["kind"],
+        "moved_out"
+    );
+    assert_eq!(checkpoint.lookup(&row)["kind"], "resident");
+
+    // Back on: the checkpoint has the move within the wait, not an hour.
+    village.start(&slow(vec![checkpoint.bootstrap_addr()]));
+    let answer = poll(CONVERGE, || {
+        let a = checkpoint.lookup(&row);
+        (a["kind"] == "moved_out").then_some(a)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the move did not reach the checkpoint: {}",
+            checkpoint.lookup(&row)
+        )
+    });
+    assert_eq!(
+        answer["verdict"]["destination"], "Kabupaten Situbondo",
+        "{answer}"
+    );
+    stop_all(&mut [&mut village, &mut checkpoint]);
+}

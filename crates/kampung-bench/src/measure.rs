@@ -196,8 +196,9 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Unix milliseconds now, by the machine's clock.
 pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    kampung_core::Clock::now_ms(&kampung_core::SystemClock)
 }
 
 /// SplitMix64: a few lines of seeded randomness, enough to shuffle a query set

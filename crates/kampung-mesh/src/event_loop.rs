@@ -742,6 +742,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.swarm.behaviour_mut().gossipsub.admit(peer);
         self.ask_roster(peer);
         self.start_session(peer);
+        // The first peer after a start (or after being cut off from every
+        // peer) hears at once what this node owns, including writes made
+        // while it was not running (the CLI on a stopped node).
+        if self.peers.values().filter(|p| p.admitted).count() == 1 {
+            self.heartbeat();
+        }
     }
 
     /// Disconnect `peer` at the next tick; counted once per connection.

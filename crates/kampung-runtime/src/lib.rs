@@ -5,7 +5,7 @@
 //!   reached through a cloneable [`store::StoreHandle`] over a bounded channel.
 //!   The handle is also the [`kampung_sync::Replica`] the mesh replicates.
 //!
-//! The node binary wires these to `kampung-mesh` and `kampung-api`.
+//! `kampung-node` assembles these with `kampung-mesh` into a running node.
 
 pub mod config;
 pub mod membership;

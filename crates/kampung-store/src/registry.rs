@@ -278,7 +278,7 @@ impl<S: Storage> Registry<S> {
 
     fn load_doc(&self, village: VillageCode) -> Result<Loaded, StoreError> {
         let id = DocId::village(village);
-        let Some(stored) = self.storage.load(&id)? else {
+        let Some(mut stored) = self.storage.load(&id)? else {
             return Ok(Loaded {
                 doc: VillageDoc::genesis(village),
                 signed: HashMap::new(),
@@ -308,11 +308,7 @@ impl<S: Storage> Registry<S> {
             });
         }
         Ok(Loaded {
-            signed: stored
-                .signatures
-                .into_iter()
-                .map(|(h, s)| (ChangeHash(h), s))
-                .collect(),
+            signed: stored.take_signatures(),
             chunks: stored.chunks.len(),
             chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             last_seq: stored.chunks.last().map_or(0, |c| c.0),

@@ -27,6 +27,16 @@ pub struct StoredDoc {
     pub signatures: Vec<Sig>,
 }
 
+impl StoredDoc {
+    /// The signatures by the change they sign (taken out of `self`).
+    pub fn take_signatures(&mut self) -> std::collections::HashMap<automerge::ChangeHash, Vec<u8>> {
+        std::mem::take(&mut self.signatures)
+            .into_iter()
+            .map(|(h, s)| (automerge::ChangeHash(h), s))
+            .collect()
+    }
+}
+
 /// A write signature as stored: the change hash it signs, and its encoding.
 pub type Sig = ([u8; 32], Vec<u8>);
 
@@ -90,6 +100,8 @@ struct MemoryInner {
     next_seq: u64,
     index: BTreeMap<DocId, Vec<u8>>,
     statements: BTreeMap<[u8; 32], Vec<u8>>,
+    /// Writes to documents whose name starts with this fail (a full disk).
+    failing: Option<String>,
 }
 
 impl MemoryStorage {
@@ -100,6 +112,22 @@ impl MemoryStorage {
     fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> T {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Make every later append or replace of a document whose name starts
+    /// with `prefix` fail as a full disk would (`None`: writes work again).
+    pub fn fail_writes_to(&self, prefix: Option<&str>) {
+        self.with(|m| m.failing = prefix.map(str::to_string));
+    }
+
+    fn check_write(&self, doc: &DocId) -> Result<(), StoreError> {
+        self.with(|m| match &m.failing {
+            Some(p) if doc.as_str().starts_with(p.as_str()) => Err(StoreError::Io {
+                location: "(memory)".into(),
+                reason: format!("no space left for {doc} (simulated)"),
+            }),
+            _ => Ok(()),
+        })
     }
 
     /// Overwrite a stored chunk or snapshot, to test how corruption is reported.
@@ -129,6 +157,7 @@ impl Storage for MemoryStorage {
         heads: &[u8],
         sigs: &[Sig],
     ) -> Result<u64, StoreError> {
+        self.check_write(doc)?;
         Ok(self.with(|m| {
             m.next_seq += 1;
             let seq = m.next_seq;
@@ -146,6 +175,7 @@ impl Storage for MemoryStorage {
         heads: &[u8],
         sigs: &[Sig],
     ) -> Result<(), StoreError> {
+        self.check_write(doc)?;
         self.with(|m| {
             let d = m.docs.entry(doc.clone()).or_default();
             d.snapshot = Some(snapshot.to_vec());

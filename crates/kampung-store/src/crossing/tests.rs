@@ -243,3 +243,92 @@ fn equal_times_from_two_devices_order_the_same_everywhere() {
     assert_eq!(ab.entries().unwrap(), ba.entries().unwrap());
     assert_eq!(ab.len(), 2);
 }
+
+#[test]
+fn newest_pages_read_from_the_end_of_the_log() {
+    let mut log = CrossingLog::genesis(PEER);
+    for k in 0..25 {
+        let nik = format!("35091542039000{:02}", k + 1);
+        log.record(&actor(1), &crossing(1_000 + k, &nik, Decision::AllowedIn))
+            .unwrap();
+    }
+    let all = log.entries().unwrap();
+    let mut seen = Vec::new();
+    for offset in (0..30).step_by(10) {
+        let page = log.newest(offset, 10).unwrap();
+        assert!(page.windows(2).all(|w| w[0].at_ms >= w[1].at_ms));
+        seen.extend(page);
+    }
+    let mut newest_first = all.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first, "pages cover the log once, newest first");
+    let (total, page) = CrossingLog::newest_in(log.automerge(), 20, 10).unwrap();
+    assert_eq!(total, 25);
+    assert_eq!(page, newest_first[20..]);
+    assert!(log.newest(25, 10).unwrap().is_empty());
+}
+
+/// A check that opens a case is one step: if the crossing cannot be stored,
+/// the case it opened is gone again (from the registry, the open-case index
+/// and storage), and nothing is announced for either.
+#[test]
+fn a_crossing_that_fails_to_record_leaves_no_case() {
+    use crate::case::{new_case_id, Opening, RoleKind, Writer};
+    use crate::storage::MemoryStorage;
+    use crate::{Registry, Storage};
+    use std::sync::Arc;
+
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = Registry::open(storage.clone(), actor(3), 2026).unwrap();
+    let nik = "3509154203900002";
+    let opening = Opening {
+        nik: Nik::parse(nik, 2026).unwrap().nik(),
+        person_name: Some("Siti Aminah".into()),
+        at_ms: 1_777_600_000_000,
+        by: Writer {
+            peer: PEER.into(),
+            role: RoleKind::Checkpoint,
+        },
+        origin: "Kabupaten Jember, Jawa Timur (35.09)".into(),
+        required_days: 14,
+        place: kampung_core::Place::Gor,
+    };
+    let case_id = new_case_id([7; 8]);
+    let mut entry = crossing(1_777_600_000_000, nik, Decision::IsolationGor);
+    entry.case_id = Some(case_id.clone());
+
+    // The disk refuses the crossing log (the case's write still succeeds).
+    storage.fail_writes_to(Some("x/"));
+    let err = reg
+        .record_check(PEER, &entry, Some((&case_id, &opening)), entry.at_ms)
+        .unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert!(reg.isolation_case(&case_id).is_none());
+    assert!(reg
+        .open_case(Nik::parse(nik, 2026).unwrap().nik())
+        .is_none());
+    assert!(storage
+        .load(&crate::DocId::case(&case_id))
+        .unwrap()
+        .is_none());
+    assert!(reg.crossings(PEER).unwrap().is_empty());
+
+    // A crossing refused for its content opens nothing either.
+    storage.fail_writes_to(None);
+    let mut bad = entry.clone();
+    bad.note = Some("x".repeat(MAX_LONG_TEXT + 1));
+    assert!(reg
+        .record_check(PEER, &bad, Some((&case_id, &opening)), entry.at_ms)
+        .is_err());
+    assert!(reg.isolation_case(&case_id).is_none());
+
+    // With the disk back, the same check stores both.
+    reg.record_check(PEER, &entry, Some((&case_id, &opening)), entry.at_ms)
+        .unwrap();
+    assert!(reg.isolation_case(&case_id).is_some());
+    assert_eq!(reg.crossings(PEER).unwrap().len(), 1);
+    assert!(storage
+        .load(&crate::DocId::case(&case_id))
+        .unwrap()
+        .is_some());
+}

@@ -95,39 +95,59 @@ impl<S: Storage> Registry<S> {
             if id.as_village().is_some() || id.kind().is_none() {
                 continue;
             }
-            let Some(stored) = self.storage.load(&id)? else {
-                continue;
-            };
-            let corrupt = |reason: String| StoreError::CorruptDoc {
-                location: self.storage.location(),
-                doc: id.clone(),
-                reason,
-            };
-            let am = crate::doc::guarded(|| {
-                let mut am = match (&stored.snapshot, genesis_of(&id)) {
-                    (Some(s), _) => Automerge::load(s)?,
-                    (None, Some(g)) => g,
-                    (None, None) => Automerge::new(),
-                };
-                for (_, c) in &stored.chunks {
-                    am.load_incremental(c)?;
-                }
-                Ok(am)
-            })
-            .map_err(|e| corrupt(e.to_string()))?;
-            let other = Other {
-                am,
-                signed: stored
-                    .signatures
-                    .into_iter()
-                    .map(|(h, s)| (ChangeHash(h), s))
-                    .collect(),
-                chunks: stored.chunks.len(),
-            };
-            self.others.insert(id.clone(), other);
-            self.derive_case(&id);
+            if let Some(other) = self.load_other(&id)? {
+                self.others.insert(id.clone(), other);
+                self.derive_case(&id);
+            }
         }
         Ok(())
+    }
+
+    /// A crossing log or case as stored, if anything is stored for it.
+    fn load_other(&self, id: &DocId) -> Result<Option<Other>, StoreError> {
+        let Some(mut stored) = self.storage.load(id)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::CorruptDoc {
+            location: self.storage.location(),
+            doc: id.clone(),
+            reason,
+        };
+        let am = crate::doc::guarded(|| {
+            let mut am = match (&stored.snapshot, genesis_of(id)) {
+                (Some(s), _) => Automerge::load(s)?,
+                (None, Some(g)) => g,
+                (None, None) => Automerge::new(),
+            };
+            for (_, c) in &stored.chunks {
+                am.load_incremental(c)?;
+            }
+            Ok(am)
+        })
+        .map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some(Other {
+            am,
+            signed: stored.take_signatures(),
+            chunks: stored.chunks.len(),
+        }))
+    }
+
+    /// After a write of `id` failed to be stored, put back what storage
+    /// holds, so memory never shows a change that a restart would not.
+    fn restore_other(&mut self, id: &DocId) {
+        match self.load_other(id) {
+            Ok(Some(other)) => {
+                self.others.insert(id.clone(), other);
+            }
+            Ok(None) => {
+                self.others.remove(id);
+            }
+            Err(e) => {
+                warn!(doc = %id, error = %e, "cannot reload a document after a failed write; keeping it out of memory");
+                self.others.remove(id);
+            }
+        }
+        self.derive_case(id);
     }
 
     pub(super) fn other_heads(&self) -> impl Iterator<Item = (DocId, Vec<ChangeHash>)> + '_ {
@@ -259,8 +279,25 @@ impl<S: Storage> Registry<S> {
         let result = log.record(&actor, crossing);
         other.am = log.into_automerge();
         let hash = result?;
-        let sigs = self.sign(&id, &[hash], now_ms)?;
-        Ok(self.store_other(&id, &before, sigs)?)
+        self.sign_and_store(&id, &before, hash, now_ms)
+    }
+
+    /// Sign the change `hash` of `id` and store what changed since `before`;
+    /// if either fails, memory goes back to what storage holds.
+    fn sign_and_store(
+        &mut self,
+        id: &DocId,
+        before: &[ChangeHash],
+        hash: ChangeHash,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        let stored = self
+            .sign(id, &[hash], now_ms)
+            .and_then(|sigs| self.store_other(id, before, sigs));
+        if stored.is_err() {
+            self.restore_other(id);
+        }
+        Ok(stored?)
     }
 
     /// A check at the post, and the isolation case it opens, as one step:
@@ -345,10 +382,11 @@ impl<S: Storage> Registry<S> {
                 ..Other::default()
             },
         );
-        let sigs = self.sign(&id, &hash, now_ms)?;
-        let stored = self.store_other(&id, &[], sigs);
+        let stored = self
+            .sign(&id, &hash, now_ms)
+            .and_then(|sigs| self.store_other(&id, &[], sigs));
         if stored.is_err() {
-            self.others.remove(&id);
+            self.restore_other(&id);
         }
         Ok(stored?)
     }
@@ -379,8 +417,7 @@ impl<S: Storage> Registry<S> {
         };
         other.am = case.into_automerge();
         let hash = result?;
-        let sigs = self.sign(&id, &[hash], now_ms)?;
-        Ok(self.store_other(&id, &before, sigs)?)
+        self.sign_and_store(&id, &before, hash, now_ms)
     }
 
     /// One isolation case, if held.
