@@ -85,6 +85,7 @@ fn get(node: &Node, path: &str) -> (u16, Value) {
     let addr = node.api.expect("the node runs");
     let mut resp = agent()
         .get(&format!("http://{addr}{path}"))
+        .header("authorization", &node.bearer())
         .call()
         .unwrap_or_else(|e| panic!("{}: GET {path}: {e}", node.name));
     let status = resp.status().as_u16();
@@ -96,6 +97,7 @@ fn post(node: &Node, path: &str, body: &Value) -> (u16, Value) {
     let addr = node.api.expect("the node runs");
     let mut resp = agent()
         .post(&format!("http://{addr}{path}"))
+        .header("authorization", &node.bearer())
         .send_json(body)
         .unwrap_or_else(|e| panic!("{}: POST {path}: {e}", node.name));
     let status = resp.status().as_u16();
@@ -307,12 +309,67 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
         .unwrap()
         .contains("GOR Tawangalun"));
 
-    // Crossings, one of them opening a case in village A's isolation house.
-    post_ok(
-        &cp,
-        "/v1/crossings",
-        &json!({"nik": b_resident, "decision": "allowed_in", "officer": "Bripka Made"}),
+    // An officer of the post signs in; the crossing they log names them,
+    // on every node (the name travels inside the replicated change).
+    let added = cp.ok(&[
+        "user",
+        "add",
+        "made.suarta",
+        "--name",
+        "Bripka Made Suarta",
+        "--role",
+        "officer",
+    ]);
+    let password = added
+        .split_whitespace()
+        .skip_while(|w| *w != "password")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no password printed: {added}"))
+        .to_string();
+    let addr = cp.api.unwrap();
+    let signed_in = agent()
+        .post(&format!("http://{addr}/v1/session"))
+        .send_json(json!({"login": "made.suarta", "password": password}))
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 200);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    let mut logged = agent()
+        .post(&format!("http://{addr}/v1/crossings"))
+        .header("cookie", &cookie)
+        .send_json(json!({"nik": b_resident, "decision": "allowed_in"}))
+        .unwrap();
+    assert_eq!(logged.status().as_u16(), 200);
+    let logged: Value = logged.body_mut().read_json().unwrap();
+    assert_eq!(
+        logged["crossing"]["officer"], "Bripka Made Suarta",
+        "{logged}"
     );
+    // A program's token works, and a wrong one is refused.
+    let made = cp.ok(&["token", "create", "--label", "scanner", "--role", "officer"]);
+    let token = made
+        .split_whitespace()
+        .find(|w| w.starts_with("kt_"))
+        .unwrap_or_else(|| panic!("no token printed: {made}"))
+        .to_string();
+    let ok = agent()
+        .get(&format!("http://{addr}/v1/verdict/{b_resident}"))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let refused = agent()
+        .get(&format!("http://{addr}/v1/verdict/{b_resident}"))
+        .header("authorization", &format!("Bearer {token}x"))
+        .call()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    // Crossings, one of them opening a case in village A's isolation house.
     post_ok(
         &cp,
         "/v1/crossings",
@@ -405,4 +462,21 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
         .collect();
     assert!(docs.contains(&format!("x/{cp_peer}").as_str()), "{docs:?}");
     assert!(docs.contains(&format!("c/{case_id}").as_str()), "{docs:?}");
+    // Who changed what names the officer at the checkpoint's node.
+    let officer = report["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["person"] == "Bripka Made Suarta")
+        .unwrap_or_else(|| panic!("the officer is not in the audit: {:#}", report["people"]));
+    assert_eq!(officer["writer"], cp_peer.as_str());
+    let text = b.ok(&["audit", "verify"]);
+    assert!(text.contains("Bripka Made Suarta ("), "{text}");
+    // No secret reached a log: not the password, the session cookie or a token.
+    let log = std::fs::read_to_string(&cp.log).unwrap();
+    let session = cookie.split_once('=').unwrap().1;
+    for secret in [password.as_str(), session, token.as_str()] {
+        assert!(!log.contains(secret), "a secret is in {}", cp.log.display());
+    }
+    assert!(log.contains("signed in"), "sign-ins are logged, by name");
 }

@@ -123,9 +123,7 @@ impl Lab {
     fn run_args(&self, side: usize, bootstrap: Vec<String>) -> RunArgs {
         RunArgs {
             listen_ip: self.addr[side].clone(),
-            bootstrap,
-            anti_entropy_secs: 1,
-            heartbeat_secs: 1,
+            ..RunArgs::loopback(bootstrap)
         }
     }
 }

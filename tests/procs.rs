@@ -392,3 +392,90 @@ fn writes_made_while_the_node_was_stopped_spread_when_it_runs_again() {
     );
     stop_all(&mut [&mut village, &mut checkpoint]);
 }
+
+/// The pages and API on a LAN address are served only over TLS: the
+/// certificate `init` made, whose fingerprint `status` shows; plain HTTP
+/// there only with `--insecure-http`, said loudly in the log.
+#[test]
+fn a_lan_address_is_served_over_tls_unless_insecure_http_is_asked_for() {
+    use sha2::Digest;
+    use std::sync::Arc;
+    use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut node, _) = village_node(tmp.path(), VILLAGES[0], 5, 8);
+    let lan = RunArgs {
+        api: "0.0.0.0:0".into(),
+        ..RunArgs::loopback(vec![])
+    };
+    node.start(&lan);
+    // The CLI still talks to the node (over a loopback listener).
+    let status = node.status().unwrap();
+    let shown = status["tls_fingerprint"].as_str().unwrap().to_string();
+    let pem = std::fs::read(node.data.join("tls.crt")).unwrap();
+    let cert = Certificate::from_pem(&pem).unwrap();
+    let fingerprint: Vec<String> = sha2::Sha256::digest(cert.der())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(shown, fingerprint.join(":"));
+    let text = node.ok(&["status"]);
+    assert!(text.contains(&shown), "{text}");
+    let log = node.last_run_log();
+    let port: u16 = log
+        .split("https://0.0.0.0:")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no https address in the log:\n{log}"));
+    // A client that trusts exactly this certificate gets an answer...
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .unversioned_rustls_crypto_provider(provider)
+                .root_certs(RootCerts::new_with_certs(std::slice::from_ref(&cert)))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health: serde_json::Value = agent
+        .get(&format!("https://127.0.0.1:{port}/healthz"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    // ...and the session cookie is Secure there.
+    let r = agent
+        .post(&format!("https://127.0.0.1:{port}/v1/session"))
+        .send_json(serde_json::json!({"login": "nobody", "password": "x"}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Plain HTTP on that port gets nothing.
+    let plain = ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call();
+    assert!(plain.is_err(), "plain HTTP answered on the TLS port");
+    assert!(node.stop().success());
+
+    // Asked for, plain HTTP on a LAN address works, with a loud warning.
+    node.start(&RunArgs {
+        extra: vec!["--insecure-http".into()],
+        ..lan
+    });
+    let log = node.last_run_log();
+    assert!(log.contains("INSECURE"), "{log}");
+    let port: u16 = log
+        .split("http://0.0.0.0:")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no http address in the log:\n{log}"));
+    let plain = ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 200);
+    assert!(node.stop().success());
+}

@@ -61,6 +61,13 @@ enum Command {
     /// and the policy (offline; needs no data directory).
     #[command(subcommand)]
     Admin(cmd::admin::Command),
+    /// This node's people: accounts for officers, clerks, facility staff,
+    /// auditors and operators.
+    #[command(subcommand)]
+    User(cmd::people::UserCommand),
+    /// Tokens for programs that call this node's API.
+    #[command(subcommand)]
+    Token(cmd::people::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +97,8 @@ fn main() -> ExitCode {
         Command::Trust(c) => cmd::trust::run(&data, c),
         Command::Audit(c) => cmd::audit::run(&data, c),
         Command::Admin(c) => cmd::admin::run(c),
+        Command::User(c) => cmd::people::user(&data, c),
+        Command::Token(c) => cmd::people::token(&data, c),
     };
     match result {
         Ok(code) => code,

@@ -51,6 +51,10 @@ pub struct RunArgs {
     pub bootstrap: Vec<String>,
     pub anti_entropy_secs: u64,
     pub heartbeat_secs: u64,
+    /// The address of the API and the pages (`--api`).
+    pub api: String,
+    /// More arguments of `kampung run`.
+    pub extra: Vec<String>,
 }
 
 impl RunArgs {
@@ -60,6 +64,8 @@ impl RunArgs {
             bootstrap,
             anti_entropy_secs: 1,
             heartbeat_secs: 1,
+            api: "127.0.0.1:0".into(),
+            extra: Vec::new(),
         }
     }
 }
@@ -143,6 +149,14 @@ impl Node {
             .unwrap_or_else(|e| panic!("{}: {args:?} is not JSON ({e}): {text}", self.name))
     }
 
+    /// `Bearer` and the local credential: what the CLI on the node's own
+    /// machine shows its API.
+    pub fn bearer(&self) -> String {
+        let secret = std::fs::read_to_string(self.data.join("local.secret"))
+            .unwrap_or_else(|e| panic!("{}: no local credential: {e}", self.name));
+        format!("Bearer {}", secret.trim())
+    }
+
     pub fn api_addr_file(&self) -> PathBuf {
         self.data.join("api.addr")
     }
@@ -175,7 +189,8 @@ impl Node {
             .arg("run")
             .arg("--listen")
             .arg(format!("/ip4/{}/tcp/0", run.listen_ip))
-            .args(["--api", "127.0.0.1:0", "--no-mdns"])
+            .args(["--api", &run.api, "--no-mdns"])
+            .args(&run.extra)
             .arg("--anti-entropy-secs")
             .arg(run.anti_entropy_secs.to_string())
             .arg("--heartbeat-secs")
@@ -258,6 +273,7 @@ impl Node {
             .into();
         agent
             .get(&format!("http://{addr}{path}"))
+            .header("authorization", &self.bearer())
             .call()
             .map_err(|e| format!("{}: GET {path}: {e}", self.name))?
             .body_mut()

@@ -90,15 +90,24 @@ impl From<NodeError> for ApiError {
             ErrorCode::NotAVillageNode | ErrorCode::RoleNotAllowed | ErrorCode::NotSignedByRoot => {
                 StatusCode::FORBIDDEN
             }
-            ErrorCode::NotFound | ErrorCode::NotRegistered | ErrorCode::CaseNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ErrorCode::NotFound
+            | ErrorCode::NotRegistered
+            | ErrorCode::CaseNotFound
+            | ErrorCode::NoSuchAccount
+            | ErrorCode::NoSuchToken => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Timeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::CaseOpen | ErrorCode::CaseExists | ErrorCode::NoRoot => StatusCode::CONFLICT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Store => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unauthenticated | ErrorCode::WrongCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden | ErrorCode::AccountLocked | ErrorCode::CrossSite => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
             ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             // invalid_nik, invalid_body, refused, and codes added later.
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -142,6 +151,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
+}
+
+/// A JSON body of at most `limit` bytes (a sign-in is small: refuse more
+/// before reading it).
+pub async fn json_limited<T: DeserializeOwned>(req: Request, limit: usize) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with the header Content-Type: application/json",
+        ));
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::BodyTooLarge,
+                format!("the request body is over {limit} bytes"),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidBody,
+            format!("the body is not the JSON this route takes: {e}"),
+        )
+    })
 }
 
 fn json_rejection(r: &JsonRejection) -> ApiError {

@@ -32,10 +32,12 @@
 //! extractors that produce it; [`metrics`] the scrape route and the request
 //! counting middleware; [`openapi`] the description.
 
+pub mod auth;
 mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod serve;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,21 +54,56 @@ pub const MAX_BODY: usize = 16 << 20;
 /// Longest a request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the handlers share: the node (a cheap handle, one reference count
-/// per request). Handlers translate between HTTP and the node's workflows.
+/// What the handlers share: the node and how it is served (a cheap handle,
+/// one reference count per request). Handlers translate between HTTP and the
+/// node's workflows.
 #[derive(Debug, Clone)]
-pub struct AppState(Node);
+pub struct AppState(std::sync::Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    node: Node,
+    web: Web,
+}
+
+/// How the API is served.
+#[derive(Debug, Clone, Default)]
+pub struct Web {
+    /// The `Host` names it answers to (besides loopback).
+    pub hosts: auth::HostAllowList,
+    /// Served over TLS: cookies are `Secure`.
+    pub tls: bool,
+    /// `/metrics` needs no credentials from a loopback address.
+    pub metrics_open_on_loopback: bool,
+    /// SHA-256 of the TLS certificate the node serves its LAN address with.
+    pub tls_fingerprint: Option<String>,
+}
 
 impl AppState {
+    /// The API of `node` on loopback, any port (tests).
     pub fn new(node: Node) -> Self {
-        AppState(node)
+        AppState::with_web(
+            node,
+            Web {
+                metrics_open_on_loopback: true,
+                ..Web::default()
+            },
+        )
+    }
+
+    pub fn with_web(node: Node, web: Web) -> Self {
+        AppState(std::sync::Arc::new(Shared { node, web }))
+    }
+
+    pub fn web(&self) -> &Web {
+        &self.0.web
     }
 }
 
 impl std::ops::Deref for AppState {
     type Target = Node;
     fn deref(&self) -> &Node {
-        &self.0
+        &self.0.node
     }
 }
 
@@ -75,15 +112,14 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Serve until `shutdown` is cancelled.
+/// Serve plain HTTP until `shutdown` is cancelled, with the default bounds
+/// (see [`serve::serve_with`] for TLS).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve::serve_with(listener, state, shutdown, None, serve::Limits::default()).await
 }
 
 /// Where a running node's API listens, recorded in its data directory.

@@ -3,11 +3,16 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use kampung_node::Metrics;
+use kampung_node::{Metrics, Permission};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
 
 use crate::AppState;
 
@@ -24,9 +29,25 @@ pub const UNMATCHED: &str = "unmatched";
     get,
     path = "/metrics",
     tag = "node",
-    responses((status = 200, description = "Prometheus metrics in the OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String))
+    responses(
+        (status = 200, description = "Prometheus metrics in the OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 401, description = "`unauthenticated`: from another address than loopback, a token is needed", body = crate::error::ErrorBody),
+    )
 )]
-pub async fn handler(State(state): State<AppState>) -> Response {
+pub async fn handler(State(state): State<AppState>, caller: Caller, req: Request) -> Response {
+    let loopback = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let open = loopback && state.web().metrics_open_on_loopback;
+    if !open {
+        if let Err(e) = caller
+            .actor
+            .require(Permission::ReadNode, "read the metrics")
+        {
+            return ApiError::from(e).into_response();
+        }
+    }
     state.refresh_metrics().await;
     (
         StatusCode::OK,
@@ -34,6 +55,21 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         state.metrics().encode(),
     )
         .into_response()
+}
+
+/// A request's method as a metric label: the standard ones, else `other`
+/// (a client must not be able to add a label value per request).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// Middleware on every matched route: count the request and time it by its
@@ -44,14 +80,9 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
         .get::<MatchedPath>()
         .map_or(UNMATCHED, MatchedPath::as_str)
         .to_string();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
-    metrics.request(
-        method.as_str(),
-        &route,
-        response.status().as_u16(),
-        start.elapsed(),
-    );
+    metrics.request(method, &route, response.status().as_u16(), start.elapsed());
     response
 }

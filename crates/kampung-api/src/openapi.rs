@@ -15,8 +15,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
+use crate::auth::Caller;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::{metrics, routes};
+use kampung_node::Permission;
 
 /// Every route of the API.
 #[derive(Debug, OpenApi)]
@@ -60,17 +62,64 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::node::status,
         routes::node::peers,
         routes::trust::add,
+        routes::session::sign_in,
+        routes::session::who_am_i,
+        routes::session::sign_out,
+        routes::people::list_users,
+        routes::people::add_user,
+        routes::people::change_user,
+        routes::people::list_tokens,
+        routes::people::create_token,
+        routes::people::revoke_token,
+        routes::audit::access_log,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = [])),
     tags(
         (name = "lookup", description = "Verdicts on NIKs"),
         (name = "residents", description = "Resident records of the villages"),
         (name = "checkpoint", description = "Checkpoint verdicts under the policy, and the crossing logs"),
         (name = "cases", description = "Isolation cases: placement, family pick-up, daily follow-up, release"),
         (name = "node", description = "This node and the mesh"),
+        (name = "session", description = "Signing in and out"),
+        (name = "people", description = "This node's accounts and tokens (its operator)"),
+        (name = "audit", description = "The access log (auditors)"),
     )
 )]
 pub struct ApiDoc;
+
+/// How a caller shows who it is: a program's token (`Authorization:
+/// Bearer`), or a browser's session cookie after `POST /v1/session`.
+#[derive(Debug)]
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `kampung token create`, or the node's local credential",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Set by POST /v1/session",
+            ))),
+        );
+    }
+}
 
 /// The description as JSON (built once).
 pub fn json() -> &'static str {
@@ -88,9 +137,18 @@ pub fn json() -> &'static str {
     get,
     path = "/v1/openapi.json",
     tag = "node",
-    responses((status = 200, description = "This document", content_type = "application/json", body = Object))
+    responses(
+        (status = 200, description = "This document", content_type = "application/json", body = Object),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
 )]
-pub async fn handler() -> Response {
+pub async fn handler(caller: Caller) -> Response {
+    if let Err(e) = caller
+        .actor
+        .require(Permission::ReadNode, "read the API description")
+    {
+        return crate::error::ApiError::from(e).into_response();
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

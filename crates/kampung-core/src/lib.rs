@@ -39,5 +39,5 @@ pub use doc_id::{DocId, DocKind};
 pub use nik::{Nik, NikError, NikWarning, ParsedNik};
 pub use policy::{Policy, Region};
 pub use resident::{Address, Resident, Sex, Status};
-pub use role::{Role, RoleKind};
+pub use role::{Author, Role, RoleKind};
 pub use verdict::Verdict;

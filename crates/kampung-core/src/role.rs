@@ -199,6 +199,40 @@ impl fmt::Display for Role {
     }
 }
 
+/// A person or program that wrote something, as replicated changes record
+/// it: an account or token id of the writing node, and the name people read.
+/// Which node wrote is the change's own actor (its key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Author {
+    pub id: String,
+    pub name: String,
+}
+
+impl Author {
+    /// The line a change's message carries: `by <id> <name>`.
+    pub fn message_line(&self) -> String {
+        format!("by {} {}", self.id, self.name)
+    }
+
+    /// A change's message with the author's line appended, if any.
+    pub fn stamp(message: String, author: Option<&Author>) -> String {
+        match author {
+            Some(a) => format!("{message}\n{}", a.message_line()),
+            None => message,
+        }
+    }
+
+    /// The author a change's message names, if it names one.
+    pub fn from_message(message: &str) -> Option<Author> {
+        let line = message.lines().find_map(|l| l.strip_prefix("by "))?;
+        let (id, name) = line.split_once(' ')?;
+        Some(Author {
+            id: id.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +264,17 @@ mod tests {
             v.owned_village_doc().map(|d| d.to_string()).as_deref(),
             Some("v/35.10.15.2012")
         );
+    }
+
+    #[test]
+    fn authors_round_trip_through_a_change_message() {
+        let a = Author {
+            id: "u-1a2b3c4d".into(),
+            name: "Bripka Made Suarta".into(),
+        };
+        let m = Author::stamp("crossing barred turned_back".into(), Some(&a));
+        assert_eq!(Author::from_message(&m), Some(a));
+        assert_eq!(Author::from_message("set 3510155203850001"), None);
+        assert_eq!(Author::stamp("x".into(), None), "x");
     }
 }

@@ -6,7 +6,10 @@
 //! DIR/node.key    its ed25519 key pair (libp2p protobuf encoding, mode 0600)
 //! DIR/root.pub    the mesh's root public key: the regency administrator's
 //!                 peer id, one line (absent until `kampung init --root`)
-//! DIR/store/      the sled database (documents, index, root-signed statements)
+//! DIR/store/      the sled database (documents, index, root-signed statements,
+//!                 and the node-local tables: people, sessions, tokens, access log)
+//! DIR/local.secret the local credential (mode 0600): the `kampung` CLI on the
+//!                 node's own machine sends it to the running node's API
 //! ```
 //!
 //! The key's public half is the node's libp2p peer id and the Automerge actor
@@ -125,11 +128,13 @@ impl DataDir {
         })?;
         // node.toml last: its presence marks a complete init.
         write_atomic(&path.join("node.toml"), text.as_bytes(), false)?;
-        Ok(DataDir {
+        let dir = DataDir {
             path: path.to_path_buf(),
             keypair,
             info,
-        })
+        };
+        dir.local_secret()?;
+        Ok(dir)
     }
 
     /// Open an initialised data directory, checking its files.
@@ -192,6 +197,63 @@ impl DataDir {
             Ok(ed) => automerge::ActorId::from(ed.to_bytes().to_vec()),
             Err(_) => automerge::ActorId::from(public.encode_protobuf()),
         }
+    }
+
+    /// Where the local credential is kept (owner-only).
+    pub fn local_secret_path(&self) -> PathBuf {
+        self.path.join("local.secret")
+    }
+
+    /// The local credential: what the CLI on this machine shows the running
+    /// node's API (as Docker's socket or kubo's API file, reading it needs
+    /// the node's own user). Made on first use, mode 0600.
+    pub fn local_secret(&self) -> Result<String, DataDirError> {
+        let path = self.local_secret_path();
+        match fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+        let secret: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let secret = format!("kl_{secret}");
+        write_atomic(&path, format!("{secret}\n").as_bytes(), true)?;
+        Ok(secret)
+    }
+
+    /// The TLS certificate and key the API serves a LAN address with, unless
+    /// configured otherwise (`tls.crt`, `tls.key`, the key owner-only); made
+    /// on first use, self-signed for `localhost` and this node: a tablet
+    /// checks it by its fingerprint (`kampung status` shows it).
+    pub fn tls_pair(&self) -> Result<(PathBuf, PathBuf), DataDirError> {
+        let (cert, key) = (self.path.join("tls.crt"), self.path.join("tls.key"));
+        if cert.exists() && key.exists() {
+            return Ok((cert, key));
+        }
+        let name = format!(
+            "kampung-{}",
+            self.info
+                .peer_id
+                .chars()
+                .rev()
+                .take(8)
+                .collect::<String>()
+                .to_lowercase()
+        );
+        let made = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            name,
+        ])
+        .map_err(|e| DataDirError::Io {
+            path: cert.clone(),
+            reason: format!("cannot make a TLS certificate: {e}"),
+        })?;
+        write_atomic(&key, made.key_pair.serialize_pem().as_bytes(), true)?;
+        write_atomic(&cert, made.cert.pem().as_bytes(), false)?;
+        Ok((cert, key))
     }
 
     /// Where the mesh's root public key is kept.

@@ -12,6 +12,8 @@ use kampung_store::case::{
 use kampung_store::CaseUpdate;
 use time::Date;
 
+use crate::access::Access;
+use crate::actor::Permission;
 use crate::error::{case_not_found, ErrorCode, NodeError};
 use crate::{Actor, Answer, Node};
 
@@ -67,7 +69,8 @@ impl Node {
 
     /// The writer recorded in a case update: this node, if its role may
     /// write cases (checkpoint, facility, village; never an auditor).
-    pub fn case_writer(&self, _by: &Actor) -> Result<Writer, NodeError> {
+    pub fn case_writer(&self, by: &Actor) -> Result<Writer, NodeError> {
+        by.require(Permission::WriteCases, "write isolation cases")?;
         let role = self.role().kind();
         if !role.writes_cases() {
             return Err(NodeError::new(
@@ -81,6 +84,7 @@ impl Node {
         Ok(Writer {
             peer: self.peer_id().to_string(),
             role,
+            person: by.author(),
         })
     }
 
@@ -88,6 +92,7 @@ impl Node {
     /// finds the person: refused if they have an open case already.
     pub(crate) fn opening(
         &self,
+        by: &Actor,
         new: NewCase,
         answer: &Answer,
         now: i64,
@@ -103,7 +108,7 @@ impl Node {
             person_name: trimmed(new.person_name)
                 .or_else(|| answer.registry_name().map(str::to_string)),
             at_ms: now,
-            by: self.case_writer(&Actor::anonymous())?,
+            by: self.case_writer(by)?,
             origin: trimmed(new.origin).unwrap_or_else(|| origin(new.nik.issued_in())),
             required_days: answer.policy.isolation_days,
             place: new.place,
@@ -116,9 +121,11 @@ impl Node {
     /// returns; the case as it stands.
     pub async fn open_case(&self, by: &Actor, new: NewCase) -> Result<CaseState, NodeError> {
         self.case_writer(by)?;
-        let answer = self.verdict(by, &new.nik.nik().to_string());
+        let nik = new.nik.nik().to_string();
+        let answer = self.answer(&nik);
+        self.log_access(by, Access::Case, &nik, answer.kind());
         let now = self.now_ms();
-        let opening = self.opening(new, &answer, now)?;
+        let opening = self.opening(by, new, &answer, now)?;
         let id = new_case_id(rand::random());
         let announcement = self.store().open_case(id.clone(), opening, now).await??;
         self.metrics().case_writes.inc();
@@ -183,7 +190,8 @@ impl Node {
     }
 
     /// One isolation case as it stands today.
-    pub async fn case(&self, _by: &Actor, id: &str) -> Result<CaseState, NodeError> {
+    pub async fn case(&self, by: &Actor, id: &str) -> Result<CaseState, NodeError> {
+        by.require(Permission::ReadCases, "read isolation cases")?;
         check_id(id)?;
         self.store()
             .case(id.to_string(), self.now_ms())
@@ -192,7 +200,8 @@ impl Node {
     }
 
     /// Every isolation case this node holds, as it stands today, by case id.
-    pub async fn cases(&self, _by: &Actor) -> Result<Vec<CaseState>, NodeError> {
+    pub async fn cases(&self, by: &Actor) -> Result<Vec<CaseState>, NodeError> {
+        by.require(Permission::ReadCases, "read isolation cases")?;
         Ok(self.store().cases(self.now_ms()).await?)
     }
 

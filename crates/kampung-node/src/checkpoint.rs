@@ -4,9 +4,11 @@
 
 use kampung_core::{Place, Pledge};
 use kampung_store::case::{is_case_id, new_case_id};
-use kampung_store::crossing::{Crossing, Decision, MAX_LONG_TEXT, MAX_NIK_TEXT, MAX_SHORT_TEXT};
+use kampung_store::crossing::{Crossing, Decision, MAX_LONG_TEXT, MAX_NIK_TEXT};
 use kampung_store::DocId;
 
+use crate::access::Access;
+use crate::actor::Permission;
 use crate::cases::NewCase;
 use crate::error::{ErrorCode, NodeError};
 use crate::{Actor, Answer, Node};
@@ -23,7 +25,6 @@ pub struct CrossingInput {
     pub pledge: Option<Pledge>,
     /// The person's name for a new case (default: the registry's, if any).
     pub person_name: Option<String>,
-    pub officer: Option<String>,
     pub note: Option<String>,
     /// An existing isolation case this crossing refers to (default: the
     /// open case the verdict found, if any).
@@ -42,7 +43,6 @@ impl CrossingInput {
             address: None,
             pledge: None,
             person_name: None,
-            officer: None,
             note: None,
             case_id: None,
             open_case: false,
@@ -83,7 +83,6 @@ fn check_texts(input: &CrossingInput) -> Result<(), NodeError> {
     }
     for (field, value, max) in [
         ("nik", Some(&input.nik), MAX_NIK_TEXT),
-        ("officer", input.officer.as_ref(), MAX_SHORT_TEXT),
         ("note", input.note.as_ref(), MAX_LONG_TEXT),
     ] {
         if value.is_some_and(|v| v.chars().count() > max) {
@@ -146,6 +145,7 @@ impl Node {
         by: &Actor,
         input: CrossingInput,
     ) -> Result<LoggedCrossing, NodeError> {
+        by.require(Permission::LogCrossings, "log border crossings")?;
         self.require_checkpoint()?;
         check_texts(&input)?;
         let CrossingInput {
@@ -154,7 +154,6 @@ impl Node {
             address,
             pledge,
             person_name,
-            officer,
             note,
             case_id,
             open_case,
@@ -181,7 +180,8 @@ impl Node {
             true => Some(first_place(&decision, address, pledge)?),
             false => None,
         };
-        let answer = self.verdict(by, &nik);
+        let answer = self.answer(&nik);
+        self.log_access(by, Access::Crossing, &nik, answer.kind());
         let now = self.now_ms();
         let new_case = match place {
             Some(place) => {
@@ -192,12 +192,13 @@ impl Node {
                     origin: None,
                     place,
                 };
-                let opening = self.opening(new, &answer, now)?;
+                let opening = self.opening(by, new, &answer, now)?;
                 Some((new_case_id(rand::random()), opening))
             }
             None => None,
         };
         let opened_case = new_case.as_ref().map(|(id, _)| id.clone());
+        let author = by.author();
         let crossing = Crossing {
             at_ms: now,
             nik,
@@ -208,7 +209,8 @@ impl Node {
                 .clone()
                 .or(case_id)
                 .or_else(|| answer.open_case().map(|(id, _)| id.to_string())),
-            officer: officer.filter(|o| !o.trim().is_empty()),
+            officer: author.as_ref().map(|a| a.name.clone()),
+            officer_id: author.as_ref().map(|a| a.id.clone()),
             note: note.filter(|n| !n.trim().is_empty()),
             basis: answer.basis.clone(),
         };
@@ -234,11 +236,12 @@ impl Node {
     /// defaults to this node if it is one.
     pub async fn crossings_page(
         &self,
-        _by: &Actor,
+        by: &Actor,
         checkpoint: Option<&str>,
         offset: usize,
         limit: usize,
     ) -> Result<CrossingsPage, NodeError> {
+        by.require(Permission::ReadCrossings, "read crossing logs")?;
         let checkpoint = match checkpoint.map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => {
                 if DocId::crossing_log(p).kind().is_none() {

@@ -56,6 +56,26 @@ pub enum ErrorCode {
     Timeout,
     /// The node is shutting down.
     ShuttingDown,
+    /// Nobody is signed in: a session cookie or a bearer token is needed.
+    Unauthenticated,
+    /// The one signed in may not do this (the message names the role).
+    Forbidden,
+    /// A sign-in with a wrong user name or password (never says which).
+    WrongCredentials,
+    /// The account is locked after repeated failed sign-ins: the operator unlocks it.
+    AccountLocked,
+    /// Too many failed sign-ins from this device or for this account: wait.
+    TooManyAttempts,
+    /// Something with this name exists already (the message names it).
+    Conflict,
+    /// The request named a host this node does not answer for.
+    MisdirectedHost,
+    /// A form posted from another site (or without its form token).
+    CrossSite,
+    /// No account with this login name on this node.
+    NoSuchAccount,
+    /// No token with this id on this node.
+    NoSuchToken,
 }
 
 impl ErrorCode {
@@ -83,6 +103,16 @@ impl ErrorCode {
             ErrorCode::Store => "store",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::WrongCredentials => "wrong_credentials",
+            ErrorCode::AccountLocked => "account_locked",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::MisdirectedHost => "misdirected_host",
+            ErrorCode::CrossSite => "cross_site",
+            ErrorCode::NoSuchAccount => "no_such_account",
+            ErrorCode::NoSuchToken => "no_such_token",
         }
     }
 }

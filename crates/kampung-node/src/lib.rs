@@ -33,19 +33,21 @@
 //!     .unwrap();
 //! let node = running.node().clone();
 //! let people = kampung_gen::village_residents(village, 3, 7);
-//! let written = node.write_residents(&Actor::anonymous(), people.clone(), None).await.unwrap();
+//! let written = node.write_residents(&Actor::local(), people.clone(), None).await.unwrap();
 //! assert_eq!(written.report.added, 3);
-//! let answer = node.verdict(&Actor::anonymous(), &people[0].nik.to_string());
+//! let answer = node.verdict(&Actor::local(), &people[0].nik.to_string());
 //! assert_eq!(answer.freshness.as_ref().map(|f| f.own_document), Some(true));
 //! running.stop().await.unwrap();
 //! # });
 //! ```
 
+mod access;
 mod actor;
 mod cases;
 mod checkpoint;
 mod error;
 pub mod metrics;
+pub mod people;
 mod residents;
 mod start;
 mod status;
@@ -59,15 +61,19 @@ use kampung_mesh::Client as MeshClient;
 use kampung_runtime::StoreHandle;
 use kampung_store::trust::SharedRoster;
 
-pub use actor::Actor;
+pub use access::{Access, AccessEntry, AccessLimits, AccessLog, AccessQuery};
+pub use actor::{Actor, Author, Permission, PersonRole};
 pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use metrics::Metrics;
+pub use people::People;
 pub use residents::{
     Correction, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
 };
-pub use start::{open_offline, start, start_with_config, Parts, Running, Trust};
+pub use start::{
+    open_offline, start, start_with_config, Parts, Running, StartError, Trust, SESSION_IDLE_MS,
+};
 pub use status::{DocumentStatus, NodeStatus, Peers};
 pub use trust::StatementAdded;
 pub use verdict::{Answer, Freshness};
@@ -89,6 +95,8 @@ struct Inner {
     roster: Option<SharedRoster>,
     clock: SharedClock,
     metrics: Metrics,
+    people: People,
+    access: AccessLog,
 }
 
 impl Node {
@@ -120,6 +128,16 @@ impl Node {
 
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// This node's people: accounts, sessions, tokens.
+    pub fn people(&self) -> &People {
+        &self.0.people
+    }
+
+    /// Who looked up whose data (see [`Node::read_access_log`]).
+    pub(crate) fn access_log(&self) -> &AccessLog {
+        &self.0.access
     }
 
     /// The store task (for replication and tools; workflows are methods here).

@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 
 pub use kampung_runtime::store::{ResidentPage, ResidentQuery};
 
+use crate::access::Access;
+use crate::actor::Permission;
 use crate::error::{ErrorCode, NodeError, RefusalCode};
 use crate::{Actor, Node};
 
@@ -81,8 +83,10 @@ impl Node {
     /// Writes nothing.
     pub async fn check_residents(
         &self,
+        by: &Actor,
         records: Vec<Resident>,
     ) -> Result<Vec<RecordRefusal>, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
         let refused = self.store().check(village, records).await?;
         Ok(refused
@@ -102,14 +106,15 @@ impl Node {
     /// follows the number of records written.
     pub async fn write_residents(
         &self,
-        _by: &Actor,
+        by: &Actor,
         records: Vec<Resident>,
         progress: Option<watch::Sender<usize>>,
     ) -> Result<Written, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
         let (report, announce) = self
             .store()
-            .write(village, records, self.now_ms(), progress)
+            .write_as(village, records, self.now_ms(), progress, by.author())
             .await??;
         let announced_bytes = announce.changes.iter().map(Vec::len).sum();
         if report.added + report.changed > 0 {
@@ -128,14 +133,25 @@ impl Node {
     /// two villages after a move), else the record that decides the verdict.
     pub async fn resident(
         &self,
-        _by: &Actor,
+        by: &Actor,
         nik: Nik,
         village: Option<VillageCode>,
     ) -> Result<Resident, NodeError> {
+        by.require(Permission::ReadResidents, "read residents' records")?;
         let found = match village {
             Some(v) => self.store().read(v, nik).await??,
             None => self.store().get(nik).await??,
         };
+        self.log_access(
+            by,
+            Access::Record,
+            &nik.to_string(),
+            if found.is_some() {
+                "found"
+            } else {
+                "not_found"
+            },
+        );
         found.ok_or_else(|| {
             let place = match village {
                 Some(v) => format!("the registry of village {v}"),
@@ -149,14 +165,24 @@ impl Node {
     /// index finds the page, only its records are read from the document.
     pub async fn residents_page(
         &self,
-        _by: &Actor,
+        by: &Actor,
         query: ResidentQuery,
     ) -> Result<ResidentPage, NodeError> {
+        by.require(Permission::ReadResidents, "read residents' records")?;
+        if let Some(search) = &query.search {
+            self.log_access(
+                by,
+                Access::Search,
+                search,
+                query.village.to_string().as_str(),
+            );
+        }
         Ok(self.store().resident_page(query).await??)
     }
 
     /// The record of `nik` in this node's village, or why there is none.
-    async fn own_record(&self, nik: Nik) -> Result<Resident, NodeError> {
+    async fn own_record(&self, by: &Actor, nik: Nik) -> Result<Resident, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
         self.store().read(village, nik).await??.ok_or_else(|| {
             NodeError::new(
@@ -171,7 +197,7 @@ impl Node {
         let warnings = record
             .validate(self.this_year())
             .map_err(|e| NodeError::new(ErrorCode::Refused, e.to_string()))?;
-        if let Some(r) = self.check_residents(vec![record.clone()]).await?.pop() {
+        if let Some(r) = self.check_residents(by, vec![record.clone()]).await?.pop() {
             return Err(NodeError::new(ErrorCode::Refused, r.message));
         }
         let written = self.write_residents(by, vec![record.clone()], None).await?;
@@ -184,6 +210,7 @@ impl Node {
 
     /// Register a new resident of this village (refused if already registered here).
     pub async fn register(&self, by: &Actor, record: Resident) -> Result<RecordWritten, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
         if self.store().read(village, record.nik).await??.is_some() {
             return Err(NodeError::new(
@@ -204,7 +231,7 @@ impl Node {
         nik: Nik,
         fix: Correction,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(nik).await?;
+        let mut r = self.own_record(by, nik).await?;
         r.full_name = fix.full_name.unwrap_or(r.full_name);
         r.sex = fix.sex.unwrap_or(r.sex);
         r.birth_date = fix.birth_date.unwrap_or(r.birth_date);
@@ -225,7 +252,7 @@ impl Node {
         nik: Nik,
         destination: String,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(nik).await?;
+        let mut r = self.own_record(by, nik).await?;
         if r.status != Status::Active {
             return Err(NodeError::new(
                 ErrorCode::Refused,
@@ -246,7 +273,7 @@ impl Node {
         nik: Nik,
         on: Option<Date>,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(nik).await?;
+        let mut r = self.own_record(by, nik).await?;
         if matches!(r.status, Status::Deceased { .. }) {
             return Err(NodeError::new(
                 ErrorCode::Refused,

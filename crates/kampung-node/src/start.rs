@@ -22,6 +22,8 @@ use kampung_trust::NodeKey;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::access::{AccessLimits, AccessLog};
+use crate::people::People;
 use crate::{Inner, Metrics, Node};
 
 /// Whom the node trusts.
@@ -51,7 +53,17 @@ pub struct Parts<S: Storage> {
     /// Who may connect, if not what `trust` implies (a test's rogue node
     /// that admits anyone while it verifies writes).
     pub membership: Option<Arc<dyn Membership>>,
+    /// The local credential (`local.secret` of a data directory; random
+    /// for a node in memory).
+    pub local_secret: String,
+    /// A session ends after this long unused (a shift: 12 h by default).
+    pub session_idle_ms: i64,
+    /// How much of the access log is kept.
+    pub access_limits: AccessLimits,
 }
+
+/// A session's default idle expiry: a shift.
+pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
 
 impl Parts<MemoryStorage> {
     /// A node with a fresh key and an in-memory store that signs its writes
@@ -97,6 +109,14 @@ impl<S: Storage> Parts<S> {
             clock: SystemClock::shared(),
             mesh: Some(mesh),
             membership: None,
+            local_secret: format!(
+                "kl_{}",
+                (0..32)
+                    .map(|_| format!("{:02x}", rand::random::<u8>()))
+                    .collect::<String>()
+            ),
+            session_idle_ms: SESSION_IDLE_MS,
+            access_limits: AccessLimits::default(),
         }
     }
 
@@ -150,12 +170,16 @@ pub enum StartError {
     NotEd25519,
     #[error("the store thread panicked")]
     StorePanicked,
+    #[error("the node's people cannot be read: {0}")]
+    People(crate::NodeError),
 }
 
 /// A started node: its handle, and what stops it.
 #[derive(Debug)]
 pub struct Running {
     node: Node,
+    local_secret: String,
+    access_task: Option<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
     mesh_task: Option<tokio::task::JoinHandle<()>>,
     store_thread: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
@@ -164,6 +188,11 @@ pub struct Running {
 impl Running {
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// The local credential (what the CLI on this machine shows the API).
+    pub fn local_credential(&self) -> &str {
+        &self.local_secret
     }
 
     /// A token cancelled when the node stops: tasks serving the node (the
@@ -177,6 +206,9 @@ impl Running {
     pub async fn stop(mut self) -> Result<(), StartError> {
         self.shutdown.cancel();
         if let Some(task) = self.mesh_task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.access_task.take() {
             let _ = task.await;
         }
         self.node.store().stop().await;
@@ -208,7 +240,20 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         clock,
         mesh,
         membership,
+        local_secret,
+        session_idle_ms,
+        access_limits,
     } = parts;
+    let access = AccessLog::new(registry.storage().local_table("access")?, access_limits);
+    let table = |name| registry.storage().local_table(name);
+    let people = People::open(
+        table("people")?,
+        table("sessions")?,
+        table("tokens")?,
+        &local_secret,
+        session_idle_ms,
+    )
+    .map_err(StartError::People)?;
     let roster: Option<SharedRoster> = match trust {
         Trust::Open => None,
         Trust::Root(root) => Some(Arc::new(RwLock::new(load_roster(
@@ -265,8 +310,13 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         roster,
         clock,
         metrics: Metrics::new(),
+        people,
+        access: access.clone(),
     }));
+    let access_task = tokio::spawn(access.run(node.clock().clone(), shutdown.child_token()));
     Ok(Running {
+        local_secret,
+        access_task: Some(access_task),
         node,
         shutdown,
         mesh_task,
@@ -296,11 +346,11 @@ fn open_dir(
         Some(root) => Trust::Root(root),
         None => Trust::Open,
     };
-    Ok(
-        Parts::new(registry, dir.keypair().clone(), dir.role().clone())
-            .trust(trust)
-            .clock(clock.clone()),
-    )
+    let mut parts = Parts::new(registry, dir.keypair().clone(), dir.role().clone())
+        .trust(trust)
+        .clock(clock.clone());
+    parts.local_secret = dir.local_secret()?;
+    Ok(parts)
 }
 
 /// Open a stopped node's data directory without joining the mesh (the CLI
@@ -334,6 +384,14 @@ pub async fn start_with_config(config: &Config) -> Result<Running, StartError> {
         m.request_timeout = Duration::from_secs(config.limits.request_timeout_secs);
         m.limits.max_message = config.limits.max_message_bytes;
     });
+    let mut parts = parts;
+    parts.session_idle_ms = i64::try_from(config.api.session_idle_hours)
+        .unwrap_or(12)
+        .saturating_mul(3_600_000);
+    parts.access_limits = AccessLimits {
+        days: config.api.access_log_days,
+        max_entries: config.api.access_log_max_entries,
+    };
     let running = start(parts).await?;
     info!(peer = %running.node().peer_id(), role = %running.node().role().tag(), "node started");
     Ok(running)

@@ -4,8 +4,9 @@
 use kampung_core::DocId;
 use kampung_mesh::{MeshStatus, PeerInfo};
 
+use crate::actor::Permission;
 use crate::error::NodeError;
-use crate::Node;
+use crate::{Actor, Node};
 
 /// One document this node holds.
 #[derive(Debug, Clone)]
@@ -50,7 +51,8 @@ impl Node {
     }
 
     /// Documents with their heads and freshness, the index size and the mesh.
-    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+    pub async fn status(&self, by: &Actor) -> Result<NodeStatus, NodeError> {
+        by.require(Permission::ReadNode, "read the node's status")?;
         let mesh = self.mesh_status().await?;
         let heads = self.store().doc_heads().await?;
         let niks = self.store().niks().await?;
@@ -76,7 +78,8 @@ impl Node {
     }
 
     /// Connected peers (none when offline).
-    pub async fn peers(&self) -> Result<Peers, NodeError> {
+    pub async fn peers(&self, by: &Actor) -> Result<Peers, NodeError> {
+        by.require(Permission::ReadNode, "read the node's peers")?;
         Ok(match self.mesh_status().await? {
             Some(m) => Peers {
                 peer_id: m.peer_id,

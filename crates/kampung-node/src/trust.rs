@@ -3,6 +3,7 @@
 
 use kampung_trust::{Signed, TrustError};
 
+use crate::actor::Permission;
 use crate::error::{ErrorCode, NodeError};
 use crate::{Actor, Node};
 
@@ -31,11 +32,8 @@ impl Node {
     /// Verify a statement file's text against this node's root, add it to
     /// the roster the mesh and the store share, and keep it (durable when
     /// this returns); from there it spreads to peers with the roster.
-    pub async fn add_statement(
-        &self,
-        _by: &Actor,
-        text: &str,
-    ) -> Result<StatementAdded, NodeError> {
+    pub async fn add_statement(&self, by: &Actor, text: &str) -> Result<StatementAdded, NodeError> {
+        by.require(Permission::ManageTrust, "add trust statements")?;
         let roster = self.require_root()?;
         let signed = Signed::from_file_text(text).map_err(|e| {
             NodeError::new(

@@ -10,6 +10,9 @@ use kampung_store::crossing::DocHeads;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::access::Access;
+use crate::actor::Permission;
+use crate::error::NodeError;
 use crate::{Actor, Node};
 
 /// How fresh our copy of a village's document is.
@@ -142,10 +145,19 @@ impl Node {
         }
     }
 
-    /// The verdict on a typed or scanned NIK now, under the policy in force.
+    /// The verdict on a typed or scanned NIK now, under the policy in force,
+    /// for someone who may check KTPs; the look-up goes to the access log.
     /// It reads the store's shared lookups on the caller's thread: a verdict
     /// never queues behind the store's writes, and never touches Automerge.
-    pub fn verdict(&self, _by: &Actor, input: &str) -> Answer {
+    pub fn verdict(&self, by: &Actor, input: &str) -> Result<Answer, NodeError> {
+        by.require(Permission::Verdict, "check a KTP")?;
+        let answer = self.answer(input);
+        self.log_access(by, Access::Verdict, input, answer.kind());
+        Ok(answer)
+    }
+
+    /// The verdict, for a workflow that checked its own permission.
+    pub(crate) fn answer(&self, input: &str) -> Answer {
         let policy = self.policy();
         let age = |v: VillageCode| self.copy_age(&DocId::village(v));
         let (verdict, basis) = self

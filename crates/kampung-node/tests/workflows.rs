@@ -36,7 +36,7 @@ async fn a_crossing_that_opens_a_case_writes_both_or_neither() {
     let running = kampung_node::start(parts).await.unwrap();
     let node = running.node().clone();
     let mut changes = node.store().subscribe();
-    let by = Actor::anonymous();
+    let by = Actor::local();
     let check = |open_case| CrossingInput {
         open_case,
         ..CrossingInput::new(JEMBER, Decision::IsolationGor)
@@ -48,7 +48,7 @@ async fn a_crossing_that_opens_a_case_writes_both_or_neither() {
     let err = node.log_crossing(&by, check(true)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Store, "{err}");
     assert!(node.cases(&by).await.unwrap().is_empty());
-    assert_eq!(node.verdict(&by, JEMBER).kind(), "non_resident");
+    assert_eq!(node.verdict(&by, JEMBER).unwrap().kind(), "non_resident");
     assert!(changes.try_recv().is_err(), "nothing was announced");
 
     // With the disk back: one step, both written, the crossing names the case.
@@ -70,7 +70,10 @@ async fn a_crossing_that_opens_a_case_writes_both_or_neither() {
         "{changed:?}"
     );
     // The person is now under isolation: a second case is refused.
-    assert_eq!(node.verdict(&by, JEMBER).kind(), "resident_under_isolation");
+    assert_eq!(
+        node.verdict(&by, JEMBER).unwrap().kind(),
+        "resident_under_isolation"
+    );
     let err = node.log_crossing(&by, check(true)).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::CaseOpen, "{err}");
     // A crossing without a new case refers to the open one.
@@ -93,7 +96,7 @@ async fn cases_are_read_one_by_id_and_updated_by_their_writers_only() {
     .await
     .unwrap();
     let node = gor.node().clone();
-    let by = Actor::anonymous();
+    let by = Actor::local();
     let nik = node.parse_nik_full(JEMBER).unwrap();
     let opened = node
         .open_case(
@@ -158,7 +161,7 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
         .await
         .unwrap();
     let node = running.node().clone();
-    let by = Actor::anonymous();
+    let by = Actor::local();
     let mut people = kampung_gen::village_residents(village, 60, 9);
     people.sort_by_key(|r| r.nik);
     let written = node
@@ -170,7 +173,7 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
     // Another village's record is refused with its code, and the field at fault.
     let mut other = people[0].clone();
     other.village = VillageCode::parse("35.10.21.2003").unwrap();
-    let refused = node.check_residents(vec![other]).await.unwrap();
+    let refused = node.check_residents(&by, vec![other]).await.unwrap();
     assert_eq!(refused[0].code, RefusalCode::WrongVillage);
     assert_eq!(refused[0].code.field(), "village_code");
 
@@ -185,7 +188,10 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
         .await
         .unwrap();
     assert!(moved.changed);
-    assert_eq!(node.verdict(&by, &active.to_string()).kind(), "moved_out");
+    assert_eq!(
+        node.verdict(&by, &active.to_string()).unwrap().kind(),
+        "moved_out"
+    );
     let again = node
         .move_out(&by, active, "Kota Malang".into())
         .await

@@ -41,8 +41,28 @@ pub struct Network {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Api {
-    /// HTTP API address; loopback unless you mean otherwise.
+    /// Address of the API and the pages. A non-loopback address is served
+    /// only over TLS (or with `insecure_http`).
     pub listen: String,
+    /// Host names (or addresses) the pages are reached by besides loopback,
+    /// e.g. `pos-ketapang.lan` or `192.168.10.5`; a request for any other
+    /// name is refused (DNS rebinding).
+    pub hosts: Vec<String>,
+    /// TLS certificate (PEM) and key: made by `kampung init` in the data
+    /// directory (`tls.crt`, `tls.key`) when not given.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Serve a non-loopback address over plain HTTP (passwords and
+    /// sessions then travel in clear text on the LAN). Logged loudly.
+    pub insecure_http: bool,
+    /// Hours a signed-in session lasts unused (a shift).
+    pub session_idle_hours: u64,
+    /// `/metrics` answers loopback without credentials (a local Prometheus).
+    pub metrics_open_on_loopback: bool,
+    /// Days the access log keeps look-ups.
+    pub access_log_days: u32,
+    /// Look-ups the access log keeps at most (the oldest go first).
+    pub access_log_max_entries: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +110,14 @@ impl Default for Api {
     fn default() -> Self {
         Api {
             listen: "127.0.0.1:7480".into(),
+            hosts: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            session_idle_hours: 12,
+            metrics_open_on_loopback: true,
+            access_log_days: 365,
+            access_log_max_entries: 1_000_000,
         }
     }
 }
@@ -171,6 +199,36 @@ impl Config {
             }
         }
         self.api_addr()?;
+        if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
+            return Err(invalid(
+                "api.tls_cert",
+                "give both tls_cert and tls_key, or neither (the node then uses the pair `kampung init` made)",
+            ));
+        }
+        if !(1..=24 * 7).contains(&self.api.session_idle_hours) {
+            return Err(invalid(
+                "api.session_idle_hours",
+                "must be between 1 and 168",
+            ));
+        }
+        if self.api.access_log_days == 0 || self.api.access_log_max_entries < 1000 {
+            return Err(invalid(
+                "api.access_log_days",
+                "keep the access log at least 1 day and 1000 entries",
+            ));
+        }
+        for (i, h) in self.api.hosts.iter().enumerate() {
+            let ok = !h.is_empty()
+                && h.len() <= 253
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+            if !ok {
+                return Err(invalid(
+                    format!("api.hosts[{i}]"),
+                    format!("'{h}' is not a host name or address such as pos-ketapang.lan"),
+                ));
+            }
+        }
         if self.network.anti_entropy_secs == 0 {
             return Err(invalid("network.anti_entropy_secs", "must be at least 1"));
         }

@@ -35,6 +35,7 @@ enum Cmd {
         records: Vec<Resident>,
         now_ms: i64,
         progress: Option<watch::Sender<usize>>,
+        author: Option<kampung_core::Author>,
         reply: Reply<Result<Written, StoreError>>,
     },
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
@@ -192,8 +193,10 @@ fn run<S: Storage>(
                 records,
                 now_ms,
                 progress,
+                author,
                 reply,
             } => {
+                reg.set_author(author);
                 let result = (|| {
                     let doc = DocId::village(village);
                     let before = reg.heads(village)?;
@@ -223,6 +226,7 @@ fn run<S: Storage>(
                     };
                     Ok((report, announce))
                 })();
+                reg.set_author(None);
                 if let Ok((report, _)) = &result {
                     if report.added + report.changed > 0 {
                         changed(DocId::village(village), &report.heads);
@@ -573,11 +577,25 @@ impl StoreHandle {
         now_ms: i64,
         progress: Option<watch::Sender<usize>>,
     ) -> Result<Result<Written, StoreError>, Stopped> {
+        self.write_as(village, records, now_ms, progress, None)
+            .await
+    }
+
+    /// [`StoreHandle::write`], each change naming `author`.
+    pub async fn write_as(
+        &self,
+        village: VillageCode,
+        records: Vec<Resident>,
+        now_ms: i64,
+        progress: Option<watch::Sender<usize>>,
+        author: Option<kampung_core::Author>,
+    ) -> Result<Result<Written, StoreError>, Stopped> {
         self.ask(|reply| Cmd::Write {
             village,
             records,
             now_ms,
             progress,
+            author,
             reply,
         })
         .await

@@ -137,6 +137,22 @@ pub struct Writer {
     pub last_s: i64,
 }
 
+/// The changes one person (or the node itself) made at one node, as the
+/// changes name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonWrites {
+    /// The node (peer id): the change's own actor.
+    pub writer: String,
+    /// The person's account (or token) id at that node; `None`: the node
+    /// itself (its own machine, or a write from before sign-in existed).
+    pub person_id: Option<String>,
+    pub person: Option<String>,
+    pub changes: usize,
+    pub documents: usize,
+    pub first_s: i64,
+    pub last_s: i64,
+}
+
 /// The audit of one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocReport {
@@ -154,6 +170,8 @@ pub struct DocReport {
     /// ...of which sign a change this document does not hold (harmless, counted only).
     pub signatures_unused: usize,
     pub writers: Vec<Writer>,
+    /// Who, at each writing node, made the changes.
+    pub people: Vec<PersonWrites>,
     pub failures: Vec<Failure>,
 }
 
@@ -191,6 +209,8 @@ pub struct AuditReport {
     pub documents: Vec<DocReport>,
     /// Who changed what: every writer over all documents.
     pub writers: Vec<Writer>,
+    /// ...and every person at each writer.
+    pub people: Vec<PersonWrites>,
     pub index: IndexReport,
     /// Problems not in one document (no root, index).
     pub failures: Vec<Failure>,
@@ -228,6 +248,7 @@ pub fn audit<S: Storage + Clone>(
         documents.push(audit_doc(&id, &stored, roster.as_ref(), now_ms));
     }
     let writers = overall_writers(&documents);
+    let people = overall_people(&documents);
     let index = audit_index(storage.clone(), this_year);
     let mut failures = Vec::new();
     if roster.is_none() {
@@ -276,6 +297,7 @@ pub fn audit<S: Storage + Clone>(
         },
         documents,
         writers,
+        people,
         index,
         failures,
         summary,
@@ -403,6 +425,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
         signatures_valid: 0,
         signatures_unused: 0,
         writers: Vec::new(),
+        people: Vec::new(),
         failures: Vec::new(),
     };
     let mut a = DocAudit {
@@ -627,6 +650,28 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
         }
     }
     report.writers = writers.into_values().collect();
+    let mut people: BTreeMap<(Vec<u8>, Option<String>), PersonWrites> = BTreeMap::new();
+    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
+        let actor = m.actor.to_bytes();
+        let author = m
+            .message
+            .as_deref()
+            .and_then(kampung_core::Author::from_message);
+        let key = (actor.to_vec(), author.as_ref().map(|a| a.id.clone()));
+        let p = people.entry(key).or_insert_with(|| PersonWrites {
+            writer: actor_name(actor),
+            person_id: author.as_ref().map(|a| a.id.clone()),
+            person: author.map(|a| a.name),
+            changes: 0,
+            documents: 1,
+            first_s: m.timestamp,
+            last_s: m.timestamp,
+        });
+        p.changes += 1;
+        p.first_s = p.first_s.min(m.timestamp);
+        p.last_s = p.last_s.max(m.timestamp);
+    }
+    report.people = people.into_values().collect();
     report.ok = a.failures.is_empty();
     report.failures = a.failures;
     report
@@ -656,6 +701,26 @@ fn overall_writers(documents: &[DocReport]) -> Vec<Writer> {
     let mut out: Vec<Writer> = all.into_values().collect();
     out.sort_by(|a, b| b.changes.cmp(&a.changes).then(a.writer.cmp(&b.writer)));
     out
+}
+
+/// Every person at every writer, over all documents.
+fn overall_people(documents: &[DocReport]) -> Vec<PersonWrites> {
+    let mut all: BTreeMap<(String, Option<String>), PersonWrites> = BTreeMap::new();
+    for p in documents.iter().flat_map(|d| d.people.iter()) {
+        let key = (p.writer.clone(), p.person_id.clone());
+        match all.get_mut(&key) {
+            Some(acc) => {
+                acc.changes += p.changes;
+                acc.documents += 1;
+                acc.first_s = acc.first_s.min(p.first_s);
+                acc.last_s = acc.last_s.max(p.last_s);
+            }
+            None => {
+                all.insert(key, p.clone());
+            }
+        }
+    }
+    all.into_values().collect()
 }
 
 #[cfg(test)]

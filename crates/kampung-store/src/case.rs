@@ -120,7 +120,12 @@ pub struct CaseDoc {
 
 fn put_writer(tx: &mut Transaction<'_>, obj: &ObjId, by: &Writer) -> Result<(), AutomergeError> {
     tx.put(obj, "by", by.peer.as_str())?;
-    tx.put(obj, "role", by.role.as_str())
+    tx.put(obj, "role", by.role.as_str())?;
+    if let Some(p) = &by.person {
+        tx.put(obj, "person_id", p.id.as_str())?;
+        tx.put(obj, "person", p.name.as_str())?;
+    }
+    Ok(())
 }
 
 fn put_at(tx: &mut Transaction<'_>, obj: &ObjId, at_ms: i64) -> Result<(), AutomergeError> {
@@ -161,6 +166,10 @@ impl CaseDoc {
         tx.put(ROOT, "opened_at", ScalarValue::Timestamp(o.at_ms))?;
         tx.put(ROOT, "opened_by", o.by.peer.as_str())?;
         tx.put(ROOT, "opened_role", o.by.role.as_str())?;
+        if let Some(p) = &o.by.person {
+            tx.put(ROOT, "opened_person_id", p.id.as_str())?;
+            tx.put(ROOT, "opened_person", p.name.as_str())?;
+        }
         tx.put(ROOT, "origin", o.origin.as_str())?;
         tx.put(ROOT, "required_days", u64::from(o.required_days))?;
         let placements = tx.put_object(ROOT, "placements", ObjType::List)?;
@@ -175,7 +184,10 @@ impl CaseDoc {
         };
         put_place(&mut tx, &first, &placement)?;
         let options = CommitOptions::default()
-            .with_message(format!("open {case_id} {}", o.place.kind()))
+            .with_message(kampung_core::Author::stamp(
+                format!("open {case_id} {}", o.place.kind()),
+                o.by.person.as_ref(),
+            ))
             .with_time(o.at_ms / 1000);
         let (hash, _) = tx.commit_with(options);
         hash.ok_or(CaseError::EmptyChange)?;
@@ -285,7 +297,7 @@ impl CaseDoc {
         }
         let list = self.placements.clone();
         let message = format!("place {}", p.place.kind());
-        self.commit(actor, message, p.at_ms, |tx| {
+        self.commit(actor, &p.by, message, p.at_ms, |tx| {
             let obj = tx.insert_object(&list, tx.length(&list), ObjType::Map)?;
             put_place(tx, &obj, p)
         })
@@ -343,7 +355,7 @@ impl CaseDoc {
         let map = self.follow_ups.clone();
         let key = format!("{}/{}", f.date, actor);
         let message = format!("follow-up {} {}", f.date, f.outcome.as_str());
-        self.commit(actor, message, f.at_ms, |tx| {
+        self.commit(actor, &f.by, message, f.at_ms, |tx| {
             let obj = tx.put_object(&map, key.as_str(), ObjType::Map)?;
             tx.put(&obj, "date", i64::from(f.date.to_julian_day()))?;
             tx.put(&obj, "outcome", f.outcome.as_str())?;
@@ -360,7 +372,7 @@ impl CaseDoc {
         validate_writer(&n.by)?;
         check_text("note", &n.text, MAX_NOTE, true)?;
         let list = self.notes.clone();
-        self.commit(actor, "note".to_string(), n.at_ms, |tx| {
+        self.commit(actor, &n.by, "note".to_string(), n.at_ms, |tx| {
             let obj = tx.insert_object(&list, tx.length(&list), ObjType::Map)?;
             tx.put(&obj, "text", n.text.as_str())?;
             put_at(tx, &obj, n.at_ms)?;
@@ -403,7 +415,7 @@ impl CaseDoc {
         }
         let list = self.releases.clone();
         let message = format!("release {}", r.reason.as_str());
-        self.commit(actor, message, r.at_ms, |tx| {
+        self.commit(actor, &r.by, message, r.at_ms, |tx| {
             let obj = tx.insert_object(&list, tx.length(&list), ObjType::Map)?;
             tx.put(&obj, "reason", r.reason.as_str())?;
             if let ReleaseReason::Early { reason } = &r.reason {
@@ -419,10 +431,12 @@ impl CaseDoc {
     fn commit(
         &mut self,
         actor: &ActorId,
+        by: &Writer,
         message: String,
         at_ms: i64,
         write: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     ) -> Result<ChangeHash, CaseError> {
+        let message = kampung_core::Author::stamp(message, by.person.as_ref());
         if self.doc.get_actor() != actor {
             self.doc.set_actor(actor.clone());
         }

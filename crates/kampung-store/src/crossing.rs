@@ -3,7 +3,7 @@
 //! ```text
 //! ROOT { "checkpoint": "<peer id>",
 //!        "crossings": [ { "at", "nik", "verdict", "explain", "decision", "village",
-//!                         "case", "officer", "note",
+//!                         "case", "officer", "officer_id", "note",
 //!                         "basis": { "<doc id>": ["<head hex>", ...] } } ] }
 //! ```
 //!
@@ -152,7 +152,11 @@ pub struct Crossing {
     pub decision: Decision,
     /// The isolation case opened or referred to, if any.
     pub case_id: Option<String>,
+    /// The officer who decided: the name of the person signed in.
     pub officer: Option<String>,
+    /// Their account id on the checkpoint node.
+    #[serde(default)]
+    pub officer_id: Option<String>,
     pub note: Option<String>,
     /// The documents (and their heads) the verdict was computed from.
     pub basis: Vec<DocHeads>,
@@ -165,6 +169,7 @@ impl Crossing {
         check_text("verdict", &self.verdict, MAX_SHORT_TEXT, true)?;
         check_text("explanation", &self.explanation, MAX_LONG_TEXT, true)?;
         check_text("officer", opt(&self.officer), MAX_SHORT_TEXT, false)?;
+        check_text("officer id", opt(&self.officer_id), MAX_SHORT_TEXT, false)?;
         check_text("note", opt(&self.note), MAX_LONG_TEXT, false)?;
         if let Some(id) = &self.case_id {
             if !is_case_id(id) {
@@ -367,6 +372,7 @@ impl CrossingLog {
         for (key, value) in [
             ("case", &entry.case_id),
             ("officer", &entry.officer),
+            ("officer_id", &entry.officer_id),
             ("note", &entry.note),
         ] {
             if let Some(v) = value {
@@ -380,11 +386,17 @@ impl CrossingLog {
                 tx.insert(&list, i, h.as_str())?;
             }
         }
+        let author = match (&entry.officer_id, &entry.officer) {
+            (Some(id), Some(name)) => Some(kampung_core::Author {
+                id: id.clone(),
+                name: name.clone(),
+            }),
+            _ => None,
+        };
         let options = CommitOptions::default()
-            .with_message(format!(
-                "crossing {} {}",
-                entry.verdict,
-                entry.decision.kind()
+            .with_message(kampung_core::Author::stamp(
+                format!("crossing {} {}", entry.verdict, entry.decision.kind()),
+                author.as_ref(),
             ))
             .with_time(entry.at_ms / 1000);
         let (hash, _) = tx.commit_with(options);
@@ -490,6 +502,7 @@ fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
         decision,
         case_id: f.str("case").map(str::to_string),
         officer: f.str("officer").map(str::to_string),
+        officer_id: f.str("officer_id").map(str::to_string),
         note: f.str("note").map(str::to_string),
         basis,
     })

@@ -207,6 +207,17 @@ impl VillageDoc {
         r: &Resident,
         now_ms: i64,
     ) -> Result<Upsert, DocError> {
+        self.upsert_by(actor, r, now_ms, None)
+    }
+
+    /// [`VillageDoc::upsert`], the change naming the person who made it.
+    pub fn upsert_by(
+        &mut self,
+        actor: &ActorId,
+        r: &Resident,
+        now_ms: i64,
+        author: Option<&kampung_core::Author>,
+    ) -> Result<Upsert, DocError> {
         let existing = self.get(r.nik)?;
         if existing.as_ref().is_some_and(|e| e.same_content(r)) {
             return Ok(Upsert::Unchanged);
@@ -287,7 +298,7 @@ impl VillageDoc {
             )?;
         }
         tx.put(&obj, "updated", automerge::ScalarValue::Timestamp(now_ms))?;
-        let message = format!("{message} {nik}");
+        let message = kampung_core::Author::stamp(format!("{message} {nik}"), author);
         let options = CommitOptions::default()
             .with_message(message)
             .with_time(now_ms / 1000);

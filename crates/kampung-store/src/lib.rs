@@ -28,6 +28,7 @@ pub mod crossing;
 pub mod doc;
 mod fields;
 pub mod index;
+pub mod local;
 pub mod lookups;
 pub mod registry;
 pub mod storage;

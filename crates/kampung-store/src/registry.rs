@@ -86,6 +86,8 @@ pub struct Registry<S: Storage> {
     persisted: HashMap<VillageCode, Vec<ChangeHash>>,
     /// Crossing logs and isolation cases, held whole.
     others: HashMap<DocId, others::Other>,
+    /// The person named in the changes of this node's resident writes.
+    author: Option<kampung_core::Author>,
 }
 
 impl<S: Storage> std::fmt::Debug for Registry<S> {
@@ -135,6 +137,7 @@ impl<S: Storage> Registry<S> {
             lookups: SharedLookups::new(this_year),
             persisted: HashMap::new(),
             others: HashMap::new(),
+            author: None,
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -220,6 +223,12 @@ impl<S: Storage> Registry<S> {
     }
 
     /// Set how many documents stay loaded (at least 1).
+    /// Name `author` in the changes of this node's resident writes from
+    /// now on (`None`: the node itself).
+    pub fn set_author(&mut self, author: Option<kampung_core::Author>) {
+        self.author = author;
+    }
+
     pub fn set_doc_cache(&mut self, docs: usize) {
         self.doc_cache = docs.max(1);
     }
@@ -435,8 +444,16 @@ impl<S: Storage> Registry<S> {
         }
         let location = self.storage.location();
         let actor = self.actor.clone();
+        let author = self.author.clone();
         let loaded = self.doc(village)?;
-        let applied = match apply_records(&mut loaded.doc, &actor, records, now_ms, progress) {
+        let applied = match apply_records(
+            &mut loaded.doc,
+            &actor,
+            author.as_ref(),
+            records,
+            now_ms,
+            progress,
+        ) {
             Ok(a) => a,
             Err(e) => {
                 // The in-memory document may hold changes that were never stored: drop it.
@@ -557,7 +574,8 @@ impl<S: Storage> Registry<S> {
                         .map_err(|_| ())
                         .and_then(|rx| rx.recv().map_err(|_| ()));
                     let Ok((mut doc, records)) = job else { return };
-                    let applied = apply_records(&mut doc, actor, &records, now_ms, &mut |_| {});
+                    let applied =
+                        apply_records(&mut doc, actor, None, &records, now_ms, &mut |_| {});
                     if done_tx.send((doc, records, applied)).is_err() {
                         return;
                     }
@@ -816,6 +834,7 @@ struct Applied {
 fn apply_records(
     doc: &mut VillageDoc,
     actor: &ActorId,
+    author: Option<&kampung_core::Author>,
     records: &[Resident],
     now_ms: i64,
     progress: &mut dyn FnMut(usize),
@@ -827,7 +846,7 @@ fn apply_records(
     let mut last = None;
     let mut signed_points = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let made = match doc.upsert(actor, r, now_ms)? {
+        let made = match doc.upsert_by(actor, r, now_ms, author)? {
             Upsert::Added(h) => {
                 report.added += 1;
                 h

@@ -86,6 +86,8 @@ pub trait Storage: Send + Sync + 'static {
     fn location(&self) -> String;
     /// Bytes used on disk (or in memory).
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// A node-local table (never replicated): see [`crate::local`].
+    fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError>;
 }
 
 /// Storage in memory, for tests and deterministic simulations.
@@ -102,6 +104,7 @@ struct MemoryInner {
     statements: BTreeMap<[u8; 32], Vec<u8>>,
     /// Writes to documents whose name starts with this fail (a full disk).
     failing: Option<String>,
+    tables: BTreeMap<String, crate::local::LocalTable>,
 }
 
 impl MemoryStorage {
@@ -220,6 +223,14 @@ impl Storage for MemoryStorage {
     fn location(&self) -> String {
         "(memory)".to_string()
     }
+    fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError> {
+        Ok(self.with(|m| {
+            m.tables
+                .entry(name.to_string())
+                .or_insert_with(crate::local::LocalTable::memory)
+                .clone()
+        }))
+    }
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.with(|m| {
             m.docs
@@ -292,6 +303,9 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn location(&self) -> String {
         (**self).location()
+    }
+    fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError> {
+        (**self).local_table(name)
     }
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         (**self).size_on_disk()

@@ -129,6 +129,18 @@ fn print_text(data: &Path, r: &AuditReport) {
     }
     for w in &r.writers {
         println!("  {} in {} document(s)", writer_line(w), w.documents);
+        for p in r.people.iter().filter(|p| p.writer == w.writer) {
+            let who = match (&p.person, &p.person_id) {
+                (Some(name), Some(id)) => format!("{name} ({id})"),
+                _ => "the node itself (no one signed in)".to_string(),
+            };
+            println!(
+                "    {who}: {} change(s), {} to {}",
+                p.changes,
+                fmt_s(p.first_s),
+                fmt_s(p.last_s)
+            );
+        }
     }
     if r.index.ok {
         println!("index: agrees with the documents ({} NIKs)", r.index.niks);

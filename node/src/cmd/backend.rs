@@ -21,7 +21,73 @@ pub enum Backend {
         rt: tokio::runtime::Runtime,
         running: Option<Running>,
     },
-    Remote(SocketAddr),
+    Remote(Remote),
+}
+
+/// The running node's API, and the local credential that lets this
+/// machine's CLI act there (`local.secret` in the data directory).
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub credential: String,
+}
+
+impl Remote {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.credential)
+    }
+
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        let url = self.url(path);
+        let resp = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("authorization", &self.bearer())
+            .send_json(body)
+            .map_err(|e| {
+                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
+            })?;
+        answer(resp, &url)
+    }
+
+    /// GET a path; `None` on 404.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
+        let url = self.url(path);
+        let resp = ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("authorization", &self.bearer())
+            .call()
+            .map_err(|e| {
+                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
+            })?;
+        if resp.status() == 404 {
+            return Ok(None);
+        }
+        answer(resp, &url).map(Some)
+    }
+
+    /// POST a text body (a statement file).
+    pub fn post_text<T: DeserializeOwned>(&self, path: &str, text: &str) -> anyhow::Result<T> {
+        let url = self.url(path);
+        let resp = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("authorization", &self.bearer())
+            .header("content-type", "application/json")
+            .send(text)
+            .map_err(|e| {
+                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
+            })?;
+        answer(resp, &url)
+    }
 }
 
 /// What a write did.
@@ -72,36 +138,12 @@ fn answer<T: DeserializeOwned>(
     serde_json::from_value(value).with_context(|| format!("unexpected answer from {url}"))
 }
 
-fn post<T: DeserializeOwned>(addr: SocketAddr, path: &str, body: &Value) -> anyhow::Result<T> {
-    let url = format!("http://{addr}{path}");
-    let resp = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send_json(body)
-        .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
-    answer(resp, &url)
-}
-
-fn get<T: DeserializeOwned>(addr: SocketAddr, path: &str) -> anyhow::Result<Option<T>> {
-    let url = format!("http://{addr}{path}");
-    let resp = ureq::get(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
-    if resp.status() == 404 {
-        return Ok(None);
-    }
-    answer(resp, &url).map(Some)
-}
-
 impl Backend {
     pub fn open(data: &Path) -> anyhow::Result<(DataDir, Backend)> {
         let dir = DataDir::open(data)?;
         if let Some(addr) = super::status::running_api(data) {
-            return Ok((dir, Backend::Remote(addr)));
+            let credential = dir.local_secret()?;
+            return Ok((dir, Backend::Remote(Remote { addr, credential })));
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -118,7 +160,7 @@ impl Backend {
     }
 
     /// Run a workflow on the local node.
-    fn local<F, Fut, T>(&self, f: F) -> Option<anyhow::Result<T>>
+    pub fn local<F, Fut, T>(&self, f: F) -> Option<anyhow::Result<T>>
     where
         F: FnOnce(kampung_node::Node) -> Fut,
         Fut: Future<Output = Result<T, kampung_node::NodeError>>,
@@ -132,9 +174,9 @@ impl Backend {
         }
     }
 
-    fn remote(&self) -> anyhow::Result<SocketAddr> {
+    pub fn remote(&self) -> anyhow::Result<&Remote> {
         match self {
-            Backend::Remote(addr) => Ok(*addr),
+            Backend::Remote(r) => Ok(r),
             Backend::Local { .. } => anyhow::bail!("the local node has stopped"),
         }
     }
@@ -152,13 +194,13 @@ impl Backend {
     /// The verdict on a NIK as typed, as the API's `/v1/verdict` answers it.
     pub fn verdict(&self, input: &str) -> anyhow::Result<Value> {
         if let Some(r) = self.local(|n| async move {
-            let answer = n.verdict(&Actor::anonymous(), input);
+            let answer = n.verdict(&Actor::local(), input)?;
             Ok(kampung_api::routes::verdict::VerdictResponse::from(answer))
         }) {
             return Ok(serde_json::to_value(r?)?);
         }
-        let addr = self.remote()?;
-        get(addr, &format!("/v1/verdict/{}", segment(input)))?
+        self.remote()?
+            .get(&format!("/v1/verdict/{}", segment(input)))?
             .context("the running node has no verdict route")
     }
 
@@ -169,7 +211,7 @@ impl Backend {
         village: Option<VillageCode>,
     ) -> anyhow::Result<Option<Resident>> {
         if let Some(r) = self.local(|n| async move {
-            match n.resident(&Actor::anonymous(), nik, village).await {
+            match n.resident(&Actor::local(), nik, village).await {
                 Ok(r) => Ok(Some(r)),
                 Err(e) if e.code == kampung_node::ErrorCode::NotRegistered => Ok(None),
                 Err(e) => Err(e),
@@ -181,20 +223,24 @@ impl Backend {
             Some(v) => format!("/v1/residents/{nik}?village={v}"),
             None => format!("/v1/residents/{nik}"),
         };
-        get(self.remote()?, &path)
+        self.remote()?.get(&path)
     }
 
     /// Which records a write would refuse, and why.
     pub fn check(&self, records: &[Resident]) -> anyhow::Result<Vec<RecordRefusal>> {
         let owned = records.to_vec();
-        if let Some(r) = self.local(|n| async move { n.check_residents(owned).await }) {
+        if let Some(r) =
+            self.local(|n| async move { n.check_residents(&Actor::local(), owned).await })
+        {
             return r;
         }
         #[derive(serde::Deserialize)]
         struct Checked {
             refused: Vec<RecordRefusal>,
         }
-        let v: Checked = post(self.remote()?, "/v1/residents/check", &json!(records))?;
+        let v: Checked = self
+            .remote()?
+            .post("/v1/residents/check", &json!(records))?;
         Ok(v.refused)
     }
 
@@ -211,7 +257,7 @@ impl Backend {
         {
             let node = r.node().clone();
             let (tx, mut rx) = tokio::sync::watch::channel(0);
-            let by = Actor::anonymous();
+            let by = Actor::local();
             let report = rt.block_on(async move {
                 let write = node.write_residents(&by, records, Some(tx));
                 tokio::pin!(write);
@@ -230,7 +276,7 @@ impl Backend {
             });
         }
         let n = records.len();
-        let v: Value = post(self.remote()?, "/v1/residents", &json!(records))?;
+        let v: Value = self.remote()?.post("/v1/residents", &json!(records))?;
         progress(n);
         Ok(Counts {
             added: v["added"].as_u64().unwrap_or(0),
@@ -241,7 +287,7 @@ impl Backend {
 
     /// Register, correct, move out or mark deceased one record.
     pub fn change(&self, change: RecordChange) -> anyhow::Result<RecordWritten> {
-        let by = Actor::anonymous();
+        let by = Actor::local();
         if let Backend::Local { .. } = self {
             let done = self.local(|n| async move {
                 match change {
@@ -253,11 +299,10 @@ impl Backend {
             });
             return done.unwrap_or_else(|| Err(anyhow::anyhow!("the local node has stopped")));
         }
-        let addr = self.remote()?;
+        let remote = self.remote()?;
         match change {
-            RecordChange::Register(r) => post(addr, "/v1/residents/register", &json!(r)),
-            RecordChange::Correct(nik, fix) => post(
-                addr,
+            RecordChange::Register(r) => remote.post("/v1/residents/register", &json!(r)),
+            RecordChange::Correct(nik, fix) => remote.post(
                 &format!("/v1/residents/{nik}/correct"),
                 &json!({
                     "full_name": fix.full_name,
@@ -269,13 +314,11 @@ impl Backend {
                     "rw": fix.rw,
                 }),
             ),
-            RecordChange::MoveOut(nik, to) => post(
-                addr,
+            RecordChange::MoveOut(nik, to) => remote.post(
                 &format!("/v1/residents/{nik}/move-out"),
                 &json!({ "to": to }),
             ),
-            RecordChange::Deceased(nik, on) => post(
-                addr,
+            RecordChange::Deceased(nik, on) => remote.post(
                 &format!("/v1/residents/{nik}/deceased"),
                 &json!({ "on": on.map(|d| d.to_string()) }),
             ),
@@ -289,27 +332,26 @@ impl Backend {
         loop {
             let mut q = ResidentQuery::new(village, PAGE);
             q.offset = all.len();
-            let (total, items) = match self
-                .local(|n| async move { n.residents_page(&Actor::anonymous(), q).await })
-            {
-                Some(page) => {
-                    let page = page?;
-                    (page.total, page.items)
-                }
-                None => {
-                    #[derive(serde::Deserialize)]
-                    struct Page {
-                        total: usize,
-                        items: Vec<Resident>,
+            let (total, items) =
+                match self.local(|n| async move { n.residents_page(&Actor::local(), q).await }) {
+                    Some(page) => {
+                        let page = page?;
+                        (page.total, page.items)
                     }
-                    let path = format!(
-                        "/v1/residents?village={village}&offset={}&limit={PAGE}",
-                        all.len()
-                    );
-                    let p: Page = get(self.remote()?, &path)?.context("no residents route")?;
-                    (p.total, p.items)
-                }
-            };
+                    None => {
+                        #[derive(serde::Deserialize)]
+                        struct Page {
+                            total: usize,
+                            items: Vec<Resident>,
+                        }
+                        let path = format!(
+                            "/v1/residents?village={village}&offset={}&limit={PAGE}",
+                            all.len()
+                        );
+                        let p: Page = self.remote()?.get(&path)?.context("no residents route")?;
+                        (p.total, p.items)
+                    }
+                };
             let done = items.is_empty();
             all.extend(items);
             if done || all.len() >= total {
@@ -320,23 +362,12 @@ impl Backend {
 
     /// Add a root-signed statement file's text (verified against the root).
     pub fn add_statement(&self, text: &str) -> anyhow::Result<bool> {
-        if let Some(r) = self.local(|n| async move {
-            n.add_statement(&Actor::anonymous(), text)
-                .await
-                .map(|a| a.new)
-        }) {
+        if let Some(r) = self
+            .local(|n| async move { n.add_statement(&Actor::local(), text).await.map(|a| a.new) })
+        {
             return r;
         }
-        let addr = self.remote()?;
-        let url = format!("http://{addr}/v1/trust");
-        let resp = ureq::post(&url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("content-type", "application/json")
-            .send(text)
-            .map_err(|e| anyhow::anyhow!("the running node at {addr} does not answer: {e}"))?;
-        let v: Value = answer(resp, &url)?;
+        let v: Value = self.remote()?.post_text("/v1/trust", text)?;
         Ok(v["new"].as_bool().unwrap_or(false))
     }
 }

@@ -9,6 +9,7 @@ pub mod import;
 pub mod index;
 pub mod init;
 pub mod lookup;
+pub mod people;
 pub mod resident;
 pub mod run;
 pub mod status;

@@ -29,6 +29,10 @@ pub struct Args {
     /// Seconds between heartbeat announcements.
     #[arg(long)]
     heartbeat_secs: Option<u64>,
+    /// Serve a non-loopback API address over plain HTTP instead of TLS:
+    /// passwords and sessions then cross the LAN in clear text. For a trial only.
+    #[arg(long)]
+    insecure_http: bool,
 }
 
 fn load_config(data: Option<&Path>, a: &Args) -> anyhow::Result<Config> {
@@ -54,6 +58,9 @@ fn load_config(data: Option<&Path>, a: &Args) -> anyhow::Result<Config> {
     }
     if let Some(s) = a.heartbeat_secs {
         config.network.heartbeat_secs = s;
+    }
+    if a.insecure_http {
+        config.api.insecure_http = true;
     }
     config
         .validate()
@@ -82,33 +89,98 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let running = kampung_node::start_with_config(&config).await?;
     let node = running.node().clone();
-    let listener = tokio::net::TcpListener::bind(config.api_addr()?)
+    let addr = config.api_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for the API on {}", config.api.listen))?;
     let api_addr = listener.local_addr()?;
-    let addr_file = kampung_api::api_addr_file(&config.data);
-    std::fs::write(&addr_file, format!("{api_addr}\n"))
-        .with_context(|| format!("cannot write {}", addr_file.display()))?;
-    let api_task = tokio::spawn(kampung_api::serve(
+    let tls = if addr.ip().is_loopback() {
+        None
+    } else if config.api.insecure_http {
+        tracing::warn!(%api_addr, "INSECURE: the API and the pages are served over plain HTTP on a LAN address (--insecure-http): passwords and sessions cross the network in clear text");
+        None
+    } else {
+        let dir = kampung_datadir::DataDir::open(&config.data)?;
+        let (cert, key) = match (&config.api.tls_cert, &config.api.tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => dir.tls_pair()?,
+        };
+        Some(
+            kampung_api::serve::Tls::load(&cert, &key)
+                .with_context(|| format!("cannot load the TLS certificate for {api_addr}"))?,
+        )
+    };
+    let fingerprint = tls.as_ref().map(|t| t.fingerprint.clone());
+    let web = |port: u16, tls: bool| kampung_api::Web {
+        hosts: kampung_api::auth::HostAllowList {
+            names: config
+                .api
+                .hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .chain((!addr.ip().is_unspecified()).then(|| addr.ip().to_string()))
+                .collect(),
+            port: Some(port),
+        },
+        tls,
+        metrics_open_on_loopback: config.api.metrics_open_on_loopback,
+        tls_fingerprint: fingerprint.clone(),
+    };
+    let mut tasks = Vec::new();
+    // The CLI on this machine talks plain HTTP on loopback: over TLS on a LAN
+    // address, a second listener on 127.0.0.1 serves it.
+    let local_addr = if tls.is_some() {
+        let local = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on loopback for the CLI")?;
+        let local_addr = local.local_addr()?;
+        tasks.push(tokio::spawn(kampung_api::serve(
+            local,
+            kampung_api::AppState::with_web(node.clone(), web(local_addr.port(), false)),
+            running.shutdown_token(),
+        )));
+        local_addr
+    } else if api_addr.ip().is_unspecified() {
+        // Bound to every address: the CLI reaches it on loopback.
+        std::net::SocketAddr::from(([127, 0, 0, 1], api_addr.port()))
+    } else {
+        api_addr
+    };
+    tasks.push(tokio::spawn(kampung_api::serve::serve_with(
         listener,
-        kampung_api::AppState::new(node.clone()),
+        kampung_api::AppState::with_web(node.clone(), web(api_addr.port(), tls.is_some())),
         running.shutdown_token(),
-    ));
+        tls,
+        kampung_api::serve::Limits::default(),
+    )));
+    let addr_file = kampung_api::api_addr_file(&config.data);
+    std::fs::write(&addr_file, format!("{local_addr}\n"))
+        .with_context(|| format!("cannot write {}", addr_file.display()))?;
     info!(peer = %node.peer_id(), role = %node.role().tag(), api = %api_addr, "node running");
+    let scheme = if fingerprint.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "node {} ({}) running; API on http://{api_addr}; Ctrl-C to stop",
+        "node {} ({}) running; pages and API on {scheme}://{api_addr}; Ctrl-C to stop",
         node.peer_id(),
         node.role()
     );
+    if let Some(f) = &fingerprint {
+        println!("TLS certificate fingerprint (SHA-256): {f}");
+    }
 
     signalled.cancelled().await;
     println!("stopping...");
     drop(node);
     let stopped = running.stop().await;
-    match api_task.await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "API server ended with an error"),
-        Err(e) => tracing::warn!(error = %e, "API task failed"),
-        Ok(Ok(())) => {}
+    for task in tasks {
+        match task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "API server ended with an error"),
+            Err(e) => tracing::warn!(error = %e, "API task failed"),
+            Ok(Ok(())) => {}
+        }
     }
     let _ = std::fs::remove_file(&addr_file);
     stopped?;

@@ -26,21 +26,23 @@ pub fn running_api(data: &Path) -> Option<std::net::SocketAddr> {
     (health["peer_id"].as_str() == Some(ours.as_str())).then_some(addr)
 }
 
-/// GET a path from the running node's API.
-pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
+/// The running node's API with this machine's local credential.
+pub fn remote(data: &Path) -> anyhow::Result<super::backend::Remote> {
     let addr = running_api(data).with_context(|| {
         format!(
             "no node is running on {}: start it with `kampung run`",
             data.display()
         )
     })?;
-    let url = format!("http://{addr}{path}");
-    let mut resp = ureq::get(&url).call().with_context(|| {
-        format!("the node at {addr} does not answer: is `kampung run` still running?")
-    })?;
-    resp.body_mut()
-        .read_json()
-        .with_context(|| format!("bad answer from {url}"))
+    let credential = kampung_datadir::DataDir::open(data)?.local_secret()?;
+    Ok(super::backend::Remote { addr, credential })
+}
+
+/// GET a path from the running node's API.
+pub fn get(data: &Path, path: &str) -> anyhow::Result<serde_json::Value> {
+    remote(data)?
+        .get(path)?
+        .with_context(|| format!("the running node has no {path}"))
 }
 
 fn age(v: &serde_json::Value) -> String {
@@ -65,6 +67,9 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         s["role"].as_str().unwrap_or("?")
     );
     println!("residents in the index: {}", s["niks"]);
+    if let Some(f) = s["tls_fingerprint"].as_str() {
+        println!("TLS certificate fingerprint (SHA-256): {f}");
+    }
     let peers = s["mesh"]["peers"].as_array().map_or(0, Vec::len);
     println!("connected peers: {peers}");
     println!("{:<22} {:>6}  owner last heard", "document", "heads");

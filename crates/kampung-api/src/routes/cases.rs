@@ -10,12 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kampung_core::{Place, Pledge};
-use kampung_node::{Actor, CaseChange, NewCase};
+use kampung_node::{CaseChange, NewCase};
 use kampung_store::case::{CaseState, Outcome, ReleaseReason};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 pub use views::{CaseView, FollowUpView, ReleaseView, WriterView};
@@ -103,10 +104,11 @@ fn view(state: &AppState, case: CaseState) -> Result<CaseView, ApiError> {
 /// Apply one update by this node to case `id`, and show the case.
 async fn update(
     state: &AppState,
+    caller: &Caller,
     id: &str,
     change: CaseChange,
 ) -> Result<Json<CaseView>, ApiError> {
-    let case = state.update_case(&Actor::anonymous(), id, change).await?;
+    let case = state.update_case(&caller.actor, id, change).await?;
     Ok(Json(view(state, case)?))
 }
 
@@ -129,9 +131,10 @@ async fn update(
 )]
 pub async fn open(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<OpenCaseRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let by = Actor::anonymous();
+    let by = caller.actor;
     state.case_writer(&by)?;
     let new = NewCase {
         nik: state.parse_nik_full(&body.nik)?,
@@ -153,9 +156,12 @@ pub async fn open(
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CaseView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<CaseView>>, ApiError> {
     let today = state.today()?;
-    let cases = state.cases(&Actor::anonymous()).await?;
+    let cases = state.cases(&caller.actor).await?;
     Ok(Json(
         cases.into_iter().map(|c| CaseView::new(c, today)).collect(),
     ))
@@ -176,9 +182,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CaseView>>, 
 )]
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let case = state.case(&Actor::anonymous(), &id).await?;
+    let case = state.case(&caller.actor, &id).await?;
     Ok(Json(view(&state, case)?))
 }
 
@@ -202,10 +209,11 @@ pub async fn get(
 )]
 pub async fn placement(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PlacementRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, CaseChange::Place(body.place)).await
+    update(&state, &caller, &id, CaseChange::Place(body.place)).await
 }
 
 /// Hand the person over to family who signed the isolation pledge.
@@ -227,10 +235,11 @@ pub async fn placement(
 )]
 pub async fn pickup(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(pledge): ApiJson<Pledge>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, CaseChange::FamilyPickup(pledge)).await
+    update(&state, &caller, &id, CaseChange::FamilyPickup(pledge)).await
 }
 
 /// Record the follow-up of one day (default today). The same node recording
@@ -253,6 +262,7 @@ pub async fn pickup(
 )]
 pub async fn follow_up(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<FollowUpRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
@@ -265,7 +275,7 @@ pub async fn follow_up(
         outcome: body.outcome,
         note: body.note,
     };
-    update(&state, &id, change).await
+    update(&state, &caller, &id, change).await
 }
 
 fn parse_date(d: &str) -> Result<Date, ApiError> {
@@ -297,10 +307,11 @@ fn parse_date(d: &str) -> Result<Date, ApiError> {
 )]
 pub async fn note(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    update(&state, &id, CaseChange::Note(body.text)).await
+    update(&state, &caller, &id, CaseChange::Note(body.text)).await
 }
 
 /// Release the person: when the policy's period has ended
@@ -324,6 +335,7 @@ pub async fn note(
 )]
 pub async fn release(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReleaseRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
@@ -338,7 +350,7 @@ pub async fn release(
                 reason: detail.unwrap_or_default(),
             },
         };
-    update(&state, &id, CaseChange::Release(reason)).await
+    update(&state, &caller, &id, CaseChange::Release(reason)).await
 }
 
 /// Open cases whose follow-up for today nobody has recorded yet.
@@ -351,8 +363,11 @@ pub async fn release(
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
-pub async fn due_today(State(state): State<AppState>) -> Result<Json<DueResponse>, ApiError> {
-    let (today, due) = state.follow_ups_due(&Actor::anonymous()).await?;
+pub async fn due_today(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<DueResponse>, ApiError> {
+    let (today, due) = state.follow_ups_due(&caller.actor).await?;
     Ok(Json(DueResponse {
         date: today.to_string(),
         due: due.into_iter().map(|c| CaseView::new(c, today)).collect(),

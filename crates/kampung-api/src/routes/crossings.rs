@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use kampung_core::{Pledge, VillageCode};
-use kampung_node::{Actor, CrossingInput};
+use kampung_node::CrossingInput;
 use kampung_store::crossing::{Crossing, Decision, DocHeads};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::residents::number;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 
@@ -67,7 +68,6 @@ pub struct CrossingRequest {
     pub pledge: Option<Pledge>,
     /// The person's name for a new case (default: the registry's, if any).
     pub person_name: Option<String>,
-    pub officer: Option<String>,
     pub note: Option<String>,
     /// An existing isolation case this crossing refers to (default: the
     /// open case the verdict found, if any).
@@ -95,7 +95,11 @@ pub struct CrossingView {
     pub village: Option<String>,
     /// The isolation case opened or referred to.
     pub case_id: Option<String>,
+    /// The officer who decided (the person signed in; null when the node's
+    /// own machine logged it).
     pub officer: Option<String>,
+    /// The officer's account id on the checkpoint.
+    pub officer_id: Option<String>,
     pub note: Option<String>,
     /// The documents, with their heads, the verdict was computed from.
     #[schema(value_type = Vec<schemas::DocHeads>)]
@@ -117,6 +121,7 @@ impl From<Crossing> for CrossingView {
             village,
             case_id: c.case_id,
             officer: c.officer,
+            officer_id: c.officer_id,
             note: c.note,
             basis: c.basis,
         }
@@ -185,6 +190,7 @@ fn decision(body: &CrossingRequest) -> Result<Decision, ApiError> {
 )]
 pub async fn record(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<CrossingRequest>,
 ) -> Result<Json<CrossingResponse>, ApiError> {
     state.require_checkpoint()?;
@@ -195,12 +201,11 @@ pub async fn record(
         address: body.address,
         pledge: body.pledge,
         person_name: body.person_name,
-        officer: body.officer,
         note: body.note,
         case_id: body.case_id,
         open_case: body.open_case,
     };
-    let logged = state.log_crossing(&Actor::anonymous(), input).await?;
+    let logged = state.log_crossing(&caller.actor, input).await?;
     Ok(Json(CrossingResponse {
         checkpoint: logged.checkpoint,
         alert: logged.answer.alert(),
@@ -252,12 +257,13 @@ pub struct CrossingsPage {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<LogParams>,
 ) -> Result<Json<CrossingsPage>, ApiError> {
     let offset = number("offset", q.offset.as_deref(), 0, 0, usize::MAX)?;
     let limit = number("limit", q.limit.as_deref(), DEFAULT_LIMIT, 1, MAX_LIMIT)?;
     let page = state
-        .crossings_page(&Actor::anonymous(), q.checkpoint.as_deref(), offset, limit)
+        .crossings_page(&caller.actor, q.checkpoint.as_deref(), offset, limit)
         .await?;
     Ok(Json(CrossingsPage {
         checkpoint: page.checkpoint,

@@ -1,10 +1,13 @@
 //! The router and the handlers, one module per concern. Every route here must
 //! also be in [`crate::openapi::ApiDoc`] (a test compares the two).
 
+pub mod audit;
 pub mod cases;
 pub mod crossings;
 pub mod node;
+pub mod people;
 pub mod residents;
+pub mod session;
 pub mod trust;
 pub mod verdict;
 
@@ -19,7 +22,7 @@ use axum::Router;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{self, UNMATCHED};
-use crate::{openapi, AppState, MAX_BODY, TIMEOUT};
+use crate::{auth, openapi, AppState, MAX_BODY, TIMEOUT};
 
 pub(crate) fn router(state: AppState) -> Router {
     let metrics = state.metrics().clone();
@@ -51,12 +54,27 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/residents/{nik}/deceased", post(residents::deceased))
         .route("/v1/status", get(node::status))
         .route("/v1/peers", get(node::peers))
+        .route(
+            "/v1/session",
+            get(session::who_am_i)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/v1/users", get(people::list_users).post(people::add_user))
+        .route("/v1/users/{login}/{action}", post(people::change_user))
+        .route(
+            "/v1/tokens",
+            get(people::list_tokens).post(people::create_token),
+        )
+        .route("/v1/tokens/{id}/revoke", post(people::revoke_token))
+        .route("/v1/access-log", get(audit::access_log))
         .method_not_allowed_fallback(method_not_allowed)
         // Route layers run after routing, so the metrics see the route template.
         .route_layer(middleware::from_fn(timeout))
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
 
@@ -89,7 +107,7 @@ async fn not_found(State(state): State<AppState>, method: Method, req: Request) 
     )
     .into_response();
     state.metrics().request(
-        method.as_str(),
+        metrics::method_label(&method),
         UNMATCHED,
         response.status().as_u16(),
         start.elapsed(),

@@ -6,6 +6,7 @@ use kampung_mesh::{MeshStatus, PeerInfo};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::{openapi::schemas, AppState};
 
@@ -22,6 +23,7 @@ pub struct HealthResponse {
     get,
     path = "/healthz",
     tag = "node",
+    security(()),
     responses((status = 200, description = "The node is up", body = HealthResponse))
 )]
 pub async fn healthz(State(state): State<AppState>) -> Json<HealthResponse> {
@@ -40,6 +42,9 @@ pub struct StatusResponse {
     pub niks: usize,
     /// Every document this node holds.
     pub documents: Vec<DocumentStatus>,
+    /// SHA-256 of the TLS certificate of the pages on the LAN (null: served
+    /// on loopback only, or over plain HTTP): a tablet checks it.
+    pub tls_fingerprint: Option<String>,
     /// The mesh (null when the node runs without one).
     #[schema(value_type = Option<schemas::MeshStatus>)]
     pub mesh: Option<MeshStatus>,
@@ -68,8 +73,11 @@ pub struct DocumentStatus {
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
-pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
-    let s = state.status().await?;
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<StatusResponse>, ApiError> {
+    let s = state.status(&caller.actor).await?;
     let documents = s
         .documents
         .into_iter()
@@ -85,6 +93,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusResponse
         role: s.role,
         niks: s.niks,
         documents,
+        tls_fingerprint: state.web().tls_fingerprint.clone(),
         mesh: s.mesh,
     }))
 }
@@ -108,8 +117,11 @@ pub struct PeersResponse {
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     )
 )]
-pub async fn peers(State(state): State<AppState>) -> Result<Json<PeersResponse>, ApiError> {
-    let p = state.peers().await?;
+pub async fn peers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PeersResponse>, ApiError> {
+    let p = state.peers(&caller.actor).await?;
     Ok(Json(PeersResponse {
         peer_id: p.peer_id,
         listen: p.listen,

@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Role, Sex, VillageCode};
-use kampung_node::{Actor, Correction, RecordRefusal, RecordWritten, ResidentQuery};
+use kampung_node::{Correction, RecordRefusal, RecordWritten, ResidentQuery};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 
@@ -53,10 +54,11 @@ pub struct WriteResponse {
 )]
 pub async fn write(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<WriteResponse>, ApiError> {
     let report = state
-        .write_residents(&Actor::anonymous(), records, None)
+        .write_residents(&caller.actor, records, None)
         .await?
         .report;
     Ok(Json(WriteResponse {
@@ -91,9 +93,10 @@ pub struct CheckResponse {
 )]
 pub async fn check(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let refused = state.check_residents(records).await?;
+    let refused = state.check_residents(&caller.actor, records).await?;
     Ok(Json(CheckResponse { refused }))
 }
 
@@ -123,6 +126,7 @@ pub struct VillageParam {
 )]
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
     ApiQuery(q): ApiQuery<VillageParam>,
 ) -> Result<Json<Resident>, ApiError> {
@@ -137,9 +141,7 @@ pub async fn get(
         })?),
         None => None,
     };
-    Ok(Json(
-        state.resident(&Actor::anonymous(), nik, village).await?,
-    ))
+    Ok(Json(state.resident(&caller.actor, nik, village).await?))
 }
 
 /// The query string of the residents listing, as sent: every value is
@@ -272,11 +274,12 @@ pub(crate) fn number(
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ResidentsPage>, ApiError> {
     let query = params.query(state.role())?;
     let (offset, limit) = (query.offset, query.limit);
-    let page = state.residents_page(&Actor::anonymous(), query).await?;
+    let page = state.residents_page(&caller.actor, query).await?;
     Ok(Json(ResidentsPage {
         total: page.total,
         offset,
@@ -381,11 +384,10 @@ fn path_nik(state: &AppState, nik: &str) -> Result<Nik, ApiError> {
 )]
 pub async fn register(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(record): ApiJson<Resident>,
 ) -> Result<Json<RecordResponse>, ApiError> {
-    Ok(Json(
-        state.register(&Actor::anonymous(), record).await?.into(),
-    ))
+    Ok(Json(state.register(&caller.actor, record).await?.into()))
 }
 
 /// Correct fields of a resident of this village.
@@ -407,6 +409,7 @@ pub async fn register(
 )]
 pub async fn correct(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
     ApiJson(body): ApiJson<CorrectRequest>,
 ) -> Result<Json<RecordResponse>, ApiError> {
@@ -420,9 +423,7 @@ pub async fn correct(
         rt: body.rt,
         rw: body.rw,
     };
-    Ok(Json(
-        state.correct(&Actor::anonymous(), nik, fix).await?.into(),
-    ))
+    Ok(Json(state.correct(&caller.actor, nik, fix).await?.into()))
 }
 
 /// Record that an active resident of this village moved away.
@@ -444,15 +445,13 @@ pub async fn correct(
 )]
 pub async fn move_out(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
     ApiJson(body): ApiJson<MoveOutRequest>,
 ) -> Result<Json<RecordResponse>, ApiError> {
     let nik = path_nik(&state, &nik)?;
     Ok(Json(
-        state
-            .move_out(&Actor::anonymous(), nik, body.to)
-            .await?
-            .into(),
+        state.move_out(&caller.actor, nik, body.to).await?.into(),
     ))
 }
 
@@ -475,15 +474,13 @@ pub async fn move_out(
 )]
 pub async fn deceased(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
     ApiJson(body): ApiJson<DeceasedRequest>,
 ) -> Result<Json<RecordResponse>, ApiError> {
     let nik = path_nik(&state, &nik)?;
     let on = body_date("on", body.on.as_deref())?;
     Ok(Json(
-        state
-            .mark_deceased(&Actor::anonymous(), nik, on)
-            .await?
-            .into(),
+        state.mark_deceased(&caller.actor, nik, on).await?.into(),
     ))
 }

@@ -9,10 +9,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kampung_node::Actor;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::AppState;
 
@@ -45,6 +45,7 @@ pub struct TrustResponse {
 )]
 pub async fn add(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TrustResponse>, ApiError> {
     // Without a root, say so before looking at the body.
@@ -65,7 +66,7 @@ pub async fn add(
             "the body is not UTF-8 text: send the statement file as it is",
         )
     })?;
-    let added = state.add_statement(&Actor::anonymous(), text).await?;
+    let added = state.add_statement(&caller.actor, text).await?;
     Ok(Json(TrustResponse {
         kind: added.kind.to_string(),
         new: added.new,

@@ -7,11 +7,13 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use kampung_core::CheckVerdict;
-use kampung_node::{Actor, Answer, Freshness};
+use kampung_node::{Answer, Freshness};
 use kampung_store::crossing::DocHeads;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
 use crate::{openapi::schemas, AppState};
 
 /// A verdict, what it means for the officer, and its basis.
@@ -61,13 +63,16 @@ impl From<Answer> for VerdictResponse {
     params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "5101015203850007")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
+        (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not check KTPs (an operator)", body = ErrorBody),
     )
 )]
 pub async fn verdict(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
-) -> Json<VerdictResponse> {
-    Json(state.verdict(&Actor::anonymous(), &nik).into())
+) -> Result<Json<VerdictResponse>, ApiError> {
+    Ok(Json(state.verdict(&caller.actor, &nik)?.into()))
 }
 
 /// The same verdict as `GET /v1/verdict/{nik}` (the older name).
@@ -78,11 +83,14 @@ pub async fn verdict(
     params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "3510155203850001")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
+        (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not check KTPs (an operator)", body = ErrorBody),
     )
 )]
 pub async fn lookup(
     State(state): State<AppState>,
+    caller: Caller,
     Path(nik): Path<String>,
-) -> Json<VerdictResponse> {
-    Json(state.verdict(&Actor::anonymous(), &nik).into())
+) -> Result<Json<VerdictResponse>, ApiError> {
+    Ok(Json(state.verdict(&caller.actor, &nik)?.into()))
 }

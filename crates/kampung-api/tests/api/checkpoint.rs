@@ -144,11 +144,18 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     with_bali_barred(&node, &key).await;
 
     let resident = p[0].nik.to_string();
-    let first = cross(
-        &node,
-        json!({"nik": resident, "decision": "allowed_in", "officer": "Bripka Made", "note": "by ferry"}),
-    )
-    .await;
+    let officer = node.sign_in("made", "Bripka Made", "officer").await;
+    let reply = node
+        .call_with(
+            &officer,
+            axum::http::Method::POST,
+            "/v1/crossings",
+            Some(json!({"nik": resident, "decision": "allowed_in", "note": "by ferry"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    spec.check_reply("/v1/crossings", "post", &reply);
+    let first = reply.json();
     let c = &first["crossing"];
     assert_eq!(first["checkpoint"], node.peer_id.as_str());
     assert_eq!(first["alert"], false);
@@ -156,6 +163,7 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     assert_eq!(c["verdict"], "resident");
     assert_eq!(c["decision"], "allowed_in");
     assert_eq!(c["officer"], "Bripka Made");
+    assert!(c["officer_id"].as_str().unwrap().starts_with("u-"), "{c}");
     assert_eq!(c["at_ms"], super::may_first_10am_ms());
     assert!(c["explanation"].as_str().unwrap().starts_with("RESIDENT"));
     // The basis is what the verdict was computed from: the village's heads.

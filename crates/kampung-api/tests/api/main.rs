@@ -2,6 +2,7 @@
 //! with no listeners per test node.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod cases;
 mod checkpoint;
 mod metrics;
@@ -54,6 +55,10 @@ pub struct Reply {
     pub status: StatusCode,
     pub content_type: String,
     pub text: String,
+    /// The `Set-Cookie` header, if any.
+    pub set_cookie: Option<String>,
+    /// Every header, lowercase names (the last of repeated ones).
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Reply {
@@ -143,8 +148,35 @@ impl Node {
             .unwrap();
     }
 
+    /// `Bearer` and the node's local credential.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.running.local_credential())
+    }
+
+    /// A request as the node's own machine makes it (the local credential).
     pub async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {}", self.running.local_credential());
+        self.call_as(
+            method,
+            uri,
+            body,
+            &[(header::AUTHORIZATION.as_str(), &auth)],
+        )
+        .await
+    }
+
+    /// A request with these headers (and no credential unless given).
+    pub async fn call_as(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         let body = match body {
             Some(v) => {
                 req = req.header(header::CONTENT_TYPE, "application/json");
@@ -164,6 +196,15 @@ impl Node {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
+        let set_cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -171,7 +212,53 @@ impl Node {
             status,
             content_type,
             text: String::from_utf8(bytes.to_vec()).unwrap(),
+            set_cookie,
+            headers,
         }
+    }
+
+    /// Add a person with this role (as the node's own machine) and sign them
+    /// in; the session cookie, `kampung_session=...`.
+    pub async fn sign_in(&self, login: &str, name: &str, role: &str) -> String {
+        let r = self
+            .post(
+                "/v1/users",
+                serde_json::json!({"login": login, "name": name, "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let password = r.json()["password"].as_str().unwrap().to_string();
+        let r = self
+            .call_as(
+                Method::POST,
+                "/v1/session",
+                Some(serde_json::json!({"login": login, "password": password})),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.set_cookie.unwrap().split(';').next().unwrap().to_string()
+    }
+
+    /// A request from a signed-in browser of this node (its cookie, same origin).
+    pub async fn call_with(
+        &self,
+        cookie: &str,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_as(
+            method,
+            uri,
+            body,
+            &[
+                ("cookie", cookie),
+                ("host", "127.0.0.1:7480"),
+                ("origin", "http://127.0.0.1:7480"),
+            ],
+        )
+        .await
     }
 
     pub async fn get(&self, uri: &str) -> Reply {

@@ -282,23 +282,20 @@ async fn errors_are_json_with_stable_codes() {
         spec.check(&v, &error_body, "$").unwrap();
     }
     // A body that is not declared as JSON.
-    let raw = post_raw(&node.app, "/v1/residents", "text/plain", "[]").await;
+    let raw = post_raw(&node, "/v1/residents", "text/plain", "[]").await;
     assert_eq!(raw.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(raw.1["error"]["code"], "unsupported_media_type");
     node.stop().await;
 }
 
 /// Send a POST with any content type.
-async fn post_raw(
-    app: &axum::Router,
-    uri: &str,
-    content_type: &str,
-    body: &str,
-) -> (StatusCode, Value) {
+async fn post_raw(node: &Node, uri: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
     use tower::ServiceExt;
+    let app = &node.app;
     let req = axum::http::Request::builder()
         .method(Method::POST)
         .uri(uri)
+        .header("authorization", node.bearer())
         .header("content-type", content_type)
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();

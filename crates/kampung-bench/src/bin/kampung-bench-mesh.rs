@@ -188,7 +188,7 @@ async fn write(
     );
     let written = node
         .node
-        .write_residents(&Actor::anonymous(), records, None)
+        .write_residents(&Actor::local(), records, None)
         .await?;
     Ok((written.report.heads, written.announced_bytes))
 }

@@ -40,6 +40,7 @@ impl CaseDoc {
                 .str("opened_role")
                 .and_then(RoleKind::parse)
                 .ok_or_else(|| bad("opened_role"))?,
+            person: super::types::read_person(&f, "opened_person_id", "opened_person"),
         };
         Ok(CaseInfo {
             case_id: self.id.clone(),

@@ -19,6 +19,7 @@ fn checkpoint() -> Writer {
     Writer {
         peer: "12D3KooWKetapang".into(),
         role: RoleKind::Checkpoint,
+        person: None,
     }
 }
 
@@ -26,6 +27,7 @@ fn gor() -> Writer {
     Writer {
         peer: "12D3KooWGorTawangalun".into(),
         role: RoleKind::Facility,
+        person: None,
     }
 }
 
@@ -412,6 +414,7 @@ fn writer(n: u8) -> Writer {
     Writer {
         peer: format!("node{n}"),
         role: [RoleKind::Checkpoint, RoleKind::Facility, RoleKind::Village][usize::from(n)],
+        person: None,
     }
 }
 

@@ -20,11 +20,14 @@ pub use kampung_core::doc_id::is_case_id;
 /// Which kind of node wrote to a case (never an auditor: see [`validate_writer`]).
 pub use kampung_core::RoleKind;
 
-/// Who wrote something: the node (peer id) and its role.
+/// Who wrote something: the node (peer id) and its role, and the person
+/// signed in there, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Writer {
     pub peer: String,
     pub role: RoleKind,
+    #[serde(default)]
+    pub person: Option<kampung_core::Author>,
 }
 
 /// What opening a case records.
@@ -219,7 +222,12 @@ pub(super) fn validate_writer(by: &Writer) -> Result<(), CaseError> {
             ),
         ));
     }
-    check_text("writer peer id", &by.peer, 64, true)
+    check_text("writer peer id", &by.peer, 64, true)?;
+    if let Some(p) = &by.person {
+        check_text("writer person id", &p.id, 64, true)?;
+        check_text("writer person name", &p.name, MAX_TEXT, true)?;
+    }
+    Ok(())
 }
 
 pub(super) fn validate_place(place: &Place) -> Result<(), CaseError> {
@@ -259,6 +267,15 @@ pub(super) fn read_writer(f: &Fields) -> Result<Writer, ReadError> {
             .str("role")
             .and_then(RoleKind::parse)
             .ok_or(ReadError::Field("role"))?,
+        person: read_person(f, "person_id", "person"),
+    })
+}
+
+/// A person named by two optional fields (older entries have none).
+pub(super) fn read_person(f: &Fields, id: &str, name: &str) -> Option<kampung_core::Author> {
+    Some(kampung_core::Author {
+        id: f.str(id)?.to_string(),
+        name: f.str(name)?.to_string(),
     })
 }
 

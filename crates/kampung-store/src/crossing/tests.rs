@@ -19,6 +19,7 @@ fn crossing(at_ms: i64, nik: &str, decision: Decision) -> Crossing {
         decision,
         case_id: None,
         officer: Some("Bripka Agus".to_string()),
+        officer_id: None,
         note: None,
         basis: Vec::new(),
     }
@@ -288,6 +289,7 @@ fn a_crossing_that_fails_to_record_leaves_no_case() {
         by: Writer {
             peer: PEER.into(),
             role: RoleKind::Checkpoint,
+            person: None,
         },
         origin: "Kabupaten Jember, Jawa Timur (35.09)".into(),
         required_days: 14,

@@ -272,6 +272,7 @@ mod documents {
         Writer {
             peer: peer_of(k),
             role,
+            person: None,
         }
     }
 
@@ -284,6 +285,7 @@ mod documents {
             decision: Decision::IsolationGor,
             case_id: None,
             officer: Some("Budi".into()),
+            officer_id: None,
             note: None,
             basis: vec![],
         }

@@ -281,6 +281,14 @@ impl Storage for SledStorage {
         self.path.display().to_string()
     }
 
+    fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError> {
+        let tree = self
+            .db
+            .open_tree(format!("local/{name}"))
+            .map_err(|e| self.io(e))?;
+        Ok(crate::local::LocalTable::sled(tree, self.location()))
+    }
+
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.size_on_disk().map_err(|e| self.io(e))
     }

@@ -16,6 +16,10 @@ pub struct WriterView {
     pub peer: String,
     #[schema(value_type = schemas::CaseRole)]
     pub role: RoleKind,
+    /// The person signed in at that node (account id), if any.
+    pub person_id: Option<String>,
+    /// Their name.
+    pub person: Option<String>,
 }
 
 impl From<Writer> for WriterView {
@@ -23,6 +27,8 @@ impl From<Writer> for WriterView {
         WriterView {
             peer: w.peer,
             role: w.role,
+            person_id: w.person.as_ref().map(|p| p.id.clone()),
+            person: w.person.map(|p| p.name),
         }
     }
 }
