@@ -360,3 +360,83 @@ fn kill_during_import_loses_nothing_acknowledged() {
         "non_resident"
     );
 }
+
+/// The node's people are managed from its own machine; look-ups go to the
+/// access log, which `audit access` reads.
+#[test]
+fn people_tokens_and_the_access_log_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let secret = std::fs::read_to_string(data.join("local.secret")).unwrap();
+    assert!(secret.starts_with("kl_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("local.secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the local credential is owner-only");
+    }
+    let added = ok(
+        &data,
+        &[
+            "user",
+            "add",
+            "sri.wahyuni",
+            "--name",
+            "Sri Wahyuni",
+            "--role",
+            "clerk",
+        ],
+    );
+    assert!(added.contains("one-time password"), "{added}");
+    let text = fails(
+        &data,
+        &["user", "add", "made", "--name", "Made", "--role", "officer"],
+    );
+    assert!(text.contains("officers work at checkpoints"), "{text}");
+    let list = json(&data, &["user", "list", "--json"]);
+    assert_eq!(list[0]["login"], "sri.wahyuni");
+    assert_eq!(list[0]["role"], "clerk");
+    ok(&data, &["user", "disable", "sri.wahyuni"]);
+    assert_eq!(
+        json(&data, &["user", "list", "--json"])[0]["disabled"],
+        true
+    );
+    let made = ok(
+        &data,
+        &[
+            "token",
+            "create",
+            "--label",
+            "sync",
+            "--role",
+            "auditor",
+            "--expires",
+            "30",
+        ],
+    );
+    let id = made.split_whitespace().nth(1).unwrap().to_string();
+    ok(&data, &["token", "revoke", &id]);
+    assert_eq!(
+        json(&data, &["token", "list", "--json"])[0]["revoked"],
+        true
+    );
+
+    // A look-up from this machine is logged as "local".
+    let nik = "5101015203850007";
+    ok(&data, &["lookup", nik]);
+    let log = json(&data, &["audit", "access", "--nik", nik, "--json"]);
+    assert_eq!(log[0]["who"], "local", "{log}");
+    assert_eq!(log[0]["what"], "verdict");
+    assert_eq!(log[0]["answer"], "non_resident");
+    assert_eq!(
+        json(
+            &data,
+            &["audit", "access", "--nik", "3510155203850001", "--json"]
+        ),
+        serde_json::json!([])
+    );
+}

@@ -73,8 +73,8 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::people::revoke_token,
         routes::audit::access_log,
     ),
-    components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
-    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody, ErrorDetail, ErrorCode, schemas::StatusKind)),
+    modifiers(&SecuritySchemes, &UniqueOperationIds),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "lookup", description = "Verdicts on NIKs"),
@@ -88,6 +88,75 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
     )
 )]
 pub struct ApiDoc;
+
+/// Operation ids made from the method and the path (`get_v1_crossings`):
+/// unique by construction, as the specification requires (the handlers'
+/// own names repeat across modules: `list`, `get`). Also the answers every
+/// route shares: 415 where a body is taken, 401 and 403 where credentials are.
+#[derive(Debug)]
+struct UniqueOperationIds;
+
+impl utoipa::Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let slug: String = path
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+                .split('_')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            for (method, op) in [
+                ("get", item.get.as_mut()),
+                ("post", item.post.as_mut()),
+                ("put", item.put.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ] {
+                if let Some(op) = op {
+                    op.operation_id = Some(format!("{method}_{slug}"));
+                    let responses = &mut op.responses.responses;
+                    // A route that takes a body refuses another content type.
+                    if op.request_body.is_some() && !responses.contains_key("415") {
+                        responses.insert(
+                            "415".into(),
+                            error("`unsupported_media_type`: the body is not declared as JSON")
+                                .into(),
+                        );
+                    }
+                    // Every route but the open ones needs a session or a token.
+                    let open = op
+                        .security
+                        .as_ref()
+                        .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+                    if !open {
+                        for (code, what) in [
+                            ("401", "`unauthenticated`: no session or token, or an unknown, revoked or expired one"),
+                            ("403", "`forbidden`: the role signed in may not do this (or `cross_site`, `role_not_allowed`)"),
+                        ] {
+                            if !responses.contains_key(code) {
+                                responses.insert(code.into(), error(what).into());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// How a caller shows who it is: a program's token (`Authorization:
 /// Bearer`), or a browser's session cookie after `POST /v1/session`.

@@ -21,10 +21,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Who looked up whose data on this node, newest first (the access log).
+    ///
+    /// Example: kampung audit access --nik 3510155203850001
+    Access {
+        /// Only look-ups of this NIK.
+        #[arg(long)]
+        nik: Option<String>,
+        /// Only look-ups by this account (login name or id) or token id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Entries at most.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
-    let Command::Verify { json } = c;
+    let json = match c {
+        Command::Verify { json } => json,
+        Command::Access {
+            nik,
+            user,
+            limit,
+            json,
+        } => return access(data, nik, user, limit, json),
+    };
     let dir = DataDir::open(data)?;
     if super::status::running_api(data).is_some() {
         bail!(
@@ -45,6 +70,70 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn access(
+    data: &Path,
+    nik: Option<String>,
+    user: Option<String>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (_, backend) = super::backend::Backend::open(data)?;
+    let q = kampung_node::AccessQuery {
+        subject: nik.clone(),
+        who: user.clone(),
+        limit: limit.clamp(1, 1000),
+    };
+    let entries: serde_json::Value = match backend.local(|n| async move {
+        Ok(serde_json::to_value(
+            n.read_access_log(&kampung_node::Actor::local(), &q)?
+                .into_iter()
+                .map(|e| {
+                    serde_json::json!({"at_ms": e.at_ms, "who": e.who, "name": e.name,
+                        "role": e.role, "what": e.what.as_str(), "subject": e.subject, "answer": e.answer})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default())
+    }) {
+        Some(r) => r?,
+        None => {
+            let mut path = format!("/v1/access-log?limit={}", limit.clamp(1, 1000));
+            if let Some(n) = &nik {
+                path.push_str(&format!("&nik={}", super::backend::segment(n)));
+            }
+            if let Some(u) = &user {
+                path.push_str(&format!("&who={}", super::backend::segment(u)));
+            }
+            backend.remote()?.get(&path)?.unwrap_or_default()
+        }
+    };
+    backend.close()?;
+    if json {
+        super::print_json(&entries)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list = entries.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no look-ups recorded that match");
+    }
+    for e in list {
+        println!(
+            "{}  {:<8} {:<24} {:<10} {:<18} {}",
+            fmt_ms(e["at_ms"].as_i64().unwrap_or(0)),
+            e["what"].as_str().unwrap_or("?"),
+            format!(
+                "{} ({})",
+                e["name"].as_str().unwrap_or("?"),
+                e["role"].as_str().unwrap_or("?")
+            ),
+            e["who"].as_str().unwrap_or("?"),
+            e["subject"].as_str().unwrap_or("?"),
+            e["answer"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fmt_s(s: i64) -> String {

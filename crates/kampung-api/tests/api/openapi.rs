@@ -306,3 +306,30 @@ async fn post_raw(node: &Node, uri: &str, content_type: &str, body: &str) -> (St
         .unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())
 }
+
+/// A third-party validator (Python's openapi-spec-validator, which `.ci/run`
+/// and `scripts/test` install) accepts the description.
+#[test]
+fn a_third_party_validator_accepts_the_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, kampung_api::openapi::json()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .expect("python3 runs (scripts/test installs openapi-spec-validator)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named"),
+        "openapi-spec-validator is not installed: run `pip install openapi-spec-validator` (scripts/test does)"
+    );
+    assert!(
+        out.status.success(),
+        "the OpenAPI description is invalid:\n{text}"
+    );
+}
