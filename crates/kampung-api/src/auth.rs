@@ -74,6 +74,28 @@ pub struct Caller {
     pub by_cookie: bool,
 }
 
+/// The language the client reads, from `Accept-Language` (`id` or `en`);
+/// English when it asks for neither.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderLang(pub kampung_i18n::Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReaderLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReaderLang(reader_lang(&parts.headers)))
+    }
+}
+
+/// The language of `Accept-Language`, English by default.
+pub fn reader_lang(headers: &HeaderMap) -> kampung_i18n::Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(kampung_i18n::Lang::from_accept_language)
+        .unwrap_or(kampung_i18n::Lang::En)
+}
+
 /// The value of cookie `name`, if the request sends it.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -40,6 +40,11 @@ pub struct ErrorDetail {
     /// The query parameter at fault, for `invalid_parameter`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    /// When the client asked for another language than English
+    /// (`Accept-Language: id`): the English message with its particulars
+    /// (which field, which record), `message` being the catalogue's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -132,6 +137,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 parameter: self.parameter,
+                detail: None,
             },
         };
         (self.status, Json(body)).into_response()
@@ -151,6 +157,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
+}
+
+/// Errors in the reader's language: when `Accept-Language` asks for
+/// Bahasa Indonesia, an error's `message` is the catalogue's sentence for
+/// its code, and the English message (with its particulars) moves to `detail`.
+pub async fn localize(req: Request, next: axum::middleware::Next) -> Response {
+    let lang = crate::auth::reader_lang(req.headers());
+    let response = next.run(req).await;
+    if lang == kampung_i18n::Lang::En || response.status().as_u16() < 400 {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (parts, axum::body::Body::empty()).into_response();
+    };
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return (parts, axum::body::Body::from(bytes)).into_response();
+    };
+    let code = v["error"]["code"].as_str().map(str::to_string);
+    if let (Some(code), Some(err)) = (code, v["error"].as_object_mut()) {
+        let english = err.get("message").cloned().unwrap_or_default();
+        err.insert("detail".into(), english);
+        err.insert("message".into(), kampung_i18n::error(lang, &code).into());
+    }
+    let body = serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec());
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    (parts, axum::body::Body::from(body)).into_response()
 }
 
 /// A JSON body of at most `limit` bytes (a sign-in is small: refuse more

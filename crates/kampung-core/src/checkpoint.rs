@@ -22,13 +22,12 @@
 //!    isolation applies;
 //! 7. **non-resident**: no record at all.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::banyuwangi::{self, VillageCode};
+use crate::banyuwangi::VillageCode;
 use crate::nik::{IssuedIn, NikError, NikWarning, ParsedNik};
 use crate::policy::{Policy, Region};
 use crate::verdict::{RegistryView, Verdict};
@@ -80,24 +79,6 @@ impl Place {
             Place::VillageHouse { .. } => "village_house",
             Place::Home { .. } => "home",
             Place::FamilyPickup { .. } => "family_pickup",
-        }
-    }
-}
-
-impl fmt::Display for Place {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Place::Gor => f.write_str("GOR Tawangalun"),
-            Place::VillageHouse { village } => {
-                let name = banyuwangi::village(*village).map_or("(unknown village)", |v| v.name);
-                write!(f, "the isolation house of {name} ({village})")
-            }
-            Place::Home { address } => write!(f, "home isolation at {address}"),
-            Place::FamilyPickup { pledge } => write!(
-                f,
-                "the care of {} ({}, {}) under a signed pledge",
-                pledge.picked_up_by, pledge.relation, pledge.phone
-            ),
         }
     }
 }
@@ -305,89 +286,6 @@ impl CheckVerdict {
     pub fn is_alert(&self) -> bool {
         matches!(self, CheckVerdict::Deceased { .. })
     }
-
-    /// One line the officer reads: what the verdict is and what follows.
-    pub fn explain(&self) -> String {
-        match self {
-            CheckVerdict::Resident {
-                village,
-                village_name,
-                district_name,
-                full_name,
-                copy_age_ms,
-                warnings,
-            } => {
-                let mut s = format!(
-                    "RESIDENT: {full_name}, registered in {village_name} ({village}), district {district_name}; {}.",
-                    copy_age(village_name, *copy_age_ms)
-                );
-                push_warnings(&mut s, warnings);
-                s
-            }
-            CheckVerdict::ResidentUnderIsolation {
-                case_id,
-                place,
-                full_name,
-                ..
-            } => {
-                let who = full_name.as_deref().unwrap_or("this person");
-                format!("UNDER ISOLATION: {who} has open isolation case {case_id}, placed at {place}. Send back there.")
-            }
-            CheckVerdict::MovedOut {
-                village,
-                village_name,
-                full_name,
-                destination,
-                copy_age_ms,
-                isolation_days,
-            } => format!(
-                "MOVED OUT: {full_name} was registered in {village_name} ({village}) and moved to {}; not a resident. {} ({}).",
-                if destination.is_empty() { "an unrecorded place" } else { destination },
-                requirement(*isolation_days),
-                copy_age(village_name, *copy_age_ms)
-            ),
-            CheckVerdict::Deceased {
-                village,
-                village_name,
-                full_name,
-                open_case,
-                ..
-            } => {
-                let mut s = format!(
-                    "ALERT, DECEASED: the registry of {village_name} ({village}) records {full_name} as deceased. This KTP should not be in use."
-                );
-                if let Some(case) = open_case {
-                    s.push_str(&format!(
-                        " Isolation case {} is open on this NIK ({}).",
-                        case.case_id, case.place
-                    ));
-                }
-                s
-            }
-            CheckVerdict::NonResident {
-                issued_in,
-                isolation_days,
-                warnings,
-            } => {
-                let mut s = format!(
-                    "NOT A RESIDENT: not in the Banyuwangi registry; the NIK was issued in {}. {}.",
-                    origin(issued_in),
-                    requirement(*isolation_days)
-                );
-                push_warnings(&mut s, warnings);
-                s
-            }
-            CheckVerdict::Barred {
-                issued_in,
-                region,
-                region_name,
-            } => format!(
-                "BARRED: not a Banyuwangi resident, and the NIK was issued in {}, in {region_name} ({region}), a region the policy bars. Turn back.",
-                origin(issued_in)
-            ),
-            CheckVerdict::Invalid { reason, .. } => format!("INVALID NIK: {reason}."),
-        }
-    }
 }
 
 /// Where a NIK was issued, for a person: `Kabupaten Jember, Jawa Timur (35.09)`.
@@ -400,36 +298,3 @@ pub fn origin(issued_in: &IssuedIn) -> String {
         issued_in.regency_code % 100
     )
 }
-
-fn requirement(isolation_days: u32) -> String {
-    match isolation_days {
-        0 => "Policy: no isolation required".to_string(),
-        1 => "Policy: isolate 1 day (GOR, village house or home)".to_string(),
-        n => format!("Policy: isolate {n} days (GOR, village house or home)"),
-    }
-}
-
-fn copy_age(village_name: &str, age_ms: Option<u64>) -> String {
-    let Some(ms) = age_ms else {
-        return format!(
-            "we have never heard from {village_name}'s node, our copy may be out of date"
-        );
-    };
-    let secs = ms / 1000;
-    let age = match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        3600..172_800 => format!("{} h", secs / 3600),
-        _ => format!("{} days", secs / 86_400),
-    };
-    format!("our copy of {village_name} is {age} old")
-}
-
-fn push_warnings(s: &mut String, warnings: &[NikWarning]) {
-    for w in warnings {
-        s.push_str(&format!(" Warning: {w}."));
-    }
-}
-
-#[cfg(test)]
-mod tests;

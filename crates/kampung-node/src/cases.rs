@@ -100,7 +100,10 @@ impl Node {
         if let Some((id, place)) = answer.open_case() {
             return Err(NodeError::new(
                 ErrorCode::CaseOpen,
-                format!("this person already has open isolation case {id} (at {place}): update that case instead of opening another"),
+                format!(
+                    "this person already has open isolation case {id} (at {}): update that case instead of opening another",
+                    kampung_i18n::place(kampung_i18n::Lang::En, place)
+                ),
             ));
         }
         Ok(Opening {

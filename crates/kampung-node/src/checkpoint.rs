@@ -203,7 +203,8 @@ impl Node {
             at_ms: now,
             nik,
             verdict: answer.kind().to_string(),
-            explanation: answer.explanation(),
+            // The crossing log keeps what the officer read, in English.
+            explanation: answer.explanation(kampung_i18n::Lang::En),
             decision,
             case_id: opened_case
                 .clone()

@@ -10,6 +10,8 @@ use kampung_store::crossing::DocHeads;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use kampung_i18n::Lang;
+
 use crate::access::Access;
 use crate::actor::Permission;
 use crate::error::NodeError;
@@ -48,9 +50,9 @@ impl Answer {
         self.verdict.kind()
     }
 
-    /// One line for the officer: what the verdict is and what follows.
-    pub fn explanation(&self) -> String {
-        self.verdict.explain()
+    /// One line for the officer in `lang`: what the verdict is and what follows.
+    pub fn explanation(&self, lang: Lang) -> String {
+        kampung_i18n::explain(lang, &self.verdict)
     }
 
     /// The officer must escalate, not just act (a deceased person's KTP).

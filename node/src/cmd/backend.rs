@@ -63,6 +63,7 @@ impl Remote {
             .http_status_as_error(false)
             .build()
             .header("authorization", &self.bearer())
+            .header("accept-language", super::lang().code())
             .call()
             .map_err(|e| {
                 anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
@@ -195,7 +196,10 @@ impl Backend {
     pub fn verdict(&self, input: &str) -> anyhow::Result<Value> {
         if let Some(r) = self.local(|n| async move {
             let answer = n.verdict(&Actor::local(), input)?;
-            Ok(kampung_api::routes::verdict::VerdictResponse::from(answer))
+            Ok(kampung_api::routes::verdict::VerdictResponse::new(
+                answer,
+                super::lang(),
+            ))
         }) {
             return Ok(serde_json::to_value(r?)?);
         }

@@ -25,6 +25,15 @@ pub fn this_year() -> i32 {
     kampung_core::clock::this_year(&SystemClock)
 }
 
+/// The language of what the CLI prints: `KAMPUNG_LANG` (`id` or `en`),
+/// else English.
+pub fn lang() -> kampung_i18n::Lang {
+    std::env::var("KAMPUNG_LANG")
+        .ok()
+        .and_then(|l| kampung_i18n::Lang::parse(&l))
+        .unwrap_or(kampung_i18n::Lang::En)
+}
+
 /// Unix milliseconds now, by the machine's clock.
 pub fn now_ms() -> i64 {
     SystemClock.now_ms()

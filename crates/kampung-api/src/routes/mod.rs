@@ -74,6 +74,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(crate::error::localize))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }

@@ -12,9 +12,10 @@ use kampung_store::crossing::DocHeads;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ReaderLang};
 use crate::error::{ApiError, ErrorBody};
 use crate::{openapi::schemas, AppState};
+use kampung_i18n::Lang;
 
 /// A verdict, what it means for the officer, and its basis.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,7 +27,8 @@ pub struct VerdictResponse {
     #[schema(example = "barred")]
     pub kind: String,
     /// One line for the officer: what the verdict is and what follows
-    /// (for `invalid`, the rule the NIK breaks).
+    /// (for `invalid`, the rule the NIK breaks), in the language the
+    /// client asks for with `Accept-Language` (`id` or `en`; default `en`).
     pub explanation: String,
     /// The officer must escalate, not just act (a deceased person's KTP).
     pub alert: bool,
@@ -40,11 +42,12 @@ pub struct VerdictResponse {
     pub freshness: Option<Freshness>,
 }
 
-impl From<Answer> for VerdictResponse {
-    fn from(a: Answer) -> Self {
+impl VerdictResponse {
+    /// The answer, its explanation in `lang`.
+    pub fn new(a: Answer, lang: Lang) -> Self {
         VerdictResponse {
             kind: a.kind().to_string(),
-            explanation: a.explanation(),
+            explanation: a.explanation(lang),
             alert: a.alert(),
             policy_version: a.policy.version,
             verdict: a.verdict,
@@ -70,9 +73,13 @@ impl From<Answer> for VerdictResponse {
 pub async fn verdict(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     Path(nik): Path<String>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
-    Ok(Json(state.verdict(&caller.actor, &nik)?.into()))
+    Ok(Json(VerdictResponse::new(
+        state.verdict(&caller.actor, &nik)?,
+        lang,
+    )))
 }
 
 /// The same verdict as `GET /v1/verdict/{nik}` (the older name).
@@ -90,7 +97,11 @@ pub async fn verdict(
 pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     Path(nik): Path<String>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
-    Ok(Json(state.verdict(&caller.actor, &nik)?.into()))
+    Ok(Json(VerdictResponse::new(
+        state.verdict(&caller.actor, &nik)?,
+        lang,
+    )))
 }

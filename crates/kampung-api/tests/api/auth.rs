@@ -427,3 +427,44 @@ async fn rebinding_hosts_are_refused_and_answers_carry_safety_headers() {
     let _ = header::HOST;
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_asking_for_bahasa_indonesia_reads_it() {
+    let node = Node::start_with(Opts::checkpoint()).await;
+    let auth = node.bearer();
+    let r = node
+        .call_as(
+            Method::GET,
+            "/v1/verdict/351015520385001",
+            None,
+            &[
+                ("authorization", &auth),
+                ("accept-language", "id-ID,id;q=0.9,en;q=0.5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json()["explanation"],
+        "NIK TIDAK VALID — NIK harus 16 angka, ini 15 angka."
+    );
+    let r = node
+        .call_as(
+            Method::GET,
+            "/v1/status",
+            None,
+            &[("accept-language", "id")],
+        )
+        .await;
+    let v = r.json();
+    assert_eq!(error_code(&r, StatusCode::UNAUTHORIZED), "unauthenticated");
+    assert_eq!(v["error"]["message"], "Silakan masuk terlebih dahulu.");
+    assert!(
+        v["error"]["detail"].as_str().unwrap().contains("sign in"),
+        "{v}"
+    );
+    // English stays the default of the API.
+    let r = node.call_as(Method::GET, "/v1/status", None, &[]).await;
+    assert!(r.json()["error"].get("detail").is_none());
+    node.stop().await;
+}

@@ -2,9 +2,17 @@ use std::time::Duration;
 
 use time::macros::date;
 
-use super::*;
-use crate::resident::StatusKind;
-use crate::{Nik, Sex};
+// The checkpoint verdict, decided by `kampung_core` and read in English as
+// the crossing log and the API record it.
+
+use kampung_core::checkpoint::{local_date, CheckVerdict, OpenCase, Place, Pledge};
+use kampung_core::nik::{NikError, ParsedNik};
+use kampung_core::policy::{Policy, Region};
+use kampung_core::resident::StatusKind;
+use kampung_core::verdict::RegistryView;
+use kampung_core::{Nik, Sex, VillageCode};
+
+use crate::{explain, Lang};
 
 const YEAR: i32 = 2026;
 /// Issued in Kabupaten Jembrana, Bali (51.01).
@@ -72,7 +80,7 @@ fn resident_says_which_village_and_how_fresh() {
     }
     assert_eq!(v.kind(), "resident");
     assert!(!v.is_alert());
-    let line = v.explain();
+    let line = explain(Lang::En, &v);
     assert!(line.contains("Kampunganyar (35.10.15.2012)"), "{line}");
     assert!(line.contains("is 3 min old"), "{line}");
     // Never heard from the village's node: say so rather than pretend.
@@ -83,7 +91,11 @@ fn resident_says_which_village_and_how_fresh() {
         &bali_barred(),
         None,
     );
-    assert!(v.explain().contains("never heard"), "{}", v.explain());
+    assert!(
+        explain(Lang::En, &v).contains("never heard"),
+        "{}",
+        explain(Lang::En, &v)
+    );
 }
 
 #[test]
@@ -96,7 +108,7 @@ fn bali_nik_of_a_registered_resident_is_resident_not_barred() {
         Some(Duration::ZERO),
     );
     assert_eq!(v.kind(), "resident", "{v:?}");
-    assert!(v.explain().contains("Ketapang"));
+    assert!(explain(Lang::En, &v).contains("Ketapang"));
 }
 
 #[test]
@@ -135,7 +147,7 @@ fn banyuwangi_nik_without_an_active_record_is_not_a_resident() {
         }
         other => panic!("expected moved out, got {other:?}"),
     }
-    let line = v.explain();
+    let line = explain(Lang::En, &v);
     assert!(line.starts_with("MOVED OUT"), "{line}");
     assert!(line.contains("isolate 14 days"), "{line}");
 }
@@ -156,7 +168,7 @@ fn non_resident_says_where_issued_and_what_the_policy_requires() {
         other => panic!("expected non-resident, got {other:?}"),
     }
     assert_eq!(
-        v.explain(),
+        explain(Lang::En, &v),
         "NOT A RESIDENT: not in the Banyuwangi registry; the NIK was issued in Kabupaten Lumajang, Jawa Timur (35.08). Policy: isolate 14 days (GOR, village house or home)."
     );
     let relaxed = Policy {
@@ -171,7 +183,7 @@ fn non_resident_says_where_issued_and_what_the_policy_requires() {
             ..
         }
     ));
-    assert!(v.explain().contains("no isolation required"));
+    assert!(explain(Lang::En, &v).contains("no isolation required"));
 }
 
 #[test]
@@ -190,7 +202,11 @@ fn bali_nik_of_a_non_resident_is_barred() {
         }
         other => panic!("expected barred, got {other:?}"),
     }
-    assert!(v.explain().ends_with("Turn back."), "{}", v.explain());
+    assert!(
+        explain(Lang::En, &v).ends_with("Turn back."),
+        "{}",
+        explain(Lang::En, &v)
+    );
     // Someone who moved out is no longer an active resident: barred too.
     let v = CheckVerdict::decide(
         parse(BALI),
@@ -224,7 +240,7 @@ fn barred_by_regency_leaves_the_rest_of_the_province_alone() {
         ),
         "{v:?}"
     );
-    assert!(v.explain().contains("Kabupaten Jember (35.09)"));
+    assert!(explain(Lang::En, &v).contains("Kabupaten Jember (35.09)"));
     // Lumajang is in the same province and is not barred.
     assert_eq!(
         CheckVerdict::decide(parse(LUMAJANG), None, None, &policy, None).kind(),
@@ -249,7 +265,7 @@ fn an_open_case_sends_anyone_back_to_its_place() {
     let v = CheckVerdict::decide(parse(LUMAJANG), None, Some(gor.clone()), &policy, None);
     assert_eq!(v.kind(), "resident_under_isolation");
     assert_eq!(
-        v.explain(),
+        explain(Lang::En, &v),
         "UNDER ISOLATION: this person has open isolation case 00c0ffee00c0ffee, placed at GOR Tawangalun. Send back there."
     );
     // A resident isolating at home.
@@ -276,7 +292,7 @@ fn an_open_case_sends_anyone_back_to_its_place() {
         }
         other => panic!("expected under isolation, got {other:?}"),
     }
-    assert!(v.explain().contains("home isolation at Dusun Krajan"));
+    assert!(explain(Lang::En, &v).contains("home isolation at Dusun Krajan"));
     // A person from a barred region already in a case: send back, not turn back.
     let v = CheckVerdict::decide(parse(BALI), None, Some(gor), &policy, None);
     assert_eq!(v.kind(), "resident_under_isolation");
@@ -294,9 +310,9 @@ fn deceased_is_an_alert_and_shows_an_open_case() {
     assert_eq!(v.kind(), "deceased");
     assert!(v.is_alert());
     assert!(
-        v.explain().starts_with("ALERT, DECEASED"),
+        explain(Lang::En, &v).starts_with("ALERT, DECEASED"),
         "{}",
-        v.explain()
+        explain(Lang::En, &v)
     );
     let house = case(Place::VillageHouse {
         village: VillageCode::parse("35.10.15.2012").unwrap(),
@@ -312,9 +328,7 @@ fn deceased_is_an_alert_and_shows_an_open_case() {
         matches!(&v, CheckVerdict::Deceased { open_case: Some(c), .. } if *c == house),
         "{v:?}"
     );
-    assert!(v
-        .explain()
-        .contains("isolation house of Kampunganyar (35.10.15.2012)"));
+    assert!(explain(Lang::En, &v).contains("isolation house of Kampunganyar (35.10.15.2012)"));
 }
 
 #[test]
@@ -337,7 +351,7 @@ fn invalid_names_the_rule_broken() {
         "{v:?}"
     );
     assert_eq!(
-        v.explain(),
+        explain(Lang::En, &v),
         "INVALID NIK: birth day 32 (digits 7-8) is neither 01-31 (men) nor 41-71 (women, day + 40)."
     );
     let json = serde_json::to_value(&v).unwrap();

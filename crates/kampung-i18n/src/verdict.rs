@@ -1,0 +1,346 @@
+//! The verdict on a KTP, as people read it: a title (the big word at the
+//! gate) and one line of detail, in the reader's language.
+
+use std::time::Duration;
+
+use kampung_core::banyuwangi::{self, VillageKind};
+use kampung_core::nik::IssuedIn;
+use kampung_core::{CheckVerdict, NikError, NikWarning, Place, Sex, VillageCode};
+
+use crate::{age, t, tr, Arg, Lang};
+
+/// A verdict for the officer: what it is in one word or two, and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headline {
+    /// `WARGA BANYUWANGI`, `DILARANG MASUK`, ...
+    pub title: String,
+    /// Who, where, how fresh, what follows.
+    pub detail: String,
+}
+
+fn village_name(lang: Lang, v: VillageCode) -> String {
+    match banyuwangi::village(v) {
+        Some(v) => match (lang, v.kind) {
+            (Lang::Id, VillageKind::Kelurahan) => format!("Kelurahan {}", v.name),
+            (Lang::Id, _) => format!("Desa {}", v.name),
+            (Lang::En, _) => v.name.to_string(),
+        },
+        None => t(lang, "unknown-village"),
+    }
+}
+
+fn copy(lang: Lang, village: VillageCode, copy_age_ms: Option<u64>) -> String {
+    let name = banyuwangi::village(village).map_or("?", |v| v.name);
+    match copy_age_ms {
+        Some(ms) => tr(
+            lang,
+            "copy-age",
+            &[
+                ("village", name.into()),
+                ("age", age(lang, Duration::from_millis(ms)).into()),
+            ],
+        ),
+        None => tr(lang, "copy-never", &[("village", name.into())]),
+    }
+}
+
+fn origin(lang: Lang, i: &IssuedIn) -> String {
+    tr(
+        lang,
+        "origin",
+        &[
+            ("regency", i.regency_name.into()),
+            ("province", i.province_name.into()),
+            (
+                "code",
+                format!("{:02}.{:02}", i.regency_code / 100, i.regency_code % 100).into(),
+            ),
+        ],
+    )
+}
+
+fn requirement(lang: Lang, days: u32) -> String {
+    match days {
+        0 => t(lang, "requirement-none"),
+        n => tr(lang, "requirement-days", &[("days", n.into())]),
+    }
+}
+
+/// Where a person under isolation is held.
+pub fn place(lang: Lang, p: &Place) -> String {
+    match p {
+        Place::Gor => t(lang, "place-gor"),
+        Place::VillageHouse { village } => tr(
+            lang,
+            "place-village_house",
+            &[
+                (
+                    "village",
+                    banyuwangi::village(*village)
+                        .map_or_else(|| t(lang, "unknown-village"), |v| v.name.to_string())
+                        .into(),
+                ),
+                ("code", village.to_string().into()),
+            ],
+        ),
+        Place::Home { address } => tr(lang, "place-home", &[("address", address.as_str().into())]),
+        Place::FamilyPickup { pledge } => tr(
+            lang,
+            "place-family_pickup",
+            &[
+                ("name", pledge.picked_up_by.as_str().into()),
+                ("relation", pledge.relation.as_str().into()),
+                ("phone", pledge.phone.as_str().into()),
+            ],
+        ),
+    }
+}
+
+fn sex(lang: Lang, s: Sex) -> String {
+    t(lang, &format!("sex-{}", s.code()))
+}
+
+/// Why a NIK is invalid: the rule it breaks.
+pub fn nik_error(lang: Lang, e: &NikError) -> String {
+    let two = |n: u8| format!("{n:02}");
+    match e {
+        NikError::Empty => t(lang, "nik-empty"),
+        NikError::NotADigit { ch, position } => tr(
+            lang,
+            "nik-not_a_digit",
+            &[
+                ("ch", ch.escape_debug().to_string().into()),
+                ("position", position.to_string().into()),
+            ],
+        ),
+        NikError::Length { found } => {
+            tr(lang, "nik-length", &[("found", found.to_string().into())])
+        }
+        NikError::UnknownProvince { code } => {
+            tr(lang, "nik-unknown_province", &[("code", two(*code).into())])
+        }
+        NikError::RegencyOutOfRange { code } => tr(
+            lang,
+            "nik-regency_out_of_range",
+            &[("code", two(*code).into())],
+        ),
+        NikError::UnknownRegency {
+            province,
+            regency,
+            province_name,
+        } => tr(
+            lang,
+            "nik-unknown_regency",
+            &[
+                ("province", two(*province).into()),
+                ("regency", two(*regency).into()),
+                ("province_name", (*province_name).into()),
+            ],
+        ),
+        NikError::BadDay { day } => tr(lang, "nik-bad_day", &[("day", two(*day).into())]),
+        NikError::BadMonth { month } => tr(lang, "nik-bad_month", &[("month", two(*month).into())]),
+        NikError::ImpossibleDate { day, month, year } => tr(
+            lang,
+            "nik-impossible_date",
+            &[("date", format!("{day:02}-{month:02}-{year}").into())],
+        ),
+        NikError::SerialZero => t(lang, "nik-serial_zero"),
+        // A rule added to the core but not yet to the catalogue.
+        other => other.to_string(),
+    }
+}
+
+/// Something odd about a NIK that does not make it invalid.
+pub fn nik_warning(lang: Lang, w: &NikWarning) -> String {
+    match w {
+        NikWarning::UnknownDistrict { regency, district } => tr(
+            lang,
+            "warning-unknown_district",
+            &[
+                ("district", format!("{district:02}").into()),
+                (
+                    "regency",
+                    format!("{}.{:02}", regency / 100, regency % 100).into(),
+                ),
+            ],
+        ),
+        NikWarning::BirthDateDiffers { nik, registry } => tr(
+            lang,
+            "warning-birth_date_differs",
+            &[
+                ("nik", nik.to_string().into()),
+                ("registry", registry.to_string().into()),
+            ],
+        ),
+        NikWarning::SexDiffers { nik, registry } => tr(
+            lang,
+            "warning-sex_differs",
+            &[
+                ("nik", sex(lang, *nik).into()),
+                ("registry", sex(lang, *registry).into()),
+            ],
+        ),
+        other => format!("{other}"),
+    }
+}
+
+fn warnings(lang: Lang, detail: &mut String, ws: &[NikWarning]) {
+    for w in ws {
+        detail.push(' ');
+        detail.push_str(&tr(
+            lang,
+            "verdict-warning",
+            &[("text", nik_warning(lang, w).into())],
+        ));
+    }
+}
+
+/// The verdict as a title and a detail line.
+pub fn headline(lang: Lang, v: &CheckVerdict) -> Headline {
+    let kind = v.kind();
+    let title = t(lang, &format!("verdict-{kind}-title"));
+    let key = format!("verdict-{kind}-detail");
+    let code = |c: &VillageCode| Arg::from(c.to_string());
+    let detail = match v {
+        CheckVerdict::Resident {
+            village,
+            district_name,
+            full_name,
+            copy_age_ms,
+            warnings: ws,
+            ..
+        } => {
+            let mut d = tr(
+                lang,
+                &key,
+                &[
+                    ("name", full_name.as_str().into()),
+                    ("village", village_name(lang, *village).into()),
+                    ("code", code(village)),
+                    ("district", (*district_name).into()),
+                    ("copy", copy(lang, *village, *copy_age_ms).into()),
+                ],
+            );
+            warnings(lang, &mut d, ws);
+            d
+        }
+        CheckVerdict::ResidentUnderIsolation {
+            case_id,
+            place: p,
+            full_name,
+            ..
+        } => tr(
+            lang,
+            &key,
+            &[
+                (
+                    "name",
+                    full_name
+                        .clone()
+                        .unwrap_or_else(|| t(lang, "verdict-someone"))
+                        .into(),
+                ),
+                ("case", case_id.as_str().into()),
+                ("place", place(lang, p).into()),
+            ],
+        ),
+        CheckVerdict::MovedOut {
+            village,
+            full_name,
+            destination,
+            copy_age_ms,
+            isolation_days,
+            ..
+        } => tr(
+            lang,
+            &key,
+            &[
+                ("name", full_name.as_str().into()),
+                ("village", village_name(lang, *village).into()),
+                ("code", code(village)),
+                (
+                    "destination",
+                    if destination.is_empty() {
+                        t(lang, "verdict-unrecorded-place").into()
+                    } else {
+                        destination.as_str().into()
+                    },
+                ),
+                ("requirement", requirement(lang, *isolation_days).into()),
+                ("copy", copy(lang, *village, *copy_age_ms).into()),
+            ],
+        ),
+        CheckVerdict::Deceased {
+            village,
+            full_name,
+            open_case,
+            ..
+        } => {
+            let mut d = tr(
+                lang,
+                &key,
+                &[
+                    ("name", full_name.as_str().into()),
+                    ("village", village_name(lang, *village).into()),
+                    ("code", code(village)),
+                ],
+            );
+            if let Some(c) = open_case {
+                d.push(' ');
+                d.push_str(&tr(
+                    lang,
+                    "verdict-deceased-case",
+                    &[
+                        ("case", c.case_id.as_str().into()),
+                        ("place", place(lang, &c.place).into()),
+                    ],
+                ));
+            }
+            d
+        }
+        CheckVerdict::NonResident {
+            issued_in,
+            isolation_days,
+            warnings: ws,
+        } => {
+            let mut d = tr(
+                lang,
+                &key,
+                &[
+                    ("origin", origin(lang, issued_in).into()),
+                    ("requirement", requirement(lang, *isolation_days).into()),
+                ],
+            );
+            warnings(lang, &mut d, ws);
+            d
+        }
+        CheckVerdict::Barred {
+            issued_in,
+            region,
+            region_name,
+        } => tr(
+            lang,
+            &key,
+            &[
+                ("origin", origin(lang, issued_in).into()),
+                ("region_name", (*region_name).into()),
+                ("region", region.to_string().into()),
+            ],
+        ),
+        CheckVerdict::Invalid { error, .. } => {
+            tr(lang, &key, &[("reason", nik_error(lang, error).into())])
+        }
+        other => format!("{other:?}"),
+    };
+    Headline { title, detail }
+}
+
+/// The verdict in one line: `WARGA BANYUWANGI — Sri Wahyuni, ...`.
+pub fn explain(lang: Lang, v: &CheckVerdict) -> String {
+    let h = headline(lang, v);
+    tr(
+        lang,
+        "verdict-line",
+        &[("title", h.title.into()), ("detail", h.detail.into())],
+    )
+}
