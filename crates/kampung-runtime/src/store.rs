@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use automerge::ChangeHash;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
-use kampung_store::case::{CaseState, Opening};
-use kampung_store::crossing::Crossing;
+use kampung_store::audit::AuditReport;
+use kampung_store::case::{CaseHistory, CaseState, Opening};
+use kampung_store::crossing::{Crossing, CrossingFilter};
 pub use kampung_store::lookups::ResidentQuery;
 use kampung_store::lookups::SharedLookups;
 use kampung_store::storage::Storage;
@@ -28,6 +29,8 @@ type Reply<T> = oneshot::Sender<T>;
 /// signatures) for the mesh; the announcement carries no changes when nothing changed.
 pub type Written = (WriteReport, kampung_sync::Announce);
 type Page = kampung_sync::SignedChanges;
+/// Crossings matching a search (how many in all), a page of them with their checkpoint.
+pub type FoundCrossings = (usize, Vec<(String, Crossing)>);
 
 enum Cmd {
     Write {
@@ -106,6 +109,19 @@ enum Cmd {
     },
     Cases(i64, Reply<Vec<CaseState>>),
     Case(String, i64, Reply<Option<CaseState>>),
+    CaseHistory(String, i64, Reply<Option<(CaseState, CaseHistory)>>),
+    SearchCrossings {
+        filter: Box<CrossingFilter>,
+        offset: usize,
+        limit: usize,
+        reply: Reply<Result<FoundCrossings, RecordError>>,
+    },
+    CrossingLogs(Reply<Vec<String>>),
+    Audit {
+        root: Option<kampung_trust::NodeKey>,
+        now_ms: i64,
+        reply: Reply<Result<AuditReport, StoreError>>,
+    },
     /// Keep a verified root-signed statement; the reply (if any) once durable.
     KeepStatement([u8; 32], Vec<u8>, Option<Reply<Result<(), StoreError>>>),
     Checkpoint(Reply<Result<(), StoreError>>),
@@ -373,6 +389,27 @@ fn run<S: Storage>(
             Cmd::Case(id, today_ms, r) => {
                 let _ = r.send(reg.isolation_case_state(&id, today_ms));
             }
+            Cmd::CaseHistory(id, today_ms, r) => {
+                let _ = r.send(reg.isolation_case_history(&id, today_ms));
+            }
+            Cmd::SearchCrossings {
+                filter,
+                offset,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(reg.search_crossings(&filter, offset, limit));
+            }
+            Cmd::CrossingLogs(r) => {
+                let _ = r.send(reg.crossing_logs());
+            }
+            Cmd::Audit {
+                root,
+                now_ms,
+                reply,
+            } => {
+                let _ = reply.send(kampung_store::audit::audit_registry(&mut reg, root, now_ms));
+            }
             Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
                     .storage()
@@ -525,6 +562,53 @@ impl StoreHandle {
         self.ask(|r| Cmd::Case(id, today_ms, r)).await
     }
 
+    /// One isolation case as it stands on `today_ms`'s day and everything
+    /// recorded on it, if held.
+    pub async fn case_history(
+        &self,
+        id: String,
+        today_ms: i64,
+    ) -> Result<Option<(CaseState, CaseHistory)>, Stopped> {
+        self.ask(|r| Cmd::CaseHistory(id, today_ms, r)).await
+    }
+
+    /// Crossings of every checkpoint matching `filter`, newest first (how
+    /// many match, and one page with each crossing's checkpoint).
+    pub async fn search_crossings(
+        &self,
+        filter: CrossingFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Result<FoundCrossings, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::SearchCrossings {
+            filter: Box::new(filter),
+            offset,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// The checkpoints whose crossing logs this node holds.
+    pub async fn crossing_logs(&self) -> Result<Vec<String>, Stopped> {
+        self.ask(Cmd::CrossingLogs).await
+    }
+
+    /// The auditor's check of this store (see [`kampung_store::audit`]),
+    /// run inside the store task: it answers nothing else meanwhile.
+    pub async fn audit(
+        &self,
+        root: Option<kampung_trust::NodeKey>,
+        now_ms: i64,
+    ) -> Result<Result<AuditReport, StoreError>, Stopped> {
+        self.ask(|reply| Cmd::Audit {
+            root,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
     /// Keep a verified statement without waiting (from the mesh's thread).
     /// If the store is busy it is not kept now; peers will offer it again.
     pub fn keep_statement(&self, id: [u8; 32], bytes: Vec<u8>) {
@@ -628,6 +712,16 @@ impl StoreHandle {
         village: VillageCode,
     ) -> Result<Result<Vec<Resident>, StoreError>, Stopped> {
         self.ask(|r| Cmd::Residents(village, r)).await
+    }
+
+    /// The records of these NIKs in one village (those it holds), read in
+    /// one trip to the store.
+    pub async fn read_many(
+        &self,
+        village: VillageCode,
+        niks: Vec<Nik>,
+    ) -> Result<Result<Vec<Resident>, StoreError>, Stopped> {
+        self.ask(|r| Cmd::ReadMany(village, niks, r)).await
     }
 
     /// One page of a village's residents matching a query: the index finds

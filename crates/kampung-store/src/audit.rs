@@ -239,6 +239,44 @@ pub fn audit<S: Storage + Clone>(
     now_ms: i64,
     this_year: i32,
 ) -> Result<AuditReport, StoreError> {
+    report(storage, root, now_ms, || {
+        audit_index(storage.clone(), this_year)
+    })
+}
+
+/// Audit the store of a running node, from inside its store task: the
+/// documents as stored, and the live index compared with them (the registry
+/// persists what it holds first, so storage and memory agree). The store
+/// answers nothing else while this runs.
+pub fn audit_registry<S: Storage>(
+    reg: &mut Registry<S>,
+    root: Option<NodeKey>,
+    now_ms: i64,
+) -> Result<AuditReport, StoreError> {
+    reg.checkpoint()?;
+    let problems = reg.verify_index();
+    let niks = reg.niks();
+    let index = match problems {
+        Ok(problems) => IndexReport {
+            ok: problems.is_empty(),
+            niks,
+            problems,
+        },
+        Err(e) => IndexReport {
+            ok: false,
+            niks,
+            problems: vec![format!("cannot check the index: {e}")],
+        },
+    };
+    report(reg.storage(), root, now_ms, || index)
+}
+
+fn report<S: Storage>(
+    storage: &S,
+    root: Option<NodeKey>,
+    now_ms: i64,
+    index: impl FnOnce() -> IndexReport,
+) -> Result<AuditReport, StoreError> {
     let roster = root.map(|r| load_roster(storage, r)).transpose()?;
     let stored_statements = storage.statements()?.len();
     let verified = roster.as_ref().map_or(0, Roster::len);
@@ -249,7 +287,7 @@ pub fn audit<S: Storage + Clone>(
     }
     let writers = overall_writers(&documents);
     let people = overall_people(&documents);
-    let index = audit_index(storage.clone(), this_year);
+    let index = index();
     let mut failures = Vec::new();
     if roster.is_none() {
         failures.push(Failure {

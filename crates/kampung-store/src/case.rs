@@ -47,8 +47,8 @@ mod read;
 mod types;
 use types::{check_text, validate_place, validate_writer};
 pub use types::{
-    is_case_id, new_case_id, CaseInfo, CaseState, FollowUp, Note, Opening, Outcome, Placement,
-    Release, ReleaseReason, RoleKind, Writer,
+    is_case_id, new_case_id, CaseHistory, CaseInfo, CaseState, FollowUp, Note, Opening, Outcome,
+    Placement, Release, ReleaseReason, RoleKind, Writer,
 };
 
 /// Longest note, early-release reason or follow-up note.

@@ -107,6 +107,54 @@ impl Decision {
     }
 }
 
+/// Which crossings an auditor wants to see: every field that is set must
+/// match (text fields exactly, the officer case-insensitively in part).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossingFilter {
+    /// The checkpoint's peer id.
+    pub checkpoint: Option<String>,
+    /// The NIK as logged (spaces and dots ignored).
+    pub nik: Option<String>,
+    /// `CheckVerdict::kind()`.
+    pub verdict: Option<String>,
+    /// [`Decision::kind`].
+    pub decision: Option<String>,
+    /// Part of the officer's name or account id.
+    pub officer: Option<String>,
+    /// Unix ms, inclusive.
+    pub since_ms: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until_ms: Option<i64>,
+}
+
+fn nik_digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+impl CrossingFilter {
+    /// Does the crossing at checkpoint `peer` match?
+    pub fn matches(&self, peer: &str, c: &Crossing) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let officer_ok = self.officer.as_deref().is_none_or(|w| {
+            let w = w.to_lowercase();
+            [c.officer.as_deref(), c.officer_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|o| o.to_lowercase().contains(&w))
+        });
+        eq(&self.checkpoint, peer)
+            && self
+                .nik
+                .as_deref()
+                .is_none_or(|n| nik_digits(n) == nik_digits(&c.nik))
+            && eq(&self.verdict, &c.verdict)
+            && eq(&self.decision, c.decision.kind())
+            && officer_ok
+            && self.since_ms.is_none_or(|t| c.at_ms >= t)
+            && self.until_ms.is_none_or(|t| c.at_ms < t)
+    }
+}
+
 /// The heads of one document a verdict was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocHeads {

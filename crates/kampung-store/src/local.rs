@@ -91,6 +91,18 @@ impl LocalTable {
         }
     }
 
+    /// Every key, in order (the values are not copied).
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        match &self.0 {
+            Inner::Sled { tree, location } => tree
+                .iter()
+                .keys()
+                .map(|k| k.map(|k| k.to_vec()).map_err(|e| Self::io(location, e)))
+                .collect(),
+            Inner::Memory(m) => Ok(Self::mem(m, |m| m.keys().cloned().collect())),
+        }
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         match &self.0 {

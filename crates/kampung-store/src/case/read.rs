@@ -7,7 +7,9 @@ use time::Date;
 
 use super::types::{read_place, read_writer};
 use super::{day_number, day_of, CaseDoc, CaseError};
-use super::{CaseInfo, CaseState, FollowUp, Note, Outcome, Placement, Release, ReleaseReason};
+use super::{
+    CaseHistory, CaseInfo, CaseState, FollowUp, Note, Outcome, Placement, Release, ReleaseReason,
+};
 use super::{RoleKind, Writer};
 use crate::fields::{Fields, ReadError};
 
@@ -193,6 +195,16 @@ impl CaseDoc {
             release,
             today: self.follow_ups_on(today)?,
             info,
+        })
+    }
+
+    /// Everything recorded on the case, each list in time order.
+    pub fn history(&self) -> Result<CaseHistory, CaseError> {
+        Ok(CaseHistory {
+            placements: self.placements()?,
+            follow_ups: self.follow_ups()?,
+            notes: self.notes()?,
+            releases: self.releases()?,
         })
     }
 

@@ -197,6 +197,18 @@ impl CaseState {
     }
 }
 
+/// Everything recorded on a case after its opening.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CaseHistory {
+    /// Placements and transfers (the first is the opening's).
+    pub placements: Vec<Placement>,
+    /// Daily follow-ups, by date.
+    pub follow_ups: Vec<FollowUp>,
+    pub notes: Vec<Note>,
+    /// Releases recorded (the earliest is in force).
+    pub releases: Vec<Release>,
+}
+
 pub(super) fn check_text(
     field: &'static str,
     s: &str,

@@ -12,9 +12,9 @@ use tracing::{debug, warn};
 
 use super::{heads_to_bytes, sorted, Registry};
 use crate::case::{
-    CaseDoc, CaseError, CaseState, FollowUp, Note, Opening, Placement, Release, Writer,
+    CaseDoc, CaseError, CaseHistory, CaseState, FollowUp, Note, Opening, Placement, Release, Writer,
 };
-use crate::crossing::{Crossing, CrossingError, CrossingLog};
+use crate::crossing::{Crossing, CrossingError, CrossingFilter, CrossingLog};
 use crate::lookups::OpenCaseAt;
 use crate::storage::{DocId, DocKind, Sig, Storage};
 use crate::StoreError;
@@ -353,6 +353,45 @@ impl<S: Storage> Registry<S> {
         }
     }
 
+    /// The checkpoints whose crossing logs this node holds (peer ids).
+    pub fn crossing_logs(&self) -> Vec<String> {
+        let mut peers: Vec<String> = self
+            .others
+            .keys()
+            .filter_map(|id| match id.kind() {
+                Some(DocKind::CrossingLog(peer)) => Some(peer.to_string()),
+                _ => None,
+            })
+            .collect();
+        peers.sort();
+        peers
+    }
+
+    /// Crossings of every checkpoint matching `filter`, newest first: how
+    /// many match, and the page `offset..offset + limit` of them with the
+    /// checkpoint of each. Reads every log (an auditor's question).
+    pub fn search_crossings(
+        &self,
+        filter: &CrossingFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<(String, Crossing)>), RecordError> {
+        let mut found = Vec::new();
+        for peer in self.crossing_logs() {
+            if filter.checkpoint.as_deref().is_some_and(|c| c != peer) {
+                continue;
+            }
+            for c in self.crossings(&peer)? {
+                if filter.matches(&peer, &c) {
+                    found.push((peer.clone(), c));
+                }
+            }
+        }
+        found.sort_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms).then_with(|| a.0.cmp(&b.0)));
+        let total = found.len();
+        Ok((total, found.into_iter().skip(offset).take(limit).collect()))
+    }
+
     /// Every crossing in a checkpoint's log, in time order.
     pub fn crossings(&self, peer: &str) -> Result<Vec<Crossing>, RecordError> {
         let id = DocId::crossing_log(peer);
@@ -430,6 +469,18 @@ impl<S: Storage> Registry<S> {
     pub fn isolation_case_state(&self, case_id: &str, today_ms: i64) -> Option<CaseState> {
         let today = local_date(today_ms)?;
         self.isolation_case(case_id)?.state(today).ok()
+    }
+
+    /// One isolation case with its state on `today_ms`'s day and
+    /// everything recorded on it, if held.
+    pub fn isolation_case_history(
+        &self,
+        case_id: &str,
+        today_ms: i64,
+    ) -> Option<(CaseState, CaseHistory)> {
+        let today = local_date(today_ms)?;
+        let case = self.isolation_case(case_id)?;
+        Some((case.state(today).ok()?, case.history().ok()?))
     }
 
     /// Every isolation case held, with its state on `today_ms`'s day.
