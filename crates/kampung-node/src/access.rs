@@ -5,12 +5,13 @@
 //!
 //! It is local to the node (never replicated), append-only for everyone but
 //! its own pruning, and bounded by age and by size (see [`AccessLimits`]).
-//! Appends go straight into a node-local table (no flush per entry, so a
-//! verdict stays microseconds); a background task makes them durable every
-//! second and prunes. Only an auditor reads it.
+//! Appends go to a buffer in memory, written to a node-local table as one
+//! segment a second (so a verdict stays microseconds: no tree insert per
+//! look-up); a background task makes them durable and prunes. Only an
+//! auditor reads it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kampung_store::local::LocalTable;
@@ -35,6 +36,8 @@ pub enum Access {
     Record,
     /// A search of a village's residents (the text searched for).
     Search,
+    /// A person's history, or a search of crossings by NIK (an auditor).
+    History,
 }
 
 impl Access {
@@ -45,6 +48,7 @@ impl Access {
             Access::Case => "case",
             Access::Record => "record",
             Access::Search => "search",
+            Access::History => "history",
         }
     }
 }
@@ -96,19 +100,47 @@ pub struct AccessQuery {
     pub limit: usize,
 }
 
-/// The access log of a node.
+/// The access log of a node. A look-up appends to a buffer in memory (a
+/// verdict must not wait for the disk, nor pay for a tree insert); every
+/// second ([`AccessLog::run`]), when [`BUFFERED`] entries wait, and before
+/// every read, the buffer goes to the table as one segment: one record
+/// holding its entries, keyed by its newest entry's time, a sequence number
+/// and its number of entries, so time ranges and counts need no decoding.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
     table: LocalTable,
     seq: Arc<AtomicU32>,
     limits: AccessLimits,
+    pending: Arc<Mutex<Vec<AccessEntry>>>,
 }
 
-fn key(at_ms: i64, seq: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&at_ms.to_be_bytes());
-    k[8..].copy_from_slice(&seq.to_be_bytes());
+/// Entries buffered at most before the appender writes them itself.
+pub const BUFFERED: usize = 4096;
+
+/// A segment's key: its newest entry's time, a sequence number, its size.
+fn key(max_at_ms: i64, seq: u32, count: u32) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&max_at_ms.to_be_bytes());
+    k[8..12].copy_from_slice(&seq.to_be_bytes());
+    k[12..].copy_from_slice(&count.to_be_bytes());
     k
+}
+
+/// The newest time and the number of entries of a segment, from its key.
+fn key_parts(k: &[u8]) -> Option<(i64, usize)> {
+    let at = i64::from_be_bytes(k.get(..8)?.try_into().ok()?);
+    let count = u32::from_be_bytes(k.get(12..16)?.try_into().ok()?);
+    Some((at, count as usize))
+}
+
+const FIRST: [u8; 16] = [0; 16];
+const LAST: [u8; 16] = [0xff; 16];
+
+fn decode(bytes: &[u8]) -> Vec<AccessEntry> {
+    postcard::from_bytes(bytes).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "an access-log segment does not decode; skipped");
+        Vec::new()
+    })
 }
 
 fn digits(s: &str) -> String {
@@ -121,38 +153,104 @@ impl AccessLog {
             table,
             seq: Arc::default(),
             limits,
+            pending: Arc::default(),
         }
     }
 
-    /// Append one entry (not flushed: [`AccessLog::run`] makes it durable).
-    pub fn append(&self, entry: &AccessEntry) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let bytes = postcard::to_stdvec(entry).unwrap_or_default();
-        if let Err(e) = self.table.insert(&key(entry.at_ms, seq), &bytes) {
-            tracing::error!(error = %e, "could not append to the access log");
+    /// Append one entry (to the buffer: [`AccessLog::run`] writes and
+    /// flushes it within a second).
+    pub fn append(&self, entry: AccessEntry) {
+        let full = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push(entry);
+            pending.len() >= BUFFERED
+        };
+        if full {
+            self.write_pending();
         }
+    }
+
+    /// Write the buffered entries to the table as one segment.
+    fn write_pending(&self) {
+        let batch = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if let Err(e) = self.write_segment(&batch) {
+            tracing::error!(error = %e, entries = batch.len(), "could not write to the access log");
+        }
+    }
+
+    fn write_segment(&self, entries: &[AccessEntry]) -> Result<(), NodeError> {
+        let Some(max_at) = entries.iter().map(|e| e.at_ms).max() else {
+            return Ok(());
+        };
+        let bytes = postcard::to_stdvec(entries)
+            .map_err(|e| NodeError::store(format!("cannot encode access-log entries: {e}")))?;
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        self.table.insert(&key(max_at, seq, count), &bytes)?;
+        Ok(())
+    }
+
+    /// Replace a segment by the entries of it to keep.
+    fn rewrite(&self, k: &[u8], keep: &[AccessEntry]) -> Result<(), NodeError> {
+        self.table.remove(k)?;
+        self.write_segment(keep)
     }
 
     /// Remove entries older than the limit in days, then the oldest beyond
     /// the limit in number. Returns how many were removed.
     pub fn prune(&self, now_ms: i64) -> Result<usize, NodeError> {
+        self.write_pending();
         let cutoff = now_ms - i64::from(self.limits.days) * 86_400_000;
         let mut removed = 0;
-        for (k, _) in self
-            .table
-            .range(&key(0, 0), &key(cutoff, 0), false, usize::MAX)?
-        {
-            self.table.remove(&k)?;
-            removed += 1;
-        }
-        let over = self.table.len().saturating_sub(self.limits.max_entries);
-        if over > 0 {
-            for (k, _) in self
-                .table
-                .range(&key(0, 0), &key(i64::MAX, 0), false, over)?
-            {
+        // Segments whose newest entry is older than the cutoff go whole; the
+        // first one that is not may hold older entries still.
+        for (k, v) in self.table.range(&FIRST, &LAST, false, usize::MAX)? {
+            let Some((max_at, count)) = key_parts(&k) else {
                 self.table.remove(&k)?;
-                removed += 1;
+                continue;
+            };
+            if max_at < cutoff {
+                self.table.remove(&k)?;
+                removed += count;
+                continue;
+            }
+            let entries = decode(&v);
+            let keep: Vec<AccessEntry> = entries
+                .iter()
+                .filter(|e| e.at_ms >= cutoff)
+                .cloned()
+                .collect();
+            if keep.len() < entries.len() {
+                removed += entries.len() - keep.len();
+                self.rewrite(&k, &keep)?;
+            }
+            break;
+        }
+        let mut over = self.len().saturating_sub(self.limits.max_entries);
+        while over > 0 {
+            let Some((k, v)) = self.table.range(&FIRST, &LAST, false, 1)?.pop() else {
+                break;
+            };
+            let count = key_parts(&k).map_or(0, |(_, c)| c);
+            if count <= over {
+                self.table.remove(&k)?;
+                removed += count;
+                over -= count;
+            } else {
+                let mut entries = decode(&v);
+                entries.sort_by_key(|e| e.at_ms);
+                let keep = entries.split_off(over.min(entries.len()));
+                removed += entries.len();
+                self.rewrite(&k, &keep)?;
+                over = 0;
             }
         }
         Ok(removed)
@@ -173,35 +271,40 @@ impl AccessLog {
                     tracing::warn!(error = %e, "could not prune the access log");
                 }
             }
+            self.write_pending();
             if let Err(e) = self.table.flush() {
                 tracing::warn!(error = %e, "could not flush the access log");
             }
         }
+        self.write_pending();
         let _ = self.table.flush();
     }
 
     /// The newest entries matching `q`.
     pub fn read(&self, q: &AccessQuery) -> Result<Vec<AccessEntry>, NodeError> {
+        self.write_pending();
         let subject = q.subject.as_deref().map(digits);
         let mut out = Vec::new();
-        // Newest first, a page at a time, so a filter never loads the whole log.
-        let mut upper = key(i64::MAX, u32::MAX).to_vec();
+        // Newest segments first, a few at a time, so a filter never loads
+        // the whole log.
+        let mut upper = LAST.to_vec();
         while out.len() < q.limit {
-            let page = self.table.range(&key(0, 0), &upper, true, 1000)?;
+            let page = self.table.range(&FIRST, &upper, true, 16)?;
             let Some((last, _)) = page.last() else {
                 break;
             };
             upper = last.clone();
             for (_, v) in &page {
-                let Ok(e) = postcard::from_bytes::<AccessEntry>(v) else {
-                    continue;
-                };
-                let subject_ok = subject.as_ref().is_none_or(|s| digits(&e.subject) == *s);
-                let who_ok = q.who.as_ref().is_none_or(|w| *w == e.who || *w == e.name);
-                if subject_ok && who_ok {
-                    out.push(e);
-                    if out.len() >= q.limit {
-                        break;
+                let mut entries = decode(v);
+                entries.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
+                for e in entries {
+                    let subject_ok = subject.as_ref().is_none_or(|s| digits(&e.subject) == *s);
+                    let who_ok = q.who.as_ref().is_none_or(|w| *w == e.who || *w == e.name);
+                    if subject_ok && who_ok {
+                        out.push(e);
+                        if out.len() >= q.limit {
+                            return Ok(out);
+                        }
                     }
                 }
             }
@@ -209,12 +312,22 @@ impl AccessLog {
         Ok(out)
     }
 
+    /// Entries in the log.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.write_pending();
+        self.table
+            .keys()
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| key_parts(k))
+                    .map(|(_, c)| c)
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len() == 0
     }
 }
 
@@ -227,7 +340,7 @@ impl Node {
             Actor::Local => ("local".into(), "local".into(), "local"),
             Actor::Nobody => return,
         };
-        self.access_log().append(&AccessEntry {
+        self.access_log().append(AccessEntry {
             at_ms: self.now_ms(),
             who,
             name,
@@ -276,13 +389,13 @@ mod tests {
         );
         let day = 86_400_000;
         for i in 0..80 {
-            log.append(&entry(
+            log.append(entry(
                 10 * day + i * 1000,
                 &format!("35101552038500{:02}", i % 7),
                 "u-1",
             ));
         }
-        log.append(&entry(day, "3510155203850001", "u-old"));
+        log.append(entry(day, "3510155203850001", "u-old"));
         assert_eq!(log.len(), 81);
         let removed = log.prune(10 * day + 100_000).unwrap();
         assert_eq!(removed, 31, "the old one, and the 30 oldest beyond 50");
@@ -304,5 +417,54 @@ mod tests {
             })
             .unwrap();
         assert!(none.is_empty(), "pruned");
+    }
+
+    #[test]
+    fn segments_read_newest_first_across_their_bounds_and_prune_by_entry() {
+        let log = AccessLog::new(
+            LocalTable::memory(),
+            AccessLimits {
+                days: 1,
+                max_entries: 1000,
+            },
+        );
+        let day = 86_400_000;
+        // Three segments (each read writes the buffer), a day apart.
+        for d in 0..3 {
+            for i in 0..10 {
+                log.append(entry(
+                    d * day + i * 1000,
+                    &format!("35101552038500{i:02}"),
+                    "u-1",
+                ));
+            }
+            assert_eq!(log.len(), 10 * (d as usize + 1));
+        }
+        let all = log
+            .read(&AccessQuery {
+                limit: 25,
+                ..AccessQuery::default()
+            })
+            .unwrap();
+        assert_eq!(all.len(), 25);
+        assert!(
+            all.windows(2).all(|w| w[0].at_ms >= w[1].at_ms),
+            "newest first"
+        );
+        assert_eq!(all[0].at_ms, 2 * day + 9000);
+        // A cutoff inside the second segment removes the first whole and
+        // the second's older half.
+        let removed = log.prune(2 * day + 5000).unwrap();
+        assert_eq!(removed, 15);
+        assert_eq!(log.len(), 15);
+        // Many appends write themselves out at the buffer's size.
+        for i in 0..(BUFFERED as i64 + 1) {
+            log.append(entry(3 * day + i, "3510155203850001", "u-2"));
+        }
+        assert_eq!(
+            log.table.keys().unwrap().len(),
+            3,
+            "the full buffer went out on its own"
+        );
     }
 }

@@ -208,6 +208,27 @@ impl Node {
         Ok(self.store().cases(self.now_ms()).await?)
     }
 
+    /// The open cases that concern this village node's village: placed in
+    /// its isolation house, or of a person with a record in it.
+    pub async fn village_cases(&self, by: &Actor) -> Result<Vec<CaseState>, NodeError> {
+        let village = self.own_village()?;
+        let cases = self.cases(by).await?;
+        let ordinal = kampung_core::banyuwangi::village(village).map(|v| v.ordinal);
+        let lookups = self.store().lookups().read();
+        Ok(cases
+            .into_iter()
+            .filter(CaseState::is_open)
+            .filter(|c| {
+                matches!(c.place.place, Place::VillageHouse { village: at } if at == village)
+                    || lookups
+                        .index()
+                        .all(c.info.nik)
+                        .iter()
+                        .any(|e| Some(e.village) == ordinal)
+            })
+            .collect())
+    }
+
     /// Open cases whose follow-up for today nobody has recorded yet, and today.
     pub async fn follow_ups_due(&self, by: &Actor) -> Result<(Date, Vec<CaseState>), NodeError> {
         let today = self.today()?;

@@ -35,7 +35,7 @@
 //! let people = kampung_gen::village_residents(village, 3, 7);
 //! let written = node.write_residents(&Actor::local(), people.clone(), None).await.unwrap();
 //! assert_eq!(written.report.added, 3);
-//! let answer = node.verdict(&Actor::local(), &people[0].nik.to_string());
+//! let answer = node.verdict(&Actor::local(), &people[0].nik.to_string()).unwrap();
 //! assert_eq!(answer.freshness.as_ref().map(|f| f.own_document), Some(true));
 //! running.stop().await.unwrap();
 //! # });
@@ -43,6 +43,7 @@
 
 mod access;
 mod actor;
+mod audit;
 mod cases;
 mod checkpoint;
 mod error;
@@ -63,13 +64,17 @@ use kampung_store::trust::SharedRoster;
 
 pub use access::{Access, AccessEntry, AccessLimits, AccessLog, AccessQuery};
 pub use actor::{Actor, Author, Permission, PersonRole};
+pub use audit::{
+    CertificateView, Checkpoint, CrossingSearch, FoundCrossing, PersonHistory, MAX_CROSSINGS_PAGE,
+};
 pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{
-    Correction, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
+    field_changes, ChangedRecord, Correction, FieldChange, ImportPreview, RecordChange,
+    RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
 };
 pub use start::{
     open_offline, start, start_with_config, Parts, Running, StartError, Trust, SESSION_IDLE_MS,

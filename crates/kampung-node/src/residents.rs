@@ -46,6 +46,79 @@ pub struct RecordRefusal {
     pub message: String,
 }
 
+/// One field of a record that a write would change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// The CSV column: `full_name`, `sex`, `birth_date`, `family_card`,
+    /// `dusun`, `rt`, `rw`, `status`.
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// A record a write would change, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedRecord {
+    pub old: Resident,
+    pub new: Resident,
+    pub fields: Vec<FieldChange>,
+}
+
+/// What writing records would do, before anything is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportPreview {
+    pub added: Vec<Resident>,
+    pub changed: Vec<ChangedRecord>,
+    pub unchanged: usize,
+    pub refused: Vec<RecordRefusal>,
+}
+
+fn status_text(s: &kampung_core::Status) -> String {
+    match s {
+        kampung_core::Status::Active => "active".into(),
+        kampung_core::Status::MovedOut { destination } => format!("moved_out {destination}"),
+        kampung_core::Status::Deceased { date } => match date {
+            Some(d) => format!("deceased {d}"),
+            None => "deceased".into(),
+        },
+    }
+}
+
+/// The fields in which `new` differs from `old`.
+pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut cmp = |field: &'static str, a: String, b: String| {
+        if a != b {
+            out.push(FieldChange {
+                field,
+                old: a,
+                new: b,
+            });
+        }
+    };
+    cmp("full_name", old.full_name.clone(), new.full_name.clone());
+    cmp("sex", old.sex.code().into(), new.sex.code().into());
+    cmp(
+        "birth_date",
+        old.birth_date.to_string(),
+        new.birth_date.to_string(),
+    );
+    cmp(
+        "family_card",
+        old.family_card.clone(),
+        new.family_card.clone(),
+    );
+    cmp(
+        "dusun",
+        old.address.dusun.clone(),
+        new.address.dusun.clone(),
+    );
+    cmp("rt", old.address.rt.to_string(), new.address.rt.to_string());
+    cmp("rw", old.address.rw.to_string(), new.address.rw.to_string());
+    cmp("status", status_text(&old.status), status_text(&new.status));
+    out
+}
+
 /// Fields of a record to correct; `None` keeps the field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Correction {
@@ -127,6 +200,47 @@ impl Node {
             report,
             announced_bytes,
         })
+    }
+
+    /// What writing `records` to this node's village would do: who would be
+    /// added, whose record would change and how (field by field), and which
+    /// records would be refused. Writes nothing.
+    pub async fn preview_import(
+        &self,
+        by: &Actor,
+        records: Vec<Resident>,
+    ) -> Result<ImportPreview, NodeError> {
+        let refused = self.check_residents(by, records.clone()).await?;
+        let village = self.own_village()?;
+        let niks: Vec<Nik> = records.iter().map(|r| r.nik).collect();
+        let existing: std::collections::HashMap<Nik, Resident> = self
+            .store()
+            .read_many(village, niks)
+            .await??
+            .into_iter()
+            .map(|r| (r.nik, r))
+            .collect();
+        let mut preview = ImportPreview {
+            refused,
+            ..ImportPreview::default()
+        };
+        let refused_at: std::collections::HashSet<usize> =
+            preview.refused.iter().map(|r| r.index).collect();
+        for (i, r) in records.into_iter().enumerate() {
+            if refused_at.contains(&i) {
+                continue;
+            }
+            match existing.get(&r.nik) {
+                None => preview.added.push(r),
+                Some(old) if old.same_content(&r) => preview.unchanged += 1,
+                Some(old) => preview.changed.push(ChangedRecord {
+                    fields: field_changes(old, &r),
+                    old: old.clone(),
+                    new: r,
+                }),
+            }
+        }
+        Ok(preview)
     }
 
     /// One full record: in `village` if given (a NIK may have records in
@@ -231,18 +345,8 @@ impl Node {
         nik: Nik,
         fix: Correction,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(by, nik).await?;
-        r.full_name = fix.full_name.unwrap_or(r.full_name);
-        r.sex = fix.sex.unwrap_or(r.sex);
-        r.birth_date = fix.birth_date.unwrap_or(r.birth_date);
-        r.family_card = fix.family_card.unwrap_or(r.family_card);
-        let Address { dusun, rt, rw } = r.address;
-        r.address = Address {
-            dusun: fix.dusun.unwrap_or(dusun),
-            rt: fix.rt.unwrap_or(rt),
-            rw: fix.rw.unwrap_or(rw),
-        };
-        self.write_one(by, r).await
+        self.change_record(by, nik, RecordChange::Correct(fix))
+            .await
     }
 
     /// Record that an active resident of this village moved away.
@@ -252,18 +356,8 @@ impl Node {
         nik: Nik,
         destination: String,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(by, nik).await?;
-        if r.status != Status::Active {
-            return Err(NodeError::new(
-                ErrorCode::Refused,
-                format!(
-                    "{nik} is not an active resident (status: {})",
-                    r.status.kind().as_str()
-                ),
-            ));
-        }
-        r.status = Status::MovedOut { destination };
-        self.write_one(by, r).await
+        self.change_record(by, nik, RecordChange::MoveOut(destination))
+            .await
     }
 
     /// Record that a resident of this village died (on `on`, if known).
@@ -273,14 +367,103 @@ impl Node {
         nik: Nik,
         on: Option<Date>,
     ) -> Result<RecordWritten, NodeError> {
-        let mut r = self.own_record(by, nik).await?;
-        if matches!(r.status, Status::Deceased { .. }) {
-            return Err(NodeError::new(
-                ErrorCode::Refused,
-                format!("{nik} is already recorded as deceased"),
-            ));
-        }
-        r.status = Status::Deceased { date: on };
-        self.write_one(by, r).await
+        self.change_record(by, nik, RecordChange::Deceased(on))
+            .await
     }
+
+    /// Make one change to a resident of this village.
+    pub async fn change_record(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        change: RecordChange,
+    ) -> Result<RecordWritten, NodeError> {
+        let (_, new) = self.changed(by, nik, change).await?;
+        self.write_one(by, new).await
+    }
+
+    /// What one change would do to a resident's record, field by field,
+    /// for the clerk to confirm. Writes nothing; refused as the change itself
+    /// would be.
+    pub async fn preview_change(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        change: RecordChange,
+    ) -> Result<ChangedRecord, NodeError> {
+        let (old, new) = self.changed(by, nik, change).await?;
+        new.validate(self.this_year())
+            .map_err(|e| NodeError::new(ErrorCode::Refused, e.to_string()))?;
+        Ok(ChangedRecord {
+            fields: field_changes(&old, &new),
+            old,
+            new,
+        })
+    }
+
+    /// The record of `nik` before and after `change`, or why it cannot change.
+    async fn changed(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        change: RecordChange,
+    ) -> Result<(Resident, Resident), NodeError> {
+        let old = self.own_record(by, nik).await?;
+        let mut r = old.clone();
+        match change {
+            RecordChange::Correct(fix) => {
+                r.full_name = fix.full_name.unwrap_or(r.full_name);
+                r.sex = fix.sex.unwrap_or(r.sex);
+                r.birth_date = fix.birth_date.unwrap_or(r.birth_date);
+                r.family_card = fix.family_card.unwrap_or(r.family_card);
+                let Address { dusun, rt, rw } = r.address;
+                r.address = Address {
+                    dusun: fix.dusun.unwrap_or(dusun),
+                    rt: fix.rt.unwrap_or(rt),
+                    rw: fix.rw.unwrap_or(rw),
+                };
+            }
+            RecordChange::MoveOut(destination) => {
+                if r.status != Status::Active {
+                    return Err(NodeError::new(
+                        ErrorCode::Refused,
+                        format!(
+                            "{nik} is not an active resident (status: {})",
+                            r.status.kind().as_str()
+                        ),
+                    ));
+                }
+                if destination.trim().is_empty() {
+                    return Err(NodeError::field(
+                        ErrorCode::InvalidBody,
+                        "to",
+                        "where the resident moved to is empty: write the destination",
+                    ));
+                }
+                r.status = Status::MovedOut {
+                    destination: destination.trim().to_string(),
+                };
+            }
+            RecordChange::Deceased(on) => {
+                if matches!(r.status, Status::Deceased { .. }) {
+                    return Err(NodeError::new(
+                        ErrorCode::Refused,
+                        format!("{nik} is already recorded as deceased"),
+                    ));
+                }
+                r.status = Status::Deceased { date: on };
+            }
+        }
+        Ok((old, r))
+    }
+}
+
+/// One change to a resident's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordChange {
+    Correct(Correction),
+    /// Moved away, to this destination.
+    MoveOut(String),
+    /// Died (on this day, if known).
+    Deceased(Option<Date>),
 }
