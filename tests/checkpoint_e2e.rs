@@ -252,7 +252,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert_eq!(v["verdict"]["village"], VILLAGE_B);
     assert_eq!(v["verdict"]["village_name"], "Ketapang");
     let text = v["explanation"].as_str().unwrap();
-    assert!(text.contains("our copy of Ketapang is"), "{text}");
+    assert!(text.contains("Our copy of Ketapang is"), "{text}");
     assert_eq!(v["basis"][0]["doc"], format!("v/{VILLAGE_B}"));
     assert_eq!(v["policy_version"], 2);
 

@@ -7,7 +7,7 @@
 //! - [`guard`]: a `Host` allow-list (a page that rebinds its name to this
 //!   node's address is answered 421), a same-origin check of every unsafe
 //!   request that a cookie signs (403 `cross_site`), and security headers on
-//!   every answer (CSP without inline script, no framing, no referrer, no sniffing).
+//!   every answer (CSP without inline script, no framing, no referrer to other sites, no sniffing).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -165,7 +165,13 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+    // `Origin: null` (a privacy-sensitive context) says nothing: fall back
+    // to what the browser says of the request's site.
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| *o != "null");
+    if let Some(origin) = origin {
         let origin = origin
             .strip_prefix("https://")
             .or_else(|| origin.strip_prefix("http://"))
@@ -214,7 +220,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     for (name, value) in [
         ("content-security-policy", CSP),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        // Same-origin: nothing leaves for another site, and the browser's
+        // own form posts keep their Origin (`no-referrer` makes it `null`).
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
     ] {

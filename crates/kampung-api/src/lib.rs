@@ -119,7 +119,14 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve::serve_with(listener, state, shutdown, None, serve::Limits::default()).await
+    serve::serve_with(
+        listener,
+        router(state),
+        shutdown,
+        None,
+        serve::Limits::default(),
+    )
+    .await
 }
 
 /// Where a running node's API listens, recorded in its data directory.

@@ -24,8 +24,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::AppState;
-
 /// Bounds of the server.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -143,12 +141,11 @@ impl Drop for Slot {
 /// Serve `state`'s router on `listener` until `shutdown`, over TLS if given.
 pub async fn serve_with(
     listener: TcpListener,
-    state: AppState,
+    router: axum::Router,
     shutdown: CancellationToken,
     tls: Option<Tls>,
     limits: Limits,
 ) -> io::Result<()> {
-    let router = crate::router(state);
     let acceptor = tls.map(|t| TlsAcceptor::from(t.config));
     let total = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let per_client = PerClient::default();

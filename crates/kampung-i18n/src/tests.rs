@@ -40,6 +40,15 @@ fn both_catalogues_parse_and_hold_the_same_messages_with_the_same_arguments() {
     }
     let id = messages(ID_FTL);
     let en = messages(EN_FTL);
+    for (name, list) in [("id", &id), ("en", &en)] {
+        let mut seen = BTreeSet::new();
+        for (m, _) in list {
+            assert!(
+                seen.insert(m),
+                "{name}.ftl defines {m} twice (the second would override the first)"
+            );
+        }
+    }
     let ids: Vec<&String> = id.iter().map(|m| &m.0).collect();
     let ens: Vec<&String> = en.iter().map(|m| &m.0).collect();
     assert_eq!(

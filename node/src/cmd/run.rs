@@ -134,10 +134,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .await
             .context("cannot listen on loopback for the CLI")?;
         let local_addr = local.local_addr()?;
-        tasks.push(tokio::spawn(kampung_api::serve(
+        tasks.push(tokio::spawn(kampung_api::serve::serve_with(
             local,
-            kampung_api::AppState::with_web(node.clone(), web(local_addr.port(), false)),
+            kampung_web::router(kampung_api::AppState::with_web(
+                node.clone(),
+                web(local_addr.port(), false),
+            )),
             running.shutdown_token(),
+            None,
+            kampung_api::serve::Limits::default(),
         )));
         local_addr
     } else if api_addr.ip().is_unspecified() {
@@ -148,7 +153,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     tasks.push(tokio::spawn(kampung_api::serve::serve_with(
         listener,
-        kampung_api::AppState::with_web(node.clone(), web(api_addr.port(), tls.is_some())),
+        kampung_web::router(kampung_api::AppState::with_web(
+            node.clone(),
+            web(api_addr.port(), tls.is_some()),
+        )),
         running.shutdown_token(),
         tls,
         kampung_api::serve::Limits::default(),

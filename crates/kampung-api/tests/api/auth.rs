@@ -275,6 +275,35 @@ async fn sessions_sign_in_out_and_end_with_the_account() {
         )
         .await;
     assert_eq!(error_code(&evil, StatusCode::FORBIDDEN), "cross_site");
+    // `Origin: null` says nothing: the browser's Sec-Fetch-Site decides.
+    for (site, refused) in [
+        ("cross-site", true),
+        ("same-site", true),
+        ("same-origin", false),
+    ] {
+        let r = node
+            .call_as(
+                Method::POST,
+                "/v1/crossings",
+                Some(body.clone()),
+                &[
+                    ("cookie", &cookie),
+                    ("origin", "null"),
+                    ("sec-fetch-site", site),
+                    ("host", "127.0.0.1:7480"),
+                ],
+            )
+            .await;
+        if refused {
+            assert_eq!(
+                error_code(&r, StatusCode::FORBIDDEN),
+                "cross_site",
+                "{site}"
+            );
+        } else {
+            assert_eq!(r.status, StatusCode::OK, "{site}: {}", r.text);
+        }
+    }
     let good = node
         .call_as(
             Method::POST,
@@ -290,6 +319,10 @@ async fn sessions_sign_in_out_and_end_with_the_account() {
     assert_eq!(good.status, StatusCode::OK, "{}", good.text);
     let log = node.get("/v1/crossings").await.json();
     assert_eq!(log["items"][0]["officer"], "Bripka Made", "{log}");
+    assert_eq!(
+        log["total"], 2,
+        "the same-origin posts were logged, the others not: {log}"
+    );
 
     // Signed out: the same cookie, replayed, signs nobody in.
     let out = node
@@ -406,7 +439,7 @@ async fn rebinding_hosts_are_refused_and_answers_carry_safety_headers() {
     assert_eq!(r.status, StatusCode::OK);
     for (name, want) in [
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
     ] {
         assert_eq!(

@@ -1,0 +1,335 @@
+//! The pages through the router (no sockets, no browser): who gets which
+//! page, forms refused without the session's token, the language of a page,
+//! and an import that writes nothing until a file without errors is
+//! confirmed. `tests/browser/pages.mjs` drives the same pages in Chromium.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use kampung_api::AppState;
+use kampung_core::{Role, VillageCode};
+use kampung_node::{Actor, Parts, PersonRole, Running};
+use tower::ServiceExt;
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+struct Site {
+    app: Router,
+    running: Running,
+}
+
+impl Site {
+    async fn start(role: Role) -> Site {
+        let running = kampung_node::start(Parts::in_memory(role).offline())
+            .await
+            .unwrap();
+        let app = kampung_web::router(AppState::new(running.node().clone()));
+        Site { app, running }
+    }
+
+    /// A person of `role`, signed in: their session cookie.
+    async fn person(&self, login: &str, role: PersonRole) -> String {
+        let node = self.running.node();
+        let (_, password) = node
+            .add_person(&Actor::local(), login, "Sri Wahyuni", role)
+            .unwrap();
+        let form = format!("login={login}&password={password}&lanjut=%2F");
+        let p = self
+            .send(
+                Method::POST,
+                "/masuk",
+                None,
+                Some(("application/x-www-form-urlencoded", form.into_bytes())),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        p.set_cookie.unwrap().split(';').next().unwrap().to_string()
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Page {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, "127.0.0.1:7480");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let body = match body {
+            Some((kind, bytes)) => {
+                req = req
+                    .header(header::CONTENT_TYPE, kind)
+                    .header(header::ORIGIN, "http://127.0.0.1:7480");
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
+        let r = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = r.status();
+        let location = r
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let set_cookie = r
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Page {
+            status,
+            location,
+            set_cookie,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, uri: &str, cookie: &str) -> Page {
+        self.send(Method::GET, uri, Some(cookie), None).await
+    }
+
+    async fn post_form(&self, uri: &str, cookie: &str, form: &str) -> Page {
+        self.send(
+            Method::POST,
+            uri,
+            Some(cookie),
+            Some((
+                "application/x-www-form-urlencoded",
+                form.as_bytes().to_vec(),
+            )),
+        )
+        .await
+    }
+}
+
+/// The form token of a page (every form carries it).
+fn csrf(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with its token");
+    let rest = &page[at + 19..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn every_page_wants_a_session_and_each_role_gets_its_own() {
+    let site = Site::start(Role::checkpoint("ketapang").unwrap()).await;
+    let p = site.send(Method::GET, "/pos", None, None).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, "/masuk?lanjut=/pos");
+    let p = site.send(Method::GET, "/masuk", None, None).await;
+    assert!(
+        p.body.contains("<html lang=\"id\">") && p.body.contains("Kata sandi"),
+        "{}",
+        p.body
+    );
+
+    let officer = site.person("made", PersonRole::Officer).await;
+    let home = site.get("/", &officer).await;
+    assert_eq!(home.location, "/pos");
+    let pos = site.get("/pos?nik=3509155203900002", &officer).await;
+    assert_eq!(pos.status, StatusCode::OK);
+    assert!(pos.body.contains("BUKAN WARGA BANYUWANGI"), "{}", pos.body);
+    assert!(pos.body.contains("data-kind=\"non_resident\""));
+
+    // An officer has no business on the operator's page, nor a village's.
+    let p = site.get("/operator", &officer).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("lang=\"id\""), "{}", p.body);
+    let operator = site.person("rudi", PersonRole::Operator).await;
+    let p = site.get("/operator", &operator).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("Kesegaran data 217 desa"));
+    assert_eq!(p.body.matches("<td class=\"mono\">35.10.").count(), 217);
+    let p = site.get("/desa", &operator).await;
+    assert_ne!(
+        p.status,
+        StatusCode::OK,
+        "a checkpoint has no residents' page"
+    );
+
+    // A decision posted without the page's token changes nothing.
+    let form = "csrf=&nik=3509155203900002&keputusan=isolation_gor";
+    let p = site.post_form("/pos/catat", &officer, form).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let node = site.running.node();
+    assert!(node.cases(&Actor::local()).await.unwrap().is_empty());
+    let token = csrf(&pos.body);
+    let form = format!("csrf={token}&nik=3509155203900002&keputusan=isolation_gor&nama=Rina");
+    let p = site.post_form("/pos/catat", &officer, &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(
+        p.location.starts_with("/pos?catat=isolation_gor&kasus="),
+        "{}",
+        p.location
+    );
+    let cases = node.cases(&Actor::local()).await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].info.person_name.as_deref(), Some("Rina"));
+
+    // English on request, kept for the person.
+    let p = site
+        .post_form("/bahasa", &officer, "bahasa=en&kembali=%2Fpos")
+        .await;
+    assert_eq!(p.location, "/pos");
+    let p = site.get("/pos", &officer).await;
+    assert!(p.body.contains("<html lang=\"en\">") && p.body.contains("Latest checks at this post"));
+    // Signed out, the cookie opens nothing.
+    site.post_form("/keluar", &officer, "").await;
+    assert_eq!(
+        site.get("/pos", &officer).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+fn multipart(token: &str, file: &str) -> (String, Vec<u8>) {
+    let b = "x-kampung-boundary";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n--{b}\r\nContent-Disposition: form-data; name=\"berkas\"; filename=\"warga.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{b}--\r\n"
+    );
+    (
+        format!("multipart/form-data; boundary={b}"),
+        body.into_bytes(),
+    )
+}
+
+#[tokio::test]
+async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let site = Site::start(Role::Village { village }).await;
+    let clerk = site.person("sri", PersonRole::Clerk).await;
+    let form = site.get("/desa/impor", &clerk).await;
+    let token = csrf(&form.body);
+    let header = "nik,full_name,sex,birth_date,family_card,dusun,rt,rw,village_code";
+    let good =
+        "3510155507959901,Dewi Kartika,P,1995-07-15,3510150101990001,Krajan,1,1,35.10.15.2012";
+    let bad = "3510151203889902,Agus Salim,L,1988-02-30,3510150101990002,Krajan,1,1,35.10.15.2012";
+
+    let (kind, body) = multipart(&token, &format!("{header}\n{good}\n{bad}\n"));
+    let p = site
+        .send(
+            Method::POST,
+            "/desa/impor",
+            Some(&clerk),
+            Some((&kind, body)),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body
+            .contains("<td>3</td><td class=\"mono\">birth_date</td>"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !p.body.contains("/desa/impor/konfirmasi"),
+        "a file with an error cannot be confirmed"
+    );
+    let node = site.running.node();
+    let q = kampung_node::ResidentQuery::new(village, 10);
+    assert_eq!(
+        node.residents_page(&Actor::local(), q.clone())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    let fixed = bad.replace("1988-02-30", "1988-03-12");
+    let (kind, body) = multipart(&token, &format!("{header}\n{good}\n{fixed}\n"));
+    let p = site
+        .send(
+            Method::POST,
+            "/desa/impor",
+            Some(&clerk),
+            Some((&kind, body)),
+        )
+        .await;
+    assert!(p.body.contains("2 warga baru"), "{}", p.body);
+    let at = p.body.find("name=\"token\" value=\"").unwrap();
+    let preview = &p.body[at + 20..at + 52];
+    // Still nothing written: only the confirmation writes.
+    assert_eq!(
+        node.residents_page(&Actor::local(), q.clone())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let p = site
+        .post_form(
+            "/desa/impor/konfirmasi",
+            &clerk,
+            &format!("csrf={token}&token={preview}"),
+        )
+        .await;
+    assert_eq!(p.location, "/desa/impor?ditulis=2&diubah=0");
+    assert_eq!(
+        node.residents_page(&Actor::local(), q).await.unwrap().total,
+        2
+    );
+    // A preview is confirmed once.
+    let p = site
+        .post_form(
+            "/desa/impor/konfirmasi",
+            &clerk,
+            &format!("csrf={token}&token={preview}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+
+    // A correction is shown before it is saved, then saved by the person.
+    let p = site
+        .post_form(
+            "/desa/warga/3510155507959901/ubah",
+            &clerk,
+            &format!("csrf={token}&aksi=pindah&tujuan=Kota+Malang&langkah=pratinjau"),
+        )
+        .await;
+    assert!(
+        p.body.contains("<ins>moved_out Kota Malang</ins>"),
+        "{}",
+        p.body
+    );
+    let r = node
+        .resident(
+            &Actor::local(),
+            node.parse_nik("3510155507959901").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        kampung_core::Status::Active,
+        "a preview writes nothing"
+    );
+    let p = site
+        .post_form(
+            "/desa/warga/3510155507959901/ubah",
+            &clerk,
+            &format!("csrf={token}&aksi=pindah&tujuan=Kota+Malang&langkah=simpan"),
+        )
+        .await;
+    assert_eq!(p.location, "/desa/warga/3510155507959901?hasil=saved");
+    let verdict = node.verdict(&Actor::local(), "3510155507959901").unwrap();
+    assert_eq!(verdict.kind(), "moved_out");
+}
