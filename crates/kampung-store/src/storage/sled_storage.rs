@@ -72,6 +72,22 @@ fn seq_of(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// How long [`SledStorage::open`] waits for a lock held by a database
+/// being dropped in this process, and how often it tries.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Is this sled's "another process has the database" error?
+fn locked(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
 impl SledStorage {
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -79,7 +95,7 @@ impl SledStorage {
             StoreError::Open {
             path: path.display().to_string(),
             reason: match &source {
-                sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                e if locked(e) => {
                     "the database is locked: is another kampung process using this data directory?".to_string()
                 }
                 sled::Error::Corruption { .. } => format!(
@@ -91,11 +107,20 @@ impl SledStorage {
         };
         // sled's default cache is 1 GiB; documents are loaded once and the
         // index lives in our own memory, so a small cache is enough.
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(err)?;
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        // A database dropped in this process a moment ago may still be held
+        // by sled's flusher thread until its last flush: wait for it a
+        // little before calling the directory locked by another process.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match config.open() {
+                Err(e) if locked(&e) && waited < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_RETRY);
+                    waited += LOCK_RETRY;
+                }
+                other => break other.map_err(err)?,
+            }
+        };
         Ok(SledStorage {
             path: path.to_path_buf(),
             docs: db.open_tree("docs").map_err(err)?,
