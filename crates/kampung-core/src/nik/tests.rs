@@ -258,3 +258,24 @@ proptest! {
         let _ = Nik::parse(&s, YEAR);
     }
 }
+
+/// KTPs issued in Papua before the 2022 split (91.01 Merauke, 92.71 Kota
+/// Sorong) are still carried: valid, decoded to where they were issued.
+#[test]
+fn niks_issued_under_codes_retired_in_2022_are_valid() {
+    let p = Nik::parse("9101014203900001", YEAR).unwrap();
+    assert_eq!(p.issued_in().province_name, "Papua");
+    assert!(
+        p.issued_in().regency_name.contains("Merauke")
+            && p.issued_in().regency_name.contains("now 93.01"),
+        "{}",
+        p.issued_in().regency_name
+    );
+    let sorong = Nik::parse("9271011203900002", YEAR).unwrap();
+    assert!(sorong.issued_in().regency_name.starts_with("Kota Sorong"));
+    // A code that never existed stays invalid.
+    assert!(matches!(
+        err("9129011203900002"),
+        NikError::UnknownRegency { .. }
+    ));
+}
