@@ -22,7 +22,6 @@ use std::io::{Read, Write};
 use kampung_core::nik::NikWarning;
 use kampung_core::resident::StatusKind;
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
-use time::macros::format_description;
 use time::Date;
 
 /// The columns, in the order `export` writes them.
@@ -96,35 +95,39 @@ pub enum FileError {
     DuplicateColumn(String),
     #[error("cannot read the file: {0}")]
     Csv(#[from] csv::Error),
+    #[error("cannot read the workbook (.xlsx, .xls or .ods): {0}; save it again from the spreadsheet program, or save it as CSV UTF-8")]
+    Workbook(String),
 }
 
 /// Read a whole file, checking every row. `this_year` is the century pivot of NIK birth years.
-pub fn read<R: Read>(input: R, this_year: i32) -> Result<ReadReport, FileError> {
-    let mut buffered = std::io::BufReader::new(input);
-    let delimiter = sniff_delimiter(&mut buffered)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(buffered);
-    let header = reader.headers()?.clone();
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+pub fn read<R: Read>(mut input: R, this_year: i32) -> Result<ReadReport, FileError> {
+    // A village's file is a few megabytes at most; held whole, every row's
+    // number is found from its bytes (see [`Rows`]).
+    let mut data = Vec::new();
+    input.read_to_end(&mut data).map_err(csv::Error::from)?;
+    let data = data.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&data);
+    if data.is_empty() {
         return Err(FileError::Empty);
     }
-    let columns = Columns::from_header(&header)?;
-    let mut report = ReadReport::default();
-    let mut seen: HashMap<Nik, u64> = HashMap::new();
+    let rows = Rows::of(data);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sniff_delimiter(data))
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(data);
+    let header = reader.headers()?.clone();
+    let mut checker = Checker::new(&header, this_year)?;
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line();
+        let before = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
+                let at = e.position().map_or(before, csv::Position::byte);
                 let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
-                report.errors.push(RowError {
-                    line,
+                checker.report.errors.push(RowError {
+                    line: rows.row_at(at),
                     field: None,
                     reason: describe_csv_error(&e),
                 });
@@ -134,22 +137,62 @@ pub fn read<R: Read>(input: R, this_year: i32) -> Result<ReadReport, FileError> 
                 continue;
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = rows.row_at(record.position().map_or(before, csv::Position::byte));
         if record.as_slice().len() > MAX_RECORD_BYTES {
-            report.errors.push(RowError {
+            checker.report.errors.push(RowError {
                 line,
                 field: None,
                 reason: format!("the row is longer than {MAX_RECORD_BYTES} bytes"),
             });
             continue;
         }
-        if record.iter().all(str::is_empty) {
-            continue; // blank line, as spreadsheets leave at the end
+        checker.row(line, &record);
+    }
+    Ok(checker.report)
+}
+
+/// Read a village office's file, whichever it is: a workbook (`.xlsx`,
+/// `.xls`, `.ods`: its first sheet) or CSV text, told apart by its first
+/// bytes (not its name).
+pub fn read_file(bytes: &[u8], this_year: i32) -> Result<ReadReport, FileError> {
+    if is_workbook(bytes) {
+        read_workbook(bytes, this_year)
+    } else {
+        read(bytes, this_year)
+    }
+}
+
+/// The checks of every row, whatever file it came from.
+pub(crate) struct Checker {
+    columns: Columns,
+    this_year: i32,
+    seen: HashMap<Nik, u64>,
+    pub(crate) report: ReadReport,
+}
+
+impl Checker {
+    /// For a file with this header row (`FileError` if it is not one of ours).
+    pub(crate) fn new(header: &csv::StringRecord, this_year: i32) -> Result<Self, FileError> {
+        if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
+            return Err(FileError::Empty);
         }
-        match columns.parse(&record, this_year) {
+        Ok(Checker {
+            columns: Columns::from_header(header)?,
+            this_year,
+            seen: HashMap::new(),
+            report: ReadReport::default(),
+        })
+    }
+
+    /// Check the row numbered `line` (as a spreadsheet shows it).
+    pub(crate) fn row(&mut self, line: u64, record: &csv::StringRecord) {
+        if record.iter().all(str::is_empty) {
+            return; // a blank row, as spreadsheets leave at the end
+        }
+        match self.columns.parse(record, self.this_year) {
             Ok((resident, warnings)) => {
-                if let Some(first) = seen.insert(resident.nik, line) {
-                    report.errors.push(RowError {
+                if let Some(first) = self.seen.insert(resident.nik, line) {
+                    self.report.errors.push(RowError {
                         line,
                         field: Some("nik"),
                         reason: format!(
@@ -157,42 +200,81 @@ pub fn read<R: Read>(input: R, this_year: i32) -> Result<ReadReport, FileError> 
                             resident.nik
                         ),
                     });
-                    continue;
+                    return;
                 }
-                report.rows.push(Row {
+                self.report.rows.push(Row {
                     line,
                     resident,
                     warnings,
                 });
             }
-            Err((field, reason)) => report.errors.push(RowError {
+            Err((field, reason)) => self.report.errors.push(RowError {
                 line,
                 field: Some(field),
                 reason,
             }),
         }
     }
-    Ok(report)
+}
+
+/// Where each row of a file starts, as a spreadsheet numbers its rows: a
+/// row ends at a line break outside quotes, whichever a program wrote
+/// (`\r\n` from Excel on Windows, `\n`, or a lone `\r` from old Macs); a
+/// line break inside a quoted cell stays in its row. (The csv reader's own
+/// line count is one short after a `\r\n` and ignores a lone `\r`.)
+struct Rows<'a> {
+    data: &'a [u8],
+    starts: Vec<usize>,
+}
+
+impl<'a> Rows<'a> {
+    fn of(data: &'a [u8]) -> Self {
+        let mut starts = vec![0];
+        let mut quoted = false;
+        let mut i = 0;
+        while i < data.len() {
+            match data[i] {
+                b'"' => quoted = !quoted,
+                b'\r' if !quoted => {
+                    if data.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    starts.push(i + 1);
+                }
+                b'\n' if !quoted => starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        Rows { data, starts }
+    }
+
+    /// The 1-based row of the record the reader began at byte `at`: it may
+    /// begin on the line break that ended the row before (or on blank
+    /// lines it skips), never inside a record, so its first other byte is
+    /// where the record starts.
+    fn row_at(&self, at: u64) -> u64 {
+        let mut at = usize::try_from(at)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        while at < self.data.len() && matches!(self.data[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        self.starts.partition_point(|&s| s <= at) as u64
+    }
 }
 
 /// Excel in Indonesian locales writes `;`: take whichever of `,` `;` `\t` the header uses.
-/// Also skips a UTF-8 byte order mark.
-fn sniff_delimiter<R: Read>(r: &mut std::io::BufReader<R>) -> Result<u8, FileError> {
-    use std::io::BufRead;
-    let buf = r.fill_buf().map_err(csv::Error::from)?;
-    if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        r.consume(3);
-    }
-    let buf = r.fill_buf().map_err(csv::Error::from)?;
-    if buf.is_empty() {
-        return Err(FileError::Empty);
-    }
-    let first_line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+fn sniff_delimiter(data: &[u8]) -> u8 {
+    let first_line = data
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or_default();
     let count = |d: u8| first_line.iter().filter(|&&b| b == d).count();
-    Ok([b',', b';', b'\t']
+    [b',', b';', b'\t']
         .into_iter()
         .max_by_key(|&d| count(d))
-        .unwrap_or(b','))
+        .unwrap_or(b',')
 }
 
 fn describe_csv_error(e: &csv::Error) -> String {
@@ -219,9 +301,11 @@ impl Columns {
         let mut at = [None; COLUMNS.len()];
         let mut unknown = Vec::new();
         for (i, name) in header.iter().enumerate() {
-            let norm = name.trim().to_ascii_lowercase();
+            let norm = column_of(name).unwrap_or_default();
             match COLUMNS.iter().position(|c| *c == norm) {
-                Some(c) if at[c].is_some() => return Err(FileError::DuplicateColumn(norm)),
+                Some(c) if at[c].is_some() => {
+                    return Err(FileError::DuplicateColumn(norm.to_string()))
+                }
                 Some(c) => at[c] = Some(i),
                 None => unknown.push(name.to_string()),
             }
@@ -260,9 +344,12 @@ impl Columns {
         r: &csv::StringRecord,
         this_year: i32,
     ) -> Result<(Resident, Vec<NikWarning>), FieldError> {
-        let nik = Nik::parse(self.get(r, "nik"), this_year)
+        let nik_text = self.get(r, "nik");
+        excel_number("nik", nik_text)?;
+        let nik = Nik::parse(nik_text, this_year)
             .map_err(|e| ("nik", e.to_string()))?
             .nik();
+        excel_number("family_card", self.get(r, "family_card"))?;
         let sex_text = self.get(r, "sex");
         let sex = Sex::parse(sex_text).ok_or(("sex", format!("'{sex_text}' is not L or P")))?;
         let birth_date = parse_date("birth_date", self.get(r, "birth_date"))?;
@@ -328,20 +415,151 @@ fn parse_number(field: &'static str, s: &str) -> Result<u16, FieldError> {
         .map_err(|_| (field, format!("'{s}' is not a number")))
 }
 
-/// `YYYY-MM-DD`, or the Indonesian `DD-MM-YYYY` / `DD/MM/YYYY`.
+/// `YYYY-MM-DD`, or the Indonesian day first: `DD-MM-YYYY`, `DD/MM/YYYY`,
+/// `D/M/YYYY` (as Excel shows it), `DD.MM.YYYY`.
 pub fn parse_date(field: &'static str, s: &str) -> Result<Date, FieldError> {
-    let iso = format_description!("[year]-[month]-[day]");
-    let dmy = format_description!("[day]-[month]-[year]");
-    let normal = s.replace('/', "-");
-    Date::parse(&normal, iso)
-        .or_else(|_| Date::parse(&normal, dmy))
-        .map_err(|_| {
-            (
-                field,
-                format!("'{s}' is not a date (write YYYY-MM-DD, e.g. 1985-03-12)"),
-            )
-        })
+    let bad = || {
+        (
+            field,
+            format!("'{s}' is not a date (write YYYY-MM-DD, e.g. 1985-03-12, or 12/3/1985)"),
+        )
+    };
+    let parts: Vec<&str> = s.trim().split(['-', '/', '.']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let number = |t: &str, max_len: usize| {
+        (!t.is_empty() && t.len() <= max_len && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<i32>().ok())
+            .flatten()
+    };
+    let (year, month, day) = if a.len() == 4 {
+        (number(a, 4), number(b, 2), number(c, 2))
+    } else if c.len() == 4 {
+        (number(c, 4), number(b, 2), number(a, 2))
+    } else {
+        return Err(bad());
+    };
+    let (Some(year), Some(month), Some(day)) = (year, month, day) else {
+        return Err(bad());
+    };
+    let month = u8::try_from(month)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .ok_or_else(bad)?;
+    let day = u8::try_from(day).map_err(|_| bad())?;
+    Date::from_calendar_date(year, month, day).map_err(|_| bad())
 }
+
+/// A NIK or KK number that a spreadsheet turned into a number
+/// (`3,51015E+15`): its last digits are gone, and only the office's source
+/// file has them.
+fn excel_number(field: &'static str, s: &str) -> Result<(), FieldError> {
+    let upper = s.trim().to_ascii_uppercase();
+    let scientific = upper.contains("E+")
+        && upper.starts_with(|c: char| c.is_ascii_digit())
+        && upper.contains([',', '.']);
+    if scientific {
+        return Err((field, excel_number_reason(field, s)));
+    }
+    Ok(())
+}
+
+/// Why a NIK or KK held as a number cannot be read.
+pub(crate) fn excel_number_reason(field: &str, shown: &str) -> String {
+    let what = if field == "nik" { "NIK" } else { "KK number" };
+    format!(
+        "'{shown}': Excel turned this {what} into a number and lost digits: format the column as Text and export again from the source"
+    )
+}
+
+/// The column a header names: ours (`nik`, `full_name`, ...), or a name
+/// village offices use, in Bahasa Indonesia or as SIAK exports write it
+/// (`NAMA LENGKAP`, `JENIS KELAMIN`, `TGL_LHR`, `NO KK`, ...).
+pub fn column_of(header: &str) -> Option<&'static str> {
+    let norm: String = header
+        .trim()
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let own = norm.replace(' ', "_");
+    if let Some(c) = COLUMNS.iter().find(|c| **c == own) {
+        return Some(c);
+    }
+    ALIASES
+        .iter()
+        .find(|(_, names)| names.contains(&norm.as_str()))
+        .map(|(c, _)| *c)
+}
+
+/// Other names of each column, as headers are normalised (lowercase, words
+/// separated by one space).
+const ALIASES: [(&str, &[&str]); 12] = [
+    ("nik", &["no nik", "nomor nik", "nomor induk kependudukan"]),
+    (
+        "full_name",
+        &[
+            "nama",
+            "nama lengkap",
+            "nama lgkp",
+            "nama penduduk",
+            "full name",
+        ],
+    ),
+    (
+        "sex",
+        &["jenis kelamin", "jenis klmin", "jk", "kelamin", "l p"],
+    ),
+    (
+        "birth_date",
+        &[
+            "tanggal lahir",
+            "tgl lahir",
+            "tgl lhr",
+            "tanggal lhr",
+            "birth date",
+        ],
+    ),
+    (
+        "family_card",
+        &[
+            "no kk",
+            "nomor kk",
+            "nkk",
+            "kk",
+            "no kartu keluarga",
+            "nomor kartu keluarga",
+        ],
+    ),
+    (
+        "dusun",
+        &["nama dusun", "dusun lingkungan", "lingkungan", "dsn"],
+    ),
+    ("rt", &["no rt", "nomor rt"]),
+    ("rw", &["no rw", "nomor rw"]),
+    (
+        "village_code",
+        &[
+            "kode desa",
+            "kode kelurahan",
+            "kode wilayah",
+            "kode desa kelurahan",
+        ],
+    ),
+    ("status", &["status penduduk", "status warga"]),
+    ("moved_to", &["pindah ke", "tujuan pindah", "alamat tujuan"]),
+    (
+        "died_on",
+        &[
+            "tanggal meninggal",
+            "tgl meninggal",
+            "tgl kematian",
+            "tanggal kematian",
+        ],
+    ),
+];
 
 /// Write residents with the import columns.
 pub fn write<'a, W: Write>(
@@ -378,6 +596,9 @@ pub fn write<'a, W: Write>(
     w.flush()?;
     Ok(())
 }
+
+mod sheet;
+pub use sheet::{is_workbook, read_workbook, write_xlsx};
 
 #[cfg(test)]
 mod tests;

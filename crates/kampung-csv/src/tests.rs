@@ -123,3 +123,188 @@ fn warnings_do_not_reject() {
     assert!(report.errors.is_empty());
     assert_eq!(report.rows[0].warnings.len(), 1);
 }
+
+/// A bad row is named by the row number a spreadsheet shows, whatever line
+/// breaks the program that saved the file wrote.
+#[test]
+fn rows_are_numbered_as_a_spreadsheet_shows_them_for_every_line_break() {
+    const BAD: &str =
+        "3510153203850001,Bad Day,P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,";
+    const OTHER: &str =
+        "3510151203850002,Slamet Riyadi,L,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,";
+    for (name, eol) in [("LF", "\n"), ("CRLF", "\r\n"), ("CR", "\r")] {
+        // Row 1 the header, 2 good, 3 good, 4 bad, 5 blank, 6 bad again.
+        let text = [HEADER, GOOD, OTHER, BAD, "", BAD].join(eol) + eol;
+        let report = read(text.as_bytes(), 2026).unwrap();
+        let good: Vec<u64> = report.rows.iter().map(|r| r.line).collect();
+        assert_eq!(good, [2, 3], "{name}: {:?}", report.errors);
+        let bad: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+        assert_eq!(bad, [4, 6], "{name}: {:?}", report.errors);
+        assert_eq!(report.errors[0].field, Some("nik"), "{name}");
+    }
+    // A line break inside a quoted cell stays in its row, as in a spreadsheet.
+    let text = format!(
+        "{HEADER}\r\n3510155203850001,\"Sri\r\nWahyuni\",P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,\r\n{BAD}\r\n"
+    );
+    let report = read(text.as_bytes(), 2026).unwrap();
+    // (A name with a line break in it is itself refused, on its own row.)
+    let bad: Vec<(u64, Option<&str>)> = report.errors.iter().map(|e| (e.line, e.field)).collect();
+    assert_eq!(
+        bad,
+        [(2, Some("full_name")), (3, Some("nik"))],
+        "{:?}",
+        report.errors
+    );
+    // A row with a field too many, after a byte order mark and CRLF.
+    let text = format!("\u{feff}{HEADER}\r\n{GOOD}\r\n{GOOD},x\r\n");
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert_eq!(report.errors[0].line, 3, "{:?}", report.errors);
+}
+
+/// A workbook as a village office keeps it: SIAK's headers, a title row
+/// above them, a date typed as a date, one unpadded `d/m/yyyy`, and a NIK
+/// that Excel turned into a number.
+#[test]
+fn workbooks_read_with_siak_headers_dates_and_row_numbers() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let headers = [
+        "NIK",
+        "NAMA LENGKAP",
+        "JENIS KELAMIN",
+        "TANGGAL LAHIR",
+        "NO KK",
+        "DUSUN",
+        "RT",
+        "RW",
+        "KODE DESA",
+    ];
+    // Row 1: a title; row 2: the headers.
+    sheet
+        .write_string(0, 0, "DATA PENDUDUK DESA KAMPUNGANYAR")
+        .unwrap();
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(1, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    // Row 3: good, the birth date a real date cell, RT and RW numbers.
+    sheet.write_string(2, 0, "3510155203850001").unwrap();
+    sheet.write_string(2, 1, "SRI WAHYUNI").unwrap();
+    sheet.write_string(2, 2, "PEREMPUAN").unwrap();
+    sheet
+        .write_datetime_with_format(2, 3, ExcelDateTime::from_ymd(1985, 3, 12).unwrap(), &date)
+        .unwrap();
+    sheet.write_string(2, 4, "3510150101100001").unwrap();
+    sheet.write_string(2, 5, "Krajan").unwrap();
+    sheet.write_number(2, 6, 1).unwrap();
+    sheet.write_number(2, 7, 2).unwrap();
+    sheet.write_string(2, 8, "35.10.15.2012").unwrap();
+    // Row 4: good, the date as text without padding.
+    let row4 = [
+        "3510151203850002",
+        "SLAMET RIYADI",
+        "LAKI-LAKI",
+        "12/3/1985",
+        "3510150101100001",
+        "Krajan",
+        "1",
+        "2",
+        "35.10.15.2012",
+    ];
+    for (c, v) in row4.iter().enumerate() {
+        sheet.write_string(3, c as u16, *v).unwrap();
+    }
+    // Row 5: the NIK as a number (Excel keeps 15 digits).
+    sheet.write_number(4, 0, 3_510_150_101_300_001.0).unwrap();
+    for (c, v) in row4.iter().enumerate().skip(1) {
+        sheet.write_string(4, c as u16, *v).unwrap();
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    assert!(is_workbook(&bytes));
+
+    let report = read_file(&bytes, 2026).unwrap();
+    let lines: Vec<u64> = report.rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3, 4], "{:?}", report.errors);
+    let sri = &report.rows[0].resident;
+    assert_eq!(sri.full_name, "SRI WAHYUNI");
+    assert_eq!(sri.sex, Sex::Female);
+    assert_eq!(sri.birth_date.to_string(), "1985-03-12");
+    assert_eq!((sri.address.rt, sri.address.rw), (1, 2));
+    assert_eq!(report.rows[1].resident.birth_date.to_string(), "1985-03-12");
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    let e = &report.errors[0];
+    assert_eq!((e.line, e.field), (5, Some("nik")));
+    assert!(
+        e.reason.contains("format the column as Text"),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
+fn an_xlsx_export_reads_back_the_same_with_every_digit() {
+    let text = file(&[
+        GOOD,
+        "3510151203850002,Slamet Riyadi,L,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,moved_out,Kota Surabaya,",
+        "3510150101300001,Misnadi,L,1930-01-01,3510150101100002,Krajan,3,2,35.10.15.2012,deceased,,2020-05-01",
+    ]);
+    let report = read(text.as_bytes(), 2026).unwrap();
+    let people: Vec<Resident> = report.rows.iter().map(|r| r.resident.clone()).collect();
+    let bytes = write_xlsx(&people).unwrap();
+    let again = read_workbook(&bytes, 2026).unwrap();
+    assert!(again.errors.is_empty(), "{:?}", again.errors);
+    let back: Vec<Resident> = again.rows.into_iter().map(|r| r.resident).collect();
+    assert_eq!(back, people);
+    // Not a workbook: told, not a CSV parse error.
+    let err = read_workbook(b"PK\x03\x04 not really a zip", 2026).unwrap_err();
+    assert!(matches!(err, FileError::Workbook(_)), "{err}");
+}
+
+#[test]
+fn a_nik_turned_into_a_number_by_excel_is_explained_in_a_csv_too() {
+    // Excel in an Indonesian locale: `;` between cells, `,` as the decimal mark.
+    let text = format!(
+        "{}\n3,51015E+15;Sri Wahyuni;P;1985-03-12;3510150101100001;Krajan;1;2;35.10.15.2012;active;;\n",
+        HEADER.replace(',', ";")
+    );
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(report.errors[0].field, Some("nik"));
+    assert!(report.errors[0]
+        .reason
+        .contains("Excel turned this NIK into a number"));
+}
+
+#[test]
+fn headers_as_village_offices_write_them_are_understood() {
+    for (header, column) in [
+        ("NAMA LENGKAP", "full_name"),
+        ("Nama_Lgkp", "full_name"),
+        ("JENIS KELAMIN", "sex"),
+        ("TGL_LHR", "birth_date"),
+        ("Tanggal Lahir", "birth_date"),
+        ("NO KK", "family_card"),
+        ("No. KK", "family_card"),
+        ("full_name", "full_name"),
+        (" NIK ", "nik"),
+    ] {
+        assert_eq!(column_of(header), Some(column), "{header}");
+    }
+    assert_eq!(column_of("agama"), None);
+    for (text, date) in [
+        ("8/5/1987", "1987-05-08"),
+        ("08-05-1987", "1987-05-08"),
+        ("1987-05-08", "1987-05-08"),
+        ("8.5.1987", "1987-05-08"),
+    ] {
+        assert_eq!(
+            parse_date("birth_date", text).unwrap().to_string(),
+            date,
+            "{text}"
+        );
+    }
+    for bad in ["1987-13-01", "31/2/1987", "8/5/87", "", "1987/5"] {
+        assert!(parse_date("birth_date", bad).is_err(), "{bad}");
+    }
+}

@@ -7,7 +7,8 @@ use kampung_core::VillageCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output; a name ending in
+    /// `.xlsx` writes an Excel workbook (NIK and KK kept as text).
     #[arg(long, short)]
     out: Option<PathBuf>,
     /// Export this village's replica (default: this node's own village).
@@ -27,6 +28,23 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("this node holds no residents of village {village}");
     }
     match a.out {
+        Some(path)
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx")) =>
+        {
+            let bytes = kampung_csv::write_xlsx(&residents)?;
+            let tmp = path.with_extension("xlsx.tmp");
+            std::fs::write(&tmp, bytes)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "wrote {} resident(s) of {village} to {}",
+                residents.len(),
+                path.display()
+            );
+        }
         Some(path) => {
             let tmp = path.with_extension("csv.tmp");
             let mut f = std::io::BufWriter::new(
@@ -44,7 +62,12 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        None => kampung_csv::write(std::io::stdout().lock(), &residents)?,
+        // A reader that stops early (`| head`) ends the export quietly.
+        None => match kampung_csv::write(std::io::stdout().lock(), &residents) {
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {}
+            other => other?,
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
