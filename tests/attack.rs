@@ -174,7 +174,7 @@ async fn honest_mesh(shutdown: &CancellationToken) -> Honest {
         .to_string();
     office
         .node
-        .write_residents(&Actor::local(), people, None)
+        .write_residents(&Actor::local(), people, &Default::default(), None)
         .await
         .unwrap();
     let checkpoint = node(

@@ -96,6 +96,71 @@ fn reimport_changes_only_what_changed() {
     assert!(shown["full_name"].as_str().unwrap().ends_with("Corrected"));
 }
 
+/// A clerk's import is previewed (`--dry-run`), never makes a registered NIK
+/// another person unless confirmed for that NIK (`--confirm`), names every
+/// person it changes, and reads back its own `.xlsx` export.
+#[test]
+fn an_import_is_previewed_and_never_overwrites_a_person_unless_confirmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    ok(&data, &["init", "--village", VILLAGE]);
+    let csv = tmp.path().join("v.csv");
+    let mut lines = gen_village(&data, VILLAGE, 50, 4, &csv);
+    ok(&data, &["import", csv.to_str().unwrap()]);
+
+    // Row 4 (line 4 of the file) becomes someone else; row 6 gets a typo fixed.
+    let nik = field(&lines[3], 0);
+    let mut f: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    let was = f[1].clone();
+    f[1] = "Suparman Effendi".into();
+    lines[3] = f.join(",");
+    let mut f: Vec<String> = lines[5].split(',').map(str::to_string).collect();
+    f[1] = format!("{} Putra", f[1]);
+    lines[5] = f.join(",");
+    write_lines(&csv, &lines);
+
+    let preview = kampung(
+        &data,
+        &["import", csv.to_str().unwrap(), "--dry-run", "--json"],
+    );
+    assert!(
+        !preview.status.success(),
+        "a dry run with a refused row fails"
+    );
+    let preview: serde_json::Value = serde_json::from_slice(&preview.stdout).unwrap();
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["errors"][0]["line"], 4);
+    assert_eq!(preview["errors"][0]["field"], "full_name");
+    assert!(preview["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&was));
+    assert_eq!(preview["changes"][0]["line"], 6);
+    assert_eq!(preview["changes"][0]["fields"][0]["field"], "full_name");
+    let err = fails(&data, &["import", csv.to_str().unwrap()]);
+    assert!(err.contains("line 4, field full_name"), "{err}");
+    let shown = json(&data, &["resident", "show", &nik, "--json"]);
+    assert_eq!(
+        shown["full_name"].as_str(),
+        Some(was.as_str()),
+        "nothing was written"
+    );
+
+    // Confirmed for that NIK: both changes are written, each named.
+    let done = ok(&data, &["import", csv.to_str().unwrap(), "--confirm", &nik]);
+    assert!(done.contains(&format!("line 4: changed {nik}")), "{done}");
+    assert!(done.contains("line 6: changed"), "{done}");
+    let shown = json(&data, &["resident", "show", &nik, "--json"]);
+    assert_eq!(shown["full_name"], "Suparman Effendi");
+
+    // The Excel export keeps every digit and imports back unchanged.
+    let xlsx = tmp.path().join("warga.xlsx");
+    ok(&data, &["export", "--out", xlsx.to_str().unwrap()]);
+    let again = json(&data, &["import", xlsx.to_str().unwrap(), "--json"]);
+    assert_eq!(again["unchanged"], 50, "{again}");
+    assert_eq!(again["errors"].as_array().map(Vec::len), Some(0));
+}
+
 #[test]
 fn a_bad_file_reports_every_bad_row_and_imports_nothing() {
     let tmp = tempfile::tempdir().unwrap();

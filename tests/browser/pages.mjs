@@ -320,6 +320,25 @@ async function clerk(browser, a) {
   check((await page.textContent('.flash.ok')).includes('2 warga baru'), 'the import did not say it wrote 2 new residents');
   await page.goto(`${a.origin}/desa?cari=${GOOD}`);
   check((await page.textContent('table')).includes('Dewi Kartika'), 'the imported resident is not in the list');
+
+  // Another office's file whose NIK is now Dewi's, with another name: held
+  // back for confirmation, not written until the clerk ticks it.
+  const other = residentsFile([
+    `${GOOD},Sulastri,P,1995-07-15,3510150101990001,Krajan,1,1,${code}`,
+  ]);
+  await page.goto(a.origin + '/desa/impor');
+  await page.setInputFiles('#berkas', { name: 'kantor-lain.csv', mimeType: 'text/csv', buffer: other });
+  await page.getByRole('button', { name: 'Periksa berkas' }).click();
+  await page.waitForSelector('form[action="/desa/impor/periksa"]', { timeout: TIMEOUT });
+  check(await page.locator('form[action="/desa/impor/konfirmasi"]').count() === 0, 'an identity change can be saved without confirming it');
+  check((await page.textContent('form[action="/desa/impor/periksa"]')).includes('Dewi Kartika'), 'the confirmation does not name who the NIK is now');
+  await shot(page, '12b-impor-konfirmasi-identitas');
+  await page.getByLabel(`Benar, ubah data NIK ${GOOD}`).check();
+  await page.getByRole('button', { name: 'Periksa lagi dengan konfirmasi' }).click();
+  await page.waitForSelector('form[action="/desa/impor/konfirmasi"]', { timeout: TIMEOUT });
+  await Promise.all([page.waitForURL(/diubah=1/), page.locator('form[action="/desa/impor/konfirmasi"] button').click()]);
+  await page.goto(`${a.origin}/desa?cari=${GOOD}`);
+  check((await page.textContent('table')).includes('Sulastri'), 'the confirmed change was not written');
   await ctx.close();
 }
 

@@ -25,7 +25,7 @@ impl Node {
     pub async fn write(&self, village: VillageCode, records: Vec<Resident>) {
         assert_eq!(Some(village), self.village, "a node writes its own village");
         self.node
-            .write_residents(&Actor::local(), records, None)
+            .write_residents(&Actor::local(), records, &Default::default(), None)
             .await
             .unwrap();
     }

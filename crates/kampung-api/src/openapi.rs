@@ -42,6 +42,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::residents::list,
         routes::residents::write,
         routes::residents::check,
+        routes::residents::preview,
         routes::residents::get,
         routes::residents::register,
         routes::residents::correct,

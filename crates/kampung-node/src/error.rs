@@ -129,6 +129,15 @@ pub enum RefusalCode {
     RegisteredElsewhere,
     /// A field breaks a rule (the message names it).
     InvalidRecord,
+    /// The record would make a registered NIK another person (another
+    /// sex, another name, or a new name and birth date together): written
+    /// only when confirmed for that NIK.
+    IdentityChange,
+    /// The record would take a person back to an older state (a recorded
+    /// move out or death undone by an older file).
+    OlderState,
+    /// A date after today.
+    FutureDate,
 }
 
 impl RefusalCode {
@@ -145,6 +154,9 @@ impl RefusalCode {
         match self {
             RefusalCode::WrongVillage => "village_code",
             RefusalCode::RegisteredElsewhere | RefusalCode::InvalidRecord => "nik",
+            RefusalCode::IdentityChange => "full_name",
+            RefusalCode::OlderState => "status",
+            RefusalCode::FutureDate => "birth_date",
         }
     }
 }

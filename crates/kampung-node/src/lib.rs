@@ -33,7 +33,7 @@
 //!     .unwrap();
 //! let node = running.node().clone();
 //! let people = kampung_gen::village_residents(village, 3, 7);
-//! let written = node.write_residents(&Actor::local(), people.clone(), None).await.unwrap();
+//! let written = node.write_residents(&Actor::local(), people.clone(), &Default::default(), None).await.unwrap();
 //! assert_eq!(written.report.added, 3);
 //! let answer = node.verdict(&Actor::local(), &people[0].nik.to_string()).unwrap();
 //! assert_eq!(answer.freshness.as_ref().map(|f| f.own_document), Some(true));
@@ -73,8 +73,8 @@ pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{
-    field_changes, ChangedRecord, Correction, FieldChange, ImportPreview, RecordChange,
-    RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
+    field_changes, guard, ChangedRecord, Confirmed, Correction, FieldChange, ImportPreview,
+    RecordChange, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
 };
 pub use start::{
     open_offline, start, start_with_config, Parts, Running, StartError, Trust, SESSION_IDLE_MS,

@@ -43,21 +43,41 @@ pub struct RecordRefusal {
     /// Position of the record in the request (from 0).
     pub index: usize,
     pub code: RefusalCode,
+    /// The record's field at fault (a CSV column: `nik`, `birth_date`, ...).
+    #[serde(default)]
+    pub field: String,
     pub message: String,
 }
 
+impl RecordRefusal {
+    fn new(index: usize, code: RefusalCode, field: &str, message: String) -> Self {
+        RecordRefusal {
+            index,
+            code,
+            field: field.to_string(),
+            message,
+        }
+    }
+}
+
+/// NIKs for which the clerk has confirmed what a batch write would
+/// otherwise refuse: a change of identity (another name or sex, or a new
+/// name and birth date together), or a return from a recorded move out or
+/// death.
+pub type Confirmed = std::collections::HashSet<Nik>;
+
 /// One field of a record that a write would change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// The CSV column: `full_name`, `sex`, `birth_date`, `family_card`,
     /// `dusun`, `rt`, `rw`, `status`.
-    pub field: &'static str,
+    pub field: String,
     pub old: String,
     pub new: String,
 }
 
 /// A record a write would change, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangedRecord {
     pub old: Resident,
     pub new: Resident,
@@ -65,7 +85,7 @@ pub struct ChangedRecord {
 }
 
 /// What writing records would do, before anything is written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportPreview {
     pub added: Vec<Resident>,
     pub changed: Vec<ChangedRecord>,
@@ -90,7 +110,7 @@ pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
     let mut cmp = |field: &'static str, a: String, b: String| {
         if a != b {
             out.push(FieldChange {
-                field,
+                field: field.to_string(),
                 old: a,
                 new: b,
             });
@@ -152,39 +172,84 @@ impl Node {
             .map_err(|e| NodeError::new(ErrorCode::InvalidNik, e.to_string()))
     }
 
-    /// Which records a write to this node's village would refuse, and why.
-    /// Writes nothing.
+    /// Which records a write to this node's village would refuse, and why:
+    /// the store's rules (village, NIK registered elsewhere, fields), and
+    /// the guard of every batch write ([`Node::guard`]). Writes nothing.
     pub async fn check_residents(
         &self,
         by: &Actor,
         records: Vec<Resident>,
+        confirmed: &Confirmed,
     ) -> Result<Vec<RecordRefusal>, NodeError> {
         by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
-        let refused = self.store().check(village, records).await?;
-        Ok(refused
+        let existing = self.existing(village, &records).await?;
+        let mut refused: Vec<RecordRefusal> = self
+            .store()
+            .check(village, records.clone())
+            .await?
             .into_iter()
-            .map(|(index, r)| RecordRefusal {
-                index,
-                code: RefusalCode::of(&r),
-                message: r.to_string(),
+            .map(|(index, r)| {
+                let code = RefusalCode::of(&r);
+                RecordRefusal::new(index, code, code.field(), r.to_string())
             })
+            .collect();
+        let store_refused: std::collections::HashSet<usize> =
+            refused.iter().map(|r| r.index).collect();
+        let today = self.today()?;
+        for (i, r) in records.iter().enumerate() {
+            if !store_refused.contains(&i) {
+                refused.extend(guard(i, r, existing.get(&r.nik), today, confirmed));
+            }
+        }
+        refused.sort_by_key(|r| r.index);
+        Ok(refused)
+    }
+
+    /// The records of this village held for the NIKs of `records`.
+    async fn existing(
+        &self,
+        village: VillageCode,
+        records: &[Resident],
+    ) -> Result<std::collections::HashMap<Nik, Resident>, NodeError> {
+        let niks: Vec<Nik> = records.iter().map(|r| r.nik).collect();
+        Ok(self
+            .store()
+            .read_many(village, niks)
+            .await??
+            .into_iter()
+            .map(|r| (r.nik, r))
             .collect())
     }
 
     /// Write records of this node's village: new ones are added, changed
     /// ones updated, identical ones left alone; one Automerge change per
-    /// record. All or nothing: one refused record refuses the write. Durable
-    /// when this returns, then announced to the mesh. `progress`, if given,
-    /// follows the number of records written.
+    /// record. All or nothing: a record the store or the guard refuses
+    /// ([`Node::check_residents`]) refuses the write; an identity change
+    /// passes only for a NIK in `confirmed`. Durable when this returns, then
+    /// announced to the mesh. `progress`, if given, follows the number of
+    /// records written.
     pub async fn write_residents(
         &self,
         by: &Actor,
         records: Vec<Resident>,
+        confirmed: &Confirmed,
         progress: Option<watch::Sender<usize>>,
     ) -> Result<Written, NodeError> {
         by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
+        let existing = self.existing(village, &records).await?;
+        let today = self.today()?;
+        if let Some(r) = records
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| guard(i, r, existing.get(&r.nik), today, confirmed).next())
+        {
+            return Err(NodeError::new(
+                ErrorCode::Refused,
+                format!("record {}: {}: nothing was written", r.index + 1, r.message),
+            ));
+        }
         let (report, announce) = self
             .store()
             .write_as(village, records, self.now_ms(), progress, by.author())
@@ -204,22 +269,16 @@ impl Node {
 
     /// What writing `records` to this node's village would do: who would be
     /// added, whose record would change and how (field by field), and which
-    /// records would be refused. Writes nothing.
+    /// records would be refused (identity changes not in `confirmed` among
+    /// them). Writes nothing.
     pub async fn preview_import(
         &self,
         by: &Actor,
         records: Vec<Resident>,
+        confirmed: &Confirmed,
     ) -> Result<ImportPreview, NodeError> {
-        let refused = self.check_residents(by, records.clone()).await?;
-        let village = self.own_village()?;
-        let niks: Vec<Nik> = records.iter().map(|r| r.nik).collect();
-        let existing: std::collections::HashMap<Nik, Resident> = self
-            .store()
-            .read_many(village, niks)
-            .await??
-            .into_iter()
-            .map(|r| (r.nik, r))
-            .collect();
+        let refused = self.check_residents(by, records.clone(), confirmed).await?;
+        let existing = self.existing(self.own_village()?, &records).await?;
         let mut preview = ImportPreview {
             refused,
             ..ImportPreview::default()
@@ -311,10 +370,19 @@ impl Node {
         let warnings = record
             .validate(self.this_year())
             .map_err(|e| NodeError::new(ErrorCode::Refused, e.to_string()))?;
-        if let Some(r) = self.check_residents(by, vec![record.clone()]).await?.pop() {
+        // One record changed by name through its own workflow is the
+        // clerk's explicit change: confirmed (the guard's dates still hold).
+        let confirmed = Confirmed::from([record.nik]);
+        if let Some(r) = self
+            .check_residents(by, vec![record.clone()], &confirmed)
+            .await?
+            .pop()
+        {
             return Err(NodeError::new(ErrorCode::Refused, r.message));
         }
-        let written = self.write_residents(by, vec![record.clone()], None).await?;
+        let written = self
+            .write_residents(by, vec![record.clone()], &confirmed, None)
+            .await?;
         Ok(RecordWritten {
             record,
             changed: written.report.unchanged == 0,
@@ -466,4 +534,135 @@ pub enum RecordChange {
     MoveOut(String),
     /// Died (on this day, if known).
     Deceased(Option<Date>),
+}
+
+/// What every batch write checks beyond the store's rules, record `index`
+/// against the village's record of the same NIK (`old`, if any):
+/// - no date after `today` (birth, death);
+/// - no change of who a registered NIK is unless the clerk confirmed it
+///   for that NIK: another sex, another name, or a new name and a new birth
+///   date together. A correction of the same name (a typo, a word added, or
+///   capitals as SIAK exports write them) is not another name. An office
+///   file whose NIKs collide with other people must not overwrite them;
+/// - never back to an older state: a recorded death or move out stays (a
+///   file made before it must not undo it) unless confirmed for that NIK
+///   (the person came back, or the death was recorded in error).
+pub fn guard<'a>(
+    index: usize,
+    new: &'a Resident,
+    old: Option<&'a Resident>,
+    today: Date,
+    confirmed: &Confirmed,
+) -> impl Iterator<Item = RecordRefusal> + 'a {
+    let mut out = Vec::new();
+    if new.birth_date > today {
+        out.push(RecordRefusal::new(
+            index,
+            RefusalCode::FutureDate,
+            "birth_date",
+            format!("the birth date {} is after today ({today})", new.birth_date),
+        ));
+    }
+    if let Status::Deceased { date: Some(d) } = new.status {
+        if d > today {
+            out.push(RecordRefusal::new(
+                index,
+                RefusalCode::FutureDate,
+                "died_on",
+                format!("the date of death {d} is after today ({today})"),
+            ));
+        }
+    }
+    if let Some(old) = old {
+        // Who the record is: another sex, another name (not a correction of
+        // the same one), or a new name and a new birth date together.
+        let renamed = !same_name(&old.full_name, &new.full_name);
+        let reborn = old.birth_date != new.birth_date;
+        let changed: Vec<&str> = [
+            (old.sex != new.sex, "sex"),
+            (
+                another_name(&old.full_name, &new.full_name) || (renamed && reborn),
+                "full_name",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(differs, field)| differs.then_some(field))
+        .collect();
+        if let (Some(first), false) = (changed.first(), confirmed.contains(&new.nik)) {
+            out.push(RecordRefusal::new(
+                index,
+                RefusalCode::IdentityChange,
+                first,
+                format!(
+                    "{} is registered as {} ({}, born {}); this row makes it {} ({}, born {}): \
+                     another person? Check the NIK; if the registered record is wrong, confirm \
+                     this change for {}",
+                    new.nik,
+                    old.full_name,
+                    old.sex.code(),
+                    old.birth_date,
+                    new.full_name,
+                    new.sex.code(),
+                    new.birth_date,
+                    new.nik
+                ),
+            ));
+        }
+        let older = match (&old.status, &new.status) {
+            (Status::Deceased { .. }, Status::Deceased { .. }) => None,
+            (Status::Deceased { .. }, _) => Some("died"),
+            (Status::MovedOut { .. }, Status::Active) => Some("moved out"),
+            _ => None,
+        };
+        if let Some(what) = older.filter(|_| !confirmed.contains(&new.nik)) {
+            out.push(RecordRefusal::new(
+                index,
+                RefusalCode::OlderState,
+                "status",
+                format!(
+                    "the office recorded that {} ({}) {what}; this row says {}: \
+                     a file made before that must not undo it. If the person came \
+                     back (or the record was wrong), confirm this change for {}",
+                    old.full_name,
+                    new.nik,
+                    status_text(&new.status),
+                    new.nik
+                ),
+            ));
+        }
+    }
+    out.into_iter()
+}
+
+/// A name's words, lowercase, without punctuation.
+fn name_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The same name, but for capitals, spacing and punctuation.
+fn same_name(a: &str, b: &str) -> bool {
+    name_words(a) == name_words(b)
+}
+
+/// Is `new` another person's name rather than a correction of `old`? A
+/// correction keeps every word of the shorter name ("Rukmini" ->
+/// "Rukmini Wati") or more than half of the longer one's, or changes at
+/// most two letters ("Muhamad Ali" -> "Muhammad Ali"); "Zainal Wibowo" ->
+/// "Suparman Effendi" and "Sri Wahyuni" -> "Sri Rahayu" are other people.
+fn another_name(old: &str, new: &str) -> bool {
+    let (a, b) = (name_words(old), name_words(new));
+    if a == b {
+        return false;
+    }
+    let common = a.iter().filter(|w| b.contains(w)).count();
+    let longer = a.len().max(b.len());
+    let shorter = a.len().min(b.len());
+    // Every word of the shorter name kept (a word added or dropped:
+    // "Rukmini" -> "Rukmini Wati"), or most words of the longer one.
+    let kept_most = (shorter > 0 && common == shorter) || 2 * common > longer;
+    let typo = strsim::levenshtein(&a.join(" "), &b.join(" ")) <= 2;
+    !(kept_most || typo)
 }

@@ -54,7 +54,7 @@ async fn a_change_is_shown_field_by_field_before_it_is_written_and_refused_as_it
     let node = running.node().clone();
     let by = Actor::local();
     let people = kampung_gen::village_residents(village, 20, 3);
-    node.write_residents(&by, people.clone(), None)
+    node.write_residents(&by, people.clone(), &Default::default(), None)
         .await
         .unwrap();
     let r = people
@@ -127,7 +127,7 @@ async fn a_village_sees_the_cases_of_its_people_and_of_its_isolation_house() {
     let node = running.node().clone();
     let by = Actor::local();
     let people = kampung_gen::village_residents(village, 10, 4);
-    node.write_residents(&by, people.clone(), None)
+    node.write_residents(&by, people.clone(), &Default::default(), None)
         .await
         .unwrap();
     let ours = people.iter().find(|r| r.status == Status::Active).unwrap();

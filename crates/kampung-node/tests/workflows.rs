@@ -165,7 +165,7 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
     let mut people = kampung_gen::village_residents(village, 60, 9);
     people.sort_by_key(|r| r.nik);
     let written = node
-        .write_residents(&by, people.clone(), None)
+        .write_residents(&by, people.clone(), &Default::default(), None)
         .await
         .unwrap();
     assert_eq!(written.report.added, 60);
@@ -173,7 +173,10 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
     // Another village's record is refused with its code, and the field at fault.
     let mut other = people[0].clone();
     other.village = VillageCode::parse("35.10.21.2003").unwrap();
-    let refused = node.check_residents(&by, vec![other]).await.unwrap();
+    let refused = node
+        .check_residents(&by, vec![other], &Default::default())
+        .await
+        .unwrap();
     assert_eq!(refused[0].code, RefusalCode::WrongVillage);
     assert_eq!(refused[0].code.field(), "village_code");
 
@@ -213,7 +216,7 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
             .unwrap();
     let err = checkpoint
         .node()
-        .write_residents(&by, people, None)
+        .write_residents(&by, people, &Default::default(), None)
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotAVillageNode);
@@ -243,5 +246,159 @@ async fn freshness_is_zero_for_our_own_documents_and_unknown_offline() {
     let other = DocId::village(VillageCode::parse("35.10.21.2003").unwrap());
     assert_eq!(node.copy_age(&other), None);
     assert!(node.freshness(other).owner_last_heard_secs.is_none());
+    running.stop().await.unwrap();
+}
+
+/// What village offices found: re-importing the master file undid a move
+/// out, and a file whose NIKs collided with registered people overwrote
+/// them (reported as "23 changed"). Every batch write now refuses both,
+/// and dates after today, unless the clerk confirms that NIK.
+#[tokio::test]
+async fn an_import_never_overwrites_a_person_nor_undoes_a_move_unless_confirmed() {
+    let village = kampunganyar();
+    let parts = Parts::in_memory(Role::Village { village })
+        .clock(ManualClock::new(may_first()))
+        .offline();
+    let running = kampung_node::start(parts).await.unwrap();
+    let node = running.node().clone();
+    let by = Actor::local();
+    let none = kampung_node::Confirmed::new();
+    let mut master = kampung_gen::village_residents(village, 60, 5);
+    master.retain(|r| r.status == Status::Active);
+    master.truncate(40);
+    node.write_residents(&by, master.clone(), &none, None)
+        .await
+        .unwrap();
+
+    // The office records a move out; then someone imports the master file again.
+    let mover = master[3].nik;
+    node.move_out(&by, mover, "Kota Surabaya".into())
+        .await
+        .unwrap();
+    let preview = node
+        .preview_import(&by, master.clone(), &none)
+        .await
+        .unwrap();
+    assert_eq!(preview.refused.len(), 1, "{:?}", preview.refused);
+    assert_eq!(preview.refused[0].code, RefusalCode::OlderState);
+    assert_eq!(preview.refused[0].index, 3);
+    assert_eq!(preview.refused[0].field, "status");
+    assert_eq!(preview.unchanged, 39);
+    let err = node
+        .write_residents(&by, master.clone(), &none, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Refused, "{err}");
+    assert_eq!(
+        node.verdict(&by, &mover.to_string()).unwrap().kind(),
+        "moved_out",
+        "the refused import wrote nothing"
+    );
+
+    // Another office's file whose NIKs are our people's, with other names:
+    // 23 people would have been overwritten; each is named and refused.
+    let others = kampung_gen::village_residents(village, 200, 77);
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_lowercase).collect() };
+    let mut theirs = others.iter();
+    let colliding: Vec<_> = master
+        .iter()
+        .filter(|r| r.nik != mover)
+        .filter_map(|ours| {
+            // Someone else entirely: no word of the name in common.
+            let other = theirs.by_ref().find(|t| {
+                words(&t.full_name)
+                    .iter()
+                    .all(|w| !words(&ours.full_name).contains(w))
+            })?;
+            Some(kampung_core::Resident {
+                full_name: other.full_name.clone(),
+                ..ours.clone()
+            })
+        })
+        .take(23)
+        .collect();
+    assert_eq!(colliding.len(), 23);
+    let preview = node
+        .preview_import(&by, colliding.clone(), &none)
+        .await
+        .unwrap();
+    assert_eq!(preview.refused.len(), 23);
+    assert!(preview
+        .refused
+        .iter()
+        .all(|r| r.code == RefusalCode::IdentityChange && r.field == "full_name"));
+    assert!(preview.refused[0].message.contains(
+        &master
+            .iter()
+            .find(|m| m.nik == colliding[0].nik)
+            .unwrap()
+            .full_name
+    ));
+    assert!(preview.changed.is_empty());
+    assert!(node
+        .write_residents(&by, colliding.clone(), &none, None)
+        .await
+        .is_err());
+    let kept = node.resident(&by, colliding[0].nik, None).await.unwrap();
+    assert_ne!(
+        kept.full_name, colliding[0].full_name,
+        "nobody was overwritten"
+    );
+
+    // The same name in capitals (as SIAK exports it), with a typo fixed or
+    // a word added, is a correction, not another person.
+    let mut shouting = master[5].clone();
+    shouting.full_name = shouting.full_name.to_uppercase();
+    let mut longer = master[6].clone();
+    longer.full_name = format!("{} Putra", longer.full_name);
+    let mut typo = master[8].clone();
+    typo.full_name = typo.full_name.replacen(|c: char| c.is_alphabetic(), "X", 1);
+    let preview = node
+        .preview_import(&by, vec![shouting, longer, typo], &none)
+        .await
+        .unwrap();
+    assert!(preview.refused.is_empty(), "{:?}", preview.refused);
+    assert_eq!(preview.changed.len(), 3);
+
+    // Confirmed for one NIK, that one change is written, and only it.
+    let confirmed = kampung_node::Confirmed::from([colliding[0].nik]);
+    let err = node
+        .write_residents(&by, colliding.clone(), &confirmed, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Refused);
+    let written = node
+        .write_residents(&by, colliding[..1].to_vec(), &confirmed, None)
+        .await
+        .unwrap();
+    assert_eq!(written.report.changed, 1);
+    // The person came back: confirmed, the master row brings them back.
+    let back = node
+        .write_residents(
+            &by,
+            vec![master[3].clone()],
+            &kampung_node::Confirmed::from([mover]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.report.changed, 1);
+    assert_eq!(
+        node.verdict(&by, &mover.to_string()).unwrap().kind(),
+        "resident"
+    );
+
+    // Dates after today (1 May 2026) are refused, naming the field.
+    let mut unborn = master[7].clone();
+    unborn.status = Status::Deceased {
+        date: Some(time::macros::date!(2026 - 05 - 02)),
+    };
+    let refused = node
+        .check_residents(&by, vec![unborn], &none)
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].code, RefusalCode::FutureDate);
+    assert_eq!(refused[0].field, "died_on");
     running.stop().await.unwrap();
 }

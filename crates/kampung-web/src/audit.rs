@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(f.until_ms, Some(1_796_058_000_000 + 86_400_000));
         assert_eq!(f.verdict, None, "an unknown verdict filters nothing");
         let bad = CrossingQuery {
-            dari: "1/12/2026".into(),
+            dari: "kemarin".into(),
             ..CrossingQuery::default()
         };
         assert_eq!(bad.filter().unwrap_err().field.as_deref(), Some("dari"));

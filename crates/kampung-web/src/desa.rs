@@ -13,7 +13,8 @@ use kampung_core::resident::StatusKind;
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
 use kampung_i18n::Lang;
 use kampung_node::{
-    ChangedRecord, Correction, ErrorCode, FieldChange, NodeError, RecordChange, ResidentQuery,
+    ChangedRecord, Confirmed, Correction, ErrorCode, FieldChange, NodeError, RecordChange,
+    RefusalCode, ResidentQuery,
 };
 use serde::Deserialize;
 use time::Date;
@@ -538,7 +539,10 @@ pub async fn register(
             Err(e) => new_page(&state, &v, f, None, Some(refusal_text(v.lang, &e))).await,
         };
     }
-    let refused = match node.check_residents(&v.actor, vec![record.clone()]).await {
+    let refused = match node
+        .check_residents(&v.actor, vec![record.clone()], &Confirmed::new())
+        .await
+    {
         Ok(r) => r,
         Err(e) => return error_page(&state, &v, &e).await,
     };
@@ -570,7 +574,7 @@ pub async fn register(
     fields.insert(
         0,
         FieldChange {
-            field: "nik",
+            field: "nik".into(),
             old: String::new(),
             new: record.nik.to_string(),
         },
@@ -613,9 +617,23 @@ struct ImportPage {
     changed: Vec<ChangedRow>,
     changed_total: usize,
     unchanged: usize,
+    /// Rows that change who a registered NIK is, or undo a move out or a
+    /// death: written only once the clerk ticks them.
+    confirmable: Vec<ConfirmRow>,
+    /// NIKs already confirmed (ticked again on the form).
+    confirmed: Vec<String>,
+    /// The preview to check again with confirmations.
+    recheck: Option<String>,
     /// The preview to confirm (only when the file has no errors).
     token: Option<String>,
     done: Option<String>,
+}
+
+/// A row waiting for the clerk's confirmation.
+struct ConfirmRow {
+    line: u64,
+    nik: String,
+    reason: String,
 }
 
 impl ImportPage {
@@ -630,6 +648,9 @@ impl ImportPage {
             changed: Vec::new(),
             changed_total: 0,
             unchanged: 0,
+            confirmable: Vec::new(),
+            confirmed: Vec::new(),
+            recheck: None,
             token: None,
             done: None,
             shell: Shell::new(state, v, "impor-title", "/desa/impor").await,
@@ -709,12 +730,12 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
         return error_page(&state, &v, &e).await;
     }
     let node = state.node();
-    let mut page = ImportPage::blank(&state, &v).await;
-    page.uploaded = true;
-    page.file = name.clone();
-    let report = match kampung_csv::read(bytes.as_slice(), node.this_year()) {
+    let report = match kampung_csv::read_file(&bytes, node.this_year()) {
         Ok(r) => r,
         Err(e) => {
+            let mut page = ImportPage::blank(&state, &v).await;
+            page.uploaded = true;
+            page.file = name;
             page.file_error = Some(format!(
                 "{} {e}",
                 kampung_i18n::t(v.lang, "impor-file-error")
@@ -722,28 +743,69 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
             return render(&page);
         }
     };
-    page.errors = report
-        .errors
-        .iter()
-        .map(|e| ImportError {
-            line: e.line,
-            field: e.field.unwrap_or("").to_string(),
-            reason: e.reason.clone(),
-        })
-        .collect();
-    let lines: Vec<u64> = report.rows.iter().map(|r| r.line).collect();
-    let records: Vec<Resident> = report.rows.into_iter().map(|r| r.resident).collect();
-    let preview = match node.preview_import(&v.actor, records.clone()).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&state, &v, &e).await,
+    let pending = PendingImport {
+        login: v.login.clone(),
+        file: name,
+        lines: report.rows.iter().map(|r| r.line).collect(),
+        records: report.rows.into_iter().map(|r| r.resident).collect(),
+        file_errors: report
+            .errors
+            .iter()
+            .map(|e| ImportError {
+                line: e.line,
+                field: e.field.unwrap_or("").to_string(),
+                reason: e.reason.clone(),
+            })
+            .collect(),
+        confirmed: Confirmed::new(),
+        made_ms: node.now_ms(),
     };
-    page.errors
-        .extend(preview.refused.iter().map(|r| ImportError {
-            line: lines.get(r.index).copied().unwrap_or(0),
-            field: r.code.field().to_string(),
-            reason: r.message.clone(),
-        }));
+    preview_page(&state, &v, crate::random_token(), pending).await
+}
+
+/// The preview of a pending import (kept under `token` for the clerk to
+/// confirm, or to confirm identity changes and check again).
+async fn preview_page(
+    state: &WebState,
+    v: &Viewer,
+    token: String,
+    pending: PendingImport,
+) -> Response {
+    let node = state.node();
+    let mut page = ImportPage::blank(state, v).await;
+    page.uploaded = true;
+    page.file = pending.file.clone();
+    page.errors = pending.file_errors.clone();
+    let preview = match node
+        .preview_import(&v.actor, pending.records.clone(), &pending.confirmed)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return error_page(state, v, &e).await,
+    };
+    let line = |i: usize| pending.lines.get(i).copied().unwrap_or(0);
+    for r in &preview.refused {
+        if matches!(
+            r.code,
+            RefusalCode::IdentityChange | RefusalCode::OlderState
+        ) {
+            if let Some(rec) = pending.records.get(r.index) {
+                page.confirmable.push(ConfirmRow {
+                    line: line(r.index),
+                    nik: rec.nik.to_string(),
+                    reason: r.message.clone(),
+                });
+            }
+        } else {
+            page.errors.push(ImportError {
+                line: line(r.index),
+                field: r.field.clone(),
+                reason: r.message.clone(),
+            });
+        }
+    }
     page.errors.sort_by_key(|e| e.line);
+    page.confirmed = pending.confirmed.iter().map(ToString::to_string).collect();
     page.added_total = preview.added.len();
     page.added = preview
         .added
@@ -758,41 +820,100 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
         .take(PREVIEW_ROWS)
         .map(|c| ChangedRow {
             nik: c.new.nik.to_string(),
-            name: c.new.full_name.clone(),
+            name: c.old.full_name.clone(),
             fields: field_rows(v.lang, &c.fields),
         })
         .collect();
     page.unchanged = preview.unchanged;
-    if page.errors.is_empty() && page.added_total + page.changed_total > 0 {
-        let token = crate::random_token();
-        let mut pending = state
-            .imports
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = node.now_ms();
-        pending.retain(|_, p| now - p.made_ms < PENDING_MS);
-        while pending.len() >= PENDING_IMPORTS {
-            let oldest = pending
-                .iter()
-                .min_by_key(|(_, p)| p.made_ms)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => pending.remove(&k),
-                None => break,
-            };
+    let writable = page.errors.is_empty()
+        && page.confirmable.is_empty()
+        && page.added_total + page.changed_total > 0;
+    if writable || (page.errors.is_empty() && !page.confirmable.is_empty()) {
+        keep_pending(state, token.clone(), pending);
+        if writable {
+            page.token = Some(token);
+        } else {
+            page.recheck = Some(token);
         }
-        pending.insert(
-            token.clone(),
-            PendingImport {
-                login: v.login.clone(),
-                file: name,
-                records,
-                made_ms: now,
-            },
-        );
-        page.token = Some(token);
     }
     render(&page)
+}
+
+/// Keep a preview for its clerk (a bounded number, none older than 30 minutes).
+fn keep_pending(state: &WebState, token: String, pending: PendingImport) {
+    let mut kept = state
+        .imports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = pending.made_ms;
+    kept.retain(|_, p| now - p.made_ms < PENDING_MS);
+    while kept.len() >= PENDING_IMPORTS {
+        let oldest = kept
+            .iter()
+            .min_by_key(|(_, p)| p.made_ms)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => kept.remove(&k),
+            None => break,
+        };
+    }
+    kept.insert(token, pending);
+}
+
+/// The preview a clerk's form names, if it is still kept and theirs.
+fn take_pending(state: &WebState, v: &Viewer, token: &str) -> Result<PendingImport, NodeError> {
+    state
+        .imports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(token)
+        .filter(|p| p.login == v.login)
+        .ok_or_else(|| {
+            NodeError::new(
+                ErrorCode::NotFound,
+                "this preview is no longer kept (older than 30 minutes, or already imported): upload the file again",
+            )
+        })
+}
+
+/// `POST /desa/impor/periksa`: the clerk ticked the NIKs whose identity
+/// change (or return from a move out or death) is right; preview again with
+/// them confirmed. Form fields: `csrf`, `token`, and `nik` once per NIK.
+pub async fn import_recheck(
+    State(state): State<WebState>,
+    v: Viewer,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut csrf = String::new();
+    let mut token = String::new();
+    let mut niks = Vec::new();
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    for (k, val) in fields {
+        match k.as_str() {
+            "csrf" => csrf = val,
+            "token" => token = val,
+            "nik" => niks.push(val),
+            _ => {}
+        }
+    }
+    if let Err(e) = check_csrf(&v, &csrf) {
+        return error_page(&state, &v, &e).await;
+    }
+    let mut pending = match take_pending(&state, &v, &token) {
+        Ok(p) => p,
+        Err(e) => return error_page(&state, &v, &e).await,
+    };
+    let node = state.node();
+    pending.confirmed = match niks
+        .iter()
+        .map(|n| node.parse_nik(n))
+        .collect::<Result<Confirmed, _>>()
+    {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, &v, &e).await,
+    };
+    pending.made_ms = node.now_ms();
+    preview_page(&state, &v, crate::random_token(), pending).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -802,8 +923,8 @@ pub struct ConfirmForm {
 }
 
 /// `POST /desa/impor/konfirmasi`: write the previewed file, exactly as it
-/// was previewed (a record changed meanwhile is written as the file says:
-/// the preview named it).
+/// was previewed, with the confirmations the clerk gave (the write checks
+/// again: a record changed meanwhile into something refused stops it).
 pub async fn import_confirm(
     State(state): State<WebState>,
     v: Viewer,
@@ -812,22 +933,14 @@ pub async fn import_confirm(
     if let Err(e) = check_csrf(&v, &f.csrf) {
         return error_page(&state, &v, &e).await;
     }
-    let pending = state
-        .imports
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&f.token);
-    let Some(pending) = pending.filter(|p| p.login == v.login) else {
-        let e = NodeError::new(
-            ErrorCode::NotFound,
-            "this preview is no longer kept (older than 30 minutes, or already imported): upload the file again",
-        );
-        return error_page(&state, &v, &e).await;
+    let pending = match take_pending(&state, &v, &f.token) {
+        Ok(p) => p,
+        Err(e) => return error_page(&state, &v, &e).await,
     };
-    tracing::info!(file = %pending.file, records = pending.records.len(), by = %v.login, "import confirmed");
+    tracing::info!(file = %pending.file, records = pending.records.len(), confirmed = pending.confirmed.len(), by = %v.login, "import confirmed");
     match state
         .node()
-        .write_residents(&v.actor, pending.records, None)
+        .write_residents(&v.actor, pending.records, &pending.confirmed, None)
         .await
     {
         Ok(w) => Redirect::to(&format!(
@@ -841,6 +954,15 @@ pub async fn import_confirm(
 
 /// `/desa/ekspor.csv`: every resident of the village, in the import's columns.
 pub async fn export(State(state): State<WebState>, v: Viewer) -> Response {
+    export_as(state, v, false).await
+}
+
+/// `/desa/ekspor.xlsx`: the same as an Excel workbook (NIK and KK as text).
+pub async fn export_xlsx(State(state): State<WebState>, v: Viewer) -> Response {
+    export_as(state, v, true).await
+}
+
+async fn export_as(state: WebState, v: Viewer, xlsx: bool) -> Response {
     let village = match own_village(&state) {
         Ok(village) => village,
         Err(e) => return error_page(&state, &v, &e).await,
@@ -856,16 +978,32 @@ pub async fn export(State(state): State<WebState>, v: Viewer) -> Response {
             Err(e) => return error_page(&state, &v, &e).await,
         }
     }
-    let mut out = Vec::new();
-    if let Err(e) = kampung_csv::write(&mut out, &all) {
-        return error_page(&state, &v, &NodeError::store(e)).await;
-    }
+    let written = if xlsx {
+        kampung_csv::write_xlsx(&all).map_err(NodeError::store)
+    } else {
+        let mut out = Vec::new();
+        kampung_csv::write(&mut out, &all)
+            .map(|()| out)
+            .map_err(NodeError::store)
+    };
+    let out = match written {
+        Ok(out) => out,
+        Err(e) => return error_page(&state, &v, &e).await,
+    };
+    let (mime, ext) = if xlsx {
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        )
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, mime.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"warga-{village}.csv\""),
+                format!("attachment; filename=\"warga-{village}.{ext}\""),
             ),
         ],
         out,

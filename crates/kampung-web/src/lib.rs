@@ -49,6 +49,12 @@ pub struct PendingImport {
     login: String,
     file: String,
     records: Vec<Resident>,
+    /// The file's row of each record.
+    lines: Vec<u64>,
+    /// Rows the file itself got wrong (they block the import).
+    file_errors: Vec<desa::ImportError>,
+    /// NIKs the clerk confirmed an identity change or a return for.
+    confirmed: kampung_node::Confirmed,
     made_ms: i64,
 }
 
@@ -93,7 +99,9 @@ pub fn router(app: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(desa::MAX_UPLOAD)),
         )
         .route("/desa/impor/konfirmasi", post(desa::import_confirm))
+        .route("/desa/impor/periksa", post(desa::import_recheck))
         .route("/desa/ekspor.csv", get(desa::export))
+        .route("/desa/ekspor.xlsx", get(desa::export_xlsx))
         .route("/isolasi", get(isolasi::page))
         .route("/isolasi/kasus/{id}", get(isolasi::case))
         .route("/isolasi/kasus/{id}/{action}", post(isolasi::update))

@@ -11,7 +11,9 @@ use std::path::Path;
 use anyhow::Context;
 use kampung_core::{Nik, Resident, VillageCode};
 use kampung_datadir::DataDir;
-use kampung_node::{Actor, Correction, RecordRefusal, RecordWritten, ResidentQuery, Running};
+use kampung_node::{
+    Actor, Confirmed, Correction, ImportPreview, RecordWritten, ResidentQuery, Running,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use time::Date;
@@ -230,28 +232,40 @@ impl Backend {
         self.remote()?.get(&path)
     }
 
-    /// Which records a write would refuse, and why.
-    pub fn check(&self, records: &[Resident]) -> anyhow::Result<Vec<RecordRefusal>> {
+    /// The query string naming the confirmed NIKs, for the API.
+    fn confirm_query(confirmed: &Confirmed) -> String {
+        if confirmed.is_empty() {
+            return String::new();
+        }
+        let niks: Vec<String> = confirmed.iter().map(ToString::to_string).collect();
+        format!("?confirm={}", niks.join(","))
+    }
+
+    /// What writing `records` would do (added, changed field by field,
+    /// unchanged, refused); writes nothing.
+    pub fn preview(
+        &self,
+        records: &[Resident],
+        confirmed: &Confirmed,
+    ) -> anyhow::Result<ImportPreview> {
         let owned = records.to_vec();
+        let c = confirmed.clone();
         if let Some(r) =
-            self.local(|n| async move { n.check_residents(&Actor::local(), owned).await })
+            self.local(|n| async move { n.preview_import(&Actor::local(), owned, &c).await })
         {
             return r;
         }
-        #[derive(serde::Deserialize)]
-        struct Checked {
-            refused: Vec<RecordRefusal>,
-        }
-        let v: Checked = self
-            .remote()?
-            .post("/v1/residents/check", &json!(records))?;
-        Ok(v.refused)
+        self.remote()?.post(
+            &format!("/v1/residents/preview{}", Self::confirm_query(confirmed)),
+            &json!(records),
+        )
     }
 
     /// Write records of this node's village (durable when this returns).
     pub fn write(
         &self,
         records: Vec<Resident>,
+        confirmed: &Confirmed,
         progress: &mut dyn FnMut(usize),
     ) -> anyhow::Result<Counts> {
         if let Backend::Local {
@@ -262,8 +276,9 @@ impl Backend {
             let node = r.node().clone();
             let (tx, mut rx) = tokio::sync::watch::channel(0);
             let by = Actor::local();
+            let confirmed = confirmed.clone();
             let report = rt.block_on(async move {
-                let write = node.write_residents(&by, records, Some(tx));
+                let write = node.write_residents(&by, records, &confirmed, Some(tx));
                 tokio::pin!(write);
                 loop {
                     tokio::select! {
@@ -280,7 +295,10 @@ impl Backend {
             });
         }
         let n = records.len();
-        let v: Value = self.remote()?.post("/v1/residents", &json!(records))?;
+        let v: Value = self.remote()?.post(
+            &format!("/v1/residents{}", Self::confirm_query(confirmed)),
+            &json!(records),
+        )?;
         progress(n);
         Ok(Counts {
             added: v["added"].as_u64().unwrap_or(0),

@@ -368,3 +368,35 @@ pub enum CaseRole {
     Facility,
     Village,
 }
+
+/// One field of a record that a write would change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldChange {
+    /// The CSV column: `full_name`, `sex`, `birth_date`, `family_card`,
+    /// `dusun`, `rt`, `rw`, `status`.
+    #[schema(example = "full_name")]
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// A record a write would change, and how.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangedRecord {
+    pub old: Resident,
+    pub new: Resident,
+    pub fields: Vec<FieldChange>,
+}
+
+/// What writing records would do, before anything is written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportPreview {
+    /// Records that would be added.
+    pub added: Vec<Resident>,
+    /// Records that would change, field by field.
+    pub changed: Vec<ChangedRecord>,
+    /// How many records already say what the write says.
+    pub unchanged: usize,
+    /// Records the write would refuse (it writes nothing while any is).
+    pub refused: Vec<kampung_node::RecordRefusal>,
+}

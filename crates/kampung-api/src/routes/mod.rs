@@ -47,6 +47,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/trust", post(trust::add))
         .route("/v1/residents", get(residents::list).post(residents::write))
         .route("/v1/residents/check", post(residents::check))
+        .route("/v1/residents/preview", post(residents::preview))
         .route("/v1/residents/register", post(residents::register))
         .route("/v1/residents/{nik}", get(residents::get))
         .route("/v1/residents/{nik}/correct", post(residents::correct))

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Role, Sex, VillageCode};
-use kampung_node::{Correction, RecordRefusal, RecordWritten, ResidentQuery};
+use kampung_node::{
+    Confirmed, Correction, ImportPreview, NodeError, RecordRefusal, RecordWritten, ResidentQuery,
+};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
@@ -32,14 +34,45 @@ pub struct WriteResponse {
     pub heads: Vec<String>,
 }
 
+/// NIKs the clerk confirmed a batch write may change the identity of, or
+/// bring back from a recorded move out or death.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConfirmParam {
+    /// Comma-separated NIKs whose identity change (another name, another
+    /// sex, or a new name and birth date together) or return from a move
+    /// out or death is confirmed.
+    #[param(example = "3510155203850001,3510151203850002")]
+    confirm: Option<String>,
+}
+
+impl ConfirmParam {
+    fn niks(&self, state: &AppState) -> Result<Confirmed, ApiError> {
+        self.confirm
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                state.parse_nik(s).map_err(|e| {
+                    ApiError::from(NodeError::field(ErrorCode::InvalidNik, "confirm", e))
+                })
+            })
+            .collect()
+    }
+}
+
 /// Write records of this node's village: new ones are added, changed ones
 /// updated, identical ones left alone. Durable when this answers; the change
 /// is then announced to the mesh. All or nothing: one refused record refuses
-/// the write (use `/v1/residents/check` first).
+/// the write (use `/v1/residents/check` or `/v1/residents/preview` first),
+/// among them a change of who a registered NIK is, a return from a recorded
+/// move out or death (both unless confirmed) and dates after today.
 #[utoipa::path(
     post,
     path = "/v1/residents",
     tag = "residents",
+    params(ConfirmParam),
     request_body(content = Vec<schemas::Resident>, description = "Records of this node's village"),
     responses(
         (status = 200, description = "Written and durable", body = WriteResponse),
@@ -55,10 +88,12 @@ pub struct WriteResponse {
 pub async fn write(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(confirm): ApiQuery<ConfirmParam>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<WriteResponse>, ApiError> {
+    let confirmed = confirm.niks(&state)?;
     let report = state
-        .write_residents(&caller.actor, records, None)
+        .write_residents(&caller.actor, records, &confirmed, None)
         .await?
         .report;
     Ok(Json(WriteResponse {
@@ -80,6 +115,7 @@ pub struct CheckResponse {
     post,
     path = "/v1/residents/check",
     tag = "residents",
+    params(ConfirmParam),
     request_body(content = Vec<schemas::Resident>, description = "Records of this node's village"),
     responses(
         (status = 200, description = "The refused records (empty: the write would pass)", body = CheckResponse),
@@ -94,10 +130,47 @@ pub struct CheckResponse {
 pub async fn check(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(confirm): ApiQuery<ConfirmParam>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let refused = state.check_residents(&caller.actor, records).await?;
+    let confirmed = confirm.niks(&state)?;
+    let refused = state
+        .check_residents(&caller.actor, records, &confirmed)
+        .await?;
     Ok(Json(CheckResponse { refused }))
+}
+
+/// What a write would do, before anything is written: the records it would
+/// add, those it would change (field by field, old and new), how many it
+/// would leave alone, and those it would refuse. Writes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/preview",
+    tag = "residents",
+    params(ConfirmParam),
+    request_body(content = Vec<schemas::Resident>, description = "Records of this node's village"),
+    responses(
+        (status = 200, description = "What the write would do", body = schemas::ImportPreview),
+        (status = 400, description = "`invalid_body`, or `invalid_nik` in `confirm`", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: a field has the wrong type", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(confirm): ApiQuery<ConfirmParam>,
+    ApiJson(records): ApiJson<Vec<Resident>>,
+) -> Result<Json<ImportPreview>, ApiError> {
+    let confirmed = confirm.niks(&state)?;
+    Ok(Json(
+        state
+            .preview_import(&caller.actor, records, &confirmed)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -188,7 +188,7 @@ async fn write(
     );
     let written = node
         .node
-        .write_residents(&Actor::local(), records, None)
+        .write_residents(&Actor::local(), records, &Default::default(), None)
         .await?;
     Ok((written.report.heads, written.announced_bytes))
 }
