@@ -40,25 +40,23 @@ pub struct HostAllowList {
 impl HostAllowList {
     /// Is `host` (a `Host` header: `name[:port]`) one of ours?
     pub fn allows(&self, host: &str) -> bool {
-        let host = host.trim().to_ascii_lowercase();
+        // On every request: compared in place, without allocating.
+        let host = host.trim();
         let (name, port) = match host.rsplit_once(':') {
             // An IPv6 literal is bracketed: `[::1]:7480`.
             Some((n, p)) if !n.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => {
-                (n.to_string(), p.parse::<u16>().ok())
+                (n, p.parse::<u16>().ok())
             }
-            _ => (host.clone(), None),
+            _ => (host, None),
         };
-        let name = name
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let name = name.trim_start_matches('[').trim_end_matches(']');
         let port_ok = match (self.port, port) {
             (Some(ours), Some(theirs)) => ours == theirs,
             _ => true,
         };
-        let loopback =
-            name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        port_ok && (loopback || self.names.contains(&name))
+        let loopback = name.eq_ignore_ascii_case("localhost")
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        port_ok && (loopback || self.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
     }
 }
 
@@ -187,7 +185,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Every request: the `Host` allow-list, the same-origin rule for unsafe
-/// requests from a browser, and security headers on the answer.
+/// requests from a browser; on the answer, an API error in the reader's
+/// language ([`crate::error::localize`]) and the security headers.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let host_ok = req
         .headers()
@@ -205,7 +204,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let from_browser = cookie(req.headers(), SESSION_COOKIE).is_some()
             || req.headers().contains_key(header::ORIGIN);
-        if unsafe_method && from_browser && !same_origin(req.headers()) {
+        let lang = reader_lang(req.headers());
+        let response = if unsafe_method && from_browser && !same_origin(req.headers()) {
             ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::CrossSite,
@@ -214,7 +214,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             .into_response()
         } else {
             next.run(req).await
-        }
+        };
+        crate::error::localize(lang, response).await
     };
     let h = response.headers_mut();
     for (name, value) in [

@@ -162,10 +162,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 /// Errors in the reader's language: when `Accept-Language` asks for
 /// Bahasa Indonesia, an error's `message` is the catalogue's sentence for
 /// its code, and the English message (with its particulars) moves to `detail`.
-pub async fn localize(req: Request, next: axum::middleware::Next) -> Response {
-    let lang = crate::auth::reader_lang(req.headers());
-    let response = next.run(req).await;
-    if lang == kampung_i18n::Lang::En || response.status().as_u16() < 400 {
+/// (Applied by [`crate::auth::guard`] to every answer: one layer less on
+/// the verdict's path.)
+pub async fn localize(lang: kampung_i18n::Lang, response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if lang == kampung_i18n::Lang::En || response.status().as_u16() < 400 || !is_json {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -73,16 +73,13 @@ pub fn method_label(method: &Method) -> &'static str {
 }
 
 /// Middleware on every matched route: count the request and time it by its
-/// route template.
+/// route template, cutting it off after [`crate::TIMEOUT`].
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str)
-        .to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = method_label(req.method());
     let start = Instant::now();
-    let response = next.run(req).await;
-    metrics.request(method, &route, response.status().as_u16(), start.elapsed());
+    let response = crate::routes::within_timeout(req, next).await;
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    metrics.request(method, route, response.status().as_u16(), start.elapsed());
     response
 }

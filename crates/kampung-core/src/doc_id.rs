@@ -45,7 +45,11 @@ pub fn is_peer_id_text(peer: &str) -> bool {
 
 impl DocId {
     pub fn village(code: VillageCode) -> DocId {
-        DocId(format!("v/{code}"))
+        use std::fmt::Write;
+        let mut id = String::with_capacity(15);
+        id.push_str("v/");
+        let _ = write!(id, "{code}");
+        DocId(id)
     }
     /// The crossing log of a checkpoint, named by its peer id (base58 text).
     pub fn crossing_log(peer: &str) -> DocId {

@@ -142,7 +142,7 @@ pub fn tr(lang: Lang, key: &str, args: Args<'_>) -> String {
     let mut fa = FluentArgs::new();
     for (name, value) in args {
         match value {
-            Arg::Text(s) => fa.set(*name, FluentValue::from(s.to_string())),
+            Arg::Text(s) => fa.set(*name, FluentValue::from(s.as_ref())),
             Arg::Number(n) => fa.set(*name, FluentValue::from(*n)),
         }
     }

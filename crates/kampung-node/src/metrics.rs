@@ -32,12 +32,13 @@ pub struct VerdictLabels {
     /// [`kampung_core::CheckVerdict::kind`]: `resident`,
     /// `resident_under_isolation`, `moved_out`, `deceased`, `non_resident`,
     /// `barred`, `invalid`.
-    pub verdict: String,
+    pub verdict: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
+    /// `GET`, `POST`, ... or `other`: a bounded set.
+    pub method: &'static str,
     /// The route's template (`/v1/lookup/{nik}`), never the raw path.
     pub route: String,
     pub status: u16,
@@ -45,7 +46,7 @@ pub struct RequestLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
 }
 
@@ -228,27 +229,25 @@ impl Metrics {
     }
 
     /// Count one verdict given (by any route).
-    pub fn verdict(&self, kind: &str) {
+    pub fn verdict(&self, kind: &'static str) {
         self.lookups.inc();
         self.verdicts
-            .get_or_create(&VerdictLabels {
-                verdict: kind.to_string(),
-            })
+            .get_or_create(&VerdictLabels { verdict: kind })
             .inc();
     }
 
     /// Count one answered HTTP request.
-    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    pub fn request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
         self.http_requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
                 status,
             })
             .inc();
         self.http_duration
             .get_or_create(&RouteLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
             })
             .observe(took.as_secs_f64());

@@ -128,14 +128,22 @@ fn sha(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
 }
 
+/// Lowercase hex; on the path of every request with a token, so without
+/// an allocation per byte.
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
+    }
+    s
 }
 
 fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
+    hex(&(0..bytes)
+        .map(|_| rand::random::<u8>())
+        .collect::<Vec<u8>>())
 }
 
 /// Equal without an early exit (a secret's hash compared with a stored one).

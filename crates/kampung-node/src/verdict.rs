@@ -3,6 +3,7 @@
 //! policy in force and open isolation cases applied, the documents it was
 //! computed from, and how fresh our copy of the deciding village is.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use kampung_core::{CheckVerdict, DocId, Policy, VillageCode};
@@ -161,14 +162,36 @@ impl Node {
     /// The verdict, for a workflow that checked its own permission.
     pub(crate) fn answer(&self, input: &str) -> Answer {
         let policy = self.policy();
-        let age = |v: VillageCode| self.copy_age(&DocId::village(v));
-        let (verdict, basis) = self
-            .store()
-            .lookups()
-            .read()
-            .check_verdict(input, &policy, age);
+        // The deciding village's copy age is asked by the verdict and shown
+        // in its freshness: found once (its document id made once).
+        let own = self.role().village();
+        let found: Cell<Option<(VillageCode, DocId, Option<Duration>)>> = Cell::new(None);
+        let village_age = |v: VillageCode| {
+            let doc = DocId::village(v);
+            let age = if own == Some(v) {
+                Some(Duration::ZERO)
+            } else {
+                self.mesh()
+                    .and_then(|m| m.heard_from_owner(&doc))
+                    .map(|heard| age(self.now_ms(), heard))
+            };
+            found.set(Some((v, doc, age)));
+            age
+        };
+        let (verdict, basis) =
+            self.store()
+                .lookups()
+                .read()
+                .check_verdict(input, &policy, village_age);
         self.metrics().verdict(verdict.kind());
-        let freshness = Answer::village(&verdict).map(|v| self.freshness(DocId::village(v)));
+        let freshness = Answer::village(&verdict).map(|v| match found.take() {
+            Some((asked, doc, age)) if asked == v => Freshness {
+                doc,
+                own_document: own == Some(v),
+                owner_last_heard_secs: age.map(|d| d.as_secs_f64()),
+            },
+            _ => self.freshness(DocId::village(v)),
+        });
         Answer {
             verdict,
             basis,

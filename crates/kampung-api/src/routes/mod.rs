@@ -70,18 +70,17 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/tokens/{id}/revoke", post(people::revoke_token))
         .route("/v1/access-log", get(audit::access_log))
         .method_not_allowed_fallback(method_not_allowed)
-        // Route layers run after routing, so the metrics see the route template.
-        .route_layer(middleware::from_fn(timeout))
+        // A route layer runs after routing, so the metrics see the route
+        // template; it also cuts a request off after TIMEOUT.
         .route_layer(middleware::from_fn_with_state(metrics, metrics::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(crate::error::localize))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
 
-/// Cut a request off after [`TIMEOUT`], with a JSON error.
-async fn timeout(req: Request, next: Next) -> Response {
+/// The answer of `next`, or after [`TIMEOUT`] a JSON error.
+pub(crate) async fn within_timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(TIMEOUT, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
