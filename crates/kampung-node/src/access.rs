@@ -102,20 +102,27 @@ pub struct AccessQuery {
 
 /// The access log of a node. A look-up appends to a buffer in memory (a
 /// verdict must not wait for the disk, nor pay for a tree insert); every
-/// second ([`AccessLog::run`]), when [`BUFFERED`] entries wait, and before
-/// every read, the buffer goes to the table as one segment: one record
-/// holding its entries, keyed by its newest entry's time, a sequence number
-/// and its number of entries, so time ranges and counts need no decoding.
+/// second, or as soon as [`BUFFERED`] entries wait, [`AccessLog::run`]
+/// writes the buffer off the request threads (and a read writes it first),
+/// in segments of at most [`SEGMENT`] entries: one record each, keyed by its
+/// newest entry's time, a sequence number and its number of entries, so
+/// time ranges and counts need no decoding.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
     table: LocalTable,
     seq: Arc<AtomicU32>,
     limits: AccessLimits,
     pending: Arc<Mutex<Vec<AccessEntry>>>,
+    /// Wakes [`AccessLog::run`] when the buffer is full.
+    full: Arc<tokio::sync::Notify>,
 }
 
-/// Entries buffered at most before the appender writes them itself.
+/// Entries buffered before the writer is woken early.
 pub const BUFFERED: usize = 4096;
+
+/// Entries per segment at most: a record of a few tens of kilobytes, which
+/// sled keeps inline (a large value becomes a file of its own, and a stall).
+pub const SEGMENT: usize = 256;
 
 /// A segment's key: its newest entry's time, a sequence number, its size.
 fn key(max_at_ms: i64, seq: u32, count: u32) -> [u8; 16] {
@@ -151,9 +158,12 @@ impl AccessLog {
     pub fn new(table: LocalTable, limits: AccessLimits) -> AccessLog {
         AccessLog {
             table,
-            seq: Arc::default(),
+            // A random start: segments written after a restart in the same
+            // millisecond (a fixed test clock) never take an old one's key.
+            seq: Arc::new(AtomicU32::new(rand::random())),
             limits,
             pending: Arc::default(),
+            full: Arc::default(),
         }
     }
 
@@ -169,7 +179,7 @@ impl AccessLog {
             pending.len() >= BUFFERED
         };
         if full {
-            self.write_pending();
+            self.full.notify_one();
         }
     }
 
@@ -181,8 +191,10 @@ impl AccessLog {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        if let Err(e) = self.write_segment(&batch) {
-            tracing::error!(error = %e, entries = batch.len(), "could not write to the access log");
+        for segment in batch.chunks(SEGMENT) {
+            if let Err(e) = self.write_segment(segment) {
+                tracing::error!(error = %e, entries = segment.len(), "could not write to the access log");
+            }
         }
     }
 
@@ -256,28 +268,48 @@ impl AccessLog {
         Ok(removed)
     }
 
-    /// Make appends durable every second and prune every minute, until `stop`.
+    /// Make appends durable every second (or as soon as the buffer is
+    /// full) and prune every minute, until `stop`; the disk work runs on a
+    /// blocking thread, never on the threads that answer requests.
     pub async fn run(self, clock: kampung_core::SharedClock, stop: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut n = 0u64;
         loop {
-            tokio::select! {
+            let ticked = tokio::select! {
                 () = stop.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            n += 1;
-            if n % 60 == 1 {
-                if let Err(e) = self.prune(clock.now_ms()) {
-                    tracing::warn!(error = %e, "could not prune the access log");
+                _ = tick.tick() => true,
+                () = self.full.notified() => false,
+            };
+            let log = self.clone();
+            let now = clock.now_ms();
+            let prune = ticked && {
+                n += 1;
+                n % 60 == 1
+            };
+            let done = tokio::task::spawn_blocking(move || {
+                if prune {
+                    if let Err(e) = log.prune(now) {
+                        tracing::warn!(error = %e, "could not prune the access log");
+                    }
                 }
-            }
-            self.write_pending();
-            if let Err(e) = self.table.flush() {
-                tracing::warn!(error = %e, "could not flush the access log");
+                log.write_pending();
+                if ticked {
+                    if let Err(e) = log.table.flush() {
+                        tracing::warn!(error = %e, "could not flush the access log");
+                    }
+                }
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "the access log's writer failed");
             }
         }
-        self.write_pending();
-        let _ = self.table.flush();
+        let log = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            log.write_pending();
+            let _ = log.table.flush();
+        })
+        .await;
     }
 
     /// The newest entries matching `q`.
@@ -457,14 +489,27 @@ mod tests {
         let removed = log.prune(2 * day + 5000).unwrap();
         assert_eq!(removed, 15);
         assert_eq!(log.len(), 15);
-        // Many appends write themselves out at the buffer's size.
+        // A full buffer wakes the writer (it is not written on the
+        // appender's thread), and goes out in segments of SEGMENT entries.
+        let before = log.table.keys().unwrap().len();
         for i in 0..(BUFFERED as i64 + 1) {
             log.append(entry(3 * day + i, "3510155203850001", "u-2"));
         }
         assert_eq!(
             log.table.keys().unwrap().len(),
-            3,
-            "the full buffer went out on its own"
+            before,
+            "not written by the appender"
         );
+        let woken = log.full.notified();
+        tokio::pin!(woken);
+        assert!(woken.as_mut().enable(), "the writer was not woken");
+        log.write_pending();
+        let keys = log.table.keys().unwrap();
+        assert_eq!(keys.len(), before + (BUFFERED + 1).div_ceil(SEGMENT));
+        assert!(keys
+            .iter()
+            .filter_map(|k| key_parts(k))
+            .all(|(_, count)| count <= SEGMENT));
+        assert_eq!(log.len(), 15 + BUFFERED + 1);
     }
 }
