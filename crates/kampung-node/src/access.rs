@@ -222,9 +222,11 @@ impl AccessLog {
         self.write_pending();
         let cutoff = now_ms - i64::from(self.limits.days) * 86_400_000;
         let mut removed = 0;
+        // Segments go by their keys alone (newest time and count): only the
+        // one segment a limit falls inside is read, never the whole log.
         // Segments whose newest entry is older than the cutoff go whole; the
         // first one that is not may hold older entries still.
-        for (k, v) in self.table.range(&FIRST, &LAST, false, usize::MAX)? {
+        for k in self.table.keys()? {
             let Some((max_at, count)) = key_parts(&k) else {
                 self.table.remove(&k)?;
                 continue;
@@ -234,7 +236,7 @@ impl AccessLog {
                 removed += count;
                 continue;
             }
-            let entries = decode(&v);
+            let entries = self.segment(&k)?;
             let keep: Vec<AccessEntry> = entries
                 .iter()
                 .filter(|e| e.at_ms >= cutoff)
@@ -246,18 +248,24 @@ impl AccessLog {
             }
             break;
         }
-        let mut over = self.len().saturating_sub(self.limits.max_entries);
-        while over > 0 {
-            let Some((k, v)) = self.table.range(&FIRST, &LAST, false, 1)?.pop() else {
+        let keys = self.table.keys()?;
+        let total: usize = keys
+            .iter()
+            .filter_map(|k| key_parts(k))
+            .map(|(_, c)| c)
+            .sum();
+        let mut over = total.saturating_sub(self.limits.max_entries);
+        for k in keys {
+            if over == 0 {
                 break;
-            };
+            }
             let count = key_parts(&k).map_or(0, |(_, c)| c);
             if count <= over {
                 self.table.remove(&k)?;
                 removed += count;
                 over -= count;
             } else {
-                let mut entries = decode(&v);
+                let mut entries = self.segment(&k)?;
                 entries.sort_by_key(|e| e.at_ms);
                 let keep = entries.split_off(over.min(entries.len()));
                 removed += entries.len();
@@ -266,6 +274,11 @@ impl AccessLog {
             }
         }
         Ok(removed)
+    }
+
+    /// The entries of the segment at `k`.
+    fn segment(&self, k: &[u8]) -> Result<Vec<AccessEntry>, NodeError> {
+        Ok(self.table.get(k)?.map(|v| decode(&v)).unwrap_or_default())
     }
 
     /// Make appends durable every second (or as soon as the buffer is
