@@ -505,3 +505,38 @@ fn people_tokens_and_the_access_log_from_the_command_line() {
         serde_json::json!([])
     );
 }
+
+/// A clerk knows the village's name, not its code.
+#[test]
+fn villages_are_listed_and_chosen_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    let list = ok(&data, &["villages", "--search", "glagah"]);
+    assert!(
+        list.contains("35.10.15.2012") && list.contains("Kampunganyar"),
+        "{list}"
+    );
+    assert!(list.lines().all(|l| l.contains("Glagah")), "{list}");
+    let all = json(&data, &["villages", "--json"]);
+    assert_eq!(all.as_array().map(Vec::len), Some(217));
+
+    // A name in two districts is refused with both codes to choose from.
+    let err = fails(&data, &["init", "--village", "Karangrejo"]);
+    assert!(
+        err.contains("2 villages") && err.matches("35.10.").count() >= 2,
+        "{err}"
+    );
+    ok(&data, &["init", "--village", "Kampunganyar"]);
+
+    // The node is Kampunganyar's (its residents import); a record is shown
+    // as a clerk reads it.
+    let csv = tmp.path().join("v.csv");
+    let lines = gen_village(&data, VILLAGE, 5, 3, &csv);
+    ok(&data, &["import", csv.to_str().unwrap()]);
+    let shown = ok(&data, &["resident", "show", &field(&lines[1], 0)]);
+    assert!(
+        shown.contains("Kampunganyar (35.10.15.2012, Kecamatan Glagah)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Resident {"), "{shown}");
+}

@@ -30,9 +30,10 @@ struct Cli {
 enum Command {
     /// Create the data directory of a new node: its key pair and its role.
     Init(cmd::init::Args),
-    /// Import residents from a CSV file (the columns of `export`).
+    /// Import residents from a CSV or Excel file (the columns of `export`;
+    /// `--dry-run` to see what it would do).
     Import(cmd::import::Args),
-    /// Write this node's residents as CSV (the columns of `import`).
+    /// Write this node's residents as CSV or Excel (the columns of `import`).
     Export(cmd::export::Args),
     /// Register, correct, move out or mark deceased one resident.
     #[command(subcommand)]
@@ -41,6 +42,8 @@ enum Command {
     Lookup(cmd::lookup::Args),
     /// Generate a deterministic synthetic population as CSV.
     Gen(cmd::gen::Args),
+    /// Banyuwangi's 217 villages and their codes (`--search glagah`).
+    Villages(cmd::villages::Args),
     /// Check or rebuild the derived index.
     #[command(subcommand)]
     Index(cmd::index::Command),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Resident(c) => cmd::resident::run(&data, c),
         Command::Lookup(a) => cmd::lookup::run(&data, a),
         Command::Gen(a) => cmd::gen::run(a),
+        Command::Villages(a) => cmd::villages::run(a),
         Command::Index(c) => cmd::index::run(&data, c),
         Command::Run(a) => cmd::run::run(cli.data.as_deref(), a),
         Command::Status(a) => cmd::status::status(&data, a),

@@ -259,6 +259,78 @@ pub fn village(code: VillageCode) -> Option<&'static Village> {
     TABLES.by_code.get(&code).map(|&i| &TABLES.villages[i])
 }
 
+/// The villages a clerk's words name: a code (`35.10.15.2012`), a name
+/// (`Kampunganyar`, `desa kampunganyar`), a name and its district
+/// (`Karangrejo, Gambiran`), in any capitals. Three names occur in two
+/// districts each: those give two villages, for the person to choose.
+pub fn villages_named(text: &str) -> Vec<&'static Village> {
+    if let Ok(code) = VillageCode::parse(text.trim()) {
+        return village(code).into_iter().collect();
+    }
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let (name, district) = match text.split_once(',') {
+        Some((n, d)) => (norm(n), Some(norm(d))),
+        None => (norm(text), None),
+    };
+    let name = ["desa ", "kelurahan ", "kel. "]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .map_or(name.clone(), str::to_string);
+    let district = district.map(|d| {
+        d.strip_prefix("kecamatan ")
+            .map_or(d.clone(), str::to_string)
+    });
+    villages()
+        .iter()
+        .filter(|v| norm(v.name) == name)
+        .filter(|v| {
+            district
+                .as_ref()
+                .is_none_or(|d| norm(v.district_name) == *d)
+        })
+        .collect()
+}
+
+/// The one village `text` names ([`villages_named`]), or what to write
+/// instead: none is found (with the closest names), or two are.
+pub fn village_named(text: &str) -> Result<&'static Village, String> {
+    match villages_named(text).as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let needle = text.trim().to_lowercase();
+            let like: Vec<String> = villages()
+                .iter()
+                .filter(|v| {
+                    let n = v.name.to_lowercase();
+                    needle.len() >= 3 && (n.contains(&needle) || needle.contains(&n))
+                })
+                .take(5)
+                .map(|v| format!("{} ({}, {})", v.code, v.name, v.district_name))
+                .collect();
+            Err(if like.is_empty() {
+                format!("'{text}' is not one of Banyuwangi's 217 villages: `kampung villages --search TEXT` lists them")
+            } else {
+                format!("'{text}' is not one of Banyuwangi's 217 villages; did you mean {}?", like.join(", "))
+            })
+        }
+        many => Err(format!(
+            "'{text}' is the name of {} villages: {}; write the code or the name with its district (\"{}, {}\")",
+            many.len(),
+            many.iter()
+                .map(|v| format!("{} in {}", v.code, v.district_name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            many[0].name,
+            many[0].district_name
+        )),
+    }
+}
+
 /// A village by its ordinal (see [`Village::ordinal`]).
 pub fn village_by_ordinal(ordinal: u16) -> Option<&'static Village> {
     TABLES.villages.get(usize::from(ordinal))
@@ -289,6 +361,29 @@ mod tests {
                 .count(),
             10
         );
+    }
+
+    #[test]
+    fn villages_are_found_by_name_and_district() {
+        let k = village_named("Kampunganyar").unwrap();
+        assert_eq!(k.code.to_string(), "35.10.15.2012");
+        assert_eq!(village_named("  desa  KAMPUNGANYAR ").unwrap().code, k.code);
+        assert_eq!(village_named("35.10.15.2012").unwrap().code, k.code);
+        // The three names that occur in two districts each.
+        for name in ["Karangrejo", "Watukebo", "Tamansari"] {
+            let both = villages_named(name);
+            assert_eq!(both.len(), 2, "{name}");
+            let err = village_named(name).unwrap_err();
+            assert!(
+                err.contains(&both[0].code.to_string()) && err.contains(&both[1].code.to_string()),
+                "{err}"
+            );
+            let one = format!("{name}, {}", both[1].district_name);
+            assert_eq!(village_named(&one).unwrap().code, both[1].code, "{one}");
+        }
+        let err = village_named("Kampung").unwrap_err();
+        assert!(err.contains("Kampunganyar"), "{err}");
+        assert!(village_named("Atlantis").is_err());
     }
 
     #[test]

@@ -561,6 +561,33 @@ const ALIASES: [(&str, &[&str]); 12] = [
     ),
 ];
 
+/// A resident's cells in the order of [`COLUMNS`]: what both exports write.
+pub(crate) fn cells(r: &Resident) -> [String; COLUMNS.len()] {
+    let (status, moved_to, died_on) = match &r.status {
+        Status::Active => ("active", String::new(), String::new()),
+        Status::MovedOut { destination } => ("moved_out", destination.clone(), String::new()),
+        Status::Deceased { date } => (
+            "deceased",
+            String::new(),
+            date.map(|d| d.to_string()).unwrap_or_default(),
+        ),
+    };
+    [
+        r.nik.to_string(),
+        r.full_name.clone(),
+        r.sex.code().to_string(),
+        r.birth_date.to_string(),
+        r.family_card.clone(),
+        r.address.dusun.clone(),
+        r.address.rt.to_string(),
+        r.address.rw.to_string(),
+        r.village.to_string(),
+        status.to_string(),
+        moved_to,
+        died_on,
+    ]
+}
+
 /// Write residents with the import columns.
 pub fn write<'a, W: Write>(
     out: W,
@@ -569,29 +596,7 @@ pub fn write<'a, W: Write>(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
     for r in residents {
-        let (status, moved_to, died_on) = match &r.status {
-            Status::Active => ("active", String::new(), String::new()),
-            Status::MovedOut { destination } => ("moved_out", destination.clone(), String::new()),
-            Status::Deceased { date } => (
-                "deceased",
-                String::new(),
-                date.map(|d| d.to_string()).unwrap_or_default(),
-            ),
-        };
-        w.write_record([
-            r.nik.to_string().as_str(),
-            &r.full_name,
-            r.sex.code(),
-            &r.birth_date.to_string(),
-            &r.family_card,
-            &r.address.dusun,
-            &r.address.rt.to_string(),
-            &r.address.rw.to_string(),
-            &r.village.to_string(),
-            status,
-            &moved_to,
-            &died_on,
-        ])?;
+        w.write_record(cells(r))?;
     }
     w.flush()?;
     Ok(())

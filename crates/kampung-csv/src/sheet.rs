@@ -7,7 +7,7 @@
 use std::io::Cursor;
 
 use calamine::{Data, Reader};
-use kampung_core::{Resident, Status};
+use kampung_core::Resident;
 
 use crate::{excel_number_reason, Checker, FileError, ReadReport, RowError, COLUMNS};
 
@@ -112,29 +112,7 @@ pub fn write_xlsx<'a>(
     }
     for (i, r) in residents.into_iter().enumerate() {
         let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let (status, moved_to, died_on) = match &r.status {
-            Status::Active => ("active", String::new(), String::new()),
-            Status::MovedOut { destination } => ("moved_out", destination.clone(), String::new()),
-            Status::Deceased { date } => (
-                "deceased",
-                String::new(),
-                date.map(|d| d.to_string()).unwrap_or_default(),
-            ),
-        };
-        let cells = [
-            r.nik.to_string(),
-            r.full_name.clone(),
-            r.sex.code().to_string(),
-            r.birth_date.to_string(),
-            r.family_card.clone(),
-            r.address.dusun.clone(),
-            r.address.rt.to_string(),
-            r.address.rw.to_string(),
-            r.village.to_string(),
-            status.to_string(),
-            moved_to,
-            died_on,
-        ];
+        let cells = crate::cells(r);
         for (col, value) in cells.iter().enumerate() {
             let col = u16::try_from(col).unwrap_or(u16::MAX);
             sheet.write_string_with_format(row, col, value, &text_cell)?;

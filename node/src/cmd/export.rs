@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -28,32 +27,22 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("this node holds no residents of village {village}");
     }
     match a.out {
-        Some(path)
-            if path
+        Some(path) => {
+            // Written whole beside the file, then renamed: a crash leaves
+            // the old file or the new one, never half of one.
+            let xlsx = path
                 .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx")) =>
-        {
-            let bytes = kampung_csv::write_xlsx(&residents)?;
-            let tmp = path.with_extension("xlsx.tmp");
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+            let bytes = if xlsx {
+                kampung_csv::write_xlsx(&residents)?
+            } else {
+                let mut out = Vec::new();
+                kampung_csv::write(&mut out, &residents)?;
+                out
+            };
+            let tmp = path.with_extension("export.tmp");
             std::fs::write(&tmp, bytes)
                 .with_context(|| format!("cannot create {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
-                "wrote {} resident(s) of {village} to {}",
-                residents.len(),
-                path.display()
-            );
-        }
-        Some(path) => {
-            let tmp = path.with_extension("csv.tmp");
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&tmp)
-                    .with_context(|| format!("cannot create {}", tmp.display()))?,
-            );
-            kampung_csv::write(&mut f, &residents)?;
-            f.flush()?;
-            drop(f);
             std::fs::rename(&tmp, &path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(

@@ -18,8 +18,10 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 #[group(required = true, multiple = false)]
 pub struct RoleArgs {
-    /// A village office node, by village code (e.g. 35.10.15.2012).
-    #[arg(long, value_parser = |s: &str| VillageCode::parse(s).map_err(|e| e.to_string()))]
+    /// A village office node: its code (35.10.15.2012) or its name
+    /// (Kampunganyar; "Karangrejo, Gambiran" where two districts share a
+    /// name). `kampung villages` lists them.
+    #[arg(long, value_parser = |s: &str| kampung_core::banyuwangi::village_named(s).map(|v| v.code))]
     village: Option<VillageCode>,
     /// A border checkpoint node, by name (e.g. ketapang).
     #[arg(long)]

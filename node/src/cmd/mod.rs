@@ -14,6 +14,7 @@ pub mod resident;
 pub mod run;
 pub mod status;
 pub mod trust;
+pub mod villages;
 
 use anyhow::Context;
 use kampung_core::{Clock, SystemClock, VillageCode};

@@ -96,7 +96,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         if *json {
             super::print_json(&r)?;
         } else {
-            println!("{r:#?}");
+            print_record(&r);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -164,4 +164,33 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         println!("{}: nothing changed", r.nik);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A record as a clerk reads it.
+fn print_record(r: &Resident) {
+    let village = kampung_core::banyuwangi::village(r.village).map_or_else(
+        || r.village.to_string(),
+        |v| format!("{} ({}, Kecamatan {})", v.name, r.village, v.district_name),
+    );
+    let status = match &r.status {
+        kampung_core::Status::Active => "active".to_string(),
+        kampung_core::Status::MovedOut { destination } => format!("moved out to {destination}"),
+        kampung_core::Status::Deceased { date: Some(d) } => format!("deceased on {d}"),
+        kampung_core::Status::Deceased { date: None } => "deceased".to_string(),
+    };
+    let sex = match r.sex {
+        kampung_core::Sex::Male => "L (male)",
+        kampung_core::Sex::Female => "P (female)",
+    };
+    println!("NIK          {}", r.nik);
+    println!("name         {}", r.full_name);
+    println!("sex          {sex}");
+    println!("born         {}", r.birth_date);
+    println!("family card  {}", r.family_card);
+    println!(
+        "address      Dusun {}, RT {:03}/RW {:03}",
+        r.address.dusun, r.address.rt, r.address.rw
+    );
+    println!("village      {village}");
+    println!("status       {status}");
 }
