@@ -74,6 +74,18 @@ pub struct CertificateView {
 }
 
 impl Node {
+    /// Crossings found in checkpoints' logs, each with its checkpoint's label.
+    fn found(&self, found: Vec<(String, Crossing)>) -> Vec<FoundCrossing> {
+        found
+            .into_iter()
+            .map(|(checkpoint, crossing)| FoundCrossing {
+                checkpoint_label: self.label_of(&checkpoint),
+                checkpoint,
+                crossing,
+            })
+            .collect()
+    }
+
     /// What the roster's certificate calls the node with peer id `peer`.
     pub fn label_of(&self, peer: &str) -> Option<String> {
         let roster = self.roster()?.read().ok()?;
@@ -124,14 +136,7 @@ impl Node {
         }
         Ok(CrossingSearch {
             total,
-            items: items
-                .into_iter()
-                .map(|(checkpoint, crossing)| FoundCrossing {
-                    checkpoint_label: self.label_of(&checkpoint),
-                    checkpoint,
-                    crossing,
-                })
-                .collect(),
+            items: self.found(items),
         })
     }
 
@@ -178,14 +183,7 @@ impl Node {
             nik,
             answer,
             records,
-            crossings: found
-                .into_iter()
-                .map(|(checkpoint, crossing)| FoundCrossing {
-                    checkpoint_label: self.label_of(&checkpoint),
-                    checkpoint,
-                    crossing,
-                })
-                .collect(),
+            crossings: self.found(found),
             cases,
         })
     }

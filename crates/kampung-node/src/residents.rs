@@ -181,12 +181,25 @@ impl Node {
         records: Vec<Resident>,
         confirmed: &Confirmed,
     ) -> Result<Vec<RecordRefusal>, NodeError> {
-        by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
         let existing = self.existing(village, &records).await?;
+        self.refusals(by, village, &records, &existing, confirmed)
+            .await
+    }
+
+    /// [`Node::check_residents`] against the village's records already read.
+    async fn refusals(
+        &self,
+        by: &Actor,
+        village: VillageCode,
+        records: &[Resident],
+        existing: &std::collections::HashMap<Nik, Resident>,
+        confirmed: &Confirmed,
+    ) -> Result<Vec<RecordRefusal>, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
         let mut refused: Vec<RecordRefusal> = self
             .store()
-            .check(village, records.clone())
+            .check(village, records.to_vec())
             .await?
             .into_iter()
             .map(|(index, r)| {
@@ -277,8 +290,12 @@ impl Node {
         records: Vec<Resident>,
         confirmed: &Confirmed,
     ) -> Result<ImportPreview, NodeError> {
-        let refused = self.check_residents(by, records.clone(), confirmed).await?;
-        let existing = self.existing(self.own_village()?, &records).await?;
+        // The village's records are read once, for the checks and the preview.
+        let village = self.own_village()?;
+        let existing = self.existing(village, &records).await?;
+        let refused = self
+            .refusals(by, village, &records, &existing, confirmed)
+            .await?;
         let mut preview = ImportPreview {
             refused,
             ..ImportPreview::default()
