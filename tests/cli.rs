@@ -222,7 +222,7 @@ fn a_bad_file_reports_every_bad_row_and_imports_nothing() {
     assert!(errors[2]["message"]
         .as_str()
         .unwrap()
-        .contains("first on line 2"));
+        .contains("first on row 2"));
     assert!(errors[3]["message"]
         .as_str()
         .unwrap()

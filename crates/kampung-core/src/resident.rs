@@ -125,15 +125,44 @@ pub struct Resident {
 pub enum RecordError {
     #[error("nik: {0}")]
     Nik(#[from] NikError),
-    #[error("{field}: {reason}")]
-    Field { field: &'static str, reason: String },
+    #[error("{field}: {problem}")]
+    Field {
+        field: &'static str,
+        problem: FieldProblem,
+    },
 }
 
-fn field(field: &'static str, reason: impl Into<String>) -> RecordError {
-    RecordError::Field {
-        field,
-        reason: reason.into(),
+impl RecordError {
+    /// The record's field at fault (`nik`, `full_name`, `rt`, ...).
+    pub fn field(&self) -> &'static str {
+        match self {
+            RecordError::Nik(_) => "nik",
+            RecordError::Field { field, .. } => field,
+        }
     }
+}
+
+/// What is wrong with a field (the message catalogues of `kampung-i18n`
+/// render it for people; `Display` is the English of logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("is {chars} characters long, at most {max} are allowed", max = MAX_TEXT)]
+    TooLong { chars: usize },
+    #[error("contains a control character (line break or tab)")]
+    ControlCharacter,
+    #[error("'{0}' is not 16 digits")]
+    Not16Digits(String),
+    #[error("{0} is not between 1 and 999")]
+    OutOfRange(u16),
+    #[error("{died} is before the birth date {born}")]
+    DeathBeforeBirth { died: Date, born: Date },
+}
+
+fn field(field: &'static str, problem: FieldProblem) -> RecordError {
+    RecordError::Field { field, problem }
 }
 
 /// Longest name, dusun or destination accepted, in characters.
@@ -142,19 +171,13 @@ pub const MAX_TEXT: usize = 120;
 fn text(name: &'static str, value: &str) -> Result<(), RecordError> {
     let n = value.trim().chars().count();
     if n == 0 {
-        return Err(field(name, "is empty"));
+        return Err(field(name, FieldProblem::Empty));
     }
     if n > MAX_TEXT {
-        return Err(field(
-            name,
-            format!("is {n} characters long, at most {MAX_TEXT} are allowed"),
-        ));
+        return Err(field(name, FieldProblem::TooLong { chars: n }));
     }
     if value.chars().any(char::is_control) {
-        return Err(field(
-            name,
-            "contains a control character (line break or tab)",
-        ));
+        return Err(field(name, FieldProblem::ControlCharacter));
     }
     Ok(())
 }
@@ -167,13 +190,13 @@ impl Resident {
         if self.family_card.len() != 16 || !self.family_card.bytes().all(|b| b.is_ascii_digit()) {
             return Err(field(
                 "family_card",
-                format!("'{}' is not 16 digits", self.family_card),
+                FieldProblem::Not16Digits(self.family_card.clone()),
             ));
         }
         text("dusun", &self.address.dusun)?;
         for (name, v) in [("rt", self.address.rt), ("rw", self.address.rw)] {
             if !(1..=999).contains(&v) {
-                return Err(field(name, format!("{v} is not between 1 and 999")));
+                return Err(field(name, FieldProblem::OutOfRange(v)));
             }
         }
         match &self.status {
@@ -184,7 +207,10 @@ impl Resident {
                     if *d < self.birth_date {
                         return Err(field(
                             "died_on",
-                            format!("{d} is before the birth date {}", self.birth_date),
+                            FieldProblem::DeathBeforeBirth {
+                                died: *d,
+                                born: self.birth_date,
+                            },
                         ));
                     }
                 }

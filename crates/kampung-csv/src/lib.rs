@@ -19,9 +19,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
 
-use kampung_core::nik::NikWarning;
-use kampung_core::resident::StatusKind;
+use kampung_core::banyuwangi::VillageCodeError;
+use kampung_core::nik::{NikError, NikWarning};
+use kampung_core::resident::{RecordError, StatusKind};
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
+use kampung_i18n::Lang;
 use time::Date;
 
 /// The columns, in the order `export` writes them.
@@ -59,7 +61,7 @@ pub struct Row {
 pub struct RowError {
     pub line: u64,
     pub field: Option<&'static str>,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 impl fmt::Display for RowError {
@@ -68,6 +70,94 @@ impl fmt::Display for RowError {
             Some(field) => write!(f, "line {}, field {field}: {}", self.line, self.reason),
             None => write!(f, "line {}: {}", self.line, self.reason),
         }
+    }
+}
+
+/// Why a row cannot be imported, with its particulars: [`Reason::message`]
+/// renders it from the message catalogues in the clerk's language
+/// (`Display` is the English one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The NIK breaks one of its rules.
+    Nik(NikError),
+    /// A field breaks a rule of a record.
+    Record(RecordError),
+    /// Not one of Banyuwangi's village codes.
+    Village(VillageCodeError),
+    /// The NIK is on an earlier row of the file too.
+    Duplicate {
+        nik: Nik,
+        first: u64,
+    },
+    NotSex(String),
+    NotDate(String),
+    NotNumber(String),
+    NotStatus(String),
+    /// A NIK (or KK number) a spreadsheet turned into a number, as shown.
+    ExcelNumber {
+        nik: bool,
+        shown: String,
+    },
+    TooLong,
+    FieldCount {
+        found: u64,
+        expected: u64,
+    },
+    NotUtf8,
+    /// The CSV reader's own words.
+    Unreadable(String),
+}
+
+impl Reason {
+    /// The reason in `lang`, from the message catalogues.
+    pub fn message(&self, lang: Lang) -> String {
+        use kampung_i18n::tr;
+        let value = |key: &str, v: &str| tr(lang, key, &[("value", v.into())]);
+        match self {
+            Reason::Nik(e) => kampung_i18n::nik_error(lang, e),
+            Reason::Record(e) => kampung_i18n::record_error(lang, e),
+            Reason::Village(e) => kampung_i18n::village_code_error(lang, e),
+            Reason::Duplicate { nik, first } => tr(
+                lang,
+                "row-duplicate",
+                &[
+                    ("nik", nik.to_string().into()),
+                    ("first", first.to_string().into()),
+                ],
+            ),
+            Reason::NotSex(v) => value("row-not_sex", v),
+            Reason::NotDate(v) => value("row-not_date", v),
+            Reason::NotNumber(v) => value("row-not_number", v),
+            Reason::NotStatus(v) => value("row-not_status", v),
+            Reason::ExcelNumber { nik: true, shown } => value("row-excel_nik", shown),
+            Reason::ExcelNumber { nik: false, shown } => value("row-excel_kk", shown),
+            Reason::TooLong => tr(
+                lang,
+                "row-too_long",
+                &[("max", MAX_RECORD_BYTES.to_string().into())],
+            ),
+            Reason::FieldCount { found, expected } => tr(
+                lang,
+                "row-field_count",
+                &[
+                    ("found", found.to_string().into()),
+                    ("expected", expected.to_string().into()),
+                ],
+            ),
+            Reason::NotUtf8 => kampung_i18n::t(lang, "row-not_utf8"),
+            Reason::Unreadable(detail) => tr(
+                lang,
+                "row-unreadable",
+                &[("detail", detail.as_str().into())],
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Lang::En))
     }
 }
 
@@ -81,22 +171,70 @@ pub struct ReadReport {
 /// The file as a whole cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+#[error("{}", self.message(Lang::En))]
 pub enum FileError {
-    #[error("the file is empty: expected a header line with the columns {}", COLUMNS.join(","))]
     Empty,
-    #[error("line 1 (header): missing column(s) {missing}{}; expected the columns {}", unknown.as_ref().map(|u| format!(" (and unknown column(s) {u}: renamed?)")).unwrap_or_default(), COLUMNS.join(","))]
     MissingColumns {
         missing: String,
         unknown: Option<String>,
     },
-    #[error("line 1 (header): unknown column(s) {unknown}; expected the columns {}", COLUMNS.join(","))]
-    UnknownColumns { unknown: String },
-    #[error("line 1 (header): column '{0}' appears twice")]
+    UnknownColumns {
+        unknown: String,
+    },
     DuplicateColumn(String),
-    #[error("cannot read the file: {0}")]
     Csv(#[from] csv::Error),
-    #[error("cannot read the workbook (.xlsx, .xls or .ods): {0}; save it again from the spreadsheet program, or save it as CSV UTF-8")]
     Workbook(String),
+}
+
+impl FileError {
+    /// What is wrong with the file in `lang`, from the message catalogues.
+    pub fn message(&self, lang: Lang) -> String {
+        use kampung_i18n::tr;
+        let columns = COLUMNS.join(",");
+        match self {
+            FileError::Empty => tr(lang, "file-empty", &[("columns", columns.into())]),
+            FileError::MissingColumns {
+                missing,
+                unknown: None,
+            } => tr(
+                lang,
+                "file-missing_columns",
+                &[
+                    ("missing", missing.as_str().into()),
+                    ("columns", columns.into()),
+                ],
+            ),
+            FileError::MissingColumns {
+                missing,
+                unknown: Some(unknown),
+            } => tr(
+                lang,
+                "file-missing_and_unknown_columns",
+                &[
+                    ("missing", missing.as_str().into()),
+                    ("unknown", unknown.as_str().into()),
+                    ("columns", columns.into()),
+                ],
+            ),
+            FileError::UnknownColumns { unknown } => tr(
+                lang,
+                "file-unknown_columns",
+                &[
+                    ("unknown", unknown.as_str().into()),
+                    ("columns", columns.into()),
+                ],
+            ),
+            FileError::DuplicateColumn(column) => tr(
+                lang,
+                "file-duplicate_column",
+                &[("column", column.as_str().into())],
+            ),
+            FileError::Csv(e) => tr(lang, "file-unreadable", &[("detail", e.to_string().into())]),
+            FileError::Workbook(detail) => {
+                tr(lang, "file-workbook", &[("detail", detail.as_str().into())])
+            }
+        }
+    }
 }
 
 /// Read a whole file, checking every row. `this_year` is the century pivot of NIK birth years.
@@ -142,7 +280,7 @@ pub fn read<R: Read>(mut input: R, this_year: i32) -> Result<ReadReport, FileErr
             checker.report.errors.push(RowError {
                 line,
                 field: None,
-                reason: format!("the row is longer than {MAX_RECORD_BYTES} bytes"),
+                reason: Reason::TooLong,
             });
             continue;
         }
@@ -195,10 +333,10 @@ impl Checker {
                     self.report.errors.push(RowError {
                         line,
                         field: Some("nik"),
-                        reason: format!(
-                            "{} appears twice in the file (first on line {first})",
-                            resident.nik
-                        ),
+                        reason: Reason::Duplicate {
+                            nik: resident.nik,
+                            first,
+                        },
                     });
                     return;
                 }
@@ -277,15 +415,16 @@ fn sniff_delimiter(data: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
-fn describe_csv_error(e: &csv::Error) -> String {
+fn describe_csv_error(e: &csv::Error) -> Reason {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
-            "has {len} fields, the header has {expected_len} (a missing or extra separator, or an unclosed quote?)"
-        ),
-        csv::ErrorKind::Utf8 { .. } => {
-            "is not valid UTF-8 text; save the file as 'CSV UTF-8' and import again".to_string()
-        }
-        _ => e.to_string(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => Reason::FieldCount {
+            found: *len,
+            expected: *expected_len,
+        },
+        csv::ErrorKind::Utf8 { .. } => Reason::NotUtf8,
+        _ => Reason::Unreadable(e.to_string()),
     }
 }
 
@@ -294,7 +433,7 @@ struct Columns {
     at: [Option<usize>; COLUMNS.len()],
 }
 
-type FieldError = (&'static str, String);
+type FieldError = (&'static str, Reason);
 
 impl Columns {
     fn from_header(header: &csv::StringRecord) -> Result<Self, FileError> {
@@ -347,15 +486,15 @@ impl Columns {
         let nik_text = self.get(r, "nik");
         excel_number("nik", nik_text)?;
         let nik = Nik::parse(nik_text, this_year)
-            .map_err(|e| ("nik", e.to_string()))?
+            .map_err(|e| ("nik", Reason::Nik(e)))?
             .nik();
         excel_number("family_card", self.get(r, "family_card"))?;
         let sex_text = self.get(r, "sex");
-        let sex = Sex::parse(sex_text).ok_or(("sex", format!("'{sex_text}' is not L or P")))?;
+        let sex = Sex::parse(sex_text).ok_or(("sex", Reason::NotSex(sex_text.to_string())))?;
         let birth_date = parse_date("birth_date", self.get(r, "birth_date"))?;
         let village_text = self.get(r, "village_code");
         let village =
-            VillageCode::parse(village_text).map_err(|e| ("village_code", e.to_string()))?;
+            VillageCode::parse(village_text).map_err(|e| ("village_code", Reason::Village(e)))?;
         let status_text = self.get(r, "status");
         let status = match StatusKind::parse(status_text) {
             Some(StatusKind::Active) => Status::Active,
@@ -372,12 +511,7 @@ impl Columns {
                     },
                 }
             }
-            None => {
-                return Err((
-                    "status",
-                    format!("'{status_text}' is not one of active, moved_out, deceased"),
-                ))
-            }
+            None => return Err(("status", Reason::NotStatus(status_text.to_string()))),
         };
         let resident = Resident {
             nik,
@@ -394,10 +528,9 @@ impl Columns {
             status,
             updated_at_ms: 0,
         };
-        let warnings = resident.validate(this_year).map_err(|e| match e {
-            kampung_core::resident::RecordError::Field { field, reason } => (field, reason),
-            other => ("nik", other.to_string()),
-        })?;
+        let warnings = resident
+            .validate(this_year)
+            .map_err(|e| (e.field(), Reason::Record(e)))?;
         Ok((resident, warnings))
     }
 }
@@ -412,18 +545,13 @@ fn parse_number(field: &'static str, s: &str) -> Result<u16, FieldError> {
                 Err(e)
             }
         })
-        .map_err(|_| (field, format!("'{s}' is not a number")))
+        .map_err(|_| (field, Reason::NotNumber(s.to_string())))
 }
 
 /// `YYYY-MM-DD`, or the Indonesian day first: `DD-MM-YYYY`, `DD/MM/YYYY`,
 /// `D/M/YYYY` (as Excel shows it), `DD.MM.YYYY`.
 pub fn parse_date(field: &'static str, s: &str) -> Result<Date, FieldError> {
-    let bad = || {
-        (
-            field,
-            format!("'{s}' is not a date (write YYYY-MM-DD, e.g. 1985-03-12, or 12/3/1985)"),
-        )
-    };
+    let bad = || (field, Reason::NotDate(s.to_string()));
     let parts: Vec<&str> = s.trim().split(['-', '/', '.']).collect();
     let [a, b, c] = parts.as_slice() else {
         return Err(bad());
@@ -466,11 +594,11 @@ fn excel_number(field: &'static str, s: &str) -> Result<(), FieldError> {
 }
 
 /// Why a NIK or KK held as a number cannot be read.
-pub(crate) fn excel_number_reason(field: &str, shown: &str) -> String {
-    let what = if field == "nik" { "NIK" } else { "KK number" };
-    format!(
-        "'{shown}': Excel turned this {what} into a number and lost digits: format the column as Text and export again from the source"
-    )
+pub(crate) fn excel_number_reason(field: &str, shown: &str) -> Reason {
+    Reason::ExcelNumber {
+        nik: field == "nik",
+        shown: shown.to_string(),
+    }
 }
 
 /// The column a header names: ours (`nik`, `full_name`, ...), or a name

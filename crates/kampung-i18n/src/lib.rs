@@ -14,6 +14,7 @@
 //! assert_eq!(number(1_695_102), "1.695.102");
 //! ```
 
+mod record;
 mod verdict;
 
 use std::borrow::Cow;
@@ -25,6 +26,7 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use kampung_core::checkpoint::WIB;
 use time::{Date, OffsetDateTime};
 
+pub use record::{field_problem, record_error, status, village_code_error};
 pub use verdict::{explain, headline, nik_error, nik_warning, place, Headline};
 
 /// A language people read.

@@ -73,8 +73,9 @@ pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{
-    field_changes, guard, ChangedRecord, Confirmed, Correction, FieldChange, ImportPreview,
-    RecordChange, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery, Written,
+    field_changes, field_changes_in, guard, ChangedRecord, Confirmed, Correction, FieldChange,
+    ImportPreview, RecordChange, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery,
+    Written,
 };
 pub use start::{
     open_offline, start, start_with_config, Parts, Running, StartError, Trust, SESSION_IDLE_MS,

@@ -3,7 +3,8 @@
 //! village found through the index).
 
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
-use kampung_store::WriteReport;
+use kampung_i18n::Lang;
+use kampung_store::{Refusal, WriteReport};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use tokio::sync::watch;
@@ -46,16 +47,137 @@ pub struct RecordRefusal {
     /// The record's field at fault (a CSV column: `nik`, `birth_date`, ...).
     #[serde(default)]
     pub field: String,
+    /// Why, for people (in English unless the reader asked for another
+    /// language: see [`RecordRefusal::in_lang`]).
     pub message: String,
+    /// Why, to render in the reader's language (none when read back from
+    /// JSON: the message then stays as it came).
+    #[serde(skip)]
+    why: Option<Why>,
+}
+
+/// Why a record is refused, with its particulars: rendered from the
+/// message catalogues in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Why {
+    /// The store's rules (wrong village, registered elsewhere, a field).
+    Store(Refusal),
+    BirthInFuture {
+        date: Date,
+        today: Date,
+    },
+    DeathInFuture {
+        date: Date,
+        today: Date,
+    },
+    /// Another person's identity on a registered NIK.
+    IdentityChange {
+        old: Box<Resident>,
+        new: Box<Resident>,
+    },
+    /// Back to a state older than the one recorded.
+    OlderState {
+        old: Box<Resident>,
+        new: Box<Resident>,
+    },
 }
 
 impl RecordRefusal {
-    fn new(index: usize, code: RefusalCode, field: &str, message: String) -> Self {
+    fn new(index: usize, code: RefusalCode, field: &str, why: Why) -> Self {
         RecordRefusal {
             index,
             code,
             field: field.to_string(),
-            message,
+            message: why.message(Lang::En),
+            why: Some(why),
+        }
+    }
+
+    /// The reason in `lang`, from the message catalogues.
+    pub fn message_in(&self, lang: Lang) -> String {
+        self.why
+            .as_ref()
+            .map_or_else(|| self.message.clone(), |w| w.message(lang))
+    }
+
+    /// The same refusal with its message in `lang` (for an API answer).
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.message = self.message_in(lang);
+        self
+    }
+}
+
+impl Why {
+    fn message(&self, lang: Lang) -> String {
+        use kampung_i18n::{date, tr};
+        let sex = |s: Sex| s.code().to_string();
+        match self {
+            Why::Store(Refusal::WrongVillage {
+                nik,
+                record,
+                target,
+            }) => tr(
+                lang,
+                "refusal-wrong_village",
+                &[
+                    ("nik", nik.to_string().into()),
+                    ("record", record.to_string().into()),
+                    ("target", target.to_string().into()),
+                ],
+            ),
+            Why::Store(Refusal::RegisteredElsewhere { nik, village, name }) => tr(
+                lang,
+                "refusal-registered_elsewhere",
+                &[
+                    ("nik", nik.to_string().into()),
+                    ("village", village.to_string().into()),
+                    ("name", (*name).into()),
+                ],
+            ),
+            Why::Store(Refusal::Invalid { reason, .. }) => kampung_i18n::record_error(lang, reason),
+            Why::Store(other) => other.to_string(),
+            Why::BirthInFuture { date: d, today } => tr(
+                lang,
+                "refusal-birth_in_future",
+                &[
+                    ("date", date(lang, *d).into()),
+                    ("today", date(lang, *today).into()),
+                ],
+            ),
+            Why::DeathInFuture { date: d, today } => tr(
+                lang,
+                "refusal-death_in_future",
+                &[
+                    ("date", date(lang, *d).into()),
+                    ("today", date(lang, *today).into()),
+                ],
+            ),
+            Why::IdentityChange { old, new } => tr(
+                lang,
+                "refusal-identity_change",
+                &[
+                    ("nik", new.nik.to_string().into()),
+                    ("old_name", old.full_name.as_str().into()),
+                    ("old_sex", sex(old.sex).into()),
+                    ("old_born", date(lang, old.birth_date).into()),
+                    ("new_name", new.full_name.as_str().into()),
+                    ("new_sex", sex(new.sex).into()),
+                    ("new_born", date(lang, new.birth_date).into()),
+                ],
+            ),
+            Why::OlderState { old, new } => tr(
+                lang,
+                if matches!(old.status, Status::Deceased { .. }) {
+                    "refusal-undo_death"
+                } else {
+                    "refusal-undo_move_out"
+                },
+                &[
+                    ("nik", new.nik.to_string().into()),
+                    ("name", old.full_name.as_str().into()),
+                    ("status", kampung_i18n::status(lang, &new.status).into()),
+                ],
+            ),
         }
     }
 }
@@ -104,8 +226,21 @@ fn status_text(s: &kampung_core::Status) -> String {
     }
 }
 
-/// The fields in which `new` differs from `old`.
+/// The fields in which `new` differs from `old`, with their values as
+/// files and programs write them (`1985-03-12`, `moved_out Kota Malang`).
 pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
+    changes(old, new, None)
+}
+
+/// The same, with the values as a person reads them in `lang` (`12 Maret
+/// 1985`, `pindah ke Kota Malang`): what a confirmation page shows.
+pub fn field_changes_in(lang: Lang, old: &Resident, new: &Resident) -> Vec<FieldChange> {
+    changes(old, new, Some(lang))
+}
+
+fn changes(old: &Resident, new: &Resident, lang: Option<Lang>) -> Vec<FieldChange> {
+    let date = |d: Date| lang.map_or_else(|| d.to_string(), |l| kampung_i18n::date(l, d));
+    let status = |s: &Status| lang.map_or_else(|| status_text(s), |l| kampung_i18n::status(l, s));
     let mut out = Vec::new();
     let mut cmp = |field: &'static str, a: String, b: String| {
         if a != b {
@@ -118,11 +253,7 @@ pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
     };
     cmp("full_name", old.full_name.clone(), new.full_name.clone());
     cmp("sex", old.sex.code().into(), new.sex.code().into());
-    cmp(
-        "birth_date",
-        old.birth_date.to_string(),
-        new.birth_date.to_string(),
-    );
+    cmp("birth_date", date(old.birth_date), date(new.birth_date));
     cmp(
         "family_card",
         old.family_card.clone(),
@@ -135,7 +266,7 @@ pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
     );
     cmp("rt", old.address.rt.to_string(), new.address.rt.to_string());
     cmp("rw", old.address.rw.to_string(), new.address.rw.to_string());
-    cmp("status", status_text(&old.status), status_text(&new.status));
+    cmp("status", status(&old.status), status(&new.status));
     out
 }
 
@@ -204,7 +335,11 @@ impl Node {
             .into_iter()
             .map(|(index, r)| {
                 let code = RefusalCode::of(&r);
-                RecordRefusal::new(index, code, code.field(), r.to_string())
+                let field = match &r {
+                    Refusal::Invalid { reason, .. } => reason.field(),
+                    _ => code.field(),
+                };
+                RecordRefusal::new(index, code, field, Why::Store(r))
             })
             .collect();
         let store_refused: std::collections::HashSet<usize> =
@@ -577,7 +712,10 @@ pub fn guard<'a>(
             index,
             RefusalCode::FutureDate,
             "birth_date",
-            format!("the birth date {} is after today ({today})", new.birth_date),
+            Why::BirthInFuture {
+                date: new.birth_date,
+                today,
+            },
         ));
     }
     if let Status::Deceased { date: Some(d) } = new.status {
@@ -586,7 +724,7 @@ pub fn guard<'a>(
                 index,
                 RefusalCode::FutureDate,
                 "died_on",
-                format!("the date of death {d} is after today ({today})"),
+                Why::DeathInFuture { date: d, today },
             ));
         }
     }
@@ -610,41 +748,26 @@ pub fn guard<'a>(
                 index,
                 RefusalCode::IdentityChange,
                 first,
-                format!(
-                    "{} is registered as {} ({}, born {}); this row makes it {} ({}, born {}): \
-                     another person? Check the NIK; if the registered record is wrong, confirm \
-                     this change for {}",
-                    new.nik,
-                    old.full_name,
-                    old.sex.code(),
-                    old.birth_date,
-                    new.full_name,
-                    new.sex.code(),
-                    new.birth_date,
-                    new.nik
-                ),
+                Why::IdentityChange {
+                    old: Box::new(old.clone()),
+                    new: Box::new(new.clone()),
+                },
             ));
         }
         let older = match (&old.status, &new.status) {
-            (Status::Deceased { .. }, Status::Deceased { .. }) => None,
-            (Status::Deceased { .. }, _) => Some("died"),
-            (Status::MovedOut { .. }, Status::Active) => Some("moved out"),
-            _ => None,
+            (Status::Deceased { .. }, Status::Deceased { .. }) => false,
+            (Status::Deceased { .. }, _) | (Status::MovedOut { .. }, Status::Active) => true,
+            _ => false,
         };
-        if let Some(what) = older.filter(|_| !confirmed.contains(&new.nik)) {
+        if older && !confirmed.contains(&new.nik) {
             out.push(RecordRefusal::new(
                 index,
                 RefusalCode::OlderState,
                 "status",
-                format!(
-                    "the office recorded that {} ({}) {what}; this row says {}: \
-                     a file made before that must not undo it. If the person came \
-                     back (or the record was wrong), confirm this change for {}",
-                    old.full_name,
-                    new.nik,
-                    status_text(&new.status),
-                    new.nik
-                ),
+                Why::OlderState {
+                    old: Box::new(old.clone()),
+                    new: Box::new(new.clone()),
+                },
             ));
         }
     }

@@ -56,7 +56,10 @@ pub enum Refusal {
         name: &'static str,
     },
     #[error("{nik}: {reason}")]
-    Invalid { nik: Nik, reason: String },
+    Invalid {
+        nik: Nik,
+        reason: kampung_core::resident::RecordError,
+    },
 }
 
 struct Loaded {
@@ -400,7 +403,7 @@ impl<S: Storage> Registry<S> {
                     i,
                     Refusal::Invalid {
                         nik: r.nik,
-                        reason: e.to_string(),
+                        reason: e,
                     },
                 ));
                 continue;

@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use kampung_core::resident::StatusKind;
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
+use kampung_csv::Reason;
 use kampung_i18n::Lang;
 use kampung_node::{
-    ChangedRecord, Confirmed, Correction, ErrorCode, FieldChange, NodeError, RecordChange,
-    RefusalCode, ResidentQuery,
+    ChangedRecord, Confirmed, Correction, ErrorCode, NodeError, RecordChange, RefusalCode,
+    ResidentQuery,
 };
 use serde::Deserialize;
 use time::Date;
@@ -44,23 +45,6 @@ pub struct ResidentRow {
     pub status_kind: &'static str,
 }
 
-fn status_text(lang: Lang, s: &Status) -> String {
-    match s {
-        Status::Active => kampung_i18n::t(lang, "status-active"),
-        Status::MovedOut { destination } => kampung_i18n::tr(
-            lang,
-            "status-moved_out-to",
-            &[("to", destination.clone().into())],
-        ),
-        Status::Deceased { date: Some(d) } => kampung_i18n::tr(
-            lang,
-            "status-deceased-on",
-            &[("date", kampung_i18n::date(lang, *d).into())],
-        ),
-        Status::Deceased { date: None } => kampung_i18n::t(lang, "status-deceased"),
-    }
-}
-
 fn address_text(a: &Address) -> String {
     format!("{}, RT {:03}/RW {:03}", a.dusun, a.rt, a.rw)
 }
@@ -72,7 +56,7 @@ pub fn row(lang: Lang, r: &Resident) -> ResidentRow {
         sex: r.sex.code().to_string(),
         birth: kampung_i18n::date(lang, r.birth_date),
         address: address_text(&r.address),
-        status: status_text(lang, &r.status),
+        status: kampung_i18n::status(lang, &r.status),
         status_kind: r.status.kind().as_str(),
     }
 }
@@ -238,17 +222,17 @@ fn bad(field: &str, message: String) -> NodeError {
 }
 
 fn date_field(field: &str, s: &str) -> Result<Date, NodeError> {
-    kampung_csv::parse_date("date", s.trim()).map_err(|e| bad(field, e.1))
+    kampung_csv::parse_date("date", s.trim()).map_err(|e| bad(field, e.1.to_string()))
 }
 
 fn number_field(field: &str, s: &str) -> Result<u16, NodeError> {
     s.trim()
         .parse()
-        .map_err(|_| bad(field, format!("'{s}' is not a number")))
+        .map_err(|_| bad(field, Reason::NotNumber(s.to_string()).to_string()))
 }
 
 fn sex_field(s: &str) -> Result<Sex, NodeError> {
-    Sex::parse(s.trim()).ok_or_else(|| bad("jk", format!("'{s}' is not L or P")))
+    Sex::parse(s.trim()).ok_or_else(|| bad("jk", Reason::NotSex(s.to_string()).to_string()))
 }
 
 /// The record a registration form describes.
@@ -315,8 +299,9 @@ pub struct FieldRow {
     pub new: String,
 }
 
-pub fn field_rows(lang: Lang, fields: &[FieldChange]) -> Vec<FieldRow> {
-    fields
+/// The fields in which `new` differs from `old`, as a confirmation shows them.
+pub fn field_rows(lang: Lang, old: &Resident, new: &Resident) -> Vec<FieldRow> {
+    kampung_node::field_changes_in(lang, old, new)
         .iter()
         .map(|f| FieldRow {
             label: kampung_i18n::t(lang, &format!("col-{}", f.field)),
@@ -469,8 +454,8 @@ pub async fn change(
         };
     }
     match node.preview_change(&v.actor, nik, change).await {
-        Ok(ChangedRecord { fields, .. }) => {
-            let rows = field_rows(v.lang, &fields);
+        Ok(ChangedRecord { old, new, .. }) => {
+            let rows = field_rows(v.lang, &old, &new);
             let form = RecordForm {
                 langkah: "simpan".into(),
                 csrf: String::new(),
@@ -560,31 +545,32 @@ pub async fn register(
         };
         return new_page(&state, &v, f, None, Some(text)).await;
     }
-    let empty = Resident {
-        full_name: String::new(),
-        family_card: String::new(),
-        address: Address {
-            dusun: String::new(),
-            rt: 0,
-            rw: 0,
-        },
-        ..record.clone()
-    };
-    let mut fields = kampung_node::field_changes(&empty, &record);
-    fields.insert(
-        0,
-        FieldChange {
-            field: "nik".into(),
-            old: String::new(),
-            new: record.nik.to_string(),
-        },
-    );
-    fields.retain(|c| c.field != "status");
+    let lang = v.lang;
+    let fields = [
+        ("nik", record.nik.to_string()),
+        ("full_name", record.full_name.clone()),
+        (
+            "sex",
+            kampung_i18n::t(lang, &format!("sex-{}", record.sex.code())),
+        ),
+        ("birth_date", kampung_i18n::date(lang, record.birth_date)),
+        ("family_card", record.family_card.clone()),
+        ("dusun", record.address.dusun.clone()),
+        ("rt", record.address.rt.to_string()),
+        ("rw", record.address.rw.to_string()),
+    ]
+    .into_iter()
+    .map(|(field, value)| FieldRow {
+        label: kampung_i18n::t(lang, &format!("col-{field}")),
+        old: String::new(),
+        new: value,
+    })
+    .collect();
     let form = RecordForm {
         langkah: "simpan".into(),
         ..f
     };
-    new_page(&state, &v, form, Some(field_rows(v.lang, &fields)), None).await
+    new_page(&state, &v, form, Some(fields), None).await
 }
 
 /// A row of an uploaded file that cannot be imported, and why.
@@ -737,8 +723,9 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
             page.uploaded = true;
             page.file = name;
             page.file_error = Some(format!(
-                "{} {e}",
-                kampung_i18n::t(v.lang, "impor-file-error")
+                "{} {}",
+                kampung_i18n::t(v.lang, "impor-file-error"),
+                e.message(v.lang)
             ));
             return render(&page);
         }
@@ -754,7 +741,7 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
             .map(|e| ImportError {
                 line: e.line,
                 field: e.field.unwrap_or("").to_string(),
-                reason: e.reason.clone(),
+                reason: e.reason.message(v.lang),
             })
             .collect(),
         confirmed: Confirmed::new(),
@@ -793,14 +780,14 @@ async fn preview_page(
                 page.confirmable.push(ConfirmRow {
                     line: line(r.index),
                     nik: rec.nik.to_string(),
-                    reason: r.message.clone(),
+                    reason: r.message_in(v.lang),
                 });
             }
         } else {
             page.errors.push(ImportError {
                 line: line(r.index),
                 field: r.field.clone(),
-                reason: r.message.clone(),
+                reason: r.message_in(v.lang),
             });
         }
     }
@@ -821,7 +808,7 @@ async fn preview_page(
         .map(|c| ChangedRow {
             nik: c.new.nik.to_string(),
             name: c.old.full_name.clone(),
-            fields: field_rows(v.lang, &c.fields),
+            fields: field_rows(v.lang, &c.old, &c.new),
         })
         .collect();
     page.unchanged = preview.unchanged;

@@ -239,6 +239,13 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
         "{}",
         p.body
     );
+    // The reason in the clerk's language, from the catalogue.
+    assert!(
+        p.body.contains("&#39;1988-02-30&#39; bukan tanggal")
+            || p.body.contains("'1988-02-30' bukan tanggal"),
+        "{}",
+        p.body
+    );
     assert!(
         !p.body.contains("/desa/impor/konfirmasi"),
         "a file with an error cannot be confirmed"
@@ -305,7 +312,7 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
         )
         .await;
     assert!(
-        p.body.contains("<ins>moved_out Kota Malang</ins>"),
+        p.body.contains("<ins>pindah ke Kota Malang</ins>"),
         "{}",
         p.body
     );
@@ -332,4 +339,23 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     assert_eq!(p.location, "/desa/warga/3510155507959901?hasil=saved");
     let verdict = node.verdict(&Actor::local(), "3510155507959901").unwrap();
     assert_eq!(verdict.kind(), "moved_out");
+
+    // An older file with another person on Dewi's NIK: held back, and why
+    // is said in the clerk's language.
+    let older = "3510155507959901,Sulastri,P,1995-07-15,3510150101990001,Krajan,1,1,35.10.15.2012";
+    let (kind, body) = multipart(&token, &format!("{header}\n{older}\n"));
+    let p = site
+        .send(
+            Method::POST,
+            "/desa/impor",
+            Some(&clerk),
+            Some((&kind, body)),
+        )
+        .await;
+    for words in [
+        "3510155507959901 terdaftar atas nama Dewi Kartika (P, lahir 15 Juli 1995)",
+        "kantor desa sudah mencatat Dewi Kartika (3510155507959901) pindah",
+    ] {
+        assert!(p.body.contains(words), "{words}: {}", p.body);
+    }
 }

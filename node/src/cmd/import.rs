@@ -71,7 +71,7 @@ impl From<&RowError> for Problem {
         Problem {
             line: e.line,
             field: e.field,
-            message: e.reason.clone(),
+            message: e.reason.to_string(),
         }
     }
 }

@@ -9,11 +9,11 @@ use kampung_core::{Address, Nik, Resident, Sex, Status};
 use time::Date;
 
 fn date(s: &str) -> Result<Date, String> {
-    kampung_csv::parse_date("date", s).map_err(|(_, reason)| reason)
+    kampung_csv::parse_date("date", s).map_err(|(_, reason)| reason.to_string())
 }
 
 fn sex(s: &str) -> Result<Sex, String> {
-    Sex::parse(s).ok_or_else(|| format!("'{s}' is not L or P"))
+    Sex::parse(s).ok_or_else(|| kampung_csv::Reason::NotSex(s.to_string()).to_string())
 }
 
 #[derive(Debug, clap::Subcommand)]

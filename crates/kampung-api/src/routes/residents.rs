@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ReaderLang};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 
@@ -130,13 +130,17 @@ pub struct CheckResponse {
 pub async fn check(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     ApiQuery(confirm): ApiQuery<ConfirmParam>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let confirmed = confirm.niks(&state)?;
     let refused = state
         .check_residents(&caller.actor, records, &confirmed)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| r.in_lang(lang))
+        .collect();
     Ok(Json(CheckResponse { refused }))
 }
 
@@ -162,15 +166,20 @@ pub async fn check(
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     ApiQuery(confirm): ApiQuery<ConfirmParam>,
     ApiJson(records): ApiJson<Vec<Resident>>,
 ) -> Result<Json<ImportPreview>, ApiError> {
     let confirmed = confirm.niks(&state)?;
-    Ok(Json(
-        state
-            .preview_import(&caller.actor, records, &confirmed)
-            .await?,
-    ))
+    let mut preview = state
+        .preview_import(&caller.actor, records, &confirmed)
+        .await?;
+    preview.refused = preview
+        .refused
+        .into_iter()
+        .map(|r| r.in_lang(lang))
+        .collect();
+    Ok(Json(preview))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

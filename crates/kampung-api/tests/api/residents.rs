@@ -184,3 +184,45 @@ async fn a_checkpoint_names_the_village_to_list() {
     assert!(niks(&pg).is_empty());
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_preview_gives_its_refusals_in_the_language_the_client_reads() {
+    let node = Node::start(Some(village())).await;
+    let p = people(2, 12);
+    node.put(p.clone()).await;
+    // Another person on a registered NIK: held back, with who it is now.
+    let mut other = p[0].clone();
+    other.full_name = "Sulastri".into();
+    other.sex = match other.sex {
+        kampung_core::Sex::Male => kampung_core::Sex::Female,
+        _ => kampung_core::Sex::Male,
+    };
+    let body = serde_json::to_value(vec![other]).unwrap();
+    let auth = node.bearer();
+    for (lang, words) in [
+        (
+            "id",
+            format!("{} terdaftar atas nama {}", p[0].nik, p[0].full_name),
+        ),
+        (
+            "en",
+            format!("{} is registered as {}", p[0].nik, p[0].full_name),
+        ),
+    ] {
+        for uri in ["/v1/residents/preview", "/v1/residents/check"] {
+            let r = node
+                .call_as(
+                    axum::http::Method::POST,
+                    uri,
+                    Some(body.clone()),
+                    &[("authorization", &auth), ("accept-language", lang)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
+            let refused = &r.json()["refused"][0];
+            assert_eq!(refused["code"], "identity_change", "{uri}: {refused}");
+            let message = refused["message"].as_str().unwrap();
+            assert!(message.starts_with(&words), "{uri} in {lang}: {message}");
+        }
+    }
+}
