@@ -119,7 +119,10 @@ fn digits(input: &str) -> Result<[u8; 16], NikError> {
     let mut n = 0usize;
     for (position, ch) in input.chars().enumerate() {
         match ch {
-            ' ' | '.' | '-' | '\t' => continue,
+            // As typed, scanned or pasted: any white space (a tab, a
+            // line break, a no-break space from a spreadsheet), dots and
+            // dashes between the digits.
+            c if c.is_whitespace() || c == '.' || c == '-' => continue,
             '0'..='9' => {
                 if n < 16 {
                     out[n] = ch as u8 - b'0';

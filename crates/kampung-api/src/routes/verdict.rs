@@ -63,7 +63,7 @@ impl VerdictResponse {
     get,
     path = "/v1/verdict/{nik}",
     tag = "checkpoint",
-    params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "5101015203850007")),
+    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored; `/v1/verdict/` with nothing is the verdict on an empty NIK (invalid)", example = "5101015203850007")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
         (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
@@ -74,8 +74,11 @@ pub async fn verdict(
     State(state): State<AppState>,
     caller: Caller,
     ReaderLang(lang): ReaderLang,
-    Path(nik): Path<String>,
+    nik: Option<Path<String>>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
+    // `/v1/verdict/` (nothing typed) is the verdict on an empty NIK:
+    // invalid, with its rule, as every other front door answers.
+    let nik = nik.map(|Path(n)| n).unwrap_or_default();
     Ok(Json(VerdictResponse::new(
         state.verdict(&caller.actor, &nik)?,
         lang,
@@ -87,7 +90,7 @@ pub async fn verdict(
     get,
     path = "/v1/lookup/{nik}",
     tag = "lookup",
-    params(("nik" = String, Path, description = "16 digits; spaces, dots and dashes are ignored", example = "3510155203850001")),
+    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored; `/v1/verdict/` with nothing is the verdict on an empty NIK (invalid)", example = "3510155203850001")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
         (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
@@ -98,8 +101,11 @@ pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
     ReaderLang(lang): ReaderLang,
-    Path(nik): Path<String>,
+    nik: Option<Path<String>>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
+    // `/v1/verdict/` (nothing typed) is the verdict on an empty NIK:
+    // invalid, with its rule, as every other front door answers.
+    let nik = nik.map(|Path(n)| n).unwrap_or_default();
     Ok(Json(VerdictResponse::new(
         state.verdict(&caller.actor, &nik)?,
         lang,

@@ -25,6 +25,23 @@ fn decodes_a_real_shape() {
         Nik::parse("3510.15-520385.0001", YEAR).unwrap().nik(),
         p.nik()
     );
+    // every white space alike: a tab, a line break, a no-break space
+    // pasted from a spreadsheet
+    assert_eq!(
+        Nik::parse("3510\t155203\u{a0}85\n0001\r", YEAR)
+            .unwrap()
+            .nik(),
+        p.nik()
+    );
+    // nothing but separators is an empty NIK; other marks are not digits
+    assert_eq!(err(" \t.-"), NikError::Empty);
+    assert!(matches!(
+        err("351015/5203850001"),
+        NikError::NotADigit {
+            ch: '/',
+            position: 7
+        }
+    ));
 }
 
 #[test]
