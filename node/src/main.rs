@@ -29,29 +29,50 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create the data directory of a new node: its key pair and its role.
+    #[command(
+        after_help = "Examples:\n  kampung init --village \"Kampunganyar, Glagah\" --root root.pub\n  kampung init --checkpoint ketapang --root root.pub"
+    )]
     Init(cmd::init::Args),
     /// Import residents from a CSV or Excel file (the columns of `export`;
     /// `--dry-run` to see what it would do).
+    #[command(
+        after_help = "Examples:\n  kampung import --dry-run warga.xlsx\n  kampung import warga.csv --confirm 3510155203850001"
+    )]
     Import(cmd::import::Args),
     /// Write this node's residents as CSV or Excel (the columns of `import`).
+    #[command(
+        after_help = "Examples:\n  kampung export --out warga.xlsx\n  kampung export | head"
+    )]
     Export(cmd::export::Args),
     /// Register, correct, move out or mark deceased one resident.
     #[command(subcommand)]
     Resident(cmd::resident::Command),
     /// The verdict for a NIK, from the local index.
+    #[command(
+        after_help = "Examples:\n  kampung lookup \"3510 1552 0385 0001\"\n  kampung lookup 3510155203850001 --json"
+    )]
     Lookup(cmd::lookup::Args),
     /// Generate a deterministic synthetic population as CSV.
+    #[command(
+        after_help = "Examples:\n  kampung gen --village 35.10.15.2012 --residents 500 --out warga.csv\n  kampung gen --regency --out regency/"
+    )]
     Gen(cmd::gen::Args),
     /// Banyuwangi's 217 villages and their codes (`--search glagah`).
+    #[command(after_help = "Example:\n  kampung villages --search glagah")]
     Villages(cmd::villages::Args),
     /// Check or rebuild the derived index.
     #[command(subcommand)]
     Index(cmd::index::Command),
     /// Run the node: join the mesh and serve the API until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  kampung run --listen /ip4/0.0.0.0/tcp/4001 --api 127.0.0.1:8080\n  kampung run --config node.toml"
+    )]
     Run(cmd::run::Args),
     /// Show the running node's documents, freshness and mesh state.
+    #[command(after_help = "Examples:\n  kampung status\n  kampung status --json")]
     Status(cmd::status::Args),
     /// Show the running node's peers.
+    #[command(after_help = "Example:\n  kampung peers --json")]
     Peers(cmd::status::Args),
     /// The mesh's root key on this node, and the certificates, revocations and
     /// policy it holds.
@@ -110,5 +131,52 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command a person can run, with its path (`kampung user add`).
+    fn leaves(c: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        if c.get_subcommands().next().is_none() {
+            out.push((path.clone(), c.clone()));
+        }
+        // (clap's own `help` subcommands aside)
+        for s in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            leaves(s, format!("{path} {}", s.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_says_what_it_does_and_every_command_shows_an_example() {
+        let mut cli = super::Cli::command();
+        cli.build();
+        let mut all = Vec::new();
+        leaves(&cli, "kampung".into(), &mut all);
+        let mut missing = Vec::new();
+        for (path, c) in &all {
+            if c.get_about().is_none() {
+                missing.push(format!("{path}: no description"));
+            }
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path}: --{id} has no help text"));
+                }
+            }
+            let after = c
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if !after.contains("Example") {
+                missing.push(format!("{path}: no example"));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

@@ -29,12 +29,22 @@ const MAX_ISOLATION_DAYS: u32 = 365;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Make the mesh's root key pair (keep FILE offline; FILE.pub goes to every node).
+    #[command(after_help = "Example:\n  kampung admin keygen --out root.key")]
     Keygen(KeygenArgs),
     /// Sign a membership certificate for a node.
+    #[command(
+        after_help = "Example:\n  kampung admin certify --key root.key --node 12D3KooW... --role village --village 35.10.15.2012 --until 2027-12-31 --out kampunganyar.cert"
+    )]
     Certify(CertifyArgs),
     /// Sign a revocation: the node is cut off, and its writes signed from then on are refused.
+    #[command(
+        after_help = "Example:\n  kampung admin revoke --key root.key --reason \"server stolen\" --out revoke.json 12D3KooW..."
+    )]
     Revoke(RevokeArgs),
     /// Sign the checkpoint policy: barred origins and the isolation period.
+    #[command(
+        after_help = "Example:\n  kampung admin policy --key root.key --version 2 --isolation-days 14 --bar 51 --out policy-2.json"
+    )]
     Policy(PolicyArgs),
 }
 

@@ -16,6 +16,9 @@ use super::admin::fmt_ms;
 pub enum Command {
     /// Check every stored change against its signature and the certificate in
     /// force when it was made; exits non-zero on any failure.
+    #[command(
+        after_help = "Examples:\n  kampung audit verify\n  kampung audit verify --json > audit.json"
+    )]
     Verify {
         /// Print the report as JSON.
         #[arg(long)]
@@ -24,6 +27,9 @@ pub enum Command {
     /// Who looked up whose data on this node, newest first (the access log).
     ///
     /// Example: kampung audit access --nik 3510155203850001
+    #[command(
+        after_help = "Examples:\n  kampung audit access --nik 3510155203850001\n  kampung audit access --user made.suarta --limit 50"
+    )]
     Access {
         /// Only look-ups of this NIK.
         #[arg(long)]

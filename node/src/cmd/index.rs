@@ -4,8 +4,10 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Compare the index with a full scan of the documents.
+    #[command(after_help = "Example:\n  kampung index verify")]
     Verify,
     /// Rebuild the index from the documents (use after `verify` reports a problem).
+    #[command(after_help = "Example:\n  kampung index rebuild")]
     Rebuild,
 }
 

@@ -20,6 +20,9 @@ pub enum UserCommand {
     /// Add a person; prints their first password once (give it to them).
     ///
     /// Example: kampung user add made.suarta --name "Bripka Made Suarta" --role officer
+    #[command(
+        after_help = "Example:\n  kampung user add made.suarta --name \"Bripka Made Suarta\" --role officer"
+    )]
     Add {
         /// The login name: 1-32 of a-z 0-9 . _ -
         login: String,
@@ -31,19 +34,36 @@ pub enum UserCommand {
         role: PersonRole,
     },
     /// List this node's people.
+    #[command(after_help = "Example:\n  kampung user list")]
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Disable an account (its sessions end at once).
-    Disable { login: String },
+    #[command(after_help = "Example:\n  kampung user disable made.suarta")]
+    Disable {
+        /// The account's login name.
+        login: String,
+    },
     /// Enable a disabled account again.
-    Enable { login: String },
+    #[command(after_help = "Example:\n  kampung user enable made.suarta")]
+    Enable {
+        /// The account's login name.
+        login: String,
+    },
     /// Give an account a new one-time password (and unlock it).
-    Reset { login: String },
+    #[command(after_help = "Example:\n  kampung user reset made.suarta")]
+    Reset {
+        /// The account's login name.
+        login: String,
+    },
     /// Unlock an account locked after failed sign-ins (its password stays).
-    Unlock { login: String },
+    #[command(after_help = "Example:\n  kampung user unlock made.suarta")]
+    Unlock {
+        /// The account's login name.
+        login: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -51,6 +71,9 @@ pub enum TokenCommand {
     /// Create a token for a program; prints it once.
     ///
     /// Example: kampung token create --label scanner-1 --role officer --expires 90
+    #[command(
+        after_help = "Example:\n  kampung token create --label \"gate scanner\" --role officer --expires 30"
+    )]
     Create {
         /// What the token is for, e.g. "scanner at gate 2".
         #[arg(long)]
@@ -63,12 +86,14 @@ pub enum TokenCommand {
         expires: Option<u32>,
     },
     /// List the tokens (never their secrets).
+    #[command(after_help = "Example:\n  kampung token list")]
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token: it stops working at once.
+    #[command(after_help = "Example:\n  kampung token revoke t-d28cec48")]
     Revoke {
         /// The token's id, `t-...` (from `token list`).
         id: String,

@@ -19,9 +19,14 @@ fn sex(s: &str) -> Result<Sex, String> {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Register a new resident of this village.
+    #[command(
+        after_help = "Example:\n  kampung resident add --nik 3510155203850001 --name \"Sri Wahyuni\" --sex P --birth 1985-03-12 --kk 3510150101100001 --dusun Krajan --rt 1 --rw 2"
+    )]
     Add {
+        /// The NIK on the KTP, 16 digits.
         #[arg(long)]
         nik: String,
+        /// Full name, as on the KTP.
         #[arg(long)]
         name: String,
         /// L or P.
@@ -33,48 +38,73 @@ pub enum Command {
         /// Family card number (No. KK), 16 digits.
         #[arg(long)]
         kk: String,
+        /// Dusun (hamlet) of the address.
         #[arg(long)]
         dusun: String,
+        /// RT number of the address.
         #[arg(long)]
         rt: u16,
+        /// RW number of the address.
         #[arg(long)]
         rw: u16,
     },
     /// Correct fields of a resident of this village.
+    #[command(
+        after_help = "Example:\n  kampung resident update 3510155203850001 --dusun Krajan --rt 3"
+    )]
     Update {
+        /// The resident's NIK.
         nik: String,
+        /// The corrected full name.
         #[arg(long)]
         name: Option<String>,
+        /// The corrected sex: L or P.
         #[arg(long, value_parser = sex)]
         sex: Option<Sex>,
+        /// The corrected birth date, YYYY-MM-DD or 12/3/1985.
         #[arg(long, value_parser = date)]
         birth: Option<Date>,
+        /// The corrected family card number (No. KK), 16 digits.
         #[arg(long)]
         kk: Option<String>,
+        /// The new dusun of the address.
         #[arg(long)]
         dusun: Option<String>,
+        /// The new RT number.
         #[arg(long)]
         rt: Option<u16>,
+        /// The new RW number.
         #[arg(long)]
         rw: Option<u16>,
     },
     /// Record that a resident moved away.
+    #[command(
+        after_help = "Example:\n  kampung resident move-out 3510155203850001 --to \"Kota Surabaya\""
+    )]
     MoveOut {
+        /// The resident's NIK.
         nik: String,
         /// Where to (village, regency or city).
         #[arg(long)]
         to: String,
     },
     /// Record that a resident died.
+    #[command(
+        after_help = "Example:\n  kampung resident deceased 3510155203850001 --on 2026-11-30"
+    )]
     Deceased {
+        /// The resident's NIK.
         nik: String,
         /// Date of death, YYYY-MM-DD.
         #[arg(long, value_parser = date)]
         on: Option<Date>,
     },
     /// Show the full record of a resident (from the documents).
+    #[command(after_help = "Example:\n  kampung resident show 3510155203850001")]
     Show {
+        /// The resident's NIK.
         nik: String,
+        /// Print the record as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -20,6 +20,9 @@ use super::admin::{describe, describe_policy, fmt_ms, village_name};
 pub enum Command {
     /// Verify signed statement files from the regency administrator against
     /// this node's root and keep them (works whether or not the node runs).
+    #[command(
+        after_help = "Example:\n  kampung trust add kampunganyar.cert ketapang.cert policy-2.json"
+    )]
     Add {
         /// Files written by `kampung admin certify`, `revoke` or `policy`.
         #[arg(required = true, value_name = "FILE")]
@@ -27,12 +30,14 @@ pub enum Command {
     },
     /// Show the roster this node holds: certificates, revocations, the policy
     /// in force (reads the store: stop the node first).
+    #[command(after_help = "Example:\n  kampung trust show")]
     Show {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Configure the mesh's root public key on a node initialised without `--root`.
+    #[command(after_help = "Example:\n  kampung trust root root.pub")]
     Root {
         /// The ROOT.pub file from `kampung admin keygen` (or the root's peer id).
         #[arg(value_name = "ROOT.pub")]
