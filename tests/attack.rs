@@ -524,6 +524,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
         .unwrap();
     victim.status = kampung_core::Status::MovedOut {
         destination: "Denpasar".into(),
+        date: None,
     };
     let id = kampung_store::DocId::village(village(0));
     let base = forger.doc_heads_of(&id).unwrap();

@@ -295,7 +295,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     rows[bali_i].nik = bali_resident.clone();
     let mut f = fields(&rows[dead_i].line);
     f[9] = "deceased".into();
-    f[11] = "2025-08-17".into();
+    f[12] = "2025-08-17".into();
     rows[dead_i].line = f.join(",");
     rows[dead_i].status = "deceased".into();
     let deceased = rows[dead_i].nik.clone();

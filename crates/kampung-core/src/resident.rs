@@ -56,8 +56,15 @@ pub struct Address {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
     Active,
-    MovedOut { destination: String },
-    Deceased { date: Option<Date> },
+    MovedOut {
+        destination: String,
+        /// The day the person moved, if the office knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        date: Option<Date>,
+    },
+    Deceased {
+        date: Option<Date>,
+    },
 }
 
 impl Status {
@@ -157,8 +164,8 @@ pub enum FieldProblem {
     Not16Digits(String),
     #[error("{0} is not between 1 and 999")]
     OutOfRange(u16),
-    #[error("{died} is before the birth date {born}")]
-    DeathBeforeBirth { died: Date, born: Date },
+    #[error("{date} is before the birth date {born}")]
+    BeforeBirth { date: Date, born: Date },
 }
 
 fn field(field: &'static str, problem: FieldProblem) -> RecordError {
@@ -201,24 +208,29 @@ impl Resident {
         }
         match &self.status {
             Status::Active => {}
-            Status::MovedOut { destination } => text("moved_to", destination)?,
-            Status::Deceased { date } => {
-                if let Some(d) = date {
-                    if *d < self.birth_date {
-                        return Err(field(
-                            "died_on",
-                            FieldProblem::DeathBeforeBirth {
-                                died: *d,
-                                born: self.birth_date,
-                            },
-                        ));
-                    }
-                }
+            Status::MovedOut { destination, date } => {
+                text("moved_to", destination)?;
+                self.not_before_birth("moved_on", *date)?;
             }
+            Status::Deceased { date } => self.not_before_birth("died_on", *date)?,
         }
         let mut warnings = parsed.warnings().to_vec();
         warnings.extend(parsed.check_against(self.birth_date, self.sex));
         Ok(warnings)
+    }
+
+    /// A day of this person's life (`field`) cannot be before their birth.
+    fn not_before_birth(&self, name: &'static str, date: Option<Date>) -> Result<(), RecordError> {
+        match date {
+            Some(d) if d < self.birth_date => Err(field(
+                name,
+                FieldProblem::BeforeBirth {
+                    date: d,
+                    born: self.birth_date,
+                },
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// True if both records say the same, ignoring when they were written.

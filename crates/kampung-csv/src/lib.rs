@@ -8,8 +8,8 @@
 //! store's business.
 //!
 //! ```
-//! let file = "nik,full_name,sex,birth_date,family_card,dusun,rt,rw,village_code,status,moved_to,died_on\n\
-//!             3510155203850001,Sri Wahyuni,P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,\n";
+//! let file = "nik,full_name,sex,birth_date,family_card,dusun,rt,rw,village_code,status,moved_to,moved_on,died_on\n\
+//!             3510155203850001,Sri Wahyuni,P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,,\n";
 //! let report = kampung_csv::read(file.as_bytes(), 2026).unwrap();
 //! assert!(report.errors.is_empty());
 //! assert_eq!(report.rows[0].resident.full_name, "Sri Wahyuni");
@@ -27,7 +27,7 @@ use kampung_i18n::Lang;
 use time::Date;
 
 /// The columns, in the order `export` writes them.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "nik",
     "full_name",
     "sex",
@@ -39,10 +39,12 @@ pub const COLUMNS: [&str; 12] = [
     "village_code",
     "status",
     "moved_to",
+    "moved_on",
     "died_on",
 ];
-/// Columns that may be left out of an imported file (they default to an active resident).
-const OPTIONAL: [&str; 3] = ["status", "moved_to", "died_on"];
+/// Columns that may be left out of an imported file (they default to an
+/// active resident; a file made before `moved_on` was kept has none).
+const OPTIONAL: [&str; 4] = ["status", "moved_to", "moved_on", "died_on"];
 
 /// Largest file line accepted, in bytes: a row is a dozen short fields.
 pub const MAX_RECORD_BYTES: usize = 4096;
@@ -498,9 +500,17 @@ impl Columns {
         let status_text = self.get(r, "status");
         let status = match StatusKind::parse(status_text) {
             Some(StatusKind::Active) => Status::Active,
-            Some(StatusKind::MovedOut) => Status::MovedOut {
-                destination: self.get(r, "moved_to").to_string(),
-            },
+            Some(StatusKind::MovedOut) => {
+                let moved = self.get(r, "moved_on");
+                Status::MovedOut {
+                    destination: self.get(r, "moved_to").to_string(),
+                    date: if moved.is_empty() {
+                        None
+                    } else {
+                        Some(parse_date("moved_on", moved)?)
+                    },
+                }
+            }
             Some(StatusKind::Deceased) => {
                 let died = self.get(r, "died_on");
                 Status::Deceased {
@@ -624,7 +634,7 @@ pub fn column_of(header: &str) -> Option<&'static str> {
 
 /// Other names of each column, as headers are normalised (lowercase, words
 /// separated by one space).
-const ALIASES: [(&str, &[&str]); 12] = [
+const ALIASES: [(&str, &[&str]); 13] = [
     ("nik", &["no nik", "nomor nik", "nomor induk kependudukan"]),
     (
         "full_name",
@@ -679,6 +689,15 @@ const ALIASES: [(&str, &[&str]); 12] = [
     ("status", &["status penduduk", "status warga"]),
     ("moved_to", &["pindah ke", "tujuan pindah", "alamat tujuan"]),
     (
+        "moved_on",
+        &[
+            "tanggal pindah",
+            "tgl pindah",
+            "tanggal kepindahan",
+            "moved on",
+        ],
+    ),
+    (
         "died_on",
         &[
             "tanggal meninggal",
@@ -691,14 +710,13 @@ const ALIASES: [(&str, &[&str]); 12] = [
 
 /// A resident's cells in the order of [`COLUMNS`]: what both exports write.
 pub(crate) fn cells(r: &Resident) -> [String; COLUMNS.len()] {
-    let (status, moved_to, died_on) = match &r.status {
-        Status::Active => ("active", String::new(), String::new()),
-        Status::MovedOut { destination } => ("moved_out", destination.clone(), String::new()),
-        Status::Deceased { date } => (
-            "deceased",
-            String::new(),
-            date.map(|d| d.to_string()).unwrap_or_default(),
-        ),
+    let day = |d: &Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let (status, moved_to, moved_on, died_on) = match &r.status {
+        Status::Active => ("active", String::new(), String::new(), String::new()),
+        Status::MovedOut { destination, date } => {
+            ("moved_out", destination.clone(), day(date), String::new())
+        }
+        Status::Deceased { date } => ("deceased", String::new(), String::new(), day(date)),
     };
     [
         r.nik.to_string(),
@@ -712,6 +730,7 @@ pub(crate) fn cells(r: &Resident) -> [String; COLUMNS.len()] {
         r.village.to_string(),
         status.to_string(),
         moved_to,
+        moved_on,
         died_on,
     ]
 }

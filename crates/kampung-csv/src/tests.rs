@@ -16,6 +16,43 @@ fn file(rows: &[&str]) -> String {
 }
 
 #[test]
+fn the_day_of_moving_out_is_read_written_and_checked() {
+    let text = format!(
+        "{}\n{}\n{}\n",
+        "nik,full_name,sex,birth_date,family_card,dusun,rt,rw,village_code,status,moved_to,moved_on,died_on",
+        "3510151203850002,Slamet Riyadi,L,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,moved_out,Kota Surabaya,1/11/2026,",
+        "3510151203850003,Budi,L,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,moved_out,Kota Malang,1984-01-01,",
+    );
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert_eq!(
+        report.rows[0].resident.status,
+        Status::MovedOut {
+            destination: "Kota Surabaya".into(),
+            date: Some(time::macros::date!(2026 - 11 - 01)),
+        }
+    );
+    // Moving before being born: the field and the reason.
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(
+        (report.errors[0].line, report.errors[0].field),
+        (3, Some("moved_on"))
+    );
+    assert!(report.errors[0]
+        .reason
+        .message(Lang::Id)
+        .contains("lebih awal dari tanggal lahir"));
+    // Written back with the day, under the column of its name.
+    let mut out = Vec::new();
+    write(&mut out, [&report.rows[0].resident]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with(&COLUMNS.join(",")), "{out}");
+    assert!(
+        out.contains(",moved_out,Kota Surabaya,2026-11-01,\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn reads_a_good_file_and_round_trips() {
     let text = file(&[
         GOOD,
@@ -27,7 +64,7 @@ fn reads_a_good_file_and_round_trips() {
     assert_eq!(report.rows.len(), 3);
     assert_eq!(report.rows[1].line, 3);
     assert!(
-        matches!(report.rows[1].resident.status, Status::MovedOut { ref destination } if destination == "Kota Surabaya")
+        matches!(report.rows[1].resident.status, Status::MovedOut { ref destination, date: None } if destination == "Kota Surabaya")
     );
     let mut out = Vec::new();
     write(&mut out, report.rows.iter().map(|r| &r.resident)).unwrap();

@@ -365,7 +365,7 @@ fn statuses_sexes_and_names_look_like_a_village() {
         .collect();
     for r in &people {
         match &r.status {
-            Status::MovedOut { destination } => assert!(
+            Status::MovedOut { destination, .. } => assert!(
                 destination.as_str() != "Kabupaten Banyuwangi"
                     && destinations.contains(destination.as_str()),
                 "{destination}"

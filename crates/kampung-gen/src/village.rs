@@ -347,8 +347,11 @@ impl VillageGen {
             } else {
                 pick(&mut self.rng, &pools.destinations, "Kota Surabaya")
             };
+            // (no day of moving: drawing one would change every person
+            // generated after it for a given seed)
             Status::MovedOut {
                 destination: destination.to_string(),
+                date: None,
             }
         } else if roll < moved + died {
             let date = day_between(&mut self.rng, birth.max(FIRST_DEATH), LAST_DAY);

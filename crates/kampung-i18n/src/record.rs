@@ -29,11 +29,11 @@ pub fn field_problem(lang: Lang, p: &FieldProblem) -> String {
             "record-out_of_range",
             &[("value", value.to_string().into())],
         ),
-        FieldProblem::DeathBeforeBirth { died, born } => tr(
+        FieldProblem::BeforeBirth { date, born } => tr(
             lang,
-            "record-death_before_birth",
+            "record-before_birth",
             &[
-                ("died", crate::date(lang, *died).into()),
+                ("date", crate::date(lang, *date).into()),
                 ("born", crate::date(lang, *born).into()),
             ],
         ),
@@ -71,10 +71,24 @@ pub fn village_code_error(lang: Lang, e: &VillageCodeError) -> String {
 pub fn status(lang: Lang, s: &Status) -> String {
     match s {
         Status::Active => t(lang, "status-active"),
-        Status::MovedOut { destination } => tr(
+        Status::MovedOut {
+            destination,
+            date: None,
+        } => tr(
             lang,
             "status-moved_out-to",
             &[("to", destination.as_str().into())],
+        ),
+        Status::MovedOut {
+            destination,
+            date: Some(d),
+        } => tr(
+            lang,
+            "status-moved_out-to-on",
+            &[
+                ("to", destination.as_str().into()),
+                ("date", crate::date(lang, *d).into()),
+            ],
         ),
         Status::Deceased { date: Some(d) } => tr(
             lang,

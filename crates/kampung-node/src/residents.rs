@@ -70,6 +70,10 @@ enum Why {
         date: Date,
         today: Date,
     },
+    MoveInFuture {
+        date: Date,
+        today: Date,
+    },
     /// Another person's identity on a registered NIK.
     IdentityChange {
         old: Box<Resident>,
@@ -152,6 +156,14 @@ impl Why {
                     ("today", date(lang, *today).into()),
                 ],
             ),
+            Why::MoveInFuture { date: d, today } => tr(
+                lang,
+                "refusal-move_in_future",
+                &[
+                    ("date", date(lang, *d).into()),
+                    ("today", date(lang, *today).into()),
+                ],
+            ),
             Why::IdentityChange { old, new } => tr(
                 lang,
                 "refusal-identity_change",
@@ -218,7 +230,14 @@ pub struct ImportPreview {
 fn status_text(s: &kampung_core::Status) -> String {
     match s {
         kampung_core::Status::Active => "active".into(),
-        kampung_core::Status::MovedOut { destination } => format!("moved_out {destination}"),
+        kampung_core::Status::MovedOut {
+            destination,
+            date: None,
+        } => format!("moved_out {destination}"),
+        kampung_core::Status::MovedOut {
+            destination,
+            date: Some(d),
+        } => format!("moved_out {destination} {d}"),
         kampung_core::Status::Deceased { date } => match date {
             Some(d) => format!("deceased {d}"),
             None => "deceased".into(),
@@ -569,15 +588,24 @@ impl Node {
             .await
     }
 
-    /// Record that an active resident of this village moved away.
+    /// Record that an active resident of this village moved away (on
+    /// `on`, if known).
     pub async fn move_out(
         &self,
         by: &Actor,
         nik: Nik,
         destination: String,
+        on: Option<Date>,
     ) -> Result<RecordWritten, NodeError> {
-        self.change_record(by, nik, RecordChange::MoveOut(destination))
-            .await
+        self.change_record(
+            by,
+            nik,
+            RecordChange::MoveOut {
+                to: destination,
+                on,
+            },
+        )
+        .await
     }
 
     /// Record that a resident of this village died (on `on`, if known).
@@ -643,7 +671,10 @@ impl Node {
                     rw: fix.rw.unwrap_or(rw),
                 };
             }
-            RecordChange::MoveOut(destination) => {
+            RecordChange::MoveOut {
+                to: destination,
+                on,
+            } => {
                 if r.status != Status::Active {
                     return Err(NodeError::new(
                         ErrorCode::Refused,
@@ -662,6 +693,7 @@ impl Node {
                 }
                 r.status = Status::MovedOut {
                     destination: destination.trim().to_string(),
+                    date: on,
                 };
             }
             RecordChange::Deceased(on) => {
@@ -682,8 +714,11 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordChange {
     Correct(Correction),
-    /// Moved away, to this destination.
-    MoveOut(String),
+    /// Moved away, to this destination (on this day, if known).
+    MoveOut {
+        to: String,
+        on: Option<Date>,
+    },
     /// Died (on this day, if known).
     Deceased(Option<Date>),
 }
@@ -717,6 +752,16 @@ pub fn guard<'a>(
                 today,
             },
         ));
+    }
+    if let Status::MovedOut { date: Some(d), .. } = new.status {
+        if d > today {
+            out.push(RecordRefusal::new(
+                index,
+                RefusalCode::FutureDate,
+                "moved_on",
+                Why::MoveInFuture { date: d, today },
+            ));
+        }
     }
     if let Status::Deceased { date: Some(d) } = new.status {
         if d > today {

@@ -82,7 +82,14 @@ async fn a_change_is_shown_field_by_field_before_it_is_written_and_refused_as_it
 
     // Refused as the change itself would be, with the field at fault.
     let err = node
-        .preview_change(&by, r.nik, RecordChange::MoveOut("  ".into()))
+        .preview_change(
+            &by,
+            r.nik,
+            RecordChange::MoveOut {
+                to: "  ".into(),
+                on: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -107,7 +114,14 @@ async fn a_change_is_shown_field_by_field_before_it_is_written_and_refused_as_it
         .await
         .unwrap();
     let err = node
-        .preview_change(&by, r.nik, RecordChange::MoveOut("Kota Malang".into()))
+        .preview_change(
+            &by,
+            r.nik,
+            RecordChange::MoveOut {
+                to: "Kota Malang".into(),
+                on: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Refused, "{err}");

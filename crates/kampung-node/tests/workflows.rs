@@ -186,17 +186,38 @@ async fn residents_workflows_refuse_with_codes_and_page_from_the_index() {
         .find(|r| r.status == Status::Active)
         .unwrap()
         .nik;
+    // A day of moving after today is refused; yesterday is kept.
+    let today = node.today().unwrap();
+    let refused = node
+        .move_out(
+            &by,
+            active,
+            "Kota Surabaya".into(),
+            Some(today + time::Duration::days(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Refused);
+    assert!(refused.message.contains("after today"), "{refused:?}");
+    let yesterday = today - time::Duration::days(1);
     let moved = node
-        .move_out(&by, active, "Kota Surabaya".into())
+        .move_out(&by, active, "Kota Surabaya".into(), Some(yesterday))
         .await
         .unwrap();
     assert!(moved.changed);
+    assert_eq!(
+        node.resident(&by, active, None).await.unwrap().status,
+        Status::MovedOut {
+            destination: "Kota Surabaya".into(),
+            date: Some(yesterday),
+        }
+    );
     assert_eq!(
         node.verdict(&by, &active.to_string()).unwrap().kind(),
         "moved_out"
     );
     let again = node
-        .move_out(&by, active, "Kota Malang".into())
+        .move_out(&by, active, "Kota Malang".into(), None)
         .await
         .unwrap_err();
     assert_eq!(again.code, ErrorCode::Refused);
@@ -272,7 +293,7 @@ async fn an_import_never_overwrites_a_person_nor_undoes_a_move_unless_confirmed(
 
     // The office records a move out; then someone imports the master file again.
     let mover = master[3].nik;
-    node.move_out(&by, mover, "Kota Surabaya".into())
+    node.move_out(&by, mover, "Kota Surabaya".into(), None)
         .await
         .unwrap();
     let preview = node

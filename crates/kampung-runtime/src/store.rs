@@ -941,6 +941,7 @@ mod resident_page_tests {
         let mut people = kampung_gen::village_residents(village(), 40, 3);
         people[1].status = Status::MovedOut {
             destination: "Kota Surabaya".into(),
+            date: None,
         };
         people[2].status = Status::Deceased { date: None };
         let (handle, _join) = spawn_store(reg, accept_all());

@@ -3,7 +3,7 @@
 //! ```text
 //! ROOT { "village": "35.10.15.2012",
 //!        "residents": { "<nik>": { "name", "sex", "birth", "kk", "dusun", "rt", "rw",
-//!                                  "status", "moved_to", "died_on", "updated" } } }
+//!                                  "status", "moved_to", "moved_on", "died_on", "updated" } } }
 //! ```
 //!
 //! Every replica starts from the same *genesis* change (fixed actor, time and
@@ -226,11 +226,7 @@ impl VillageDoc {
             self.doc.set_actor(actor.clone());
         }
         let nik = r.nik.to_string();
-        let (status, moved_to, died_on) = match &r.status {
-            Status::Active => (StatusKind::Active, "", None),
-            Status::MovedOut { destination } => (StatusKind::MovedOut, destination.as_str(), None),
-            Status::Deceased { date } => (StatusKind::Deceased, "", *date),
-        };
+        let (status, moved_to, moved_on, died_on) = status_parts(&r.status);
         let message = match (&existing, status) {
             (None, _) => "add",
             (Some(_), StatusKind::MovedOut) => "move-out",
@@ -277,18 +273,27 @@ impl VillageDoc {
         ));
         // A field absent from a record reads as empty, so compare with empty
         // for a new record: it leaves the empty fields out.
-        let (old_kind, old_moved, old_died) = match old {
+        let (old_kind, old_moved, old_moved_on, old_died) = match old {
             Some(o) => {
-                let (kind, moved, died) = status_parts(&o.status);
-                (Some(kind), moved, died)
+                let (kind, moved, moved_on, died) = status_parts(&o.status);
+                (Some(kind), moved, moved_on, died)
             }
-            None => (None, String::new(), None),
+            None => (None, String::new(), None, None),
         };
         if old_kind != Some(status) {
             tx.put(&obj, "status", status.as_str())?;
         }
         if old_moved != moved_to {
             tx.put(&obj, "moved_to", moved_to)?;
+        }
+        // Days as Julian day numbers, 0 for not known (a record written
+        // before the day of moving was kept has no `moved_on`: not known).
+        if old_moved_on != moved_on {
+            tx.put(
+                &obj,
+                "moved_on",
+                moved_on.map_or(0, |d| i64::from(d.to_julian_day())),
+            )?;
         }
         if old_died != died_on {
             tx.put(
@@ -344,6 +349,7 @@ impl VillageDoc {
         let (mut rt, mut rw) = (None, None);
         let mut status = None;
         let mut moved_to = String::new();
+        let mut moved_on = 0i64;
         let mut died_on = 0i64;
         let mut updated = 0i64;
         for item in self.doc.map_range(obj, ..) {
@@ -360,6 +366,7 @@ impl VillageDoc {
                 ("rw", ScalarValueRef::Uint(n)) => rw = u16::try_from(n).ok(),
                 ("status", ScalarValueRef::Str(s)) => status = StatusKind::parse(&s),
                 ("moved_to", ScalarValueRef::Str(s)) => moved_to = s.into_owned(),
+                ("moved_on", ScalarValueRef::Int(d)) => moved_on = d,
                 ("died_on", ScalarValueRef::Int(d)) => died_on = d,
                 ("updated", ScalarValueRef::Timestamp(t)) => updated = t,
                 _ => {}
@@ -373,6 +380,11 @@ impl VillageDoc {
             StatusKind::Active => Status::Active,
             StatusKind::MovedOut => Status::MovedOut {
                 destination: moved_to,
+                date: if moved_on == 0 {
+                    None
+                } else {
+                    julian(moved_on)
+                },
             },
             StatusKind::Deceased => Status::Deceased {
                 date: if died_on == 0 { None } else { julian(died_on) },
@@ -420,11 +432,14 @@ impl VillageDoc {
     }
 }
 
-fn status_parts(s: &Status) -> (StatusKind, String, Option<Date>) {
+/// A status as the record's fields hold it: kind, moved to, moved on, died on.
+fn status_parts(s: &Status) -> (StatusKind, String, Option<Date>, Option<Date>) {
     match s {
-        Status::Active => (StatusKind::Active, String::new(), None),
-        Status::MovedOut { destination } => (StatusKind::MovedOut, destination.clone(), None),
-        Status::Deceased { date } => (StatusKind::Deceased, String::new(), *date),
+        Status::Active => (StatusKind::Active, String::new(), None, None),
+        Status::MovedOut { destination, date } => {
+            (StatusKind::MovedOut, destination.clone(), *date, None)
+        }
+        Status::Deceased { date } => (StatusKind::Deceased, String::new(), None, *date),
     }
 }
 
@@ -497,6 +512,7 @@ mod tests {
         );
         r.status = Status::MovedOut {
             destination: "Kota Surabaya".into(),
+            date: Some(time::macros::date!(2026 - 11 - 01)),
         };
         let before = d.heads();
         assert!(matches!(

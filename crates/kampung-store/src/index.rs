@@ -43,7 +43,7 @@ impl Entry {
             birth_date: r.birth_date,
             full_name: r.full_name.as_str().into(),
             moved_to: match &r.status {
-                Status::MovedOut { destination } => Some(destination.as_str().into()),
+                Status::MovedOut { destination, .. } => Some(destination.as_str().into()),
                 _ => None,
             },
         })

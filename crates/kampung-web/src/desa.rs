@@ -225,6 +225,15 @@ fn date_field(field: &str, s: &str) -> Result<Date, NodeError> {
     kampung_csv::parse_date("date", s.trim()).map_err(|e| bad(field, e.1.to_string()))
 }
 
+/// A date a form may leave empty (not known).
+fn optional_date(field: &str, s: &str) -> Result<Option<Date>, NodeError> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        date_field(field, s).map(Some)
+    }
+}
+
 fn number_field(field: &str, s: &str) -> Result<u16, NodeError> {
     s.trim()
         .parse()
@@ -278,12 +287,13 @@ fn change_of(f: &RecordForm) -> Result<RecordChange, NodeError> {
             rt: Some(number_field("rt", &f.rt)?),
             rw: Some(number_field("rw", &f.rw)?),
         })),
-        "pindah" => Ok(RecordChange::MoveOut(f.tujuan.trim().to_string())),
-        "meninggal" => Ok(RecordChange::Deceased(if f.tanggal.trim().is_empty() {
-            None
-        } else {
-            Some(date_field("tanggal", &f.tanggal)?)
-        })),
+        "pindah" => Ok(RecordChange::MoveOut {
+            to: f.tujuan.trim().to_string(),
+            on: optional_date("tanggal", &f.tanggal)?,
+        }),
+        "meninggal" => Ok(RecordChange::Deceased(optional_date(
+            "tanggal", &f.tanggal,
+        )?)),
         other => Err(bad(
             "aksi",
             format!("'{other}' is not a change of a record"),

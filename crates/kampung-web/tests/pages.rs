@@ -308,11 +308,14 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
         .post_form(
             "/desa/warga/3510155507959901/ubah",
             &clerk,
-            &format!("csrf={token}&aksi=pindah&tujuan=Kota+Malang&langkah=pratinjau"),
+            &format!(
+                "csrf={token}&aksi=pindah&tujuan=Kota+Malang&tanggal=2026-11-01&langkah=pratinjau"
+            ),
         )
         .await;
     assert!(
-        p.body.contains("<ins>pindah ke Kota Malang</ins>"),
+        p.body
+            .contains("<ins>pindah ke Kota Malang pada 1 November 2026</ins>"),
         "{}",
         p.body
     );
@@ -333,7 +336,9 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
         .post_form(
             "/desa/warga/3510155507959901/ubah",
             &clerk,
-            &format!("csrf={token}&aksi=pindah&tujuan=Kota+Malang&langkah=simpan"),
+            &format!(
+                "csrf={token}&aksi=pindah&tujuan=Kota+Malang&tanggal=2026-11-01&langkah=simpan"
+            ),
         )
         .await;
     assert_eq!(p.location, "/desa/warga/3510155507959901?hasil=saved");

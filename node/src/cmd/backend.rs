@@ -105,7 +105,7 @@ pub struct Counts {
 pub enum RecordChange {
     Register(Box<Resident>),
     Correct(Nik, Correction),
-    MoveOut(Nik, String),
+    MoveOut(Nik, String, Option<Date>),
     Deceased(Nik, Option<Date>),
 }
 
@@ -315,7 +315,7 @@ impl Backend {
                 match change {
                     RecordChange::Register(r) => n.register(&by, *r).await,
                     RecordChange::Correct(nik, fix) => n.correct(&by, nik, fix).await,
-                    RecordChange::MoveOut(nik, to) => n.move_out(&by, nik, to).await,
+                    RecordChange::MoveOut(nik, to, on) => n.move_out(&by, nik, to, on).await,
                     RecordChange::Deceased(nik, on) => n.mark_deceased(&by, nik, on).await,
                 }
             });
@@ -336,9 +336,9 @@ impl Backend {
                     "rw": fix.rw,
                 }),
             ),
-            RecordChange::MoveOut(nik, to) => remote.post(
+            RecordChange::MoveOut(nik, to, on) => remote.post(
                 &format!("/v1/residents/{nik}/move-out"),
-                &json!({ "to": to }),
+                &json!({ "to": to, "on": on.map(|d| d.to_string()) }),
             ),
             RecordChange::Deceased(nik, on) => remote.post(
                 &format!("/v1/residents/{nik}/deceased"),

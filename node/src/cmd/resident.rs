@@ -79,7 +79,7 @@ pub enum Command {
     },
     /// Record that a resident moved away.
     #[command(
-        after_help = "Example:\n  kampung resident move-out 3510155203850001 --to \"Kota Surabaya\""
+        after_help = "Example:\n  kampung resident move-out 3510155203850001 --to \"Kota Surabaya\" --on 2026-11-30"
     )]
     MoveOut {
         /// The resident's NIK.
@@ -87,6 +87,9 @@ pub enum Command {
         /// Where to (village, regency or city).
         #[arg(long)]
         to: String,
+        /// The day of moving, YYYY-MM-DD, if known.
+        #[arg(long, value_parser = date)]
+        on: Option<Date>,
     },
     /// Record that a resident died.
     #[command(
@@ -173,7 +176,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
                 rw,
             },
         ),
-        Command::MoveOut { nik, to } => RecordChange::MoveOut(parse_nik(&nik)?, to),
+        Command::MoveOut { nik, to, on } => RecordChange::MoveOut(parse_nik(&nik)?, to, on),
         Command::Deceased { nik, on } => RecordChange::Deceased(parse_nik(&nik)?, on),
         Command::Show { .. } => unreachable!("handled above"),
     };
@@ -202,12 +205,7 @@ fn print_record(r: &Resident) {
         || r.village.to_string(),
         |v| format!("{} ({}, Kecamatan {})", v.name, r.village, v.district_name),
     );
-    let status = match &r.status {
-        kampung_core::Status::Active => "active".to_string(),
-        kampung_core::Status::MovedOut { destination } => format!("moved out to {destination}"),
-        kampung_core::Status::Deceased { date: Some(d) } => format!("deceased on {d}"),
-        kampung_core::Status::Deceased { date: None } => "deceased".to_string(),
-    };
+    let status = kampung_i18n::status(super::lang(), &r.status);
     let sex = match r.sex {
         kampung_core::Sex::Male => "L (male)",
         kampung_core::Sex::Female => "P (female)",

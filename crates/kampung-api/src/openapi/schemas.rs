@@ -69,6 +69,8 @@ pub enum Status {
     MovedOut {
         /// Where to, e.g. `Kota Surabaya`.
         destination: String,
+        /// The day of moving, if known (absent when not).
+        date: Option<Date>,
     },
     Deceased {
         /// Date of death, if known.

@@ -416,6 +416,10 @@ pub struct MoveOutRequest {
     /// Village, regency or city.
     #[schema(example = "Kota Surabaya")]
     pub to: String,
+    /// The day the resident moved, `YYYY-MM-DD`, if known (not after today).
+    #[serde(default)]
+    #[schema(example = "2026-11-30")]
+    pub on: Option<String>,
 }
 
 /// When a resident died, if known.
@@ -533,7 +537,15 @@ pub async fn move_out(
 ) -> Result<Json<RecordResponse>, ApiError> {
     let nik = path_nik(&state, &nik)?;
     Ok(Json(
-        state.move_out(&caller.actor, nik, body.to).await?.into(),
+        state
+            .move_out(
+                &caller.actor,
+                nik,
+                body.to,
+                body_date("on", body.on.as_deref())?,
+            )
+            .await?
+            .into(),
     ))
 }
 

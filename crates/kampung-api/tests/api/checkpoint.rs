@@ -17,6 +17,7 @@ fn residents() -> Vec<Resident> {
     }
     p[1].status = Status::MovedOut {
         destination: "Kota Surabaya".into(),
+        date: None,
     };
     p[2].status = Status::Deceased { date: None };
     p[3].nik = kampung_core::nik::compose(5101, 1, p[3].birth_date, p[3].sex, 41)

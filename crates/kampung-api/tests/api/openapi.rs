@@ -152,6 +152,7 @@ async fn answers_match_the_spec() {
     p[0].status = Status::Active;
     p[1].status = Status::MovedOut {
         destination: "Kota Surabaya".into(),
+        date: None,
     };
     p[2].status = Status::Deceased {
         date: Some(time::macros::date!(2024 - 05 - 01)),

@@ -29,6 +29,7 @@ async fn village_node() -> (Node, Vec<Resident>) {
         r.status = match i % 10 {
             3 => Status::MovedOut {
                 destination: "Kabupaten Jember".into(),
+                date: None,
             },
             6 => Status::Deceased { date: None },
             _ => Status::Active,

@@ -160,6 +160,7 @@ fn the_basis_replays_the_verdict_on_the_state_it_was_made_on() {
     // The village later records the person as moved out.
     r.status = kampung_core::Status::MovedOut {
         destination: "Kota Surabaya".into(),
+        date: None,
     };
     vdoc.upsert(&actor(9), &r, 9_000).unwrap();
     // The auditor forks the village document at the logged heads.

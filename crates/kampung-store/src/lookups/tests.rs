@@ -52,6 +52,7 @@ fn verdicts_read_during_writes_replay_from_their_heads() {
             someone.status = if i % 2 == 0 {
                 Status::MovedOut {
                     destination: format!("Denpasar {i}"),
+                    date: None,
                 }
             } else {
                 Status::Active

@@ -95,6 +95,7 @@ fn a_nik_active_elsewhere_is_refused_and_nothing_is_written() {
     let mut moved = person(1, 0);
     moved.status = Status::MovedOut {
         destination: "Desa Paspan".into(),
+        date: None,
     };
     reg.write(code(0), &[moved], 3, &mut |_| {}).unwrap();
     reg.write(code(1), &batch, 4, &mut |_| {}).unwrap();
@@ -232,7 +233,7 @@ proptest! {
                     let Some((v, mut r)) = active(&model, p) else { continue };
                     match op {
                         Op::Rename { .. } => r.full_name.push_str(" Jr"),
-                        Op::MoveOut { .. } => r.status = Status::MovedOut { destination: "Kota Malang".into() },
+                        Op::MoveOut { .. } => r.status = Status::MovedOut { destination: "Kota Malang".into(), date: None },
                         _ => r.status = Status::Deceased { date: None },
                     }
                     reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {}).unwrap();
