@@ -12,8 +12,6 @@
 #[path = "support/procs.rs"]
 mod procs;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use kampung_core::Sex;
@@ -28,49 +26,6 @@ const CONVERGE: Duration = Duration::from_secs(60);
 /// every second; rosters are exchanged every 5 s).
 const SPREAD: Duration = Duration::from_secs(30);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `kampung admin ARGS` (no data directory); stdout.
-fn admin(args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg("admin")
-        .args(args)
-        .env("KAMPUNG_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kampung admin {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Initialise a node trusting `root_pub`; its peer id.
-fn init(node: &Node, role: &[&str], root_pub: &Path) -> String {
-    let mut args = vec!["init"];
-    args.extend_from_slice(role);
-    args.extend(["--root", s(root_pub)]);
-    let out = node.ok(&args);
-    out.lines()
-        .find_map(|l| l.strip_prefix("peer id: "))
-        .unwrap_or_else(|| panic!("no peer id printed: {out}"))
-        .to_string()
-}
-
-/// A certificate for `peer` in `dir/name.cert`.
-fn certify(dir: &Path, key: &Path, peer: &str, role: &[&str], name: &str) -> PathBuf {
-    let out = dir.join(format!("{name}.cert"));
-    let mut args = vec!["certify", "--key", s(key), "--node", peer];
-    args.extend_from_slice(role);
-    args.extend(["--until", "2099-12-31", "--out", s(&out)]);
-    admin(&args);
-    out
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

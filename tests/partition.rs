@@ -163,14 +163,21 @@ fn both_sides_write_through_a_partition_and_converge_after_it_heals() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
 
-    // Nodes 0, 1: villages on side A; 2: village on side B; 3: the checkpoint on side B.
+    // Nodes 0, 1: villages on side A; 2: village on side B; 3: the checkpoint
+    // on side B; each certified by the mesh's root (a node without one keeps
+    // to loopback).
+    let mut root = Root::new(dir);
     let mut csvs = Vec::new();
     for (i, (village, side)) in [(A_VILLAGES[0], 0), (A_VILLAGES[1], 0), (B_VILLAGE, 1)]
         .into_iter()
         .enumerate()
     {
         let node = Node::new(dir, &format!("village-{village}"), Some(&lab.ns[side]));
-        node.ok(&["init", "--village", village]);
+        root.init(
+            &node,
+            &["--village", village],
+            &["--role", "village", "--village", village],
+        );
         let csv = Csv::generate(
             village,
             150,
@@ -183,8 +190,13 @@ fn both_sides_write_through_a_partition_and_converge_after_it_heals() {
         lab.nodes.push(node);
     }
     let checkpoint = Node::new(dir, "checkpoint-wongsorejo", Some(&lab.ns[1]));
-    checkpoint.ok(&["init", "--checkpoint", "wongsorejo"]);
+    root.init(
+        &checkpoint,
+        &["--checkpoint", "wongsorejo"],
+        &["--role", "checkpoint"],
+    );
     lab.nodes.push(checkpoint);
+    root.hand_out(&lab.nodes.iter().collect::<Vec<_>>());
 
     let args = lab.run_args(0, vec![]);
     lab.nodes[0].start(&args);

@@ -404,6 +404,9 @@ fn a_lan_address_is_served_over_tls_unless_insecure_http_is_asked_for() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (mut node, _) = village_node(tmp.path(), VILLAGES[0], 5, 8);
+    // A LAN address needs the mesh's root (a node without one keeps to loopback).
+    let root = Root::new(tmp.path());
+    node.ok(&["trust", "root", s(&root.public)]);
     let lan = RunArgs {
         api: "0.0.0.0:0".into(),
         ..RunArgs::loopback(vec![])
@@ -478,4 +481,68 @@ fn a_lan_address_is_served_over_tls_unless_insecure_http_is_asked_for() {
         .unwrap();
     assert_eq!(plain.status().as_u16(), 200);
     assert!(node.stop().success());
+}
+
+/// A node without the mesh's root key accepts any change from anyone: it
+/// says so, keeps to loopback (every-interface becomes loopback, any other
+/// address is refused) and looks for no peers on the LAN. A root.pub deleted
+/// from a node set up with one stops the node with the remedy, never opens it.
+#[test]
+fn no_root_means_loopback_only_and_a_deleted_root_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    let mut dev = Node::new(dir, "development", None);
+    let out = dev.ok(&["init", "--village", VILLAGES[0]]);
+    assert!(out.contains("DEVELOPMENT MODE"), "{out}");
+    for (listen, api) in [
+        ("/ip4/192.0.2.7/tcp/0", "127.0.0.1:0"),
+        ("/ip4/127.0.0.1/tcp/0", "0.0.0.0:0"),
+    ] {
+        let run = dev.cli(&["run", "--listen", listen, "--api", api]);
+        assert!(!run.status.success(), "{listen} {api} was accepted");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            err.contains("not a loopback address") && err.contains("kampung trust root"),
+            "{listen} {api}: {err}"
+        );
+    }
+    let mut args = RunArgs::loopback(vec![]);
+    args.listen_ip = "0.0.0.0".into();
+    dev.start(&args);
+    assert!(
+        dev.listen.iter().all(|a| a.starts_with("/ip4/127.0.0.1/")),
+        "{:?}",
+        dev.listen
+    );
+    assert_eq!(dev.status().unwrap()["trust"], "development");
+    assert!(dev.ok(&["status"]).contains("DEVELOPMENT MODE"));
+    dev.stop();
+
+    // A node set up with the root, whose root.pub is then deleted.
+    let mut root = Root::new(dir);
+    let rooted = Node::new(dir, "rooted", None);
+    root.init(
+        &rooted,
+        &["--village", VILLAGES[1]],
+        &["--role", "village", "--village", VILLAGES[1]],
+    );
+    std::fs::remove_file(rooted.data.join("root.pub")).unwrap();
+    for args in [
+        vec!["lookup", BALI_NIK],
+        vec!["run", "--api", "127.0.0.1:0"],
+    ] {
+        let out = rooted.cli(&args);
+        assert!(!out.status.success(), "{args:?} ran without root.pub");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("root.pub is missing") && err.contains("kampung trust root"),
+            "{args:?}: {err}"
+        );
+    }
+    rooted.ok(&["trust", "root", s(&root.public)]);
+    assert_eq!(
+        rooted.json(&["lookup", BALI_NIK, "--json"])["kind"],
+        "non_resident"
+    );
 }

@@ -367,6 +367,89 @@ impl Drop for Node {
 
 /// Stop every running node with SIGINT (all at once, then wait for each) and
 /// require a clean exit.
+/// `kampung admin ARGS` (no data directory); stdout.
+pub fn admin(args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("admin")
+        .args(args)
+        .env("KAMPUNG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kampung admin {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Initialise a node trusting `root_pub`; its peer id.
+pub fn init(node: &Node, role: &[&str], root_pub: &Path) -> String {
+    let mut args = vec!["init"];
+    args.extend_from_slice(role);
+    args.extend(["--root", s(root_pub)]);
+    let out = node.ok(&args);
+    out.lines()
+        .find_map(|l| l.strip_prefix("peer id: "))
+        .unwrap_or_else(|| panic!("no peer id printed: {out}"))
+        .to_string()
+}
+
+/// A certificate for `peer` in `dir/name.cert`.
+pub fn certify(dir: &Path, key: &Path, peer: &str, role: &[&str], name: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.cert"));
+    let mut args = vec!["certify", "--key", s(key), "--node", peer];
+    args.extend_from_slice(role);
+    args.extend(["--until", "2099-12-31", "--out", s(&out)]);
+    admin(&args);
+    out
+}
+
+/// The regency administrator of a test mesh: a root key in `dir`, nodes
+/// initialised trusting it, and a certificate for each.
+pub struct Root {
+    dir: PathBuf,
+    pub key: PathBuf,
+    pub public: PathBuf,
+    pub certs: Vec<PathBuf>,
+}
+
+impl Root {
+    pub fn new(dir: &Path) -> Root {
+        let key = dir.join("root.key");
+        admin(&["keygen", "--out", s(&key)]);
+        Root {
+            dir: dir.to_path_buf(),
+            public: dir.join("root.key.pub"),
+            key,
+            certs: Vec::new(),
+        }
+    }
+
+    /// `kampung init ROLE --root`, and a certificate for the node
+    /// (`cert_role`: `--role village --village CODE`, ...); its peer id.
+    pub fn init(&mut self, node: &Node, role: &[&str], cert_role: &[&str]) -> String {
+        let peer = init(node, role, &self.public);
+        let cert = certify(&self.dir, &self.key, &peer, cert_role, &node.name);
+        self.certs.push(cert);
+        peer
+    }
+
+    /// Every certificate made so far, added to each of `nodes`.
+    pub fn hand_out(&self, nodes: &[&Node]) {
+        let mut args = vec!["trust", "add"];
+        args.extend(self.certs.iter().map(|c| s(c)));
+        for n in nodes {
+            n.ok(&args);
+        }
+    }
+}
+
 pub fn stop_all(nodes: &mut [&mut Node]) {
     for n in nodes.iter_mut() {
         if n.is_running() {

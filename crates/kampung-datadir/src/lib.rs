@@ -5,7 +5,13 @@
 //!                 facility + name, auditor)
 //! DIR/node.key    its ed25519 key pair (libp2p protobuf encoding, mode 0600)
 //! DIR/root.pub    the mesh's root public key: the regency administrator's
-//!                 peer id, one line (absent until `kampung init --root`)
+//!                 peer id, one line (written by `kampung init --root` or
+//!                 `kampung trust root`)
+//! DIR/development present instead of root.pub on a node initialised
+//!                 without a root: development mode, which accepts any
+//!                 change from any peer and so runs on loopback only. A
+//!                 directory with neither is refused (a deleted root.pub
+//!                 never turns a node open)
 //! DIR/store/      the sled database (documents, index, root-signed statements,
 //!                 and the node-local tables: people, sessions, tokens, access log)
 //! DIR/local.secret the local credential (mode 0600): the `kampung` CLI on the
@@ -50,6 +56,8 @@ pub enum DataDirError {
     Io { path: PathBuf, reason: String },
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("{0} is missing: this node was set up with the mesh's root key and trusts nobody without it. Restore it with `kampung trust root ROOT.pub` (the file from the regency administrator)")]
+    RootMissing(PathBuf),
     #[error(transparent)]
     BadRole(#[from] kampung_core::role::RoleError),
     #[error(transparent)]
@@ -261,12 +269,21 @@ impl DataDir {
         self.path.join("root.pub")
     }
 
-    /// The mesh's root public key, if one is configured (`root.pub`).
+    /// The mesh's root public key (`root.pub`); `None` only for a node in
+    /// development mode (see [`DataDir::mark_development`]). A missing
+    /// `root.pub` on any other node is an error, never a silent downgrade
+    /// to a node that trusts everyone.
     pub fn root_key(&self) -> Result<Option<NodeKey>, DataDirError> {
         let path = self.root_key_path();
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return if self.is_development() {
+                    Ok(None)
+                } else {
+                    Err(DataDirError::RootMissing(path))
+                };
+            }
             Err(e) => return Err(io(&path)(e)),
         };
         text.trim()
@@ -280,9 +297,37 @@ impl DataDir {
             })
     }
 
-    /// Configure the mesh's root public key (replaces any earlier one).
+    /// Configure the mesh's root public key (replaces any earlier one, and
+    /// ends development mode).
     pub fn set_root_key(&self, root: NodeKey) -> Result<(), DataDirError> {
-        write_atomic(&self.root_key_path(), format!("{root}\n").as_bytes(), false)
+        write_atomic(&self.root_key_path(), format!("{root}\n").as_bytes(), false)?;
+        let marker = self.development_path();
+        match fs::remove_file(&marker) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&marker)(e)),
+        }
+    }
+
+    fn development_path(&self) -> PathBuf {
+        self.path.join("development")
+    }
+
+    /// Is this a node without the mesh's root key (development mode)?
+    pub fn is_development(&self) -> bool {
+        self.development_path().exists()
+    }
+
+    /// Set up this node without a root key: development mode, on one
+    /// machine only (what `kampung init` without `--root` does).
+    pub fn mark_development(&self) -> Result<(), DataDirError> {
+        write_atomic(
+            &self.development_path(),
+            b"This node was initialised without the mesh's root key: development mode.\n\
+It accepts any change from any peer, so it runs on loopback only, with mDNS off.\n\
+For a real mesh: kampung trust root ROOT.pub (this file is then removed).\n",
+            false,
+        )
     }
 
     /// Open the store alone, without loading the index (for trust statements and audit).
@@ -355,9 +400,18 @@ mod tests {
     fn root_key_is_kept_and_damage_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let d = DataDir::init(dir.path(), Role::Auditor).unwrap();
+        // Neither a root nor development mode: refused, naming the file.
+        let err = d.root_key().unwrap_err().to_string();
+        assert!(
+            err.contains("root.pub is missing") && err.contains("kampung trust root"),
+            "{err}"
+        );
+        d.mark_development().unwrap();
+        assert!(d.is_development());
         assert_eq!(d.root_key().unwrap(), None);
         let root = NodeKey::from_public(&Keypair::generate_ed25519().public()).unwrap();
         d.set_root_key(root).unwrap();
+        assert!(!d.is_development(), "a root ends development mode");
         assert_eq!(
             DataDir::open(dir.path()).unwrap().root_key().unwrap(),
             Some(root)
@@ -367,6 +421,9 @@ mod tests {
         fs::write(dir.path().join("root.pub"), "not a key\n").unwrap();
         let err = d.root_key().unwrap_err().to_string();
         assert!(err.contains("root.pub") && err.contains("damaged"), "{err}");
+        // Deleted: an error, not a node that trusts everyone.
+        fs::remove_file(dir.path().join("root.pub")).unwrap();
+        assert!(matches!(d.root_key(), Err(DataDirError::RootMissing(_))));
     }
 
     #[test]

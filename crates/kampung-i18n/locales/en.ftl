@@ -392,6 +392,7 @@ periksa-people = People who wrote, by node
 ## The node operator's page.
 operator-title = This node
 operator-status = Status
+operator-development = Development mode: this node has no root key, so it accepts any change from any peer and listens on this machine only. For a real mesh: kampung trust root ROOT.pub
 operator-tls = TLS certificate fingerprint
 operator-listen = Network addresses
 operator-peers = Connected nodes: { $count }

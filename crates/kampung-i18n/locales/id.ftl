@@ -389,6 +389,7 @@ periksa-people = Orang yang menulis, per node
 ## Halaman operator node.
 operator-title = Node ini
 operator-status = Keadaan
+operator-development = Mode pengembangan: node ini tidak memiliki kunci root, sehingga menerima perubahan apa pun dari peer mana pun dan hanya mendengarkan di mesin ini. Untuk jaringan sungguhan: kampung trust root ROOT.pub
 operator-tls = Sidik jari sertifikat TLS
 operator-listen = Alamat jaringan
 operator-peers = Node terhubung: { $count }

@@ -365,16 +365,24 @@ pub async fn open_offline(data: &Path) -> Result<Running, StartError> {
 /// of `config`.
 pub async fn start_with_config(config: &Config) -> Result<Running, StartError> {
     let parts = open_dir(&config.data, &SystemClock::shared())?;
-    if matches!(parts.trust, Trust::Open) {
-        warn!("no root key configured: this node admits every peer and accepts every change. Configure one with `kampung init --root ROOT.pub`");
-    }
     let net = &config.network;
-    let listen = parse_addrs("network.listen", &net.listen)?;
+    let mut listen = parse_addrs("network.listen", &net.listen)?;
     let bootstrap = parse_addrs("network.bootstrap", &net.bootstrap)?;
+    let development = matches!(parts.trust, Trust::Open);
+    if development {
+        // Without the root nothing is checked: such a node must not be
+        // reachable from another machine, nor look for peers on the LAN.
+        listen = listen.into_iter().map(unspecified_to_loopback).collect();
+        development_only_on_loopback(&listen, &config.api.listen)?;
+        warn!(
+            "DEVELOPMENT MODE (no root key): this node accepts any change from any peer; \
+             it listens on loopback only and mDNS is off. For a real mesh: kampung trust root ROOT.pub"
+        );
+    }
     let parts = parts.network(|m| {
         m.listen = listen;
         m.bootstrap = bootstrap;
-        m.mdns = net.mdns;
+        m.mdns = net.mdns && !development;
         m.kademlia = net.kademlia;
         m.anti_entropy_every = config.anti_entropy();
         m.heartbeat_every = config.heartbeat();
@@ -395,6 +403,60 @@ pub async fn start_with_config(config: &Config) -> Result<Running, StartError> {
     let running = start(parts).await?;
     info!(peer = %running.node().peer_id(), role = %running.node().role().tag(), "node started");
     Ok(running)
+}
+
+/// "Every interface" (`0.0.0.0`, `::`, the default) becomes this machine's
+/// loopback for a node in development mode.
+fn unspecified_to_loopback(a: kampung_mesh::Address) -> kampung_mesh::Address {
+    use kampung_mesh::multiaddr::Protocol;
+    a.iter()
+        .map(|p| match p {
+            Protocol::Ip4(ip) if ip.is_unspecified() => {
+                Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST)
+            }
+            Protocol::Ip6(ip) if ip.is_unspecified() => {
+                Protocol::Ip6(std::net::Ipv6Addr::LOCALHOST)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// A node in development mode listens on loopback addresses only (the mesh
+/// and the API), or refuses to start saying which address and why.
+fn development_only_on_loopback(
+    listen: &[kampung_mesh::Address],
+    api: &str,
+) -> Result<(), StartError> {
+    use kampung_mesh::multiaddr::Protocol;
+    let refuse = |field: String, what: &str| {
+        StartError::Config {
+        field,
+        reason: format!(
+            "'{what}' is not a loopback address: a node without the mesh's root key \
+             (development mode) accepts any change from anyone, so it listens on this machine only \
+             (127.0.0.1 or ::1). Configure the root with `kampung trust root ROOT.pub` to join a real mesh"
+        ),
+    }
+    };
+    for (i, a) in listen.iter().enumerate() {
+        let loopback = match a.iter().next() {
+            Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+            Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        if !loopback {
+            return Err(refuse(format!("network.listen[{i}]"), &a.to_string()));
+        }
+    }
+    let api_loopback = api
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || api.starts_with("localhost:");
+    if !api_loopback {
+        return Err(refuse("api.listen".into(), api));
+    }
+    Ok(())
 }
 
 fn parse_addrs(field: &str, list: &[String]) -> Result<Vec<kampung_mesh::Address>, StartError> {

@@ -31,6 +31,8 @@ pub struct NodeStatus {
     pub documents: Vec<DocumentStatus>,
     /// The mesh, unless the node runs offline.
     pub mesh: Option<MeshStatus>,
+    /// No root key: the node accepts any change from any peer (loopback only).
+    pub development: bool,
 }
 
 /// The node's peers.
@@ -74,6 +76,7 @@ impl Node {
             niks,
             documents,
             mesh,
+            development: self.roster().is_none(),
         })
     }
 

@@ -86,6 +86,8 @@ struct OperatorPage {
     role: String,
     niks: usize,
     documents: usize,
+    /// No root key: the node accepts anything (loopback only).
+    development: bool,
     fingerprint: String,
     listen: Vec<String>,
     peers: Vec<PeerRow>,
@@ -208,6 +210,7 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
         role: status.role,
         niks: status.niks,
         documents: status.documents.len(),
+        development: status.development,
         fingerprint: state.app.web().tls_fingerprint.clone().unwrap_or_default(),
         listen: peers.listen,
         peers: peers

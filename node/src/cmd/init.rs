@@ -9,7 +9,8 @@ pub struct Args {
     #[command(flatten)]
     role: RoleArgs,
     /// The mesh's root public key: the ROOT.pub file from `kampung admin keygen`
-    /// (or the root's peer id). Without it the node trusts no certificates.
+    /// (or the root's peer id). Without it the node is in development mode:
+    /// it accepts anything, so it runs on loopback only.
     #[arg(long, value_name = "ROOT.pub")]
     root: Option<String>,
 }
@@ -45,8 +46,9 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
     // Read the root before creating anything: a wrong file leaves no directory behind.
     let root = a.root.as_deref().map(super::trust::read_root).transpose()?;
     let dir = DataDir::init(data, role)?;
-    if let Some(root) = root {
-        dir.set_root_key(root)?;
+    match root {
+        Some(root) => dir.set_root_key(root)?,
+        None => dir.mark_development()?,
     }
     // Create the store now so that a damaged or locked directory shows up at once.
     dir.open_registry(super::this_year())?;
@@ -58,7 +60,9 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
             dir.role().kind().as_str()
         ),
         None => println!(
-            "no root key configured: this node will trust no certificates until `kampung trust root ROOT.pub`"
+            "no root key: DEVELOPMENT MODE. This node accepts any change from any peer, so \
+             `kampung run` keeps it on this machine (loopback addresses only, mDNS off). \
+             For a real mesh: `kampung trust root ROOT.pub`"
         ),
     }
     Ok(ExitCode::SUCCESS)

@@ -66,6 +66,12 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         s["peer_id"].as_str().unwrap_or("?"),
         s["role"].as_str().unwrap_or("?")
     );
+    if s["trust"] == "development" {
+        println!(
+            "DEVELOPMENT MODE: no root key, this node accepts any change from any peer \
+             (loopback only); for a real mesh: kampung trust root ROOT.pub"
+        );
+    }
     println!("residents in the index: {}", s["niks"]);
     if let Some(f) = s["tls_fingerprint"].as_str() {
         println!("TLS certificate fingerprint (SHA-256): {f}");

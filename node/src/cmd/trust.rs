@@ -86,7 +86,12 @@ fn no_root(dir: &DataDir) -> anyhow::Error {
 fn set_root(data: &Path, arg: &str, replace: bool) -> anyhow::Result<ExitCode> {
     let dir = DataDir::open(data)?;
     let root = read_root(arg)?;
-    match dir.root_key()? {
+    // (a missing root.pub is what this command restores)
+    let current = match dir.root_key() {
+        Err(kampung_datadir::DataDirError::RootMissing(_)) => None,
+        other => other?,
+    };
+    match current {
         Some(old) if old == root => {
             println!("{} already trusts root {root}", data.display());
             return Ok(ExitCode::SUCCESS);

@@ -48,6 +48,9 @@ pub struct StatusResponse {
     /// The mesh (null when the node runs without one).
     #[schema(value_type = Option<schemas::MeshStatus>)]
     pub mesh: Option<MeshStatus>,
+    /// `development`: no root key, so the node accepts any change from any
+    /// peer and listens on loopback only; `root`: certificates are checked.
+    pub trust: &'static str,
 }
 
 /// One document this node holds.
@@ -95,6 +98,7 @@ pub async fn status(
         documents,
         tls_fingerprint: state.web().tls_fingerprint.clone(),
         mesh: s.mesh,
+        trust: if s.development { "development" } else { "root" },
     }))
 }
 
