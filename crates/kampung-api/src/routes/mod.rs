@@ -31,9 +31,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .route("/v1/openapi.json", get(openapi::handler))
         .route("/v1/lookup/{nik}", get(verdict::lookup))
-        .route("/v1/lookup/", get(verdict::lookup))
+        .route("/v1/lookup/", get(verdict::lookup_empty))
         .route("/v1/verdict/{nik}", get(verdict::verdict))
-        .route("/v1/verdict/", get(verdict::verdict))
+        .route("/v1/verdict/", get(verdict::verdict_empty))
         .route(
             "/v1/crossings",
             get(crossings::list).post(crossings::record),

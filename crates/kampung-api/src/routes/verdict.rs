@@ -63,7 +63,7 @@ impl VerdictResponse {
     get,
     path = "/v1/verdict/{nik}",
     tag = "checkpoint",
-    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored; `/v1/verdict/` with nothing is the verdict on an empty NIK (invalid)", example = "5101015203850007")),
+    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored", example = "5101015203850007")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
         (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
@@ -74,11 +74,8 @@ pub async fn verdict(
     State(state): State<AppState>,
     caller: Caller,
     ReaderLang(lang): ReaderLang,
-    nik: Option<Path<String>>,
+    Path(nik): Path<String>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
-    // `/v1/verdict/` (nothing typed) is the verdict on an empty NIK:
-    // invalid, with its rule, as every other front door answers.
-    let nik = nik.map(|Path(n)| n).unwrap_or_default();
     Ok(Json(VerdictResponse::new(
         state.verdict(&caller.actor, &nik)?,
         lang,
@@ -90,7 +87,7 @@ pub async fn verdict(
     get,
     path = "/v1/lookup/{nik}",
     tag = "lookup",
-    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored; `/v1/verdict/` with nothing is the verdict on an empty NIK (invalid)", example = "3510155203850001")),
+    params(("nik" = String, Path, description = "16 digits; spaces (any white space), dots and dashes are ignored", example = "3510155203850001")),
     responses(
         (status = 200, description = "The verdict", body = VerdictResponse),
         (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
@@ -101,13 +98,49 @@ pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
     ReaderLang(lang): ReaderLang,
-    nik: Option<Path<String>>,
+    Path(nik): Path<String>,
 ) -> Result<Json<VerdictResponse>, ApiError> {
-    // `/v1/verdict/` (nothing typed) is the verdict on an empty NIK:
-    // invalid, with its rule, as every other front door answers.
-    let nik = nik.map(|Path(n)| n).unwrap_or_default();
     Ok(Json(VerdictResponse::new(
         state.verdict(&caller.actor, &nik)?,
         lang,
     )))
+}
+
+/// The verdict on an empty NIK (nothing typed): `invalid`, with its rule,
+/// as every other front door answers it.
+#[utoipa::path(
+    get,
+    path = "/v1/verdict/",
+    tag = "checkpoint",
+    responses(
+        (status = 200, description = "The verdict: invalid, the NIK is empty", body = VerdictResponse),
+        (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not check KTPs (an operator)", body = ErrorBody),
+    )
+)]
+pub async fn verdict_empty(
+    state: State<AppState>,
+    caller: Caller,
+    lang: ReaderLang,
+) -> Result<Json<VerdictResponse>, ApiError> {
+    verdict(state, caller, lang, Path(String::new())).await
+}
+
+/// The same as `GET /v1/verdict/` (the older name).
+#[utoipa::path(
+    get,
+    path = "/v1/lookup/",
+    tag = "lookup",
+    responses(
+        (status = 200, description = "The verdict: invalid, the NIK is empty", body = VerdictResponse),
+        (status = 401, description = "`unauthenticated`: no session or token", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not check KTPs (an operator)", body = ErrorBody),
+    )
+)]
+pub async fn lookup_empty(
+    state: State<AppState>,
+    caller: Caller,
+    lang: ReaderLang,
+) -> Result<Json<VerdictResponse>, ApiError> {
+    verdict(state, caller, lang, Path(String::new())).await
 }

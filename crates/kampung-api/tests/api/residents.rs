@@ -227,3 +227,15 @@ async fn a_preview_gives_its_refusals_in_the_language_the_client_reads() {
         }
     }
 }
+
+#[tokio::test]
+async fn nothing_typed_is_the_verdict_on_an_empty_nik() {
+    let node = Node::start(Some(village())).await;
+    for uri in ["/v1/verdict/", "/v1/lookup/"] {
+        let r = node.get(uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
+        let v = r.json();
+        assert_eq!(v["kind"], "invalid", "{uri}: {v}");
+        assert_eq!(v["verdict"]["error"]["rule"], "empty", "{uri}: {v}");
+    }
+}
