@@ -270,6 +270,12 @@ fn header_errors_and_missing_files() {
     );
     let text = fails(&data, &["import", "/nonexistent/file.csv"]);
     assert!(text.contains("cannot open /nonexistent/file.csv"), "{text}");
+    // An endless file is refused by its size, not read whole.
+    let text = fails(&data, &["import", "/dev/zero"]);
+    assert!(
+        text.contains("/dev/zero") && text.contains("larger than 16 MB"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -160,6 +160,10 @@ pub enum FieldProblem {
     TooLong { chars: usize },
     #[error("contains a control character (line break or tab)")]
     ControlCharacter,
+    #[error("contains a character that reorders text (a Unicode bidirectional control)")]
+    BidiControl,
+    #[error("has no visible character (only spaces or zero-width characters)")]
+    Invisible,
     #[error("'{0}' is not 16 digits")]
     Not16Digits(String),
     #[error("{0} is not between 1 and 999")]
@@ -175,6 +179,38 @@ fn field(field: &'static str, problem: FieldProblem) -> RecordError {
 /// Longest name, dusun or destination accepted, in characters.
 pub const MAX_TEXT: usize = 120;
 
+/// Characters that reorder the text around them (Unicode bidirectional
+/// embeddings, overrides, isolates and marks): in a name they can make a
+/// screen or a report show something else than what is stored.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that take no room on a screen (white space aside): zero-width
+/// spaces and joiners, the word joiner, the byte-order mark, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// What is wrong with a text people typed (a name, an address, a note), if
+/// anything, beyond its length: a control character (line breaks allowed
+/// when `multiline`), a character that reorders text, or (when not empty)
+/// no visible character at all.
+pub fn text_problem(value: &str, multiline: bool) -> Option<FieldProblem> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Some(FieldProblem::ControlCharacter);
+    }
+    if value.chars().any(is_bidi_control) {
+        return Some(FieldProblem::BidiControl);
+    }
+    if !value.is_empty() && value.chars().all(is_invisible) {
+        return Some(FieldProblem::Invisible);
+    }
+    None
+}
+
 fn text(name: &'static str, value: &str) -> Result<(), RecordError> {
     let n = value.trim().chars().count();
     if n == 0 {
@@ -183,10 +219,10 @@ fn text(name: &'static str, value: &str) -> Result<(), RecordError> {
     if n > MAX_TEXT {
         return Err(field(name, FieldProblem::TooLong { chars: n }));
     }
-    if value.chars().any(char::is_control) {
-        return Err(field(name, FieldProblem::ControlCharacter));
+    match text_problem(value, false) {
+        Some(problem) => Err(field(name, problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Resident {

@@ -49,6 +49,10 @@ const OPTIONAL: [&str; 4] = ["status", "moved_to", "moved_on", "died_on"];
 /// Largest file line accepted, in bytes: a row is a dozen short fields.
 pub const MAX_RECORD_BYTES: usize = 4096;
 
+/// Largest file accepted, in bytes: a village of 20,000 people is about
+/// 2.5 MB of CSV (less as a workbook).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// A row that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -186,6 +190,8 @@ pub enum FileError {
     DuplicateColumn(String),
     Csv(#[from] csv::Error),
     Workbook(String),
+    /// Larger than [`MAX_FILE_BYTES`] (or endless): read no further.
+    TooLarge,
 }
 
 impl FileError {
@@ -235,6 +241,11 @@ impl FileError {
             FileError::Workbook(detail) => {
                 tr(lang, "file-workbook", &[("detail", detail.as_str().into())])
             }
+            FileError::TooLarge => tr(
+                lang,
+                "file-too_large",
+                &[("mb", (MAX_FILE_BYTES / 1024 / 1024).to_string().into())],
+            ),
         }
     }
 }
@@ -291,10 +302,27 @@ pub fn read<R: Read>(mut input: R, this_year: i32) -> Result<ReadReport, FileErr
     Ok(checker.report)
 }
 
+/// The bytes of a file to import, read no further than [`MAX_FILE_BYTES`]
+/// (a wrong file, or `/dev/zero`, is refused by its size, not read whole).
+pub fn read_bounded<R: Read>(input: R) -> Result<Vec<u8>, FileError> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(csv::Error::from)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge);
+    }
+    Ok(bytes)
+}
+
 /// Read a village office's file, whichever it is: a workbook (`.xlsx`,
 /// `.xls`, `.ods`: its first sheet) or CSV text, told apart by its first
 /// bytes (not its name).
 pub fn read_file(bytes: &[u8], this_year: i32) -> Result<ReadReport, FileError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge);
+    }
     if is_workbook(bytes) {
         read_workbook(bytes, this_year)
     } else {
@@ -477,7 +505,7 @@ impl Columns {
             .position(|c| *c == name)
             .and_then(|c| self.at[c])
             .and_then(|i| record.get(i))
-            .unwrap_or("")
+            .map_or("", undefuse)
     }
 
     fn parse(
@@ -708,6 +736,28 @@ const ALIASES: [(&str, &[&str]); 13] = [
     ),
 ];
 
+/// Does a spreadsheet read this cell as a formula?
+fn formula_like(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// A cell as a CSV export writes it: a formula-like text after a `'`.
+fn defuse(cell: &str) -> String {
+    if formula_like(cell) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+/// A cell as read back: the `'` of [`defuse`] taken off.
+fn undefuse(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
 /// A resident's cells in the order of [`COLUMNS`]: what both exports write.
 pub(crate) fn cells(r: &Resident) -> [String; COLUMNS.len()] {
     let day = |d: &Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
@@ -735,7 +785,10 @@ pub(crate) fn cells(r: &Resident) -> [String; COLUMNS.len()] {
     ]
 }
 
-/// Write residents with the import columns.
+/// Write residents with the import columns. A text cell that a spreadsheet
+/// would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return) is written after a `'`, as OWASP advises against CSV
+/// injection; [`read`] takes the `'` off again.
 pub fn write<'a, W: Write>(
     out: W,
     residents: impl IntoIterator<Item = &'a Resident>,
@@ -743,7 +796,7 @@ pub fn write<'a, W: Write>(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
     for r in residents {
-        w.write_record(cells(r))?;
+        w.write_record(cells(r).map(|c| defuse(&c)))?;
     }
     w.flush()?;
     Ok(())

@@ -346,3 +346,54 @@ fn headers_as_village_offices_write_them_are_understood() {
         assert!(parse_date("birth_date", bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn names_without_visible_letters_or_with_text_reordering_characters_are_refused() {
+    let text = file(&[
+        // zero-width spaces only
+        "3510155203850001,\u{200B}\u{200B},P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,",
+        // a right-to-left override inside the name
+        "3510155203850002,Sri \u{202E}inuyhaW,P,1985-03-12,3510150101100001,Krajan,1,2,35.10.15.2012,active,,",
+        // the same in the dusun
+        "3510155203850003,Sri Wahyuni,P,1985-03-12,3510150101100001,\u{2067}Krajan,1,2,35.10.15.2012,active,,",
+    ]);
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert!(report.rows.is_empty(), "{:?}", report.rows);
+    let got: Vec<(u64, Option<&str>, String)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field, e.reason.message(Lang::En)))
+        .collect();
+    assert_eq!(got[0].0, 2);
+    assert_eq!(got[0].1, Some("full_name"));
+    assert!(got[0].2.contains("no visible character"), "{got:?}");
+    assert_eq!((got[1].0, got[1].1), (3, Some("full_name")));
+    assert!(got[1].2.contains("reorders text"), "{got:?}");
+    assert_eq!((got[2].0, got[2].1), (4, Some("dusun")));
+    assert!(report.errors[2]
+        .reason
+        .message(Lang::Id)
+        .contains("membalik urutan teks"));
+}
+
+#[test]
+fn a_cell_a_spreadsheet_would_run_as_a_formula_is_exported_defused_and_read_back_as_it_was() {
+    let text = file(&[
+        "3510151203850002,Slamet Riyadi,L,1985-03-12,3510150101100001,=HYPERLINK(\"http://x\"),1,2,35.10.15.2012,moved_out,@SUM(A1),",
+    ]);
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let r = &report.rows[0].resident;
+    let mut out = Vec::new();
+    write(&mut out, [r]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let row = out.lines().nth(1).unwrap();
+    assert!(row.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{row}");
+    assert!(row.contains(",'@SUM(A1),"), "{row}");
+    // Every cell of the export starts with something a spreadsheet shows as text.
+    for cell in row.split(',') {
+        assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell} in {row}");
+    }
+    let again = read(out.as_bytes(), 2026).unwrap();
+    assert_eq!(&again.rows[0].resident, r);
+}

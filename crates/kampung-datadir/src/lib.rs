@@ -111,6 +111,21 @@ fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), DataDirE
     Ok(())
 }
 
+/// Make the data directory readable by its owner only (the residents'
+/// records, the node's key and the people's sessions are inside). A
+/// directory another user owns (an auditor reading a copy) is left as it is.
+fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+            }
+        }
+    }
+}
+
 impl DataDir {
     /// Create a data directory for a new node with a fresh key pair.
     pub fn init(path: &Path, role: Role) -> Result<DataDir, DataDirError> {
@@ -118,6 +133,7 @@ impl DataDir {
             return Err(DataDirError::AlreadyInitialised(path.to_path_buf()));
         }
         fs::create_dir_all(path).map_err(io(path))?;
+        owner_only(path);
         let keypair = Keypair::generate_ed25519();
         let key_bytes = keypair
             .to_protobuf_encoding()
@@ -145,7 +161,8 @@ impl DataDir {
         Ok(dir)
     }
 
-    /// Open an initialised data directory, checking its files.
+    /// Open an initialised data directory, checking its files (and making
+    /// it owner-only if it was not: directories made before that rule).
     pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
         let info_path = path.join("node.toml");
         let text = match fs::read_to_string(&info_path) {
@@ -155,6 +172,7 @@ impl DataDir {
             }
             Err(e) => return Err(io(&info_path)(e)),
         };
+        owner_only(path);
         let info: NodeInfo = toml::from_str(&text).map_err(|e| DataDirError::Corrupt {
             path: info_path.clone(),
             reason: e.to_string().trim().to_string(),
@@ -363,6 +381,22 @@ mod tests {
             DataDir::init(dir.path(), Role::Auditor),
             Err(DataDirError::AlreadyInitialised(_))
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("node");
+        let d = DataDir::init(&data, Role::Auditor).unwrap();
+        d.open_registry(2026).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        // A directory made before the rule is tightened when opened.
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
+        DataDir::open(&data).unwrap();
+        assert_eq!(mode(&data), 0o700);
     }
 
     #[test]

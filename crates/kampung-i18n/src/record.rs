@@ -19,6 +19,8 @@ pub fn field_problem(lang: Lang, p: &FieldProblem) -> String {
             ],
         ),
         FieldProblem::ControlCharacter => t(lang, "record-control_character"),
+        FieldProblem::BidiControl => t(lang, "record-bidi_control"),
+        FieldProblem::Invisible => t(lang, "record-invisible"),
         FieldProblem::Not16Digits(value) => tr(
             lang,
             "record-not_16_digits",

@@ -270,7 +270,17 @@ fn check_text(
     if s.chars().count() > max {
         return Err(refused(field, format!("is longer than {max} characters")));
     }
-    Ok(())
+    // What an officer typed: no control characters but a note's line
+    // breaks, nothing that reorders text, something visible.
+    let problem = match field {
+        "officer" | "officer id" => kampung_core::resident::text_problem(s, false),
+        "note" => kampung_core::resident::text_problem(s, true),
+        _ => None,
+    };
+    match problem {
+        Some(p) => Err(refused(field, p.to_string())),
+        None => Ok(()),
+    }
 }
 
 /// A checkpoint's crossing log.

@@ -26,8 +26,8 @@ use crate::{check_csrf, error_page, render, PendingImport, WebState, PENDING_IMP
 
 /// Residents on one page of the list.
 const PAGE: usize = 50;
-/// Largest file a clerk uploads (a village of 20 000 people is ~2 MB).
-pub const MAX_UPLOAD: usize = 16 * 1024 * 1024;
+/// Largest upload: the largest file a clerk imports, and the form around it.
+pub const MAX_UPLOAD: usize = kampung_csv::MAX_FILE_BYTES as usize + 64 * 1024;
 /// Rows of a preview shown in full (the counts cover them all).
 const PREVIEW_ROWS: usize = 200;
 /// A preview not confirmed within this time is forgotten.

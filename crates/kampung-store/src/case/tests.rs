@@ -256,6 +256,25 @@ fn notes_are_kept_in_time_order() {
         by: gor(),
     };
     assert!(c.note(&actor(2), &blank).is_err());
+    // Several lines are a note; a text-reordering character or nothing
+    // visible is not, and a pledge's name is one line.
+    let lines = Note {
+        text: "fever at night\nseen by the puskesmas doctor".into(),
+        at_ms: at(2, 10),
+        by: gor(),
+    };
+    c.note(&actor(2), &lines).unwrap();
+    for text in ["paid \u{202E}0001 Rp", "\u{200B}\u{200B}"] {
+        let bad = Note {
+            text: text.into(),
+            at_ms: at(2, 11),
+            by: gor(),
+        };
+        assert!(c.note(&actor(2), &bad).is_err(), "{text:?}");
+    }
+    let mut p = pledge();
+    p.picked_up_by = "Budi\nSantoso".into();
+    assert!(types::validate_place(&Place::FamilyPickup { pledge: p }).is_err());
 }
 
 #[test]

@@ -221,7 +221,12 @@ pub(super) fn check_text(
     if s.chars().count() > max {
         return Err(refused(field, format!("is longer than {max} characters")));
     }
-    Ok(())
+    // Notes and reasons may run over several lines; nothing else does.
+    let multiline = matches!(field, "note" | "early release reason");
+    match kampung_core::resident::text_problem(s, multiline) {
+        Some(problem) => Err(refused(field, problem.to_string())),
+        None => Ok(()),
+    }
 }
 
 pub(super) fn validate_writer(by: &Writer) -> Result<(), CaseError> {
