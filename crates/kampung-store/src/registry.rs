@@ -468,17 +468,35 @@ impl<S: Storage> Registry<S> {
         if applied.chunk.is_some() {
             let touched: Vec<&Resident> = applied.touched.iter().map(|&i| &records[i]).collect();
             let sigs = self.sign(&DocId::village(village), &applied.signed_points, now_ms)?;
-            if let Err(e) = self.store_applied(village, &applied, &touched, &sigs) {
+            // Stored, made durable, and only then visible to readers: a
+            // verdict never rests on a write that a crash would lose.
+            let stored = self
+                .store_applied(village, &applied, &touched, &sigs)
+                .and_then(|()| self.storage.flush());
+            if let Err(e) = stored {
                 self.docs.remove(&village);
                 return Err(e);
             }
-            self.storage.flush()?;
+            self.index_applied(village, &applied, &touched);
             self.maybe_compact(village)?;
         }
         Ok(report)
     }
 
-    /// Append a village's applied changes and bring the index along. Not flushed.
+    /// Bring the index along a village's applied changes (once they are
+    /// durable: see [`Registry::write`]).
+    fn index_applied(&mut self, village: VillageCode, applied: &Applied, touched: &[&Resident]) {
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        let mut lookups = self.lookups.write();
+        for r in touched {
+            lookups.index.set(r.nik, ordinal, Entry::from_resident(r));
+        }
+        lookups
+            .indexed
+            .insert(village, applied.report.heads.clone());
+    }
+
+    /// Append a village's applied changes. Not flushed, not indexed.
     fn store_applied(
         &mut self,
         village: VillageCode,
@@ -503,16 +521,6 @@ impl<S: Storage> Registry<S> {
                 (Some(seq), chunk.len())
             }
         };
-        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        {
-            let mut lookups = self.lookups.write();
-            for r in touched {
-                lookups.index.set(r.nik, ordinal, Entry::from_resident(r));
-            }
-            lookups
-                .indexed
-                .insert(village, applied.report.heads.clone());
-        }
         if let Some(l) = self.docs.get_mut(&village) {
             l.signed
                 .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
@@ -636,6 +644,9 @@ impl<S: Storage> Registry<S> {
                     applied.touched.iter().map(|&i| &records[i]).collect();
                 let sigs = self.sign(&DocId::village(village), &applied.signed_points, now_ms)?;
                 self.store_applied(village, &applied, &touched, &sigs)?;
+                // A regency import is one operation, flushed at its end
+                // (by the checkpoint below) and read by nobody before.
+                self.index_applied(village, &applied, &touched);
                 progress(village, &applied.report);
             })();
             drop(work_tx);

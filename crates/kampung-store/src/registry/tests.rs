@@ -430,3 +430,97 @@ fn a_change_out_of_order_waits_for_its_dependency() {
         .unwrap();
     assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
 }
+
+/// Storage that, each time it is asked to flush, notes whether the index
+/// already shows the NIK it watches (a reader could then answer from a write
+/// that a crash before the flush would lose).
+#[derive(Default)]
+struct FlushProbe {
+    inner: MemoryStorage,
+    watch: std::sync::Mutex<Option<(crate::lookups::SharedLookups, Nik)>>,
+    seen_before_durable: std::sync::atomic::AtomicBool,
+}
+
+impl Storage for FlushProbe {
+    fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
+        self.inner.doc_ids()
+    }
+    fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.heads(doc)
+    }
+    fn load(&self, doc: &DocId) -> Result<Option<crate::storage::StoredDoc>, StoreError> {
+        self.inner.load(doc)
+    }
+    fn append(
+        &self,
+        doc: &DocId,
+        chunk: &[u8],
+        heads: &[u8],
+        sigs: &[crate::storage::Sig],
+    ) -> Result<u64, StoreError> {
+        self.inner.append(doc, chunk, heads, sigs)
+    }
+    fn replace(
+        &self,
+        doc: &DocId,
+        snapshot: &[u8],
+        heads: &[u8],
+        sigs: &[crate::storage::Sig],
+    ) -> Result<(), StoreError> {
+        self.inner.replace(doc, snapshot, heads, sigs)
+    }
+    fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        self.inner.compact(doc, snapshot, through_seq)
+    }
+    fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        self.inner.remove(doc)
+    }
+    fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.index(doc)
+    }
+    fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_index(doc, bytes)
+    }
+    fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.statements()
+    }
+    fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_statement(id, bytes)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        if let Some((lookups, nik)) = &*self.watch.lock().unwrap() {
+            if !lookups.read().index().all(*nik).is_empty() {
+                self.seen_before_durable
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.inner.flush()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.inner.size_on_disk()
+    }
+    fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError> {
+        self.inner.local_table(name)
+    }
+}
+
+#[test]
+fn a_write_is_visible_to_readers_only_once_it_is_durable() {
+    let storage = Arc::new(FlushProbe::default());
+    let mut registry = Registry::open(storage.clone(), actor(), 2026).unwrap();
+    let r = person(1, 0);
+    *storage.watch.lock().unwrap() = Some((registry.lookups().clone(), r.nik));
+    registry
+        .write(code(0), &[r.clone()], 1, &mut |_| {})
+        .unwrap();
+    assert!(
+        !storage
+            .seen_before_durable
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "the index showed the write before the storage made it durable"
+    );
+    assert_eq!(registry.lookups().read().index().all(r.nik).len(), 1);
+}
