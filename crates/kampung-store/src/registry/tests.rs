@@ -514,7 +514,7 @@ fn a_write_is_visible_to_readers_only_once_it_is_durable() {
     let r = person(1, 0);
     *storage.watch.lock().unwrap() = Some((registry.lookups().clone(), r.nik));
     registry
-        .write(code(0), &[r.clone()], 1, &mut |_| {})
+        .write(code(0), std::slice::from_ref(&r), 1, &mut |_| {})
         .unwrap();
     assert!(
         !storage
