@@ -404,9 +404,25 @@ fn a_lan_address_is_served_over_tls_unless_insecure_http_is_asked_for() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (mut node, _) = village_node(tmp.path(), VILLAGES[0], 5, 8);
-    // A LAN address needs the mesh's root (a node without one keeps to loopback).
+    // A LAN address needs the mesh's root (a node without one keeps to
+    // loopback), and a healthy node its certificate.
     let root = Root::new(tmp.path());
     node.ok(&["trust", "root", s(&root.public)]);
+    let info = std::fs::read_to_string(node.data.join("node.toml")).unwrap();
+    let peer = info
+        .lines()
+        .find_map(|l| l.strip_prefix("peer_id = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let cert = certify(
+        tmp.path(),
+        &root.key,
+        &peer,
+        &["--role", "village", "--village", VILLAGES[0]],
+        "village",
+    );
+    node.ok(&["trust", "add", s(&cert)]);
     let lan = RunArgs {
         api: "0.0.0.0:0".into(),
         ..RunArgs::loopback(vec![])

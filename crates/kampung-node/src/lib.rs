@@ -47,6 +47,7 @@ mod audit;
 mod cases;
 mod checkpoint;
 mod error;
+mod health;
 pub mod metrics;
 pub mod people;
 mod residents;
@@ -70,6 +71,7 @@ pub use audit::{
 pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use error::{ErrorCode, NodeError, RefusalCode};
+pub use health::{HealthConfig, HealthProblem};
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{
@@ -103,6 +105,7 @@ struct Inner {
     metrics: Metrics,
     people: People,
     access: AccessLog,
+    health: HealthConfig,
 }
 
 impl Node {
@@ -115,6 +118,11 @@ impl Node {
     /// actor, the name of its crossing log.
     pub fn peer_id(&self) -> &str {
         &self.0.peer_id
+    }
+
+    /// What the health checks look at.
+    pub fn health_config(&self) -> &HealthConfig {
+        &self.0.health
     }
 
     /// The time every workflow uses.

@@ -60,6 +60,8 @@ pub struct Parts<S: Storage> {
     pub session_idle_ms: i64,
     /// How much of the access log is kept.
     pub access_limits: AccessLimits,
+    /// What the health checks look at (the data directory's disk).
+    pub health: crate::HealthConfig,
 }
 
 /// A session's default idle expiry: a shift.
@@ -117,6 +119,7 @@ impl<S: Storage> Parts<S> {
             ),
             session_idle_ms: SESSION_IDLE_MS,
             access_limits: AccessLimits::default(),
+            health: crate::HealthConfig::default(),
         }
     }
 
@@ -243,6 +246,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         local_secret,
         session_idle_ms,
         access_limits,
+        health,
     } = parts;
     let access = AccessLog::new(registry.storage().local_table("access")?, access_limits);
     let table = |name| registry.storage().local_table(name);
@@ -312,6 +316,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         metrics: Metrics::new(),
         people,
         access: access.clone(),
+        health,
     }));
     let access_task = tokio::spawn(access.run(node.clock().clone(), shutdown.child_token()));
     Ok(Running {
@@ -350,6 +355,7 @@ fn open_dir(
         .trust(trust)
         .clock(clock.clone());
     parts.local_secret = dir.local_secret()?;
+    parts.health.data_dir = Some(data.to_path_buf());
     Ok(parts)
 }
 

@@ -88,6 +88,8 @@ struct OperatorPage {
     documents: usize,
     /// No root key: the node accepts anything (loopback only).
     development: bool,
+    /// What keeps the node from doing its job: (title, particulars).
+    problems: Vec<(String, String)>,
     fingerprint: String,
     listen: Vec<String>,
     peers: Vec<PeerRow>,
@@ -211,6 +213,17 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
         niks: status.niks,
         documents: status.documents.len(),
         development: status.development,
+        problems: node
+            .health()
+            .await
+            .into_iter()
+            .map(|p| {
+                (
+                    kampung_i18n::t(v.lang, &format!("health-{}", p.code)),
+                    p.detail,
+                )
+            })
+            .collect(),
         fingerprint: state.app.web().tls_fingerprint.clone().unwrap_or_default(),
         listen: peers.listen,
         peers: peers

@@ -21,7 +21,12 @@ pub fn running_api(data: &Path) -> Option<std::net::SocketAddr> {
         .info()
         .peer_id
         .clone();
-    let mut resp = ureq::get(&format!("http://{addr}/healthz")).call().ok()?;
+    // (an unhealthy node answers 503, and is still the node running here)
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent.get(&format!("http://{addr}/healthz")).call().ok()?;
     let health: serde_json::Value = resp.body_mut().read_json().ok()?;
     (health["peer_id"].as_str() == Some(ours.as_str())).then_some(addr)
 }
@@ -66,6 +71,13 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         s["peer_id"].as_str().unwrap_or("?"),
         s["role"].as_str().unwrap_or("?")
     );
+    for p in s["problems"].as_array().into_iter().flatten() {
+        println!(
+            "PROBLEM {}: {}",
+            p["code"].as_str().unwrap_or("?"),
+            p["detail"].as_str().unwrap_or("")
+        );
+    }
     if s["trust"] == "development" {
         println!(
             "DEVELOPMENT MODE: no root key, this node accepts any change from any peer \

@@ -1,6 +1,7 @@
 //! The node itself: liveness, status (documents, freshness, mesh), peers.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use kampung_mesh::{MeshStatus, PeerInfo};
 use serde::Serialize;
@@ -12,25 +13,41 @@ use crate::{openapi::schemas, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// Always `ok`.
+    /// `ok`, or `unhealthy` (503) with its problems.
     pub status: &'static str,
     /// This node's libp2p peer id: a client checks it is talking to the node it means.
     pub peer_id: String,
+    /// What keeps the node from doing its job (empty when `ok`).
+    pub problems: Vec<kampung_node::HealthProblem>,
 }
 
-/// Liveness, and which node this is.
+/// Whether the node can do its job (its store answers, its disk has room,
+/// its certificate is in force), and which node this is.
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "node",
     security(()),
-    responses((status = 200, description = "The node is up", body = HealthResponse))
+    responses(
+        (status = 200, description = "The node is healthy", body = HealthResponse),
+        (status = 503, description = "The node has problems: `unhealthy`, and which", body = HealthResponse),
+    )
 )]
-pub async fn healthz(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok",
-        peer_id: state.peer_id().to_string(),
-    })
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let problems = state.health().await;
+    let (code, status) = if problems.is_empty() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
+    };
+    (
+        code,
+        Json(HealthResponse {
+            status,
+            peer_id: state.peer_id().to_string(),
+            problems,
+        }),
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,6 +68,8 @@ pub struct StatusResponse {
     /// `development`: no root key, so the node accepts any change from any
     /// peer and listens on loopback only; `root`: certificates are checked.
     pub trust: &'static str,
+    /// What keeps the node from doing its job (as `/healthz` reports it).
+    pub problems: Vec<kampung_node::HealthProblem>,
 }
 
 /// One document this node holds.
@@ -99,6 +118,7 @@ pub async fn status(
         tls_fingerprint: state.web().tls_fingerprint.clone(),
         mesh: s.mesh,
         trust: if s.development { "development" } else { "root" },
+        problems: state.health().await,
     }))
 }
 

@@ -73,6 +73,7 @@ pub struct Opts {
     pub role: Role,
     pub roster: Option<SharedRoster>,
     pub clock: SharedClock,
+    pub health: kampung_node::HealthConfig,
 }
 
 impl Opts {
@@ -86,6 +87,7 @@ impl Opts {
             role: role.parse().unwrap(),
             roster: None,
             clock: SystemClock::shared(),
+            health: kampung_node::HealthConfig::default(),
         }
     }
 
@@ -121,12 +123,14 @@ impl Node {
             role,
             roster,
             clock,
+            health,
         } = opts;
         let trust = roster.map_or(Trust::Open, Trust::Roster);
-        let parts = Parts::in_memory(role)
+        let mut parts = Parts::in_memory(role)
             .clock(clock)
             .trust(trust)
             .network(|m| m.kademlia = false);
+        parts.health = health;
         let running = kampung_node::start(parts).await.unwrap();
         let state = AppState::new(running.node().clone());
         Node {

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use kampung_core::Status;
 use prometheus_client::metrics::counter::Counter;
 
-use super::{people, village, Node};
+use super::{people, village, Node, Opts};
 
 /// The value of one series (`name{labels}` exactly as exposed), if present.
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -161,4 +161,50 @@ async fn other_subsystems_register_and_count_their_own_metrics() {
     assert_eq!(must(&text, "kampung_documents"), 0.0);
     assert!(!text.contains("kampung_sync_lag_seconds{"));
     node.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_tells_the_truth_about_the_disk_and_the_certificate() {
+    // Healthy: 200, no problems.
+    let node = Node::start_with(Opts::checkpoint()).await;
+    let r = node.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["status"], "ok");
+    assert_eq!(r.json()["problems"], serde_json::json!([]));
+
+    // A disk with less room than the node needs: 503, which, and what to do;
+    // status says the same.
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Opts::checkpoint();
+    opts.health = kampung_node::HealthConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        min_free_bytes: u64::MAX,
+    };
+    let node = Node::start_with(opts).await;
+    let r = node.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["status"], "unhealthy");
+    assert_eq!(v["problems"][0]["code"], "disk_low", "{v}");
+    assert!(
+        v["problems"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("free some space"),
+        "{v}"
+    );
+    let status = node.get("/v1/status").await.json();
+    assert_eq!(status["problems"][0]["code"], "disk_low", "{status}");
+
+    // A node under a root that holds no certificate of its own.
+    let root = kampung_mesh::identity::Keypair::generate_ed25519();
+    let roster =
+        kampung_trust::Roster::new(kampung_trust::NodeKey::from_public(&root.public()).unwrap());
+    let node = Node::start_with(
+        Opts::checkpoint().with_roster(std::sync::Arc::new(std::sync::RwLock::new(roster))),
+    )
+    .await;
+    let r = node.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(r.json()["problems"][0]["code"], "no_certificate");
 }

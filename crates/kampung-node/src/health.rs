@@ -1,0 +1,107 @@
+//! Whether the node can do its job, as `/healthz`, `status` and the
+//! operator see it: a store that answers, disk space to write, a
+//! certificate in force. A node with a problem says which, and what to do.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::Node;
+
+/// What the health checks need beyond the node itself.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// The data directory, whose file system must keep `min_free_bytes`
+    /// free (`None`: a node in memory).
+    pub data_dir: Option<PathBuf>,
+    pub min_free_bytes: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            data_dir: None,
+            // A village's document, its index and a day of writes fit many
+            // times in this; below it writes may start failing.
+            min_free_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Something that keeps the node from doing its job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HealthProblem {
+    /// Stable: `store_unresponsive`, `store_stopped`, `disk_low`,
+    /// `disk_unreadable`, `no_certificate`, `certificate_not_in_force`.
+    pub code: &'static str,
+    /// For the operator: what is wrong and what to do.
+    pub detail: String,
+}
+
+/// How long the store thread may take to answer a health check.
+const STORE_ANSWER: Duration = Duration::from_secs(3);
+
+impl Node {
+    /// The node's problems, none when it is healthy.
+    pub async fn health(&self) -> Vec<HealthProblem> {
+        let mut problems = Vec::new();
+        let problem = |code, detail: String| HealthProblem { code, detail };
+        match tokio::time::timeout(STORE_ANSWER, self.store().niks()).await {
+            Err(_) => problems.push(problem(
+                "store_unresponsive",
+                format!(
+                    "the store did not answer within {} s: writes and look-ups wait; \
+                     see the node's log, and restart it if this lasts",
+                    STORE_ANSWER.as_secs()
+                ),
+            )),
+            Ok(Err(_)) => problems.push(problem(
+                "store_stopped",
+                "the store has stopped (see the node's log for why): restart the node".into(),
+            )),
+            Ok(Ok(_)) => {}
+        }
+        let health = self.health_config();
+        if let Some(dir) = &health.data_dir {
+            match fs2::available_space(dir) {
+                Ok(free) if free < health.min_free_bytes => problems.push(problem(
+                    "disk_low",
+                    format!(
+                        "{} MB free on the disk of {} (at least {} MB are needed): \
+                         free some space, writes may fail",
+                        free / 1024 / 1024,
+                        dir.display(),
+                        health.min_free_bytes / 1024 / 1024
+                    ),
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(problem(
+                    "disk_unreadable",
+                    format!("the free space of {} cannot be read: {e}", dir.display()),
+                )),
+            }
+        }
+        if let Some(roster) = self.roster() {
+            if let Ok(me) = self.peer_id().parse::<kampung_trust::NodeKey>() {
+                let now = self.now_ms();
+                match roster
+                    .read()
+                    .map(|r| r.certificate_at(&me, now).map(|_| ()))
+                {
+                    Ok(Ok(())) | Err(_) => {}
+                    Ok(Err(kampung_trust::Denial::NoCertificate { .. })) => problems.push(problem(
+                        "no_certificate",
+                        "this node holds no certificate of its own from the mesh's root: \
+                             peers will not admit it; ask the regency administrator for one \
+                             and add it with `kampung trust add FILE`"
+                            .into(),
+                    )),
+                    Ok(Err(e)) => problems.push(problem("certificate_not_in_force", e.to_string())),
+                }
+            }
+        }
+        problems
+    }
+}
