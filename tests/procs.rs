@@ -534,6 +534,23 @@ fn no_root_means_loopback_only_and_a_deleted_root_is_an_error() {
     assert_eq!(dev.status().unwrap()["trust"], "development");
     assert!(dev.ok(&["status"]).contains("DEVELOPMENT MODE"));
     dev.stop();
+    // The log file is plain text (no terminal colours), and says it.
+    let log = dev.last_run_log();
+    assert!(log.contains("DEVELOPMENT MODE"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in the log file:\n{log}"
+    );
+    // RUST_LOG is understood when KAMPUNG_LOG is not set.
+    let out = dev
+        .command()
+        .env_remove("KAMPUNG_LOG")
+        .env("RUST_LOG", "info")
+        .args(["lookup", BALI_NIK])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("INFO"), "RUST_LOG=info was ignored: {err}");
 
     // A node set up with the root, whose root.pub is then deleted.
     let mut root = Root::new(dir);

@@ -17,7 +17,7 @@ mod cmd;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
-#[command(name = "kampung", version, about = "A node of the Banyuwangi village mesh", long_about = None)]
+#[command(name = "kampung", version = kampung_node::VERSION, about = "A node of the Banyuwangi village mesh", long_about = None)]
 struct Cli {
     /// The node's data directory [default: ./kampung-data, or `data` in the --config of `run`].
     #[arg(long, global = true, env = "KAMPUNG_DATA")]
@@ -96,11 +96,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // KAMPUNG_LOG, else the usual RUST_LOG, else warnings; colours only on
+    // a terminal (a log file gets plain text).
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KAMPUNG_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let data = cli

@@ -72,6 +72,9 @@ pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
+
+/// This node's version and the commit it was built from: `0.1.0 (1a2b3c4d5e6f)`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KAMPUNG_COMMIT"), ")");
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{

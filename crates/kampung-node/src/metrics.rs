@@ -138,6 +138,14 @@ impl Metrics {
         let niks = Gauge::default();
 
         let mut r = Registry::with_prefix(PREFIX);
+        r.register(
+            "build",
+            "The node's version and the commit it was built from",
+            prometheus_client::metrics::info::Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", env!("KAMPUNG_COMMIT")),
+            ]),
+        );
         r.register("lookups", "NIK lookups answered", lookups.clone());
         r.register("verdicts", "Verdicts given, by kind", verdicts.clone());
         r.register(

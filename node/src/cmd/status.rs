@@ -67,9 +67,10 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "node {} ({})",
+        "node {} ({}), kampung {}",
         s["peer_id"].as_str().unwrap_or("?"),
-        s["role"].as_str().unwrap_or("?")
+        s["role"].as_str().unwrap_or("?"),
+        s["version"].as_str().unwrap_or("?")
     );
     for p in s["problems"].as_array().into_iter().flatten() {
         println!(

@@ -17,6 +17,8 @@ pub struct HealthResponse {
     pub status: &'static str,
     /// This node's libp2p peer id: a client checks it is talking to the node it means.
     pub peer_id: String,
+    /// The node's version and the commit it was built from.
+    pub version: &'static str,
     /// What keeps the node from doing its job (empty when `ok`).
     pub problems: Vec<kampung_node::HealthProblem>,
 }
@@ -45,6 +47,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthR
         Json(HealthResponse {
             status,
             peer_id: state.peer_id().to_string(),
+            version: kampung_node::VERSION,
             problems,
         }),
     )
@@ -53,6 +56,8 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthR
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusResponse {
     pub peer_id: String,
+    /// The node's version and the commit it was built from.
+    pub version: &'static str,
     /// `village:35.10.15.2012`, `checkpoint:ketapang` or `auditor`.
     pub role: String,
     /// Distinct NIKs in the index.
@@ -112,6 +117,7 @@ pub async fn status(
         .collect();
     Ok(Json(StatusResponse {
         peer_id: s.peer_id,
+        version: kampung_node::VERSION,
         role: s.role,
         niks: s.niks,
         documents,

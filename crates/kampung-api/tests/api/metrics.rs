@@ -63,6 +63,17 @@ async fn metrics_count_lookups_verdicts_requests_and_store_state() {
     assert!(text.trim_end().ends_with("# EOF"));
     assert!(text.contains("# TYPE kampung_lookups counter"));
     assert_eq!(must(&text, "kampung_lookups_total"), 7.0);
+    // Which build answers (as /healthz and /v1/status say too).
+    let build = format!(
+        r#"kampung_build_info{{version="{}",commit="{}"}}"#,
+        env!("CARGO_PKG_VERSION"),
+        kampung_node::VERSION
+            .split_once('(')
+            .unwrap()
+            .1
+            .trim_end_matches(')')
+    );
+    assert_eq!(must(&text, &build), 1.0, "{text}");
     assert_eq!(
         must(&text, r#"kampung_verdicts_total{verdict="resident"}"#),
         3.0
@@ -170,6 +181,7 @@ async fn healthz_tells_the_truth_about_the_disk_and_the_certificate() {
     let r = node.get("/healthz").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["status"], "ok");
+    assert_eq!(r.json()["version"], kampung_node::VERSION);
     assert_eq!(r.json()["problems"], serde_json::json!([]));
 
     // A disk with less room than the node needs: 503, which, and what to do;
