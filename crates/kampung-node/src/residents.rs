@@ -753,25 +753,22 @@ pub fn guard<'a>(
             },
         ));
     }
-    if let Status::MovedOut { date: Some(d), .. } = new.status {
-        if d > today {
-            out.push(RecordRefusal::new(
-                index,
-                RefusalCode::FutureDate,
-                "moved_on",
-                Why::MoveInFuture { date: d, today },
-            ));
+    let day_of_status = match new.status {
+        Status::MovedOut { date: Some(d), .. } => {
+            Some(("moved_on", d, Why::MoveInFuture { date: d, today }))
         }
-    }
-    if let Status::Deceased { date: Some(d) } = new.status {
-        if d > today {
-            out.push(RecordRefusal::new(
-                index,
-                RefusalCode::FutureDate,
-                "died_on",
-                Why::DeathInFuture { date: d, today },
-            ));
+        Status::Deceased { date: Some(d) } => {
+            Some(("died_on", d, Why::DeathInFuture { date: d, today }))
         }
+        _ => None,
+    };
+    if let Some((field, _, why)) = day_of_status.filter(|(_, d, _)| *d > today) {
+        out.push(RecordRefusal::new(
+            index,
+            RefusalCode::FutureDate,
+            field,
+            why,
+        ));
     }
     if let Some(old) = old {
         // Who the record is: another sex, another name (not a correction of

@@ -211,6 +211,18 @@ fn multipart(token: &str, file: &str) -> (String, Vec<u8>) {
     )
 }
 
+/// Upload `file` to the clerk's import form: the preview page.
+async fn upload(site: &Site, clerk: &str, token: &str, file: &str) -> Page {
+    let (kind, body) = multipart(token, file);
+    site.send(
+        Method::POST,
+        "/desa/impor",
+        Some(clerk),
+        Some((&kind, body)),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     let village = VillageCode::parse("35.10.15.2012").unwrap();
@@ -223,15 +235,7 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
         "3510155507959901,Dewi Kartika,P,1995-07-15,3510150101990001,Krajan,1,1,35.10.15.2012";
     let bad = "3510151203889902,Agus Salim,L,1988-02-30,3510150101990002,Krajan,1,1,35.10.15.2012";
 
-    let (kind, body) = multipart(&token, &format!("{header}\n{good}\n{bad}\n"));
-    let p = site
-        .send(
-            Method::POST,
-            "/desa/impor",
-            Some(&clerk),
-            Some((&kind, body)),
-        )
-        .await;
+    let p = upload(&site, &clerk, &token, &format!("{header}\n{good}\n{bad}\n")).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(
         p.body
@@ -261,15 +265,13 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     );
 
     let fixed = bad.replace("1988-02-30", "1988-03-12");
-    let (kind, body) = multipart(&token, &format!("{header}\n{good}\n{fixed}\n"));
-    let p = site
-        .send(
-            Method::POST,
-            "/desa/impor",
-            Some(&clerk),
-            Some((&kind, body)),
-        )
-        .await;
+    let p = upload(
+        &site,
+        &clerk,
+        &token,
+        &format!("{header}\n{good}\n{fixed}\n"),
+    )
+    .await;
     assert!(p.body.contains("2 warga baru"), "{}", p.body);
     let at = p.body.find("name=\"token\" value=\"").unwrap();
     let preview = &p.body[at + 20..at + 52];
@@ -348,15 +350,7 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     // An older file with another person on Dewi's NIK: held back, and why
     // is said in the clerk's language.
     let older = "3510155507959901,Sulastri,P,1995-07-15,3510150101990001,Krajan,1,1,35.10.15.2012";
-    let (kind, body) = multipart(&token, &format!("{header}\n{older}\n"));
-    let p = site
-        .send(
-            Method::POST,
-            "/desa/impor",
-            Some(&clerk),
-            Some((&kind, body)),
-        )
-        .await;
+    let p = upload(&site, &clerk, &token, &format!("{header}\n{older}\n")).await;
     for words in [
         "3510155507959901 terdaftar atas nama Dewi Kartika (P, lahir 15 Juli 1995)",
         "kantor desa sudah mencatat Dewi Kartika (3510155507959901) pindah",
