@@ -398,6 +398,7 @@ health-store_stopped = The data store has stopped: restart the node.
 health-disk_low = The disk is nearly full: free some space, or writes will fail.
 health-disk_unreadable = The free space of the disk cannot be read.
 health-no_certificate = This node has no certificate from the regency administrator: other nodes will not admit it.
+health-clock_before_certificate = This computer's clock is earlier than the start of this node's certificate: check the date and time; until then other nodes refuse what it writes.
 health-certificate_not_in_force = This node's certificate is not in force: ask the regency administrator to renew it.
 operator-tls = TLS certificate fingerprint
 operator-listen = Network addresses

@@ -395,6 +395,7 @@ health-store_stopped = Penyimpanan data berhenti: jalankan ulang node.
 health-disk_low = Disk hampir penuh: kosongkan sebagian ruang, atau penulisan akan gagal.
 health-disk_unreadable = Ruang kosong disk tidak dapat dibaca.
 health-no_certificate = Node ini belum memiliki sertifikat dari administrator kabupaten: node lain tidak akan menerimanya.
+health-clock_before_certificate = Jam komputer ini lebih awal dari mulai berlakunya sertifikat node ini: periksa tanggal dan jamnya; sebelum itu node lain menolak apa yang ditulisnya.
 health-certificate_not_in_force = Sertifikat node ini tidak berlaku: minta administrator kabupaten memperbaruinya.
 operator-tls = Sidik jari sertifikat TLS
 operator-listen = Alamat jaringan

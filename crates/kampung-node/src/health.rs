@@ -34,7 +34,8 @@ impl Default for HealthConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HealthProblem {
     /// Stable: `store_unresponsive`, `store_stopped`, `disk_low`,
-    /// `disk_unreadable`, `no_certificate`, `certificate_not_in_force`.
+    /// `disk_unreadable`, `no_certificate`, `clock_before_certificate`,
+    /// `certificate_not_in_force`.
     pub code: &'static str,
     /// For the operator: what is wrong and what to do.
     pub detail: String,
@@ -98,6 +99,20 @@ impl Node {
                              and add it with `kampung trust add FILE`"
                             .into(),
                     )),
+                    Ok(Err(kampung_trust::Denial::NotInForce { at_ms, from_ms, .. }))
+                        if at_ms < from_ms =>
+                    {
+                        problems.push(problem(
+                            "clock_before_certificate",
+                            format!(
+                                "this computer's clock says {}, before this node's certificate \
+                                 starts ({}): check the date, time and time zone; until then \
+                                 other nodes refuse what this node writes",
+                                kampung_i18n::date_time(kampung_i18n::Lang::En, at_ms),
+                                kampung_i18n::date_time(kampung_i18n::Lang::En, from_ms)
+                            ),
+                        ))
+                    }
                     Ok(Err(e)) => problems.push(problem("certificate_not_in_force", e.to_string())),
                 }
             }

@@ -219,4 +219,33 @@ async fn healthz_tells_the_truth_about_the_disk_and_the_certificate() {
     let r = node.get("/healthz").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
     assert_eq!(r.json()["problems"][0]["code"], "no_certificate");
+
+    // Its certificate starts tomorrow: this computer's clock is behind it.
+    let (root, roster) = super::trust::root();
+    let node = Node::start_with(Opts::checkpoint().with_roster(roster.clone())).await;
+    let tomorrow = node.state.now_ms() + 86_400_000;
+    let cert = kampung_trust::Signed::sign(
+        kampung_trust::Statement::Certificate(kampung_trust::Certificate {
+            node: node.peer_id.parse().unwrap(),
+            role: kampung_core::RoleKind::Checkpoint,
+            village: None,
+            label: "Pos Pelabuhan Ketapang".into(),
+            not_before_ms: tomorrow,
+            until_ms: tomorrow + 86_400_000,
+        }),
+        &root,
+    )
+    .unwrap();
+    roster.write().unwrap().add(cert).unwrap();
+    let r = node.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["problems"][0]["code"], "clock_before_certificate", "{v}");
+    assert!(
+        v["problems"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("check the date, time and time zone"),
+        "{v}"
+    );
 }
