@@ -528,27 +528,13 @@ impl Columns {
         let status_text = self.get(r, "status");
         let status = match StatusKind::parse(status_text) {
             Some(StatusKind::Active) => Status::Active,
-            Some(StatusKind::MovedOut) => {
-                let moved = self.get(r, "moved_on");
-                Status::MovedOut {
-                    destination: self.get(r, "moved_to").to_string(),
-                    date: if moved.is_empty() {
-                        None
-                    } else {
-                        Some(parse_date("moved_on", moved)?)
-                    },
-                }
-            }
-            Some(StatusKind::Deceased) => {
-                let died = self.get(r, "died_on");
-                Status::Deceased {
-                    date: if died.is_empty() {
-                        None
-                    } else {
-                        Some(parse_date("died_on", died)?)
-                    },
-                }
-            }
+            Some(StatusKind::MovedOut) => Status::MovedOut {
+                destination: self.get(r, "moved_to").to_string(),
+                date: parse_optional_date("moved_on", self.get(r, "moved_on"))?,
+            },
+            Some(StatusKind::Deceased) => Status::Deceased {
+                date: parse_optional_date("died_on", self.get(r, "died_on"))?,
+            },
             None => return Err(("status", Reason::NotStatus(status_text.to_string()))),
         };
         let resident = Resident {
@@ -615,6 +601,15 @@ pub fn parse_date(field: &'static str, s: &str) -> Result<Date, FieldError> {
         .ok_or_else(bad)?;
     let day = u8::try_from(day).map_err(|_| bad())?;
     Date::from_calendar_date(year, month, day).map_err(|_| bad())
+}
+
+/// A day that may be left empty (not known), else as [`parse_date`] reads it.
+pub fn parse_optional_date(field: &'static str, s: &str) -> Result<Option<Date>, FieldError> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse_date(field, s).map(Some)
+    }
 }
 
 /// A NIK or KK number that a spreadsheet turned into a number

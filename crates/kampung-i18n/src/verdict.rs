@@ -96,7 +96,8 @@ pub fn place(lang: Lang, p: &Place) -> String {
     }
 }
 
-fn sex(lang: Lang, s: Sex) -> String {
+/// A sex as people read it: `perempuan (P)`.
+pub fn sex(lang: Lang, s: Sex) -> String {
     t(lang, &format!("sex-{}", s.code()))
 }
 

@@ -62,15 +62,10 @@ pub struct RecordRefusal {
 enum Why {
     /// The store's rules (wrong village, registered elsewhere, a field).
     Store(Refusal),
-    BirthInFuture {
-        date: Date,
-        today: Date,
-    },
-    DeathInFuture {
-        date: Date,
-        today: Date,
-    },
-    MoveInFuture {
+    /// A day after today: `key` is the catalogue's message (birth, death,
+    /// moving out).
+    FutureDate {
+        key: &'static str,
         date: Date,
         today: Date,
     },
@@ -140,25 +135,13 @@ impl Why {
             ),
             Why::Store(Refusal::Invalid { reason, .. }) => kampung_i18n::record_error(lang, reason),
             Why::Store(other) => other.to_string(),
-            Why::BirthInFuture { date: d, today } => tr(
+            Why::FutureDate {
+                key,
+                date: d,
+                today,
+            } => tr(
                 lang,
-                "refusal-birth_in_future",
-                &[
-                    ("date", date(lang, *d).into()),
-                    ("today", date(lang, *today).into()),
-                ],
-            ),
-            Why::DeathInFuture { date: d, today } => tr(
-                lang,
-                "refusal-death_in_future",
-                &[
-                    ("date", date(lang, *d).into()),
-                    ("today", date(lang, *today).into()),
-                ],
-            ),
-            Why::MoveInFuture { date: d, today } => tr(
-                lang,
-                "refusal-move_in_future",
+                key,
                 &[
                     ("date", date(lang, *d).into()),
                     ("today", date(lang, *today).into()),
@@ -747,27 +730,24 @@ pub fn guard<'a>(
             index,
             RefusalCode::FutureDate,
             "birth_date",
-            Why::BirthInFuture {
+            Why::FutureDate {
+                key: "refusal-birth_in_future",
                 date: new.birth_date,
                 today,
             },
         ));
     }
     let day_of_status = match new.status {
-        Status::MovedOut { date: Some(d), .. } => {
-            Some(("moved_on", d, Why::MoveInFuture { date: d, today }))
-        }
-        Status::Deceased { date: Some(d) } => {
-            Some(("died_on", d, Why::DeathInFuture { date: d, today }))
-        }
+        Status::MovedOut { date: Some(d), .. } => Some(("moved_on", "refusal-move_in_future", d)),
+        Status::Deceased { date: Some(d) } => Some(("died_on", "refusal-death_in_future", d)),
         _ => None,
     };
-    if let Some((field, _, why)) = day_of_status.filter(|(_, d, _)| *d > today) {
+    if let Some((field, key, date)) = day_of_status.filter(|(_, _, d)| *d > today) {
         out.push(RecordRefusal::new(
             index,
             RefusalCode::FutureDate,
             field,
-            why,
+            Why::FutureDate { key, date, today },
         ));
     }
     if let Some(old) = old {

@@ -227,11 +227,7 @@ fn date_field(field: &str, s: &str) -> Result<Date, NodeError> {
 
 /// A date a form may leave empty (not known).
 fn optional_date(field: &str, s: &str) -> Result<Option<Date>, NodeError> {
-    if s.trim().is_empty() {
-        Ok(None)
-    } else {
-        date_field(field, s).map(Some)
-    }
+    kampung_csv::parse_optional_date("date", s.trim()).map_err(|e| bad(field, e.1.to_string()))
 }
 
 fn number_field(field: &str, s: &str) -> Result<u16, NodeError> {
@@ -559,10 +555,7 @@ pub async fn register(
     let fields = [
         ("nik", record.nik.to_string()),
         ("full_name", record.full_name.clone()),
-        (
-            "sex",
-            kampung_i18n::t(lang, &format!("sex-{}", record.sex.code())),
-        ),
+        ("sex", kampung_i18n::sex(lang, record.sex)),
         ("birth_date", kampung_i18n::date(lang, record.birth_date)),
         ("family_card", record.family_card.clone()),
         ("dusun", record.address.dusun.clone()),
