@@ -2,24 +2,22 @@
 //! 127.0.0.1: each rogue is refused, and the honest nodes keep answering.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/certified.rs"]
+mod certified;
 #[path = "support/inproc.rs"]
 mod inproc;
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use certified::{cert, node, node_with, TestNode, WAIT};
 use inproc::wait_for;
 use kampung_core::RoleKind;
 use kampung_core::VillageCode;
-use kampung_mesh::{identity::Keypair, Client, Membership, MeshConfig, OpenMesh};
-use kampung_node::{Actor, Parts, Trust};
-use kampung_runtime::store::StoreHandle;
-use kampung_store::trust::SharedRoster;
+use kampung_mesh::identity::Keypair;
+use kampung_node::Actor;
 use kampung_sync::Replica;
-use kampung_trust::{Certificate, NodeKey, Revocation, Roster, Signed, Statement};
+use kampung_trust::{NodeKey, Revocation, Signed, Statement};
 use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 fn now_ms() -> i64 {
     kampung_core::Clock::now_ms(&kampung_core::SystemClock)
@@ -27,120 +25,6 @@ fn now_ms() -> i64 {
 
 fn village(i: usize) -> VillageCode {
     ["35.10.15.2012", "35.10.15.2001"][i].parse().unwrap()
-}
-
-fn cert(
-    root: &Keypair,
-    node: &Keypair,
-    role: RoleKind,
-    v: Option<VillageCode>,
-    until_ms: i64,
-) -> Signed {
-    Signed::sign(
-        Statement::Certificate(Certificate {
-            node: NodeKey::from_public(&node.public()).unwrap(),
-            role,
-            village: v,
-            label: "test".into(),
-            not_before_ms: 0,
-            until_ms,
-        }),
-        root,
-    )
-    .unwrap()
-}
-
-struct TestNode {
-    peer: String,
-    node: kampung_node::Node,
-    store: StoreHandle,
-    mesh: Client,
-    addr: String,
-    roster: SharedRoster,
-}
-
-/// A node whose roster trusts `root` and holds `statements` (its own certificate
-/// at least); `open` makes it ignore membership (a rogue that checks nothing).
-async fn node(
-    key: Keypair,
-    root: &Keypair,
-    statements: Vec<Signed>,
-    open: bool,
-    bootstrap: Option<&str>,
-    shutdown: &CancellationToken,
-) -> TestNode {
-    node_with(key, root, statements, open, bootstrap, shutdown, |_| {}).await
-}
-
-/// [`node`], with the mesh configuration adjusted by `tweak`.
-async fn node_with(
-    key: Keypair,
-    root: &Keypair,
-    statements: Vec<Signed>,
-    open: bool,
-    bootstrap: Option<&str>,
-    shutdown: &CancellationToken,
-    tweak: impl FnOnce(&mut MeshConfig),
-) -> TestNode {
-    let own = NodeKey::from_public(&key.public()).unwrap();
-    // The role its own certificate gives it (a rogue without one: a checkpoint).
-    let role = statements
-        .iter()
-        .find_map(|s| match &s.statement {
-            Statement::Certificate(c) if c.node == own => Some(match (c.role, c.village) {
-                (RoleKind::Village, Some(village)) => kampung_core::Role::Village { village },
-                (RoleKind::Facility, _) => kampung_core::Role::facility("test").unwrap(),
-                (RoleKind::Auditor, _) => kampung_core::Role::Auditor,
-                _ => kampung_core::Role::checkpoint("test").unwrap(),
-            }),
-            _ => None,
-        })
-        .unwrap_or_else(|| kampung_core::Role::checkpoint("test").unwrap());
-    let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
-    for s in statements {
-        roster.add(s).unwrap();
-    }
-    let roster: SharedRoster = Arc::new(RwLock::new(roster));
-    let mut parts = Parts::in_memory_with_key(key.clone(), role)
-        .trust(Trust::Roster(roster.clone()))
-        .network(|cfg| {
-            cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
-            cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
-            cfg.kademlia = false;
-            cfg.anti_entropy_every = Duration::from_secs(1);
-            tweak(cfg);
-        });
-    if open {
-        parts = parts.membership(Arc::new(OpenMesh) as Arc<dyn Membership>);
-    }
-    let running = kampung_node::start(parts).await.unwrap();
-    let node = running.node().clone();
-    let mesh = node.mesh().unwrap().clone();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        let _ = running.stop().await;
-    });
-    let listen = wait_for(WAIT, || {
-        let mesh = mesh.clone();
-        async move {
-            mesh.status()
-                .await
-                .ok()
-                .and_then(|s| s.listen.first().cloned())
-        }
-    })
-    .await
-    .unwrap();
-    let peer = key.public().to_peer_id().to_string();
-    TestNode {
-        addr: format!("{listen}/p2p/{peer}"),
-        peer,
-        store: node.store().clone(),
-        node,
-        mesh,
-        roster,
-    }
 }
 
 /// An honest village (owning village 0, with residents) and an honest checkpoint.
@@ -429,6 +313,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
         false,
         Some(&h.village.addr),
         &shutdown,
+        kampung_core::SystemClock::shared(),
         |cfg| {
             cfg.limits.max_message = 64 << 20;
             cfg.limits.max_heads = 1 << 20;

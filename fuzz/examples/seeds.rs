@@ -154,6 +154,7 @@ fn main() -> Result<()> {
         },
         Response::Roster {
             statements: vec![vec![2; 64]; 2],
+            now_ms: 1_764_547_200_000,
         },
         Response::Refused {
             reason: "busy".into(),

@@ -113,7 +113,7 @@ impl From<NodeError> for ApiError {
             ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
-            ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ShuttingDown | ErrorCode::ClockOff => StatusCode::SERVICE_UNAVAILABLE,
             // invalid_nik, invalid_body, refused, and codes added later.
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };

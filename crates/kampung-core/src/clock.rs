@@ -56,6 +56,29 @@ impl Clock for ManualClock {
     }
 }
 
+/// The machine's clock set off by an amount that can be changed: a village
+/// PC whose clock is fast or slow, for the tests of what a node does then.
+#[derive(Debug, Default)]
+pub struct SkewedClock(AtomicI64);
+
+impl SkewedClock {
+    pub fn new(offset_ms: i64) -> Arc<SkewedClock> {
+        Arc::new(SkewedClock(AtomicI64::new(offset_ms)))
+    }
+    /// From now on the clock is `offset_ms` ahead of the machine's (behind if negative).
+    pub fn set_offset(&self, offset_ms: i64) {
+        self.0.store(offset_ms, Ordering::Relaxed);
+    }
+}
+
+impl Clock for SkewedClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock
+            .now_ms()
+            .saturating_add(self.0.load(Ordering::Relaxed))
+    }
+}
+
 /// The current year in Banyuwangi (WIB) by `clock`: the century pivot of a
 /// NIK's two-digit birth year.
 pub fn this_year(clock: &dyn Clock) -> i32 {

@@ -34,7 +34,7 @@ pub mod verdict;
 
 pub use banyuwangi::{District, Village, VillageCode, VillageKind};
 pub use checkpoint::{CheckVerdict, OpenCase, Place, Pledge};
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SharedClock, SkewedClock, SystemClock};
 pub use doc_id::{DocId, DocKind};
 pub use nik::{Nik, NikError, NikWarning, ParsedNik};
 pub use policy::{Policy, Region};

@@ -95,6 +95,7 @@ error-misdirected_host = This node does not answer for that address.
 error-cross_site = A request from another site is refused.
 error-no_such_account = There is no such account on this node.
 error-no_such_token = There is no such token on this node.
+error-clock_off = This computer's clock does not match the other nodes': nothing was saved. Set the date, time and time zone (WIB) right, then try again.
 error-other = Something went wrong.
 
 ## Dates and times.
@@ -400,6 +401,7 @@ health-disk_unreadable = The free space of the disk cannot be read.
 health-no_certificate = This node has no certificate from the regency administrator: other nodes will not admit it.
 health-clock_before_certificate = This computer's clock is earlier than the start of this node's certificate: check the date and time; until then other nodes refuse what it writes.
 health-certificate_not_in_force = This node's certificate is not in force: ask the regency administrator to renew it.
+health-clock_off = This computer's clock is far from the other nodes' clocks: the node saves no changes until its date, time and time zone are set right.
 operator-tls = TLS certificate fingerprint
 operator-listen = Network addresses
 operator-peers = Connected nodes: { $count }

@@ -92,6 +92,7 @@ error-misdirected_host = Node ini tidak melayani alamat itu.
 error-cross_site = Permintaan dari situs lain ditolak.
 error-no_such_account = Akun itu tidak ada di node ini.
 error-no_such_token = Token itu tidak ada di node ini.
+error-clock_off = Jam komputer ini tidak cocok dengan node lain: tidak ada yang disimpan. Betulkan tanggal, jam, dan zona waktu (WIB), lalu coba lagi.
 error-other = Terjadi kesalahan.
 
 ## Tanggal dan waktu.
@@ -397,6 +398,7 @@ health-disk_unreadable = Ruang kosong disk tidak dapat dibaca.
 health-no_certificate = Node ini belum memiliki sertifikat dari administrator kabupaten: node lain tidak akan menerimanya.
 health-clock_before_certificate = Jam komputer ini lebih awal dari mulai berlakunya sertifikat node ini: periksa tanggal dan jamnya; sebelum itu node lain menolak apa yang ditulisnya.
 health-certificate_not_in_force = Sertifikat node ini tidak berlaku: minta administrator kabupaten memperbaruinya.
+health-clock_off = Jam komputer ini berbeda jauh dari jam node lain: node ini tidak menyimpan perubahan sampai tanggal, jam, dan zona waktunya dibetulkan.
 operator-tls = Sidik jari sertifikat TLS
 operator-listen = Alamat jaringan
 operator-peers = Node terhubung: { $count }

@@ -47,6 +47,8 @@ struct PeerState {
     since: Instant,
     last_sync: Option<(Instant, i64, bool)>,
     connections: usize,
+    /// Its clock minus ours (ms), from the last roster exchange.
+    clock_offset_ms: Option<i64>,
 }
 
 struct Redial {
@@ -71,7 +73,10 @@ pub struct EventLoop<R> {
     internal_rx: mpsc::Receiver<Internal>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
     /// Our hellos and roster requests in flight, by request, with the peer asked.
-    pending_trust: HashMap<OutboundRequestId, PeerId>,
+    /// Hello and roster requests in flight: to whom, and for a roster
+    /// request when it was sent (monotonic, and by our clock).
+    pending_trust: HashMap<OutboundRequestId, (PeerId, Option<(Instant, i64)>)>,
+    clocks: crate::PeerClocks,
     /// Peers to cut off at the next tick (after their refusal was sent).
     expel: Vec<PeerId>,
     /// Peers being cut off (each counted once in `peers_refused`).
@@ -156,6 +161,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .collect();
         let (internal_tx, internal_rx) = mpsc::channel(256);
         let heard = client.heard();
+        let clocks = client.clocks();
         Ok(EventLoop {
             swarm,
             inbound: Arc::new(Semaphore::new(config.max_inbound)),
@@ -168,6 +174,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             internal_rx,
             pending: HashMap::new(),
             pending_trust: HashMap::new(),
+            clocks,
             expel: Vec::new(),
             cutting: HashSet::new(),
             last_recheck: now,
@@ -324,6 +331,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.counters.changes_received += stats.changes as u64;
         self.counters.documents_received += stats.documents as u64;
         self.counters.bytes_received += stats.bytes as u64;
+        self.counters.changes_deferred += stats.deferred as u64;
     }
 
     fn on_sync_error(&mut self, peer: PeerId, e: &SyncError) {
@@ -467,6 +475,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     since: Instant::now(),
                     last_sync: None,
                     connections: 0,
+                    clock_offset_ms: None,
                 });
                 state.connections = num_established.get() as usize;
                 if !state.addresses.contains(&addr) {
@@ -488,6 +497,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             } => {
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
+                if let Ok(mut clocks) = self.clocks.write() {
+                    clocks.remove(&peer_id);
+                }
                 self.cutting.remove(&peer_id);
                 self.swarm.behaviour_mut().gossipsub.expel(&peer_id);
                 self.dialled_addr.retain(|_, p| *p != peer_id);
@@ -662,8 +674,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     request_id,
                     response,
                 } => {
-                    if let Some(asked) = self.pending_trust.remove(&request_id) {
-                        self.on_trust_response(asked, response);
+                    if let Some((asked, sent)) = self.pending_trust.remove(&request_id) {
+                        self.on_trust_response(asked, sent, response);
                     } else if let Some(reply) = self.pending.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
@@ -713,7 +725,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .behaviour_mut()
             .sync
             .send_request(&peer, Request::Hello { certificate }.into());
-        self.pending_trust.insert(id, peer);
+        self.pending_trust.insert(id, (peer, None));
     }
 
     fn ask_roster(&mut self, peer: PeerId) {
@@ -726,7 +738,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .behaviour_mut()
             .sync
             .send_request(&peer, Request::Roster { digest }.into());
-        self.pending_trust.insert(id, peer);
+        let sent = (Instant::now(), self.config.clock.now_ms());
+        self.pending_trust.insert(id, (peer, Some(sent)));
     }
 
     /// The peer showed a valid certificate: let it in.
@@ -798,12 +811,18 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 } else {
                     membership.statements()
                 },
+                now_ms: self.config.clock.now_ms(),
             }),
             other => Ok(other),
         }
     }
 
-    fn on_trust_response(&mut self, peer: PeerId, response: Response) {
+    fn on_trust_response(
+        &mut self,
+        peer: PeerId,
+        sent: Option<(Instant, i64)>,
+        response: Response,
+    ) {
         let membership = self.config.membership.clone();
         match response {
             Response::Hello { certificate } => {
@@ -812,7 +831,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     Err(reason) => self.refuse(peer, &reason),
                 }
             }
-            Response::Roster { statements } => {
+            Response::Roster { statements, now_ms } => {
+                if let Some(sent) = sent {
+                    self.on_peer_clock(peer, sent, now_ms);
+                }
                 if membership.add_statements(&peer, statements) > 0 {
                     // New revocations cut peers off now, not at the next recheck.
                     self.last_recheck = Instant::now() - RECHECK_EVERY;
@@ -825,6 +847,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 }
             }
             other => debug!(%peer, ?other, "unexpected answer to a membership request"),
+        }
+    }
+
+    /// The peer said its clock read `peer_ms` when it answered a request we
+    /// sent at `sent`: taken as the middle of the round trip, the offset is
+    /// off by at most half of it.
+    fn on_peer_clock(&mut self, peer: PeerId, sent: (Instant, i64), peer_ms: i64) {
+        let round_trip = i64::try_from(sent.0.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let offset = peer_ms.saturating_sub(sent.1.saturating_add(round_trip / 2));
+        trace!(%peer, offset_ms = offset, round_trip_ms = round_trip, "peer's clock");
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.clock_offset_ms = Some(offset);
+            if let Ok(mut clocks) = self.clocks.write() {
+                clocks.insert(peer, offset);
+            }
         }
     }
 
@@ -897,6 +934,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 connected_for_secs: now.duration_since(s.since).as_secs(),
                 last_sync_ms: s.last_sync.map(|(_, ms, _)| ms),
                 in_sync: s.last_sync.map(|(_, _, in_sync)| in_sync),
+                clock_offset_ms: s.clock_offset_ms,
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));

@@ -169,6 +169,9 @@ pub struct PeerInfo {
     /// Unix milliseconds of the last completed anti-entropy session.
     pub last_sync_ms: Option<i64>,
     pub in_sync: Option<bool>,
+    /// How far the peer's clock is ahead of ours (ms; negative: behind),
+    /// once measured (with a root: at every roster exchange).
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// Counters since start.
@@ -185,6 +188,9 @@ pub struct Counters {
     pub requests_served: u64,
     pub requests_busy: u64,
     pub peer_faults: u64,
+    /// Documents whose received changes wait for a signature in force (a
+    /// writer signed with a wrong clock): not applied yet, nobody's fault.
+    pub changes_deferred: u64,
     /// Changes or documents from peers that our store refused to apply
     /// (malformed, or not allowed by the verifier).
     pub changes_rejected: u64,
@@ -236,11 +242,17 @@ pub(crate) enum Command {
 /// round trip to the loop: a verdict needs it on the hot path).
 pub type Heard = std::sync::Arc<std::sync::RwLock<BTreeMap<DocId, i64>>>;
 
+/// Admitted peer -> how far its clock is ahead of ours (ms; negative:
+/// behind), measured at each roster exchange from the time it answered and
+/// the round trip. Written by the event loop, read by every [`Client`].
+pub type PeerClocks = std::sync::Arc<std::sync::RwLock<BTreeMap<PeerId, i64>>>;
+
 /// Talks to the event loop. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
     tx: mpsc::Sender<Command>,
     heard: Heard,
+    clocks: PeerClocks,
 }
 
 impl Client {
@@ -248,6 +260,18 @@ impl Client {
     /// asking the event loop).
     pub fn heard(&self) -> Heard {
         self.heard.clone()
+    }
+
+    /// The clock offsets of connected peers (theirs minus ours, ms), as last measured.
+    pub fn peer_clock_offsets(&self) -> Vec<i64> {
+        self.clocks
+            .read()
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn clocks(&self) -> PeerClocks {
+        self.clocks.clone()
     }
 
     /// Unix milliseconds we last heard from the owner of `doc`.
@@ -324,6 +348,7 @@ where
     let client = Client {
         tx,
         heard: Heard::default(),
+        clocks: PeerClocks::default(),
     };
     let event_loop = EventLoop::new(config, replica, client.clone(), rx)?;
     Ok((client, event_loop))

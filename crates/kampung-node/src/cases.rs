@@ -127,7 +127,7 @@ impl Node {
         let nik = new.nik.nik().to_string();
         let answer = self.answer(&nik);
         self.log_access(by, Access::Case, &nik, answer.kind());
-        let now = self.now_ms();
+        let now = self.signing_now()?;
         let opening = self.opening(by, new, &answer, now)?;
         let id = new_case_id(rand::random());
         let announcement = self.store().open_case(id.clone(), opening, now).await??;
@@ -146,7 +146,7 @@ impl Node {
     ) -> Result<CaseState, NodeError> {
         check_id(id)?;
         let writer = self.case_writer(by)?;
-        let at_ms = self.now_ms();
+        let at_ms = self.signing_now()?;
         let update = match change {
             CaseChange::Place(place) => CaseUpdate::Place(Placement {
                 place,

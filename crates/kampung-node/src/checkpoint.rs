@@ -182,7 +182,7 @@ impl Node {
         };
         let answer = self.answer(&nik);
         self.log_access(by, Access::Crossing, &nik, answer.kind());
-        let now = self.now_ms();
+        let now = self.signing_now()?;
         let new_case = match place {
             Some(place) => {
                 let parsed = self.parse_nik_full(&nik)?;

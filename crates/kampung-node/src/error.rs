@@ -76,6 +76,10 @@ pub enum ErrorCode {
     NoSuchAccount,
     /// No token with this id on this node.
     NoSuchToken,
+    /// This node's clock is known to be wrong (off from most of its peers,
+    /// or before its certificate starts): it signs nothing until it is set
+    /// right; the message says by how much.
+    ClockOff,
 }
 
 impl ErrorCode {
@@ -113,6 +117,7 @@ impl ErrorCode {
             ErrorCode::CrossSite => "cross_site",
             ErrorCode::NoSuchAccount => "no_such_account",
             ErrorCode::NoSuchToken => "no_such_token",
+            ErrorCode::ClockOff => "clock_off",
         }
     }
 }

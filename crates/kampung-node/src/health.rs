@@ -35,7 +35,7 @@ impl Default for HealthConfig {
 pub struct HealthProblem {
     /// Stable: `store_unresponsive`, `store_stopped`, `disk_low`,
     /// `disk_unreadable`, `no_certificate`, `clock_before_certificate`,
-    /// `certificate_not_in_force`.
+    /// `certificate_not_in_force`, `clock_off`.
     pub code: &'static str,
     /// For the operator: what is wrong and what to do.
     pub detail: String,
@@ -116,6 +116,13 @@ impl Node {
                     Ok(Err(e)) => problems.push(problem("certificate_not_in_force", e.to_string())),
                 }
             }
+        }
+        match self.clock_check().problem {
+            Some(p @ (crate::ClockProblem::Fast { .. } | crate::ClockProblem::Slow { .. })) => {
+                problems.push(problem("clock_off", p.message()))
+            }
+            // Said above as `clock_before_certificate`.
+            Some(crate::ClockProblem::BeforeCertificate { .. }) | None => {}
         }
         problems
     }

@@ -46,6 +46,7 @@ mod actor;
 mod audit;
 mod cases;
 mod checkpoint;
+mod clock;
 mod error;
 mod health;
 pub mod metrics;
@@ -70,6 +71,7 @@ pub use audit::{
 };
 pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
+pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
 

@@ -110,6 +110,10 @@ pub struct NodeMetrics {
     pub case_writes: Counter,
     /// Distinct NIKs in the index.
     pub niks: Gauge,
+    /// The median of peers' clocks minus this node's, in seconds.
+    pub clock_offset: SecondsGauge,
+    /// 1 while this node refuses to sign writes for its clock, else 0.
+    pub clock_off: Gauge,
 }
 
 impl Default for Metrics {
@@ -136,6 +140,8 @@ impl Metrics {
         let crossings_logged = Counter::default();
         let case_writes = Counter::default();
         let niks = Gauge::default();
+        let clock_offset = SecondsGauge::default();
+        let clock_off = Gauge::default();
 
         let mut r = Registry::with_prefix(PREFIX);
         r.register(
@@ -203,6 +209,17 @@ impl Metrics {
             case_writes.clone(),
         );
         r.register("niks_indexed", "Distinct NIKs in the index", niks.clone());
+        r.register_with_unit(
+            "clock_peer_offset",
+            "The median of the measured peers' clocks minus this node's (positive: this node is behind)",
+            Unit::Seconds,
+            clock_offset.clone(),
+        );
+        r.register(
+            "clock_off",
+            "1 while this node signs no writes because its clock is off from its peers' or before its certificate",
+            clock_off.clone(),
+        );
         Metrics(Arc::new(NodeMetrics {
             registry: Mutex::new(r),
             lookups,
@@ -220,6 +237,8 @@ impl Metrics {
             crossings_logged,
             case_writes,
             niks,
+            clock_offset,
+            clock_off,
         }))
     }
 
@@ -285,6 +304,13 @@ impl Metrics {
                 })
                 .set(age.as_secs_f64());
         }
+    }
+
+    /// Set the clock's state (see [`crate::Node::clock_check`]).
+    pub fn refresh_clock(&self, c: &crate::ClockCheck) {
+        self.clock_offset
+            .set(c.peer_offset_ms.unwrap_or_default() as f64 / 1000.0);
+        self.clock_off.set(i64::from(c.problem.is_some()));
     }
 
     /// Set the mesh's trust counters (they only grow while it runs).

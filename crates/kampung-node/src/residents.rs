@@ -388,6 +388,7 @@ impl Node {
     ) -> Result<Written, NodeError> {
         by.require(Permission::WriteResidents, "write residents")?;
         let village = self.own_village()?;
+        let signed_ms = self.signing_now()?;
         let existing = self.existing(village, &records).await?;
         let today = self.today()?;
         if let Some(r) = records
@@ -402,7 +403,7 @@ impl Node {
         }
         let (report, announce) = self
             .store()
-            .write_as(village, records, self.now_ms(), progress, by.author())
+            .write_as(village, records, signed_ms, progress, by.author())
             .await??;
         let announced_bytes = announce.changes.iter().map(Vec::len).sum();
         if report.added + report.changed > 0 {

@@ -33,6 +33,8 @@ pub struct NodeStatus {
     pub mesh: Option<MeshStatus>,
     /// No root key: the node accepts any change from any peer (loopback only).
     pub development: bool,
+    /// This node's clock against its peers' (it signs nothing while off).
+    pub clock: crate::ClockCheck,
 }
 
 /// The node's peers.
@@ -77,6 +79,7 @@ impl Node {
             documents,
             mesh,
             development: self.roster().is_none(),
+            clock: self.clock_check(),
         })
     }
 
@@ -105,6 +108,7 @@ impl Node {
             m.refresh_mesh(mesh.peers.len(), mesh.counters.changes_rejected);
             m.refresh_trust(&mesh.counters);
         }
+        m.refresh_clock(&self.clock_check());
         let ages = self.copy_ages();
         m.refresh_sync_lag(ages.iter().map(|(d, a)| (d, *a)));
         if let (Ok(heads), Ok(niks)) = (self.store().doc_heads().await, self.store().niks().await) {

@@ -776,6 +776,10 @@ fn applied(
             heads: from_hashes(a.heads),
             missing_deps: from_hashes(a.missing_deps),
         }),
+        Ok(Err(refusal @ RemoteRefusal::NotYetCovered { .. })) => {
+            debug!(peer = %from, %refusal, "data from a peer waits for a signature in force");
+            Err(ReplicaError::Deferred(refusal.to_string()))
+        }
         Ok(Err(refusal)) => {
             warn!(peer = %from, %refusal, "refused data from a peer");
             Err(ReplicaError::Refused(refusal.to_string()))

@@ -922,7 +922,7 @@ mod replica;
 pub(crate) use replica::{as_refs, meta_refs};
 pub use replica::{
     document_changes, prepare_document, AcceptAll, ChangeVerifier, ChangesPage, PreparedDocument,
-    RemoteApplied, RemoteRefusal,
+    RemoteApplied, RemoteRefusal, SignatureDenied,
 };
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use kampung_core::SharedClock;
 use kampung_trust::{NodeKey, Roster, Signed, WriteSignature, WriteTarget};
 use tracing::warn;
 
-use crate::registry::ChangeVerifier;
+use crate::registry::{ChangeVerifier, SignatureDenied};
 use crate::storage::{DocId, DocKind, Storage};
 use crate::StoreError;
 
@@ -41,16 +41,20 @@ impl RosterVerifier {
 }
 
 impl ChangeVerifier for RosterVerifier {
-    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), String> {
-        let target = write_target(doc).ok_or_else(|| format!("unknown document {doc}"))?;
+    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), SignatureDenied> {
+        let target = write_target(doc)
+            .ok_or_else(|| SignatureDenied::refused(format!("unknown document {doc}")))?;
         let roster = self
             .roster
             .read()
-            .map_err(|_| "roster lock poisoned".to_string())?;
+            .map_err(|_| SignatureDenied::refused("roster lock poisoned"))?;
         roster
             .check_write(sig, &target, self.clock.now_ms())
             .map(|_| ())
-            .map_err(|d| d.to_string())
+            .map_err(|d| SignatureDenied {
+                reason: d.to_string(),
+                about_time: d.is_about_time(),
+            })
     }
 }
 

@@ -111,6 +111,9 @@ pub enum Response {
     Roster {
         #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         statements: Vec<Vec<u8>>,
+        /// The answering node's clock when it answered (unix ms): how the
+        /// asker measures how far its own clock is from its peers'.
+        now_ms: i64,
     },
     /// The request was refused (unknown document, malformed, busy).
     Refused {
@@ -259,7 +262,7 @@ pub fn decode_response(bytes: &[u8], limits: &Limits) -> Result<Response, WireEr
         Response::Hello { certificate } => {
             check_blobs("certificates", std::slice::from_ref(certificate), 1)?
         }
-        Response::Roster { statements } => {
+        Response::Roster { statements, .. } => {
             check_blobs("statements", statements, limits.max_statements)?
         }
         Response::Digest { .. } | Response::Refused { .. } => {}

@@ -35,6 +35,11 @@ pub enum ReplicaError {
     /// Our own store failed: not the peer's fault.
     #[error("local store: {0}")]
     Local(String),
+    /// Well-formed data that cannot be applied yet: its writer signed with
+    /// a clock outside the tolerance, and no later signature covers it.
+    /// Not the peer's fault; asked again at the next anti-entropy round.
+    #[error("not applied yet: {0}")]
+    Deferred(String),
 }
 
 /// Our documents, as replication sees them. Implementations must make

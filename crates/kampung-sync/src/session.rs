@@ -20,6 +20,9 @@ pub struct SessionStats {
     pub documents: usize,
     /// Bytes of changes and documents received.
     pub bytes: usize,
+    /// Documents whose new changes wait for a signature in force (a
+    /// writer's wrong clock): not applied yet, nobody's fault.
+    pub deferred: usize,
 }
 
 impl SessionStats {
@@ -28,6 +31,25 @@ impl SessionStats {
         self.changes += o.changes;
         self.documents += o.documents;
         self.bytes += o.bytes;
+        self.deferred += o.deferred;
+    }
+}
+
+/// What `apply` did with received data; a deferral ends this document's
+/// pull without failing the session.
+fn deferred<T>(
+    result: Result<T, ReplicaError>,
+    stats: &mut SessionStats,
+    doc: &str,
+) -> Result<Option<T>, SyncError> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(ReplicaError::Deferred(reason)) => {
+            debug!(%doc, %reason, "changes wait for a signature in force");
+            stats.deferred += 1;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -150,9 +172,8 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         let (bytes, signatures) = fetch_document(peer, doc, limits).await?;
         stats.bytes += bytes.len();
         stats.documents += 1;
-        replica
-            .apply_document(doc, bytes, signatures, &from)
-            .await?;
+        let result = replica.apply_document(doc, bytes, signatures, &from).await;
+        deferred(result, &mut stats, doc)?;
         return Ok(stats);
     };
     // Each page must make progress; a peer that keeps saying "more" without it is cut off.
@@ -183,9 +204,10 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         if changes.is_empty() {
             break;
         }
-        let applied = replica
-            .apply_changes(doc, changes, signatures, &from)
-            .await?;
+        let result = replica.apply_changes(doc, changes, signatures, &from).await;
+        let Some(applied) = deferred(result, &mut stats, doc)? else {
+            break;
+        };
         if !more {
             break;
         }
@@ -286,16 +308,18 @@ pub async fn on_announce<R: Replica, Q: Requester>(
         // to the store on the common path. Pull only if a dependency is missing.
         stats.changes += announce.changes.len();
         stats.bytes += announce.changes.iter().map(Vec::len).sum::<usize>();
-        let applied = replica
+        let result = replica
             .apply_changes(
                 &announce.doc,
                 announce.changes,
                 announce.signatures,
                 &forwarded_by.peer(),
             )
-            .await?;
-        if applied.missing_deps.is_empty() {
-            return Ok(stats);
+            .await;
+        match deferred(result, &mut stats, &announce.doc)? {
+            Some(applied) if !applied.missing_deps.is_empty() => {}
+            // Applied, or waiting: a pull would bring the same.
+            _ => return Ok(stats),
         }
     }
     stats.add(pull_doc(replica, forwarded_by, &announce.doc, limits).await?);

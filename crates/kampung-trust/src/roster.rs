@@ -12,7 +12,9 @@ use crate::statement::{Certificate, IssuedPolicy, Revocation, RoleKind, Signed, 
 use crate::write::WriteSignature;
 use crate::{TrustError, WriteTarget};
 
-/// How far in the future a write may claim to be signed (clock skew between nodes).
+/// How far in the future a write may claim to be signed (clock skew between
+/// nodes). A node refuses to sign while its clock is off from its peers' by
+/// more than half of this, so what it signs is accepted everywhere.
 pub const MAX_CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 
 /// Why a node may not connect or a write may not be applied.
@@ -44,6 +46,20 @@ pub enum Denial {
     FromTheFuture { signed_ms: i64, now_ms: i64 },
     #[error("{0}")]
     BadSignature(String),
+}
+
+impl Denial {
+    /// The signature is refused only for the time it claims (from the
+    /// future, or outside its signer's certificate), as a writer with a
+    /// wrong clock makes them. Such a signature covers nothing, but it is no
+    /// sign of a forger: a later signature of the same writer, made with a
+    /// right clock, covers the same changes.
+    pub fn is_about_time(&self) -> bool {
+        matches!(
+            self,
+            Denial::FromTheFuture { .. } | Denial::NotInForce { .. }
+        )
+    }
 }
 
 /// The verified statements of the root, and what follows from them.

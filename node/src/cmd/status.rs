@@ -91,6 +91,16 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
     }
     let peers = s["mesh"]["peers"].as_array().map_or(0, Vec::len);
     println!("connected peers: {peers}");
+    let clock = &s["clock"];
+    match clock["peer_offset_ms"].as_i64() {
+        Some(ms) => println!(
+            "clock: peers' clocks are {:+.1} s from this node's (median of {}; at most {} s allowed)",
+            ms as f64 / 1000.0,
+            clock["peers_measured"],
+            clock["max_offset_ms"].as_i64().unwrap_or(0) / 1000
+        ),
+        None => println!("clock: not compared with any peer yet"),
+    }
     println!("{:<22} {:>6}  owner last heard", "document", "heads");
     for d in s["documents"].as_array().into_iter().flatten() {
         let heads = d["heads"].as_array().map_or(0, Vec::len);
@@ -120,8 +130,12 @@ pub fn peers(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         println!("  listening on {}", l.as_str().unwrap_or("?"));
     }
     for p in s["peers"].as_array().into_iter().flatten() {
+        let clock = match p["clock_offset_ms"].as_i64() {
+            Some(ms) => format!("{:+.1} s", ms as f64 / 1000.0),
+            None => "not measured".into(),
+        };
         println!(
-            "{}  {:<28} connected {} s, in sync: {}",
+            "{}  {:<28} connected {} s, in sync: {}, clock {clock}",
             p["peer_id"].as_str().unwrap_or("?"),
             p["role"].as_str().unwrap_or("(unknown role)"),
             p["connected_for_secs"],

@@ -205,6 +205,9 @@ pub struct PeerInfo {
     /// Unix milliseconds of the last completed anti-entropy session.
     pub last_sync_ms: Option<u64>,
     pub in_sync: Option<bool>,
+    /// How far the peer's clock is ahead of this node's (ms; negative:
+    /// behind), once measured at a roster exchange.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// Mesh counters since the node started.
@@ -221,6 +224,9 @@ pub struct Counters {
     pub requests_served: u64,
     pub requests_busy: u64,
     pub peer_faults: u64,
+    /// Documents whose received changes wait for a signature in force (a
+    /// writer signed with a wrong clock): not applied yet, nobody's fault.
+    pub changes_deferred: u64,
     /// Changes or documents from peers that our store refused to apply.
     pub changes_rejected: u64,
     /// Peers disconnected for having no valid certificate (or a revoked one).

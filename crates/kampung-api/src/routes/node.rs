@@ -75,6 +75,8 @@ pub struct StatusResponse {
     pub trust: &'static str,
     /// What keeps the node from doing its job (as `/healthz` reports it).
     pub problems: Vec<kampung_node::HealthProblem>,
+    /// This node's clock against its peers' (it signs nothing while off).
+    pub clock: kampung_node::ClockCheck,
 }
 
 /// One document this node holds.
@@ -125,6 +127,7 @@ pub async fn status(
         mesh: s.mesh,
         trust: if s.development { "development" } else { "root" },
         problems: state.health().await,
+        clock: s.clock,
     }))
 }
 

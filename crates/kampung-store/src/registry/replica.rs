@@ -63,6 +63,34 @@ pub enum RemoteRefusal {
         hash: String,
         reason: String,
     },
+    /// The only signatures that would cover a change claim a time outside
+    /// their writer's tolerance (a wrong clock at the writer). Nobody's
+    /// fault here: applied once a later signature covers it, or once the
+    /// time it claims comes.
+    #[error("change {hash} of {doc} waits for a signature in force: {reason}")]
+    NotYetCovered {
+        doc: DocId,
+        hash: String,
+        reason: String,
+    },
+}
+
+/// Why a write signature is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureDenied {
+    pub reason: String,
+    /// Only for the time it claims ([`kampung_trust::Denial::is_about_time`]):
+    /// the signature covers nothing, but the data is not refused as forged.
+    pub about_time: bool,
+}
+
+impl SignatureDenied {
+    pub fn refused(reason: impl Into<String>) -> SignatureDenied {
+        SignatureDenied {
+            reason: reason.into(),
+            about_time: false,
+        }
+    }
 }
 
 /// Decides whether a remote write may be applied (the trust layer plugs in here).
@@ -73,7 +101,7 @@ pub enum RemoteRefusal {
 pub trait ChangeVerifier: Sync {
     /// Accept `sig` for `doc`: it must verify, and its signer must have been
     /// allowed to write `doc` when it signed.
-    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), String>;
+    fn check(&self, doc: &DocId, sig: &WriteSignature) -> Result<(), SignatureDenied>;
     /// False if everything is accepted (lets bulk paths skip reading every change).
     fn checks_anything(&self) -> bool {
         true
@@ -101,6 +129,8 @@ fn verify_changes(
     };
     let mut accepted = Vec::with_capacity(sigs.len());
     let mut signed: Vec<([u8; 32], NodeKey)> = Vec::with_capacity(sigs.len());
+    // The first signature set aside for the time it claims, and why.
+    let mut untimely: Option<String> = None;
     for bytes in sigs {
         let sig = WriteSignature::decode(bytes).map_err(|e| RemoteRefusal::MalformedChange {
             doc: doc.clone(),
@@ -114,9 +144,14 @@ fn verify_changes(
             ));
         }
         if verifier.checks_anything() {
-            verifier
-                .check(doc, &sig)
-                .map_err(|reason| refused(hex(&sig.change), reason))?;
+            match verifier.check(doc, &sig) {
+                Ok(()) => {}
+                Err(d) if d.about_time => {
+                    untimely.get_or_insert(d.reason);
+                    continue;
+                }
+                Err(d) => return Err(refused(hex(&sig.change), d.reason)),
+            }
         }
         signed.push((sig.change, sig.signer));
         accepted.push((sig.change, bytes.clone()));
@@ -127,6 +162,13 @@ fn verify_changes(
             let h = ChangeHash(*h);
             Some(h) == genesis || held(&h)
         });
+        if let (Some(first), Some(reason)) = (missing.first(), untimely) {
+            return Err(RemoteRefusal::NotYetCovered {
+                doc: doc.clone(),
+                hash: hex(first),
+                reason,
+            });
+        }
         if let Some(first) = missing.first() {
             return Err(refused(
                 hex(first),
@@ -275,7 +317,7 @@ pub fn document_changes(doc: &DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, Remot
 pub struct AcceptAll;
 
 impl ChangeVerifier for AcceptAll {
-    fn check(&self, _doc: &DocId, _sig: &WriteSignature) -> Result<(), String> {
+    fn check(&self, _doc: &DocId, _sig: &WriteSignature) -> Result<(), SignatureDenied> {
         Ok(())
     }
     fn checks_anything(&self) -> bool {

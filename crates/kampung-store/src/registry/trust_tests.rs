@@ -35,6 +35,16 @@ impl Mesh {
         role: RoleKind,
         village: Option<VillageCode>,
     ) -> (Keypair, Registry<MemoryStorage>) {
+        self.node_from(role, village, 0)
+    }
+
+    /// [`Mesh::node`] with a certificate in force from `not_before_ms`.
+    fn node_from(
+        &self,
+        role: RoleKind,
+        village: Option<VillageCode>,
+        not_before_ms: i64,
+    ) -> (Keypair, Registry<MemoryStorage>) {
         let key = Keypair::generate_ed25519();
         let cert = Signed::sign(
             Statement::Certificate(Certificate {
@@ -42,7 +52,7 @@ impl Mesh {
                 role,
                 village,
                 label: "test".into(),
-                not_before_ms: 0,
+                not_before_ms,
                 until_ms: 2 * now(),
             }),
             &self.root,
@@ -116,6 +126,67 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
         Err(RemoteRefusal::Unauthorised { .. })
     ));
     assert_eq!(bare.doc_heads_of(&id), None);
+}
+
+/// A village PC whose clock was fast (beyond the tolerance) or before its
+/// certificate's start signs a write nobody accepts; that write waits,
+/// nobody is blamed for relaying it, and the village's next write made with
+/// a right clock carries it in (its signature covers the earlier change).
+#[test]
+fn a_write_signed_with_a_wrong_clock_waits_for_the_writers_next_right_one() {
+    let fast = now() + kampung_trust::MAX_CLOCK_SKEW_MS + 60_000;
+    let before_certificate = now() / 4;
+    for (case, wrong_ms) in [
+        ("fast", fast),
+        ("before the certificate", before_certificate),
+    ] {
+        let mesh = Mesh::new();
+        let (_, mut owner) = mesh.node_from(RoleKind::Village, Some(code(0)), now() / 2);
+        let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
+        let id = DocId::village(code(0));
+        let v = mesh.verifier();
+        owner
+            .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+            .unwrap();
+        sync_all(&mut owner, &mut replica, &id, &v, 1 << 20);
+        let before = replica.doc_heads_of(&id).unwrap();
+
+        owner
+            .write(code(0), &[person(2, 0)], wrong_ms, &mut |_| {})
+            .unwrap();
+        let page = owner.changes_since(&id, &before, 1 << 20).unwrap();
+        let got = replica
+            .apply_remote(&id, &page.changes, &page.signatures, &v)
+            .unwrap();
+        assert!(
+            matches!(got, Err(RemoteRefusal::NotYetCovered { .. })),
+            "{case}: {got:?}"
+        );
+        assert_eq!(replica.doc_heads_of(&id).unwrap(), before, "{case}");
+
+        // The clock is put right; the next write covers both.
+        owner
+            .write(code(0), &[person(3, 0)], now(), &mut |_| {})
+            .unwrap();
+        sync_all(&mut owner, &mut replica, &id, &v, 1 << 20);
+        assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id), "{case}");
+        assert!(replica.verify_index().unwrap().is_empty(), "{case}");
+        for p in [2, 3] {
+            assert_eq!(
+                replica.lookup(&person(p, 0).nik.to_string()).kind(),
+                "resident",
+                "{case}: person {p} arrived"
+            );
+        }
+        // A late node takes the whole document: the wrong signature is
+        // set aside, the right one covers.
+        let (_, mut late) = mesh.node(RoleKind::Auditor, None);
+        let (bytes, sigs) = owner.stored_document(&id).unwrap().unwrap();
+        late.apply_document(&id, &bytes, &sigs, &v)
+            .unwrap()
+            .unwrap();
+        assert_eq!(late.doc_heads_of(&id), owner.doc_heads_of(&id), "{case}");
+    }
 }
 
 #[test]
