@@ -111,3 +111,79 @@ async fn a_late_node_bootstraps_every_village() {
     }
     mesh.stop().await;
 }
+
+/// A person registered in village B while village A, cut off, still had
+/// them: once the cut heals every node says so (verdict, status), both
+/// offices see it and may still edit their record, and A's move out
+/// resolves it everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registered_on_both_sides_of_a_cut_is_shown_until_the_offices_resolve_it() {
+    use kampung_core::resident::StatusKind;
+    use kampung_core::Status;
+    use kampung_node::Actor;
+    let a = VillageCode::parse("35.10.15.2012").unwrap();
+    let b = VillageCode::parse("35.10.15.2001").unwrap();
+    let mut mesh = Mesh::start(&[Some(a), None], 5).await;
+    mesh.add_alone(Some(b)).await;
+    let person = kampung_gen::village_residents(a, 8, 5)
+        .into_iter()
+        .find(|p| p.status.kind() == StatusKind::Active)
+        .unwrap();
+    let nik = person.nik.to_string();
+    mesh.nodes[0].write(a, vec![person.clone()]).await;
+    let mut at_b = person.clone();
+    at_b.village = b;
+    mesh.nodes[2].write(b, vec![at_b.clone()]).await;
+
+    // The cut heals.
+    let a_addr = mesh.nodes[0].addr.parse().unwrap();
+    mesh.nodes[2].mesh.dial(a_addr).await.unwrap();
+    mesh.wait_converged(Duration::from_secs(60)).await;
+    for n in &mesh.nodes {
+        let answer = n.node.verdict(&Actor::local(), &nik).unwrap();
+        assert_eq!(answer.kind(), "resident");
+        let mut both = answer.double_registration.clone();
+        both.sort();
+        assert_eq!(both, vec![b, a], "at {}", n.peer);
+        let id = answer.explanation(kampung_i18n::Lang::Id);
+        assert!(id.contains("terdaftar aktif di 2 desa"), "{id}");
+        assert!(
+            id.contains("Desa Kampunganyar (Kec. Glagah)") && id.contains("Desa Rejosari"),
+            "{id}"
+        );
+        assert_eq!(answer.basis.len(), 2, "the answer rests on both villages");
+        let status = n.node.status(&Actor::local()).await.unwrap();
+        assert_eq!(status.double_registrations, 1);
+    }
+    for office in [&mesh.nodes[0], &mesh.nodes[2]] {
+        let doubles = office.node.double_registrations(&Actor::local()).unwrap();
+        assert_eq!(
+            doubles.len(),
+            1,
+            "the office of {:?} sees it",
+            office.village
+        );
+        assert_eq!(doubles[0].0, person.nik);
+    }
+    // B may still correct its record (a new double registration would be refused).
+    at_b.address.dusun = "Krajan Lor".into();
+    mesh.nodes[2].write(b, vec![at_b.clone()]).await;
+
+    // A records the move out: resolved everywhere.
+    let mut moved = person.clone();
+    moved.status = Status::MovedOut {
+        destination: "Desa Rejosari, Kec. Glagah".into(),
+        date: None,
+    };
+    mesh.nodes[0].write(a, vec![moved]).await;
+    mesh.wait_converged(Duration::from_secs(60)).await;
+    for n in &mesh.nodes {
+        let answer = n.node.verdict(&Actor::local(), &nik).unwrap();
+        assert_eq!(answer.kind(), "resident");
+        assert!(answer.double_registration.is_empty(), "at {}", n.peer);
+        assert_eq!(answer.basis.len(), 1);
+        let status = n.node.status(&Actor::local()).await.unwrap();
+        assert_eq!(status.double_registrations, 0);
+    }
+    mesh.stop().await;
+}

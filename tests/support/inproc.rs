@@ -119,6 +119,14 @@ impl Mesh {
         self.running.push(running);
     }
 
+    /// A node that knows no other (a village cut off from the mesh); it
+    /// joins when it dials one (`mesh.dial`).
+    pub async fn add_alone(&mut self, village: Option<VillageCode>) {
+        let (node, running) = start_node(village, Vec::new()).await;
+        self.nodes.push(node);
+        self.running.push(running);
+    }
+
     /// Wait until every node has the same digest over all documents.
     pub async fn wait_converged(&self, timeout: Duration) {
         let nodes = self.nodes.clone();

@@ -21,6 +21,8 @@ verdict-barred-detail = not a Banyuwangi resident, and the NIK was issued in { $
 verdict-invalid-title = INVALID NIK
 verdict-invalid-detail = { $reason }.
 verdict-warning = Warning: { $text }.
+double-village = { $village } ({ $district } district)
+double-registration = Warning: this NIK is registered as active in { $count } villages: { $villages }. Both village offices must resolve it: the village the person left records the move out.
 origin = { $regency }, { $province } ({ $code })
 requirement-none = Policy: no isolation required
 requirement-days = Policy: isolate { $days ->
@@ -250,6 +252,7 @@ field-phone = Phone number
 ## The village clerk's pages.
 desa-title = Residents
 desa-add = Add a resident
+desa-doubles = Residents also registered as active in another village
 desa-export = Export CSV
 desa-export-xlsx = Export Excel
 desa-search-label = Search by NIK or name

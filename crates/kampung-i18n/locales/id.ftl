@@ -21,6 +21,8 @@ verdict-barred-detail = Bukan warga Banyuwangi, dan NIK diterbitkan di { $origin
 verdict-invalid-title = NIK TIDAK VALID
 verdict-invalid-detail = { $reason }.
 verdict-warning = Perhatian: { $text }.
+double-village = { $village } (Kec. { $district })
+double-registration = Perhatian: NIK ini terdaftar aktif di { $count } desa: { $villages }. Kedua kantor desa harus menyelesaikannya: desa yang ditinggalkan mencatat pindah.
 origin = { $regency }, { $province } ({ $code })
 requirement-none = Kebijakan: tidak wajib isolasi
 requirement-days = Wajib isolasi { $days } hari: GOR, rumah isolasi desa, atau di rumah
@@ -247,6 +249,7 @@ field-phone = Nomor telepon
 ## Halaman operator desa.
 desa-title = Warga desa
 desa-add = Tambah warga
+desa-doubles = Warga yang juga terdaftar aktif di desa lain
 desa-export = Ekspor CSV
 desa-export-xlsx = Ekspor Excel
 desa-search-label = Cari NIK atau nama

@@ -27,7 +27,9 @@ use kampung_core::checkpoint::WIB;
 use time::{Date, OffsetDateTime};
 
 pub use record::{field_problem, record_error, status, village_code_error};
-pub use verdict::{explain, headline, nik_error, nik_warning, place, sex, Headline};
+pub use verdict::{
+    double_registration, explain, headline, nik_error, nik_warning, place, sex, Headline,
+};
 
 /// A language people read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -29,6 +29,39 @@ fn village_name(lang: Lang, v: VillageCode) -> String {
     }
 }
 
+/// A NIK active in more than one village (registered on both sides of a
+/// cut network): which, and what the offices must do. Empty for one.
+pub fn double_registration(lang: Lang, villages: &[VillageCode]) -> String {
+    if villages.len() < 2 {
+        return String::new();
+    }
+    let names: Vec<String> = villages
+        .iter()
+        .map(|v| {
+            let district = banyuwangi::village(*v).map_or("?", |v| v.district_name);
+            tr(
+                lang,
+                "double-village",
+                &[
+                    ("village", village_name(lang, *v).into()),
+                    ("district", district.into()),
+                ],
+            )
+        })
+        .collect();
+    tr(
+        lang,
+        "double-registration",
+        &[
+            (
+                "count",
+                u32::try_from(villages.len()).unwrap_or(u32::MAX).into(),
+            ),
+            ("villages", names.join(", ").into()),
+        ],
+    )
+}
+
 fn copy(lang: Lang, village: VillageCode, copy_age_ms: Option<u64>) -> String {
     let name = banyuwangi::village(village).map_or("?", |v| v.name);
     match copy_age_ms {

@@ -372,6 +372,22 @@ impl Node {
             .collect())
     }
 
+    /// NIKs active in more than one village (registered on both sides of
+    /// a cut network), with those villages: on a village node only the ones
+    /// that concern its own village. Both offices resolve one by recording
+    /// the move out where the person left (each may edit its record until
+    /// then).
+    pub fn double_registrations(
+        &self,
+        by: &Actor,
+    ) -> Result<Vec<(Nik, Vec<VillageCode>)>, NodeError> {
+        by.require(Permission::ReadResidents, "read residents")?;
+        let own = self.role().village();
+        let mut all = self.store().lookups().read().double_registrations();
+        all.retain(|(_, villages)| own.is_none_or(|o| villages.contains(&o)));
+        Ok(all)
+    }
+
     /// Write records of this node's village: new ones are added, changed
     /// ones updated, identical ones left alone; one Automerge change per
     /// record. All or nothing: a record the store or the guard refuses

@@ -35,6 +35,9 @@ pub struct NodeStatus {
     pub development: bool,
     /// This node's clock against its peers' (it signs nothing while off).
     pub clock: crate::ClockCheck,
+    /// NIKs active in more than one village, in the whole registry (which
+    /// ones: the village offices' pages, `Node::double_registrations`).
+    pub double_registrations: usize,
 }
 
 /// The node's peers.
@@ -80,6 +83,7 @@ impl Node {
             mesh,
             development: self.roster().is_none(),
             clock: self.clock_check(),
+            double_registrations: self.store().lookups().read().double_registrations().len(),
         })
     }
 

@@ -42,6 +42,9 @@ pub struct Answer {
     /// How fresh our copy of the village that decided it is (for verdicts
     /// that come from a village's record).
     pub freshness: Option<Freshness>,
+    /// Every village where the NIK is an active resident, when there is more
+    /// than one (registered on both sides of a cut network); else empty.
+    pub double_registration: Vec<VillageCode>,
 }
 
 impl Answer {
@@ -51,9 +54,20 @@ impl Answer {
         self.verdict.kind()
     }
 
-    /// One line for the officer in `lang`: what the verdict is and what follows.
+    /// One line for the officer in `lang`: what the verdict is and what
+    /// follows, and a double registration if there is one.
     pub fn explanation(&self, lang: Lang) -> String {
-        kampung_i18n::explain(lang, &self.verdict)
+        let line = kampung_i18n::explain(lang, &self.verdict);
+        match self.double_note(lang) {
+            Some(note) => format!("{line} {note}"),
+            None => line,
+        }
+    }
+
+    /// The double registration in `lang`, if the NIK is active in more than one village.
+    pub fn double_note(&self, lang: Lang) -> Option<String> {
+        (self.double_registration.len() > 1)
+            .then(|| kampung_i18n::double_registration(lang, &self.double_registration))
     }
 
     /// The officer must escalate, not just act (a deceased person's KTP).
@@ -178,11 +192,14 @@ impl Node {
             found.set(Some((v, doc, age)));
             age
         };
-        let (verdict, basis) =
-            self.store()
-                .lookups()
-                .read()
-                .check_verdict(input, &policy, village_age);
+        let (verdict, basis, mut double_registration) = {
+            let lookups = self.store().lookups().read();
+            let (verdict, basis) = lookups.check_verdict(input, &policy, village_age);
+            (verdict, basis, lookups.active_villages(input))
+        };
+        if double_registration.len() < 2 {
+            double_registration.clear();
+        }
         self.metrics().verdict(verdict.kind());
         let freshness = Answer::village(&verdict).map(|v| match found.take() {
             Some((asked, doc, age)) if asked == v => Freshness {
@@ -197,6 +214,7 @@ impl Node {
             basis,
             policy,
             freshness,
+            double_registration,
         }
     }
 }

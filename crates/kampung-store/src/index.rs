@@ -72,6 +72,9 @@ impl Entry {
 pub struct Index {
     map: HashMap<u64, SmallVec<[Entry; 1]>>,
     villages: HashMap<u16, BTreeSet<u64>>,
+    /// NIKs active in more than one village (after a partition, or any
+    /// race): kept as the index changes, so finding them scans nothing.
+    doubles: BTreeSet<u64>,
 }
 
 impl Index {
@@ -94,6 +97,33 @@ impl Index {
         self.map.get(&nik.as_u64()).map_or(&[], |v| v.as_slice())
     }
 
+    /// The villages where this NIK is an active resident (in village order).
+    pub fn active_villages(&self, nik: Nik) -> Vec<VillageCode> {
+        self.all(nik)
+            .iter()
+            .filter(|e| e.status == StatusKind::Active)
+            .filter_map(Entry::village_code)
+            .collect()
+    }
+
+    /// NIKs active in more than one village, in NIK order.
+    pub fn doubles(&self) -> impl Iterator<Item = Nik> + '_ {
+        self.doubles.iter().filter_map(|n| Nik::from_u64(*n))
+    }
+
+    fn recount(&mut self, nik: u64) {
+        let active = self.map.get(&nik).map_or(0, |slot| {
+            slot.iter()
+                .filter(|e| e.status == StatusKind::Active)
+                .count()
+        });
+        if active > 1 {
+            self.doubles.insert(nik);
+        } else {
+            self.doubles.remove(&nik);
+        }
+    }
+
     /// Set (or with `None`, remove) the record of `nik` in village `village`.
     pub fn set(&mut self, nik: Nik, village: u16, entry: Option<Entry>) {
         let has_entry = entry.is_some();
@@ -109,6 +139,7 @@ impl Index {
         if slot.is_empty() {
             self.map.remove(&nik.as_u64());
         }
+        self.recount(nik.as_u64());
         let niks = self.villages.entry(village).or_default();
         if has_entry {
             niks.insert(nik.as_u64());
@@ -129,6 +160,7 @@ impl Index {
                     self.map.remove(&nik);
                 }
             }
+            self.recount(nik);
         }
     }
 
@@ -254,6 +286,23 @@ mod tests {
         assert!(idx.lookup(nik).is_none());
         assert!(idx.is_empty());
         assert_eq!(idx.village(3).count(), 0);
+    }
+
+    #[test]
+    fn a_nik_active_in_two_villages_is_known_until_one_record_is_not() {
+        let nik = Nik::from_u64(3510154107950001).unwrap();
+        let mut idx = Index::new();
+        idx.set(nik, 1, Some(entry(1, StatusKind::Active)));
+        assert_eq!(idx.doubles().count(), 0);
+        idx.set(nik, 2, Some(entry(2, StatusKind::Active)));
+        assert_eq!(idx.doubles().collect::<Vec<_>>(), vec![nik]);
+        assert_eq!(idx.active_villages(nik).len(), 2);
+        idx.set(nik, 1, Some(entry(1, StatusKind::MovedOut)));
+        assert_eq!(idx.doubles().count(), 0);
+        idx.set(nik, 1, Some(entry(1, StatusKind::Active)));
+        idx.clear_village(2);
+        assert_eq!(idx.doubles().count(), 0);
+        assert_eq!(idx.active_villages(nik).len(), 1);
     }
 
     #[test]

@@ -98,6 +98,22 @@ impl Lookups {
         self.open_cases.get(&nik.as_u64()).map(|c| &c.case)
     }
 
+    /// The villages where the NIK typed as `input` is an active resident:
+    /// more than one is a double registration for both offices to resolve.
+    pub fn active_villages(&self, input: &str) -> Vec<VillageCode> {
+        Nik::parse(input, self.this_year)
+            .map(|p| self.index.active_villages(p.nik()))
+            .unwrap_or_default()
+    }
+
+    /// NIKs active in more than one village, in NIK order, with those villages.
+    pub fn double_registrations(&self) -> Vec<(Nik, Vec<VillageCode>)> {
+        self.index
+            .doubles()
+            .map(|n| (n, self.index.active_villages(n)))
+            .collect()
+    }
+
     /// The checkpoint verdict for a typed or scanned NIK, from the index,
     /// the open cases and `policy`, with the documents (and heads) it was
     /// computed from, for the crossing log. `copy_age` says how old our copy
@@ -121,6 +137,18 @@ impl Lookups {
             }
             copy_age(v.village)
         });
+        // A NIK active in two villages: the answer rests on both records.
+        if let (Some(n), Some(v)) = (nik, view.as_ref()) {
+            for other in self.index.active_villages(n) {
+                if other != v.village {
+                    if let Some(h) = self.indexed.get(&other) {
+                        let mut h = h.clone();
+                        h.sort_unstable();
+                        basis.push(DocHeads::new(DocId::village(other).to_string(), &h));
+                    }
+                }
+            }
+        }
         if let Some(c) = open {
             basis.push(DocHeads::new(
                 DocId::case(&c.case.case_id).to_string(),

@@ -408,11 +408,16 @@ impl<S: Storage> Registry<S> {
                 ));
                 continue;
             }
-            let elsewhere = lookups
-                .index
-                .all(r.nik)
-                .iter()
-                .find(|e| e.status == StatusKind::Active && e.village_code() != Some(village));
+            let records = lookups.index.all(r.nik);
+            let active_in = |here: bool| {
+                records.iter().find(move |e| {
+                    e.status == StatusKind::Active && (e.village_code() == Some(village)) == here
+                })
+            };
+            // Registered while another village still had the person (across
+            // a cut network): that office may go on editing its record until
+            // the two offices resolve it; a new double registration is refused.
+            let elsewhere = active_in(false).filter(|_| active_in(true).is_none());
             if let (Some(e), StatusKind::Active) = (elsewhere, r.status.kind()) {
                 if let Some(v) = village_by_ordinal(e.village) {
                     refused.push((

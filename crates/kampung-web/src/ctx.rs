@@ -234,6 +234,17 @@ pub fn mesh_banner(node: &Node, tr: Tr, peers: Option<usize>) -> Option<String> 
     }
 }
 
+/// The node's clock is known to be wrong: it saves nothing until it is set
+/// right (above every other banner: every write is refused).
+pub fn clock_banner(node: &Node, tr: Tr) -> Option<String> {
+    Some(match node.clock_check().problem? {
+        kampung_node::ClockProblem::BeforeCertificate { .. } => {
+            tr.t("health-clock_before_certificate")
+        }
+        _ => tr.t("health-clock_off"),
+    })
+}
+
 impl Shell {
     pub async fn new(state: &WebState, v: &Viewer, title_key: &str, current: &str) -> Shell {
         let tr = v.tr();
@@ -252,7 +263,7 @@ impl Shell {
             node: node_label(node, tr),
             csrf: v.csrf.clone(),
             nav: nav(v.role, tr, current),
-            banner: mesh_banner(node, tr, peers),
+            banner: clock_banner(node, tr).or_else(|| mesh_banner(node, tr, peers)),
             flash: None,
             other_lang,
             back: v.path.clone(),

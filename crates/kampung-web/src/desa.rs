@@ -93,6 +93,8 @@ struct ListPage {
     next: Option<PageLink>,
     cases: Vec<CaseRow>,
     due: usize,
+    /// Residents also active in another village: (NIK, what to do).
+    doubles: Vec<(String, String)>,
 }
 
 fn query_string(search: &str, status: &str, page: usize) -> String {
@@ -164,6 +166,16 @@ pub async fn page(
         status: status_text,
         cases: case_rows(v.lang, &cases, today),
         due,
+        doubles: state
+            .node()
+            .double_registrations(&v.actor)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(nik, villages)| {
+                let note = kampung_i18n::double_registration(v.lang, &villages);
+                (nik.to_string(), note)
+            })
+            .collect(),
         shell: Shell::new(&state, &v, "desa-title", "/desa").await,
     })
 }

@@ -31,6 +31,8 @@ pub struct VerdictView {
     pub detail: String,
     /// Our copy of the deciding village is old: say so.
     pub stale: Option<String>,
+    /// The NIK is active in more than one village: which.
+    pub double: Option<String>,
     pub alert: bool,
     pub nik: String,
     /// Decisions that open an isolation case make sense (a valid NIK, no open case).
@@ -70,6 +72,7 @@ pub fn view(a: &Answer, lang: Lang, nik: &str) -> VerdictView {
         title: h.title,
         detail: h.detail,
         stale,
+        double: a.double_note(lang),
         alert: a.alert(),
         nik: nik.to_string(),
         can_isolate: !matches!(a.verdict, CheckVerdict::Invalid { .. }) && a.open_case().is_none(),

@@ -26,9 +26,11 @@ struct Site {
 
 impl Site {
     async fn start(role: Role) -> Site {
-        let running = kampung_node::start(Parts::in_memory(role).offline())
-            .await
-            .unwrap();
+        Site::from_parts(Parts::in_memory(role)).await
+    }
+
+    async fn from_parts(parts: Parts<kampung_store::storage::MemoryStorage>) -> Site {
+        let running = kampung_node::start(parts.offline()).await.unwrap();
         let app = kampung_web::router(AppState::new(running.node().clone()));
         Site { app, running }
     }
@@ -357,4 +359,65 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     ] {
         assert!(p.body.contains(words), "{words}: {}", p.body);
     }
+}
+
+/// A village PC whose clock says a time before the node's certificate
+/// starts: the clerk sees why on every page, and a registration saves
+/// nothing and says why, in Bahasa Indonesia.
+#[tokio::test]
+async fn a_clerk_whose_clock_is_wrong_is_told_on_every_page_and_nothing_is_saved() {
+    use kampung_mesh::identity::Keypair;
+    use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement};
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let root = Keypair::generate_ed25519();
+    let key = Keypair::generate_ed25519();
+    let now = kampung_core::Clock::now_ms(&kampung_core::SystemClock);
+    let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
+    let certificate = Certificate {
+        node: NodeKey::from_public(&key.public()).unwrap(),
+        role: RoleKind::Village,
+        village: Some(village),
+        label: "Desa Kemiren".into(),
+        not_before_ms: now + 86_400_000,
+        until_ms: now + 400 * 86_400_000,
+    };
+    roster
+        .add(Signed::sign(Statement::Certificate(certificate), &root).unwrap())
+        .unwrap();
+    let roster = std::sync::Arc::new(std::sync::RwLock::new(roster));
+    let parts = Parts::in_memory_with_key(key, Role::Village { village })
+        .trust(kampung_node::Trust::Roster(roster));
+    let site = Site::from_parts(parts).await;
+    let clerk = site.person("sri", PersonRole::Clerk).await;
+
+    let warning = "Jam komputer ini lebih awal dari mulai berlakunya sertifikat";
+    let p = site.get("/desa", &clerk).await;
+    assert!(p.body.contains(warning), "{}", p.body);
+    let form = site.get("/desa/baru", &clerk).await;
+    assert!(form.body.contains(warning), "{}", form.body);
+    let token = csrf(&form.body);
+    let p = site
+        .post_form(
+            "/desa/baru",
+            &clerk,
+            &format!(
+                "csrf={token}&nik=3510155507959901&nama=Dewi+Kartika&jk=P&lahir=1995-07-15\
+                 &kk=3510150101990001&dusun=Krajan&rt=1&rw=1&langkah=simpan"
+            ),
+        )
+        .await;
+    assert!(
+        p.body
+            .contains("Jam komputer ini tidak cocok dengan node lain"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("before this node"), "{}", p.body);
+    let q = kampung_node::ResidentQuery::new(village, 10);
+    let node = site.running.node();
+    assert_eq!(
+        node.residents_page(&Actor::local(), q).await.unwrap().total,
+        0,
+        "nothing was saved"
+    );
 }

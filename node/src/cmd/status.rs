@@ -86,6 +86,13 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("residents in the index: {}", s["niks"]);
+    if s["double_registrations"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "DOUBLE REGISTRATIONS: {} NIK(s) are active in two villages; the village offices \
+             see which on their pages and resolve each by recording the move out",
+            s["double_registrations"]
+        );
+    }
     if let Some(f) = s["tls_fingerprint"].as_str() {
         println!("TLS certificate fingerprint (SHA-256): {f}");
     }

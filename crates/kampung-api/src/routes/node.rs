@@ -77,6 +77,9 @@ pub struct StatusResponse {
     pub problems: Vec<kampung_node::HealthProblem>,
     /// This node's clock against its peers' (it signs nothing while off).
     pub clock: kampung_node::ClockCheck,
+    /// NIKs registered as active in more than one village (after a cut
+    /// network): each must be resolved by the two village offices.
+    pub double_registrations: usize,
 }
 
 /// One document this node holds.
@@ -128,6 +131,7 @@ pub async fn status(
         trust: if s.development { "development" } else { "root" },
         problems: state.health().await,
         clock: s.clock,
+        double_registrations: s.double_registrations,
     }))
 }
 

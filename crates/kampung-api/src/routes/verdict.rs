@@ -40,6 +40,11 @@ pub struct VerdictResponse {
     /// How fresh our copy of the deciding village is (for a verdict from a
     /// village's record); null otherwise.
     pub freshness: Option<Freshness>,
+    /// Every village where the NIK is an active resident, when there is
+    /// more than one (registered on both sides of a cut network: both
+    /// offices must resolve it); else empty.
+    #[schema(value_type = Vec<String>, example = json!([]))]
+    pub double_registration: Vec<kampung_core::VillageCode>,
 }
 
 impl VerdictResponse {
@@ -53,6 +58,7 @@ impl VerdictResponse {
             verdict: a.verdict,
             basis: a.basis,
             freshness: a.freshness,
+            double_registration: a.double_registration,
         }
     }
 }
