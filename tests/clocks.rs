@@ -144,6 +144,10 @@ async fn until_judged(office: &TestNode, off: bool) -> kampung_node::ClockCheck 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_village_signs_nothing_and_its_early_write_arrives_with_its_next_right_one() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let shutdown = CancellationToken::new();
     let s = scene(20 * MINUTE, village(0), &shutdown).await;
     let nik = |i: usize| s.people[i].nik.to_string();

@@ -313,7 +313,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             } => {
                 // Gossip forwards an announcement only once it has been
                 // applied here: a refused change is never passed on.
+                // Nor is one whose changes wait for a signature in force:
+                // this node does not hold them, so nobody could pull them here.
                 let verdict = match &result {
+                    Ok(stats) if stats.deferred > 0 => gossipsub::MessageAcceptance::Ignore,
                     Ok(_) => gossipsub::MessageAcceptance::Accept,
                     Err(e) if e.is_peer_fault() => gossipsub::MessageAcceptance::Reject,
                     Err(_) => gossipsub::MessageAcceptance::Ignore,

@@ -378,14 +378,15 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
     })
 }
 
-fn kind(r: &Response) -> &'static str {
+/// What a response is, for an error naming an unexpected one (a refusal with its reason).
+fn kind(r: &Response) -> std::borrow::Cow<'static, str> {
     match r {
-        Response::Digest { .. } => "a digest",
-        Response::Heads { .. } => "heads",
-        Response::Changes { .. } => "changes",
-        Response::Document { .. } => "a document",
-        Response::Refused { .. } => "a refusal",
-        Response::Hello { .. } => "a hello",
-        Response::Roster { .. } => "a roster",
+        Response::Digest { .. } => "a digest".into(),
+        Response::Heads { .. } => "heads".into(),
+        Response::Changes { .. } => "changes".into(),
+        Response::Document { .. } => "a document".into(),
+        Response::Refused { reason } => format!("a refusal ({reason})").into(),
+        Response::Hello { .. } => "a hello".into(),
+        Response::Roster { .. } => "a roster".into(),
     }
 }
