@@ -546,3 +546,42 @@ fn villages_are_listed_and_chosen_by_name() {
     );
     assert!(!shown.contains("Resident {"), "{shown}");
 }
+
+/// `config check` reads a file as `run` would: relative paths from the
+/// file's folder, addresses by libp2p's parser; a mistake names the file
+/// and the field, and exits non-zero.
+#[test]
+fn config_check_says_what_a_file_would_do_and_names_a_mistake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    ok(&etc.join("desa"), &["init", "--village", VILLAGE]);
+    let file = etc.join("kampung.toml");
+    std::fs::write(
+        &file,
+        "data = \"desa\"\n[network]\nbootstrap = [\"/ip4/10.0.0.1/tcp/7400\"]\n",
+    )
+    .unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    let out = ok(&elsewhere, &["config", "check", file.to_str().unwrap()]);
+    assert!(out.contains("valid"), "{out}");
+    assert!(out.contains("a village:35.10.15.2012 node"), "{out}");
+    assert!(out.contains("/ip4/10.0.0.1/tcp/7400"), "{out}");
+
+    std::fs::write(
+        &file,
+        "data = \"desa\"\n[network]\nbootstrap = [\"/ip4/10.0.0.1/tcp/99999\"]\n",
+    )
+    .unwrap();
+    let err = fails(&elsewhere, &["config", "check", file.to_str().unwrap()]);
+    assert!(
+        err.contains("kampung.toml") && err.contains("network.bootstrap[0]"),
+        "{err}"
+    );
+    std::fs::write(&file, "[network]\nmdsn = true\n").unwrap();
+    let err = fails(&elsewhere, &["config", "check", file.to_str().unwrap()]);
+    assert!(
+        err.contains("kampung.toml") && err.contains("mdsn"),
+        "{err}"
+    );
+}

@@ -65,7 +65,7 @@ enum Command {
     Index(cmd::index::Command),
     /// Run the node: join the mesh and serve the API until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  kampung run --listen /ip4/0.0.0.0/tcp/4001 --api 127.0.0.1:8080\n  kampung run --config node.toml"
+        after_help = "Examples:\n  kampung run --listen /ip4/0.0.0.0/tcp/4001 --api 127.0.0.1:8080\n  kampung run --config /etc/kampung/kampung.toml"
     )]
     Run(cmd::run::Args),
     /// Show the running node's documents, freshness and mesh state.
@@ -92,6 +92,9 @@ enum Command {
     /// Tokens for programs that call this node's API.
     #[command(subcommand)]
     Token(cmd::people::TokenCommand),
+    /// Check a configuration file without starting the node.
+    #[command(subcommand)]
+    Config(cmd::config::Command),
 }
 
 fn main() -> ExitCode {
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Admin(c) => cmd::admin::run(c),
         Command::User(c) => cmd::people::user(&data, c),
         Command::Token(c) => cmd::people::token(&data, c),
+        Command::Config(c) => cmd::config::run(c),
     };
     match result {
         Ok(code) => code,

@@ -41,6 +41,9 @@ pub struct HealthProblem {
     pub detail: String,
 }
 
+/// How long before its certificate ends a node warns its operator.
+pub const CERTIFICATE_WARNING_DAYS: i64 = 30;
+
 /// How long the store thread may take to answer a health check.
 const STORE_ANSWER: Duration = Duration::from_secs(3);
 
@@ -125,5 +128,39 @@ impl Node {
             Some(crate::ClockProblem::BeforeCertificate { .. }) | None => {}
         }
         problems
+    }
+
+    /// What will keep the node from its job soon, while it still works:
+    /// its certificate ends within [`CERTIFICATE_WARNING_DAYS`] (renewals
+    /// that start before it ends count). Shown by `status`, `/healthz`
+    /// (still 200) and the operator's page.
+    pub fn warnings(&self) -> Vec<HealthProblem> {
+        let mut warnings = Vec::new();
+        let Some(until) = self.certified_until() else {
+            return warnings;
+        };
+        let now = self.now_ms();
+        let left_ms = until - now;
+        if left_ms < CERTIFICATE_WARNING_DAYS * 86_400_000 {
+            let days = left_ms / 86_400_000;
+            warnings.push(HealthProblem {
+                code: "certificate_expiring",
+                detail: format!(
+                    "this node's certificate ends on {} (in {days} day{}): ask the regency \
+                     administrator for a renewal (`kampung admin certify`) and add it with \
+                     `kampung trust add FILE` before then, or peers will cut this node off",
+                    kampung_i18n::date_time(kampung_i18n::Lang::En, until),
+                    if days == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        warnings
+    }
+
+    /// Until when this node stays certified without a gap (with a root).
+    pub fn certified_until(&self) -> Option<i64> {
+        let me: kampung_trust::NodeKey = self.peer_id().parse().ok()?;
+        let roster = self.roster()?.read().ok()?;
+        roster.certified_until(&me, self.now_ms())
     }
 }

@@ -114,6 +114,8 @@ pub struct NodeMetrics {
     pub clock_offset: SecondsGauge,
     /// 1 while this node refuses to sign writes for its clock, else 0.
     pub clock_off: Gauge,
+    /// Seconds until this node's certificate (with its renewals) ends.
+    pub certificate_left: SecondsGauge,
 }
 
 impl Default for Metrics {
@@ -142,6 +144,7 @@ impl Metrics {
         let niks = Gauge::default();
         let clock_offset = SecondsGauge::default();
         let clock_off = Gauge::default();
+        let certificate_left = SecondsGauge::default();
 
         let mut r = Registry::with_prefix(PREFIX);
         r.register(
@@ -220,6 +223,12 @@ impl Metrics {
             "1 while this node signs no writes because its clock is off from its peers' or before its certificate",
             clock_off.clone(),
         );
+        r.register_with_unit(
+            "certificate_remaining",
+            "Time until this node's certificate (carried on by renewals that start before it ends) ends",
+            Unit::Seconds,
+            certificate_left.clone(),
+        );
         Metrics(Arc::new(NodeMetrics {
             registry: Mutex::new(r),
             lookups,
@@ -239,6 +248,7 @@ impl Metrics {
             niks,
             clock_offset,
             clock_off,
+            certificate_left,
         }))
     }
 

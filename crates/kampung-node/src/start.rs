@@ -319,6 +319,9 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         health,
     }));
     let access_task = tokio::spawn(access.run(node.clock().clone(), shutdown.child_token()));
+    for w in node.warnings() {
+        warn!(code = w.code, "{}", w.detail);
+    }
     Ok(Running {
         local_secret,
         access_task: Some(access_task),

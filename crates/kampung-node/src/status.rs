@@ -113,6 +113,10 @@ impl Node {
             m.refresh_trust(&mesh.counters);
         }
         m.refresh_clock(&self.clock_check());
+        if let Some(until) = self.certified_until() {
+            m.certificate_left
+                .set((until - self.now_ms()) as f64 / 1000.0);
+        }
         let ages = self.copy_ages();
         m.refresh_sync_lag(ages.iter().map(|(d, a)| (d, *a)));
         if let (Ok(heads), Ok(niks)) = (self.store().doc_heads().await, self.store().niks().await) {

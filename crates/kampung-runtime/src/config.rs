@@ -1,4 +1,4 @@
-//! Node configuration (`kampung run --config node.toml`).
+//! Node configuration (`kampung run --config kampung.toml`; `kampung config check FILE`).
 //!
 //! Every field has a default, so an empty file is a valid configuration for a
 //! node on a LAN. See `node/kampung.example.toml`.
@@ -153,19 +153,35 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// Read and check a TOML file.
+    /// Read and check a TOML file. Relative paths in it (`data`,
+    /// `api.tls_cert`, `api.tls_key`) are taken from the file's folder, so
+    /// the node finds the same files wherever it is started from.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        Self::parse(&text).map_err(|e| match e {
+        let mut config = Self::parse(&text).map_err(|e| match e {
             ConfigError::Parse { reason, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
                 reason,
             },
             other => other,
-        })
+        })?;
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = folder.join(&*p);
+            }
+        };
+        resolve(&mut config.data);
+        if let Some(p) = config.api.tls_cert.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = config.api.tls_key.as_mut() {
+            resolve(p);
+        }
+        Ok(config)
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -190,10 +206,14 @@ impl Config {
             ("network.bootstrap", &self.network.bootstrap),
         ] {
             for (i, a) in list.iter().enumerate() {
-                if !a.starts_with('/') || a.split('/').filter(|s| !s.is_empty()).count() < 2 {
+                // libp2p's own parser: what `run` will dial or listen on.
+                if let Err(e) = a.parse::<kampung_mesh::Address>() {
                     return Err(invalid(
                         format!("{field}[{i}]"),
-                        format!("'{a}' is not a multiaddr such as /ip4/192.168.1.10/tcp/7400"),
+                        format!(
+                            "'{a}' is not a multiaddr ({e}); write one such as \
+                             /ip4/192.168.1.10/tcp/7400"
+                        ),
                     ));
                 }
             }
@@ -301,5 +321,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("mdsn"), "{e}");
+    }
+
+    #[test]
+    fn multiaddrs_are_read_by_libp2ps_parser() {
+        // Enough slashes, but not a protocol libp2p knows, or a bad port.
+        for bad in [
+            "/ip4/192.168.1.10/tpc/7400",
+            "/ip4/192.168.1.300/tcp/7400",
+            "/ip4/10.0.0.1/tcp/99999",
+        ] {
+            let e = Config::parse(&format!("[network]\nbootstrap = [\"{bad}\"]\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("network.bootstrap[0]") && e.contains(bad), "{e}");
+        }
+        Config::parse("[network]\nbootstrap = [\"/dns4/desa.lan/tcp/7400\"]\n").unwrap();
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_files_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kampung.toml");
+        std::fs::write(
+            &path,
+            "data = \"desa\"\n[api]\ntls_cert = \"tls/a.crt\"\ntls_key = \"/etc/kampung/a.key\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.data, dir.path().join("desa"));
+        assert_eq!(c.api.tls_cert, Some(dir.path().join("tls/a.crt")));
+        assert_eq!(c.api.tls_key, Some(PathBuf::from("/etc/kampung/a.key")));
     }
 }

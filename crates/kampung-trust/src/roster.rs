@@ -195,6 +195,23 @@ impl Roster {
             })
     }
 
+    /// Until when `node` stays certified without a gap from `now_ms`: the
+    /// end of the certificate in force now, carried on by any renewal that
+    /// starts before it ends. `None` if none is in force now.
+    pub fn certified_until(&self, node: &NodeKey, now_ms: i64) -> Option<i64> {
+        let all = self.certificates.get(node)?;
+        let mut until = self.certificate_at(node, now_ms).ok()?.until_ms;
+        while let Some(next) = all
+            .iter()
+            .filter(|c| c.not_before_ms <= until && c.until_ms > until)
+            .map(|c| c.until_ms)
+            .max()
+        {
+            until = next;
+        }
+        Some(until)
+    }
+
     /// May `node` hold a connection now? It needs a certificate in force and
     /// no revocation that has started.
     pub fn admit(&self, node: &NodeKey, now_ms: i64) -> Result<&Certificate, Denial> {

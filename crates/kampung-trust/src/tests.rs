@@ -106,6 +106,37 @@ fn certificates_must_fit_their_role() {
 }
 
 #[test]
+fn a_renewal_that_starts_before_the_end_carries_the_certificate_on() {
+    let root = Keypair::generate_ed25519();
+    let node = Keypair::generate_ed25519();
+    let mut roster = Roster::new(key(&root));
+    roster
+        .add(cert(&root, &node, RoleKind::Checkpoint, None))
+        .unwrap();
+    assert_eq!(roster.certified_until(&key(&node), 1_500), Some(2_000));
+    assert_eq!(roster.certified_until(&key(&node), 2_500), None);
+    let renewal = |from, until| {
+        Signed::sign(
+            Statement::Certificate(Certificate {
+                node: key(&node),
+                role: RoleKind::Checkpoint,
+                village: None,
+                label: "test".into(),
+                not_before_ms: from,
+                until_ms: until,
+            }),
+            &root,
+        )
+        .unwrap()
+    };
+    // A renewal after a gap does not carry it on; one that overlaps does.
+    roster.add(renewal(2_100, 9_000)).unwrap();
+    assert_eq!(roster.certified_until(&key(&node), 1_500), Some(2_000));
+    roster.add(renewal(1_900, 3_000)).unwrap();
+    assert_eq!(roster.certified_until(&key(&node), 1_500), Some(9_000));
+}
+
+#[test]
 fn admission_needs_a_certificate_in_force_and_no_revocation() {
     let root = Keypair::generate_ed25519();
     let node = Keypair::generate_ed25519();

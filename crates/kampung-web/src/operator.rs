@@ -90,6 +90,8 @@ struct OperatorPage {
     development: bool,
     /// What keeps the node from doing its job: (title, particulars).
     problems: Vec<(String, String)>,
+    /// What will stop the node soon (a certificate about to end).
+    warnings: Vec<(String, String)>,
     fingerprint: String,
     listen: Vec<String>,
     peers: Vec<PeerRow>,
@@ -213,6 +215,16 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
         niks: status.niks,
         documents: status.documents.len(),
         development: status.development,
+        warnings: node
+            .warnings()
+            .into_iter()
+            .map(|p| {
+                (
+                    kampung_i18n::t(v.lang, &format!("health-{}", p.code)),
+                    p.detail,
+                )
+            })
+            .collect(),
         problems: node
             .health()
             .await

@@ -361,25 +361,20 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     }
 }
 
-/// A village PC whose clock says a time before the node's certificate
-/// starts: the clerk sees why on every page, and a registration saves
-/// nothing and says why, in Bahasa Indonesia.
-#[tokio::test]
-async fn a_clerk_whose_clock_is_wrong_is_told_on_every_page_and_nothing_is_saved() {
+/// A village site whose own certificate runs from `from_ms` to `until_ms`.
+async fn certified_site(village: VillageCode, from_ms: i64, until_ms: i64) -> Site {
     use kampung_mesh::identity::Keypair;
     use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement};
-    let village = VillageCode::parse("35.10.15.2012").unwrap();
     let root = Keypair::generate_ed25519();
     let key = Keypair::generate_ed25519();
-    let now = kampung_core::Clock::now_ms(&kampung_core::SystemClock);
     let mut roster = Roster::new(NodeKey::from_public(&root.public()).unwrap());
     let certificate = Certificate {
         node: NodeKey::from_public(&key.public()).unwrap(),
         role: RoleKind::Village,
         village: Some(village),
-        label: "Desa Kemiren".into(),
-        not_before_ms: now + 86_400_000,
-        until_ms: now + 400 * 86_400_000,
+        label: "Desa Kampunganyar".into(),
+        not_before_ms: from_ms,
+        until_ms,
     };
     roster
         .add(Signed::sign(Statement::Certificate(certificate), &root).unwrap())
@@ -387,7 +382,45 @@ async fn a_clerk_whose_clock_is_wrong_is_told_on_every_page_and_nothing_is_saved
     let roster = std::sync::Arc::new(std::sync::RwLock::new(roster));
     let parts = Parts::in_memory_with_key(key, Role::Village { village })
         .trust(kampung_node::Trust::Roster(roster));
-    let site = Site::from_parts(parts).await;
+    Site::from_parts(parts).await
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    kampung_core::Clock::now_ms(&kampung_core::SystemClock)
+}
+
+/// A certificate ending in 10 days: the operator is warned (the node is
+/// still healthy); one ending in a year says nothing.
+#[tokio::test]
+async fn the_operator_is_warned_before_the_certificate_ends() {
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let site = certified_site(village, now_ms() - DAY_MS, now_ms() + 10 * DAY_MS).await;
+    let node = site.running.node();
+    let warnings = node.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].code, "certificate_expiring");
+    assert!(warnings[0].detail.contains("in 9 days") || warnings[0].detail.contains("in 10 days"));
+    assert!(node.health().await.is_empty(), "still healthy");
+    let operator = site.person("made", PersonRole::Operator).await;
+    let p = site.get("/operator", &operator).await;
+    assert!(
+        p.body.contains("Sertifikat node ini segera berakhir"),
+        "{}",
+        p.body
+    );
+    let later = certified_site(village, now_ms() - DAY_MS, now_ms() + 365 * DAY_MS).await;
+    assert!(later.running.node().warnings().is_empty());
+}
+
+/// A village PC whose clock says a time before the node's certificate
+/// starts: the clerk sees why on every page, and a registration saves
+/// nothing and says why, in Bahasa Indonesia.
+#[tokio::test]
+async fn a_clerk_whose_clock_is_wrong_is_told_on_every_page_and_nothing_is_saved() {
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let site = certified_site(village, now_ms() + DAY_MS, now_ms() + 400 * DAY_MS).await;
     let clerk = site.person("sri", PersonRole::Clerk).await;
 
     let warning = "Jam komputer ini lebih awal dari mulai berlakunya sertifikat";

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod backend;
+pub mod config;
 pub mod export;
 pub mod gen;
 pub mod import;

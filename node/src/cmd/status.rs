@@ -79,6 +79,13 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
             p["detail"].as_str().unwrap_or("")
         );
     }
+    for p in s["warnings"].as_array().into_iter().flatten() {
+        println!(
+            "WARNING {}: {}",
+            p["code"].as_str().unwrap_or("?"),
+            p["detail"].as_str().unwrap_or("")
+        );
+    }
     if s["trust"] == "development" {
         println!(
             "DEVELOPMENT MODE: no root key, this node accepts any change from any peer \

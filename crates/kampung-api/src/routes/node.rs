@@ -21,6 +21,9 @@ pub struct HealthResponse {
     pub version: &'static str,
     /// What keeps the node from doing its job (empty when `ok`).
     pub problems: Vec<kampung_node::HealthProblem>,
+    /// What will keep it from its job soon (`certificate_expiring`); the
+    /// node is still healthy.
+    pub warnings: Vec<kampung_node::HealthProblem>,
 }
 
 /// Whether the node can do its job (its store answers, its disk has room,
@@ -49,6 +52,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthR
             peer_id: state.peer_id().to_string(),
             version: kampung_node::VERSION,
             problems,
+            warnings: state.warnings(),
         }),
     )
 }
@@ -75,6 +79,8 @@ pub struct StatusResponse {
     pub trust: &'static str,
     /// What keeps the node from doing its job (as `/healthz` reports it).
     pub problems: Vec<kampung_node::HealthProblem>,
+    /// What will keep it from its job soon (as `/healthz` reports it).
+    pub warnings: Vec<kampung_node::HealthProblem>,
     /// This node's clock against its peers' (it signs nothing while off).
     pub clock: kampung_node::ClockCheck,
     /// NIKs registered as active in more than one village (after a cut
@@ -130,6 +136,7 @@ pub async fn status(
         mesh: s.mesh,
         trust: if s.development { "development" } else { "root" },
         problems: state.health().await,
+        warnings: state.warnings(),
         clock: s.clock,
         double_registrations: s.double_registrations,
     }))
