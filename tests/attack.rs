@@ -208,6 +208,21 @@ async fn a_revoked_node_is_cut_off_once_the_revocation_arrives() {
         cut.is_some(),
         "the revocation spread to the village, which cut the facility off"
     );
+    // The revoked node keeps redialling the village (its bootstrap peer),
+    // ever more slowly: a refused connection does not start the backoff again.
+    let slowed = wait_for(WAIT, || async {
+        let s = gor.mesh.status().await.ok()?;
+        s.bootstrap
+            .iter()
+            .any(|b| b.address == h.village.addr && b.backoff_ms >= 4_000)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        slowed.is_some(),
+        "redials back off: {:?}",
+        gor.mesh.status().await.unwrap()
+    );
     assert_eq!(
         h.checkpoint
             .store

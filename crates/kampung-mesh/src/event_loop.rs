@@ -61,6 +61,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the refusal of one peer is logged as a warning.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
 /// Owns the swarm; see the crate docs.
 pub struct EventLoop<R> {
@@ -77,6 +79,8 @@ pub struct EventLoop<R> {
     /// request when it was sent (monotonic, and by our clock).
     pending_trust: HashMap<OutboundRequestId, (PeerId, Option<(Instant, i64)>)>,
     clocks: crate::PeerClocks,
+    /// When each refused peer was last warned about (bounded).
+    refusals_logged: HashMap<PeerId, Instant>,
     /// Peers to cut off at the next tick (after their refusal was sent).
     expel: Vec<PeerId>,
     /// Peers being cut off (each counted once in `peers_refused`).
@@ -175,6 +179,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             pending: HashMap::new(),
             pending_trust: HashMap::new(),
             clocks,
+            refusals_logged: HashMap::new(),
             expel: Vec::new(),
             cutting: HashSet::new(),
             last_recheck: now,
@@ -295,6 +300,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 match result {
                     Ok(stats) => {
                         self.counters.sessions_ok += 1;
+                        self.connection_held(peer);
                         self.count(&stats);
                         if let Some(state) = self.peers.get_mut(&peer) {
                             state.last_sync =
@@ -465,10 +471,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    // The backoff starts again only once a session with the
+                    // peer succeeds: a peer that connects and is refused
+                    // (revoked, no certificate) is redialled ever more slowly.
                     self.dialled_addr.insert(address.clone(), peer_id);
-                    if let Some(r) = self.redial.get_mut(address) {
-                        r.backoff = Duration::from_millis(500);
-                    }
                 }
                 let open = !self.config.membership.enforced();
                 let state = self.peers.entry(peer_id).or_insert_with(|| PeerState {
@@ -774,8 +780,34 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.expel.push(peer);
     }
 
+    /// A session with `peer` succeeded, so both sides admitted each other:
+    /// a bootstrap address of it is redialled quickly again if it drops.
+    fn connection_held(&mut self, peer: PeerId) {
+        for (addr, _) in self.dialled_addr.iter().filter(|(_, p)| **p == peer) {
+            if let Some(r) = self.redial.get_mut(addr) {
+                r.backoff = Duration::from_millis(500);
+            }
+        }
+    }
+
     fn refuse(&mut self, peer: PeerId, reason: &str) {
-        warn!(%peer, %reason, "peer refused: disconnecting");
+        // A refused peer that keeps coming back is warned about once per
+        // REFUSAL_LOG_EVERY (each refusal still counts in `peers_refused`).
+        let now = Instant::now();
+        let quiet = self
+            .refusals_logged
+            .get(&peer)
+            .is_some_and(|t| now.duration_since(*t) < REFUSAL_LOG_EVERY);
+        if quiet {
+            debug!(%peer, %reason, "peer refused again: disconnecting");
+        } else {
+            warn!(%peer, %reason, "peer refused: disconnecting (said again at most every 10 minutes)");
+            if self.refusals_logged.len() >= 4096 {
+                self.refusals_logged
+                    .retain(|_, t| now.duration_since(*t) < REFUSAL_LOG_EVERY);
+            }
+            self.refusals_logged.insert(peer, now);
+        }
         self.cut(peer);
     }
 
@@ -952,6 +984,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 .map(|m| m.clone())
                 .unwrap_or_default(),
             sessions_running: self.syncing.len(),
+            bootstrap: self
+                .redial
+                .iter()
+                .map(|(addr, r)| crate::BootstrapState {
+                    address: addr.to_string(),
+                    backoff_ms: u64::try_from(r.backoff.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect(),
             counters: Counters {
                 sync_bytes_read: self.wire.read.load(std::sync::atomic::Ordering::Relaxed),
                 sync_bytes_written: self.wire.written.load(std::sync::atomic::Ordering::Relaxed),

@@ -217,6 +217,17 @@ pub struct MeshStatus {
     pub owner_heard_ms: BTreeMap<DocId, i64>,
     pub sessions_running: usize,
     pub counters: Counters,
+    /// Bootstrap addresses and the wait before the next redial while not
+    /// connected (ms): it doubles up to a minute, and starts again only
+    /// once a sync session with a peer there succeeds.
+    pub bootstrap: Vec<BootstrapState>,
+}
+
+/// One bootstrap address.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootstrapState {
+    pub address: String,
+    pub backoff_ms: u64,
 }
 
 pub(crate) enum Command {

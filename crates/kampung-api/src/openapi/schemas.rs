@@ -249,6 +249,16 @@ pub struct MeshStatus {
     pub owner_heard_ms: std::collections::BTreeMap<String, u64>,
     pub sessions_running: usize,
     pub counters: Counters,
+    /// Bootstrap addresses and the wait before the next redial (ms): it
+    /// doubles up to a minute while a peer there is not admitted.
+    pub bootstrap: Vec<BootstrapState>,
+}
+
+/// One bootstrap address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BootstrapState {
+    pub address: String,
+    pub backoff_ms: u64,
 }
 
 /// The isolation pledge signed by the family member who picks a person up.
