@@ -408,7 +408,7 @@ fn a_lan_address_is_served_over_tls_unless_insecure_http_is_asked_for() {
     // loopback), and a healthy node its certificate.
     let root = Root::new(tmp.path());
     node.ok(&["trust", "root", s(&root.public)]);
-    let info = std::fs::read_to_string(node.data.join("node.toml")).unwrap();
+    let info = std::fs::read_to_string(node.data.join("role.toml")).unwrap();
     let peer = info
         .lines()
         .find_map(|l| l.strip_prefix("peer_id = "))

@@ -1,5 +1,5 @@
 //! What a node is, and so what it may write. One type for every crate: the
-//! data directory's `node.toml`, the root's certificates, the writers of an
+//! data directory's `role.toml`, the root's certificates, the writers of an
 //! isolation case, the mesh's identify claim and the API's role checks.
 //!
 //! - [`RoleKind`]: the kind alone (what a certificate grants, what a case

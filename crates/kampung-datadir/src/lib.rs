@@ -1,8 +1,12 @@
 //! A node's data directory.
 //!
 //! ```text
-//! DIR/node.toml   the node's role (village + code, checkpoint + name,
-//!                 facility + name, auditor)
+//! DIR/role.toml   the node's role (village + code, checkpoint + name,
+//!                 facility + name, auditor) and peer id; written by
+//!                 `kampung init`, never edited (the configuration that
+//!                 `kampung run --config` reads is another file). A data
+//!                 directory from before this name has `node.toml`, which
+//!                 opening renames
 //! DIR/node.key    its ed25519 key pair (libp2p protobuf encoding, mode 0600)
 //! DIR/root.pub    the mesh's root public key: the regency administrator's
 //!                 peer id, one line (written by `kampung init --root` or
@@ -36,7 +40,12 @@ use serde::{Deserialize, Serialize};
 
 pub use kampung_core::Role;
 
-/// The contents of `node.toml`.
+/// The role file's name in a data directory.
+pub const ROLE_FILE: &str = "role.toml";
+/// Its name before: easy to take for the configuration file.
+const OLD_ROLE_FILE: &str = "node.toml";
+
+/// The contents of `role.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
     #[serde(flatten)]
@@ -48,7 +57,7 @@ pub struct NodeInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataDirError {
-    #[error("{0} is not a kampung data directory (no node.toml): run `kampung init` first, or pass --data DIR")]
+    #[error("{0} is not a kampung data directory (no role.toml): run `kampung init` first, or pass --data DIR")]
     NotInitialised(PathBuf),
     #[error("{0} is already initialised as a node; use another --data directory, or remove it to start over")]
     AlreadyInitialised(PathBuf),
@@ -126,10 +135,34 @@ fn owner_only(path: &Path) {
     }
 }
 
+/// A data directory made before the role file was `role.toml` has
+/// `node.toml`: renamed once (said on stderr), if it is a role file (a
+/// configuration someone put there under that name is left alone).
+fn migrate_role_file(path: &Path) -> Result<(), DataDirError> {
+    let old = path.join(OLD_ROLE_FILE);
+    let new = path.join(ROLE_FILE);
+    if new.exists() || !old.exists() {
+        return Ok(());
+    }
+    let Ok(text) = fs::read_to_string(&old) else {
+        return Ok(());
+    };
+    if toml::from_str::<NodeInfo>(&text).is_err() {
+        return Ok(());
+    }
+    fs::rename(&old, &new).map_err(io(&old))?;
+    eprintln!(
+        "{} renamed to {} (the node's role; the configuration `kampung run --config` reads is another file)",
+        old.display(),
+        new.display()
+    );
+    Ok(())
+}
+
 impl DataDir {
     /// Create a data directory for a new node with a fresh key pair.
     pub fn init(path: &Path, role: Role) -> Result<DataDir, DataDirError> {
-        if path.join("node.toml").exists() {
+        if path.join(ROLE_FILE).exists() || path.join(OLD_ROLE_FILE).exists() {
             return Err(DataDirError::AlreadyInitialised(path.to_path_buf()));
         }
         fs::create_dir_all(path).map_err(io(path))?;
@@ -147,11 +180,11 @@ impl DataDir {
             peer_id: keypair.public().to_peer_id().to_string(),
         };
         let text = toml::to_string(&info).map_err(|e| DataDirError::Io {
-            path: path.join("node.toml"),
+            path: path.join(ROLE_FILE),
             reason: e.to_string(),
         })?;
-        // node.toml last: its presence marks a complete init.
-        write_atomic(&path.join("node.toml"), text.as_bytes(), false)?;
+        // The role file last: its presence marks a complete init.
+        write_atomic(&path.join(ROLE_FILE), text.as_bytes(), false)?;
         let dir = DataDir {
             path: path.to_path_buf(),
             keypair,
@@ -164,7 +197,8 @@ impl DataDir {
     /// Open an initialised data directory, checking its files (and making
     /// it owner-only if it was not: directories made before that rule).
     pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
-        let info_path = path.join("node.toml");
+        migrate_role_file(path)?;
+        let info_path = path.join(ROLE_FILE);
         let text = match fs::read_to_string(&info_path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -400,6 +434,29 @@ mod tests {
     }
 
     #[test]
+    fn a_role_file_under_its_old_name_is_renamed_and_a_config_there_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = DataDir::init(dir.path(), Role::checkpoint("ketapang").unwrap()).unwrap();
+        fs::rename(dir.path().join(ROLE_FILE), dir.path().join(OLD_ROLE_FILE)).unwrap();
+        let opened = DataDir::open(dir.path()).unwrap();
+        assert_eq!(opened.info(), made.info());
+        assert!(dir.path().join(ROLE_FILE).exists());
+        assert!(!dir.path().join(OLD_ROLE_FILE).exists());
+
+        let other = tempfile::tempdir().unwrap();
+        fs::write(
+            other.path().join(OLD_ROLE_FILE),
+            "[network]\nmdns = false\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            DataDir::open(other.path()),
+            Err(DataDirError::NotInitialised(_))
+        ));
+        assert!(other.path().join(OLD_ROLE_FILE).exists(), "left alone");
+    }
+
+    #[test]
     fn damaged_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
@@ -410,9 +467,9 @@ mod tests {
         fs::write(dir.path().join("node.key"), b"xx").unwrap();
         let err = DataDir::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("node.key") && err.contains("damaged"), "{err}");
-        fs::write(dir.path().join("node.toml"), "role = \"mayor\"\n").unwrap();
+        fs::write(dir.path().join(ROLE_FILE), "role = \"mayor\"\n").unwrap();
         let err = DataDir::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("node.toml"), "{err}");
+        assert!(err.contains(ROLE_FILE), "{err}");
         assert!(Role::checkpoint("Ketapang Harbour").is_err());
     }
 
