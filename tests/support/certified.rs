@@ -13,8 +13,6 @@ use kampung_store::trust::SharedRoster;
 use kampung_trust::{Certificate, NodeKey, Roster, Signed, Statement};
 use tokio_util::sync::CancellationToken;
 
-use super::inproc::wait_for;
-
 pub const WAIT: Duration = Duration::from_secs(30);
 
 pub fn cert(
@@ -135,17 +133,7 @@ pub async fn node_with(
         stop.cancelled().await;
         let _ = running.stop().await;
     });
-    let listen = wait_for(WAIT, || {
-        let mesh = mesh.clone();
-        async move {
-            mesh.status()
-                .await
-                .ok()
-                .and_then(|s| s.listen.first().cloned())
-        }
-    })
-    .await
-    .unwrap();
+    let listen = super::inproc::listen_addr(&mesh).await;
     let peer = key.public().to_peer_id().to_string();
     TestNode {
         addr: format!("{listen}/p2p/{peer}"),

@@ -50,17 +50,7 @@ async fn start_node(village: Option<VillageCode>, bootstrap: Vec<String>) -> (No
     let running = kampung_node::start(parts).await.unwrap();
     let node = running.node().clone();
     let mesh = node.mesh().unwrap().clone();
-    let addr = wait_for(Duration::from_secs(10), || {
-        let mesh = mesh.clone();
-        async move {
-            mesh.status()
-                .await
-                .ok()
-                .and_then(|s| s.listen.first().cloned())
-        }
-    })
-    .await
-    .expect("node listens");
+    let addr = listen_addr(&mesh).await;
     let peer = node.peer_id().to_string();
     (
         Node {
@@ -73,6 +63,21 @@ async fn start_node(village: Option<VillageCode>, bootstrap: Vec<String>) -> (No
         },
         running,
     )
+}
+
+/// The first address `mesh` listens on, once it does (within 10 s).
+pub async fn listen_addr(mesh: &Client) -> String {
+    wait_for(Duration::from_secs(10), || {
+        let mesh = mesh.clone();
+        async move {
+            mesh.status()
+                .await
+                .ok()
+                .and_then(|s| s.listen.first().cloned())
+        }
+    })
+    .await
+    .expect("node listens")
 }
 
 /// Poll `f` every 50 ms until it returns Some, or give up after `timeout`.
