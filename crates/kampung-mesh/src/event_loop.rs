@@ -47,8 +47,6 @@ struct PeerState {
     since: Instant,
     last_sync: Option<(Instant, i64, bool)>,
     connections: usize,
-    /// Its clock minus ours (ms), from the last roster exchange.
-    clock_offset_ms: Option<i64>,
 }
 
 struct Redial {
@@ -484,7 +482,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     since: Instant::now(),
                     last_sync: None,
                     connections: 0,
-                    clock_offset_ms: None,
                 });
                 state.connections = num_established.get() as usize;
                 if !state.addresses.contains(&addr) {
@@ -892,8 +889,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let round_trip = i64::try_from(sent.0.elapsed().as_millis()).unwrap_or(i64::MAX);
         let offset = peer_ms.saturating_sub(sent.1.saturating_add(round_trip / 2));
         trace!(%peer, offset_ms = offset, round_trip_ms = round_trip, "peer's clock");
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.clock_offset_ms = Some(offset);
+        if self.peers.contains_key(&peer) {
             if let Ok(mut clocks) = self.clocks.write() {
                 clocks.insert(peer, offset);
             }
@@ -958,6 +954,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     fn status(&self) -> MeshStatus {
         let now = Instant::now();
+        let clocks = self.clocks.read().map(|c| c.clone()).unwrap_or_default();
         let mut peers: Vec<PeerInfo> = self
             .peers
             .iter()
@@ -969,7 +966,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 connected_for_secs: now.duration_since(s.since).as_secs(),
                 last_sync_ms: s.last_sync.map(|(_, ms, _)| ms),
                 in_sync: s.last_sync.map(|(_, _, in_sync)| in_sync),
-                clock_offset_ms: s.clock_offset_ms,
+                clock_offset_ms: clocks.get(id).copied(),
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));

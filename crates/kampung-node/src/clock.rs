@@ -20,7 +20,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use kampung_trust::{Denial, NodeKey, MAX_CLOCK_SKEW_MS};
+use kampung_trust::{Denial, NodeKey, Roster, MAX_CLOCK_SKEW_MS};
 
 use crate::error::{ErrorCode, NodeError};
 use crate::Node;
@@ -63,16 +63,15 @@ impl ClockProblem {
         let minutes = |ms: &i64| (ms.unsigned_abs() + 30_000) / 60_000;
         let fix = "set this computer's date, time and time zone (WIB) right, then try again";
         match self {
-            ClockProblem::Fast { by_ms, peers } => format!(
-                "this computer's clock is about {} minutes ahead of {peers} other nodes of the \
+            ClockProblem::Fast { by_ms, peers } | ClockProblem::Slow { by_ms, peers } => format!(
+                "this computer's clock is about {} minutes {} {peers} other nodes of the \
                  mesh (more than {} allowed): nothing was written; {fix}",
                 minutes(by_ms),
-                MAX_SIGNING_OFFSET_MS / 60_000
-            ),
-            ClockProblem::Slow { by_ms, peers } => format!(
-                "this computer's clock is about {} minutes behind {peers} other nodes of the \
-                 mesh (more than {} allowed): nothing was written; {fix}",
-                minutes(by_ms),
+                if matches!(self, ClockProblem::Fast { .. }) {
+                    "ahead of"
+                } else {
+                    "behind"
+                },
                 MAX_SIGNING_OFFSET_MS / 60_000
             ),
             ClockProblem::BeforeCertificate { now_ms, from_ms } => format!(
@@ -134,15 +133,20 @@ impl Node {
 
     /// The clock says a time before this node's own certificate starts.
     fn before_own_certificate(&self) -> Option<ClockProblem> {
-        let me: NodeKey = self.peer_id().parse().ok()?;
         let now_ms = self.now_ms();
-        let roster = self.roster()?.read().ok()?;
-        match roster.certificate_at(&me, now_ms) {
+        self.with_own_key(|roster, me| match roster.certificate_at(me, now_ms) {
             Err(Denial::NotInForce { at_ms, from_ms, .. }) if at_ms < from_ms => {
                 Some(ClockProblem::BeforeCertificate { now_ms, from_ms })
             }
             _ => None,
-        }
+        })?
+    }
+
+    /// `f` of the roster and this node's own key (with a root configured).
+    pub(crate) fn with_own_key<T>(&self, f: impl FnOnce(&Roster, &NodeKey) -> T) -> Option<T> {
+        let me: NodeKey = self.peer_id().parse().ok()?;
+        let roster = self.roster()?.read().ok()?;
+        Some(f(&roster, &me))
     }
 
     /// The time to sign a write with: now, unless this node's clock is

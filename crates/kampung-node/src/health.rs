@@ -87,38 +87,31 @@ impl Node {
                 )),
             }
         }
-        if let Some(roster) = self.roster() {
-            if let Ok(me) = self.peer_id().parse::<kampung_trust::NodeKey>() {
-                let now = self.now_ms();
-                match roster
-                    .read()
-                    .map(|r| r.certificate_at(&me, now).map(|_| ()))
-                {
-                    Ok(Ok(())) | Err(_) => {}
-                    Ok(Err(kampung_trust::Denial::NoCertificate { .. })) => problems.push(problem(
-                        "no_certificate",
-                        "this node holds no certificate of its own from the mesh's root: \
-                             peers will not admit it; ask the regency administrator for one \
-                             and add it with `kampung trust add FILE`"
-                            .into(),
-                    )),
-                    Ok(Err(kampung_trust::Denial::NotInForce { at_ms, from_ms, .. }))
-                        if at_ms < from_ms =>
-                    {
-                        problems.push(problem(
-                            "clock_before_certificate",
-                            format!(
-                                "this computer's clock says {}, before this node's certificate \
-                                 starts ({}): check the date, time and time zone; until then \
-                                 other nodes refuse what this node writes",
-                                kampung_i18n::date_time(kampung_i18n::Lang::En, at_ms),
-                                kampung_i18n::date_time(kampung_i18n::Lang::En, from_ms)
-                            ),
-                        ))
-                    }
-                    Ok(Err(e)) => problems.push(problem("certificate_not_in_force", e.to_string())),
-                }
+        let now = self.now_ms();
+        match self.with_own_key(|r, me| r.certificate_at(me, now).map(|_| ())) {
+            None | Some(Ok(())) => {}
+            Some(Err(kampung_trust::Denial::NoCertificate { .. })) => problems.push(problem(
+                "no_certificate",
+                "this node holds no certificate of its own from the mesh's root: \
+                     peers will not admit it; ask the regency administrator for one \
+                     and add it with `kampung trust add FILE`"
+                    .into(),
+            )),
+            Some(Err(kampung_trust::Denial::NotInForce { at_ms, from_ms, .. }))
+                if at_ms < from_ms =>
+            {
+                problems.push(problem(
+                    "clock_before_certificate",
+                    format!(
+                        "this computer's clock says {}, before this node's certificate \
+                         starts ({}): check the date, time and time zone; until then \
+                         other nodes refuse what this node writes",
+                        kampung_i18n::date_time(kampung_i18n::Lang::En, at_ms),
+                        kampung_i18n::date_time(kampung_i18n::Lang::En, from_ms)
+                    ),
+                ))
             }
+            Some(Err(e)) => problems.push(problem("certificate_not_in_force", e.to_string())),
         }
         match self.clock_check().problem {
             Some(p @ (crate::ClockProblem::Fast { .. } | crate::ClockProblem::Slow { .. })) => {
@@ -159,8 +152,7 @@ impl Node {
 
     /// Until when this node stays certified without a gap (with a root).
     pub fn certified_until(&self) -> Option<i64> {
-        let me: kampung_trust::NodeKey = self.peer_id().parse().ok()?;
-        let roster = self.roster()?.read().ok()?;
-        roster.certified_until(&me, self.now_ms())
+        let now = self.now_ms();
+        self.with_own_key(|roster, me| roster.certified_until(me, now))?
     }
 }
