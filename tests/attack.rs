@@ -15,7 +15,7 @@ use kampung_core::RoleKind;
 use kampung_core::VillageCode;
 use kampung_mesh::identity::Keypair;
 use kampung_node::Actor;
-use kampung_sync::Replica;
+use kampung_sync::{Replica, WIRE_VERSION};
 use kampung_trust::{NodeKey, Revocation, Signed, Statement};
 use tokio_util::sync::CancellationToken;
 
@@ -154,6 +154,59 @@ async fn rogues_without_a_valid_certificate_are_cut_off() {
     let before = refusals(&h.village).await;
     let rogue = node(k, &h.root, vec![c], false, Some(&h.village.addr), &shutdown).await;
     assert_refused(&h, &rogue, before).await;
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_wire_protocol_version_is_refused_naming_both_versions() {
+    let shutdown = CancellationToken::new();
+    let h = honest_mesh(&shutdown).await;
+    // Honest peers tell each other their software in the hello.
+    let told = format!("kampung {}", kampung_node::VERSION);
+    let software = wait_for(WAIT, || async {
+        let peers = h.village.mesh.status().await.unwrap().peers;
+        peers
+            .into_iter()
+            .find(|p| p.peer_id == h.checkpoint.peer)
+            .and_then(|p| p.software)
+    })
+    .await;
+    assert_eq!(software.as_deref(), Some(told.as_str()));
+
+    // A node with a valid certificate that speaks the next wire version.
+    let k = Keypair::generate_ed25519();
+    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
+    let before = refusals(&h.village).await;
+    let newer = node_with(
+        k,
+        &h.root,
+        vec![c],
+        false,
+        Some(&h.village.addr),
+        &shutdown,
+        kampung_core::SystemClock::shared(),
+        |cfg| cfg.wire_version = WIRE_VERSION + 1,
+    )
+    .await;
+    assert_refused(&h, &newer, before).await;
+    // Both sides say why, naming both versions.
+    let theirs = format!("wire protocol {}", WIRE_VERSION + 1);
+    let ours = format!("wire protocol {WIRE_VERSION}");
+    for (n, other) in [(&h.village, &newer), (&newer, &h.village)] {
+        let reason = wait_for(WAIT, || async {
+            let refused = n.mesh.status().await.unwrap().refused;
+            refused
+                .into_iter()
+                .find(|r| r.peer_id == other.peer)
+                .map(|r| r.reason)
+        })
+        .await
+        .expect("the refusal is in the status");
+        assert!(
+            reason.contains(&theirs) && reason.contains(&ours),
+            "{reason}"
+        );
+    }
     shutdown.cancel();
 }
 

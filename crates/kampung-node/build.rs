@@ -1,5 +1,7 @@
-//! The commit this node was built from, for `--version`, `/healthz`,
-//! `/v1/status` and `/metrics` (`unknown` outside a git checkout).
+//! The commit this node was built from and its date, for `--version`,
+//! `/healthz`, `/v1/status`, `/metrics` and the hello to peers (`unknown`
+//! outside a git checkout). The date is the commit's, not the clock's at
+//! build time, so that two builds of one commit are the same binary.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,8 +19,15 @@ fn main() {
         "cargo:rerun-if-changed={}",
         git.join("packed-refs").display()
     );
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+    let commit = run_git(&["rev-parse", "--short=12", "HEAD"]);
+    let date = run_git(&["log", "-1", "--format=%cs", "HEAD"]);
+    println!("cargo:rustc-env=KAMPUNG_COMMIT={commit}");
+    println!("cargo:rustc-env=KAMPUNG_COMMIT_DATE={date}");
+}
+
+fn run_git(args: &[&str]) -> String {
+    Command::new("git")
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .ok()
@@ -26,6 +35,5 @@ fn main() {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=KAMPUNG_COMMIT={commit}");
+        .unwrap_or_else(|| "unknown".into())
 }

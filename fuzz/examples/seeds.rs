@@ -13,7 +13,7 @@ use automerge::ActorId;
 use kampung_core::{Status, VillageCode};
 use kampung_store::doc::VillageDoc;
 use kampung_store::index::{self, Entry};
-use kampung_sync::message::{encode, Announce, DocHeads, Request, Response};
+use kampung_sync::message::{encode, Announce, DocHeads, Hello, Request, Response, WIRE_VERSION};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -32,8 +32,20 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 
 fn main() -> Result<()> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds");
-    if dir.exists() {
-        fs::remove_dir_all(&dir)?;
+    // The targets whose seeds this program writes (the others' seeds,
+    // trust_statement and write_signature, are kept as they are).
+    for target in [
+        "csv_read",
+        "doc_load",
+        "index_decode",
+        "nik_parse",
+        "sync_frame",
+        "wire_message",
+    ] {
+        let old = dir.join(target);
+        if old.exists() {
+            fs::remove_dir_all(&old)?;
+        }
     }
     let village = VillageCode::parse("35.10.15.2012")?;
     let people = kampung_gen::village_residents(village, 12, 1);
@@ -50,6 +62,7 @@ fn main() -> Result<()> {
     let mut moved = people[..3].to_vec();
     moved[0].status = Status::MovedOut {
         destination: "Jember".into(),
+        date: Some(time::macros::date!(2025 - 03 - 01)),
     };
     moved[1].status = Status::Deceased {
         date: Some(time::macros::date!(2024 - 02 - 29)),
@@ -116,9 +129,11 @@ fn main() -> Result<()> {
             doc: doc_id.clone(),
             offset: 0,
         },
-        Request::Hello {
+        Request::Hello(Hello {
+            wire: WIRE_VERSION,
+            software: "kampung 0.1.0 (abc1234)".into(),
             certificate: vec![1; 96],
-        },
+        }),
         Request::Roster { digest: [3; 32] },
     ];
     // Signature and certificate blobs are opaque to these decoders (their own
@@ -149,9 +164,11 @@ fn main() -> Result<()> {
             bytes: whole[..whole.len().min(512)].to_vec(),
             signatures: signatures.clone(),
         },
-        Response::Hello {
+        Response::Hello(Hello {
+            wire: WIRE_VERSION,
+            software: "kampung 0.1.0 (abc1234)".into(),
             certificate: vec![1; 96],
-        },
+        }),
         Response::Roster {
             statements: vec![vec![2; 64]; 2],
             now_ms: 1_764_547_200_000,

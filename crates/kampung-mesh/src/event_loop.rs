@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kampung_core::{DocId, Role};
 use kampung_sync::message::{decode_announce, encode};
-use kampung_sync::{Announce, Replica, Request, RequestError, Response, SessionStats, SyncError};
+use kampung_sync::{
+    Announce, Hello, Replica, Request, RequestError, Response, SessionStats, SyncError,
+};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
 use libp2p::{gossipsub, identify, kad, mdns, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
@@ -47,6 +49,17 @@ struct PeerState {
     since: Instant,
     last_sync: Option<(Instant, i64, bool)>,
     connections: usize,
+    /// The software it said it runs in its hello.
+    software: Option<String>,
+}
+
+/// Why a peer was last refused, and when it was last warned about.
+struct Refusal {
+    logged: Instant,
+    at_ms: i64,
+    reason: String,
+    /// The reason is the peer's (it refused us), not ours.
+    relayed: bool,
 }
 
 struct Redial {
@@ -72,13 +85,12 @@ pub struct EventLoop<R> {
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
-    /// Our hellos and roster requests in flight, by request, with the peer asked.
     /// Hello and roster requests in flight: to whom, and for a roster
     /// request when it was sent (monotonic, and by our clock).
     pending_trust: HashMap<OutboundRequestId, (PeerId, Option<(Instant, i64)>)>,
     clocks: crate::PeerClocks,
-    /// When each refused peer was last warned about (bounded).
-    refusals_logged: HashMap<PeerId, Instant>,
+    /// Each refused peer's last refusal (bounded).
+    refusals: HashMap<PeerId, Refusal>,
     /// Peers to cut off at the next tick (after their refusal was sent).
     expel: Vec<PeerId>,
     /// Peers being cut off (each counted once in `peers_refused`).
@@ -177,7 +189,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             pending: HashMap::new(),
             pending_trust: HashMap::new(),
             clocks,
-            refusals_logged: HashMap::new(),
+            refusals: HashMap::new(),
             expel: Vec::new(),
             cutting: HashSet::new(),
             last_recheck: now,
@@ -482,6 +494,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     since: Instant::now(),
                     last_sync: None,
                     connections: 0,
+                    software: None,
                 });
                 state.connections = num_established.get() as usize;
                 if !state.addresses.contains(&addr) {
@@ -489,10 +502,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 }
                 if num_established.get() == 1 {
                     debug!(peer = %peer_id, "connected");
+                    // The hello tells the peer our wire protocol version
+                    // (and certificate); an open mesh admits at once.
+                    self.send_hello(peer_id);
                     if open {
                         self.start_session(peer_id);
-                    } else {
-                        self.send_hello(peer_id);
                     }
                 }
             }
@@ -721,7 +735,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 
     fn send_hello(&mut self, peer: PeerId) {
-        let Some(certificate) = self.config.membership.certificate() else {
+        let Some(hello) = self.hello() else {
             warn!(%peer, "this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
             self.cut(peer);
             return;
@@ -730,8 +744,38 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, Request::Hello { certificate }.into());
+            .send_request(&peer, Request::Hello(hello).into());
         self.pending_trust.insert(id, (peer, None));
+    }
+
+    /// What we show a peer first; `None` on an enforced mesh while this
+    /// node has no certificate in force.
+    fn hello(&self) -> Option<Hello> {
+        let certificate = match self.config.membership.certificate() {
+            Some(c) => c,
+            None if !self.config.membership.enforced() => Vec::new(),
+            None => return None,
+        };
+        Some(Hello {
+            wire: self.config.wire_version,
+            software: self.config.software.clone(),
+            certificate,
+        })
+    }
+
+    /// Check a peer's hello: its wire protocol version, then its
+    /// certificate. On success the peer's software is remembered.
+    fn check_hello(&mut self, peer: PeerId, hello: Hello) -> Result<(), String> {
+        if let Some(why) = hello.incompatible(self.config.wire_version, &self.config.software) {
+            return Err(why);
+        }
+        self.config
+            .membership
+            .check_peer(&peer, Some(&hello.certificate))?;
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.software = Some(hello.software);
+        }
+        Ok(())
     }
 
     fn ask_roster(&mut self, peer: PeerId) {
@@ -788,22 +832,39 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 
     fn refuse(&mut self, peer: PeerId, reason: &str) {
+        self.refuse_as(peer, reason, false);
+    }
+
+    /// [`Self::refuse`]; `relayed`: the reason is the peer's, about us.
+    fn refuse_as(&mut self, peer: PeerId, reason: &str, relayed: bool) {
         // A refused peer that keeps coming back is warned about once per
-        // REFUSAL_LOG_EVERY (each refusal still counts in `peers_refused`).
+        // REFUSAL_LOG_EVERY (each refusal still counts in `peers_refused`,
+        // and the status shows its latest reason).
         let now = Instant::now();
-        let quiet = self
-            .refusals_logged
-            .get(&peer)
-            .is_some_and(|t| now.duration_since(*t) < REFUSAL_LOG_EVERY);
-        if quiet {
-            debug!(%peer, %reason, "peer refused again: disconnecting");
-        } else {
-            warn!(%peer, %reason, "peer refused: disconnecting (said again at most every 10 minutes)");
-            if self.refusals_logged.len() >= 4096 {
-                self.refusals_logged
-                    .retain(|_, t| now.duration_since(*t) < REFUSAL_LOG_EVERY);
+        let at_ms = self.config.clock.now_ms();
+        match self.refusals.get_mut(&peer) {
+            Some(r) if now.duration_since(r.logged) < REFUSAL_LOG_EVERY => {
+                debug!(%peer, %reason, "peer refused again: disconnecting");
+                r.at_ms = at_ms;
+                r.relayed = relayed;
+                reason.clone_into(&mut r.reason);
             }
-            self.refusals_logged.insert(peer, now);
+            _ => {
+                warn!(%peer, %reason, "disconnecting from a refused peer (said again at most every 10 minutes)");
+                if self.refusals.len() >= 4096 {
+                    self.refusals
+                        .retain(|_, r| now.duration_since(r.logged) < REFUSAL_LOG_EVERY);
+                }
+                self.refusals.insert(
+                    peer,
+                    Refusal {
+                        logged: now,
+                        at_ms,
+                        reason: reason.to_string(),
+                        relayed,
+                    },
+                );
+            }
         }
         self.cut(peer);
     }
@@ -814,23 +875,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let membership = self.config.membership.clone();
         let admitted = self.peers.get(&peer).is_some_and(|p| p.admitted);
         match request {
-            Request::Hello { certificate } => {
-                match membership.check_peer(&peer, Some(&certificate)) {
-                    Ok(()) => {
-                        self.admit(peer);
-                        Err(match membership.certificate() {
-                            Some(certificate) => Response::Hello { certificate },
-                            None => Response::Refused {
-                                reason: "this node has no certificate in force".into(),
-                            },
-                        })
-                    }
-                    Err(reason) => {
-                        self.refuse(peer, &reason);
-                        Err(Response::Refused { reason })
-                    }
+            Request::Hello(hello) => match self.check_hello(peer, hello) {
+                Ok(()) => {
+                    self.admit(peer);
+                    Err(match self.hello() {
+                        Some(hello) => Response::Hello(hello),
+                        None => Response::Refused {
+                            reason: "this node has no certificate in force".into(),
+                        },
+                    })
                 }
-            }
+                Err(reason) => {
+                    self.refuse(peer, &reason);
+                    Err(Response::Refused { reason })
+                }
+            },
             _ if !admitted => {
                 self.counters.requests_unadmitted += 1;
                 Err(Response::Refused {
@@ -857,12 +916,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     ) {
         let membership = self.config.membership.clone();
         match response {
-            Response::Hello { certificate } => {
-                match membership.check_peer(&peer, Some(&certificate)) {
-                    Ok(()) => self.admit(peer),
-                    Err(reason) => self.refuse(peer, &reason),
-                }
-            }
+            Response::Hello(hello) => match self.check_hello(peer, hello) {
+                Ok(()) => self.admit(peer),
+                Err(reason) => self.refuse(peer, &reason),
+            },
             Response::Roster { statements, now_ms } => {
                 if let Some(sent) = sent {
                     self.on_peer_clock(peer, sent, now_ms);
@@ -874,8 +931,17 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
             Response::Refused { reason } => {
                 if self.peers.get(&peer).is_some_and(|p| !p.admitted) {
-                    warn!(%peer, %reason, "peer did not admit us");
-                    self.cut(peer);
+                    // Our own reason, when we have one, reads from our side.
+                    let own = self
+                        .refusals
+                        .get(&peer)
+                        .is_some_and(|r| !r.relayed && r.logged.elapsed() < REFUSAL_LOG_EVERY);
+                    if own {
+                        self.cut(peer);
+                    } else {
+                        let reason = format!("the peer refused this node, saying: {reason}");
+                        self.refuse_as(peer, &reason, true);
+                    }
                 }
             }
             other => debug!(%peer, ?other, "unexpected answer to a membership request"),
@@ -967,9 +1033,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 last_sync_ms: s.last_sync.map(|(_, ms, _)| ms),
                 in_sync: s.last_sync.map(|(_, _, in_sync)| in_sync),
                 clock_offset_ms: clocks.get(id).copied(),
+                software: s.software.clone(),
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        let mut refused: Vec<crate::RefusedPeer> = self
+            .refusals
+            .iter()
+            .map(|(peer, r)| crate::RefusedPeer {
+                peer_id: peer.to_string(),
+                at_ms: r.at_ms,
+                reason: r.reason.clone(),
+            })
+            .collect();
+        refused.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
+        refused.truncate(crate::MAX_REFUSED_SHOWN);
         MeshStatus {
             peer_id: self.swarm.local_peer_id().to_string(),
             role: self.config.role.tag(),
@@ -981,6 +1059,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 .map(|m| m.clone())
                 .unwrap_or_default(),
             sessions_running: self.syncing.len(),
+            refused,
             bootstrap: self
                 .redial
                 .iter()

@@ -119,6 +119,11 @@ pub struct MeshConfig {
     pub request_timeout: Duration,
     /// Connections kept at most (peers beyond it are not dialled).
     pub max_peers: usize,
+    /// This node's software and version, told to peers in the hello.
+    pub software: String,
+    /// The wire protocol version this node speaks: [`kampung_sync::WIRE_VERSION`]
+    /// (a test sets another to play a node of another version).
+    pub wire_version: u32,
 }
 
 impl MeshConfig {
@@ -141,6 +146,8 @@ impl MeshConfig {
             max_announce_tasks: 64,
             request_timeout: Duration::from_secs(30),
             max_peers: 64,
+            software: format!("kampung {}", env!("CARGO_PKG_VERSION")),
+            wire_version: kampung_sync::WIRE_VERSION,
         }
     }
 }
@@ -172,6 +179,21 @@ pub struct PeerInfo {
     /// How far the peer's clock is ahead of ours (ms; negative: behind),
     /// once measured (with a root: at every roster exchange).
     pub clock_offset_ms: Option<i64>,
+    /// The software and version it runs, as it said in its hello.
+    pub software: Option<String>,
+}
+
+/// Most recently refused peers shown in the status, at most.
+pub const MAX_REFUSED_SHOWN: usize = 20;
+
+/// A peer this node refused (no valid certificate, revoked, another wire
+/// protocol version), with the latest reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedPeer {
+    pub peer_id: String,
+    /// Unix milliseconds of the latest refusal.
+    pub at_ms: i64,
+    pub reason: String,
 }
 
 /// Counters since start.
@@ -216,6 +238,8 @@ pub struct MeshStatus {
     /// Document -> unix milliseconds we last heard from its owner (directly or by gossip).
     pub owner_heard_ms: BTreeMap<DocId, i64>,
     pub sessions_running: usize,
+    /// The most recently refused peers, newest first (at most [`MAX_REFUSED_SHOWN`]).
+    pub refused: Vec<RefusedPeer>,
     pub counters: Counters,
     /// Bootstrap addresses and the wait before the next redial while not
     /// connected (ms): it doubles up to a minute, and starts again only

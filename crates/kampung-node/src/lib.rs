@@ -75,8 +75,16 @@ pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
 
-/// This node's version and the commit it was built from: `0.1.0 (1a2b3c4d5e6f)`.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KAMPUNG_COMMIT"), ")");
+/// This node's version, the commit it was built from and that commit's
+/// date: `0.1.0 (1a2b3c4d5e6f 2026-12-02)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KAMPUNG_COMMIT"),
+    " ",
+    env!("KAMPUNG_COMMIT_DATE"),
+    ")"
+);
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{

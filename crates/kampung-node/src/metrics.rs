@@ -149,10 +149,11 @@ impl Metrics {
         let mut r = Registry::with_prefix(PREFIX);
         r.register(
             "build",
-            "The node's version and the commit it was built from",
+            "The node's version, the commit it was built from and that commit's date",
             prometheus_client::metrics::info::Info::new(vec![
                 ("version", env!("CARGO_PKG_VERSION")),
                 ("commit", env!("KAMPUNG_COMMIT")),
+                ("commit_date", env!("KAMPUNG_COMMIT_DATE")),
             ]),
         );
         r.register("lookups", "NIK lookups answered", lookups.clone());

@@ -101,7 +101,7 @@ impl<S: Storage> Parts<S> {
     /// A node around an opened registry, with the system clock, no root
     /// (open mesh) and the mesh's defaults (no listen address, no mDNS).
     pub fn new(registry: Registry<S>, keypair: Keypair, role: Role) -> Parts<S> {
-        let mut mesh = MeshConfig::new(keypair.clone(), role.clone());
+        let mut mesh = mesh_config(&keypair, &role);
         mesh.mdns = false;
         Parts {
             registry,
@@ -151,10 +151,17 @@ impl<S: Storage> Parts<S> {
     pub fn network(mut self, set: impl FnOnce(&mut MeshConfig)) -> Self {
         let mesh = self
             .mesh
-            .get_or_insert_with(|| MeshConfig::new(self.keypair.clone(), self.role.clone()));
+            .get_or_insert_with(|| mesh_config(&self.keypair, &self.role));
         set(mesh);
         self
     }
+}
+
+/// The mesh's defaults, with this build's version told to peers.
+fn mesh_config(keypair: &Keypair, role: &Role) -> MeshConfig {
+    let mut mesh = MeshConfig::new(keypair.clone(), role.clone());
+    mesh.software = format!("kampung {}", crate::VERSION);
+    mesh
 }
 
 /// Why a node could not start.

@@ -2,7 +2,7 @@
 //! heads and freshness, peers, and the metrics read at scrape time.
 
 use kampung_core::DocId;
-use kampung_mesh::{MeshStatus, PeerInfo};
+use kampung_mesh::{MeshStatus, PeerInfo, RefusedPeer};
 
 use crate::actor::Permission;
 use crate::error::NodeError;
@@ -47,6 +47,8 @@ pub struct Peers {
     /// Addresses the mesh listens on (multiaddrs).
     pub listen: Vec<String>,
     pub peers: Vec<PeerInfo>,
+    /// Peers refused lately, newest first, with the reason.
+    pub refused: Vec<RefusedPeer>,
 }
 
 impl Node {
@@ -95,11 +97,13 @@ impl Node {
                 peer_id: m.peer_id,
                 listen: m.listen,
                 peers: m.peers,
+                refused: m.refused,
             },
             None => Peers {
                 peer_id: self.peer_id().to_string(),
                 listen: Vec::new(),
                 peers: Vec::new(),
+                refused: Vec::new(),
             },
         })
     }

@@ -30,7 +30,7 @@ pub mod message;
 pub mod replica;
 pub mod session;
 
-pub use message::{Announce, DocHeads, Hash, Request, Response};
+pub use message::{Announce, DocHeads, Hash, Hello, Request, Response, WIRE_VERSION};
 pub use replica::{
     Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges, SignedDocument,
 };

@@ -57,6 +57,54 @@ const MAX_BLOBS: usize = 8_192;
 /// Most documents in one page of heads.
 const MAX_DOCS: usize = 4_096;
 
+/// The version of this protocol (the messages below and what they mean).
+/// Nodes of different versions refuse each other at the hello, naming both
+/// versions, rather than failing on messages they cannot read.
+///
+/// Architecture invariant: `Request::Hello` and `Response::Hello` keep their
+/// place in their enums (the fifth variant) and [`Hello`] keeps `wire` and
+/// `software` as its first fields, in every version, so that any two
+/// versions can always tell each other which one they speak.
+pub const WIRE_VERSION: u32 = 1;
+
+/// Longest software description accepted in a hello.
+pub const MAX_SOFTWARE: usize = 128;
+
+/// What two nodes show each other first, both ways (see [`WIRE_VERSION`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The wire protocol version the sender speaks.
+    pub wire: u32,
+    /// The sender's software and version, for operators (`kampung 0.1.0 (abc1234)`).
+    pub software: String,
+    /// The sender's membership certificate (encoded); empty on a mesh
+    /// without a root (development only).
+    pub certificate: Vec<u8>,
+}
+
+impl Hello {
+    /// Why a node speaking `ours` (as `our_software`) cannot talk to the
+    /// sender of this hello, or `None` if it can.
+    pub fn incompatible(&self, ours: u32, our_software: &str) -> Option<String> {
+        (self.wire != ours).then(|| {
+            format!(
+                "the peer speaks wire protocol {} ({}), this node speaks wire protocol {ours} ({our_software}): upgrade the older of the two",
+                self.wire, self.software
+            )
+        })
+    }
+}
+
+fn check_hello(h: &Hello) -> Result<(), WireError> {
+    if h.software.len() > MAX_SOFTWARE {
+        return Err(WireError::OutOfBounds(format!(
+            "a software description of {} bytes",
+            h.software.len()
+        )));
+    }
+    check_blobs("certificates", std::slice::from_ref(&h.certificate), 1)
+}
+
 /// What one peer asks another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -68,9 +116,10 @@ pub enum Request {
     Changes { doc: String, have: Vec<Hash> },
     /// A page of the whole stored document.
     Document { doc: String, offset: u64 },
-    /// The first message on a connection: "this is my certificate". Nothing
-    /// else is answered until both sides have shown a valid one.
-    Hello { certificate: Vec<u8> },
+    /// The first message on a connection: "this is my wire protocol version,
+    /// my software and my certificate". Nothing else is answered until both
+    /// sides have shown a valid certificate and speak the same version.
+    Hello(Hello),
     /// The root-signed statements the peer holds, unless its roster digest equals ours.
     Roster { digest: Hash },
 }
@@ -105,9 +154,7 @@ pub enum Response {
         #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         signatures: Vec<Vec<u8>>,
     },
-    Hello {
-        certificate: Vec<u8>,
-    },
+    Hello(Hello),
     Roster {
         #[serde(deserialize_with = "bounded::<_, _, MAX_BLOBS>")]
         statements: Vec<Vec<u8>>,
@@ -218,9 +265,7 @@ pub fn decode_request(bytes: &[u8], limits: &Limits) -> Result<Request, WireErro
             check_heads(have, limits)?;
         }
         Request::Document { doc, .. } => check_doc(doc)?,
-        Request::Hello { certificate } => {
-            check_blobs("certificates", std::slice::from_ref(certificate), 1)?
-        }
+        Request::Hello(hello) => check_hello(hello)?,
         Request::Roster { .. } => {}
     }
     Ok(req)
@@ -259,9 +304,7 @@ pub fn decode_response(bytes: &[u8], limits: &Limits) -> Result<Response, WireEr
                 return Err(WireError::OutOfBounds(format!("document of {total} bytes")));
             }
         }
-        Response::Hello { certificate } => {
-            check_blobs("certificates", std::slice::from_ref(certificate), 1)?
-        }
+        Response::Hello(hello) => check_hello(hello)?,
         Response::Roster { statements, .. } => {
             check_blobs("statements", statements, limits.max_statements)?
         }
@@ -379,5 +422,54 @@ mod tests {
             from_owner: true,
         };
         assert!(decode_announce(&encode(&a), &limits).is_err());
+    }
+
+    #[test]
+    fn a_hello_names_both_versions_and_is_bounded() {
+        let limits = Limits::default();
+        let hello = Hello {
+            wire: WIRE_VERSION + 1,
+            software: "kampung 0.2.0 (def5678)".into(),
+            certificate: vec![1; 96],
+        };
+        let req = Request::Hello(hello.clone());
+        assert_eq!(decode_request(&encode(&req), &limits).unwrap(), req);
+        let why = hello
+            .incompatible(WIRE_VERSION, "kampung 0.1.0 (abc1234)")
+            .expect("another version is incompatible");
+        assert!(
+            why.contains(&format!("wire protocol {}", WIRE_VERSION + 1)),
+            "{why}"
+        );
+        assert!(
+            why.contains(&format!("wire protocol {WIRE_VERSION}")),
+            "{why}"
+        );
+        assert!(
+            why.contains("kampung 0.2.0") && why.contains("kampung 0.1.0"),
+            "{why}"
+        );
+        let same = Hello {
+            wire: WIRE_VERSION,
+            ..hello.clone()
+        };
+        assert_eq!(same.incompatible(WIRE_VERSION, "x"), None);
+        // The version leads the encoding (after the variant), where every
+        // later version will look for it.
+        let bytes = encode(&Request::Hello(same));
+        assert_eq!(bytes[0], 4, "Hello is the fifth request");
+        assert_eq!(
+            u32::from(bytes[1]),
+            WIRE_VERSION,
+            "the wire version comes first"
+        );
+        let long = Response::Hello(Hello {
+            software: "x".repeat(MAX_SOFTWARE + 1),
+            ..hello
+        });
+        assert!(matches!(
+            decode_response(&encode(&long), &limits),
+            Err(WireError::OutOfBounds(_))
+        ));
     }
 }

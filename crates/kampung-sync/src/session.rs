@@ -350,7 +350,7 @@ pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> 
                     more: page.more,
                 }
             }
-            Request::Hello { .. } | Request::Roster { .. } => Response::Refused {
+            Request::Hello(_) | Request::Roster { .. } => Response::Refused {
                 reason: "membership requests are answered by the mesh layer".into(),
             },
             Request::Document { doc, offset } => match replica.document(&doc).await? {
@@ -386,7 +386,7 @@ fn kind(r: &Response) -> std::borrow::Cow<'static, str> {
         Response::Changes { .. } => "changes".into(),
         Response::Document { .. } => "a document".into(),
         Response::Refused { reason } => format!("a refusal ({reason})").into(),
-        Response::Hello { .. } => "a hello".into(),
+        Response::Hello(_) => "a hello".into(),
         Response::Roster { .. } => "a roster".into(),
     }
 }

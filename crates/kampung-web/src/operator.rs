@@ -12,7 +12,7 @@ use axum::Form;
 use kampung_core::DocId;
 use kampung_i18n::Lang;
 use kampung_node::people::AccountChange;
-use kampung_node::{ErrorCode, NodeError, PersonRole};
+use kampung_node::{ErrorCode, HealthProblem, NodeError, PersonRole};
 use serde::Deserialize;
 
 use crate::ctx::{node_label, Flash, Shell, Viewer};
@@ -32,6 +32,15 @@ pub struct PeerRow {
     pub connected: String,
     pub last_sync: String,
     pub in_sync: String,
+    pub software: String,
+}
+
+pub struct RefusedRow {
+    pub peer: String,
+    pub when: String,
+    /// As the mesh logged it (English: the peer's operator reads it in
+    /// their log too, and it names versions and certificates).
+    pub reason: String,
 }
 
 pub struct VillageRow {
@@ -95,6 +104,7 @@ struct OperatorPage {
     fingerprint: String,
     listen: Vec<String>,
     peers: Vec<PeerRow>,
+    refused: Vec<RefusedRow>,
     districts: Vec<DistrictRow>,
     villages: Vec<VillageRow>,
     stale: usize,
@@ -103,6 +113,19 @@ struct OperatorPage {
     people: Vec<PersonRow>,
     tokens: Vec<TokenRow>,
     roles: Vec<(&'static str, String)>,
+}
+
+/// Health problems or warnings as (title in the reader's language, particulars).
+fn problem_rows(lang: Lang, problems: Vec<HealthProblem>) -> Vec<(String, String)> {
+    problems
+        .into_iter()
+        .map(|p| {
+            (
+                kampung_i18n::t(lang, &format!("health-{}", p.code)),
+                p.detail,
+            )
+        })
+        .collect()
 }
 
 fn age_text(lang: Lang, age: Option<Duration>) -> String {
@@ -215,27 +238,8 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
         niks: status.niks,
         documents: status.documents.len(),
         development: status.development,
-        warnings: node
-            .warnings()
-            .into_iter()
-            .map(|p| {
-                (
-                    kampung_i18n::t(v.lang, &format!("health-{}", p.code)),
-                    p.detail,
-                )
-            })
-            .collect(),
-        problems: node
-            .health()
-            .await
-            .into_iter()
-            .map(|p| {
-                (
-                    kampung_i18n::t(v.lang, &format!("health-{}", p.code)),
-                    p.detail,
-                )
-            })
-            .collect(),
+        warnings: problem_rows(lang, node.warnings()),
+        problems: problem_rows(lang, node.health().await),
         fingerprint: state.app.web().tls_fingerprint.clone().unwrap_or_default(),
         listen: peers.listen,
         peers: peers
@@ -258,6 +262,16 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
                     Some(false) => tr.t("no"),
                     None => "—".into(),
                 },
+                software: p.software.clone().unwrap_or_else(|| "—".into()),
+            })
+            .collect(),
+        refused: peers
+            .refused
+            .into_iter()
+            .map(|r| RefusedRow {
+                when: kampung_i18n::date_time(lang, r.at_ms),
+                peer: r.peer_id,
+                reason: r.reason,
             })
             .collect(),
         districts,

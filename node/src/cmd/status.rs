@@ -149,11 +149,27 @@ pub fn peers(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
             None => "not measured".into(),
         };
         println!(
-            "{}  {:<28} connected {} s, in sync: {}, clock {clock}",
+            "{}  {:<28} {}, connected {} s, in sync: {}, clock {clock}",
             p["peer_id"].as_str().unwrap_or("?"),
             p["role"].as_str().unwrap_or("(unknown role)"),
+            p["software"].as_str().unwrap_or("(version not told)"),
             p["connected_for_secs"],
             p["in_sync"]
+        );
+    }
+    let refused = s["refused"].as_array().map_or(&[][..], Vec::as_slice);
+    if !refused.is_empty() {
+        println!("refused lately:");
+    }
+    for r in refused {
+        let when = r["at_ms"]
+            .as_i64()
+            .map(|ms| kampung_i18n::date_time(super::lang(), ms))
+            .unwrap_or_default();
+        println!(
+            "  {}  {when}: {}",
+            r["peer_id"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -208,6 +208,19 @@ pub struct PeerInfo {
     /// How far the peer's clock is ahead of this node's (ms; negative:
     /// behind), once measured at a roster exchange.
     pub clock_offset_ms: Option<i64>,
+    /// The software and version the peer runs, as it said in its hello
+    /// (`kampung 0.1.0 (1a2b3c4d5e6f 2026-12-02)`).
+    pub software: Option<String>,
+}
+
+/// A peer this node refused lately.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedPeer {
+    pub peer_id: String,
+    /// Unix milliseconds of the latest refusal.
+    pub at_ms: i64,
+    /// Why, as logged (for another wire protocol version: both versions).
+    pub reason: String,
 }
 
 /// Mesh counters since the node started.
@@ -248,9 +261,12 @@ pub struct MeshStatus {
     /// Document -> unix milliseconds we last heard from its owner.
     pub owner_heard_ms: std::collections::BTreeMap<String, u64>,
     pub sessions_running: usize,
+    /// Peers refused lately, newest first (at most 20).
+    pub refused: Vec<RefusedPeer>,
     pub counters: Counters,
     /// Bootstrap addresses and the wait before the next redial (ms): it
-    /// doubles up to a minute while a peer there is not admitted.
+    /// doubles up to a minute, and starts again only once a sync session
+    /// with a peer there succeeds.
     pub bootstrap: Vec<BootstrapState>,
 }
 

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kampung_mesh::{MeshStatus, PeerInfo};
+use kampung_mesh::{MeshStatus, PeerInfo, RefusedPeer};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -149,6 +149,10 @@ pub struct PeersResponse {
     pub listen: Vec<String>,
     #[schema(value_type = Vec<schemas::PeerInfo>)]
     pub peers: Vec<PeerInfo>,
+    /// Peers refused lately (no valid certificate, revoked, another wire
+    /// protocol version), newest first, with the latest reason.
+    #[schema(value_type = Vec<schemas::RefusedPeer>)]
+    pub refused: Vec<RefusedPeer>,
 }
 
 /// Connected peers.

@@ -64,14 +64,16 @@ async fn metrics_count_lookups_verdicts_requests_and_store_state() {
     assert!(text.contains("# TYPE kampung_lookups counter"));
     assert_eq!(must(&text, "kampung_lookups_total"), 7.0);
     // Which build answers (as /healthz and /v1/status say too).
+    let (commit, date) = kampung_node::VERSION
+        .split_once('(')
+        .unwrap()
+        .1
+        .trim_end_matches(')')
+        .split_once(' ')
+        .unwrap();
     let build = format!(
-        r#"kampung_build_info{{version="{}",commit="{}"}}"#,
+        r#"kampung_build_info{{version="{}",commit="{commit}",commit_date="{date}"}}"#,
         env!("CARGO_PKG_VERSION"),
-        kampung_node::VERSION
-            .split_once('(')
-            .unwrap()
-            .1
-            .trim_end_matches(')')
     );
     assert_eq!(must(&text, &build), 1.0, "{text}");
     assert_eq!(
