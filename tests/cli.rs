@@ -585,3 +585,83 @@ fn config_check_says_what_a_file_would_do_and_names_a_mistake() {
         "{err}"
     );
 }
+
+#[test]
+fn version_completions_man_pages_and_json_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    // `kampung 0.1.0 (1a2b3c4d5e6f 2026-12-02)`: the commit and its date.
+    let version = ok(&data, &["--version"]);
+    let inner = version
+        .trim()
+        .strip_prefix(&format!("kampung {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{version}"));
+    let (commit, date) = inner.split_once(' ').unwrap();
+    assert!(commit == "unknown" || commit.len() == 12, "{version}");
+    assert!(
+        date == "unknown"
+            || time::Date::parse(date, &time::format_description::well_known::Iso8601::DATE)
+                .is_ok(),
+        "{version}"
+    );
+
+    // Completions know every command; a closed pipe is not an error.
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&data, &["completions", shell]);
+        for command in ["lookup", "import", "backup", "restore", "manpages"] {
+            assert!(script.contains(command), "{shell}: no {command}");
+        }
+    }
+    let err = fails(&data, &["completions", "cmd.exe"]);
+    assert!(err.contains("bash"), "{err}");
+
+    // A man page for the program and one for every command.
+    let man = tmp.path().join("man");
+    ok(&data, &["manpages", "--out", man.to_str().unwrap()]);
+    for page in [
+        "kampung.1",
+        "kampung-user-add.1",
+        "kampung-backup.1",
+        "kampung-admin-certify.1",
+    ] {
+        let text =
+            std::fs::read_to_string(man.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+    }
+    let add = std::fs::read_to_string(man.join("kampung-user-add.1")).unwrap();
+    assert!(add.contains("role") && add.contains("Example"), "{add}");
+
+    // JSON logs: one object per line with a UTC time and the level.
+    ok(&data, &["init", "--village", VILLAGE]);
+    let out = Command::new(bin())
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "lookup",
+            "3510155203850001",
+        ])
+        .env("RUST_LOG", "debug")
+        .env_remove("KAMPUNG_LOG")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "RUST_LOG=debug logs something");
+    for line in lines.iter().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+        assert!(v["level"].is_string(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with('{')), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes in a pipe");
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod cmd;
 
@@ -22,8 +22,24 @@ struct Cli {
     /// The node's data directory [default: ./kampung-data, or `data` in the --config of `run`].
     #[arg(long, global = true, env = "KAMPUNG_DATA")]
     data: Option<PathBuf>,
+    /// How log lines are written to standard error: text, or json (one
+    /// object per line, for journald or Loki). Which lines: KAMPUNG_LOG or
+    /// RUST_LOG (`info`, `kampung_mesh=debug`, ...), warnings by default.
+    #[arg(
+        long,
+        global = true,
+        env = "KAMPUNG_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,25 +108,32 @@ enum Command {
     /// Tokens for programs that call this node's API.
     #[command(subcommand)]
     Token(cmd::people::TokenCommand),
+    /// Write a backup of this node (running or not) to a file.
+    #[command(
+        after_help = "Examples:\n  kampung backup --out /var/backups/kampung/desa-$(date +%F).tar\n  kampung --data /var/lib/kampung backup --out desa.tar"
+    )]
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a backup into a new data directory (--data; it must be empty).
+    #[command(
+        after_help = "Example:\n  kampung --data /var/lib/kampung restore desa-2026-12-01.tar\n  kampung run   # catches up from its peers"
+    )]
+    Restore(cmd::backup::RestoreArgs),
     /// Check a configuration file without starting the node.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Print the shell completion script (the package installs bash's, zsh's and fish's).
+    #[command(
+        after_help = "Examples:\n  kampung completions bash > /etc/bash_completion.d/kampung\n  kampung completions zsh > ~/.zfunc/_kampung"
+    )]
+    Completions(cmd::manual::CompletionsArgs),
+    /// Write the man pages: kampung(1) and one page per command.
+    #[command(after_help = "Example:\n  kampung manpages --out /usr/local/share/man/man1")]
+    Manpages(cmd::manual::ManpagesArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // KAMPUNG_LOG, else the usual RUST_LOG, else warnings; colours only on
-    // a terminal (a log file gets plain text).
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KAMPUNG_LOG")
-                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(cli.log_format);
     let data = cli
         .data
         .clone()
@@ -133,6 +156,10 @@ fn main() -> ExitCode {
         Command::User(c) => cmd::people::user(&data, c),
         Command::Token(c) => cmd::people::token(&data, c),
         Command::Config(c) => cmd::config::run(c),
+        Command::Backup(a) => cmd::backup::backup(&data, a),
+        Command::Restore(a) => cmd::backup::restore_cmd(&data, a),
+        Command::Completions(a) => cmd::manual::completions(Cli::command(), a),
+        Command::Manpages(a) => cmd::manual::manpages(Cli::command(), a),
     };
     match result {
         Ok(code) => code,
@@ -140,6 +167,23 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to standard error: KAMPUNG_LOG, else the usual RUST_LOG, else
+/// warnings; times in UTC (RFC 3339, `Z`); colours only on a terminal (a
+/// log file or journald gets plain text).
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAMPUNG_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
     }
 }
 

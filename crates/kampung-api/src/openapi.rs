@@ -64,6 +64,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::cases::due_today,
         routes::node::status,
         routes::node::peers,
+        routes::node::backup,
         routes::trust::add,
         routes::session::sign_in,
         routes::session::who_am_i,

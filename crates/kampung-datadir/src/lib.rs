@@ -45,6 +45,17 @@ pub const ROLE_FILE: &str = "role.toml";
 /// Its name before: easy to take for the configuration file.
 const OLD_ROLE_FILE: &str = "node.toml";
 
+/// The files of a data directory that make the node itself (besides its
+/// store): what a backup keeps and a restore writes back.
+pub const IDENTITY_FILES: [&str; 6] = [
+    ROLE_FILE,
+    "node.key",
+    "root.pub",
+    "development",
+    "tls.crt",
+    "tls.key",
+];
+
 /// The contents of `role.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -380,6 +391,60 @@ It accepts any change from any peer, so it runs on loopback only, with mDNS off.
 For a real mesh: kampung trust root ROOT.pub (this file is then removed).\n",
             false,
         )
+    }
+
+    /// The files that make this node itself, as a backup keeps them: its
+    /// role, its key, its root (or development marker) and the API's TLS
+    /// pair, those present, by name (see [`IDENTITY_FILES`]).
+    pub fn identity_files(&self) -> Result<Vec<(String, Vec<u8>)>, DataDirError> {
+        let mut files = Vec::new();
+        for name in IDENTITY_FILES {
+            let path = self.path.join(name);
+            match fs::read(&path) {
+                Ok(bytes) => files.push((name.to_string(), bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Ok(files)
+    }
+
+    /// Make a data directory at `path` (which holds no node) from the files
+    /// [`DataDir::identity_files`] gave, and open it: the same node, with
+    /// an empty store and a new local credential. Private files are written
+    /// owner-only; the role file last, so an interrupted restore leaves no
+    /// directory that looks initialised.
+    pub fn restore_identity(
+        path: &Path,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<DataDir, DataDirError> {
+        if path.join(ROLE_FILE).exists() || path.join(OLD_ROLE_FILE).exists() {
+            return Err(DataDirError::AlreadyInitialised(path.to_path_buf()));
+        }
+        fs::create_dir_all(path).map_err(io(path))?;
+        owner_only(path);
+        let mut role = None;
+        for (name, bytes) in files {
+            let Some(known) = IDENTITY_FILES.iter().find(|f| **f == name.as_str()) else {
+                return Err(DataDirError::Corrupt {
+                    path: path.join(name),
+                    reason: "not a file of a data directory's identity".into(),
+                });
+            };
+            if *known == ROLE_FILE {
+                role = Some(bytes);
+                continue;
+            }
+            let private = matches!(*known, "node.key" | "tls.key");
+            write_atomic(&path.join(known), bytes, private)?;
+        }
+        let Some(role) = role else {
+            return Err(DataDirError::NotInitialised(path.to_path_buf()));
+        };
+        write_atomic(&path.join(ROLE_FILE), role, false)?;
+        let dir = DataDir::open(path)?;
+        dir.local_secret()?;
+        Ok(dir)
     }
 
     /// Open the store alone, without loading the index (for trust statements and audit).

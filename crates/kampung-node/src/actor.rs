@@ -48,6 +48,8 @@ pub enum Permission {
     ReadNode,
     /// The access log and the audit.
     Audit,
+    /// A backup (it holds the node's key): the node's own machine only.
+    Backup,
 }
 
 impl PersonRole {
@@ -85,6 +87,7 @@ impl PersonRole {
             P::WriteCases => matches!(self, R::Officer | R::Clerk | R::Facility),
             P::ManageTrust | P::ManagePeople => matches!(self, R::Operator),
             P::Audit => matches!(self, R::Auditor),
+            P::Backup => false,
         }
     }
 

@@ -44,6 +44,7 @@
 mod access;
 mod actor;
 mod audit;
+pub mod backup;
 mod cases;
 mod checkpoint;
 mod clock;
@@ -119,6 +120,8 @@ struct Inner {
     people: People,
     access: AccessLog,
     health: HealthConfig,
+    /// The node-local tables a backup keeps, by name.
+    local_tables: Vec<(&'static str, kampung_store::local::LocalTable)>,
 }
 
 impl Node {

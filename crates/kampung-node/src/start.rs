@@ -255,8 +255,12 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         access_limits,
         health,
     } = parts;
-    let access = AccessLog::new(registry.storage().local_table("access")?, access_limits);
     let table = |name| registry.storage().local_table(name);
+    let local_tables = crate::backup::LOCAL_TABLES
+        .into_iter()
+        .map(|name| Ok((name, table(name)?)))
+        .collect::<Result<Vec<_>, kampung_store::StoreError>>()?;
+    let access = AccessLog::new(table("access")?, access_limits);
     let people = People::open(
         table("people")?,
         table("sessions")?,
@@ -324,6 +328,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         people,
         access: access.clone(),
         health,
+        local_tables,
     }));
     let access_task = tokio::spawn(access.run(node.clock().clone(), shutdown.child_token()));
     for w in node.warnings() {

@@ -76,6 +76,28 @@ impl Remote {
         answer(resp, &url).map(Some)
     }
 
+    /// GET a path and copy the answer's body to `out` (a backup); the
+    /// node's JSON error when it refuses.
+    pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+        let url = self.url(path);
+        let resp = ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("authorization", &self.bearer())
+            .call()
+            .map_err(|e| {
+                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
+            })?;
+        if !resp.status().is_success() {
+            return answer::<Value>(resp, &url).map(|_| ());
+        }
+        let mut body = resp.into_body();
+        std::io::copy(&mut body.as_reader(), out)
+            .with_context(|| format!("the answer from {url} stopped"))?;
+        Ok(())
+    }
+
     /// POST a text body (a statement file).
     pub fn post_text<T: DeserializeOwned>(&self, path: &str, text: &str) -> anyhow::Result<T> {
         let url = self.url(path);

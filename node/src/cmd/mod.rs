@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod backend;
+pub mod backup;
 pub mod config;
 pub mod export;
 pub mod gen;
@@ -10,6 +11,7 @@ pub mod import;
 pub mod index;
 pub mod init;
 pub mod lookup;
+pub mod manual;
 pub mod people;
 pub mod resident;
 pub mod run;

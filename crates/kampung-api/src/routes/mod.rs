@@ -57,6 +57,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/residents/{nik}/deceased", post(residents::deceased))
         .route("/v1/status", get(node::status))
         .route("/v1/peers", get(node::peers))
+        .route("/v1/backup", get(node::backup))
         .route(
             "/v1/session",
             get(session::who_am_i)

@@ -174,5 +174,48 @@ pub async fn peers(
         peer_id: p.peer_id,
         listen: p.listen,
         peers: p.peers,
+        refused: p.refused,
     }))
+}
+
+/// A backup of this node, as a tar file (see `kampung backup`): only the
+/// node's own machine may take one (the local credential), since it holds
+/// the node's key. The file ends with its manifest; a response cut short
+/// has none, and `kampung restore` refuses it.
+#[utoipa::path(
+    get,
+    path = "/v1/backup",
+    tag = "node",
+    responses(
+        (status = 200, description = "The backup (application/x-tar), streamed", content_type = "application/x-tar", body = Vec<u8>),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only the node's own machine takes backups", body = ErrorBody),
+    )
+)]
+pub async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::response::Response, ApiError> {
+    caller.actor.require(
+        kampung_node::Permission::Backup,
+        "take a backup (it holds the node's key; run `kampung backup` on the node's machine)",
+    )?;
+    // The backup is written into one end of a bounded pipe while the
+    // response streams the other: memory stays at one buffer whatever
+    // the size of the node's data.
+    let (mut writer, reader) = tokio::io::duplex(256 << 10);
+    let node: kampung_node::Node = (*state).clone();
+    let actor = caller.actor.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.backup(&actor, &mut writer).await {
+            // The stream ends without the manifest: the client sees an
+            // incomplete backup and says so.
+            tracing::warn!(error = %e, "backup stopped before its end");
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
+        body,
+    )))
 }

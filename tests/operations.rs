@@ -1,0 +1,208 @@
+//! What an operator does to real `kampung run` processes: back up a running
+//! node (and kill the backup anywhere in the middle), lose the server,
+//! restore the backup and watch the node catch up; stop a node with the
+//! signal systemd sends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/procs.rs"]
+mod procs;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use procs::*;
+
+/// Kampunganyar (Glagah) and Ketapang (Kalipuro), from ../shared/data.
+const A: &str = "35.10.15.2012";
+const B: &str = "35.10.21.2003";
+const CONVERGE: Duration = Duration::from_secs(60);
+
+/// A certified village node with `residents` generated ones.
+fn village(root: &mut Root, dir: &Path, code: &str, residents: usize, seed: u64) -> (Node, Csv) {
+    let node = Node::new(dir, &format!("village-{code}"), None);
+    root.init(
+        &node,
+        &["--village", code],
+        &["--role", "village", "--village", code],
+    );
+    let csv = Csv::generate(code, residents, seed, &dir.join(format!("{code}.csv")));
+    let report = node.json(&["import", csv.path_str(), "--json"]);
+    assert_eq!(report["added"], residents as u64, "{report}");
+    (node, csv)
+}
+
+/// `kampung backup --out FILE` started in the background.
+fn start_backup(node: &Node, out: &Path) -> std::process::Child {
+    node.command()
+        .args(["backup", "--out", s(out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut root = Root::new(dir);
+    let (mut a, csv) = village(&mut root, dir, A, 400, 1);
+    let (mut b, _) = village(&mut root, dir, B, 100, 2);
+    root.hand_out(&[&a, &b]);
+    a.ok(&[
+        "user",
+        "add",
+        "ayu",
+        "--name",
+        "Ayu Lestari",
+        "--role",
+        "clerk",
+    ]);
+    b.start(&RunArgs::loopback(vec![]));
+    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    wait_agree(&[&a, &b], 2, 500, CONVERGE);
+
+    // A backup of the running node: complete, checked, owner-only.
+    let backup = dir.join("a.tar");
+    let out = a.ok(&["backup", "--out", s(&backup)]);
+    assert!(
+        out.contains("documents: 2") && out.contains("checked"),
+        "{out}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the backup holds the node's key: {mode:o}");
+    }
+    assert!(!dir.join("a.tar.partial").exists());
+
+    // kill -9 a backup at different moments: as soon as its partial file
+    // appears, once it holds bytes, and after fixed delays. Whenever the
+    // kill lands, FILE is either absent or a complete backup, what was cut
+    // off is refused, and the node keeps answering.
+    let mut cut_in_the_middle = 0;
+    for (i, moment) in ["appears", "has bytes", "0 ms", "120 ms"]
+        .into_iter()
+        .enumerate()
+    {
+        let out = dir.join(format!("killed-{i}.tar"));
+        let partial = dir.join(format!("killed-{i}.tar.partial"));
+        let mut child = start_backup(&a, &out);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let reached = || match moment {
+            "appears" => partial.exists(),
+            "has bytes" => std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0),
+            _ => true,
+        };
+        while !reached() && !out.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if moment == "120 ms" {
+            std::thread::sleep(Duration::from_millis(120));
+        }
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        eprintln!(
+            "backup killed when its file {moment}: {status:?}, file {}, partial {}",
+            if out.exists() { "complete" } else { "absent" },
+            std::fs::metadata(&partial).map_or("absent".into(), |m| format!("{} bytes", m.len()))
+        );
+        if out.exists() {
+            // It finished before the kill: then it is whole.
+            let check = dir.join(format!("check-{i}"));
+            let restored = Command::new(bin())
+                .args(["--data", s(&check), "restore", s(&out)])
+                .env("KAMPUNG_LOG", "warn")
+                .output()
+                .unwrap();
+            assert!(
+                restored.status.success(),
+                "a backup file that exists restores ({status:?}): {}",
+                String::from_utf8_lossy(&restored.stderr)
+            );
+        } else if partial.exists() {
+            cut_in_the_middle += 1;
+            let into = dir.join(format!("cut-{i}"));
+            let cut = Command::new(bin())
+                .args(["--data", s(&into), "restore", s(&partial)])
+                .env("KAMPUNG_LOG", "warn")
+                .output()
+                .unwrap();
+            // A partial file that happens to be whole (killed between its
+            // last byte and the rename) restores; any other is refused.
+            if !cut.status.success() {
+                let err = String::from_utf8_lossy(&cut.stderr);
+                assert!(
+                    err.contains("interrupted") || err.contains("not a backup"),
+                    "{err}"
+                );
+                assert!(!into.join("role.toml").exists(), "nothing half restored");
+            }
+        }
+        let row = csv.active().next().unwrap();
+        assert_eq!(a.lookup(&row.nik)["verdict"]["verdict"], "resident");
+    }
+    assert!(
+        cut_in_the_middle > 0,
+        "no kill landed in the middle of a backup"
+    );
+
+    // Written after the backup: reaches B, so the restored node gets it back.
+    let later = Csv::generate(A, 20, 77, &dir.join("later.csv"));
+    let report = a.json(&["import", later.path_str(), "--json"]);
+    let added = report["added"].as_u64().unwrap();
+    assert!(added > 0, "{report}");
+    wait_agree(&[&a, &b], 2, 500 + added, CONVERGE);
+
+    // The server dies and its disk is lost.
+    let identity = a.peer_id.clone();
+    a.kill9();
+    std::fs::remove_dir_all(&a.data).unwrap();
+    let out = a.ok(&["restore", s(&backup)]);
+    assert!(
+        out.contains("documents: 2") && out.contains("accounts: 1"),
+        "{out}"
+    );
+    let users = a.ok(&["user", "list"]);
+    assert!(users.contains("ayu"), "{users}");
+    // Restoring over a node is refused.
+    let again = a.cli(&["restore", s(&backup)]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("restore into a new or empty directory")
+    );
+
+    // It rejoins as the same node and catches up, its own later writes included.
+    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    wait_agree(&[&a, &b], 2, 500 + added, CONVERGE);
+    assert_eq!(a.peer_id, identity, "the same node");
+    let late = later.active().next().unwrap();
+    assert_eq!(a.lookup(&late.nik)["verdict"]["village"], A);
+    let audit = {
+        let mut n: Vec<&mut Node> = vec![&mut a, &mut b];
+        stop_all(&mut n);
+        a.ok(&["audit", "verify"])
+    };
+    assert!(audit.contains("ALL GOOD"), "{audit}");
+}
+
+#[test]
+fn sigterm_stops_a_node_cleanly_as_systemd_stops_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = Node::new(tmp.path(), "village", None);
+    node.ok(&["init", "--village", A]);
+    node.start(&RunArgs::loopback(vec![]));
+    let pid = node.pid().unwrap();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = node.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    let log = node.last_run_log();
+    assert!(log.contains("\nstopped cleanly\n"), "{log}");
+    assert!(!node.api_addr_file().exists(), "api.addr is removed");
+}
