@@ -8,17 +8,19 @@ use std::process::Command;
 
 fn main() {
     let git = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.git");
-    // Rebuild when HEAD moves: the HEAD file, and the branch it names.
-    println!("cargo:rerun-if-changed={}", git.join("HEAD").display());
+    // Rebuild when HEAD moves: the HEAD file, the branch it names (a loose
+    // ref, or packed-refs). Only files that exist: cargo reruns a build
+    // script whose rerun-if-changed file is missing at every build, and
+    // everything that depends on this crate with it.
+    let mut watch = vec![git.join("HEAD"), git.join("packed-refs")];
     if let Ok(head) = std::fs::read_to_string(git.join("HEAD")) {
         if let Some(branch) = head.trim().strip_prefix("ref: ") {
-            println!("cargo:rerun-if-changed={}", git.join(branch).display());
+            watch.push(git.join(branch));
         }
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        git.join("packed-refs").display()
-    );
+    for file in watch.iter().filter(|f| f.exists()) {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
     let commit = run_git(&["rev-parse", "--short=12", "HEAD"]);
     let date = run_git(&["log", "-1", "--format=%cs", "HEAD"]);
     println!("cargo:rustc-env=KAMPUNG_COMMIT={commit}");
