@@ -188,6 +188,60 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
     assert!(audit.contains("ALL GOOD"), "{audit}");
 }
 
+/// The packaged systemd unit, as `key=value` lines of its sections.
+fn unit() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/kampung.service");
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+fn unit_value(key: &str) -> String {
+    unit()
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("kampung.service has no {key}="))
+}
+
+#[test]
+fn the_service_unit_runs_the_node_confined_and_its_config_checks() {
+    for (key, value) in [
+        ("User", "kampung"),
+        ("StateDirectory", "kampung"),
+        ("ProtectSystem", "strict"),
+        ("NoNewPrivileges", "yes"),
+        ("Restart", "on-failure"),
+        ("KillSignal", "SIGTERM"),
+    ] {
+        assert_eq!(unit_value(key), value, "{key}");
+    }
+    let exec = unit_value("ExecStart");
+    let config = exec
+        .split_once("--config ")
+        .map(|(_, c)| c.to_string())
+        .expect("ExecStart names the configuration");
+    assert_eq!(config, "/etc/kampung/kampung.toml");
+    // The configuration the package installs there is valid, and names the
+    // unit's state directory as the data directory.
+    let packaged = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/kampung.toml");
+    let out = Command::new(bin())
+        .args(["config", "check", s(&packaged)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("/var/lib/kampung"), "{text}");
+}
+
 #[test]
 fn sigterm_stops_a_node_cleanly_as_systemd_stops_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -200,7 +254,19 @@ fn sigterm_stops_a_node_cleanly_as_systemd_stops_it() {
         .status()
         .unwrap();
     assert!(sent.success());
-    let status = node.wait_exit();
+    // systemd waits TimeoutStopSec before it kills: the node must be gone by then.
+    let timeout: u64 = unit_value("TimeoutStopSec").parse().unwrap();
+    let mut stopped = None;
+    let exited = poll(Duration::from_secs(timeout), || {
+        stopped = node.try_exit();
+        stopped
+    });
+    let status = exited.unwrap_or_else(|| {
+        panic!(
+            "no exit within the unit's TimeoutStopSec={timeout}:\n{}",
+            node.last_run_log()
+        )
+    });
     assert!(status.success(), "exit status {status:?}");
     let log = node.last_run_log();
     assert!(log.contains("\nstopped cleanly\n"), "{log}");

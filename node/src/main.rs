@@ -202,6 +202,84 @@ mod tests {
         }
     }
 
+    /// Words of a shell command line: split on blanks; double quotes and
+    /// `$(...)` kept together.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut word, mut quoted, mut depth) = (Vec::new(), String::new(), false, 0);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                '(' if word.ends_with('$') => {
+                    depth += 1;
+                    word.push(c);
+                }
+                ')' if depth > 0 => {
+                    depth -= 1;
+                    word.push(c);
+                }
+                c if c.is_whitespace() && !quoted && depth == 0 => {
+                    if !word.is_empty() {
+                        out.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            out.push(word);
+        }
+        out
+    }
+
+    /// A node's peer id, for the runbooks' placeholders.
+    const PEER: &str = "12D3KooWQYwcYediWA1cKkTnHCocHhSw8rcuoJF4zBokVqiWzqRy";
+
+    /// Every `kampung` command of the operators' runbooks is one this
+    /// program accepts, with the flags it has.
+    #[test]
+    fn operations_runbook_commands_parse() {
+        let doc = include_str!("../../docs/operations.md");
+        let mut in_block = false;
+        let mut checked = 0;
+        for line in doc.lines() {
+            if line.starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            // After `sudo -u kampung` (or a crontab's schedule before it);
+            // without a comment at the end.
+            const AS_KAMPUNG: &str = "sudo -u kampung ";
+            let line = match line.find(AS_KAMPUNG) {
+                Some(i) => &line[i + AS_KAMPUNG.len()..],
+                None => line,
+            };
+            let Some(command) = line.strip_prefix("kampung ") else {
+                continue;
+            };
+            let command = command.split(" #").next().unwrap_or_default();
+            // The runbooks' placeholders, as an operator fills them in.
+            let filled = command
+                .replace("OLDPEER", PEER)
+                .replace("PEER", PEER)
+                .replace("CODE", "35.10.15.2012");
+            let mut args = vec!["kampung".to_string()];
+            args.extend(words(&filled));
+            if let Err(e) = <super::Cli as clap::Parser>::try_parse_from(&args) {
+                if !matches!(e.kind(), clap::error::ErrorKind::DisplayVersion) {
+                    panic!("docs/operations.md: `kampung {command}`:\n{e}");
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 20,
+            "only {checked} commands found in docs/operations.md"
+        );
+    }
+
     #[test]
     fn every_flag_says_what_it_does_and_every_command_shows_an_example() {
         let mut cli = super::Cli::command();

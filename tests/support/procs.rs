@@ -313,6 +313,14 @@ impl Node {
         assert!(st.success(), "kill -INT {pid} failed");
     }
 
+    /// The exit status if the process has exited (then it is no longer running).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        self.api = None;
+        Some(status)
+    }
+
     /// Wait (with a deadline) for the process to exit; SIGKILL and panic if it does not.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("the node runs");
