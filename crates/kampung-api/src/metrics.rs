@@ -30,7 +30,7 @@ pub const UNMATCHED: &str = "unmatched";
     path = "/metrics",
     tag = "node",
     responses(
-        (status = 200, description = "Prometheus metrics in the OpenMetrics text format", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 200, description = "Prometheus metrics in the OpenMetrics text format, or in Prometheus' classic text format (0.0.4) when the request accepts text/plain and not OpenMetrics", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 401, description = "`unauthenticated`: from another address than loopback, a token is needed", body = crate::error::ErrorBody),
     )
 )]
@@ -49,13 +49,24 @@ pub async fn handler(State(state): State<AppState>, caller: Caller, req: Request
         }
     }
     state.refresh_metrics().await;
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        state.metrics().encode(),
-    )
-        .into_response()
+    // Prometheus' classic text when the scraper asks for it and not for
+    // OpenMetrics (promtool, older scrapers); OpenMetrics otherwise.
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or_default();
+    let (content_type, body) =
+        if accept.contains("text/plain") && !accept.contains("application/openmetrics-text") {
+            (PROMETHEUS_TEXT, state.metrics().encode_prometheus())
+        } else {
+            (CONTENT_TYPE, state.metrics().encode())
+        };
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
+
+/// Prometheus' classic text format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A request's method as a metric label: the standard ones, else `other`
 /// (a client must not be able to add a label value per request).

@@ -7,69 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-/// Bytes under a directory, walked recursively (sled keeps several files:
-/// the log `db`, `conf`, `snap.*`; `size_on_disk` does not see all of them).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct DiskUsage {
-    /// Sum of file lengths (`du --apparent-size`).
-    pub apparent: u64,
-    /// Blocks actually allocated (`du`).
-    pub allocated: u64,
-}
+pub use kampung_node::process::{DiskUsage, Memory};
 
+/// Bytes under a directory (see [`kampung_node::process::disk_usage`]).
 pub fn dir_size(path: &Path) -> anyhow::Result<DiskUsage> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = DiskUsage::default();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let meta = entry
-                .metadata()
-                .with_context(|| format!("reading {}", entry.path().display()))?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                total.apparent += meta.len();
-                total.allocated += meta.blocks() * 512;
-            }
-        }
-    }
-    Ok(total)
+    kampung_node::process::disk_usage(path).with_context(|| format!("measuring {}", path.display()))
 }
 
 /// Resident memory of this process, from `/proc/self/status`.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Memory {
-    /// `VmRSS`: resident now.
-    pub rss: u64,
-    /// `VmHWM`: the peak resident size so far.
-    pub hwm: u64,
-}
-
 pub fn memory() -> anyhow::Result<Memory> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .with_context(|| format!("/proc/self/status has no {name}"))?;
-        let kb: u64 = line
-            .trim_start_matches(name)
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .with_context(|| format!("cannot read {line:?}"))?;
-        Ok(kb * 1024)
-    };
-    Ok(Memory {
-        rss: field("VmRSS:")?,
-        hwm: field("VmHWM:")?,
-    })
+    kampung_node::process::memory().context("reading /proc/self/status")
 }
 
 /// Latency distribution of individually timed operations, in microseconds.

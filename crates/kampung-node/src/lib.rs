@@ -52,6 +52,7 @@ mod error;
 mod health;
 pub mod metrics;
 pub mod people;
+pub mod process;
 mod residents;
 mod start;
 mod status;

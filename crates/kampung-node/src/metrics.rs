@@ -1,4 +1,6 @@
-//! The node's Prometheus metrics (served as OpenMetrics text at `GET /metrics`).
+//! The node's Prometheus metrics (served at `GET /metrics` as OpenMetrics
+//! text, or in Prometheus' classic text format when a scraper asks for it:
+//! [`Metrics::encode_prometheus`]).
 //!
 //! [`Metrics`] lives in the [`crate::Node`]; its fields are typed handles that
 //! any part of the node increments directly (`node.metrics().lookups.inc()`).
@@ -11,7 +13,10 @@
 //!   requests by route and status, and their latency;
 //! - **state** read at scrape time from the mesh and the store
 //!   ([`crate::Node::refresh_metrics`]): connected peers, per-document sync
-//!   lag, changes rejected from peers, documents held and NIKs indexed.
+//!   lag (every village's, `+Inf` for one never heard from), changes
+//!   rejected from peers, documents held and NIKs indexed, the store's
+//!   bytes on disk, and the process's CPU time, memory and open files
+//!   (under the usual `process_` names, without the `kampung_` prefix).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,6 +121,19 @@ pub struct NodeMetrics {
     pub clock_off: Gauge,
     /// Seconds until this node's certificate (with its renewals) ends.
     pub certificate_left: SecondsGauge,
+    /// Bytes of the store on disk (allocated).
+    pub store_bytes: Gauge,
+    process: ProcessGauges,
+}
+
+/// The process's own figures (`process_*`), set at each scrape.
+#[derive(Debug, Default)]
+struct ProcessGauges {
+    cpu: Counter<f64, AtomicU64>,
+    resident: Gauge,
+    open_fds: Gauge,
+    max_fds: Gauge,
+    start_time: SecondsGauge,
 }
 
 impl Default for Metrics {
@@ -145,8 +163,17 @@ impl Metrics {
         let clock_offset = SecondsGauge::default();
         let clock_off = Gauge::default();
         let certificate_left = SecondsGauge::default();
+        let store_bytes = Gauge::default();
+        let process = ProcessGauges::default();
+        process.start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
 
-        let mut r = Registry::with_prefix(PREFIX);
+        let mut root = Registry::default();
+        process.register(&mut root);
+        let r = root.sub_registry_with_prefix(PREFIX);
         r.register(
             "build",
             "The node's version, the commit it was built from and that commit's date",
@@ -225,13 +252,19 @@ impl Metrics {
             clock_off.clone(),
         );
         r.register_with_unit(
-            "certificate_remaining",
-            "Time until this node's certificate (carried on by renewals that start before it ends) ends",
+            "certificate_expiry",
+            "Time until this node's certificate (carried on by renewals that start before it ends) expires",
             Unit::Seconds,
             certificate_left.clone(),
         );
+        r.register_with_unit(
+            "store_size",
+            "Bytes the node's store takes on disk",
+            Unit::Bytes,
+            store_bytes.clone(),
+        );
         Metrics(Arc::new(NodeMetrics {
-            registry: Mutex::new(r),
+            registry: Mutex::new(root),
             lookups,
             verdicts,
             http_requests,
@@ -250,13 +283,17 @@ impl Metrics {
             clock_offset,
             clock_off,
             certificate_left,
+            store_bytes,
+            process,
         }))
     }
 
     /// Register a metric of another subsystem under the `kampung_` prefix;
     /// keep (a clone of) `metric` to update it.
     pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
-        self.lock().register(name, help, metric);
+        self.lock()
+            .sub_registry_with_prefix(PREFIX)
+            .register(name, help, metric);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -302,18 +339,56 @@ impl Metrics {
     }
 
     /// Set how old our copy of each document is (see
-    /// [`crate::Node::copy_ages`]: 0 for this node's own; documents never
-    /// heard from are absent).
+    /// [`crate::Node::copy_ages`]: 0 for this node's own), and `+Inf` for
+    /// each of the regency's villages never heard from.
     pub fn refresh_sync_lag<'a>(
         &self,
         ages: impl IntoIterator<Item = (&'a kampung_core::DocId, Duration)>,
     ) {
+        let mut heard = std::collections::HashSet::new();
         for (doc, age) in ages {
+            heard.insert(doc.clone());
             self.sync_lag
                 .get_or_create(&DocLabels {
                     doc: doc.to_string(),
                 })
                 .set(age.as_secs_f64());
+        }
+        for village in kampung_core::banyuwangi::villages() {
+            let doc = kampung_core::DocId::village(village.code);
+            if !heard.contains(&doc) {
+                self.sync_lag
+                    .get_or_create(&DocLabels {
+                        doc: doc.to_string(),
+                    })
+                    .set(f64::INFINITY);
+            }
+        }
+    }
+
+    /// Read this process's CPU time, memory and open files, and the bytes
+    /// of the store under `data_dir` (each left as last read if it cannot
+    /// be read now).
+    pub fn refresh_process(&self, data_dir: Option<&std::path::Path>) {
+        let p = &self.process;
+        if let Ok(cpu) = crate::process::cpu_seconds() {
+            let delta = cpu - p.cpu.get();
+            if delta > 0.0 {
+                p.cpu.inc_by(delta);
+            }
+        }
+        if let Ok(m) = crate::process::memory() {
+            p.resident.set(i64::try_from(m.rss).unwrap_or(i64::MAX));
+        }
+        if let Ok((open, max)) = crate::process::open_files() {
+            p.open_fds.set(i64::try_from(open).unwrap_or(i64::MAX));
+            if let Some(max) = max {
+                p.max_fds.set(i64::try_from(max).unwrap_or(i64::MAX));
+            }
+        }
+        if let Some(Ok(store)) = data_dir.map(|d| crate::process::disk_usage(&d.join("store"))) {
+            self.store_bytes
+                .set(i64::try_from(store.allocated).unwrap_or(i64::MAX));
         }
     }
 
@@ -347,7 +422,92 @@ impl Metrics {
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.lock()) {
             tracing::warn!(error = %e, "could not encode the metrics");
         }
+        // Both text formats spell infinity `+Inf` (a village never heard
+        // from); prometheus-client writes Rust's `inf`.
+        if out.contains(" inf\n") || out.contains(" -inf\n") {
+            out = out
+                .replace(" inf\n", " +Inf\n")
+                .replace(" -inf\n", " -Inf\n");
+        }
         out
+    }
+
+    /// The same in Prometheus' classic text format (0.0.4), for scrapers
+    /// that ask for `text/plain`: a counter's HELP and TYPE name its
+    /// `_total` series, an info metric is a gauge named `…_info`, and
+    /// OpenMetrics' `# UNIT` and `# EOF` lines are left out.
+    pub fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode())
+    }
+}
+
+/// OpenMetrics text (as prometheus-client writes it) to Prometheus 0.0.4 text.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut types: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((name, kind)) = rest.split_once(' ') {
+                types.insert(name, kind);
+            }
+        }
+    }
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = line
+            .strip_prefix("# HELP ")
+            .map(|r| ("HELP", r))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|r| ("TYPE", r)));
+        let Some((what, rest)) = meta else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (name, tail) = match types.get(name).copied() {
+            Some("counter") => (format!("{name}_total"), tail),
+            Some("info") if what == "TYPE" => (format!("{name}_info"), "gauge"),
+            Some("info") => (format!("{name}_info"), tail),
+            Some("unknown") if what == "TYPE" => (name.to_string(), "untyped"),
+            _ => (name.to_string(), tail),
+        };
+        out.push_str(&format!("# {what} {name} {tail}\n"));
+    }
+    out
+}
+
+impl ProcessGauges {
+    fn register(&self, r: &mut Registry) {
+        r.register_with_unit(
+            "process_cpu",
+            "CPU time used by the node's process, user and system",
+            Unit::Seconds,
+            self.cpu.clone(),
+        );
+        r.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of the node's process",
+            Unit::Bytes,
+            self.resident.clone(),
+        );
+        r.register(
+            "process_open_fds",
+            "Open file descriptors (network connections included)",
+            self.open_fds.clone(),
+        );
+        r.register(
+            "process_max_fds",
+            "The most file descriptors the process may open",
+            self.max_fds.clone(),
+        );
+        r.register_with_unit(
+            "process_start_time",
+            "When the process started (unix time)",
+            Unit::Seconds,
+            self.start_time.clone(),
+        );
     }
 }
 
@@ -383,7 +543,11 @@ mod tests {
         assert_eq!(lag(&m, &a), Some(50.0));
         assert_eq!(lag(&m, &b), Some(4.5));
         assert_eq!(lag(&m, &own), Some(0.0));
-        assert_eq!(lag(&m, &never), None);
+        assert_eq!(
+            lag(&m, &never),
+            Some(f64::INFINITY),
+            "a village never heard from"
+        );
         assert_eq!(m.peers.get(), 3);
         let text = m.encode();
         assert!(
@@ -391,6 +555,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kampung_mesh_peers 3"), "{text}");
+    }
+
+    #[test]
+    fn the_classic_text_names_counters_and_info_as_prometheus_does() {
+        let m = Metrics::new();
+        m.verdict("resident");
+        m.refresh_process(None);
+        m.refresh_sync_lag(std::iter::empty());
+        let open = m.encode();
+        assert!(
+            open.contains("# TYPE process_cpu_seconds counter"),
+            "{open}"
+        );
+        assert!(open.contains("# TYPE kampung_build info"), "{open}");
+        let text = m.encode_prometheus();
+        for line in [
+            "# TYPE kampung_lookups_total counter",
+            "kampung_lookups_total 1",
+            "# TYPE kampung_build_info gauge",
+            "# HELP kampung_build_info The node's version",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE kampung_sync_lag_seconds gauge",
+        ] {
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
+        }
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        let rss = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("resident memory");
+        assert!(rss > 0.0);
     }
 
     #[test]

@@ -170,9 +170,15 @@ async fn other_subsystems_register_and_count_their_own_metrics() {
     crossings.inc_by(3);
     let text = node.get("/metrics").await.text;
     assert_eq!(must(&text, "kampung_crossings_recorded_total"), 3.0);
-    // A checkpoint holds no document yet and writes none: no lag series.
+    // A checkpoint holds no document yet and writes none: every village's
+    // copy is missing, its lag unbounded.
     assert_eq!(must(&text, "kampung_documents"), 0.0);
-    assert!(!text.contains("kampung_sync_lag_seconds{"));
+    let lags: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("kampung_sync_lag_seconds{"))
+        .collect();
+    assert_eq!(lags.len(), 217, "one per village");
+    assert!(lags.iter().all(|l| l.ends_with(" +Inf")), "{lags:?}");
     node.stop().await;
 }
 
@@ -250,4 +256,103 @@ async fn healthz_tells_the_truth_about_the_disk_and_the_certificate() {
             .contains("check the date, time and time zone"),
         "{v}"
     );
+}
+
+/// Every `expr` of a Grafana dashboard, wherever it is nested.
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn prometheus_text_passes_promtool_and_the_dashboard_names_only_metrics_that_exist() {
+    let node = Node::start(Some(village())).await;
+    let p = people(3, 4);
+    node.put(p.clone()).await;
+    assert_eq!(
+        node.get(&format!("/v1/lookup/{}", p[0].nik)).await.status,
+        StatusCode::OK
+    );
+    // What a classic scraper (and promtool) asks for.
+    let auth = format!("Bearer {}", node.running.local_credential());
+    let reply = node
+        .call_as(
+            axum::http::Method::GET,
+            "/metrics",
+            None,
+            &[
+                ("authorization", auth.as_str()),
+                ("accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.content_type.starts_with("text/plain; version=0.0.4"),
+        "{}",
+        reply.content_type
+    );
+    let text = reply.text;
+    assert!(!text.contains("# EOF"), "{text}");
+
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian's prometheus package; .ci/run installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        checked.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{text}"
+    );
+
+    // The dashboard in the repository names only metrics the node exposes.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/grafana/kampung.json")).unwrap();
+    let mut all = Vec::new();
+    exprs(&dashboard, &mut all);
+    assert!(all.len() >= 10, "{all:?}");
+    let exposed: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let mut named = 0;
+    for expr in &all {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+            if word.starts_with("kampung_") || word.starts_with("process_") {
+                named += 1;
+                assert!(
+                    exposed.contains(word),
+                    "the dashboard names {word} (in {expr}), which /metrics does not expose"
+                );
+            }
+        }
+    }
+    assert!(named >= all.len(), "every panel names a metric");
+    node.stop().await;
 }
