@@ -272,3 +272,74 @@ fn sigterm_stops_a_node_cleanly_as_systemd_stops_it() {
     assert!(log.contains("\nstopped cleanly\n"), "{log}");
     assert!(!node.api_addr_file().exists(), "api.addr is removed");
 }
+
+#[test]
+fn a_rotated_key_takes_over_its_village_and_the_old_key_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut root = Root::new(dir);
+    let (mut a, _) = village(&mut root, dir, A, 150, 3);
+    let (mut b, _) = village(&mut root, dir, B, 50, 4);
+    root.hand_out(&[&a, &b]);
+    b.start(&RunArgs::loopback(vec![]));
+    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    wait_agree(&[&a, &b], 2, 200, CONVERGE);
+
+    // docs/operations.md, "Rotate a node's key": stop, keep the old
+    // directory aside, a new key for the same village, certified; the old
+    // key revoked from now (its earlier writes stay valid).
+    let old_peer = a.peer_id.clone();
+    let st = a.stop();
+    assert!(st.success());
+    let mut old = Node::new(dir, "village-old", None);
+    std::fs::rename(&a.data, &old.data).unwrap();
+    // (Its data directory at the same place; the test's node needs another
+    // name for its certificate file.)
+    let mut a = Node::new(dir, "village-rotated", None);
+    let new_peer = root.init(
+        &a,
+        &["--village", A],
+        &["--role", "village", "--village", A],
+    );
+    assert_ne!(new_peer, old_peer);
+    let revocation = dir.join("old.revoke");
+    admin(&[
+        "revoke",
+        "--key",
+        s(&root.key),
+        &old_peer,
+        "--reason",
+        "key rotated",
+        "--out",
+        s(&revocation),
+    ]);
+    root.hand_out(&[&a]);
+    a.ok(&["trust", "add", s(&revocation)]);
+    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    // The village's residents come back from the peer.
+    wait_agree(&[&a, &b], 2, 200, CONVERGE);
+    assert_eq!(a.peer_id, new_peer);
+
+    // The new key writes for the village, and the peer takes its writes.
+    let later = Csv::generate(A, 12, 9, &dir.join("later.csv"));
+    let report = a.json(&["import", later.path_str(), "--json"]);
+    let added = report["added"].as_u64().unwrap();
+    assert!(added > 0, "{report}");
+    wait_agree(&[&a, &b], 2, 200 + added, CONVERGE);
+
+    // The revocation reached the peer: the old key, back on the network,
+    // is refused there, and says why.
+    old.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    let reason = poll(CONVERGE, || {
+        let peers = b.peers().ok()?;
+        peers["refused"]
+            .as_array()?
+            .iter()
+            .find(|r| r["peer_id"] == old_peer.as_str())
+            .and_then(|r| r["reason"].as_str().map(str::to_string))
+    })
+    .expect("the peer refuses the revoked key");
+    assert!(reason.contains("revoked"), "{reason}");
+    let mut nodes: Vec<&mut Node> = vec![&mut a, &mut b, &mut old];
+    stop_all(&mut nodes);
+}

@@ -406,6 +406,7 @@ health-no_certificate = This node has no certificate from the regency administra
 health-clock_before_certificate = This computer's clock is earlier than the start of this node's certificate: check the date and time; until then other nodes refuse what it writes.
 health-certificate_not_in_force = This node's certificate is not in force: ask the regency administrator to renew it.
 health-clock_off = This computer's clock is far from the other nodes' clocks: the node saves no changes until its date, time and time zone are set right.
+health-peer_certificates_expiring = Other nodes' certificates end soon with no renewal yet: their operators need a renewal from the regency administrator.
 health-certificate_expiring = This node's certificate ends soon: ask the regency administrator to renew it before then, or the other nodes will cut this node off.
 operator-tls = TLS certificate fingerprint
 operator-listen = Network addresses

@@ -403,6 +403,7 @@ health-no_certificate = Node ini belum memiliki sertifikat dari administrator ka
 health-clock_before_certificate = Jam komputer ini lebih awal dari mulai berlakunya sertifikat node ini: periksa tanggal dan jamnya; sebelum itu node lain menolak apa yang ditulisnya.
 health-certificate_not_in_force = Sertifikat node ini tidak berlaku: minta administrator kabupaten memperbaruinya.
 health-clock_off = Jam komputer ini berbeda jauh dari jam node lain: node ini tidak menyimpan perubahan sampai tanggal, jam, dan zona waktunya dibetulkan.
+health-peer_certificates_expiring = Sertifikat node lain segera berakhir dan belum diperbarui: operatornya perlu pembaruan dari administrator kabupaten.
 health-certificate_expiring = Sertifikat node ini segera berakhir: minta administrator kabupaten memperbaruinya sebelum itu, atau node lain akan memutus node ini.
 operator-tls = Sidik jari sertifikat TLS
 operator-listen = Alamat jaringan

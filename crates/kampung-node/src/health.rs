@@ -125,10 +125,33 @@ impl Node {
 
     /// What will keep the node from its job soon, while it still works:
     /// its certificate ends within [`CERTIFICATE_WARNING_DAYS`] (renewals
-    /// that start before it ends count). Shown by `status`, `/healthz`
-    /// (still 200) and the operator's page.
+    /// that start before it ends count), or other nodes' certificates do.
+    /// Shown by `status`, `/healthz` (still 200), the operator's page and
+    /// the log at start.
     pub fn warnings(&self) -> Vec<HealthProblem> {
         let mut warnings = Vec::new();
+        let peers = self.peer_certificates_expiring();
+        if !peers.is_empty() {
+            let names: Vec<String> = peers
+                .iter()
+                .map(|(label, until)| {
+                    format!(
+                        "{label} ({})",
+                        kampung_i18n::date_time(kampung_i18n::Lang::En, *until)
+                    )
+                })
+                .collect();
+            warnings.push(HealthProblem {
+                code: "peer_certificates_expiring",
+                detail: format!(
+                    "{} other node(s) have a certificate that ends within {CERTIFICATE_WARNING_DAYS} \
+                     days and no renewal yet: {}. Their operators need a renewal from the regency \
+                     administrator, or this node and the others will cut them off",
+                    peers.len(),
+                    names.join(", ")
+                ),
+            });
+        }
         let Some(until) = self.certified_until() else {
             return warnings;
         };
@@ -148,6 +171,34 @@ impl Node {
             });
         }
         warnings
+    }
+
+    /// Other nodes certified now whose certificates (with their renewals)
+    /// end within [`CERTIFICATE_WARNING_DAYS`]: (label, end, unix ms),
+    /// soonest first. Revoked nodes are left out.
+    pub fn peer_certificates_expiring(&self) -> Vec<(String, i64)> {
+        let now = self.now_ms();
+        let soon = now + CERTIFICATE_WARNING_DAYS * 86_400_000;
+        let mut out: Vec<(String, i64)> = self
+            .with_own_key(|roster, me| {
+                let mut seen = std::collections::HashSet::new();
+                roster
+                    .statements()
+                    .filter_map(|s| match &s.statement {
+                        kampung_trust::Statement::Certificate(c) => Some(c),
+                        _ => None,
+                    })
+                    .filter(|c| c.node != *me && seen.insert(c.node))
+                    .filter_map(|c| {
+                        let until = roster.certified_until(&c.node, now)?;
+                        (until < soon && roster.admit(&c.node, now).is_ok())
+                            .then(|| (c.label.clone(), until))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|(_, until)| *until);
+        out
     }
 
     /// Until when this node stays certified without a gap (with a root).

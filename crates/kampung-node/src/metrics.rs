@@ -121,6 +121,8 @@ pub struct NodeMetrics {
     pub clock_off: Gauge,
     /// Seconds until this node's certificate (with its renewals) ends.
     pub certificate_left: SecondsGauge,
+    /// Other nodes whose certificates end within 30 days with no renewal.
+    pub peer_certificates_expiring: Gauge,
     /// Bytes of the store on disk (allocated).
     pub store_bytes: Gauge,
     process: ProcessGauges,
@@ -164,6 +166,7 @@ impl Metrics {
         let clock_off = Gauge::default();
         let certificate_left = SecondsGauge::default();
         let store_bytes = Gauge::default();
+        let peer_certificates_expiring = Gauge::default();
         let process = ProcessGauges::default();
         process.start_time.set(
             std::time::SystemTime::now()
@@ -257,6 +260,11 @@ impl Metrics {
             Unit::Seconds,
             certificate_left.clone(),
         );
+        r.register(
+            "peer_certificates_expiring",
+            "Other nodes whose certificates end within 30 days with no renewal yet",
+            peer_certificates_expiring.clone(),
+        );
         r.register_with_unit(
             "store_size",
             "Bytes the node's store takes on disk",
@@ -284,6 +292,7 @@ impl Metrics {
             clock_off,
             certificate_left,
             store_bytes,
+            peer_certificates_expiring,
             process,
         }))
     }

@@ -124,6 +124,8 @@ impl Node {
         let ages = self.copy_ages();
         m.refresh_sync_lag(ages.iter().map(|(d, a)| (d, *a)));
         m.refresh_process(self.health_config().data_dir.as_deref());
+        m.peer_certificates_expiring
+            .set(i64::try_from(self.peer_certificates_expiring().len()).unwrap_or(i64::MAX));
         if let (Ok(heads), Ok(niks)) = (self.store().doc_heads().await, self.store().niks().await) {
             m.refresh_store(heads.len(), niks);
         }

@@ -363,6 +363,17 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
 
 /// A village site whose own certificate runs from `from_ms` to `until_ms`.
 async fn certified_site(village: VillageCode, from_ms: i64, until_ms: i64) -> Site {
+    certified_site_with(village, from_ms, until_ms, &[]).await
+}
+
+/// [`certified_site`], whose roster also certifies checkpoints: (label,
+/// periods of its certificates).
+async fn certified_site_with(
+    village: VillageCode,
+    from_ms: i64,
+    until_ms: i64,
+    peers: &[(&str, &[(i64, i64)])],
+) -> Site {
     use kampung_mesh::identity::Keypair;
     use kampung_trust::{Certificate, NodeKey, RoleKind, Roster, Signed, Statement};
     let root = Keypair::generate_ed25519();
@@ -379,6 +390,22 @@ async fn certified_site(village: VillageCode, from_ms: i64, until_ms: i64) -> Si
     roster
         .add(Signed::sign(Statement::Certificate(certificate), &root).unwrap())
         .unwrap();
+    for (label, periods) in peers {
+        let peer = NodeKey::from_public(&Keypair::generate_ed25519().public()).unwrap();
+        for (from, until) in *periods {
+            let c = Certificate {
+                node: peer,
+                role: RoleKind::Checkpoint,
+                village: None,
+                label: (*label).into(),
+                not_before_ms: *from,
+                until_ms: *until,
+            };
+            roster
+                .add(Signed::sign(Statement::Certificate(c), &root).unwrap())
+                .unwrap();
+        }
+    }
     let roster = std::sync::Arc::new(std::sync::RwLock::new(roster));
     let parts = Parts::in_memory_with_key(key, Role::Village { village })
         .trust(kampung_node::Trust::Roster(roster));
@@ -412,6 +439,52 @@ async fn the_operator_is_warned_before_the_certificate_ends() {
     );
     let later = certified_site(village, now_ms() - DAY_MS, now_ms() + 365 * DAY_MS).await;
     assert!(later.running.node().warnings().is_empty());
+}
+
+/// Another node's certificate ending in 10 days with no renewal: this
+/// node's operator is warned too (by name); one renewed in time is not.
+#[tokio::test]
+async fn the_operator_is_warned_before_a_peers_certificate_ends() {
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let (now, year) = (now_ms(), 365 * DAY_MS);
+    let site = certified_site_with(
+        village,
+        now - DAY_MS,
+        now + year,
+        &[
+            ("Pos Ketapang", &[(now - DAY_MS, now + 10 * DAY_MS)]),
+            (
+                "Pos Kalibaru",
+                &[
+                    (now - DAY_MS, now + 10 * DAY_MS),
+                    (now + 5 * DAY_MS, now + year),
+                ],
+            ),
+        ],
+    )
+    .await;
+    let node = site.running.node();
+    let warnings = node.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].code, "peer_certificates_expiring");
+    assert!(
+        warnings[0].detail.contains("Pos Ketapang"),
+        "{:?}",
+        warnings[0]
+    );
+    assert!(
+        !warnings[0].detail.contains("Pos Kalibaru"),
+        "renewed: {:?}",
+        warnings[0]
+    );
+    assert!(node.health().await.is_empty(), "still healthy");
+    let operator = site.person("made", PersonRole::Operator).await;
+    let p = site.get("/operator", &operator).await;
+    assert!(
+        p.body.contains("Sertifikat node lain segera berakhir"),
+        "{}",
+        p.body
+    );
 }
 
 /// A village PC whose clock says a time before the node's certificate
