@@ -340,6 +340,18 @@ fn a_rotated_key_takes_over_its_village_and_the_old_key_is_refused() {
     })
     .expect("the peer refuses the revoked key");
     assert!(reason.contains("revoked"), "{reason}");
+    // It keeps redialling and is refused each time, but the peer's log
+    // warns about it once (at most every 10 minutes), not per attempt.
+    let refusals = |n: &Node| n.status().ok()?["mesh"]["counters"]["peers_refused"].as_u64();
+    let first = refusals(&b).unwrap();
+    poll(CONVERGE, || (refusals(&b)? >= first + 2).then_some(()))
+        .expect("the old key keeps coming back");
+    let warned = b
+        .last_run_log()
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("refused peer") && l.contains(&old_peer))
+        .count();
+    assert_eq!(warned, 1, "{}", b.last_run_log());
     let mut nodes: Vec<&mut Node> = vec![&mut a, &mut b, &mut old];
     stop_all(&mut nodes);
 }
