@@ -85,7 +85,7 @@ impl Node {
             mesh,
             development: self.roster().is_none(),
             clock: self.clock_check(),
-            double_registrations: self.store().lookups().read().double_registrations().len(),
+            double_registrations: self.store().lookups().read().double_registration_count(),
         })
     }
 

@@ -192,11 +192,15 @@ impl Node {
             found.set(Some((v, doc, age)));
             age
         };
-        let (verdict, basis, mut double_registration) = {
-            let lookups = self.store().lookups().read();
-            let (verdict, basis) = lookups.check_verdict(input, &policy, village_age);
-            (verdict, basis, lookups.active_villages(input))
-        };
+        let kampung_store::lookups::Checked {
+            verdict,
+            basis,
+            active_villages: mut double_registration,
+        } = self
+            .store()
+            .lookups()
+            .read()
+            .check_verdict(input, &policy, village_age);
         if double_registration.len() < 2 {
             double_registration.clear();
         }

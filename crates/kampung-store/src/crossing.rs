@@ -264,21 +264,15 @@ fn check_text(
     max: usize,
     required: bool,
 ) -> Result<(), CrossingError> {
-    if required && s.trim().is_empty() {
-        return Err(refused(field, "is empty".into()));
-    }
-    if s.chars().count() > max {
-        return Err(refused(field, format!("is longer than {max} characters")));
-    }
     // What an officer typed: no control characters but a note's line
     // breaks, nothing that reorders text, something visible.
-    let problem = match field {
-        "officer" | "officer id" => kampung_core::resident::text_problem(s, false),
-        "note" => kampung_core::resident::text_problem(s, true),
+    let typed = match field {
+        "officer" | "officer id" => Some(false),
+        "note" => Some(true),
         _ => None,
     };
-    match problem {
-        Some(p) => Err(refused(field, p.to_string())),
+    match crate::fields::text_refusal(s, max, required, typed) {
+        Some(reason) => Err(refused(field, reason)),
         None => Ok(()),
     }
 }

@@ -92,3 +92,25 @@ impl Fields {
         self.objects.get(key)
     }
 }
+
+/// What is wrong with a text field a person typed into a crossing or a case,
+/// if anything: empty when `required`, longer than `max` characters, or
+/// (when `typed` says how: `Some(multiline)`) holding control characters
+/// (line breaks aside in multi-line text), text-reordering characters, or
+/// nothing visible.
+pub(crate) fn text_refusal(
+    s: &str,
+    max: usize,
+    required: bool,
+    typed: Option<bool>,
+) -> Option<String> {
+    if required && s.trim().is_empty() {
+        return Some("is empty".into());
+    }
+    if s.chars().count() > max {
+        return Some(format!("is longer than {max} characters"));
+    }
+    typed
+        .and_then(|multiline| kampung_core::resident::text_problem(s, multiline))
+        .map(|p| p.to_string())
+}

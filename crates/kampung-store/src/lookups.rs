@@ -43,6 +43,17 @@ pub struct Lookups {
     pub(crate) open_cases: HashMap<u64, OpenCaseAt>,
 }
 
+/// A checkpoint verdict and what it rests on (see [`Lookups::check_verdict`]).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verdict: CheckVerdict,
+    /// The documents (and heads) the verdict was computed from.
+    pub basis: Vec<DocHeads>,
+    /// Every village where the NIK is an active resident: more than one is
+    /// a double registration.
+    pub active_villages: Vec<VillageCode>,
+}
+
 impl Lookups {
     fn new(this_year: i32) -> Self {
         Lookups {
@@ -98,12 +109,9 @@ impl Lookups {
         self.open_cases.get(&nik.as_u64()).map(|c| &c.case)
     }
 
-    /// The villages where the NIK typed as `input` is an active resident:
-    /// more than one is a double registration for both offices to resolve.
-    pub fn active_villages(&self, input: &str) -> Vec<VillageCode> {
-        Nik::parse(input, self.this_year)
-            .map(|p| self.index.active_villages(p.nik()))
-            .unwrap_or_default()
+    /// How many NIKs are active in more than one village.
+    pub fn double_registration_count(&self) -> usize {
+        self.index.doubles().count()
     }
 
     /// NIKs active in more than one village, in NIK order, with those villages.
@@ -123,7 +131,7 @@ impl Lookups {
         input: &str,
         policy: &Policy,
         copy_age: impl Fn(VillageCode) -> Option<Duration>,
-    ) -> (CheckVerdict, Vec<DocHeads>) {
+    ) -> Checked {
         let parsed = Nik::parse(input, self.this_year);
         let nik = parsed.as_ref().ok().map(|p| p.nik());
         let view = nik.and_then(|n| self.index.lookup(n)).and_then(Entry::view);
@@ -138,8 +146,11 @@ impl Lookups {
             copy_age(v.village)
         });
         // A NIK active in two villages: the answer rests on both records.
-        if let (Some(n), Some(v)) = (nik, view.as_ref()) {
-            for other in self.index.active_villages(n) {
+        let active_villages = nik
+            .map(|n| self.index.active_villages(n))
+            .unwrap_or_default();
+        if let Some(v) = view.as_ref() {
+            for &other in &active_villages {
                 if other != v.village {
                     if let Some(h) = self.indexed.get(&other) {
                         let mut h = h.clone();
@@ -156,7 +167,11 @@ impl Lookups {
             ));
         }
         let verdict = CheckVerdict::decide(parsed, view, open.map(|c| c.case.clone()), policy, age);
-        (verdict, basis)
+        Checked {
+            verdict,
+            basis,
+            active_villages,
+        }
     }
 }
 

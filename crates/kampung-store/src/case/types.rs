@@ -215,16 +215,10 @@ pub(super) fn check_text(
     max: usize,
     required: bool,
 ) -> Result<(), CaseError> {
-    if required && s.trim().is_empty() {
-        return Err(refused(field, "is empty"));
-    }
-    if s.chars().count() > max {
-        return Err(refused(field, format!("is longer than {max} characters")));
-    }
     // Notes and reasons may run over several lines; nothing else does.
     let multiline = matches!(field, "note" | "early release reason");
-    match kampung_core::resident::text_problem(s, multiline) {
-        Some(problem) => Err(refused(field, problem.to_string())),
+    match crate::fields::text_refusal(s, max, required, Some(multiline)) {
+        Some(reason) => Err(refused(field, reason)),
         None => Ok(()),
     }
 }

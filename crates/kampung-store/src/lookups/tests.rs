@@ -37,7 +37,8 @@ fn verdicts_read_during_writes_replay_from_their_heads() {
             // Each distinct answer once: (kind, basis) -> times seen.
             let mut seen = BTreeMap::new();
             while !done.load(Ordering::Acquire) {
-                let (verdict, basis) = lookups.read().check_verdict(&nik, &policy, |_| None);
+                let crate::lookups::Checked { verdict, basis, .. } =
+                    lookups.read().check_verdict(&nik, &policy, |_| None);
                 let heads: Vec<_> = basis
                     .iter()
                     .map(|b| (b.doc.clone(), b.heads.clone()))

@@ -511,7 +511,7 @@ impl<S: Storage> Registry<S> {
         input: &str,
         policy: &kampung_core::Policy,
         copy_age: impl Fn(kampung_core::VillageCode) -> Option<std::time::Duration>,
-    ) -> (kampung_core::CheckVerdict, Vec<crate::crossing::DocHeads>) {
+    ) -> crate::lookups::Checked {
         self.lookups.read().check_verdict(input, policy, copy_age)
     }
 }
