@@ -88,6 +88,28 @@ async fn honest_mesh(shutdown: &CancellationToken) -> Honest {
     }
 }
 
+/// A checkpoint certified by the honest mesh's root that dials its village,
+/// its mesh configured by `tweak` (to misbehave).
+async fn certified_checkpoint(
+    h: &Honest,
+    shutdown: &CancellationToken,
+    tweak: impl FnOnce(&mut kampung_mesh::MeshConfig),
+) -> TestNode {
+    let k = Keypair::generate_ed25519();
+    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
+    node_with(
+        k,
+        &h.root,
+        vec![c],
+        false,
+        Some(&h.village.addr),
+        shutdown,
+        kampung_core::SystemClock::shared(),
+        tweak,
+    )
+    .await
+}
+
 /// Peers the node has admitted.
 async fn admitted_by(n: &TestNode) -> Vec<String> {
     n.mesh
@@ -174,20 +196,9 @@ async fn a_node_of_another_wire_protocol_version_is_refused_naming_both_versions
     assert_eq!(software.as_deref(), Some(told.as_str()));
 
     // A node with a valid certificate that speaks the next wire version.
-    let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
     let before = refusals(&h.village).await;
-    let newer = node_with(
-        k,
-        &h.root,
-        vec![c],
-        false,
-        Some(&h.village.addr),
-        &shutdown,
-        kampung_core::SystemClock::shared(),
-        |cfg| cfg.wire_version = WIRE_VERSION + 1,
-    )
-    .await;
+    let newer =
+        certified_checkpoint(&h, &shutdown, |cfg| cfg.wire_version = WIRE_VERSION + 1).await;
     assert_refused(&h, &newer, before).await;
     // Both sides say why, naming both versions.
     let theirs = format!("wire protocol {}", WIRE_VERSION + 1);
@@ -372,21 +383,10 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     let h = honest_mesh(&shutdown).await;
     let village_peer: kampung_mesh::Peer = h.village.peer.parse().unwrap();
     // A certified checkpoint gone rogue, with limits far above the mesh's.
-    let k = Keypair::generate_ed25519();
-    let c = cert(&h.root, &k, RoleKind::Checkpoint, None, i64::MAX / 2);
-    let rogue = node_with(
-        k,
-        &h.root,
-        vec![c],
-        false,
-        Some(&h.village.addr),
-        &shutdown,
-        kampung_core::SystemClock::shared(),
-        |cfg| {
-            cfg.limits.max_message = 64 << 20;
-            cfg.limits.max_heads = 1 << 20;
-        },
-    )
+    let rogue = certified_checkpoint(&h, &shutdown, |cfg| {
+        cfg.limits.max_message = 64 << 20;
+        cfg.limits.max_heads = 1 << 20;
+    })
     .await;
     let admitted = |rogue_peer: String| {
         let v = &h.village;

@@ -59,6 +59,29 @@ impl Remote {
 
     /// GET a path; `None` on 404.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
+        let (url, resp) = self.send_get(path)?;
+        if resp.status() == 404 {
+            return Ok(None);
+        }
+        answer(resp, &url).map(Some)
+    }
+
+    /// GET a path and copy the answer's body to `out` (a backup); the
+    /// node's JSON error when it refuses.
+    pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+        let (url, resp) = self.send_get(path)?;
+        if !resp.status().is_success() {
+            return answer::<Value>(resp, &url).map(|_| ());
+        }
+        let mut body = resp.into_body();
+        std::io::copy(&mut body.as_reader(), out)
+            .with_context(|| format!("the answer from {url} stopped"))?;
+        Ok(())
+    }
+
+    /// GET a path with the local credential, in the CLI's language; the
+    /// URL (for messages) and the answer, whatever its status.
+    fn send_get(&self, path: &str) -> anyhow::Result<(String, ureq::http::Response<ureq::Body>)> {
         let url = self.url(path);
         let resp = ureq::get(&url)
             .config()
@@ -70,32 +93,7 @@ impl Remote {
             .map_err(|e| {
                 anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
             })?;
-        if resp.status() == 404 {
-            return Ok(None);
-        }
-        answer(resp, &url).map(Some)
-    }
-
-    /// GET a path and copy the answer's body to `out` (a backup); the
-    /// node's JSON error when it refuses.
-    pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-        let url = self.url(path);
-        let resp = ureq::get(&url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("authorization", &self.bearer())
-            .call()
-            .map_err(|e| {
-                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
-            })?;
-        if !resp.status().is_success() {
-            return answer::<Value>(resp, &url).map(|_| ());
-        }
-        let mut body = resp.into_body();
-        std::io::copy(&mut body.as_reader(), out)
-            .with_context(|| format!("the answer from {url} stopped"))?;
-        Ok(())
+        Ok((url, resp))
     }
 
     /// POST a text body (a statement file).
