@@ -32,6 +32,23 @@ fn village(root: &mut Root, dir: &Path, code: &str, residents: usize, seed: u64)
     (node, csv)
 }
 
+/// Two certified villages, A with `a` residents and B with `b`, each
+/// holding every certificate (not running yet); the root, A, A's file, B.
+fn certified_pair(dir: &Path, a: usize, b: usize, seed: u64) -> (Root, Node, Csv, Node) {
+    let mut root = Root::new(dir);
+    let (va, csv) = village(&mut root, dir, A, a, seed);
+    let (vb, _) = village(&mut root, dir, B, b, seed + 1);
+    root.hand_out(&[&va, &vb]);
+    (root, va, csv, vb)
+}
+
+/// Start B, then A dialling it, and wait until both hold both villages' `niks`.
+fn run_pair(a: &mut Node, b: &mut Node, niks: u64) {
+    b.start(&RunArgs::loopback(vec![]));
+    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    wait_agree(&[&*a, &*b], 2, niks, CONVERGE);
+}
+
 /// `kampung backup --out FILE` started in the background.
 fn start_backup(node: &Node, out: &Path) -> std::process::Child {
     node.command()
@@ -46,10 +63,7 @@ fn start_backup(node: &Node, out: &Path) -> std::process::Child {
 fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut root = Root::new(dir);
-    let (mut a, csv) = village(&mut root, dir, A, 400, 1);
-    let (mut b, _) = village(&mut root, dir, B, 100, 2);
-    root.hand_out(&[&a, &b]);
+    let (_root, mut a, csv, mut b) = certified_pair(dir, 400, 100, 1);
     a.ok(&[
         "user",
         "add",
@@ -59,9 +73,7 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
         "--role",
         "clerk",
     ]);
-    b.start(&RunArgs::loopback(vec![]));
-    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
-    wait_agree(&[&a, &b], 2, 500, CONVERGE);
+    run_pair(&mut a, &mut b, 500);
 
     // A backup of the running node: complete, checked, owner-only.
     let backup = dir.join("a.tar");
@@ -277,13 +289,8 @@ fn sigterm_stops_a_node_cleanly_as_systemd_stops_it() {
 fn a_rotated_key_takes_over_its_village_and_the_old_key_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut root = Root::new(dir);
-    let (mut a, _) = village(&mut root, dir, A, 150, 3);
-    let (mut b, _) = village(&mut root, dir, B, 50, 4);
-    root.hand_out(&[&a, &b]);
-    b.start(&RunArgs::loopback(vec![]));
-    a.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
-    wait_agree(&[&a, &b], 2, 200, CONVERGE);
+    let (mut root, mut a, _, mut b) = certified_pair(dir, 150, 50, 3);
+    run_pair(&mut a, &mut b, 200);
 
     // docs/operations.md, "Rotate a node's key": stop, keep the old
     // directory aside, a new key for the same village, certified; the old
