@@ -49,6 +49,15 @@ fn run_pair(a: &mut Node, b: &mut Node, niks: u64) {
     wait_agree(&[&*a, &*b], 2, niks, CONVERGE);
 }
 
+/// `kampung --data DATA restore FILE`.
+fn restore_into(data: &Path, file: &Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["--data", s(data), "restore", s(file)])
+        .env("KAMPUNG_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
 /// `kampung backup --out FILE` started in the background.
 fn start_backup(node: &Node, out: &Path) -> std::process::Child {
     node.command()
@@ -124,11 +133,7 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
         if out.exists() {
             // It finished before the kill: then it is whole.
             let check = dir.join(format!("check-{i}"));
-            let restored = Command::new(bin())
-                .args(["--data", s(&check), "restore", s(&out)])
-                .env("KAMPUNG_LOG", "warn")
-                .output()
-                .unwrap();
+            let restored = restore_into(&check, &out);
             assert!(
                 restored.status.success(),
                 "a backup file that exists restores ({status:?}): {}",
@@ -137,11 +142,7 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
         } else if partial.exists() {
             cut_in_the_middle += 1;
             let into = dir.join(format!("cut-{i}"));
-            let cut = Command::new(bin())
-                .args(["--data", s(&into), "restore", s(&partial)])
-                .env("KAMPUNG_LOG", "warn")
-                .output()
-                .unwrap();
+            let cut = restore_into(&into, &partial);
             // A partial file that happens to be whole (killed between its
             // last byte and the rename) restores; any other is refused.
             if !cut.status.success() {

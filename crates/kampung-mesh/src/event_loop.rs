@@ -72,6 +72,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
+/// Refused peers remembered at most (for the rate limit and the status).
+const MAX_REFUSALS_KEPT: usize = 4096;
 /// How often the refusal of one peer is logged as a warning.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
@@ -851,9 +853,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
             _ => {
                 warn!(%peer, %reason, "disconnecting from a refused peer (said again at most every 10 minutes)");
-                if self.refusals.len() >= 4096 {
+                if self.refusals.len() >= MAX_REFUSALS_KEPT {
                     self.refusals
                         .retain(|_, r| now.duration_since(r.logged) < REFUSAL_LOG_EVERY);
+                }
+                // Still full (many new identities at once): forget the oldest,
+                // so that no flood of peers grows this map.
+                if self.refusals.len() >= MAX_REFUSALS_KEPT {
+                    let oldest = self
+                        .refusals
+                        .iter()
+                        .min_by_key(|(_, r)| r.logged)
+                        .map(|(p, _)| *p);
+                    if let Some(p) = oldest {
+                        self.refusals.remove(&p);
+                    }
                 }
                 self.refusals.insert(
                     peer,
