@@ -29,6 +29,7 @@
 pub mod message;
 pub mod replica;
 pub mod session;
+pub mod sim;
 
 pub use message::{Announce, DocHeads, Hash, Hello, Request, Response, WIRE_VERSION};
 pub use replica::{

@@ -167,15 +167,11 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
         docs_pulled: 1,
         ..Default::default()
     };
-    let from = peer.peer();
     let Some(mut have) = replica.heads(doc).await? else {
-        let (bytes, signatures) = fetch_document(peer, doc, limits).await?;
-        stats.bytes += bytes.len();
-        stats.documents += 1;
-        let result = replica.apply_document(doc, bytes, signatures, &from).await;
-        deferred(result, &mut stats, doc)?;
+        pull_whole(replica, peer, doc, limits, &mut stats).await?;
         return Ok(stats);
     };
+    let from = peer.peer();
     // Each page must make progress; a peer that keeps saying "more" without it is cut off.
     for _ in 0..10_000 {
         let resp = peer
@@ -212,14 +208,34 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
             break;
         }
         if !applied.changed {
-            return Err(protocol(
-                peer,
-                "sent a page of changes we already had and asked us to continue",
-            ));
+            // A page of changes we already had, and more to come: the peer
+            // does not know some of our heads (we hold changes it lacks, on
+            // a document with several writers), so it cannot tell what we
+            // have and would send this page again. Merge the whole document.
+            pull_whole(replica, peer, doc, limits, &mut stats).await?;
+            break;
         }
         have = applied.heads;
     }
     Ok(stats)
+}
+
+/// Fetch the whole stored document from the peer and merge it into ours.
+async fn pull_whole<R: Replica, Q: Requester>(
+    replica: &R,
+    peer: &Q,
+    doc: &str,
+    limits: &Limits,
+    stats: &mut SessionStats,
+) -> Result<(), SyncError> {
+    let (bytes, signatures) = fetch_document(peer, doc, limits).await?;
+    stats.bytes += bytes.len();
+    stats.documents += 1;
+    let result = replica
+        .apply_document(doc, bytes, signatures, &peer.peer())
+        .await;
+    deferred(result, stats, doc)?;
+    Ok(())
 }
 
 async fn fetch_document<Q: Requester>(

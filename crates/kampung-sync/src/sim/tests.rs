@@ -1,0 +1,338 @@
+//! The scheduler itself, with a small replica: documents as DAGs of opaque
+//! changes (hash = SHA-256 of the change, which names its dependencies), the
+//! shape of an Automerge history without Automerge. The real replica is
+//! simulated in `kampung-runtime`'s `tests/simulation.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest as _, Sha256};
+
+use super::*;
+use crate::message::DocHeads;
+use crate::replica::{Applied, ReplicaError, SignedChanges, SignedDocument};
+use crate::Hash;
+
+type Change = (Vec<Hash>, Vec<u8>);
+
+#[derive(Default)]
+struct Dag {
+    /// In an order where every change follows its dependencies.
+    order: Vec<Hash>,
+    changes: BTreeMap<Hash, Vec<u8>>,
+}
+
+impl Dag {
+    fn heads(&self) -> Vec<Hash> {
+        let mut deps = BTreeSet::new();
+        for bytes in self.changes.values() {
+            deps.extend(decode(bytes).0);
+        }
+        self.order
+            .iter()
+            .filter(|h| !deps.contains(*h))
+            .copied()
+            .collect()
+    }
+
+    fn ancestors(&self, of: &[Hash]) -> BTreeSet<Hash> {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<Hash> = of.to_vec();
+        while let Some(h) = todo.pop() {
+            if let Some(bytes) = self.changes.get(&h) {
+                if seen.insert(h) {
+                    todo.extend(decode(bytes).0);
+                }
+            }
+        }
+        seen
+    }
+}
+
+fn decode(bytes: &[u8]) -> Change {
+    postcard::from_bytes(bytes).expect("a change of this test")
+}
+
+fn hash(bytes: &[u8]) -> Hash {
+    Sha256::digest(bytes).into()
+}
+
+/// A replica of DAG documents, durable at once.
+#[derive(Default)]
+struct DagReplica {
+    docs: Mutex<BTreeMap<String, Dag>>,
+}
+
+impl DagReplica {
+    /// A local write: one change on top of our heads; its announcement.
+    fn write(&self, doc: &str, payload: &[u8]) -> (Hash, Announce) {
+        let mut docs = lock(&self.docs);
+        let dag = docs.entry(doc.to_string()).or_default();
+        let bytes = postcard::to_allocvec(&(dag.heads(), payload.to_vec())).expect("encodes");
+        let h = hash(&bytes);
+        dag.order.push(h);
+        dag.changes.insert(h, bytes.clone());
+        let announce = Announce {
+            doc: doc.to_string(),
+            heads: dag.heads(),
+            changes: vec![bytes],
+            signatures: Vec::new(),
+            from_owner: true,
+        };
+        (h, announce)
+    }
+
+    fn has(&self, doc: &str, h: &Hash) -> bool {
+        lock(&self.docs)
+            .get(doc)
+            .is_some_and(|d| d.changes.contains_key(h))
+    }
+
+    fn all(&self) -> Vec<DocHeads> {
+        lock(&self.docs)
+            .iter()
+            .map(|(doc, d)| DocHeads {
+                doc: doc.clone(),
+                heads: d.heads(),
+            })
+            .collect()
+    }
+
+    fn apply(&self, doc: &str, changes: Vec<Vec<u8>>) -> Applied {
+        let mut docs = lock(&self.docs);
+        let dag = docs.entry(doc.to_string()).or_default();
+        let mut waiting = changes;
+        let mut changed = false;
+        loop {
+            let before = waiting.len();
+            waiting.retain(|bytes| {
+                let h = hash(bytes);
+                if dag.changes.contains_key(&h) {
+                    return false;
+                }
+                let (deps, _) = decode(bytes);
+                if deps.iter().all(|d| dag.changes.contains_key(d)) {
+                    dag.order.push(h);
+                    dag.changes.insert(h, bytes.clone());
+                    changed = true;
+                    return false;
+                }
+                true
+            });
+            if waiting.len() == before {
+                break;
+            }
+        }
+        let missing_deps = waiting
+            .iter()
+            .flat_map(|b| decode(b).0)
+            .filter(|d| !dag.changes.contains_key(d))
+            .collect();
+        Applied {
+            changed,
+            heads: dag.heads(),
+            missing_deps,
+        }
+    }
+}
+
+impl Replica for DagReplica {
+    async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
+        let all = self.all();
+        Ok((crate::digest(&all), all.len() as u32))
+    }
+    async fn heads_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
+        let rest: Vec<DocHeads> = self
+            .all()
+            .into_iter()
+            .filter(|d| after.as_ref().is_none_or(|a| d.doc > *a))
+            .collect();
+        let more = rest.len() > limit;
+        Ok((rest.into_iter().take(limit).collect(), more))
+    }
+    async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {
+        Ok(lock(&self.docs).get(doc).map(Dag::heads))
+    }
+    async fn unknown(&self, doc: &str, heads: Vec<Hash>) -> Result<Vec<Hash>, ReplicaError> {
+        Ok(heads.into_iter().filter(|h| !self.has(doc, h)).collect())
+    }
+    async fn changes_since(
+        &self,
+        doc: &str,
+        have: Vec<Hash>,
+        max_bytes: usize,
+    ) -> Result<SignedChanges, ReplicaError> {
+        let docs = lock(&self.docs);
+        let Some(dag) = docs.get(doc) else {
+            return Ok(SignedChanges::default());
+        };
+        let known = dag.ancestors(&have);
+        let mut page = SignedChanges::default();
+        let mut bytes = 0;
+        for h in dag.order.iter().filter(|h| !known.contains(*h)) {
+            let c = &dag.changes[h];
+            if bytes > 0 && bytes + c.len() > max_bytes {
+                page.more = true;
+                break;
+            }
+            bytes += c.len();
+            page.changes.push(c.clone());
+        }
+        Ok(page)
+    }
+    async fn document(&self, doc: &str) -> Result<Option<SignedDocument>, ReplicaError> {
+        Ok(lock(&self.docs).get(doc).map(|dag| {
+            let all: Vec<&Vec<u8>> = dag.order.iter().map(|h| &dag.changes[h]).collect();
+            (postcard::to_allocvec(&all).expect("encodes"), Vec::new())
+        }))
+    }
+    async fn apply_changes(
+        &self,
+        doc: &str,
+        changes: Vec<Vec<u8>>,
+        _signatures: Vec<Vec<u8>>,
+        _from: &str,
+    ) -> Result<Applied, ReplicaError> {
+        Ok(self.apply(doc, changes))
+    }
+    async fn apply_document(
+        &self,
+        doc: &str,
+        bytes: Vec<u8>,
+        _signatures: Vec<Vec<u8>>,
+        _from: &str,
+    ) -> Result<Applied, ReplicaError> {
+        let changes: Vec<Vec<u8>> = postcard::from_bytes(&bytes)
+            .map_err(|e| ReplicaError::Refused(format!("not a document: {e}")))?;
+        Ok(self.apply(doc, changes))
+    }
+}
+
+/// One hostile run: writes everywhere, partitions, crashes (the toy keeps
+/// everything), then a calm network. Returns the writes and the run.
+fn run(seed: u64, nodes: usize) -> (Vec<(usize, String, Hash)>, Sim<DagReplica>) {
+    let replicas: Vec<Arc<DagReplica>> = (0..nodes).map(|_| Arc::default()).collect();
+    let config = SimConfig {
+        drop: 0.1,
+        duplicate: 0.1,
+        limits: Limits {
+            // Small pages, so that paging is exercised too.
+            changes_page: 300,
+            document_page: 500,
+            heads_page: 2,
+            ..Limits::default()
+        },
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(seed, config, replicas);
+    let mut written = Vec::new();
+    for step in 0..40 {
+        let node = sim.rng().random_range(0..nodes);
+        match sim.rng().random_range(0..10) {
+            0 => {
+                let groups = (0..nodes).map(|_| sim.rng().random_range(0..2)).collect();
+                sim.partition(groups);
+            }
+            1 => sim.heal(),
+            2 => {
+                if let Some(r) = sim.crash(node) {
+                    sim.run_for(500);
+                    sim.restart(node, r);
+                }
+            }
+            _ => {
+                // A node writes its own document, sometimes another's (shared cases).
+                let doc = format!("d/{}", node % 3);
+                if let Some(r) = sim.replica(node).cloned() {
+                    let (h, announce) = r.write(&doc, format!("{seed}:{step}").as_bytes());
+                    sim.announce(node, &announce);
+                    written.push((node, doc, h));
+                }
+            }
+        }
+        let pause = sim.rng().random_range(0..2_000);
+        sim.run_for(pause);
+    }
+    sim.heal();
+    *sim.config_mut() = sim.config_mut().calm();
+    if let Err(e) = sim.run_until_quiescent(300_000) {
+        panic!("seed {seed}: {e}");
+    }
+    (written, sim)
+}
+
+#[test]
+fn hostile_networks_converge_with_every_write() {
+    for seed in 0..200 {
+        let (written, sim) = run(seed, 4);
+        assert!(
+            sim.stats().peer_faults.is_empty(),
+            "seed {seed}: {:?}",
+            sim.stats().peer_faults
+        );
+        for node in 0..sim.nodes() {
+            let r = sim.replica(node).expect("all up at the end");
+            for (by, doc, h) in &written {
+                assert!(
+                    r.has(doc, h),
+                    "seed {seed}: node {node} lacks a write of node {by} in {doc}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_network_really_is_hostile() {
+    let mut totals = SimStats::default();
+    for seed in 0..20 {
+        let (_, sim) = run(seed, 4);
+        let s = sim.stats();
+        totals.dropped += s.dropped;
+        totals.duplicated += s.duplicated;
+        totals.timeouts += s.timeouts;
+        totals.crashes += s.crashes;
+        totals.failed += s.failed;
+        totals.sessions += s.sessions;
+    }
+    assert!(totals.dropped > 100, "{totals:?}");
+    assert!(totals.duplicated > 100, "{totals:?}");
+    assert!(totals.timeouts > 10, "{totals:?}");
+    assert!(totals.crashes > 5, "{totals:?}");
+    assert!(
+        totals.failed > 0,
+        "sessions cut short by the network: {totals:?}"
+    );
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    let (a, sa) = run(42, 5);
+    let (b, sb) = run(42, 5);
+    assert_eq!(a, b);
+    assert_eq!(sa.stats(), sb.stats());
+    let (c, _) = run(43, 5);
+    assert_ne!(a, c, "another seed, another run");
+}
+
+#[test]
+fn a_partition_that_never_heals_is_reported() {
+    let replicas: Vec<Arc<DagReplica>> = (0..3).map(|_| Arc::default()).collect();
+    let mut sim = Sim::new(1, SimConfig::default().calm(), replicas);
+    sim.partition(vec![0, 0, 1]);
+    let (_, a) = sim.replica(0).cloned().expect("up").write("d/0", b"x");
+    sim.announce(0, &a);
+    let err = sim
+        .run_until_quiescent(20_000)
+        .expect_err("node 2 is cut off");
+    assert!(
+        err.reason.contains("replicas differ") && err.reason.contains("[0, 1]"),
+        "{err}"
+    );
+    sim.heal();
+    sim.run_until_quiescent(20_000)
+        .expect("converges once healed");
+}
