@@ -18,6 +18,11 @@ use kampung_store::{
 };
 use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
+
+use crate::replica::{
+    announce_since, applied, changes_for, digest_of, doc_id, from_hashes, heads_page_of, local,
+    to_hashes, unknown_of,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, error, warn};
 
@@ -276,21 +281,10 @@ fn run<S: Storage>(
                 let _ = r.send(reg.doc_heads_of(&doc));
             }
             Cmd::Unknown(doc, heads, r) => {
-                let result = match reg.doc_heads_of(&doc) {
-                    None => Ok(heads),
-                    Some(ours) if ours == sorted(heads.clone()) => Ok(Vec::new()),
-                    Some(_) => reg.unknown_hashes(&doc, &heads),
-                };
-                let _ = r.send(result);
+                let _ = r.send(unknown_of(&mut reg, &doc, heads));
             }
             Cmd::ChangesSince(doc, have, max, r) => {
-                let _ = r.send(reg.changes_since(&doc, &have, max).map(|p| {
-                    kampung_sync::SignedChanges {
-                        changes: p.changes,
-                        signatures: p.signatures,
-                        more: p.more,
-                    }
-                }));
+                let _ = r.send(changes_for(&mut reg, &doc, &have, max));
             }
             Cmd::Document(doc, r) => {
                 let _ = r.send(reg.stored_document(&doc));
@@ -444,33 +438,6 @@ fn run<S: Storage>(
         error!(error = %e, "could not persist the index at shutdown; it will be caught up at next start");
     }
     result
-}
-
-/// The announcement of what changed in `doc` since `before` (changes inline if small).
-fn announce_since<S: Storage>(
-    reg: &mut Registry<S>,
-    doc: &DocId,
-    before: &[ChangeHash],
-) -> Result<kampung_sync::Announce, StoreError> {
-    let page = reg.changes_since(doc, before, 64 << 10)?;
-    let heads = reg.doc_heads_of(doc).unwrap_or_default();
-    let (changes, signatures) = if page.more {
-        (Vec::new(), Vec::new())
-    } else {
-        (page.changes, page.signatures)
-    };
-    Ok(kampung_sync::Announce {
-        doc: doc.to_string(),
-        heads: heads.iter().map(|h| h.0).collect(),
-        changes,
-        signatures,
-        from_owner: true,
-    })
-}
-
-fn sorted(mut v: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    v.sort_unstable();
-    v
 }
 
 impl StoreHandle {
@@ -748,57 +715,9 @@ impl StoreHandle {
     }
 }
 
-fn to_hashes(v: Vec<Hash>) -> Vec<ChangeHash> {
-    v.into_iter().map(ChangeHash).collect()
-}
-
-fn from_hashes(v: Vec<ChangeHash>) -> Vec<Hash> {
-    v.into_iter().map(|h| h.0).collect()
-}
-
-fn local(e: impl std::fmt::Display) -> ReplicaError {
-    ReplicaError::Local(e.to_string())
-}
-
-fn doc_id(doc: &str) -> Result<DocId, ReplicaError> {
-    let id = DocId::parse(doc)
-        .ok_or_else(|| ReplicaError::Refused(format!("'{doc}' is not a document of this mesh")))?;
-    Ok(id)
-}
-
-fn applied(
-    result: Result<Result<RemoteApplied, RemoteRefusal>, StoreError>,
-    from: &str,
-) -> Result<Applied, ReplicaError> {
-    match result {
-        Ok(Ok(a)) => Ok(Applied {
-            changed: a.changed(),
-            heads: from_hashes(a.heads),
-            missing_deps: from_hashes(a.missing_deps),
-        }),
-        Ok(Err(refusal @ RemoteRefusal::NotYetCovered { .. })) => {
-            debug!(peer = %from, %refusal, "data from a peer waits for a signature in force");
-            Err(ReplicaError::Deferred(refusal.to_string()))
-        }
-        Ok(Err(refusal)) => {
-            warn!(peer = %from, %refusal, "refused data from a peer");
-            Err(ReplicaError::Refused(refusal.to_string()))
-        }
-        Err(e) => Err(local(e)),
-    }
-}
-
 impl Replica for StoreHandle {
     async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
-        let heads = self.doc_heads().await.map_err(local)?;
-        let docs: Vec<DocHeads> = heads
-            .into_iter()
-            .map(|(d, h)| DocHeads {
-                doc: d.to_string(),
-                heads: from_hashes(h),
-            })
-            .collect();
-        Ok((kampung_sync::digest(&docs), docs.len() as u32))
+        Ok(digest_of(self.doc_heads().await.map_err(local)?))
     }
 
     async fn heads_page(
@@ -807,16 +726,7 @@ impl Replica for StoreHandle {
         limit: usize,
     ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
         let heads = self.doc_heads().await.map_err(local)?;
-        let mut rest = heads
-            .into_iter()
-            .filter(|(d, _)| after.as_deref().is_none_or(|a| d.as_str() > a))
-            .map(|(d, h)| DocHeads {
-                doc: d.to_string(),
-                heads: from_hashes(h),
-            });
-        let page: Vec<DocHeads> = rest.by_ref().take(limit).collect();
-        let more = rest.next().is_some();
-        Ok((page, more))
+        Ok(heads_page_of(heads, after, limit))
     }
 
     async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {

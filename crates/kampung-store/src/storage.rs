@@ -96,7 +96,7 @@ pub struct MemoryStorage {
     inner: Mutex<MemoryInner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct MemoryInner {
     docs: BTreeMap<DocId, StoredDoc>,
     next_seq: u64,
@@ -105,11 +105,44 @@ struct MemoryInner {
     /// Writes to documents whose name starts with this fail (a full disk).
     failing: Option<String>,
     tables: BTreeMap<String, crate::local::LocalTable>,
+    /// What a crash would leave: the state at the last flush (kept only
+    /// by [`MemoryStorage::losing_unflushed`]).
+    durable: Option<Box<MemoryInner>>,
+    keep_durable: bool,
 }
 
 impl MemoryStorage {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A storage that loses, in [`MemoryStorage::after_crash`], everything
+    /// written since its last flush, as a disk does when the power goes
+    /// (each flush copies the state: for small simulated stores). Node-local
+    /// tables are shared, not copied: they survive as if flushed.
+    pub fn losing_unflushed() -> Self {
+        let s = Self::default();
+        s.with(|m| {
+            m.keep_durable = true;
+            m.durable = Some(Box::default());
+        });
+        s
+    }
+
+    /// What survives a crash now: the state at the last flush (everything,
+    /// unless made by [`MemoryStorage::losing_unflushed`]).
+    pub fn after_crash(&self) -> MemoryStorage {
+        let state = self.with(|m| match &m.durable {
+            Some(d) => MemoryInner {
+                durable: Some(d.clone()),
+                keep_durable: true,
+                ..(**d).clone()
+            },
+            None => m.clone(),
+        });
+        MemoryStorage {
+            inner: Mutex::new(state),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> T {
@@ -218,6 +251,13 @@ impl Storage for MemoryStorage {
         Ok(())
     }
     fn flush(&self) -> Result<(), StoreError> {
+        self.with(|m| {
+            if m.keep_durable {
+                m.durable = None;
+                let copy = m.clone();
+                m.durable = Some(Box::new(copy));
+            }
+        });
         Ok(())
     }
     fn location(&self) -> String {

@@ -3,7 +3,7 @@
 //! what peers send. Every remote write is durable before it is acknowledged,
 //! and brings the index along.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash, ReadDoc};
 use kampung_core::banyuwangi;
@@ -225,6 +225,35 @@ fn change_refs(changes: &[Change]) -> Vec<OwnedRef> {
             )
         })
         .collect()
+}
+
+/// Dependencies of `changes` found neither among them nor by `known`.
+///
+/// Changes are applied only when none is missing: Automerge would queue the
+/// others in memory, out of storage's sight, and apply them later when their
+/// dependency comes, after their write signatures had been dropped (they
+/// were not in the document then), so that this node would hold, and serve,
+/// changes no signature covers. The sender is asked for what is missing instead.
+fn missing_deps(changes: &[Change], known: impl Fn(&ChangeHash) -> bool) -> Vec<ChangeHash> {
+    let batch: HashSet<ChangeHash> = changes.iter().map(Change::hash).collect();
+    let mut missing: Vec<ChangeHash> = changes
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .filter(|d| !batch.contains(d) && !known(d))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+/// What applying nothing yet, for want of `missing`, did.
+fn waiting_for(heads: Vec<ChangeHash>, missing: Vec<ChangeHash>) -> RemoteApplied {
+    RemoteApplied {
+        before: heads.clone(),
+        heads,
+        new_changes: 0,
+        missing_deps: missing,
+    }
 }
 
 fn hex(h: &[u8; 32]) -> String {
@@ -541,6 +570,10 @@ impl<S: Storage> Registry<S> {
         };
         drop(refs);
         let before = loaded.doc.heads();
+        let missing = missing_deps(&changes, |h| am.get_change_by_hash(h).is_some());
+        if !missing.is_empty() {
+            return Ok(Ok(waiting_for(before, missing)));
+        }
         if let Err(e) = loaded.doc.apply_changes(changes) {
             self.docs.remove(&village);
             return Ok(Err(RemoteRefusal::MalformedChange {
@@ -593,6 +626,13 @@ impl<S: Storage> Registry<S> {
         };
         drop(refs);
         let before = other.am.get_heads();
+        let missing = missing_deps(&changes, |h| other.am.get_change_by_hash(h).is_some());
+        if !missing.is_empty() {
+            if created {
+                self.others.remove(doc);
+            }
+            return Ok(Ok(waiting_for(before, missing)));
+        }
         // Automerge 0.12 can panic on a malformed change (found by fuzzing).
         let am = &mut other.am;
         if let Err(e) = crate::doc::guarded(|| Ok(am.apply_changes(changes)?)) {

@@ -424,8 +424,15 @@ fn a_change_out_of_order_waits_for_its_dependency() {
         .unwrap()
         .unwrap();
     assert!(!applied.missing_deps.is_empty());
+    assert!(!applied.changed(), "nothing is held back in memory");
     replica
         .apply_remote(&id, &first, &[], &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert_eq!(replica.doc_heads_of(&id).unwrap(), h1);
+    // The second change is asked for again, and now applies.
+    replica
+        .apply_remote(&id, &second, &[], &AcceptAll)
         .unwrap()
         .unwrap();
     assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));

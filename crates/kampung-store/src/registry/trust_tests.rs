@@ -507,3 +507,55 @@ mod documents {
         ));
     }
 }
+
+/// Found by the simulation (seed 80): a change that arrived before its
+/// dependency was queued by Automerge, its signature dropped, and the
+/// change stored unsigned once the dependency came; every node it was
+/// served to then refused it and blamed the honest relay.
+#[test]
+fn a_change_that_arrives_before_its_dependency_keeps_its_signature() {
+    let mesh = Mesh::new();
+    let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut relay) = mesh.node(RoleKind::Checkpoint, None);
+    let id = DocId::village(code(0));
+    let v = mesh.verifier();
+    let genesis = owner.doc_heads_of(&id).unwrap_or_default();
+    owner
+        .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    let first = owner.changes_since(&id, &genesis, 1 << 20).unwrap();
+    let middle = owner.doc_heads_of(&id).unwrap();
+    owner
+        .write(code(0), &[person(2, 0)], now(), &mut |_| {})
+        .unwrap();
+    let second = owner.changes_since(&id, &middle, 1 << 20).unwrap();
+
+    // The second write's announcement overtakes the first's.
+    let early = relay
+        .apply_remote(&id, &second.changes, &second.signatures, &v)
+        .unwrap()
+        .unwrap();
+    assert!(!early.changed(), "nothing applied before its dependency");
+    assert_eq!(early.missing_deps, middle);
+    relay
+        .apply_remote(&id, &first.changes, &first.signatures, &v)
+        .unwrap()
+        .unwrap();
+    // ...and the relay pulls what it still lacks.
+    let have = relay.doc_heads_of(&id).unwrap_or_default();
+    let rest = owner.changes_since(&id, &have, 1 << 20).unwrap();
+    relay
+        .apply_remote(&id, &rest.changes, &rest.signatures, &v)
+        .unwrap()
+        .unwrap();
+    assert_eq!(relay.doc_heads_of(&id), owner.doc_heads_of(&id));
+
+    // What the relay serves verifies at a third node.
+    let (_, mut third) = mesh.node(RoleKind::Auditor, None);
+    let page = relay.changes_since(&id, &[], 1 << 20).unwrap();
+    third
+        .apply_remote(&id, &page.changes, &page.signatures, &v)
+        .unwrap()
+        .expect("every change the relay serves is signed");
+    assert_eq!(third.doc_heads_of(&id), owner.doc_heads_of(&id));
+}
