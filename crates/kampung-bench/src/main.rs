@@ -10,6 +10,7 @@
 mod measure;
 mod open;
 mod regency;
+mod soak;
 mod table;
 mod village;
 
@@ -50,6 +51,8 @@ enum Cmd {
     Open(open::OpenArgs),
     /// Everything above, `open` in a fresh process, as one Markdown table.
     All(AllArgs),
+    /// Many durable single writes in a row: disk and memory as they go.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -88,6 +91,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Open(args) => {
             let r = open::run(&args)?;
             emit(cli.json, &r, open::print)
+        }
+        Cmd::Soak(args) => {
+            let r = soak::run(&args)?;
+            emit(cli.json, &r, soak::print)
         }
         Cmd::All(args) => {
             let r = all(&args)?;

@@ -21,15 +21,24 @@ pub struct DiskUsage {
     pub allocated: u64,
 }
 
-/// The bytes under `path`.
+/// The bytes under `path`. A file or folder that disappears during the walk
+/// (sled removes old blobs and snapshots while it runs) counts as gone.
 pub fn disk_usage(path: &Path) -> io::Result<DiskUsage> {
     use std::os::unix::fs::MetadataExt;
+    let gone = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
     let mut total = DiskUsage::default();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
+        let entries = match std::fs::read_dir(&dir) {
+            Err(e) if gone(&e) && dir != path => continue,
+            other => other?,
+        };
+        for entry in entries {
+            let meta = match entry.and_then(|e| e.metadata().map(|m| (e, m))) {
+                Err(e) if gone(&e) => continue,
+                other => other?,
+            };
+            let (entry, meta) = meta;
             if meta.is_dir() {
                 stack.push(entry.path());
             } else {

@@ -25,6 +25,20 @@ pub(super) struct Other {
     pub am: Automerge,
     pub signed: HashMap<ChangeHash, Vec<u8>>,
     pub chunks: usize,
+    /// Bytes of the chunks stored since the snapshot, and of the snapshot.
+    pub chunk_bytes: usize,
+    pub snapshot_bytes: usize,
+}
+
+impl Other {
+    /// Compact when the chunks reach the snapshot's size (at least 256 KB)
+    /// or 4,096 of them: a growing crossing log is rewritten whole only
+    /// after as many bytes again were appended, so each crossing costs its
+    /// own bytes at most twice on disk, however long the log.
+    fn due_for_compaction(&self) -> bool {
+        self.chunks >= super::COMPACT_AFTER_CHUNKS
+            || self.chunk_bytes >= self.snapshot_bytes.max(super::COMPACT_AFTER_BYTES)
+    }
 }
 
 /// The document every node makes itself for `doc`, if it has one: a
@@ -129,6 +143,8 @@ impl<S: Storage> Registry<S> {
             am,
             signed: stored.take_signatures(),
             chunks: stored.chunks.len(),
+            chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
+            snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
         }))
     }
 
@@ -235,13 +251,15 @@ impl<S: Storage> Registry<S> {
             .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
         let chunk = other.am.save_after(before);
         other.chunks += 1;
-        let compact = other.chunks >= 64;
-        let snapshot = compact.then(|| other.am.save());
+        other.chunk_bytes += chunk.len();
+        let snapshot = other.due_for_compaction().then(|| other.am.save());
         if let Some(snapshot) = snapshot {
             self.storage
                 .replace(id, &snapshot, &heads_to_bytes(&heads), &sigs)?;
             if let Some(o) = self.others.get_mut(id) {
                 o.chunks = 0;
+                o.chunk_bytes = 0;
+                o.snapshot_bytes = snapshot.len();
             }
         } else {
             self.storage

@@ -150,9 +150,12 @@ fn sled_survives_reopen_and_compaction() {
         let mut reg =
             Registry::open(SledStorage::open(dir.path()).unwrap(), actor(), 2026).unwrap();
         for (i, p) in people.iter().enumerate() {
-            // one write per record: forces several compactions
+            // one write per record, compacted now and then
             reg.write(code(2), std::slice::from_ref(p), i as i64, &mut |_| {})
                 .unwrap();
+            if i % 40 == 39 {
+                reg.compact(code(2)).unwrap();
+            }
         }
     }
     let mut reg = Registry::open(SledStorage::open(dir.path()).unwrap(), actor(), 2026).unwrap();
