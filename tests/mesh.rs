@@ -112,33 +112,41 @@ async fn a_late_node_bootstraps_every_village() {
     mesh.stop().await;
 }
 
+/// Village A (node 0) registers a person; village B (node 2), cut off,
+/// registers them too; then the cut heals and the mesh converges.
+async fn registered_on_both_sides(
+    seed: u8,
+) -> (Mesh, kampung_core::Resident, kampung_core::Resident) {
+    use kampung_core::resident::StatusKind;
+    let a = VillageCode::parse("35.10.15.2012").unwrap();
+    let b = VillageCode::parse("35.10.15.2001").unwrap();
+    let mut mesh = Mesh::start(&[Some(a), None], seed).await;
+    mesh.add_alone(Some(b)).await;
+    let person = kampung_gen::village_residents(a, 8, u64::from(seed))
+        .into_iter()
+        .find(|p| p.status.kind() == StatusKind::Active)
+        .unwrap();
+    mesh.nodes[0].write(a, vec![person.clone()]).await;
+    let mut at_b = person.clone();
+    at_b.village = b;
+    mesh.nodes[2].write(b, vec![at_b.clone()]).await;
+    let a_addr = mesh.nodes[0].addr.parse().unwrap();
+    mesh.nodes[2].mesh.dial(a_addr).await.unwrap();
+    mesh.wait_converged(Duration::from_secs(60)).await;
+    (mesh, person, at_b)
+}
+
 /// A person registered in village B while village A, cut off, still had
 /// them: once the cut heals every node says so (verdict, status), both
 /// offices see it and may still edit their record, and A's move out
 /// resolves it everywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registered_on_both_sides_of_a_cut_is_shown_until_the_offices_resolve_it() {
-    use kampung_core::resident::StatusKind;
     use kampung_core::Status;
     use kampung_node::Actor;
-    let a = VillageCode::parse("35.10.15.2012").unwrap();
-    let b = VillageCode::parse("35.10.15.2001").unwrap();
-    let mut mesh = Mesh::start(&[Some(a), None], 5).await;
-    mesh.add_alone(Some(b)).await;
-    let person = kampung_gen::village_residents(a, 8, 5)
-        .into_iter()
-        .find(|p| p.status.kind() == StatusKind::Active)
-        .unwrap();
+    let (mesh, person, mut at_b) = registered_on_both_sides(5).await;
+    let (a, b) = (person.village, at_b.village);
     let nik = person.nik.to_string();
-    mesh.nodes[0].write(a, vec![person.clone()]).await;
-    let mut at_b = person.clone();
-    at_b.village = b;
-    mesh.nodes[2].write(b, vec![at_b.clone()]).await;
-
-    // The cut heals.
-    let a_addr = mesh.nodes[0].addr.parse().unwrap();
-    mesh.nodes[2].mesh.dial(a_addr).await.unwrap();
-    mesh.wait_converged(Duration::from_secs(60)).await;
     for n in &mesh.nodes {
         let answer = n.node.verdict(&Actor::local(), &nik).unwrap();
         assert_eq!(answer.kind(), "resident");
@@ -184,6 +192,78 @@ async fn a_person_registered_on_both_sides_of_a_cut_is_shown_until_the_offices_r
         assert_eq!(answer.basis.len(), 1);
         let status = n.node.status(&Actor::local()).await.unwrap();
         assert_eq!(status.double_registrations, 0);
+    }
+    mesh.stop().await;
+}
+
+/// The other way out of a double registration: B's registration was made in
+/// error and its office withdraws it. The withdrawal replicates, leaves the
+/// person a resident of A alone everywhere, and keeps who did it and why in
+/// B's document history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_withdraws_a_registration_made_in_error() {
+    use kampung_node::{Actor, ErrorCode};
+    let (mesh, person, at_b) = registered_on_both_sides(6).await;
+    let (a, b) = (person.village, at_b.village);
+    let nik = person.nik.to_string();
+    let b_office = &mesh.nodes[2].node;
+    assert_eq!(
+        b_office
+            .double_registrations(&Actor::local())
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A reason is required; A's record is not B's to withdraw.
+    let empty = b_office
+        .withdraw_registration(&Actor::local(), person.nik, "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code, ErrorCode::Refused, "{empty}");
+    let not_ours = mesh.nodes[0]
+        .node
+        .withdraw_registration(
+            &Actor::local(),
+            kampung_gen::village_residents(b, 3, 1)[0].nik,
+            "x",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(not_ours.code, ErrorCode::NotRegistered, "{not_ours}");
+
+    let withdrawn = b_office
+        .withdraw_registration(
+            &Actor::local(),
+            person.nik,
+            "salah daftar: warga Desa Kampunganyar",
+        )
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.village, b);
+    mesh.wait_converged(Duration::from_secs(60)).await;
+    for n in &mesh.nodes {
+        let answer = n.node.verdict(&Actor::local(), &nik).unwrap();
+        assert_eq!(answer.kind(), "resident", "at {}", n.peer);
+        assert!(answer.double_registration.is_empty(), "at {}", n.peer);
+        assert_eq!(answer.basis.len(), 1);
+        assert!(
+            answer
+                .explanation(kampung_i18n::Lang::Id)
+                .contains("Kampunganyar"),
+            "still a resident of A at {}",
+            n.peer
+        );
+        let status = n.node.status(&Actor::local()).await.unwrap();
+        assert_eq!(status.double_registrations, 0);
+        assert_eq!(n.store.read(b, person.nik).await.unwrap().unwrap(), None);
+        assert!(n
+            .store
+            .read(a, person.nik)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_some());
     }
     mesh.stop().await;
 }

@@ -22,7 +22,7 @@
 //! | POST | `/v1/residents/check` | which records a write would refuse, and why |
 //! | GET | `/v1/residents/{nik}[?village=CODE]` | one full record (in one village) |
 //! | POST | `/v1/residents/register` | register one new resident of this node's village |
-//! | POST | `/v1/residents/{nik}/correct`, `/move-out`, `/deceased` | correct a record, record a move out or a death |
+//! | POST | `/v1/residents/{nik}/correct`, `/move-out`, `/deceased`, `/withdraw` | correct a record, record a move out or a death, withdraw a registration made in error |
 //! | GET | `/v1/status` | node, documents with heads and freshness, mesh counters |
 //! | GET | `/v1/peers` | connected peers |
 //!

@@ -49,6 +49,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::residents::correct,
         routes::residents::move_out,
         routes::residents::deceased,
+        routes::residents::withdraw,
         routes::verdict::verdict,
         routes::verdict::verdict_empty,
         routes::crossings::record,

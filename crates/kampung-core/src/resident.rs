@@ -211,6 +211,13 @@ pub fn text_problem(value: &str, multiline: bool) -> Option<FieldProblem> {
     None
 }
 
+/// Check one line of text a person typed as `name` (a field of a record,
+/// the reason for a withdrawal): not empty, not too long, no control or
+/// text-reordering characters, something visible.
+pub fn check_line(name: &'static str, value: &str) -> Result<(), RecordError> {
+    text(name, value)
+}
+
 fn text(name: &'static str, value: &str) -> Result<(), RecordError> {
     let n = value.trim().chars().count();
     if n == 0 {

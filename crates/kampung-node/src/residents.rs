@@ -619,6 +619,42 @@ impl Node {
             .await
     }
 
+    /// Withdraw a registration of this village made in error (one side of
+    /// a double registration, or a record that should never have been
+    /// made): the record leaves the village's document as one signed
+    /// change whose message keeps `reason` and the person who did it, so
+    /// the auditor sees it in the history; every node's index follows.
+    /// Durable when this returns, then announced. Returns the record as it
+    /// was.
+    pub async fn withdraw_registration(
+        &self,
+        by: &Actor,
+        nik: Nik,
+        reason: &str,
+    ) -> Result<Resident, NodeError> {
+        by.require(Permission::WriteResidents, "write residents")?;
+        let village = self.own_village()?;
+        let reason = reason.trim();
+        kampung_core::resident::check_line("reason", reason)
+            .map_err(|e| NodeError::new(ErrorCode::Refused, e.to_string()))?;
+        let signed_ms = self.signing_now()?;
+        let Some(record) = self.store().read(village, nik).await?? else {
+            return Err(NodeError::new(
+                ErrorCode::NotRegistered,
+                format!("{nik} is not registered in this village: there is nothing to withdraw"),
+            ));
+        };
+        let (report, announce) = self
+            .store()
+            .withdraw(village, nik, reason.to_string(), signed_ms, by.author())
+            .await??;
+        if report.changed > 0 {
+            self.metrics().resident_writes.inc();
+            self.announce([announce]).await;
+        }
+        Ok(record)
+    }
+
     /// Make one change to a resident of this village.
     pub async fn change_record(
         &self,

@@ -46,6 +46,14 @@ enum Cmd {
         author: Option<kampung_core::Author>,
         reply: Reply<Result<Written, StoreError>>,
     },
+    Withdraw {
+        village: VillageCode,
+        nik: Nik,
+        reason: String,
+        now_ms: i64,
+        author: Option<kampung_core::Author>,
+        reply: Reply<Result<Written, StoreError>>,
+    },
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
     Read(
         VillageCode,
@@ -251,6 +259,29 @@ fn run<S: Storage>(
                 if let Ok((report, _)) = &result {
                     if report.added + report.changed > 0 {
                         changed(DocId::village(village), &report.heads);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            Cmd::Withdraw {
+                village,
+                nik,
+                reason,
+                now_ms,
+                author,
+                reply,
+            } => {
+                reg.set_author(author);
+                let doc = DocId::village(village);
+                let result = reg.heads(village).and_then(|before| {
+                    let report = reg.withdraw(village, nik, &reason, now_ms)?;
+                    let announce = announce_since(&mut reg, &doc, &before)?;
+                    Ok((report, announce))
+                });
+                reg.set_author(None);
+                if let Ok((report, _)) = &result {
+                    if report.changed > 0 {
+                        changed(doc, &report.heads);
                     }
                 }
                 let _ = reply.send(result);
@@ -646,6 +677,27 @@ impl StoreHandle {
             records,
             now_ms,
             progress,
+            author,
+            reply,
+        })
+        .await
+    }
+
+    /// Withdraw a registration of `village` made in error (see
+    /// [`kampung_store::Registry::withdraw`]), attributed to `author`.
+    pub async fn withdraw(
+        &self,
+        village: VillageCode,
+        nik: Nik,
+        reason: String,
+        now_ms: i64,
+        author: Option<kampung_core::Author>,
+    ) -> Result<Result<Written, StoreError>, Stopped> {
+        self.ask(|reply| Cmd::Withdraw {
+            village,
+            nik,
+            reason,
+            now_ms,
             author,
             reply,
         })

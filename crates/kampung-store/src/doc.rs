@@ -315,6 +315,33 @@ impl VillageDoc {
         })
     }
 
+    /// Withdraw a registration made in error: remove the record, as one
+    /// change by `actor` whose message says why (the record stays in the
+    /// document's history, for the auditor). `None` if there is no record.
+    pub fn withdraw(
+        &mut self,
+        actor: &ActorId,
+        nik: Nik,
+        reason: &str,
+        now_ms: i64,
+        author: Option<&kampung_core::Author>,
+    ) -> Result<Option<ChangeHash>, DocError> {
+        let key = nik.to_string();
+        if self.doc.get(&self.residents, key.as_str())?.is_none() {
+            return Ok(None);
+        }
+        if self.doc.get_actor() != actor {
+            self.doc.set_actor(actor.clone());
+        }
+        let mut tx = self.doc.transaction();
+        tx.delete(&self.residents, key.as_str())?;
+        let message = kampung_core::Author::stamp(format!("withdraw {key}: {reason}"), author);
+        let options = CommitOptions::default()
+            .with_message(message)
+            .with_time(now_ms / 1000);
+        Ok(tx.commit_with(options).0)
+    }
+
     /// The record of one resident, if this village has one.
     pub fn get(&self, nik: Nik) -> Result<Option<Resident>, DocError> {
         let key = nik.to_string();

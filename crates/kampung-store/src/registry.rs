@@ -491,6 +491,86 @@ impl<S: Storage> Registry<S> {
         Ok(report)
     }
 
+    /// Withdraw a registration of `village` made in error (see
+    /// [`VillageDoc::withdraw`]): one signed change, durable, then the NIK
+    /// leaves the index for this village. Nothing changes (and the report
+    /// says so) if the village has no record of `nik`.
+    pub fn withdraw(
+        &mut self,
+        village: VillageCode,
+        nik: Nik,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<WriteReport, StoreError> {
+        if banyuwangi::village(village).is_none() {
+            return Err(StoreError::UnknownVillage(village.to_string()));
+        }
+        let location = self.storage.location();
+        let actor = self.actor.clone();
+        let author = self.author.clone();
+        let loaded = self.doc(village)?;
+        let before = loaded.doc.heads();
+        let hash = match loaded
+            .doc
+            .withdraw(&actor, nik, reason, now_ms, author.as_ref())
+        {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                return Ok(WriteReport {
+                    unchanged: 1,
+                    heads: before,
+                    ..WriteReport::default()
+                })
+            }
+            Err(e) => {
+                self.docs.remove(&village);
+                return Err(doc_err(&location, village, e));
+            }
+        };
+        let id = DocId::village(village);
+        let stored = self.sign(&id, &[hash], now_ms).and_then(|sigs| {
+            let Some(loaded) = self.docs.get_mut(&village) else {
+                return Err(StoreError::Io {
+                    location: location.clone(),
+                    reason: "document cache lost an entry".into(),
+                });
+            };
+            let chunk = loaded.doc.save_after(&before);
+            let heads = loaded.doc.heads();
+            let seq = self
+                .storage
+                .append(&id, &chunk, &heads_to_bytes(&heads), &sigs)?;
+            self.storage.flush()?;
+            loaded
+                .signed
+                .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+            loaded.chunks += 1;
+            loaded.chunk_bytes += chunk.len();
+            loaded.last_seq = seq;
+            Ok(heads)
+        });
+        let heads = match stored {
+            Ok(heads) => heads,
+            Err(e) => {
+                self.docs.remove(&village);
+                return Err(e);
+            }
+        };
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
+        {
+            let mut lookups = self.lookups.write();
+            lookups.index.set(nik, ordinal, None);
+            lookups.indexed.insert(village, heads.clone());
+        }
+        debug!(%village, %nik, "registration withdrawn");
+        self.maybe_compact(village)?;
+        Ok(WriteReport {
+            changed: 1,
+            heads,
+            ..WriteReport::default()
+        })
+    }
+
     /// Bring the index along a village's applied changes (once they are
     /// durable: see [`Registry::write`]).
     fn index_applied(&mut self, village: VillageCode, applied: &Applied, touched: &[&Resident]) {

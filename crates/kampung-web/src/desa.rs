@@ -65,6 +65,9 @@ pub fn row(lang: Lang, r: &Resident) -> ResidentRow {
 pub struct ListQuery {
     #[serde(default)]
     cari: String,
+    /// Set after a withdrawal: the NIK withdrawn.
+    #[serde(default)]
+    ditarik: String,
     #[serde(default)]
     status: String,
     #[serde(default)]
@@ -176,8 +179,54 @@ pub async fn page(
                 (nik.to_string(), note)
             })
             .collect(),
-        shell: Shell::new(&state, &v, "desa-title", "/desa").await,
+        shell: match Nik::parse(&q.ditarik, state.node().this_year()) {
+            Ok(nik) => Shell::new(&state, &v, "desa-title", "/desa")
+                .await
+                .with_flash("ok", v.tr().a("desa-withdrawn", "nik", nik.nik())),
+            Err(_) => Shell::new(&state, &v, "desa-title", "/desa").await,
+        },
     })
+}
+
+/// The form withdrawing a registration made in error.
+#[derive(Debug, Default, Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    alasan: String,
+    /// The clerk ticked "I am sure" (`ya`).
+    #[serde(default)]
+    yakin: String,
+}
+
+/// `POST /desa/warga/{nik}/tarik`: withdraw a registration made in error,
+/// then back to the list, which says so.
+pub async fn withdraw(
+    State(state): State<WebState>,
+    v: Viewer,
+    Path(nik): Path<String>,
+    Form(f): Form<WithdrawForm>,
+) -> Response {
+    if let Err(e) = check_csrf(&v, &f.csrf) {
+        return error_page(&state, &v, &e).await;
+    }
+    let nik = match parse_nik_path(&state, &nik) {
+        Ok(nik) => nik,
+        Err(e) => return error_page(&state, &v, &e).await,
+    };
+    if f.yakin != "ya" {
+        let e = bad("yakin", "tick the box to confirm the withdrawal".into());
+        return resident_page(&state, &v, nik, None, Some(refusal_text(v.lang, &e))).await;
+    }
+    match state
+        .node()
+        .withdraw_registration(&v.actor, nik, &f.alasan)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/desa?ditarik={nik}")).into_response(),
+        Err(e) => resident_page(&state, &v, nik, None, Some(refusal_text(v.lang, &e))).await,
+    }
 }
 
 /// The form of a record's fields (to add or correct one).

@@ -91,6 +91,7 @@ pub fn router(app: AppState) -> Router {
         .route("/desa", get(desa::page))
         .route("/desa/warga/{nik}", get(desa::resident))
         .route("/desa/warga/{nik}/ubah", post(desa::change))
+        .route("/desa/warga/{nik}/tarik", post(desa::withdraw))
         .route("/desa/baru", get(desa::new_form).post(desa::register))
         .route(
             "/desa/impor",

@@ -361,6 +361,88 @@ async fn an_import_writes_nothing_until_a_file_without_errors_is_confirmed() {
     }
 }
 
+/// A clerk withdraws a registration made in error: only with a reason and
+/// the box ticked; then the list says so and the verdict no longer finds it.
+#[tokio::test]
+async fn a_clerk_withdraws_a_registration_made_in_error() {
+    let village = VillageCode::parse("35.10.15.2012").unwrap();
+    let site = Site::start(Role::Village { village }).await;
+    let clerk = site.person("sri", PersonRole::Clerk).await;
+    let node = site.running.node();
+    let nik = "3510155507959901";
+    let form = site.get("/desa/baru", &clerk).await;
+    let token = csrf(&form.body);
+    let p = site
+        .post_form(
+            "/desa/baru",
+            &clerk,
+            &format!(
+                "csrf={token}&nik={nik}&nama=Dewi+Kartika&jk=P&lahir=1995-07-15&kk=3510150101990001&dusun=Krajan&rt=1&rw=1&langkah=simpan"
+            ),
+        )
+        .await;
+    assert_eq!(
+        p.location,
+        format!("/desa/warga/{nik}?hasil=saved"),
+        "{}",
+        p.body
+    );
+    let page = site.get(&format!("/desa/warga/{nik}"), &clerk).await;
+    assert!(
+        page.body.contains("Tarik pendaftaran (salah daftar)"),
+        "{}",
+        page.body
+    );
+
+    // Not ticked: refused, nothing written.
+    let p = site
+        .post_form(
+            &format!("/desa/warga/{nik}/tarik"),
+            &clerk,
+            &format!("csrf={token}&alasan=salah+daftar"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("flash error"), "{}", p.body);
+    assert_eq!(
+        node.verdict(&Actor::local(), nik).unwrap().kind(),
+        "resident"
+    );
+    // No reason: refused in the clerk's language.
+    let p = site
+        .post_form(
+            &format!("/desa/warga/{nik}/tarik"),
+            &clerk,
+            &format!("csrf={token}&alasan=+&yakin=ya"),
+        )
+        .await;
+    assert!(p.body.contains("flash error"), "{}", p.body);
+    assert_eq!(
+        node.verdict(&Actor::local(), nik).unwrap().kind(),
+        "resident"
+    );
+
+    let p = site
+        .post_form(
+            &format!("/desa/warga/{nik}/tarik"),
+            &clerk,
+            &format!("csrf={token}&alasan=terdaftar+di+Desa+Rejosari&yakin=ya"),
+        )
+        .await;
+    assert_eq!(p.location, format!("/desa?ditarik={nik}"));
+    let list = site.get(&p.location, &clerk).await;
+    assert!(
+        list.body
+            .contains(&format!("Pendaftaran NIK {nik} sudah ditarik.")),
+        "{}",
+        list.body
+    );
+    assert_eq!(
+        node.verdict(&Actor::local(), nik).unwrap().kind(),
+        "non_resident"
+    );
+}
+
 /// A village site whose own certificate runs from `from_ms` to `until_ms`.
 async fn certified_site(village: VillageCode, from_ms: i64, until_ms: i64) -> Site {
     certified_site_with(village, from_ms, until_ms, &[]).await

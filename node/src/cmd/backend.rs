@@ -367,6 +367,25 @@ impl Backend {
         }
     }
 
+    /// Withdraw a registration of this village made in error; the record as it was.
+    pub fn withdraw(&self, nik: Nik, reason: String) -> anyhow::Result<Resident> {
+        if let Backend::Local { .. } = self {
+            let done = self.local(|n| async move {
+                n.withdraw_registration(&Actor::local(), nik, &reason).await
+            });
+            return done.unwrap_or_else(|| Err(anyhow::anyhow!("the local node has stopped")));
+        }
+        #[derive(serde::Deserialize)]
+        struct Withdrawn {
+            withdrawn: Resident,
+        }
+        let w: Withdrawn = self.remote()?.post(
+            &format!("/v1/residents/{nik}/withdraw"),
+            &json!({ "reason": reason }),
+        )?;
+        Ok(w.withdrawn)
+    }
+
     /// Every resident of `village`, in NIK order, page by page.
     pub fn residents(&self, village: VillageCode) -> anyhow::Result<Vec<Resident>> {
         const PAGE: usize = 500;

@@ -102,6 +102,19 @@ pub enum Command {
         #[arg(long, value_parser = date)]
         on: Option<Date>,
     },
+    /// Withdraw a registration of this village made in error (one side of
+    /// a double registration, say). The record leaves the village's list on
+    /// every node; its history keeps it, with the reason.
+    #[command(
+        after_help = "Example:\n  kampung resident withdraw 3510155203850001 --reason \"salah daftar: warga Desa Kampunganyar\""
+    )]
+    Withdraw {
+        /// The resident's NIK.
+        nik: String,
+        /// Why (kept in the document's history for the auditor).
+        #[arg(long)]
+        reason: String,
+    },
     /// Show the full record of a resident (from the documents).
     #[command(after_help = "Example:\n  kampung resident show 3510155203850001")]
     Show {
@@ -134,6 +147,12 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let village = super::own_village(&dir)?;
+    if let Command::Withdraw { nik, reason } = c {
+        let r = backend.withdraw(parse_nik(&nik)?, reason)?;
+        backend.close()?;
+        println!("{}: registration withdrawn ({})", r.nik, r.full_name);
+        return Ok(ExitCode::SUCCESS);
+    }
     let change = match c {
         Command::Add {
             nik,
@@ -178,7 +197,7 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
         ),
         Command::MoveOut { nik, to, on } => RecordChange::MoveOut(parse_nik(&nik)?, to, on),
         Command::Deceased { nik, on } => RecordChange::Deceased(parse_nik(&nik)?, on),
-        Command::Show { .. } => unreachable!("handled above"),
+        Command::Show { .. } | Command::Withdraw { .. } => unreachable!("handled above"),
     };
     let written = backend.change(change)?;
     backend.close()?;

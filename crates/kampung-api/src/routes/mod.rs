@@ -55,6 +55,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/residents/{nik}/correct", post(residents::correct))
         .route("/v1/residents/{nik}/move-out", post(residents::move_out))
         .route("/v1/residents/{nik}/deceased", post(residents::deceased))
+        .route("/v1/residents/{nik}/withdraw", post(residents::withdraw))
         .route("/v1/status", get(node::status))
         .route("/v1/peers", get(node::peers))
         .route("/v1/backup", get(node::backup))

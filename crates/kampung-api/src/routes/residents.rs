@@ -422,6 +422,22 @@ pub struct MoveOutRequest {
     pub on: Option<String>,
 }
 
+/// Why a registration is withdrawn.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Kept in the document's history with who withdrew it.
+    #[schema(example = "salah daftar: warga Desa Kampunganyar")]
+    pub reason: String,
+}
+
+/// The registration withdrawn: the record as it was.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawnResponse {
+    #[schema(value_type = schemas::Resident)]
+    pub withdrawn: Resident,
+}
+
 /// When a resident died, if known.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -577,4 +593,36 @@ pub async fn deceased(
     Ok(Json(
         state.mark_deceased(&caller.actor, nik, on).await?.into(),
     ))
+}
+
+/// Withdraw a registration of this village made in error (one side of a
+/// double registration, say): the record leaves the village's document as
+/// one signed change that keeps the reason and who did it.
+#[utoipa::path(
+    post,
+    path = "/v1/residents/{nik}/withdraw",
+    tag = "residents",
+    params(("nik" = String, Path, description = "16 digits", example = "3510155203850001")),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "Withdrawn, durable and announced", body = WithdrawnResponse),
+        (status = 400, description = "`invalid_nik` or `invalid_body`", body = ErrorBody),
+        (status = 403, description = "`not_a_village_node`", body = ErrorBody),
+        (status = 404, description = "`not_registered` in this village", body = ErrorBody),
+        (status = 422, description = "`refused`: an empty or unreadable reason", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+        (status = 503, description = "`shutting_down` or `clock_off`", body = ErrorBody),
+    )
+)]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(nik): Path<String>,
+    ApiJson(body): ApiJson<WithdrawRequest>,
+) -> Result<Json<WithdrawnResponse>, ApiError> {
+    let nik = path_nik(&state, &nik)?;
+    let withdrawn = state
+        .withdraw_registration(&caller.actor, nik, &body.reason)
+        .await?;
+    Ok(Json(WithdrawnResponse { withdrawn }))
 }

@@ -534,3 +534,62 @@ fn a_write_is_visible_to_readers_only_once_it_is_durable() {
     );
     assert_eq!(registry.lookups().read().index().all(r.nik).len(), 1);
 }
+
+#[test]
+fn a_withdrawn_registration_leaves_the_index_here_and_at_replicas() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut office = open_mem(&storage);
+    let mut replica =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![4u8; 32]), 2026).unwrap();
+    let id = DocId::village(code(0));
+    let (kept, wrong) = (person(1, 0), person(2, 0));
+    office
+        .write(code(0), &[kept.clone(), wrong.clone()], 1, &mut |_| {})
+        .unwrap();
+    let sync = |from: &mut Registry<Arc<MemoryStorage>>, to: &mut Registry<MemoryStorage>| {
+        let have = to.doc_heads_of(&id).unwrap_or_default();
+        let page = from.changes_since(&id, &have, 1 << 20).unwrap();
+        to.apply_remote(&id, &page.changes, &[], &AcceptAll)
+            .unwrap()
+            .unwrap();
+    };
+    sync(&mut office, &mut replica);
+    assert_eq!(replica.lookup(&wrong.nik.to_string()).kind(), "resident");
+
+    let report = office
+        .withdraw(code(0), wrong.nik, "salah daftar", 2)
+        .unwrap();
+    assert_eq!(report.changed, 1);
+    assert_eq!(office.lookup(&wrong.nik.to_string()).kind(), "non_resident");
+    assert_eq!(office.get(wrong.nik).unwrap(), None);
+    assert_eq!(office.lookup(&kept.nik.to_string()).kind(), "resident");
+    // The history keeps the record and says why it went.
+    let last = office
+        .doc(code(0))
+        .unwrap()
+        .doc
+        .automerge()
+        .get_changes(&[])
+        .last()
+        .map(|c| c.message().map(str::to_string));
+    assert_eq!(
+        last.flatten().as_deref(),
+        Some(format!("withdraw {}: salah daftar", wrong.nik).as_str())
+    );
+
+    sync(&mut office, &mut replica);
+    assert_eq!(
+        replica.lookup(&wrong.nik.to_string()).kind(),
+        "non_resident"
+    );
+    assert_eq!(replica.lookup(&kept.nik.to_string()).kind(), "resident");
+    assert!(replica.verify_index().unwrap().is_empty());
+
+    // Nothing left to withdraw; and the withdrawal was durable.
+    let again = office.withdraw(code(0), wrong.nik, "lagi", 3).unwrap();
+    assert_eq!((again.changed, again.unchanged), (0, 1));
+    drop(office);
+    let mut reopened = open_mem(&storage);
+    assert_eq!(reopened.get(wrong.nik).unwrap(), None);
+    assert!(reopened.verify_index().unwrap().is_empty());
+}
