@@ -406,6 +406,7 @@ operator-status = Status
 operator-development = Development mode: this node has no root key, so it accepts any change from any peer and listens on this machine only. For a real mesh: kampung trust root ROOT.pub
 health-store_unresponsive = The data store is not answering: writes and checks are waiting.
 health-store_stopped = The data store has stopped: restart the node.
+health-store_failing = The data store cannot write (the disk is full or failing): nothing is saved. Free some space; writing resumes by itself.
 health-disk_low = The disk is nearly full: free some space, or writes will fail.
 health-disk_unreadable = The free space of the disk cannot be read.
 health-no_certificate = This node has no certificate from the regency administrator: other nodes will not admit it.

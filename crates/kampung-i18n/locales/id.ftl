@@ -403,6 +403,7 @@ operator-status = Keadaan
 operator-development = Mode pengembangan: node ini tidak memiliki kunci root, sehingga menerima perubahan apa pun dari peer mana pun dan hanya mendengarkan di mesin ini. Untuk jaringan sungguhan: kampung trust root ROOT.pub
 health-store_unresponsive = Penyimpanan data tidak menjawab: penulisan dan pemeriksaan tertunda.
 health-store_stopped = Penyimpanan data berhenti: jalankan ulang node.
+health-store_failing = Penyimpanan data tidak dapat menulis (disk penuh atau rusak): tidak ada yang tersimpan. Kosongkan ruang disk; penyimpanan pulih sendiri.
 health-disk_low = Disk hampir penuh: kosongkan sebagian ruang, atau penulisan akan gagal.
 health-disk_unreadable = Ruang kosong disk tidak dapat dibaca.
 health-no_certificate = Node ini belum memiliki sertifikat dari administrator kabupaten: node lain tidak akan menerimanya.

@@ -33,7 +33,7 @@ impl Default for HealthConfig {
 /// Something that keeps the node from doing its job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HealthProblem {
-    /// Stable: `store_unresponsive`, `store_stopped`, `disk_low`,
+    /// Stable: `store_unresponsive`, `store_stopped`, `store_failing`, `disk_low`,
     /// `disk_unreadable`, `no_certificate`, `clock_before_certificate`,
     /// `certificate_not_in_force`, `clock_off`.
     pub code: &'static str,
@@ -66,6 +66,15 @@ impl Node {
                 "the store has stopped (see the node's log for why): restart the node".into(),
             )),
             Ok(Ok(_)) => {}
+        }
+        if self.store().storage_failing() {
+            problems.push(problem(
+                "store_failing",
+                "the store cannot write (the disk is full, or failing): nothing is saved; \
+                 verdicts still answer from the index. Free some space: writing resumes \
+                 by itself at the next request"
+                    .into(),
+            ));
         }
         let health = self.health_config();
         if let Some(dir) = &health.data_dir {

@@ -159,6 +159,8 @@ pub struct StoreHandle {
     events: broadcast::Sender<DocChanged>,
     verifier: Arc<dyn ChangeVerifier + Send + Sync>,
     lookups: SharedLookups,
+    /// The storage failed (a full disk) and could not be reopened yet.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -183,9 +185,19 @@ pub fn spawn_store<S: Storage>(
     let notify = events.clone();
     let thread_verifier = verifier.clone();
     let lookups = registry.lookups().clone();
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let thread_failing = failing.clone();
     let join = std::thread::Builder::new()
         .name("kampung-store".into())
-        .spawn(move || run(registry, rx, thread_verifier.as_ref(), &notify))
+        .spawn(move || {
+            run(
+                registry,
+                rx,
+                thread_verifier.as_ref(),
+                &notify,
+                &thread_failing,
+            )
+        })
         .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
     (
         StoreHandle {
@@ -193,6 +205,7 @@ pub fn spawn_store<S: Storage>(
             events,
             verifier,
             lookups,
+            failing,
         },
         join,
     )
@@ -208,6 +221,7 @@ fn run<S: Storage>(
     mut rx: mpsc::Receiver<Cmd>,
     verifier: &dyn ChangeVerifier,
     events: &broadcast::Sender<DocChanged>,
+    failing: &std::sync::atomic::AtomicBool,
 ) -> Result<(), StoreError> {
     let changed = |doc: DocId, heads: &[ChangeHash]| {
         let _ = events.send(DocChanged {
@@ -215,7 +229,9 @@ fn run<S: Storage>(
             heads: heads.to_vec(),
         });
     };
+    let mut recovery = Recovery::default();
     while let Some(cmd) = rx.blocking_recv() {
+        recovery.attempt(&mut reg);
         match cmd {
             Cmd::Write {
                 village,
@@ -462,13 +478,52 @@ fn run<S: Storage>(
                 let _ = r.send(reg.checkpoint());
             }
         }
+        // At once after a command that met a failure: a write answered
+        // with an error must not be read back from the storage's cache.
+        recovery.attempt(&mut reg);
+        failing.store(recovery.failing(), std::sync::atomic::Ordering::Relaxed);
     }
     debug!("store task stopping: persisting the index");
+    recovery.attempt(&mut reg);
     let result = reg.checkpoint();
     if let Err(e) = &result {
         error!(error = %e, "could not persist the index at shutdown; it will be caught up at next start");
     }
     result
+}
+
+/// Reopening the storage after a failure (a full disk): at once after the
+/// command that met it, then before each command while it still fails (a
+/// command cannot use a storage that did not reopen anyway).
+#[derive(Debug, Default)]
+struct Recovery {
+    failing: bool,
+}
+
+impl Recovery {
+    fn attempt<S: Storage>(&mut self, reg: &mut Registry<S>) {
+        if !reg.storage_needs_recovery() {
+            return;
+        }
+        match reg.recover_storage() {
+            Ok(()) => {
+                if std::mem::take(&mut self.failing) {
+                    warn!("the store writes again");
+                }
+            }
+            Err(e) => {
+                if !self.failing {
+                    error!(error = %e, "the store cannot write; it is tried again at each request");
+                }
+                self.failing = true;
+            }
+        }
+    }
+
+    /// The storage failed and could not be reopened yet.
+    fn failing(&self) -> bool {
+        self.failing
+    }
 }
 
 impl StoreHandle {
@@ -482,6 +537,13 @@ impl StoreHandle {
     /// read, shared with the store task: read them on the caller's thread
     /// instead of queueing behind writes. The store updates them before it
     /// acknowledges a write, so a caller reads its own writes.
+    /// The storage failed (a full disk, say) and could not be reopened
+    /// yet: documents can be neither written nor read from it (verdicts,
+    /// from the index, still answer). It is tried again at each request.
+    pub fn storage_failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn lookups(&self) -> &SharedLookups {
         &self.lookups
     }

@@ -16,14 +16,22 @@ pub struct LocalTable(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Sled { tree: sled::Tree, location: String },
+    /// A tree of the node's database, looked up by name at each use, so
+    /// that it follows the database when it is reopened after a failure.
+    Sled {
+        storage: crate::storage::sled_storage::SledStorage,
+        name: String,
+    },
     Memory(Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>),
 }
 
 impl fmt::Debug for LocalTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Inner::Sled { location, .. } => write!(f, "LocalTable(sled {location})"),
+            Inner::Sled { storage, name } => {
+                use crate::Storage as _;
+                write!(f, "LocalTable(sled {} {name})", storage.location())
+            }
             Inner::Memory(_) => f.write_str("LocalTable(memory)"),
         }
     }
@@ -37,15 +45,11 @@ impl LocalTable {
         LocalTable(Inner::Memory(Arc::default()))
     }
 
-    pub(crate) fn sled(tree: sled::Tree, location: String) -> LocalTable {
-        LocalTable(Inner::Sled { tree, location })
-    }
-
-    fn io(location: &str, e: sled::Error) -> StoreError {
-        StoreError::Io {
-            location: location.to_string(),
-            reason: e.to_string(),
-        }
+    pub(crate) fn sled(
+        storage: crate::storage::sled_storage::SledStorage,
+        name: String,
+    ) -> LocalTable {
+        LocalTable(Inner::Sled { storage, name })
     }
 
     fn mem<T>(
@@ -57,20 +61,22 @@ impl LocalTable {
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => tree
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
                 .get(key)
                 .map(|v| v.map(|v| v.to_vec()))
-                .map_err(|e| Self::io(location, e)),
+                .map_err(|e| storage.io(e)),
             Inner::Memory(m) => Ok(Self::mem(m, |m| m.get(key).cloned())),
         }
     }
 
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => tree
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
                 .insert(key, value)
                 .map(|_| ())
-                .map_err(|e| Self::io(location, e)),
+                .map_err(|e| storage.io(e)),
             Inner::Memory(m) => {
                 Self::mem(m, |m| m.insert(key.to_vec(), value.to_vec()));
                 Ok(())
@@ -80,10 +86,11 @@ impl LocalTable {
 
     pub fn remove(&self, key: &[u8]) -> Result<(), StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => tree
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
                 .remove(key)
                 .map(|_| ())
-                .map_err(|e| Self::io(location, e)),
+                .map_err(|e| storage.io(e)),
             Inner::Memory(m) => {
                 Self::mem(m, |m| m.remove(key));
                 Ok(())
@@ -94,10 +101,11 @@ impl LocalTable {
     /// Every key, in order (the values are not copied).
     pub fn keys(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => tree
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
                 .iter()
                 .keys()
-                .map(|k| k.map(|k| k.to_vec()).map_err(|e| Self::io(location, e)))
+                .map(|k| k.map(|k| k.to_vec()).map_err(|e| storage.io(e)))
                 .collect(),
             Inner::Memory(m) => Ok(Self::mem(m, |m| m.keys().cloned().collect())),
         }
@@ -106,11 +114,12 @@ impl LocalTable {
     /// Every record whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => tree
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
                 .scan_prefix(prefix)
                 .map(|r| {
                     r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                        .map_err(|e| Self::io(location, e))
+                        .map_err(|e| storage.io(e))
                 })
                 .collect(),
             Inner::Memory(m) => Ok(Self::mem(m, |m| {
@@ -132,11 +141,12 @@ impl LocalTable {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => {
+            Inner::Sled { storage, name } => {
+                let tree = storage.tree(name)?;
                 let iter = tree.range(from.to_vec()..to.to_vec());
                 let conv = |r: sled::Result<(sled::IVec, sled::IVec)>| {
                     r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                        .map_err(|e| Self::io(location, e))
+                        .map_err(|e| storage.io(e))
                 };
                 if newest_first {
                     iter.rev().take(limit).map(conv).collect()
@@ -159,7 +169,7 @@ impl LocalTable {
     /// Number of records.
     pub fn len(&self) -> usize {
         match &self.0 {
-            Inner::Sled { tree, .. } => tree.len(),
+            Inner::Sled { storage, name } => storage.tree(name).map_or(0, |t| t.len()),
             Inner::Memory(m) => Self::mem(m, |m| m.len()),
         }
     }
@@ -171,9 +181,11 @@ impl LocalTable {
     /// Make every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         match &self.0 {
-            Inner::Sled { tree, location } => {
-                tree.flush().map(|_| ()).map_err(|e| Self::io(location, e))
-            }
+            Inner::Sled { storage, name } => storage
+                .tree(name)?
+                .flush()
+                .map(|_| ())
+                .map_err(|e| storage.io(e)),
             Inner::Memory(_) => Ok(()),
         }
     }
@@ -211,7 +223,7 @@ mod tests {
     fn memory_and_sled_tables_behave_alike() {
         exercise(&LocalTable::memory());
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        exercise(&LocalTable::sled(db.open_tree("t").unwrap(), "test".into()));
+        let storage = crate::storage::sled_storage::SledStorage::open(dir.path()).unwrap();
+        exercise(&LocalTable::sled(storage, "t".into()));
     }
 }

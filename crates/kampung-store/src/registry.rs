@@ -761,6 +761,24 @@ impl<S: Storage> Registry<S> {
         self.storage.flush()
     }
 
+    /// Whether the storage failed and must be recovered before it is
+    /// trusted again (see [`Storage::needs_recovery`]).
+    pub fn storage_needs_recovery(&self) -> bool {
+        self.storage.needs_recovery()
+    }
+
+    /// After a storage failure (a full disk): reopen the storage from what
+    /// is durable and read documents again from it, so that a write that
+    /// failed is not served, and writing works again once it can. The
+    /// index is untouched: it only ever follows durable writes.
+    pub fn recover_storage(&mut self) -> Result<(), StoreError> {
+        self.storage.recover()?;
+        self.docs.clear();
+        self.load_others()?;
+        info!(location = %self.storage.location(), "storage reopened after a failure");
+        Ok(())
+    }
+
     /// Bring the index of `village` up to its document, from the document's own diff.
     fn catch_up_index(&mut self, village: VillageCode) -> Result<(), StoreError> {
         let location = self.storage.location();

@@ -88,6 +88,17 @@ pub trait Storage: Send + Sync + 'static {
     fn size_on_disk(&self) -> Result<u64, StoreError>;
     /// A node-local table (never replicated): see [`crate::local`].
     fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError>;
+    /// An operation failed in a way that may leave the storage serving
+    /// what is not durable, or failing for good (sled after a full disk):
+    /// call [`Storage::recover`] before trusting it again.
+    fn needs_recovery(&self) -> bool {
+        false
+    }
+    /// Bring the storage back to what is durable (reopen it); an error if
+    /// it still cannot (try again later).
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Storage in memory, for tests and deterministic simulations.
@@ -349,5 +360,11 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         (**self).size_on_disk()
+    }
+    fn needs_recovery(&self) -> bool {
+        (**self).needs_recovery()
+    }
+    fn recover(&self) -> Result<(), StoreError> {
+        (**self).recover()
     }
 }

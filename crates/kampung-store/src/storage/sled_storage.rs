@@ -15,6 +15,8 @@
 //! acknowledging a write.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use super::{DocId, Sig, Storage, StoredDoc};
 use crate::StoreError;
@@ -42,9 +44,30 @@ fn segment_size(path: &Path) -> usize {
 }
 
 /// Documents and index in a sled database directory.
+///
+/// sled keeps the first IO error it meets and fails every later operation
+/// with it, and what it took into its cache before a failed flush may still
+/// be read back (a write answered with an error would seem stored). So
+/// after any error the store is marked for recovery
+/// ([`Storage::needs_recovery`]), and [`Storage::recover`] closes the
+/// database and opens it again from what is on disk: the node writes again
+/// by itself once the disk has room, and a write that failed is gone.
 #[derive(Debug, Clone)]
 pub struct SledStorage {
     path: PathBuf,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// `None` while closed after a failed recovery.
+    open: RwLock<Option<Open>>,
+    failed: AtomicBool,
+}
+
+/// The open database and its trees.
+#[derive(Debug, Clone)]
+struct Open {
     db: sled::Db,
     docs: sled::Tree,
     index: sled::Tree,
@@ -107,52 +130,84 @@ fn locked(e: &sled::Error) -> bool {
     }
 }
 
+/// Open (or create) the database at `path` and its trees.
+fn open_db(path: &Path) -> Result<Open, StoreError> {
+    let err = |source: sled::Error| {
+        StoreError::Open {
+        path: path.display().to_string(),
+        reason: match &source {
+            e if locked(e) => {
+                "the database is locked: is another kampung process using this data directory?"
+                    .to_string()
+            }
+            sled::Error::Corruption { .. } => format!(
+                "{source}: the database files are damaged; restore the data directory from a backup or a peer"
+            ),
+            _ => source.to_string(),
+        },
+    }
+    };
+    // sled's default cache is 1 GiB; documents are loaded once and the
+    // index lives in our own memory, so a small cache is enough.
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .segment_size(segment_size(path));
+    // A database dropped in this process a moment ago may still be held
+    // by sled's flusher thread until its last flush: wait for it a
+    // little before calling the directory locked by another process.
+    let mut waited = std::time::Duration::ZERO;
+    let db = loop {
+        match config.open() {
+            Err(e) if locked(&e) && waited < LOCK_WAIT => {
+                std::thread::sleep(LOCK_RETRY);
+                waited += LOCK_RETRY;
+            }
+            other => break other.map_err(err)?,
+        }
+    };
+    Ok(Open {
+        docs: db.open_tree("docs").map_err(err)?,
+        index: db.open_tree("index").map_err(err)?,
+        trust: db.open_tree("trust").map_err(err)?,
+        db,
+    })
+}
+
 impl SledStorage {
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source: sled::Error| {
-            StoreError::Open {
-            path: path.display().to_string(),
-            reason: match &source {
-                e if locked(e) => {
-                    "the database is locked: is another kampung process using this data directory?".to_string()
-                }
-                sled::Error::Corruption { .. } => format!(
-                    "{source}: the database files are damaged; restore the data directory from a backup or a peer"
-                ),
-                _ => source.to_string(),
-            },
-        }
-        };
-        // sled's default cache is 1 GiB; documents are loaded once and the
-        // index lives in our own memory, so a small cache is enough.
-        let config = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .segment_size(segment_size(path));
-        // A database dropped in this process a moment ago may still be held
-        // by sled's flusher thread until its last flush: wait for it a
-        // little before calling the directory locked by another process.
-        let mut waited = std::time::Duration::ZERO;
-        let db = loop {
-            match config.open() {
-                Err(e) if locked(&e) && waited < LOCK_WAIT => {
-                    std::thread::sleep(LOCK_RETRY);
-                    waited += LOCK_RETRY;
-                }
-                other => break other.map_err(err)?,
-            }
-        };
+        let open = open_db(path)?;
         Ok(SledStorage {
             path: path.to_path_buf(),
-            docs: db.open_tree("docs").map_err(err)?,
-            index: db.open_tree("index").map_err(err)?,
-            trust: db.open_tree("trust").map_err(err)?,
-            db,
+            shared: Arc::new(Shared {
+                open: RwLock::new(Some(open)),
+                failed: AtomicBool::new(false),
+            }),
         })
     }
 
-    fn io(&self, source: sled::Error) -> StoreError {
+    /// The open database, or why there is none.
+    fn db(&self) -> Result<Open, StoreError> {
+        match &*self.shared.open.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(open) => Ok(open.clone()),
+            None => Err(StoreError::Io {
+                location: self.path.display().to_string(),
+                reason: "the database is closed after a failed write (a full disk?); \
+                         it opens again by itself once it can"
+                    .into(),
+            }),
+        }
+    }
+
+    /// A node-local tree of this database (see [`crate::local`]).
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        let db = self.db()?;
+        db.db.open_tree(name).map_err(|e| self.io(e))
+    }
+
+    pub(crate) fn io(&self, source: sled::Error) -> StoreError {
+        self.shared.failed.store(true, Ordering::SeqCst);
         StoreError::Io {
             location: self.path.display().to_string(),
             reason: source.to_string(),
@@ -160,9 +215,10 @@ impl SledStorage {
     }
 
     fn chunk_keys(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+        let o = self.db()?;
         let prefix = chunk_prefix(doc);
         let mut keys = Vec::new();
-        for item in self.docs.scan_prefix(&prefix) {
+        for item in o.docs.scan_prefix(&prefix) {
             let (k, _) = item.map_err(|e| self.io(e))?;
             if let Some(seq) = seq_of(&k[prefix.len()..]) {
                 keys.push((seq, k));
@@ -174,8 +230,9 @@ impl SledStorage {
 
 impl Storage for SledStorage {
     fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
+        let o = self.db()?;
         let mut ids = Vec::new();
-        for k in self.docs.scan_prefix(HEADS).keys() {
+        for k in o.docs.scan_prefix(HEADS).keys() {
             let k = k.map_err(|e| self.io(e))?;
             ids.push(DocId::from_stored(
                 String::from_utf8_lossy(&k[HEADS.len()..]).into_owned(),
@@ -185,25 +242,26 @@ impl Storage for SledStorage {
     }
 
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .docs
+        let o = self.db()?;
+        Ok(o.docs
             .get(key(HEADS, doc))
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec()))
     }
 
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        let o = self.db()?;
         let Some(heads) = self.heads(doc)? else {
             return Ok(None);
         };
-        let snapshot = self
+        let snapshot = o
             .docs
             .get(key(SNAPSHOT, doc))
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec());
         let prefix = chunk_prefix(doc);
         let mut chunks = Vec::new();
-        for item in self.docs.scan_prefix(&prefix) {
+        for item in o.docs.scan_prefix(&prefix) {
             let (k, v) = item.map_err(|e| self.io(e))?;
             let seq = seq_of(&k[prefix.len()..]).ok_or_else(|| StoreError::CorruptDoc {
                 location: self.location(),
@@ -214,7 +272,7 @@ impl Storage for SledStorage {
         }
         let prefix = sig_prefix(doc);
         let mut signatures = Vec::new();
-        for item in self.docs.scan_prefix(&prefix) {
+        for item in o.docs.scan_prefix(&prefix) {
             let (k, v) = item.map_err(|e| self.io(e))?;
             if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
                 signatures.push((hash, v.to_vec()));
@@ -235,6 +293,7 @@ impl Storage for SledStorage {
         heads: &[u8],
         sigs: &[Sig],
     ) -> Result<u64, StoreError> {
+        let o = self.db()?;
         let seq = self.chunk_keys(doc)?.last().map_or(1, |(s, _)| s + 1);
         let mut batch = sled::Batch::default();
         for (hash, sig) in sigs {
@@ -242,7 +301,7 @@ impl Storage for SledStorage {
         }
         batch.insert(chunk_key(doc, seq), chunk);
         batch.insert(key(HEADS, doc), heads);
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
         Ok(seq)
     }
 
@@ -253,6 +312,7 @@ impl Storage for SledStorage {
         heads: &[u8],
         sigs: &[Sig],
     ) -> Result<(), StoreError> {
+        let o = self.db()?;
         let mut batch = sled::Batch::default();
         for (hash, sig) in sigs {
             batch.insert(sig_key(doc, hash), sig.as_slice());
@@ -262,10 +322,11 @@ impl Storage for SledStorage {
             batch.remove(k);
         }
         batch.insert(key(HEADS, doc), heads);
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))
+        o.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        let o = self.db()?;
         let mut batch = sled::Batch::default();
         batch.insert(key(SNAPSHOT, doc), snapshot);
         for (seq, k) in self.chunk_keys(doc)? {
@@ -273,41 +334,44 @@ impl Storage for SledStorage {
                 batch.remove(k);
             }
         }
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))
+        o.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
     fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        let o = self.db()?;
         let mut batch = sled::Batch::default();
         for (_, k) in self.chunk_keys(doc)? {
             batch.remove(k);
         }
-        for k in self.docs.scan_prefix(sig_prefix(doc)).keys() {
+        for k in o.docs.scan_prefix(sig_prefix(doc)).keys() {
             batch.remove(k.map_err(|e| self.io(e))?);
         }
         batch.remove(key(SNAPSHOT, doc));
         batch.remove(key(HEADS, doc));
-        self.docs.apply_batch(batch).map_err(|e| self.io(e))?;
-        self.index.remove(doc.as_str()).map_err(|e| self.io(e))?;
+        o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        o.index.remove(doc.as_str()).map_err(|e| self.io(e))?;
         Ok(())
     }
 
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .index
+        let o = self.db()?;
+        Ok(o.index
             .get(doc.as_str())
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec()))
     }
 
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
-        self.index
+        let o = self.db()?;
+        o.index
             .insert(doc.as_str(), bytes)
             .map_err(|e| self.io(e))?;
         Ok(())
     }
 
     fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.trust
+        let o = self.db()?;
+        o.trust
             .iter()
             .values()
             .map(|v| v.map(|v| v.to_vec()).map_err(|e| self.io(e)))
@@ -315,12 +379,14 @@ impl Storage for SledStorage {
     }
 
     fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
-        self.trust.insert(id, bytes).map_err(|e| self.io(e))?;
+        let o = self.db()?;
+        o.trust.insert(id, bytes).map_err(|e| self.io(e))?;
         Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| self.io(e))?;
+        let o = self.db()?;
+        o.db.flush().map_err(|e| self.io(e))?;
         Ok(())
     }
 
@@ -329,14 +395,25 @@ impl Storage for SledStorage {
     }
 
     fn local_table(&self, name: &str) -> Result<crate::local::LocalTable, StoreError> {
-        let tree = self
-            .db
-            .open_tree(format!("local/{name}"))
-            .map_err(|e| self.io(e))?;
-        Ok(crate::local::LocalTable::sled(tree, self.location()))
+        let name = format!("local/{name}");
+        self.tree(&name)?;
+        Ok(crate::local::LocalTable::sled(self.clone(), name))
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db.size_on_disk().map_err(|e| self.io(e))
+        self.db()?.db.size_on_disk().map_err(|e| self.io(e))
+    }
+
+    fn needs_recovery(&self) -> bool {
+        self.shared.failed.load(Ordering::SeqCst)
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut open = self.shared.open.write().unwrap_or_else(|p| p.into_inner());
+        // Close first: sled holds the directory's lock until its last handle goes.
+        drop(open.take());
+        *open = Some(open_db(&self.path)?);
+        self.shared.failed.store(false, Ordering::SeqCst);
+        Ok(())
     }
 }
