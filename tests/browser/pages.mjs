@@ -339,6 +339,18 @@ async function clerk(browser, a) {
   await Promise.all([page.waitForURL(/diubah=1/), page.locator('form[action="/desa/impor/konfirmasi"] button').click()]);
   await page.goto(`${a.origin}/desa?cari=${GOOD}`);
   check((await page.textContent('table')).includes('Sulastri'), 'the confirmed change was not written');
+
+  // Agus Salim's registration was a mistake: withdrawn with a reason and
+  // the box ticked; the list says so and no longer finds him.
+  await page.goto(`${a.origin}/desa/warga/${FIXED}`);
+  await page.fill('#alasan', 'salah daftar: warga Desa Rejosari');
+  await page.getByLabel('Saya yakin pendaftaran ini keliru').check();
+  await page.locator('form[action$="/tarik"]').scrollIntoViewIfNeeded();
+  await shot(page, '12c-warga-tarik');
+  await Promise.all([page.waitForURL(/ditarik=/), page.getByRole('button', { name: 'Tarik pendaftaran' }).click()]);
+  check((await page.textContent('.flash.ok')).includes(`Pendaftaran NIK ${FIXED} sudah ditarik`), 'the withdrawal was not confirmed');
+  await page.goto(`${a.origin}/desa?cari=${FIXED}`);
+  check(await page.locator('tbody tr').count() === 0, 'the withdrawn registration is still listed');
   await ctx.close();
 }
 
