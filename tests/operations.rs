@@ -363,3 +363,64 @@ fn a_rotated_key_takes_over_its_village_and_the_old_key_is_refused() {
     let mut nodes: Vec<&mut Node> = vec![&mut a, &mut b, &mut old];
     stop_all(&mut nodes);
 }
+
+/// The forged-village case: a node whose `role.toml` was edited to claim
+/// village B (its certificate says A) imports B's residents, signed with
+/// its own key. `audit verify` flags them; `kampung repair` backs the node
+/// up, takes them out and rebuilds the index; the audit then passes, A's
+/// own residents are untouched, and the backup still holds what was taken.
+#[test]
+fn repair_takes_a_forged_villages_writes_out_after_a_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut root = Root::new(dir);
+    let (a, own) = village(&mut root, dir, A, 40, 3);
+    root.hand_out(&[&a]);
+    a.ok(&["audit", "verify"]);
+
+    let role = a.data.join("role.toml");
+    let claimed = std::fs::read_to_string(&role).unwrap().replace(A, B);
+    std::fs::write(&role, claimed).unwrap();
+    let forged = Csv::generate(B, 15, 4, &dir.join("forged.csv"));
+    a.ok(&["import", forged.path_str()]);
+    let audit = a.cli(&["audit", "verify"]);
+    assert!(!audit.status.success(), "the forged writes pass the audit");
+    assert!(
+        String::from_utf8_lossy(&audit.stdout).contains(&format!("v/{B}")),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+
+    let backup = dir.join("before-repair.tar");
+    let out = a.ok(&["repair", "--backup", s(&backup)]);
+    assert!(
+        out.contains(&format!("v/{B}")) && out.contains("removed whole"),
+        "{out}"
+    );
+    assert!(out.contains("audit: ALL GOOD"), "{out}");
+    a.ok(&["audit", "verify"]);
+    for row in forged.rows.iter().take(5) {
+        assert_eq!(
+            a.json(&["lookup", &row.nik, "--json"])["kind"],
+            "non_resident",
+            "{}",
+            row.nik
+        );
+    }
+    let active = own.rows.iter().find(|r| r.status == "active").unwrap();
+    assert_eq!(
+        a.json(&["lookup", &active.nik, "--json"])["kind"],
+        "resident"
+    );
+    a.ok(&["index", "verify"]);
+
+    // The backup was taken before: it still holds the forged document,
+    // which a restore checks as it would a peer's, and refuses.
+    let r = restore_into(&dir.join("restored"), &backup);
+    let said = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(
+        said.contains(&format!("v/{B}")) && said.contains("may not write the residents"),
+        "{said}"
+    );
+}

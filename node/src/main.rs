@@ -113,6 +113,12 @@ enum Command {
         after_help = "Examples:\n  kampung backup --out /var/backups/kampung/desa-$(date +%F).tar\n  kampung --data /var/lib/kampung backup --out desa.tar"
     )]
     Backup(cmd::backup::BackupArgs),
+    /// On a stopped node, after a backup: take out every stored change the
+    /// audit refuses (and what depends on them), rebuild the index, audit.
+    #[command(
+        after_help = "Examples:\n  kampung repair\n  kampung repair --backup /var/backups/kampung/before-repair.tar"
+    )]
+    Repair(cmd::repair::RepairArgs),
     /// Restore a backup into a new data directory (--data; it must be empty).
     #[command(
         after_help = "Example:\n  kampung --data /var/lib/kampung restore desa-2026-12-01.tar\n  kampung run   # catches up from its peers"
@@ -158,6 +164,7 @@ fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c),
         Command::Backup(a) => cmd::backup::backup(&data, a),
         Command::Restore(a) => cmd::backup::restore_cmd(&data, a),
+        Command::Repair(a) => cmd::repair::run(&data, a),
         Command::Completions(a) => cmd::manual::completions(Cli::command(), a),
         Command::Manpages(a) => cmd::manual::manpages(Cli::command(), a),
     };

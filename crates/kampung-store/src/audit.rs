@@ -452,6 +452,97 @@ impl DocAudit<'_> {
     }
 }
 
+/// The write signatures stored for a document that decode, sign the change
+/// they are stored under, verify, are not from the future and (with a
+/// roster) were made by a writer allowed to write it then: `(change,
+/// signer, encoding)`. Each one refused is a failure in `a`.
+fn accepted_signatures<'s>(
+    id: &DocId,
+    stored: &'s StoredDoc,
+    roster: Option<&Roster>,
+    now_ms: i64,
+    a: &mut DocAudit<'_>,
+) -> Vec<(&'s [u8; 32], NodeKey, &'s Vec<u8>)> {
+    let target = write_target(id);
+    let mut accepted = Vec::new();
+    for (hash, bytes) in &stored.signatures {
+        let at = ChangeHash(*hash);
+        let sig = match WriteSignature::decode(bytes) {
+            Ok(sig) => sig,
+            Err(e) => {
+                a.fail(
+                    FailureKind::MalformedSignature,
+                    None,
+                    &[at],
+                    format!("the write signature stored for change {at} does not decode: {e}"),
+                );
+                continue;
+            }
+        };
+        let signer = sig.signer.to_string();
+        if sig.change != *hash || sig.doc != id.as_str() {
+            a.fail(
+                FailureKind::MalformedSignature,
+                Some(signer),
+                &[at],
+                format!(
+                    "the signature stored for change {at} signs change {} of {}",
+                    ChangeHash(sig.change),
+                    sig.doc
+                ),
+            );
+            continue;
+        }
+        if let Err(e) = sig.verify_signature() {
+            a.fail(
+                FailureKind::BadSignature,
+                Some(signer),
+                &[at],
+                format!("{e}: it was altered, or was not made by its claimed signer"),
+            );
+            continue;
+        }
+        if sig.signed_ms > now_ms + MAX_CLOCK_SKEW_MS {
+            a.fail(
+                FailureKind::FromTheFuture,
+                Some(signer),
+                &[at],
+                format!(
+                    "signed at {} ms, after the time of this audit ({now_ms} ms)",
+                    sig.signed_ms
+                ),
+            );
+            continue;
+        }
+        if let (Some(roster), Some(target)) = (roster, target.as_ref()) {
+            if let Err(denial) = roster.may_write(&sig.signer, target, sig.signed_ms) {
+                a.fail(
+                    FailureKind::NotAuthorised,
+                    Some(signer),
+                    &[at],
+                    format!("signed at {} ms: {denial}", sig.signed_ms),
+                );
+                continue;
+            }
+        }
+        accepted.push((hash, sig.signer, bytes));
+    }
+    accepted
+}
+
+/// The changes of `metas` that no accepted signature of their own writer
+/// covers (the genesis, which every node makes itself, needs none).
+fn unsigned_changes(
+    metas: &[automerge::ChangeMetadata<'_>],
+    signed: &[([u8; 32], NodeKey)],
+    genesis: Option<ChangeHash>,
+) -> HashSet<[u8; 32]> {
+    let owned = crate::registry::meta_refs(metas);
+    let refs = crate::registry::as_refs(&owned);
+    let exempt = |h: &[u8; 32], _: &[u8]| Some(ChangeHash(*h)) == genesis;
+    uncovered(&refs, signed, exempt).into_iter().collect()
+}
+
 fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i64) -> DocReport {
     let mut report = DocReport {
         doc: id.to_string(),
@@ -559,82 +650,18 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     let in_doc: HashSet<ChangeHash> = metas.iter().map(|m| m.hash).collect();
 
     // The signatures: each must be sound; with a root, its signer allowed.
-    let target = write_target(id);
-    let mut signed: Vec<([u8; 32], NodeKey)> = Vec::new();
-    for (hash, bytes) in &stored.signatures {
-        let at = ChangeHash(*hash);
-        let sig = match WriteSignature::decode(bytes) {
-            Ok(sig) => sig,
-            Err(e) => {
-                a.fail(
-                    FailureKind::MalformedSignature,
-                    None,
-                    &[at],
-                    format!("the write signature stored for change {at} does not decode: {e}"),
-                );
-                continue;
-            }
-        };
-        let signer = sig.signer.to_string();
-        if sig.change != *hash || sig.doc != id.as_str() {
-            a.fail(
-                FailureKind::MalformedSignature,
-                Some(signer),
-                &[at],
-                format!(
-                    "the signature stored for change {at} signs change {} of {}",
-                    ChangeHash(sig.change),
-                    sig.doc
-                ),
-            );
-            continue;
-        }
-        if let Err(e) = sig.verify_signature() {
-            a.fail(
-                FailureKind::BadSignature,
-                Some(signer),
-                &[at],
-                format!("{e}: it was altered, or was not made by its claimed signer"),
-            );
-            continue;
-        }
-        if sig.signed_ms > now_ms + MAX_CLOCK_SKEW_MS {
-            a.fail(
-                FailureKind::FromTheFuture,
-                Some(signer),
-                &[at],
-                format!(
-                    "signed at {} ms, after the time of this audit ({now_ms} ms)",
-                    sig.signed_ms
-                ),
-            );
-            continue;
-        }
-        if let (Some(roster), Some(target)) = (roster, target.as_ref()) {
-            if let Err(denial) = roster.may_write(&sig.signer, target, sig.signed_ms) {
-                a.fail(
-                    FailureKind::NotAuthorised,
-                    Some(signer),
-                    &[at],
-                    format!("signed at {} ms: {denial}", sig.signed_ms),
-                );
-                continue;
-            }
-        }
-        report.signatures_valid += 1;
-        if !in_doc.contains(&at) {
-            report.signatures_unused += 1;
-        }
-        signed.push((sig.change, sig.signer));
-    }
+    let accepted = accepted_signatures(id, stored, roster, now_ms, &mut a);
+    report.signatures_valid = accepted.len();
+    report.signatures_unused = accepted
+        .iter()
+        .filter(|(h, _, _)| !in_doc.contains(&ChangeHash(**h)))
+        .count();
+    let signed: Vec<([u8; 32], NodeKey)> = accepted.into_iter().map(|(h, k, _)| (*h, k)).collect();
 
     // Every change covered by an accepted signature of its own writer.
-    let owned = crate::registry::meta_refs(&metas);
-    let refs = crate::registry::as_refs(&owned);
     let genesis = genesis_hash(&kind);
     report.genesis = genesis.is_some_and(|g| in_doc.contains(&g));
-    let exempt = |h: &[u8; 32], _: &[u8]| Some(ChangeHash(*h)) == genesis;
-    let unsigned: HashSet<[u8; 32]> = uncovered(&refs, &signed, exempt).into_iter().collect();
+    let unsigned = unsigned_changes(&metas, &signed, genesis);
     let mut by_writer: BTreeMap<Vec<u8>, Vec<ChangeHash>> = BTreeMap::new();
     for m in metas.iter().filter(|m| unsigned.contains(&m.hash.0)) {
         by_writer
@@ -763,3 +790,132 @@ fn overall_people(documents: &[DocReport]) -> Vec<PersonWrites> {
 
 #[cfg(test)]
 mod tests;
+
+/// What [`repair`] did to one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repaired {
+    pub doc: String,
+    /// Changes taken out: those the audit refuses, and those built on them.
+    pub changes_removed: usize,
+    /// Changes kept.
+    pub changes_kept: usize,
+    /// Stored write signatures dropped (refused, or of removed changes).
+    pub signatures_removed: usize,
+    /// Nothing valid was left: the document was removed (peers that hold
+    /// it send it again).
+    pub removed: bool,
+    /// The writers of the removed changes (peer ids).
+    pub writers: Vec<String>,
+}
+
+/// Take out of `storage` every change the audit refuses (no accepted,
+/// authorised signature of its writer covers it) and every change that
+/// depends on one, and every signature the audit refuses: each such
+/// document is rebuilt from what remains, or removed when nothing valid
+/// remains (a document that does not load at all, too). The index must be
+/// rebuilt afterwards ([`Registry::rebuild_index`]). Take a backup first:
+/// what is removed is gone from this node.
+///
+/// This is the remedy for a node that stored writes it was not allowed to
+/// make (a `node.toml` edited to claim another village): honest peers
+/// refused them, and after the repair this node holds what they hold.
+pub fn repair<S: Storage>(
+    storage: &S,
+    root: NodeKey,
+    now_ms: i64,
+) -> Result<Vec<Repaired>, StoreError> {
+    let roster = load_roster(storage, root)?;
+    let mut done = Vec::new();
+    for id in storage.doc_ids()? {
+        let Some(stored) = storage.load(&id)? else {
+            continue;
+        };
+        if let Some(r) = repair_doc(storage, &id, &stored, &roster, now_ms)? {
+            done.push(r);
+        }
+    }
+    if !done.is_empty() {
+        storage.flush()?;
+    }
+    Ok(done)
+}
+
+fn repair_doc<S: Storage>(
+    storage: &S,
+    id: &DocId,
+    stored: &StoredDoc,
+    roster: &Roster,
+    now_ms: i64,
+) -> Result<Option<Repaired>, StoreError> {
+    let mut repaired = Repaired {
+        doc: id.to_string(),
+        changes_removed: 0,
+        changes_kept: 0,
+        signatures_removed: stored.signatures.len(),
+        removed: true,
+        writers: Vec::new(),
+    };
+    let Some((kind, doc)) = id
+        .kind()
+        .and_then(|k| load(&k, stored).ok().map(|d| (k, d)))
+    else {
+        storage.remove(id)?;
+        return Ok(Some(repaired));
+    };
+    let mut a = DocAudit {
+        id,
+        failures: Vec::new(),
+    };
+    let accepted = accepted_signatures(id, stored, Some(roster), now_ms, &mut a);
+    let signed: Vec<([u8; 32], NodeKey)> = accepted.iter().map(|(h, k, _)| (**h, *k)).collect();
+    let genesis = genesis_hash(&kind);
+    let metas = doc.get_changes_meta(&[]);
+    let unsigned = unsigned_changes(&metas, &signed, genesis);
+    // In causal order: a change goes if it is refused or depends on one that goes.
+    let mut gone: HashSet<ChangeHash> = HashSet::new();
+    let mut writers = std::collections::BTreeSet::new();
+    for m in &metas {
+        if unsigned.contains(&m.hash.0) || m.deps.iter().any(|d| gone.contains(d)) {
+            gone.insert(m.hash);
+            writers.insert(actor_name(m.actor.to_bytes()));
+        }
+    }
+    let missing = doc.get_missing_deps(&[]);
+    let mut recorded = heads_from_bytes(&stored.heads).unwrap_or_default();
+    recorded.sort_unstable();
+    let mut heads = doc.get_heads();
+    heads.sort_unstable();
+    if gone.is_empty() && a.failures.is_empty() && missing.is_empty() && recorded == heads {
+        return Ok(None);
+    }
+    let mut rebuilt = base_document(&kind);
+    let kept: Vec<automerge::Change> = doc
+        .get_changes(&[])
+        .into_iter()
+        .filter(|c| !gone.contains(&c.hash()) && rebuilt.get_change_by_hash(&c.hash()).is_none())
+        .collect();
+    let kept_count = kept.len();
+    if let Err(e) = rebuilt.apply_changes(kept) {
+        return Err(StoreError::CorruptDoc {
+            location: storage.location(),
+            doc: id.clone(),
+            reason: format!("its valid changes do not apply again: {e}"),
+        });
+    }
+    let sigs: Vec<crate::storage::Sig> = accepted
+        .iter()
+        .filter(|(h, _, _)| rebuilt.get_change_by_hash(&ChangeHash(**h)).is_some())
+        .map(|(h, _, bytes)| (**h, (*bytes).clone()))
+        .collect();
+    repaired.changes_removed = metas.len().saturating_sub(rebuilt.get_changes(&[]).len());
+    repaired.changes_kept = kept_count;
+    repaired.signatures_removed = stored.signatures.len() - sigs.len();
+    repaired.writers = writers.into_iter().collect();
+    storage.remove(id)?;
+    if rebuilt.get_changes(&[]).len() > usize::from(genesis.is_some()) {
+        let heads = crate::registry::heads_to_bytes(&rebuilt.get_heads());
+        storage.replace(id, &rebuilt.save(), &heads, &sigs)?;
+        repaired.removed = false;
+    }
+    Ok(Some(repaired))
+}

@@ -13,6 +13,7 @@ pub mod init;
 pub mod lookup;
 pub mod manual;
 pub mod people;
+pub mod repair;
 pub mod resident;
 pub mod run;
 pub mod status;

@@ -277,3 +277,64 @@ fn an_index_that_differs_from_the_documents_fails() {
     assert_eq!(report.index.problems.len(), 4);
     assert_eq!(kinds(&report), vec![FailureKind::Index]);
 }
+
+/// The forged-village case: a node certified for village A wrote residents
+/// of village B (its `node.toml` claimed B). `repair` takes those writes,
+/// and what was built on them, out of its store; B's own writes stay; the
+/// audit then passes and the index is rebuilt from what remains.
+#[test]
+fn repair_takes_out_what_the_audit_refuses_and_keeps_the_rest() {
+    let mut mesh = Mesh::new();
+    let a_office = mesh.certified(RoleKind::Village, Some(village_a()));
+    let b_office = mesh.certified(RoleKind::Village, Some(village_b()));
+    mesh.write(Some(&a_office), &a_office, village_a(), 10);
+    mesh.write(Some(&b_office), &b_office, village_b(), 6);
+    // A's node, claiming to be B, corrects B's people and adds its own.
+    {
+        let mut reg = mesh.registry(Some(&a_office), &a_office);
+        let mut people = kampung_gen::village_residents(village_b(), 6, 6);
+        for p in &mut people {
+            p.full_name.push_str(" Palsu");
+        }
+        reg.write(village_b(), &people, NOW, &mut |_| {}).unwrap();
+        let more = kampung_gen::village_residents(village_b(), 9, 9);
+        reg.write(village_b(), &more[6..], NOW, &mut |_| {})
+            .unwrap();
+    }
+    let before = mesh.audit();
+    assert!(!before.ok);
+    assert!(
+        kinds(&before).contains(&FailureKind::NotAuthorised),
+        "{:?}",
+        kinds(&before)
+    );
+
+    let repaired = repair(&mesh.storage, mesh.roster.root(), NOW + 60_000).unwrap();
+    assert_eq!(
+        repaired.len(),
+        1,
+        "only B's document needed it: {repaired:?}"
+    );
+    let r = &repaired[0];
+    assert_eq!(r.doc, format!("v/{}", village_b()));
+    assert!(!r.removed);
+    assert_eq!(r.writers, vec![key_of(&a_office).to_string()]);
+    assert!(r.changes_removed >= 6, "{r:?}");
+    assert_eq!(r.signatures_removed, 2, "the forger's two signatures");
+
+    let mut reg = mesh.registry(None, &a_office);
+    reg.rebuild_index().unwrap();
+    let b_people = kampung_gen::village_residents(village_b(), 6, 6);
+    for p in &b_people {
+        let now = reg.get(p.nik).unwrap().unwrap();
+        assert!(!now.full_name.ends_with(" Palsu"), "{}", now.full_name);
+    }
+    drop(reg);
+    let after = mesh.audit();
+    assert!(after.ok, "{:#?}", after.all_failures().collect::<Vec<_>>());
+    assert_eq!(after.index.niks, 16, "A's 10 and B's own 6");
+    // A second repair finds nothing to do.
+    assert!(repair(&mesh.storage, mesh.roster.root(), NOW + 60_000)
+        .unwrap()
+        .is_empty());
+}
