@@ -113,15 +113,26 @@ fn genesis_hash(doc: &DocId) -> Option<ChangeHash> {
     super::others::genesis_of(doc).and_then(|g| g.get_heads().first().copied())
 }
 
-/// Check remote changes against the signatures that came with them.
-/// Returns the accepted signatures to store. `held` says which changes we have.
-fn verify_changes(
+/// What the signatures that came with some changes cover.
+struct Coverage {
+    /// Accepted signatures, to store.
+    accepted: Vec<Sig>,
+    /// Changes no accepted signature of their writer covers.
+    uncovered: Vec<[u8; 32]>,
+    /// Why the first signature set aside for the time it claims was, if one was.
+    untimely: Option<String>,
+}
+
+/// Check each signature that came with `changes` (a refused one refuses
+/// them all, unless refused only for the time it claims) and which changes
+/// the accepted ones cover. `held` says which changes we have.
+fn coverage(
     doc: &DocId,
     changes: &[ChangeRef<'_>],
     sigs: &[Vec<u8>],
     verifier: &dyn ChangeVerifier,
     held: impl Fn(&ChangeHash) -> bool,
-) -> Result<Vec<Sig>, RemoteRefusal> {
+) -> Result<Coverage, RemoteRefusal> {
     let refused = |hash: String, reason: String| RemoteRefusal::Unauthorised {
         doc: doc.clone(),
         hash,
@@ -129,7 +140,6 @@ fn verify_changes(
     };
     let mut accepted = Vec::with_capacity(sigs.len());
     let mut signed: Vec<([u8; 32], NodeKey)> = Vec::with_capacity(sigs.len());
-    // The first signature set aside for the time it claims, and why.
     let mut untimely: Option<String> = None;
     for bytes in sigs {
         let sig = WriteSignature::decode(bytes).map_err(|e| RemoteRefusal::MalformedChange {
@@ -156,30 +166,48 @@ fn verify_changes(
         signed.push((sig.change, sig.signer));
         accepted.push((sig.change, bytes.clone()));
     }
-    if verifier.checks_anything() {
+    let uncovered = if verifier.checks_anything() {
         let genesis = genesis_hash(doc);
-        let missing = uncovered(changes, &signed, |h, _| {
+        uncovered(changes, &signed, |h, _| {
             let h = ChangeHash(*h);
             Some(h) == genesis || held(&h)
-        });
-        if let (Some(first), Some(reason)) = (missing.first(), untimely) {
-            return Err(RemoteRefusal::NotYetCovered {
-                doc: doc.clone(),
-                hash: hex(first),
-                reason,
-            });
-        }
-        if let Some(first) = missing.first() {
-            return Err(refused(
-                hex(first),
-                format!(
-                    "no valid signature of its writer covers it ({} change(s) unsigned)",
-                    missing.len()
-                ),
-            ));
-        }
+        })
+    } else {
+        Vec::new()
+    };
+    Ok(Coverage {
+        accepted,
+        uncovered,
+        untimely,
+    })
+}
+
+/// Check remote changes against the signatures that came with them.
+/// Returns the accepted signatures to store. `held` says which changes we have.
+fn verify_changes(
+    doc: &DocId,
+    changes: &[ChangeRef<'_>],
+    sigs: &[Vec<u8>],
+    verifier: &dyn ChangeVerifier,
+    held: impl Fn(&ChangeHash) -> bool,
+) -> Result<Vec<Sig>, RemoteRefusal> {
+    let c = coverage(doc, changes, sigs, verifier, held)?;
+    match (c.uncovered.first(), c.untimely) {
+        (None, _) => Ok(c.accepted),
+        (Some(first), Some(reason)) => Err(RemoteRefusal::NotYetCovered {
+            doc: doc.clone(),
+            hash: hex(first),
+            reason,
+        }),
+        (Some(first), None) => Err(RemoteRefusal::Unauthorised {
+            doc: doc.clone(),
+            hash: hex(first),
+            reason: format!(
+                "no valid signature of its writer covers it ({} change(s) unsigned)",
+                c.uncovered.len()
+            ),
+        }),
     }
-    Ok(accepted)
 }
 
 /// A whole stored document and every write signature of it.
@@ -293,12 +321,36 @@ pub fn prepare_document(
         doc: doc.clone(),
         reason,
     };
-    let incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
+    let mut incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
         .map_err(|e| malformed(e.to_string()))?;
+    let mut bytes = bytes;
     let sigs = if verifier.checks_anything() {
-        let owned = meta_refs(&incoming.automerge().get_changes_meta(&[]));
+        let metas = incoming.automerge().get_changes_meta(&[]);
+        let owned = meta_refs(&metas);
         let refs = as_refs(&owned);
-        verify_changes(doc, &refs, sigs, verifier, |_| false)?
+        match verify_changes(doc, &refs, sigs, verifier, |_| false) {
+            Ok(sigs) => sigs,
+            Err(RemoteRefusal::NotYetCovered { .. }) => {
+                // A writer signed its newest changes with a wrong clock: take
+                // everything else now (a late checkpoint must not wait hours
+                // to know a village); those changes come when covered.
+                let c = coverage(doc, &refs, sigs, verifier, |_| false)?;
+                let covered = covered_part(doc, village, &incoming, &metas, &c)?;
+                drop(refs);
+                incoming = covered;
+                bytes = incoming.save();
+                c.accepted
+                    .into_iter()
+                    .filter(|(h, _)| {
+                        incoming
+                            .automerge()
+                            .get_change_by_hash(&ChangeHash(*h))
+                            .is_some()
+                    })
+                    .collect()
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         verify_changes(doc, &[], sigs, verifier, |_| false)?
     };
@@ -316,6 +368,46 @@ pub fn prepare_document(
         entries,
         bytes,
         sigs,
+    })
+}
+
+/// The part of `incoming` its accepted signatures cover: every change but
+/// the uncovered ones and those built on them. Still `NotYetCovered` if
+/// that leaves nothing beyond the genesis.
+fn covered_part(
+    doc: &DocId,
+    village: kampung_core::VillageCode,
+    incoming: &crate::doc::VillageDoc,
+    metas: &[automerge::ChangeMetadata<'_>],
+    c: &Coverage,
+) -> Result<crate::doc::VillageDoc, RemoteRefusal> {
+    let waiting: HashSet<[u8; 32]> = c.uncovered.iter().copied().collect();
+    let mut gone: HashSet<ChangeHash> = HashSet::new();
+    for m in metas {
+        if waiting.contains(&m.hash.0) || m.deps.iter().any(|d| gone.contains(d)) {
+            gone.insert(m.hash);
+        }
+    }
+    let genesis = genesis_hash(doc);
+    let kept: Vec<Vec<u8>> = incoming
+        .automerge()
+        .get_changes(&[])
+        .into_iter()
+        .filter(|ch| !gone.contains(&ch.hash()) && Some(ch.hash()) != genesis)
+        .map(|ch| ch.raw_bytes().to_vec())
+        .collect();
+    if kept.is_empty() {
+        return Err(RemoteRefusal::NotYetCovered {
+            doc: doc.clone(),
+            hash: c.uncovered.first().map(hex).unwrap_or_default(),
+            reason: c.untimely.clone().unwrap_or_default(),
+        });
+    }
+    crate::doc::VillageDoc::load(village, None, kept.iter().map(Vec::as_slice)).map_err(|e| {
+        RemoteRefusal::MalformedDocument {
+            doc: doc.clone(),
+            reason: e.to_string(),
+        }
     })
 }
 

@@ -164,6 +164,25 @@ fn a_write_signed_with_a_wrong_clock_waits_for_the_writers_next_right_one() {
         );
         assert_eq!(replica.doc_heads_of(&id).unwrap(), before, "{case}");
 
+        // A node joining now takes the document whole: all but the waiting write.
+        let (_, mut joining) = mesh.node(RoleKind::Checkpoint, None);
+        let (bytes, sigs) = owner.stored_document(&id).unwrap().unwrap();
+        joining
+            .apply_document(&id, &bytes, &sigs, &v)
+            .unwrap()
+            .unwrap();
+        assert_eq!(joining.doc_heads_of(&id).unwrap(), before, "{case}");
+        assert_eq!(
+            joining.lookup(&person(1, 0).nik.to_string()).kind(),
+            "resident",
+            "{case}: the covered part is taken"
+        );
+        assert_eq!(
+            joining.lookup(&person(2, 0).nik.to_string()).kind(),
+            "non_resident",
+            "{case}: the write made with a wrong clock waits"
+        );
+
         // The clock is put right; the next write covers both.
         owner
             .write(code(0), &[person(3, 0)], now(), &mut |_| {})
@@ -171,6 +190,9 @@ fn a_write_signed_with_a_wrong_clock_waits_for_the_writers_next_right_one() {
         sync_all(&mut owner, &mut replica, &id, &v, 1 << 20);
         assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id), "{case}");
         assert!(replica.verify_index().unwrap().is_empty(), "{case}");
+        sync_all(&mut owner, &mut joining, &id, &v, 1 << 20);
+        assert_eq!(joining.doc_heads_of(&id), owner.doc_heads_of(&id), "{case}");
+        assert!(joining.verify_index().unwrap().is_empty(), "{case}");
         for p in [2, 3] {
             assert_eq!(
                 replica.lookup(&person(p, 0).nik.to_string()).kind(),
