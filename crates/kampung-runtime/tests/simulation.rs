@@ -5,7 +5,8 @@
 //!
 //! Three villages, a checkpoint and the GOR facility write while the network
 //! delays, drops, duplicates and reorders messages, cuts itself in two and
-//! crashes nodes. Then the network calms down, and for every seed:
+//! crashes nodes, some in the middle of a write (the power goes after a
+//! random number of storage operations). Then the network calms down, and for every seed:
 //! the replicas converge, no write that was acknowledged is missing anywhere
 //! (residents, crossings, isolation-case notes written concurrently by three
 //! roles), the index equals the documents, `audit` passes on every node,
@@ -303,6 +304,36 @@ impl Run<'_> {
         self.sim.announce(node, &announce);
     }
 
+    /// A village writes and the power goes during the write, or just
+    /// after it: acknowledged only if the write returned; then the node is
+    /// dead and comes back with what its storage had flushed.
+    fn torn_write(&mut self, node: usize, down_ms: u64) {
+        let Some(r) = self.sim.replica(node).cloned() else {
+            return;
+        };
+        let v = self.world.roles[node].1.expect("a village");
+        let p = self.sim.rng().random_range(0..12u16);
+        let step = self.acked.writes;
+        let record = person(
+            p,
+            (node, v),
+            format!("Warga {p} terputus {step}"),
+            Status::Active,
+        );
+        let cut = self.sim.rng().random_range(0..6);
+        self.storages[node].power_cut_after(cut);
+        let now = self.now_ms();
+        let written = r.write(&DocId::village(v), |reg| {
+            reg.write(v, std::slice::from_ref(&record), now, &mut |_| {})
+        });
+        if let Ok((_, announce)) = written {
+            self.acked.residents.insert(record.nik, record);
+            self.acked.writes += 1;
+            self.sim.announce(node, &announce);
+        }
+        self.crash(node, down_ms);
+    }
+
     /// Kill the node; bring it back, after `down_ms`, with what its storage
     /// had flushed.
     fn crash(&mut self, node: usize, down_ms: u64) {
@@ -424,9 +455,13 @@ fn run_seed(world: &World, seed: u64) -> Result<Outcome, String> {
                 let who = [CHECKPOINT, FACILITY, node % VILLAGES.len()][node % 3];
                 run.note_case(who);
             }
-            14 | 15 => {
+            14 => {
                 let down = run.sim.rng().random_range(0..5_000);
                 run.crash(node, down);
+            }
+            15 => {
+                let down = run.sim.rng().random_range(0..5_000);
+                run.torn_write(node % VILLAGES.len(), down);
             }
             16 | 17 => {
                 let groups = (0..nodes)

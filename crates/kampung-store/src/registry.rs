@@ -12,7 +12,7 @@ use kampung_core::banyuwangi::{self, village_by_ordinal};
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
 use kampung_trust::{WriteSignature, WriteSigner};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::doc::VillageDoc;
 use crate::index::{self, Entry, Index};
@@ -486,7 +486,7 @@ impl<S: Storage> Registry<S> {
                 return Err(e);
             }
             self.index_applied(village, &applied, &touched);
-            self.maybe_compact(village)?;
+            self.maybe_compact(village);
         }
         Ok(report)
     }
@@ -563,7 +563,7 @@ impl<S: Storage> Registry<S> {
             lookups.indexed.insert(village, heads.clone());
         }
         debug!(%village, %nik, "registration withdrawn");
-        self.maybe_compact(village)?;
+        self.maybe_compact(village);
         Ok(WriteReport {
             changed: 1,
             heads,
@@ -629,13 +629,17 @@ impl<S: Storage> Registry<S> {
 
     /// Compact after many chunks, or after a write so large (an import) that
     /// its change-by-change chunk is far bigger than the compressed document.
-    fn maybe_compact(&mut self, village: VillageCode) -> Result<(), StoreError> {
+    /// Called after a write is durable: a compaction that fails (atomic: the
+    /// chunks stay) does not make that write's answer an error; it is tried
+    /// again after the next write.
+    fn maybe_compact(&mut self, village: VillageCode) {
         if self.docs.get(&village).is_some_and(|l| {
             l.chunks >= COMPACT_AFTER_CHUNKS || l.chunk_bytes >= COMPACT_AFTER_BYTES
         }) {
-            self.compact(village)?;
+            if let Err(e) = self.compact(village) {
+                warn!(%village, error = %e, "compaction failed; the write is stored, compaction is tried again later");
+            }
         }
-        Ok(())
     }
 
     /// Write many villages at once (a regency-wide import), building their

@@ -120,6 +120,8 @@ struct MemoryInner {
     /// by [`MemoryStorage::losing_unflushed`]).
     durable: Option<Box<MemoryInner>>,
     keep_durable: bool,
+    /// Writes left before the power goes (`Some(0)`: gone; every write fails).
+    power_left: Option<u32>,
 }
 
 impl MemoryStorage {
@@ -147,9 +149,13 @@ impl MemoryStorage {
             Some(d) => MemoryInner {
                 durable: Some(d.clone()),
                 keep_durable: true,
+                power_left: None,
                 ..(**d).clone()
             },
-            None => m.clone(),
+            None => MemoryInner {
+                power_left: None,
+                ..m.clone()
+            },
         });
         MemoryStorage {
             inner: Mutex::new(state),
@@ -159,6 +165,29 @@ impl MemoryStorage {
     fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> T {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// The power goes after `writes` more writes (appends, replaces,
+    /// compactions, removals, index or statement puts, flushes): that one
+    /// and every later one fail, as if the machine died in the middle of
+    /// an operation. [`MemoryStorage::after_crash`] is what the disk kept.
+    pub fn power_cut_after(&self, writes: u32) {
+        self.with(|m| m.power_left = Some(writes));
+    }
+
+    /// One more write, unless the power is gone.
+    fn powered(&self) -> Result<(), StoreError> {
+        self.with(|m| match &mut m.power_left {
+            Some(0) => Err(StoreError::Io {
+                location: "(memory)".into(),
+                reason: "the power went (simulated)".into(),
+            }),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        })
     }
 
     /// Make every later append or replace of a document whose name starts
@@ -205,6 +234,7 @@ impl Storage for MemoryStorage {
         sigs: &[Sig],
     ) -> Result<u64, StoreError> {
         self.check_write(doc)?;
+        self.powered()?;
         Ok(self.with(|m| {
             m.next_seq += 1;
             let seq = m.next_seq;
@@ -223,6 +253,7 @@ impl Storage for MemoryStorage {
         sigs: &[Sig],
     ) -> Result<(), StoreError> {
         self.check_write(doc)?;
+        self.powered()?;
         self.with(|m| {
             let d = m.docs.entry(doc.clone()).or_default();
             d.snapshot = Some(snapshot.to_vec());
@@ -233,6 +264,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        self.powered()?;
         self.with(|m| {
             let d = m.docs.entry(doc.clone()).or_default();
             d.snapshot = Some(snapshot.to_vec());
@@ -241,6 +273,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
     fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
+        self.powered()?;
         self.with(|m| {
             m.docs.remove(doc);
             m.index.remove(doc);
@@ -251,6 +284,7 @@ impl Storage for MemoryStorage {
         Ok(self.with(|m| m.index.get(doc).cloned()))
     }
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.powered()?;
         self.with(|m| m.index.insert(doc.clone(), bytes.to_vec()));
         Ok(())
     }
@@ -258,10 +292,12 @@ impl Storage for MemoryStorage {
         Ok(self.with(|m| m.statements.values().cloned().collect()))
     }
     fn put_statement(&self, id: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        self.powered()?;
         self.with(|m| m.statements.insert(*id, bytes.to_vec()));
         Ok(())
     }
     fn flush(&self) -> Result<(), StoreError> {
+        self.powered()?;
         self.with(|m| {
             if m.keep_durable {
                 m.durable = None;

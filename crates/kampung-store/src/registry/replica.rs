@@ -943,7 +943,7 @@ impl<S: Storage> Registry<S> {
             lookups.indexed.insert(village, heads);
         }
         debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
-        self.maybe_compact(village)?;
+        self.maybe_compact(village);
         Ok(Ok(applied))
     }
 }

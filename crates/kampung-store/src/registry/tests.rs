@@ -593,3 +593,34 @@ fn a_withdrawn_registration_leaves_the_index_here_and_at_replicas() {
     assert_eq!(reopened.get(wrong.nik).unwrap(), None);
     assert!(reopened.verify_index().unwrap().is_empty());
 }
+
+/// A write is durable before its compaction is tried; a compaction that
+/// fails then (the power goes) does not turn the write's answer into an
+/// error, and the write survives the crash.
+#[test]
+fn a_failed_compaction_does_not_fail_the_durable_write_before_it() {
+    let storage = Arc::new(MemoryStorage::losing_unflushed());
+    let mut reg = open_mem(&storage);
+    let mut person = person(1, 0);
+    let mut writes = 0;
+    // Enough single-record writes that compaction falls due several times.
+    while storage
+        .load(&DocId::village(code(0)))
+        .unwrap()
+        .map_or(0, |d| d.chunks.iter().map(|c| c.1.len()).sum::<usize>())
+        < 2 * COMPACT_AFTER_BYTES
+    {
+        writes += 1;
+        person.full_name = format!("Dewi Kartika {writes}");
+        // The chunk and its flush go through; the power goes after.
+        storage.power_cut_after(2);
+        reg.write(code(0), std::slice::from_ref(&person), writes, &mut |_| {})
+            .unwrap_or_else(|e| panic!("write {writes} answered an error: {e}"));
+    }
+    drop(reg);
+    let mut reopened = open_mem(&Arc::new(storage.after_crash()));
+    assert_eq!(
+        reopened.get(person.nik).unwrap().unwrap().full_name,
+        person.full_name
+    );
+}
