@@ -208,10 +208,7 @@ pub async fn withdraw(
     Path(nik): Path<String>,
     Form(f): Form<WithdrawForm>,
 ) -> Response {
-    if let Err(e) = check_csrf(&v, &f.csrf) {
-        return error_page(&state, &v, &e).await;
-    }
-    let nik = match parse_nik_path(&state, &nik) {
+    let nik = match posted_nik(&state, &v, &f.csrf, &nik) {
         Ok(nik) => nik,
         Err(e) => return error_page(&state, &v, &e).await,
     };
@@ -444,6 +441,12 @@ fn parse_nik_path(state: &WebState, nik: &str) -> Result<Nik, NodeError> {
     state.node().parse_nik(nik)
 }
 
+/// The NIK of a form posted to a resident's page, once its token is checked.
+fn posted_nik(state: &WebState, v: &Viewer, csrf: &str, nik: &str) -> Result<Nik, NodeError> {
+    check_csrf(v, csrf)?;
+    parse_nik_path(state, nik)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct DoneQuery {
     /// Set after a change: `saved` or `unchanged`.
@@ -493,10 +496,7 @@ pub async fn change(
     Path(nik): Path<String>,
     Form(f): Form<RecordForm>,
 ) -> Response {
-    if let Err(e) = check_csrf(&v, &f.csrf) {
-        return error_page(&state, &v, &e).await;
-    }
-    let nik = match parse_nik_path(&state, &nik) {
+    let nik = match posted_nik(&state, &v, &f.csrf, &nik) {
         Ok(nik) => nik,
         Err(e) => return error_page(&state, &v, &e).await,
     };

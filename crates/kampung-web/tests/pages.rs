@@ -394,41 +394,24 @@ async fn a_clerk_withdraws_a_registration_made_in_error() {
         page.body
     );
 
-    // Not ticked: refused, nothing written.
-    let p = site
-        .post_form(
-            &format!("/desa/warga/{nik}/tarik"),
-            &clerk,
-            &format!("csrf={token}&alasan=salah+daftar"),
-        )
-        .await;
-    assert_eq!(p.status, StatusCode::OK);
-    assert!(p.body.contains("flash error"), "{}", p.body);
-    assert_eq!(
-        node.verdict(&Actor::local(), nik).unwrap().kind(),
-        "resident"
-    );
-    // No reason: refused in the clerk's language.
-    let p = site
-        .post_form(
-            &format!("/desa/warga/{nik}/tarik"),
-            &clerk,
-            &format!("csrf={token}&alasan=+&yakin=ya"),
-        )
-        .await;
-    assert!(p.body.contains("flash error"), "{}", p.body);
-    assert_eq!(
-        node.verdict(&Actor::local(), nik).unwrap().kind(),
-        "resident"
-    );
+    let withdraw = |fields: &'static str| {
+        let (site, clerk) = (&site, &clerk);
+        let form = format!("csrf={token}&{fields}");
+        async move {
+            site.post_form(&format!("/desa/warga/{nik}/tarik"), clerk, &form)
+                .await
+        }
+    };
+    let kind = || node.verdict(&Actor::local(), nik).unwrap().kind();
+    // Not ticked, or no reason: refused in the clerk's language, nothing written.
+    for fields in ["alasan=salah+daftar", "alasan=+&yakin=ya"] {
+        let p = withdraw(fields).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.body.contains("flash error"), "{fields}: {}", p.body);
+        assert_eq!(kind(), "resident", "{fields}");
+    }
 
-    let p = site
-        .post_form(
-            &format!("/desa/warga/{nik}/tarik"),
-            &clerk,
-            &format!("csrf={token}&alasan=terdaftar+di+Desa+Rejosari&yakin=ya"),
-        )
-        .await;
+    let p = withdraw("alasan=terdaftar+di+Desa+Rejosari&yakin=ya").await;
     assert_eq!(p.location, format!("/desa?ditarik={nik}"));
     let list = site.get(&p.location, &clerk).await;
     assert!(
@@ -437,10 +420,7 @@ async fn a_clerk_withdraws_a_registration_made_in_error() {
         "{}",
         list.body
     );
-    assert_eq!(
-        node.verdict(&Actor::local(), nik).unwrap().kind(),
-        "non_resident"
-    );
+    assert_eq!(kind(), "non_resident");
 }
 
 /// A village site whose own certificate runs from `from_ms` to `until_ms`.
