@@ -241,37 +241,14 @@ fn run<S: Storage>(
                 author,
                 reply,
             } => {
-                reg.set_author(author);
-                let result = (|| {
-                    let doc = DocId::village(village);
-                    let before = reg.heads(village)?;
-                    let mut report_progress = |n: usize| {
-                        if let Some(p) = &progress {
-                            p.send_replace(n);
-                        }
-                    };
-                    let report = reg.write(village, &records, now_ms, &mut report_progress)?;
-                    let page = if report.heads != before {
-                        reg.changes_since(&doc, &before, 64 << 10)?
-                    } else {
-                        Default::default()
-                    };
-                    // A write too big to carry whole is announced by its heads alone.
-                    let (changes, signatures) = if page.more {
-                        (Vec::new(), Vec::new())
-                    } else {
-                        (page.changes, page.signatures)
-                    };
-                    let announce = kampung_sync::Announce {
-                        doc: doc.to_string(),
-                        heads: report.heads.iter().map(|h| h.0).collect(),
-                        changes,
-                        signatures,
-                        from_owner: true,
-                    };
-                    Ok((report, announce))
-                })();
-                reg.set_author(None);
+                let mut report_progress = |n: usize| {
+                    if let Some(p) = &progress {
+                        p.send_replace(n);
+                    }
+                };
+                let result = write_village(&mut reg, village, author, |reg| {
+                    reg.write(village, &records, now_ms, &mut report_progress)
+                });
                 if let Ok((report, _)) = &result {
                     if report.added + report.changed > 0 {
                         changed(DocId::village(village), &report.heads);
@@ -287,17 +264,12 @@ fn run<S: Storage>(
                 author,
                 reply,
             } => {
-                reg.set_author(author);
-                let doc = DocId::village(village);
-                let result = reg.heads(village).and_then(|before| {
-                    let report = reg.withdraw(village, nik, &reason, now_ms)?;
-                    let announce = announce_since(&mut reg, &doc, &before)?;
-                    Ok((report, announce))
+                let result = write_village(&mut reg, village, author, |reg| {
+                    reg.withdraw(village, nik, &reason, now_ms)
                 });
-                reg.set_author(None);
                 if let Ok((report, _)) = &result {
                     if report.changed > 0 {
-                        changed(doc, &report.heads);
+                        changed(DocId::village(village), &report.heads);
                     }
                 }
                 let _ = reply.send(result);
@@ -492,6 +464,24 @@ fn run<S: Storage>(
     result
 }
 
+/// A local write to `village`'s document by `author`, and the announcement
+/// of what it changed (changes inline if small).
+fn write_village<S: Storage>(
+    reg: &mut Registry<S>,
+    village: VillageCode,
+    author: Option<kampung_core::Author>,
+    write: impl FnOnce(&mut Registry<S>) -> Result<WriteReport, StoreError>,
+) -> Result<Written, StoreError> {
+    reg.set_author(author);
+    let result = reg.heads(village).and_then(|before| {
+        let report = write(reg)?;
+        let announce = announce_since(reg, &DocId::village(village), &before)?;
+        Ok((report, announce))
+    });
+    reg.set_author(None);
+    result
+}
+
 /// Reopening the storage after a failure (a full disk): at once after the
 /// command that met it, then before each command while it still fails (a
 /// command cannot use a storage that did not reopen anyway).
@@ -533,10 +523,6 @@ impl StoreHandle {
         rx.await.map_err(|_| Stopped)
     }
 
-    /// The index, open cases and heads that lookups and checkpoint verdicts
-    /// read, shared with the store task: read them on the caller's thread
-    /// instead of queueing behind writes. The store updates them before it
-    /// acknowledges a write, so a caller reads its own writes.
     /// The storage failed (a full disk, say) and could not be reopened
     /// yet: documents can be neither written nor read from it (verdicts,
     /// from the index, still answer). It is tried again at each request.
@@ -544,6 +530,10 @@ impl StoreHandle {
         self.failing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The index, open cases and heads that lookups and checkpoint verdicts
+    /// read, shared with the store task: read them on the caller's thread
+    /// instead of queueing behind writes. The store updates them before it
+    /// acknowledges a write, so a caller reads its own writes.
     pub fn lookups(&self) -> &SharedLookups {
         &self.lookups
     }

@@ -527,48 +527,36 @@ impl<S: Storage> Registry<S> {
                 return Err(doc_err(&location, village, e));
             }
         };
-        let id = DocId::village(village);
-        let stored = self.sign(&id, &[hash], now_ms).and_then(|sigs| {
-            let Some(loaded) = self.docs.get_mut(&village) else {
-                return Err(StoreError::Io {
-                    location: location.clone(),
-                    reason: "document cache lost an entry".into(),
-                });
-            };
-            let chunk = loaded.doc.save_after(&before);
-            let heads = loaded.doc.heads();
-            let seq = self
-                .storage
-                .append(&id, &chunk, &heads_to_bytes(&heads), &sigs)?;
-            self.storage.flush()?;
-            loaded
-                .signed
-                .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
-            loaded.chunks += 1;
-            loaded.chunk_bytes += chunk.len();
-            loaded.last_seq = seq;
-            Ok(heads)
-        });
-        let heads = match stored {
-            Ok(heads) => heads,
-            Err(e) => {
-                self.docs.remove(&village);
-                return Err(e);
-            }
+        let applied = Applied {
+            report: WriteReport {
+                changed: 1,
+                heads: loaded.doc.heads(),
+                ..WriteReport::default()
+            },
+            touched: Vec::new(),
+            signed_points: vec![hash],
+            chunk: Some(loaded.doc.save_after(&before)),
+            snapshot: None,
         };
+        let stored = self
+            .sign(&DocId::village(village), &applied.signed_points, now_ms)
+            .and_then(|sigs| self.store_applied(village, &applied, &[], &sigs))
+            .and_then(|()| self.storage.flush());
+        if let Err(e) = stored {
+            self.docs.remove(&village);
+            return Err(e);
+        }
         let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
         {
             let mut lookups = self.lookups.write();
             lookups.index.set(nik, ordinal, None);
-            lookups.indexed.insert(village, heads.clone());
+            lookups
+                .indexed
+                .insert(village, applied.report.heads.clone());
         }
         debug!(%village, %nik, "registration withdrawn");
         self.maybe_compact(village);
-        Ok(WriteReport {
-            changed: 1,
-            heads,
-            ..WriteReport::default()
-        })
+        Ok(applied.report)
     }
 
     /// Bring the index along a village's applied changes (once they are

@@ -119,7 +119,6 @@ struct MemoryInner {
     /// What a crash would leave: the state at the last flush (kept only
     /// by [`MemoryStorage::losing_unflushed`]).
     durable: Option<Box<MemoryInner>>,
-    keep_durable: bool,
     /// Writes left before the power goes (`Some(0)`: gone; every write fails).
     power_left: Option<u32>,
 }
@@ -135,10 +134,7 @@ impl MemoryStorage {
     /// tables are shared, not copied: they survive as if flushed.
     pub fn losing_unflushed() -> Self {
         let s = Self::default();
-        s.with(|m| {
-            m.keep_durable = true;
-            m.durable = Some(Box::default());
-        });
+        s.with(|m| m.durable = Some(Box::default()));
         s
     }
 
@@ -148,7 +144,6 @@ impl MemoryStorage {
         let state = self.with(|m| match &m.durable {
             Some(d) => MemoryInner {
                 durable: Some(d.clone()),
-                keep_durable: true,
                 power_left: None,
                 ..(**d).clone()
             },
@@ -299,8 +294,7 @@ impl Storage for MemoryStorage {
     fn flush(&self) -> Result<(), StoreError> {
         self.powered()?;
         self.with(|m| {
-            if m.keep_durable {
-                m.durable = None;
+            if m.durable.take().is_some() {
                 let copy = m.clone();
                 m.durable = Some(Box::new(copy));
             }
