@@ -57,6 +57,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::cases::open,
         routes::cases::list,
         routes::cases::get,
+        routes::cases::history,
         routes::cases::placement,
         routes::cases::pickup,
         routes::cases::follow_up,

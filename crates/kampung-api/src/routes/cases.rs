@@ -19,7 +19,9 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
-pub use views::{CaseView, FollowUpView, ReleaseView, WriterView};
+pub use views::{
+    CaseHistoryView, CaseView, FollowUpView, NoteView, PlacementView, ReleaseView, WriterView,
+};
 
 /// Open an isolation case.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,6 +189,29 @@ pub async fn get(
 ) -> Result<Json<CaseView>, ApiError> {
     let case = state.case(&caller.actor, &id).await?;
     Ok(Json(view(&state, case)?))
+}
+
+/// One isolation case and everything recorded on it: every placement,
+/// follow-up (of every day), note and release, by whom and when.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/history",
+    tag = "cases",
+    params(("id" = String, Path, description = "16 lowercase hex digits", example = "3f9a0c1d2e4b5a69")),
+    responses(
+        (status = 200, description = "The case and its history", body = CaseHistoryView),
+        (status = 400, description = "`invalid_parameter`: not a case id", body = ErrorBody),
+        (status = 404, description = "`case_not_found`", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaseHistoryView>, ApiError> {
+    let (case, history) = state.case_history(&caller.actor, &id).await?;
+    Ok(Json(CaseHistoryView::new(view(&state, case)?, history)))
 }
 
 /// Place or transfer the person (GOR, a village isolation house, home; a

@@ -40,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v1/cases", get(cases::list).post(cases::open))
         .route("/v1/cases/{id}", get(cases::get))
+        .route("/v1/cases/{id}/history", get(cases::history))
         .route("/v1/cases/{id}/placement", post(cases::placement))
         .route("/v1/cases/{id}/pickup", post(cases::pickup))
         .route("/v1/cases/{id}/follow-ups", post(cases::follow_up))

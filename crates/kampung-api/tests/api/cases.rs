@@ -257,6 +257,33 @@ async fn a_case_runs_from_opening_through_follow_ups_and_transfers_to_release() 
     )
     .await;
     assert!(after.contains("released"), "{after}");
+    // The whole history: every placement, follow-up, note and the release,
+    // in time order, although `today` has long moved on.
+    let reply = node.get(&format!("/v1/cases/{id}/history")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    Spec::load().check_reply("/v1/cases/{id}/history", "get", &reply);
+    let h = reply.json();
+    assert_eq!(h["case"]["case_id"], id.as_str());
+    assert_eq!(h["case"]["released"], true);
+    let kinds: Vec<&str> = h["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["place"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["gor", "home", "family_pickup"], "{h}");
+    assert_eq!(h["follow_ups"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h["follow_ups"][0]["date"], "2026-05-01");
+    assert_eq!(h["follow_ups"][0]["note"], "fever gone");
+    assert_eq!(
+        h["notes"][0]["text"],
+        "mother will bring her to the puskesmas on day 7"
+    );
+    assert_eq!(h["notes"][0]["by"]["role"], "facility");
+    assert_eq!(h["releases"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h["releases"][0]["on"], "2026-05-15");
+    let missing = node.get("/v1/cases/0000000000000000/history").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
     // Released: the person may open a new case.
     let reopened = open(&node, json!({"nik": jember, "place": {"kind": "gor"}})).await;
     assert_ne!(reopened["case_id"], id.as_str());

@@ -2,7 +2,10 @@
 //! written `YYYY-MM-DD`.
 
 use kampung_core::Place;
-use kampung_store::case::{CaseState, FollowUp, Outcome, Release, ReleaseReason, RoleKind, Writer};
+use kampung_store::case::{
+    CaseHistory, CaseState, FollowUp, Note, Outcome, Placement, Release, ReleaseReason, RoleKind,
+    Writer,
+};
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
@@ -86,6 +89,72 @@ impl From<FollowUp> for FollowUpView {
             note: f.note,
             at_ms: f.at_ms,
             by: f.by.into(),
+        }
+    }
+}
+
+/// A placement or transfer of the person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacementView {
+    #[schema(value_type = schemas::Place)]
+    pub place: Place,
+    /// Unix ms.
+    pub at_ms: i64,
+    pub by: WriterView,
+}
+
+impl From<Placement> for PlacementView {
+    fn from(p: Placement) -> Self {
+        PlacementView {
+            place: p.place,
+            at_ms: p.at_ms,
+            by: p.by.into(),
+        }
+    }
+}
+
+/// A free-text note on a case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteView {
+    pub text: String,
+    /// Unix ms.
+    pub at_ms: i64,
+    pub by: WriterView,
+}
+
+impl From<Note> for NoteView {
+    fn from(n: Note) -> Self {
+        NoteView {
+            text: n.text,
+            at_ms: n.at_ms,
+            by: n.by.into(),
+        }
+    }
+}
+
+/// A case as it stands today and everything recorded on it since it was
+/// opened, each list in time order (as the merged replicas hold it: entries
+/// written concurrently on several nodes are all there).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseHistoryView {
+    pub case: CaseView,
+    /// The opening's placement first, then every transfer.
+    pub placements: Vec<PlacementView>,
+    /// Every daily follow-up, of every day and node.
+    pub follow_ups: Vec<FollowUpView>,
+    pub notes: Vec<NoteView>,
+    /// Releases recorded (normally one; the earliest is in force).
+    pub releases: Vec<ReleaseView>,
+}
+
+impl CaseHistoryView {
+    pub(crate) fn new(case: CaseView, h: CaseHistory) -> CaseHistoryView {
+        CaseHistoryView {
+            case,
+            placements: h.placements.into_iter().map(Into::into).collect(),
+            follow_ups: h.follow_ups.into_iter().map(Into::into).collect(),
+            notes: h.notes.into_iter().map(Into::into).collect(),
+            releases: h.releases.into_iter().map(Into::into).collect(),
         }
     }
 }
