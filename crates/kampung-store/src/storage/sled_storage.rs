@@ -147,6 +147,7 @@ fn open_db(path: &Path) -> Result<Open, StoreError> {
         },
     }
     };
+    remove_incomplete_snapshots(path);
     // sled's default cache is 1 GiB; documents are loaded once and the
     // index lives in our own memory, so a small cache is enough.
     let config = sled::Config::new()
@@ -172,6 +173,36 @@ fn open_db(path: &Path) -> Result<Open, StoreError> {
         trust: db.open_tree("trust").map_err(err)?,
         db,
     })
+}
+
+/// Remove snapshots sled did not finish writing. sled 0.34 writes a
+/// snapshot to `snap.<lsn>.generating`, syncs it and renames it; a crash or
+/// a full disk in between leaves the `.generating` file behind, and sled's
+/// next open takes it (the highest name) for the latest snapshot and fails
+/// with "Read corrupted data": one full disk would make a village's store
+/// unopenable for good. The file is by construction incomplete, and a
+/// snapshot only saves replaying the log: removing it loses nothing.
+fn remove_incomplete_snapshots(path: &Path) {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::warn!(
+                    file = %entry.path().display(),
+                    "removed a snapshot the store did not finish writing (a crash or a full disk)"
+                ),
+                Err(e) => tracing::warn!(
+                    file = %entry.path().display(),
+                    error = %e,
+                    "cannot remove an unfinished snapshot of the store"
+                ),
+            }
+        }
+    }
 }
 
 impl SledStorage {
