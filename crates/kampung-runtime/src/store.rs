@@ -161,6 +161,9 @@ pub struct StoreHandle {
     lookups: SharedLookups,
     /// The storage failed (a full disk) and could not be reopened yet.
     failing: Arc<std::sync::atomic::AtomicBool>,
+    /// Becomes true when only a restart of the process can reopen the
+    /// storage (see [`StoreHandle::restart_needed`]).
+    restart: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -187,6 +190,7 @@ pub fn spawn_store<S: Storage>(
     let lookups = registry.lookups().clone();
     let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let thread_failing = failing.clone();
+    let (restart_tx, restart) = tokio::sync::watch::channel(false);
     let join = std::thread::Builder::new()
         .name("kampung-store".into())
         .spawn(move || {
@@ -196,6 +200,7 @@ pub fn spawn_store<S: Storage>(
                 thread_verifier.as_ref(),
                 &notify,
                 &thread_failing,
+                restart_tx,
             )
         })
         .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
@@ -206,6 +211,7 @@ pub fn spawn_store<S: Storage>(
             verifier,
             lookups,
             failing,
+            restart,
         },
         join,
     )
@@ -222,6 +228,7 @@ fn run<S: Storage>(
     verifier: &dyn ChangeVerifier,
     events: &broadcast::Sender<DocChanged>,
     failing: &std::sync::atomic::AtomicBool,
+    restart: tokio::sync::watch::Sender<bool>,
 ) -> Result<(), StoreError> {
     let changed = |doc: DocId, heads: &[ChangeHash]| {
         let _ = events.send(DocChanged {
@@ -229,7 +236,10 @@ fn run<S: Storage>(
             heads: heads.to_vec(),
         });
     };
-    let mut recovery = Recovery::default();
+    let mut recovery = Recovery {
+        failing: false,
+        restart,
+    };
     while let Some(cmd) = rx.blocking_recv() {
         recovery.attempt(&mut reg);
         match cmd {
@@ -484,10 +494,13 @@ fn write_village<S: Storage>(
 
 /// Reopening the storage after a failure (a full disk): at once after the
 /// command that met it, then before each command while it still fails (a
-/// command cannot use a storage that did not reopen anyway).
-#[derive(Debug, Default)]
+/// command cannot use a storage that did not reopen anyway). When only a
+/// new process can reopen it (sled stuck in closing the failed database)
+/// and the disk has space again, it asks for a restart.
+#[derive(Debug)]
 struct Recovery {
     failing: bool,
+    restart: tokio::sync::watch::Sender<bool>,
 }
 
 impl Recovery {
@@ -499,6 +512,13 @@ impl Recovery {
             Ok(()) => {
                 if std::mem::take(&mut self.failing) {
                     warn!("the store writes again");
+                }
+            }
+            Err(e @ StoreError::RestartNeeded { .. }) => {
+                self.failing = true;
+                if !*self.restart.borrow() {
+                    error!(error = %e, "the disk has space again: restarting the node to reopen its store");
+                    let _ = self.restart.send(true);
                 }
             }
             Err(e) => {
@@ -521,6 +541,17 @@ impl StoreHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
+    }
+
+    /// Resolves when the storage can only be reopened by a new process
+    /// (it failed, closing it hung, and the disk has space again): the
+    /// binary then restarts itself (`kampung run` re-executes itself).
+    pub async fn restart_needed(&self) {
+        let mut restart = self.restart.clone();
+        if restart.wait_for(|r| *r).await.is_err() {
+            // The store task ended without asking: nothing to restart for.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// The storage failed (a full disk, say) and could not be reopened

@@ -62,6 +62,10 @@ pub enum StoreError {
         doc: DocId,
         reason: String,
     },
+    #[error("data store {location}: the database did not close after a failed write (a full disk?), so it cannot be opened again in this process; the node restarts itself once the disk has space")]
+    Stuck { location: String },
+    #[error("data store {location}: the disk has space again, but the database that failed is still held by this process: restart the process to open it")]
+    RestartNeeded { location: String },
     #[error("{0} is not one of Banyuwangi's villages")]
     UnknownVillage(String),
     #[error("refused: {0}")]

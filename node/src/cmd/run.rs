@@ -179,7 +179,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("TLS certificate fingerprint (SHA-256): {f}");
     }
 
-    signalled.cancelled().await;
+    let store = node.store().clone();
+    tokio::select! {
+        _ = signalled.cancelled() => {}
+        _ = store.restart_needed() => return Err(restart_process()),
+    }
     println!("stopping...");
     drop(node);
     let stopped = running.stop().await;
@@ -194,6 +198,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     stopped?;
     println!("stopped cleanly");
     Ok(())
+}
+
+/// Replace this process with a new run of the same command: the store's
+/// database failed (a full disk), closing it hung inside sled, and only a
+/// new process can open it again now that the disk has space. Like a crash
+/// and a restart, minus the wait for an operator: every write acknowledged
+/// so far is durable. Returns only if that fails (then the process exits
+/// with an error, and systemd's `Restart=on-failure` starts it again).
+fn restart_process() -> anyhow::Error {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        println!("restarting: the store's database must be reopened after a full disk");
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => return anyhow::anyhow!("cannot restart after a full disk: {e}"),
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .exec();
+        anyhow::anyhow!("cannot restart after a full disk: {err}")
+    }
+    #[cfg(not(unix))]
+    anyhow::anyhow!("the store must be reopened after a full disk: restart the node")
 }
 
 async fn wait_for_signal() {

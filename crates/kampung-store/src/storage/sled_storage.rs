@@ -63,7 +63,18 @@ struct Shared {
     /// `None` while closed after a failed recovery.
     open: RwLock<Option<Open>>,
     failed: AtomicBool,
+    /// The database that failed did not close (see [`CLOSE_WAIT`]): it
+    /// holds the directory's lock for as long as this process lives.
+    stuck: AtomicBool,
 }
+
+/// How long closing a database that failed may take. sled 0.34 can hang
+/// for ever in that close (its drop waits for a log buffer that a write
+/// failing with "no space left" never finished), holding the directory's
+/// lock: after this, the node gives up on reopening it in this process.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Written (and removed) to tell whether the disk has space again.
+const SPACE_PROBE_BYTES: usize = 4 << 20;
 
 /// The open database and its trees.
 #[derive(Debug, Clone)]
@@ -205,7 +216,34 @@ fn remove_incomplete_snapshots(path: &Path) {
     }
 }
 
+/// Drop a database on a thread of its own; whether that finished within `wait`.
+fn close_within(db: Open, wait: std::time::Duration) -> bool {
+    let (done, closed) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("store-close".into())
+        .spawn(move || {
+            drop(db);
+            let _ = done.send(());
+        });
+    match spawned {
+        Ok(_) => closed.recv_timeout(wait).is_ok(),
+        Err(_) => false,
+    }
+}
+
 impl SledStorage {
+    /// Can a few megabytes be written and synced next to the database?
+    fn disk_has_space(&self) -> bool {
+        use std::io::Write as _;
+        let probe = self.path.join("space-probe");
+        let written = std::fs::File::create(&probe).and_then(|mut f| {
+            f.write_all(&vec![0u8; SPACE_PROBE_BYTES])?;
+            f.sync_all()
+        });
+        let _ = std::fs::remove_file(&probe);
+        written.is_ok()
+    }
+
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open = open_db(path)?;
@@ -214,6 +252,7 @@ impl SledStorage {
             shared: Arc::new(Shared {
                 open: RwLock::new(Some(open)),
                 failed: AtomicBool::new(false),
+                stuck: AtomicBool::new(false),
             }),
         })
     }
@@ -440,10 +479,36 @@ impl Storage for SledStorage {
     }
 
     fn recover(&self) -> Result<(), StoreError> {
-        let mut open = self.shared.open.write().unwrap_or_else(|p| p.into_inner());
-        // Close first: sled holds the directory's lock until its last handle goes.
-        drop(open.take());
-        *open = Some(open_db(&self.path)?);
+        let location = || self.path.display().to_string();
+        if self.shared.stuck.load(Ordering::SeqCst) {
+            return Err(if self.disk_has_space() {
+                StoreError::RestartNeeded {
+                    location: location(),
+                }
+            } else {
+                StoreError::Stuck {
+                    location: location(),
+                }
+            });
+        }
+        // Close first: sled holds the directory's lock until its last
+        // handle goes. Readers meanwhile are told the database is closed.
+        let failed = self
+            .shared
+            .open
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(failed) = failed {
+            if !close_within(failed, CLOSE_WAIT) {
+                self.shared.stuck.store(true, Ordering::SeqCst);
+                return Err(StoreError::Stuck {
+                    location: location(),
+                });
+            }
+        }
+        let reopened = open_db(&self.path)?;
+        *self.shared.open.write().unwrap_or_else(|p| p.into_inner()) = Some(reopened);
         self.shared.failed.store(false, Ordering::SeqCst);
         Ok(())
     }
