@@ -63,6 +63,12 @@ pub enum SyncError {
     Replica(#[from] ReplicaError),
     #[error("peer {peer} broke the protocol: {reason}")]
     Protocol { peer: String, reason: String },
+    /// The peer answered that it cannot serve the request now (busy, its
+    /// store failing after a full disk, a document it does not hold): the
+    /// session ends and a later one tries again. Not a fault: an honest
+    /// node says so too.
+    #[error("peer {peer} declined: {reason}")]
+    Declined { peer: String, reason: String },
 }
 
 impl SyncError {
@@ -74,6 +80,21 @@ impl SyncError {
                 | SyncError::Replica(ReplicaError::Refused(_))
                 | SyncError::Request(RequestError::BadResponse(_))
         )
+    }
+}
+
+/// The error for an answer of the wrong kind to an `asked` request: a
+/// refusal declines, anything else breaks the protocol.
+fn unexpected(peer: &impl Requester, asked: &str, answer: &Response) -> SyncError {
+    match answer {
+        Response::Refused { reason } => SyncError::Declined {
+            peer: peer.peer(),
+            reason: reason.clone(),
+        },
+        other => protocol(
+            peer,
+            format!("answered a {asked} request with {}", kind(other)),
+        ),
     }
 }
 
@@ -101,12 +122,7 @@ pub async fn sync_with<R: Replica, Q: Requester>(
             });
         }
         Response::Digest { .. } => {}
-        other => {
-            return Err(protocol(
-                peer,
-                format!("answered a digest request with {}", kind(&other)),
-            ))
-        }
+        other => return Err(unexpected(peer, "digest", &other)),
     }
     let mut stats = SessionStats::default();
     let mut after: Option<String> = None;
@@ -118,10 +134,7 @@ pub async fn sync_with<R: Replica, Q: Requester>(
             })
             .await?;
         let Response::Heads { docs, more } = page else {
-            return Err(protocol(
-                peer,
-                format!("answered a heads request with {}", kind(&page)),
-            ));
+            return Err(unexpected(peer, "heads", &page));
         };
         if let (Some(a), Some(first)) = (&after, docs.first()) {
             if first.doc <= *a {
@@ -187,10 +200,7 @@ pub async fn pull_doc<R: Replica, Q: Requester>(
             more,
         } = resp
         else {
-            return Err(protocol(
-                peer,
-                format!("answered a changes request with {}", kind(&resp)),
-            ));
+            return Err(unexpected(peer, "changes", &resp));
         };
         if got != doc {
             return Err(protocol(peer, format!("asked for {doc}, got {got}")));
@@ -261,10 +271,7 @@ async fn fetch_document<Q: Requester>(
             signatures,
         } = resp
         else {
-            return Err(protocol(
-                peer,
-                format!("answered a document request with {}", kind(&resp)),
-            ));
+            return Err(unexpected(peer, "document", &resp));
         };
         if got != doc || offset != buf.len() as u64 {
             return Err(protocol(
@@ -401,7 +408,7 @@ fn kind(r: &Response) -> std::borrow::Cow<'static, str> {
         Response::Heads { .. } => "heads".into(),
         Response::Changes { .. } => "changes".into(),
         Response::Document { .. } => "a document".into(),
-        Response::Refused { reason } => format!("a refusal ({reason})").into(),
+        Response::Refused { .. } => "a refusal".into(),
         Response::Hello(_) => "a hello".into(),
         Response::Roster { .. } => "a roster".into(),
     }

@@ -60,9 +60,18 @@ fn hash(bytes: &[u8]) -> Hash {
 #[derive(Default)]
 struct DagReplica {
     docs: Mutex<BTreeMap<String, Dag>>,
+    /// Its store cannot be read (a full disk): serving fails.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl DagReplica {
+    fn serving(&self) -> Result<(), ReplicaError> {
+        if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ReplicaError::Local("the disk is full".into()));
+        }
+        Ok(())
+    }
+
     /// A local write: one change on top of our heads; its announcement.
     fn write(&self, doc: &str, payload: &[u8]) -> (Hash, Announce) {
         let mut docs = lock(&self.docs);
@@ -145,6 +154,7 @@ impl Replica for DagReplica {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
+        self.serving()?;
         let rest: Vec<DocHeads> = self
             .all()
             .into_iter()
@@ -165,6 +175,7 @@ impl Replica for DagReplica {
         have: Vec<Hash>,
         max_bytes: usize,
     ) -> Result<SignedChanges, ReplicaError> {
+        self.serving()?;
         let docs = lock(&self.docs);
         let Some(dag) = docs.get(doc) else {
             return Ok(SignedChanges::default());
@@ -184,6 +195,7 @@ impl Replica for DagReplica {
         Ok(page)
     }
     async fn document(&self, doc: &str) -> Result<Option<SignedDocument>, ReplicaError> {
+        self.serving()?;
         Ok(lock(&self.docs).get(doc).map(|dag| {
             let all: Vec<&Vec<u8>> = dag.order.iter().map(|h| &dag.changes[h]).collect();
             (postcard::to_allocvec(&all).expect("encodes"), Vec::new())
@@ -335,4 +347,33 @@ fn a_partition_that_never_heals_is_reported() {
     sim.heal();
     sim.run_until_quiescent(20_000)
         .expect("converges once healed");
+}
+
+#[test]
+fn a_peer_whose_store_fails_declines_and_is_not_blamed() {
+    let replicas: Vec<Arc<DagReplica>> = (0..2).map(|_| Arc::default()).collect();
+    let mut sim = Sim::new(3, SimConfig::default().calm(), replicas);
+    let writer = sim.replica(1).cloned().expect("up");
+    let (h, mut announce) = writer.write("d/1", b"x");
+    writer
+        .failing
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Heads only: node 0 must pull, and node 1 answers with a refusal.
+    announce.changes.clear();
+    sim.announce(1, &announce);
+    sim.run_for(10_000);
+    assert!(sim.stats().failed > 0, "{:?}", sim.stats());
+    assert!(
+        sim.stats().peer_faults.is_empty(),
+        "{:?}",
+        sim.stats().peer_faults
+    );
+    assert!(!sim.replica(0).expect("up").has("d/1", &h));
+    // Its disk has space again: the next round brings the write.
+    writer
+        .failing
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    sim.run_until_quiescent(60_000).expect("converges");
+    assert!(sim.replica(0).expect("up").has("d/1", &h));
+    assert!(sim.stats().peer_faults.is_empty());
 }
