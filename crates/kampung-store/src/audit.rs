@@ -95,8 +95,6 @@ pub enum FailureKind {
     BadSignature,
     /// A valid signature whose signer was not allowed to write this document then.
     NotAuthorised,
-    /// A signature dated after the time of the audit (beyond clock skew).
-    FromTheFuture,
     /// Changes no valid, authorised signature of their writer covers.
     Unsigned,
     /// The index differs from the documents, or could not be checked.
@@ -169,6 +167,11 @@ pub struct DocReport {
     pub signatures_valid: usize,
     /// ...of which sign a change this document does not hold (harmless, counted only).
     pub signatures_unused: usize,
+    /// Signatures refused only for the time they claim, as a writer whose
+    /// clock was off makes them (after the audit's time, or outside the
+    /// signer's certificate): they cover nothing; the changes they signed
+    /// pass only if another signature of the writer covers them.
+    pub signatures_clock_off: usize,
     pub writers: Vec<Writer>,
     /// Who, at each writing node, made the changes.
     pub people: Vec<PersonWrites>,
@@ -427,6 +430,9 @@ fn certificate_of<'r>(roster: &'r Roster, key: &NodeKey, at_ms: i64) -> Option<&
 struct DocAudit<'a> {
     id: &'a DocId,
     failures: Vec<Failure>,
+    /// Signatures refused only for the time they claim (see
+    /// [`accepted_signatures`]).
+    clock_off: usize,
 }
 
 impl DocAudit<'_> {
@@ -502,20 +508,22 @@ fn accepted_signatures<'s>(
             );
             continue;
         }
+        // A signature refused only for the time it claims (after this
+        // audit, or outside its signer's certificate) is what a writer
+        // with a wrong clock makes, as receivers judge it too
+        // (`Denial::is_about_time`): it covers nothing, and is no failure
+        // by itself. A change that no other signature covers fails below as
+        // unsigned.
         if sig.signed_ms > now_ms + MAX_CLOCK_SKEW_MS {
-            a.fail(
-                FailureKind::FromTheFuture,
-                Some(signer),
-                &[at],
-                format!(
-                    "signed at {} ms, after the time of this audit ({now_ms} ms)",
-                    sig.signed_ms
-                ),
-            );
+            a.clock_off += 1;
             continue;
         }
         if let (Some(roster), Some(target)) = (roster, target.as_ref()) {
             if let Err(denial) = roster.may_write(&sig.signer, target, sig.signed_ms) {
+                if denial.is_about_time() {
+                    a.clock_off += 1;
+                    continue;
+                }
                 a.fail(
                     FailureKind::NotAuthorised,
                     Some(signer),
@@ -553,6 +561,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
         signatures: stored.signatures.len(),
         signatures_valid: 0,
         signatures_unused: 0,
+        signatures_clock_off: 0,
         writers: Vec::new(),
         people: Vec::new(),
         failures: Vec::new(),
@@ -560,6 +569,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     let mut a = DocAudit {
         id,
         failures: Vec::new(),
+        clock_off: 0,
     };
     let Some(kind) = id.kind() else {
         a.fail(
@@ -652,6 +662,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     // The signatures: each must be sound; with a root, its signer allowed.
     let accepted = accepted_signatures(id, stored, roster, now_ms, &mut a);
     report.signatures_valid = accepted.len();
+    report.signatures_clock_off = a.clock_off;
     report.signatures_unused = accepted
         .iter()
         .filter(|(h, _, _)| !in_doc.contains(&ChangeHash(**h)))
@@ -865,6 +876,7 @@ fn repair_doc<S: Storage>(
     let mut a = DocAudit {
         id,
         failures: Vec::new(),
+        clock_off: 0,
     };
     let accepted = accepted_signatures(id, stored, Some(roster), now_ms, &mut a);
     let signed: Vec<([u8; 32], NodeKey)> = accepted.iter().map(|(h, k, _)| (**h, *k)).collect();

@@ -211,6 +211,12 @@ fn print_text(data: &Path, r: &AuditReport) {
             d.signatures_valid,
             if d.ok { "ok" } else { "FAILED" }
         );
+        if d.signatures_clock_off > 0 {
+            println!(
+                "  {} signature(s) made with a clock off (after this audit's time, or outside the signer's certificate): they cover nothing; a later signature covers their changes",
+                d.signatures_clock_off
+            );
+        }
         for w in &d.writers {
             println!("  writer {}", writer_line(w));
         }

@@ -338,3 +338,31 @@ fn repair_takes_out_what_the_audit_refuses_and_keeps_the_rest() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_signature_from_a_fast_clock_covers_nothing_until_a_right_one_covers_its_change() {
+    let mut mesh = Mesh::new();
+    let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
+    let people = kampung_gen::village_residents(village_a(), 3, 3);
+    // The office PC's clock is 20 minutes fast: its signature claims a time
+    // after the audit's (as receivers judge it, too far ahead).
+    let mut reg = mesh.registry(Some(&clerk), &clerk);
+    reg.write(village_a(), &people[..2], NOW + 20 * 60_000, &mut |_| {})
+        .unwrap();
+    let report = mesh.audit();
+    assert_eq!(kinds(&report), vec![FailureKind::Unsigned], "{report:#?}");
+    assert_eq!(report.documents[0].signatures_clock_off, 1);
+    // The clock is set right: the next write's signature covers the
+    // early change too, and the audit passes, still counting the early one.
+    reg.write(village_a(), &people[2..], NOW, &mut |_| {})
+        .unwrap();
+    drop(reg);
+    let report = mesh.audit();
+    assert!(
+        report.ok,
+        "{:#?}",
+        report.all_failures().collect::<Vec<_>>()
+    );
+    assert_eq!(report.documents[0].signatures_clock_off, 1);
+    assert_eq!(report.documents[0].signatures_valid, 1);
+}
