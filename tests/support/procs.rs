@@ -45,8 +45,11 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
 /// How a node is run.
 #[derive(Debug, Clone)]
 pub struct RunArgs {
-    /// The IPv4 address to listen on for the mesh (port 0: any free port).
+    /// The IPv4 address to listen on for the mesh.
     pub listen_ip: String,
+    /// Its TCP port (0: any free port; a fixed one lets peers redial a node
+    /// that restarted, e.g. in its own network namespace).
+    pub listen_port: u16,
     /// Full multiaddrs (`.../p2p/<peer id>`) to dial at start.
     pub bootstrap: Vec<String>,
     pub anti_entropy_secs: u64,
@@ -55,17 +58,22 @@ pub struct RunArgs {
     pub api: String,
     /// More arguments of `kampung run`.
     pub extra: Vec<String>,
+    /// Environment variables of the process (e.g. libfaketime's, for a
+    /// village PC whose clock is wrong).
+    pub env: Vec<(String, String)>,
 }
 
 impl RunArgs {
     pub fn loopback(bootstrap: Vec<String>) -> RunArgs {
         RunArgs {
             listen_ip: "127.0.0.1".into(),
+            listen_port: 0,
             bootstrap,
             anti_entropy_secs: 1,
             heartbeat_secs: 1,
             api: "127.0.0.1:0".into(),
             extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -188,13 +196,14 @@ impl Node {
         c.env("KAMPUNG_LOG", "info,libp2p_kad=error")
             .arg("run")
             .arg("--listen")
-            .arg(format!("/ip4/{}/tcp/0", run.listen_ip))
+            .arg(format!("/ip4/{}/tcp/{}", run.listen_ip, run.listen_port))
             .args(["--api", &run.api, "--no-mdns"])
             .args(&run.extra)
             .arg("--anti-entropy-secs")
             .arg(run.anti_entropy_secs.to_string())
             .arg("--heartbeat-secs")
-            .arg(run.heartbeat_secs.to_string());
+            .arg(run.heartbeat_secs.to_string())
+            .envs(run.env.iter().map(|(k, v)| (k, v)));
         for b in &run.bootstrap {
             c.arg("--bootstrap").arg(b);
         }
@@ -244,10 +253,17 @@ impl Node {
         format!("{}/p2p/{}", self.listen[0], self.peer_id)
     }
 
-    /// GET an API path: over HTTP if the node is in our namespace, else
-    /// through the CLI inside the namespace (`status`, `peers`, `lookup` only).
-    fn get(&self, path: &str) -> Result<Value, String> {
-        if let Some(ns) = &self.netns {
+    /// Can this process reach the node's API over HTTP: the node runs in our
+    /// namespace, or its API listens on an address routed to us (not its
+    /// namespace's loopback)?
+    pub fn api_reachable(&self) -> bool {
+        self.netns.is_none() || self.api.is_some_and(|a| !a.ip().is_loopback())
+    }
+
+    /// GET an API path: over HTTP if the API is reachable, else through the
+    /// CLI inside the node's namespace (`status`, `peers`, `lookup` only).
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        if let (Some(ns), false) = (&self.netns, self.api_reachable()) {
             let args: Vec<&str> = match path.strip_prefix("/v1/") {
                 Some("status") => vec!["status", "--json"],
                 Some("peers") => vec!["peers", "--json"],
