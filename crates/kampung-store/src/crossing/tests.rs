@@ -335,3 +335,92 @@ fn a_crossing_that_fails_to_record_leaves_no_case() {
         .unwrap()
         .is_some());
 }
+
+/// A case's opening that arrives from a peer while the disk is full is not
+/// held in memory either: otherwise the next change, arriving once the disk
+/// has space, would be stored without the opening it builds on (each stored
+/// chunk holds only what came after the heads in memory), and after a
+/// restart the case would lack its opening (found by the chaos run).
+#[test]
+fn a_replicated_case_change_the_disk_refused_is_fetched_again_not_lost() {
+    use crate::case::{new_case_id, Note, Opening, RoleKind, Writer};
+    use crate::storage::MemoryStorage;
+    use crate::AcceptAll;
+    use crate::{CaseUpdate, DocId, Registry};
+    use std::sync::Arc;
+
+    let gor = Writer {
+        peer: "12D3KooWGorTawangalun".into(),
+        role: RoleKind::Facility,
+        person: None,
+    };
+    let mut checkpoint = Registry::open(MemoryStorage::new(), actor(3), 2026).unwrap();
+    let disk = Arc::new(MemoryStorage::new());
+    let mut facility = Registry::open(disk.clone(), actor(4), 2026).unwrap();
+    let case_id = new_case_id([9; 8]);
+    let id = DocId::case(&case_id);
+    let at_ms = 1_777_600_000_000;
+    let opening = Opening {
+        nik: Nik::parse("3509154203900002", 2026).unwrap().nik(),
+        person_name: Some("Siti Aminah".into()),
+        at_ms,
+        by: Writer {
+            peer: PEER.into(),
+            role: RoleKind::Checkpoint,
+            person: None,
+        },
+        origin: "Kabupaten Jember, Jawa Timur (35.09)".into(),
+        required_days: 14,
+        place: kampung_core::Place::Gor,
+    };
+    checkpoint
+        .open_isolation_case(&case_id, &opening, at_ms)
+        .unwrap();
+    let opened = checkpoint.changes_since(&id, &[], 1 << 20).unwrap();
+
+    // The facility's disk is full when the opening arrives.
+    disk.fail_writes_to(Some("c/"));
+    let err = facility
+        .apply_remote(&id, &opened.changes, &opened.signatures, &AcceptAll)
+        .unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert!(facility.isolation_case(&case_id).is_none());
+    assert!(facility.doc_heads_of(&id).is_none());
+
+    // Space again; the checkpoint's next change arrives first.
+    disk.fail_writes_to(None);
+    let h1 = checkpoint.doc_heads_of(&id).unwrap();
+    let note = Note {
+        text: "Dijemput ambulans GOR".into(),
+        at_ms: at_ms + 60_000,
+        by: gor,
+    };
+    checkpoint
+        .update_isolation_case(&case_id, &CaseUpdate::Note(note), at_ms + 60_000)
+        .unwrap();
+    let second = checkpoint.changes_since(&id, &h1, 1 << 20).unwrap();
+    let waiting = facility
+        .apply_remote(&id, &second.changes, &second.signatures, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert!(
+        !waiting.missing_deps.is_empty(),
+        "the opening is asked for again"
+    );
+    let all = checkpoint.changes_since(&id, &[], 1 << 20).unwrap();
+    facility
+        .apply_remote(&id, &all.changes, &all.signatures, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert_eq!(facility.doc_heads_of(&id), checkpoint.doc_heads_of(&id));
+
+    // What is stored is the whole case: a restart reads it with its opening.
+    drop(facility);
+    let reopened = Registry::open(disk, actor(4), 2026).unwrap();
+    assert_eq!(reopened.doc_heads_of(&id), checkpoint.doc_heads_of(&id));
+    let case = reopened
+        .isolation_case(&case_id)
+        .expect("the case after a restart");
+    assert_eq!(case.info().unwrap().nik, opening.nik);
+    assert_eq!(case.notes().unwrap().len(), 1);
+}

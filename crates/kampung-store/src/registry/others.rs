@@ -221,8 +221,25 @@ impl<S: Storage> Registry<S> {
         self.lookups.read().open_case(nik).cloned()
     }
 
-    /// Store what changed in `id` since `before`, with `sigs`; flushed.
+    /// Store what changed in `id` since `before`, with `sigs`; flushed. If
+    /// storing fails, memory goes back to what storage holds: a change held
+    /// in memory but not stored would be left out of every later chunk
+    /// (each saves only what came after the heads in memory), and the store
+    /// would keep a document's later changes without the one they build on.
     pub(super) fn store_other(
+        &mut self,
+        id: &DocId,
+        before: &[ChangeHash],
+        sigs: Vec<Sig>,
+    ) -> Result<Vec<ChangeHash>, StoreError> {
+        let stored = self.write_other(id, before, sigs);
+        if stored.is_err() {
+            self.restore_other(id);
+        }
+        stored
+    }
+
+    fn write_other(
         &mut self,
         id: &DocId,
         before: &[ChangeHash],
@@ -309,13 +326,14 @@ impl<S: Storage> Registry<S> {
         hash: ChangeHash,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
-        let stored = self
-            .sign(id, &[hash], now_ms)
-            .and_then(|sigs| self.store_other(id, before, sigs));
-        if stored.is_err() {
-            self.restore_other(id);
-        }
-        Ok(stored?)
+        let sigs = match self.sign(id, &[hash], now_ms) {
+            Ok(sigs) => sigs,
+            Err(e) => {
+                self.restore_other(id);
+                return Err(e.into());
+            }
+        };
+        Ok(self.store_other(id, before, sigs)?)
     }
 
     /// A check at the post, and the isolation case it opens, as one step:
@@ -439,13 +457,14 @@ impl<S: Storage> Registry<S> {
                 ..Other::default()
             },
         );
-        let stored = self
-            .sign(&id, &hash, now_ms)
-            .and_then(|sigs| self.store_other(&id, &[], sigs));
-        if stored.is_err() {
-            self.restore_other(&id);
-        }
-        Ok(stored?)
+        let sigs = match self.sign(&id, &hash, now_ms) {
+            Ok(sigs) => sigs,
+            Err(e) => {
+                self.restore_other(&id);
+                return Err(e.into());
+            }
+        };
+        Ok(self.store_other(&id, &[], sigs)?)
     }
 
     /// Update an isolation case. Durable and signed when this returns.
