@@ -114,8 +114,15 @@ impl World {
         }
     }
 
-    /// Open node `node` on `storage`, as a node starts: its actor is its key.
-    fn open(&self, node: usize, storage: Store, clock: &Arc<ManualClock>) -> Arc<Node> {
+    /// Open node `node` on `storage`, as a node starts: its actor is a new
+    /// session actor of its key (`session` drawn from the seed, so a run replays).
+    fn open(
+        &self,
+        node: usize,
+        storage: Store,
+        clock: &Arc<ManualClock>,
+        session: [u8; kampung_trust::SESSION_BYTES],
+    ) -> Arc<Node> {
         let key = &self.keys[node];
         let actor = automerge::ActorId::from(
             key.public()
@@ -125,7 +132,7 @@ impl World {
                 .to_vec(),
         );
         let mut reg = Registry::open(storage, actor, 2026).expect("opens");
-        reg.set_signer(Arc::new(key.clone()));
+        reg.set_signer_in_session(Arc::new(key.clone()), session);
         let verifier: Arc<dyn ChangeVerifier + Send + Sync> =
             Arc::new(RosterVerifier::new(self.roster.clone(), clock.clone()));
         Arc::new(LocalReplica::new(reg, verifier))
@@ -343,7 +350,8 @@ impl Run<'_> {
         let survived = Arc::new(self.storages[node].after_crash());
         self.storages[node] = survived.clone();
         self.run_for(down_ms);
-        let reopened = self.world.open(node, survived, &self.clock);
+        let session = self.sim.rng().random();
+        let reopened = self.world.open(node, survived, &self.clock, session);
         self.sim.restart(node, reopened);
     }
 }
@@ -430,7 +438,7 @@ fn run_seed(world: &World, seed: u64) -> Result<Outcome, String> {
                 .map_err(|e| e.to_string())?;
         }
         storage.flush().map_err(|e| e.to_string())?;
-        replicas.push(world.open(node, storage.clone(), &clock));
+        replicas.push(world.open(node, storage.clone(), &clock, [node as u8; 8]));
     }
     let config = SimConfig {
         drop: 0.1,

@@ -58,7 +58,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use automerge::{ActorId, Automerge, ChangeHash, ReadDoc, ROOT};
 use kampung_trust::{
-    uncovered, Certificate, NodeKey, RoleKind, Roster, Statement, WriteSignature, MAX_CLOCK_SKEW_MS,
+    uncovered, writer_of_actor, Certificate, NodeKey, RoleKind, Roster, Statement, WriteSignature,
+    MAX_CLOCK_SKEW_MS,
 };
 use serde::Serialize;
 
@@ -676,7 +677,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     let mut by_writer: BTreeMap<Vec<u8>, Vec<ChangeHash>> = BTreeMap::new();
     for m in metas.iter().filter(|m| unsigned.contains(&m.hash.0)) {
         by_writer
-            .entry(m.actor.to_bytes().to_vec())
+            .entry(writer_of_actor(m.actor.to_bytes()).to_vec())
             .or_default()
             .push(m.hash);
     }
@@ -700,7 +701,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     // Who wrote what here.
     let mut writers: BTreeMap<Vec<u8>, Writer> = BTreeMap::new();
     for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
-        let actor = m.actor.to_bytes();
+        let actor = writer_of_actor(m.actor.to_bytes());
         let w = writers.entry(actor.to_vec()).or_insert_with(|| Writer {
             writer: actor_name(actor),
             role: None,
@@ -728,7 +729,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     report.writers = writers.into_values().collect();
     let mut people: BTreeMap<(Vec<u8>, Option<String>), PersonWrites> = BTreeMap::new();
     for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
-        let actor = m.actor.to_bytes();
+        let actor = writer_of_actor(m.actor.to_bytes());
         let author = m
             .message
             .as_deref()

@@ -353,7 +353,10 @@ impl CaseDoc {
             }
         }
         let map = self.follow_ups.clone();
-        let key = format!("{}/{}", f.date, actor);
+        // The node, not its run: a restarted node correcting today's entry
+        // replaces it.
+        let writer = ActorId::from(kampung_trust::writer_of_actor(&actor.to_bytes()));
+        let key = format!("{}/{}", f.date, writer);
         let message = format!("follow-up {} {}", f.date, f.outcome.as_str());
         self.commit(actor, &f.by, message, f.at_ms, |tx| {
             let obj = tx.put_object(&map, key.as_str(), ObjType::Map)?;

@@ -199,9 +199,21 @@ impl<S: Storage> Registry<S> {
         })
     }
 
-    /// Sign every write with this key, which also becomes the actor of our changes.
+    /// Sign every write with this key; our changes' actor becomes a new
+    /// session actor of it ([`NodeKey::session_actor`]): each run of a node
+    /// numbers its changes afresh, so a change lost here (a failed flush,
+    /// then a restart) but held by a peer never collides with a later one.
     pub fn set_signer(&mut self, signer: Arc<dyn WriteSigner>) {
-        self.actor = ActorId::from(signer.key().0.to_vec());
+        self.set_signer_in_session(signer, rand::random());
+    }
+
+    /// [`Registry::set_signer`] with a chosen session (deterministic simulations).
+    pub fn set_signer_in_session(
+        &mut self,
+        signer: Arc<dyn WriteSigner>,
+        session: [u8; kampung_trust::SESSION_BYTES],
+    ) {
+        self.actor = ActorId::from(signer.key().session_actor(session));
         self.signer = Some(signer);
     }
 

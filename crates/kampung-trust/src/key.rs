@@ -7,6 +7,20 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::TrustError;
 
+/// Bytes after the key in a session actor ([`NodeKey::session_actor`]).
+pub const SESSION_BYTES: usize = 8;
+
+/// The writer an Automerge actor id stands for: a session actor's key
+/// bytes ([`NodeKey::session_actor`]), any other actor as it is. Whatever
+/// is kept per writer (follow-ups, audit totals) is kept under this.
+pub fn writer_of_actor(actor: &[u8]) -> &[u8] {
+    if actor.len() == 32 + SESSION_BYTES {
+        &actor[..32]
+    } else {
+        actor
+    }
+}
+
 /// A node's ed25519 public key: its libp2p identity, and (as raw bytes) the
 /// Automerge actor id of every change it writes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,17 +32,48 @@ impl NodeKey {
             .clone()
             .try_into_ed25519()
             .map_err(|_| TrustError::NotEd25519)?;
-        NodeKey::from_actor(&ed.to_bytes())
+        NodeKey::from_bytes(&ed.to_bytes())
             .ok_or_else(|| TrustError::BadKey("a weak (small-order) ed25519 key".into()))
     }
 
-    /// The key behind an Automerge actor id (32 raw bytes), if it is one.
-    /// Weak (small-order) keys are refused: ed25519 signatures "by" such a
-    /// key can be made without any secret (fuzzing found one).
-    pub fn from_actor(actor: &[u8]) -> Option<NodeKey> {
-        let bytes: [u8; 32] = actor.try_into().ok()?;
+    /// A key from its 32 raw bytes, if they are one. Weak (small-order)
+    /// keys are refused: ed25519 signatures "by" such a key can be made
+    /// without any secret (fuzzing found one).
+    pub fn from_bytes(bytes: &[u8]) -> Option<NodeKey> {
+        let bytes: [u8; 32] = bytes.try_into().ok()?;
         let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
         (!key.is_weak()).then_some(NodeKey(bytes))
+    }
+
+    /// The key behind an Automerge actor id, if it is a node's: the key's
+    /// 32 raw bytes, followed (since session actors) by
+    /// [`SESSION_BYTES`] that tell one run of the node from another.
+    pub fn from_actor(actor: &[u8]) -> Option<NodeKey> {
+        match actor.len() {
+            32 => NodeKey::from_bytes(actor),
+            n if n == 32 + SESSION_BYTES => NodeKey::from_bytes(&actor[..32]),
+            _ => None,
+        }
+    }
+
+    /// Is `actor` this key, or a session actor of it? (Cheap: no curve
+    /// arithmetic, for checks over every change of a page.)
+    pub fn is_actor_of(&self, actor: &[u8]) -> bool {
+        (actor.len() == 32 || actor.len() == 32 + SESSION_BYTES) && actor[..32] == self.0
+    }
+
+    /// The actor id of this key's changes in one run (`session`) of its node.
+    ///
+    /// Automerge numbers each actor's changes 1, 2, 3...; a node that lost a
+    /// change a peer already holds (a write whose flush failed on a full
+    /// disk, then a restart) would number its next change as the lost one,
+    /// and no replica could ever take both (a duplicate sequence number).
+    /// A new actor per run keeps numbers unique; the key in front keeps
+    /// every change attributable to, and covered by signatures of, its node.
+    pub fn session_actor(&self, session: [u8; SESSION_BYTES]) -> Vec<u8> {
+        let mut actor = self.0.to_vec();
+        actor.extend_from_slice(&session);
+        actor
     }
 
     /// The key of a peer id (ed25519 peer ids embed their key).
@@ -84,7 +129,7 @@ impl std::str::FromStr for NodeKey {
     /// A peer id (`12D3Koo...`) or 64 hex digits.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if let Some(bytes) = unhex(s).and_then(|b| NodeKey::from_actor(&b)) {
+        if let Some(bytes) = unhex(s).and_then(|b| NodeKey::from_bytes(&b)) {
             return Ok(bytes);
         }
         let peer: PeerId = s
@@ -112,7 +157,7 @@ impl<'de> Deserialize<'de> for NodeKey {
             s.parse().map_err(de::Error::custom)
         } else {
             let bytes = <[u8; 32]>::deserialize(d)?;
-            NodeKey::from_actor(&bytes)
+            NodeKey::from_bytes(&bytes)
                 .ok_or_else(|| de::Error::custom("not an ed25519 public key"))
         }
     }

@@ -48,7 +48,7 @@ pub mod roster;
 pub mod statement;
 pub mod write;
 
-pub use key::{NodeKey, Signature};
+pub use key::{writer_of_actor, NodeKey, Signature, SESSION_BYTES};
 pub use roster::{Denial, Roster, MAX_CLOCK_SKEW_MS};
 pub use statement::{
     Certificate, IssuedPolicy, Revocation, RoleKind, Signed, Statement, MAX_STATEMENT_BYTES,

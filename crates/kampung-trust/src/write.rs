@@ -123,7 +123,8 @@ pub struct ChangeRef<'a> {
 /// valid and allowed. A signature by `K` on change `h` covers every change by
 /// actor `K` reachable from `h` through dependencies inside `changes` (a
 /// change of `changes` outside that set, also of actor `K`, is not covered:
-/// it is not the change `K` vouched for). Changes whose hash `exempt` accepts
+/// it is not the change `K` vouched for). Actor `K` is the key's raw bytes
+/// or a session actor of it ([`NodeKey::session_actor`]). Changes whose hash `exempt` accepts
 /// (already held, or a document's fixed genesis) need no signature.
 pub fn uncovered(
     changes: &[ChangeRef<'_>],
@@ -150,7 +151,7 @@ pub fn uncovered(
                 continue;
             }
             let c = &changes[i];
-            if c.actor == signer.0 {
+            if signer.is_actor_of(c.actor) {
                 covered[i] = true;
             }
             stack.extend(c.deps.iter().filter_map(|d| by_hash.get(d).copied()));

@@ -543,7 +543,8 @@ fn page_of(
             bytes += len;
             let hash = change.hash();
             let is_signed = signed.contains_key(&hash) || Some(hash) == genesis;
-            let was = unsigned_tail.insert(change.actor_id().to_bytes().to_vec(), !is_signed);
+            let writer = kampung_trust::writer_of_actor(change.actor_id().to_bytes());
+            let was = unsigned_tail.insert(writer.to_vec(), !is_signed);
             match (was.unwrap_or(false), !is_signed) {
                 (false, true) => open += 1,
                 (true, false) => open -= 1,

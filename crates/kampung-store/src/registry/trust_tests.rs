@@ -581,3 +581,60 @@ fn a_change_that_arrives_before_its_dependency_keeps_its_signature() {
         .expect("every change the relay serves is signed");
     assert_eq!(third.doc_heads_of(&id), owner.doc_heads_of(&id));
 }
+
+/// A node that lost a write a peer already holds (its flush failed on a full
+/// disk, then it restarted) writes on as a new session: its next change does
+/// not reuse the lost change's sequence number, so the peer takes it, the
+/// node gets the lost write back from the peer, and both converge. With one
+/// actor per node for ever, the peer refused every later change of that
+/// node's document (automerge: "duplicate seq"; found by the chaos run).
+#[test]
+fn a_node_that_lost_a_write_a_peer_holds_writes_on_and_converges() {
+    let mesh = Mesh::new();
+    let (key, mut before_loss) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
+    let id = DocId::village(code(0));
+    let v = mesh.verifier();
+    before_loss
+        .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    // What the node's disk will still hold after the restart: the first write.
+    let mut restarted =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![0u8; 32]), 2026).unwrap();
+    sync_all(&mut before_loss, &mut restarted, &id, &v, 1 << 20);
+    // The write the node will lose reaches the replica.
+    before_loss
+        .write(code(0), &[person(2, 0)], now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut before_loss, &mut replica, &id, &v, 1 << 20);
+
+    // The node runs again (a new session of the same key) and writes.
+    restarted.set_signer(Arc::new(key));
+    restarted
+        .write(code(0), &[person(3, 0)], now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut restarted, &mut replica, &id, &v, 1 << 20);
+    sync_all(&mut replica, &mut restarted, &id, &v, 1 << 20);
+    assert_eq!(restarted.doc_heads_of(&id), replica.doc_heads_of(&id));
+    for p in 1..=3 {
+        let nik = person(p, 0).nik.to_string();
+        assert!(
+            matches!(restarted.lookup(&nik), Verdict::Resident { .. }),
+            "person {p} at the node"
+        );
+        assert!(
+            matches!(replica.lookup(&nik), Verdict::Resident { .. }),
+            "person {p} at the replica"
+        );
+    }
+    // Every change is still the node's: one writer in the audit's eyes.
+    let writers: std::collections::HashSet<_> = restarted
+        .changes_since(&id, &[], 1 << 20)
+        .unwrap()
+        .changes
+        .iter()
+        .filter_map(|c| automerge::Change::try_from(c.as_slice()).ok())
+        .filter_map(|c| NodeKey::from_actor(&c.actor_id().to_bytes()))
+        .collect();
+    assert_eq!(writers.len(), 1, "{writers:?}");
+}
