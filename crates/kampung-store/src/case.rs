@@ -355,7 +355,7 @@ impl CaseDoc {
         let map = self.follow_ups.clone();
         // The node, not its run: a restarted node correcting today's entry
         // replaces it.
-        let writer = ActorId::from(kampung_trust::writer_of_actor(&actor.to_bytes()));
+        let writer = ActorId::from(kampung_trust::writer_of_actor(actor.to_bytes()));
         let key = format!("{}/{}", f.date, writer);
         let message = format!("follow-up {} {}", f.date, f.outcome.as_str());
         self.commit(actor, &f.by, message, f.at_ms, |tx| {

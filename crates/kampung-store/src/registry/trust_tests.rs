@@ -634,7 +634,7 @@ fn a_node_that_lost_a_write_a_peer_holds_writes_on_and_converges() {
         .changes
         .iter()
         .filter_map(|c| automerge::Change::try_from(c.as_slice()).ok())
-        .filter_map(|c| NodeKey::from_actor(&c.actor_id().to_bytes()))
+        .filter_map(|c| NodeKey::from_actor(c.actor_id().to_bytes()))
         .collect();
     assert_eq!(writers.len(), 1, "{writers:?}");
 }
