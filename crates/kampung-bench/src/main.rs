@@ -7,6 +7,7 @@
 //! Criterion micro-benchmarks of the lookup hot path live in
 //! `crates/kampung-store/benches/lookup.rs`.
 
+mod commit;
 mod measure;
 mod open;
 mod regency;
@@ -53,6 +54,8 @@ enum Cmd {
     All(AllArgs),
     /// Many durable single writes in a row: disk and memory as they go.
     Soak(soak::SoakArgs),
+    /// Durable single writes from several writers at once, through the store thread.
+    Commit(commit::CommitArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -95,6 +98,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Soak(args) => {
             let r = soak::run(&args)?;
             emit(cli.json, &r, soak::print)
+        }
+        Cmd::Commit(args) => {
+            let r = commit::run(&args)?;
+            emit(cli.json, &r, commit::print)
         }
         Cmd::All(args) => {
             let r = all(&args)?;

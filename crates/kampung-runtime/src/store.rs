@@ -183,6 +183,20 @@ pub fn spawn_store<S: Storage>(
     registry: Registry<S>,
     verifier: Arc<dyn ChangeVerifier + Send + Sync>,
 ) -> (StoreHandle, std::thread::JoinHandle<Result<(), StoreError>>) {
+    spawn_store_with(registry, verifier, GROUP_MAX)
+}
+
+/// Most local writes made durable by one flush (group commit).
+pub const GROUP_MAX: usize = 64;
+
+/// [`spawn_store`], making at most `group_max` queued local writes durable
+/// with one flush (1: a flush per write; the benchmark compares).
+pub fn spawn_store_with<S: Storage>(
+    registry: Registry<S>,
+    verifier: Arc<dyn ChangeVerifier + Send + Sync>,
+    group_max: usize,
+) -> (StoreHandle, std::thread::JoinHandle<Result<(), StoreError>>) {
+    let group_max = group_max.max(1);
     let (tx, rx) = mpsc::channel(QUEUE);
     let (events, _) = broadcast::channel(EVENTS);
     let notify = events.clone();
@@ -201,6 +215,7 @@ pub fn spawn_store<S: Storage>(
                 &notify,
                 &thread_failing,
                 restart_tx,
+                group_max,
             )
         })
         .unwrap_or_else(|e| panic!("cannot start the store thread: {e}"));
@@ -229,6 +244,7 @@ fn run<S: Storage>(
     events: &broadcast::Sender<DocChanged>,
     failing: &std::sync::atomic::AtomicBool,
     restart: tokio::sync::watch::Sender<bool>,
+    group_max: usize,
 ) -> Result<(), StoreError> {
     let changed = |doc: DocId, heads: &[ChangeHash]| {
         let _ = events.send(DocChanged {
@@ -240,50 +256,54 @@ fn run<S: Storage>(
         failing: false,
         restart,
     };
-    while let Some(cmd) = rx.blocking_recv() {
+    let mut next: Option<Cmd> = None;
+    loop {
+        let cmd = match next.take() {
+            Some(cmd) => cmd,
+            None => match rx.blocking_recv() {
+                Some(cmd) => cmd,
+                None => break,
+            },
+        };
         recovery.attempt(&mut reg);
+        let cmd = match local_write(&mut reg, cmd) {
+            Ok(first) => {
+                // Group commit: the local writes queued behind this one are
+                // stored too, then one flush makes them all durable.
+                let mut held = vec![first];
+                while held.len() < group_max {
+                    let Ok(cmd) = rx.try_recv() else { break };
+                    if !joins_group(&cmd) {
+                        next = Some(cmd);
+                        break;
+                    }
+                    match local_write(&mut reg, cmd) {
+                        Ok(h) => held.push(h),
+                        Err(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                let committed = reg.commit_group();
+                if let Err(e) = &committed {
+                    warn!(writes = held.len(), error = %e, "a group of writes could not be made durable; each is answered with the error");
+                }
+                for h in held {
+                    h.finish(committed.as_ref().err(), &changed);
+                }
+                recovery.attempt(&mut reg);
+                failing.store(recovery.failing(), std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+            Err(cmd) => cmd,
+        };
         match cmd {
-            Cmd::Write {
-                village,
-                records,
-                now_ms,
-                progress,
-                author,
-                reply,
-            } => {
-                let mut report_progress = |n: usize| {
-                    if let Some(p) = &progress {
-                        p.send_replace(n);
-                    }
-                };
-                let result = write_village(&mut reg, village, author, |reg| {
-                    reg.write(village, &records, now_ms, &mut report_progress)
-                });
-                if let Ok((report, _)) = &result {
-                    if report.added + report.changed > 0 {
-                        changed(DocId::village(village), &report.heads);
-                    }
-                }
-                let _ = reply.send(result);
-            }
-            Cmd::Withdraw {
-                village,
-                nik,
-                reason,
-                now_ms,
-                author,
-                reply,
-            } => {
-                let result = write_village(&mut reg, village, author, |reg| {
-                    reg.withdraw(village, nik, &reason, now_ms)
-                });
-                if let Ok((report, _)) = &result {
-                    if report.changed > 0 {
-                        changed(DocId::village(village), &report.heads);
-                    }
-                }
-                let _ = reply.send(result);
-            }
+            Cmd::Write { .. }
+            | Cmd::Withdraw { .. }
+            | Cmd::RecordCheck { .. }
+            | Cmd::OpenCase { .. }
+            | Cmd::UpdateCase { .. } => unreachable!("local writes are handled above"),
             Cmd::Get(nik, r) => {
                 let _ = r.send(reg.get(nik));
             }
@@ -337,74 +357,8 @@ fn run<S: Storage>(
                 }
                 let _ = r.send(result);
             }
-            Cmd::RecordCheck {
-                peer,
-                crossing,
-                case,
-                now_ms,
-                reply,
-            } => {
-                let id = DocId::crossing_log(&peer);
-                let before = reg.doc_heads_of(&id).unwrap_or_default();
-                let opening = case.as_ref().map(|(c, o)| (c.as_str(), o.as_ref()));
-                let result = reg
-                    .record_check(&peer, &crossing, opening, now_ms)
-                    .and_then(|_| {
-                        let mut docs = Vec::new();
-                        if let Some((case_id, _)) = &case {
-                            docs.push((DocId::case(case_id), Vec::new()));
-                        }
-                        docs.push((id.clone(), before));
-                        docs.into_iter()
-                            .map(|(doc, before)| {
-                                announce_since(&mut reg, &doc, &before).map_err(RecordError::from)
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    });
-                if let Ok(announced) = &result {
-                    for a in announced {
-                        if let Some(doc) = DocId::parse(&a.doc) {
-                            changed(doc, &to_hashes(a.heads.clone()));
-                        }
-                    }
-                }
-                let _ = reply.send(result);
-            }
             Cmd::CrossingsPage(peer, offset, limit, r) => {
                 let _ = r.send(reg.crossings_page(&peer, offset, limit));
-            }
-            Cmd::OpenCase {
-                case_id,
-                opening,
-                now_ms,
-                reply,
-            } => {
-                let id = DocId::case(&case_id);
-                let result = reg
-                    .open_isolation_case(&case_id, &opening, now_ms)
-                    .and_then(|_| announce_since(&mut reg, &id, &[]).map_err(RecordError::from));
-                if let Ok(a) = &result {
-                    changed(id, &to_hashes(a.heads.clone()));
-                }
-                let _ = reply.send(result);
-            }
-            Cmd::UpdateCase {
-                case_id,
-                update,
-                now_ms,
-                reply,
-            } => {
-                let id = DocId::case(&case_id);
-                let before = reg.doc_heads_of(&id).unwrap_or_default();
-                let result = reg
-                    .update_isolation_case(&case_id, &update, now_ms)
-                    .and_then(|_| {
-                        announce_since(&mut reg, &id, &before).map_err(RecordError::from)
-                    });
-                if let Ok(a) = &result {
-                    changed(id, &to_hashes(a.heads.clone()));
-                }
-                let _ = reply.send(result);
             }
             Cmd::Cases(today_ms, r) => {
                 let _ = r.send(reg.isolation_cases(today_ms));
@@ -472,6 +426,194 @@ fn run<S: Storage>(
         error!(error = %e, "could not persist the index at shutdown; it will be caught up at next start");
     }
     result
+}
+
+/// A local write done and stored in the group commit under way, waiting for
+/// the group's flush before its answer is sent and its change announced.
+enum Held {
+    Village(
+        Reply<Result<Written, StoreError>>,
+        Result<Written, StoreError>,
+    ),
+    Check(
+        Reply<Result<Vec<kampung_sync::Announce>, RecordError>>,
+        Result<Vec<kampung_sync::Announce>, RecordError>,
+    ),
+    Case(
+        Reply<Result<kampung_sync::Announce, RecordError>>,
+        Result<kampung_sync::Announce, RecordError>,
+    ),
+}
+
+/// The error a write of a group whose flush failed is answered with.
+fn not_durable(e: &StoreError) -> StoreError {
+    StoreError::Io {
+        location: String::new(),
+        reason: format!("the write could not be made durable, nothing of it is kept: {e}"),
+    }
+}
+
+impl Held {
+    /// Answer, and announce what became durable (`failed`: the group's flush did not).
+    fn finish(self, failed: Option<&StoreError>, changed: &impl Fn(DocId, &[ChangeHash])) {
+        let announce = |a: &kampung_sync::Announce| {
+            if let Some(doc) = DocId::parse(&a.doc) {
+                changed(doc, &to_hashes(a.heads.clone()));
+            }
+        };
+        match self {
+            Held::Village(reply, result) => {
+                let result = match (result, failed) {
+                    (Ok(_), Some(e)) => Err(not_durable(e)),
+                    (result, _) => result,
+                };
+                if let Ok((report, a)) = &result {
+                    if report.added + report.changed > 0 {
+                        announce(a);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            Held::Check(reply, result) => {
+                let result = match (result, failed) {
+                    (Ok(_), Some(e)) => Err(RecordError::from(not_durable(e))),
+                    (result, _) => result,
+                };
+                if let Ok(announced) = &result {
+                    announced.iter().for_each(announce);
+                }
+                let _ = reply.send(result);
+            }
+            Held::Case(reply, result) => {
+                let result = match (result, failed) {
+                    (Ok(_), Some(e)) => Err(RecordError::from(not_durable(e))),
+                    (result, _) => result,
+                };
+                if let Ok(a) = &result {
+                    announce(a);
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Records in a write that may join a group commit: a clerk's edit, not an
+/// import (which is one long write on its own, flushed at its end).
+const GROUP_RECORDS: usize = 16;
+
+/// May `cmd` join the group commit under way? Small local writes only.
+fn joins_group(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Write { records, .. } => records.len() <= GROUP_RECORDS,
+        Cmd::Withdraw { .. }
+        | Cmd::RecordCheck { .. }
+        | Cmd::OpenCase { .. }
+        | Cmd::UpdateCase { .. } => true,
+        _ => false,
+    }
+}
+
+/// Do a local write in the group commit under way (begun here if none is),
+/// or give back a command that is not one.
+fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd> {
+    let is_write = matches!(
+        cmd,
+        Cmd::Write { .. }
+            | Cmd::Withdraw { .. }
+            | Cmd::RecordCheck { .. }
+            | Cmd::OpenCase { .. }
+            | Cmd::UpdateCase { .. }
+    );
+    if !is_write {
+        return Err(cmd);
+    }
+    reg.begin_group();
+    Ok(match cmd {
+        Cmd::Write {
+            village,
+            records,
+            now_ms,
+            progress,
+            author,
+            reply,
+        } => {
+            let mut report_progress = |n: usize| {
+                if let Some(p) = &progress {
+                    p.send_replace(n);
+                }
+            };
+            let result = write_village(reg, village, author, |reg| {
+                reg.write(village, &records, now_ms, &mut report_progress)
+            });
+            Held::Village(reply, result)
+        }
+        Cmd::Withdraw {
+            village,
+            nik,
+            reason,
+            now_ms,
+            author,
+            reply,
+        } => {
+            let result = write_village(reg, village, author, |reg| {
+                reg.withdraw(village, nik, &reason, now_ms)
+            });
+            Held::Village(reply, result)
+        }
+        Cmd::RecordCheck {
+            peer,
+            crossing,
+            case,
+            now_ms,
+            reply,
+        } => {
+            let id = DocId::crossing_log(&peer);
+            let before = reg.doc_heads_of(&id).unwrap_or_default();
+            let opening = case.as_ref().map(|(c, o)| (c.as_str(), o.as_ref()));
+            let result = reg
+                .record_check(&peer, &crossing, opening, now_ms)
+                .and_then(|_| {
+                    let mut docs = Vec::new();
+                    if let Some((case_id, _)) = &case {
+                        docs.push((DocId::case(case_id), Vec::new()));
+                    }
+                    docs.push((id.clone(), before));
+                    docs.into_iter()
+                        .map(|(doc, before)| {
+                            announce_since(reg, &doc, &before).map_err(RecordError::from)
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                });
+            Held::Check(reply, result)
+        }
+        Cmd::OpenCase {
+            case_id,
+            opening,
+            now_ms,
+            reply,
+        } => {
+            let id = DocId::case(&case_id);
+            let result = reg
+                .open_isolation_case(&case_id, &opening, now_ms)
+                .and_then(|_| announce_since(reg, &id, &[]).map_err(RecordError::from));
+            Held::Case(reply, result)
+        }
+        Cmd::UpdateCase {
+            case_id,
+            update,
+            now_ms,
+            reply,
+        } => {
+            let id = DocId::case(&case_id);
+            let before = reg.doc_heads_of(&id).unwrap_or_default();
+            let result = reg
+                .update_isolation_case(&case_id, &update, now_ms)
+                .and_then(|_| announce_since(reg, &id, &before).map_err(RecordError::from));
+            Held::Case(reply, result)
+        }
+        other => return Err(other),
+    })
 }
 
 /// A local write to `village`'s document by `author`, and the announcement
@@ -1075,5 +1217,72 @@ mod resident_page_tests {
         }
         let other = ResidentQuery::new(VillageCode::parse("35.10.21.2003").unwrap(), 10);
         assert_eq!(page(&handle, other).total, 0);
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+    use kampung_store::storage::MemoryStorage;
+
+    /// Writes that queue up while a flush is under way (ten clerks saving
+    /// at once) are made durable by one flush together, each answered only
+    /// after it, and every one is then shown.
+    #[test]
+    fn writes_queued_behind_a_flush_share_the_next_one() {
+        let storage = Arc::new(MemoryStorage::new());
+        let reg = Registry::open(
+            storage.clone(),
+            automerge::ActorId::from(vec![1u8; 32]),
+            2026,
+        )
+        .unwrap();
+        let village = VillageCode::parse("35.10.15.2012").unwrap();
+        let people = kampung_gen::village_residents(village, 11, 5);
+        let (handle, join) = spawn_store(reg, accept_all());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let wait_until = |what: &str, ok: &dyn Fn() -> bool| {
+            for _ in 0..10_000 {
+                if ok() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            panic!("never: {what}");
+        };
+        storage.hold_flushes(true);
+        let write = |r: &Resident| {
+            let (handle, r) = (handle.clone(), r.clone());
+            rt.spawn(async move { handle.write(village, vec![r], 1, None).await })
+        };
+        let first = write(&people[0]);
+        wait_until("the first write's flush is under way", &|| {
+            storage.flushes_waiting() == 1
+        });
+        let rest: Vec<_> = people[1..].iter().map(write).collect();
+        wait_until("ten writes queued", &|| QUEUE - handle.tx.capacity() == 10);
+        let before = storage.flushes();
+        storage.hold_flushes(false);
+        rt.block_on(async {
+            first.await.unwrap().unwrap().unwrap();
+            for w in rest {
+                let (report, _) = w.await.unwrap().unwrap().unwrap();
+                assert_eq!(report.added, 1);
+            }
+        });
+        // The first write's flush, then one for the ten.
+        assert_eq!(storage.flushes() - before, 2);
+        for r in &people {
+            assert_eq!(
+                handle.lookups().read().index().active_villages(r.nik),
+                vec![village]
+            );
+        }
+        rt.block_on(handle.stop());
+        join.join().unwrap().unwrap();
     }
 }

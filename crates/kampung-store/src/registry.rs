@@ -94,6 +94,40 @@ pub struct Registry<S: Storage> {
     others: HashMap<DocId, others::Other>,
     /// The person named in the changes of this node's resident writes.
     author: Option<kampung_core::Author>,
+    /// Local writes waiting for one flush together ([`Registry::begin_group`]).
+    group: Option<Group>,
+}
+
+/// Local writes made durable by one flush (group commit): what each
+/// publishes (index entries, open cases) and compacts waits for that flush.
+#[derive(Debug, Default)]
+struct Group {
+    index: Vec<IndexUpdate>,
+    villages: Vec<VillageCode>,
+    others: Vec<DocId>,
+}
+
+impl Group {
+    /// `nik`'s index entries `indexed`, with this group's writes applied.
+    fn entries_of(&self, nik: Nik, indexed: &[Entry]) -> Vec<Entry> {
+        let mut entries = indexed.to_vec();
+        for u in &self.index {
+            let ordinal = banyuwangi::village(u.village).map_or(0, |v| v.ordinal);
+            for (_, entry) in u.entries.iter().filter(|(n, _)| *n == nik) {
+                entries.retain(|e| e.village != ordinal);
+                entries.extend(entry.clone());
+            }
+        }
+        entries
+    }
+}
+
+/// What a durable write of a village changes in the index.
+#[derive(Debug)]
+struct IndexUpdate {
+    village: VillageCode,
+    entries: Vec<(Nik, Option<Entry>)>,
+    heads: Vec<ChangeHash>,
 }
 
 impl<S: Storage> std::fmt::Debug for Registry<S> {
@@ -144,6 +178,7 @@ impl<S: Storage> Registry<S> {
             persisted: HashMap::new(),
             others: HashMap::new(),
             author: None,
+            group: None,
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -423,7 +458,17 @@ impl<S: Storage> Registry<S> {
                 ));
                 continue;
             }
-            let records = lookups.index.all(r.nik);
+            let pending;
+            let records = match &self.group {
+                // Writes of the group commit under way count, though
+                // readers do not see them yet: two registrations of one
+                // person in one group are refused as in two groups.
+                Some(g) if !g.index.is_empty() => {
+                    pending = g.entries_of(r.nik, lookups.index.all(r.nik));
+                    pending.as_slice()
+                }
+                _ => lookups.index.all(r.nik),
+            };
             let active_in = |here: bool| {
                 records.iter().find(move |e| {
                     e.status == StatusKind::Active && (e.village_code() == Some(village)) == here
@@ -492,15 +537,99 @@ impl<S: Storage> Registry<S> {
             // verdict never rests on a write that a crash would lose.
             let stored = self
                 .store_applied(village, &applied, &touched, &sigs)
-                .and_then(|()| self.storage.flush());
+                .and_then(|()| self.make_durable());
             if let Err(e) = stored {
                 self.docs.remove(&village);
                 return Err(e);
             }
             self.index_applied(village, &applied, &touched);
-            self.maybe_compact(village);
+            self.written(village);
         }
         Ok(report)
+    }
+
+    /// Start a group commit: the local writes that follow (resident writes,
+    /// withdrawals, crossings, cases) are stored but neither flushed nor
+    /// shown to readers until [`Registry::commit_group`], which makes them
+    /// all durable with one flush. Ten clerks saving at once then wait for
+    /// one disk flush, not for ten in a row. Writes from peers are not
+    /// grouped (they flush as they come).
+    pub fn begin_group(&mut self) {
+        if self.group.is_none() {
+            self.group = Some(Group::default());
+        }
+    }
+
+    /// Make the writes since [`Registry::begin_group`] durable with one
+    /// flush, then show them to readers. If the flush fails, none of them
+    /// is shown, memory goes back to what storage holds, and every write of
+    /// the group must be answered with the error.
+    pub fn commit_group(&mut self) -> Result<(), StoreError> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        if let Err(e) = self.storage.flush() {
+            for v in &group.villages {
+                self.docs.remove(v);
+            }
+            let mut others = group.others;
+            others.sort();
+            others.dedup();
+            for id in &others {
+                self.restore_other(id);
+            }
+            return Err(e);
+        }
+        for update in group.index {
+            self.publish(update);
+        }
+        let mut others = group.others;
+        others.sort();
+        others.dedup();
+        for id in &others {
+            self.derive_case(id);
+        }
+        let mut villages = group.villages;
+        villages.sort();
+        villages.dedup();
+        for v in villages {
+            self.maybe_compact(v);
+        }
+        Ok(())
+    }
+
+    /// Flush a local write, or leave it to the group commit under way.
+    fn make_durable(&mut self) -> Result<(), StoreError> {
+        match self.group {
+            Some(_) => Ok(()),
+            None => self.storage.flush(),
+        }
+    }
+
+    /// After a local write of `village` is stored (durable, or in the group
+    /// commit under way): compact now, or once the group is durable.
+    fn written(&mut self, village: VillageCode) {
+        match &mut self.group {
+            Some(g) => g.villages.push(village),
+            None => self.maybe_compact(village),
+        }
+    }
+
+    /// Show a durable write to readers, or queue it for the group's flush.
+    fn index_durable(&mut self, update: IndexUpdate) {
+        match &mut self.group {
+            Some(g) => g.index.push(update),
+            None => self.publish(update),
+        }
+    }
+
+    fn publish(&mut self, update: IndexUpdate) {
+        let ordinal = banyuwangi::village(update.village).map_or(0, |v| v.ordinal);
+        let mut lookups = self.lookups.write();
+        for (nik, entry) in update.entries {
+            lookups.index.set(nik, ordinal, entry);
+        }
+        lookups.indexed.insert(update.village, update.heads);
     }
 
     /// Withdraw a registration of `village` made in error (see
@@ -553,35 +682,32 @@ impl<S: Storage> Registry<S> {
         let stored = self
             .sign(&DocId::village(village), &applied.signed_points, now_ms)
             .and_then(|sigs| self.store_applied(village, &applied, &[], &sigs))
-            .and_then(|()| self.storage.flush());
+            .and_then(|()| self.make_durable());
         if let Err(e) = stored {
             self.docs.remove(&village);
             return Err(e);
         }
-        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        {
-            let mut lookups = self.lookups.write();
-            lookups.index.set(nik, ordinal, None);
-            lookups
-                .indexed
-                .insert(village, applied.report.heads.clone());
-        }
+        self.index_durable(IndexUpdate {
+            village,
+            entries: vec![(nik, None)],
+            heads: applied.report.heads.clone(),
+        });
         debug!(%village, %nik, "registration withdrawn");
-        self.maybe_compact(village);
+        self.written(village);
         Ok(applied.report)
     }
 
     /// Bring the index along a village's applied changes (once they are
     /// durable: see [`Registry::write`]).
     fn index_applied(&mut self, village: VillageCode, applied: &Applied, touched: &[&Resident]) {
-        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
-        let mut lookups = self.lookups.write();
-        for r in touched {
-            lookups.index.set(r.nik, ordinal, Entry::from_resident(r));
-        }
-        lookups
-            .indexed
-            .insert(village, applied.report.heads.clone());
+        self.index_durable(IndexUpdate {
+            village,
+            entries: touched
+                .iter()
+                .map(|r| (r.nik, Entry::from_resident(r)))
+                .collect(),
+            heads: applied.report.heads.clone(),
+        });
     }
 
     /// Append a village's applied changes. Not flushed, not indexed.

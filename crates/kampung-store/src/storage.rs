@@ -105,6 +105,16 @@ pub trait Storage: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     inner: Mutex<MemoryInner>,
+    /// Flushes done, and whether flushes wait ([`MemoryStorage::hold_flushes`]).
+    flushes: Mutex<Flushes>,
+    flush_released: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Flushes {
+    done: usize,
+    held: bool,
+    waiting: usize,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -154,6 +164,7 @@ impl MemoryStorage {
         });
         MemoryStorage {
             inner: Mutex::new(state),
+            ..MemoryStorage::default()
         }
     }
 
@@ -183,6 +194,27 @@ impl MemoryStorage {
             }
             None => Ok(()),
         })
+    }
+
+    /// Flushes done so far.
+    pub fn flushes(&self) -> usize {
+        self.flush_state().done
+    }
+
+    /// Make every flush wait (`true`) until released (`false`), as a slow
+    /// disk would: a test can queue work behind a flush under way.
+    pub fn hold_flushes(&self, held: bool) {
+        self.flush_state().held = held;
+        self.flush_released.notify_all();
+    }
+
+    /// Flushes waiting for [`MemoryStorage::hold_flushes`]`(false)`.
+    pub fn flushes_waiting(&self) -> usize {
+        self.flush_state().waiting
+    }
+
+    fn flush_state(&self) -> std::sync::MutexGuard<'_, Flushes> {
+        self.flushes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Make every later append or replace of a document whose name starts
@@ -292,6 +324,18 @@ impl Storage for MemoryStorage {
         Ok(())
     }
     fn flush(&self) -> Result<(), StoreError> {
+        {
+            let mut f = self.flush_state();
+            f.waiting += 1;
+            while f.held {
+                f = self
+                    .flush_released
+                    .wait(f)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            f.waiting -= 1;
+            f.done += 1;
+        }
         self.powered()?;
         self.with(|m| {
             if m.durable.take().is_some() {

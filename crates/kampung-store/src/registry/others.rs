@@ -150,7 +150,7 @@ impl<S: Storage> Registry<S> {
 
     /// After a write of `id` failed to be stored, put back what storage
     /// holds, so memory never shows a change that a restart would not.
-    fn restore_other(&mut self, id: &DocId) {
+    pub(super) fn restore_other(&mut self, id: &DocId) {
         match self.load_other(id) {
             Ok(Some(other)) => {
                 self.others.insert(id.clone(), other);
@@ -282,8 +282,11 @@ impl<S: Storage> Registry<S> {
             self.storage
                 .append(id, &chunk, &heads_to_bytes(&heads), &sigs)?;
         }
-        self.storage.flush()?;
-        self.derive_case(id);
+        self.make_durable()?;
+        match &mut self.group {
+            Some(g) => g.others.push(id.clone()),
+            None => self.derive_case(id),
+        }
         debug!(doc = %id, bytes = chunk.len(), "stored");
         Ok(heads)
     }

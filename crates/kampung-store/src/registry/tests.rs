@@ -652,3 +652,83 @@ fn a_failed_compaction_does_not_fail_the_durable_write_before_it() {
         person.full_name
     );
 }
+
+/// Group commit: writes made in a group are stored but shown to readers,
+/// and durable, only once the group's one flush has succeeded.
+#[test]
+fn a_group_commit_shows_its_writes_only_after_its_flush() {
+    let storage = Arc::new(MemoryStorage::losing_unflushed());
+    let mut reg = open_mem(&storage);
+    let (a, b) = (person(1, 0), person(2, 1));
+    reg.begin_group();
+    reg.write(code(0), std::slice::from_ref(&a), 1, &mut |_| {})
+        .unwrap();
+    reg.write(code(1), std::slice::from_ref(&b), 1, &mut |_| {})
+        .unwrap();
+    for r in [&a, &b] {
+        assert!(
+            reg.lookups().read().index().all(r.nik).is_empty(),
+            "shown before the flush"
+        );
+    }
+    let lost = Registry::open(storage.after_crash(), actor(), 2026).unwrap();
+    assert_eq!(lost.niks(), 0, "durable before the group's flush");
+
+    reg.commit_group().unwrap();
+    for r in [&a, &b] {
+        assert_eq!(reg.lookup(&r.nik.to_string()).kind(), "resident");
+    }
+    let mut kept = Registry::open(storage.after_crash(), actor(), 2026).unwrap();
+    assert_eq!(kept.niks(), 2);
+    assert!(kept.verify_index().unwrap().is_empty());
+}
+
+/// A person registered twice in one group (two villages' clerks at once) is
+/// refused the second time, as across two groups: the check counts the
+/// group's writes that readers do not see yet.
+#[test]
+fn a_double_registration_inside_one_group_is_refused() {
+    let mut reg = open_mem(&Arc::new(MemoryStorage::new()));
+    reg.begin_group();
+    reg.write(code(0), &[person(1, 0)], 1, &mut |_| {}).unwrap();
+    let err = reg
+        .write(code(1), &[person(1, 1)], 1, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused(Refusal::RegisteredElsewhere { .. })
+        ),
+        "{err}"
+    );
+    reg.commit_group().unwrap();
+    assert_eq!(
+        reg.lookups()
+            .read()
+            .index()
+            .active_villages(person(1, 0).nik),
+        vec![code(0)]
+    );
+}
+
+/// If the group's flush fails, none of its writes is shown (each is
+/// answered with the error by the caller) and none survives a crash.
+#[test]
+fn a_group_whose_flush_fails_shows_none_of_its_writes() {
+    let storage = Arc::new(MemoryStorage::losing_unflushed());
+    let mut reg = open_mem(&storage);
+    let (a, b) = (person(1, 0), person(2, 1));
+    reg.begin_group();
+    // Two appends succeed; the flush is the write the power cut stops.
+    storage.power_cut_after(2);
+    reg.write(code(0), std::slice::from_ref(&a), 1, &mut |_| {})
+        .unwrap();
+    reg.write(code(1), std::slice::from_ref(&b), 1, &mut |_| {})
+        .unwrap();
+    assert!(reg.commit_group().is_err());
+    for r in [&a, &b] {
+        assert!(reg.lookups().read().index().all(r.nik).is_empty());
+    }
+    let after = Registry::open(storage.after_crash(), actor(), 2026).unwrap();
+    assert_eq!(after.niks(), 0);
+}

@@ -1,0 +1,159 @@
+//! Durable single edits under concurrent writers: what a village office with
+//! several clerks, or a checkpoint with several gates, asks of its node. Each
+//! writer corrects one resident at a time (or logs one crossing) through the
+//! store thread, as the API does, and waits until the write is durable; the
+//! latency of each write is what a person waits. `scripts/bench-commit`
+//! writes the table (`BENCHMARKS-commit.md`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use kampung_core::VillageCode;
+use kampung_store::crossing::{Crossing, Decision};
+use kampung_store::storage::sled_storage::SledStorage;
+use kampung_store::Registry;
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{self, nanos, Percentiles};
+use crate::soak::Kind;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommitArgs {
+    /// What each write is: `edit` (a resident's name corrected) or `crossing`.
+    #[arg(long, default_value = "edit")]
+    pub kind: Kind,
+    /// Writers writing at once, each waiting for its write before the next.
+    #[arg(long, default_value_t = 10)]
+    pub writers: usize,
+    /// Durable writes per writer.
+    #[arg(long, default_value_t = 300)]
+    pub writes: usize,
+    /// Residents imported first.
+    #[arg(long, default_value_t = 8_000)]
+    pub residents: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Most queued writes made durable by one flush (1: a flush per write).
+    #[arg(long, default_value_t = kampung_runtime::store::GROUP_MAX)]
+    pub group: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitResult {
+    pub kind: Kind,
+    pub writers: usize,
+    pub writes: usize,
+    pub group: usize,
+    pub seconds: f64,
+    pub latency: Percentiles,
+}
+
+pub fn run(args: &CommitArgs) -> anyhow::Result<CommitResult> {
+    let code = VillageCode::parse("35.10.15.2012").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let records = kampung_gen::village_residents(code, args.residents.max(1), args.seed);
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut reg = Registry::open(
+        SledStorage::open(&dir.path().join("registry"))?,
+        crate::actor(),
+        crate::THIS_YEAR,
+    )?;
+    // Signed as a node signs, so each write costs what it costs in a node.
+    reg.set_signer(Arc::new(kampung_mesh::identity::Keypair::generate_ed25519()));
+    reg.write(code, &records, measure::now_ms(), &mut |_| {})?;
+    reg.checkpoint()?;
+    let (store, join) = kampung_runtime::store::spawn_store_with(
+        reg,
+        kampung_runtime::store::accept_all(),
+        args.group,
+    );
+    let writers = args.writers.max(1);
+    let peer = "12D3KooWKetapangHarbourCheckpointCommit00000000000001";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let start = Instant::now();
+    let times: Vec<u64> = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let store = store.clone();
+            let records = records.clone();
+            let (kind, writes) = (args.kind, args.writes);
+            tasks.push(tokio::spawn(async move {
+                let mut times = Vec::with_capacity(writes);
+                for i in 0..writes {
+                    // Each writer its own residents: no two edit one record.
+                    let r = &records[(i * writers + w) % records.len()];
+                    let t = Instant::now();
+                    match kind {
+                        Kind::Edit => {
+                            let mut r = r.clone();
+                            r.full_name
+                                .push_str(if i % 2 == 0 { " Putra" } else { " Putri" });
+                            store
+                                .write(code, vec![r], measure::now_ms(), None)
+                                .await
+                                .map_err(|e| anyhow::anyhow!("{e}"))??;
+                        }
+                        Kind::Crossing => {
+                            let crossing = Crossing {
+                                at_ms: measure::now_ms(),
+                                nik: r.nik.to_string(),
+                                verdict: "resident".into(),
+                                explanation: "WARGA BANYUWANGI".into(),
+                                decision: Decision::AllowedIn,
+                                case_id: None,
+                                officer: Some(format!("Petugas {w}")),
+                                officer_id: None,
+                                note: None,
+                                basis: Vec::new(),
+                            };
+                            store
+                                .record_check(peer.to_string(), crossing, None, measure::now_ms())
+                                .await
+                                .map_err(|e| anyhow::anyhow!("{e}"))??;
+                        }
+                    }
+                    times.push(nanos(t.elapsed()));
+                }
+                anyhow::Ok(times)
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        store.stop().await;
+        anyhow::Ok(all)
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    join.join()
+        .map_err(|_| anyhow::anyhow!("the store thread panicked"))??;
+    Ok(CommitResult {
+        kind: args.kind,
+        writers,
+        writes: times.len(),
+        group: args.group.max(1),
+        seconds,
+        latency: Percentiles::of(times),
+    })
+}
+
+/// One row of `scripts/bench-commit`'s table.
+pub fn print(r: &CommitResult) {
+    let what = match r.kind {
+        Kind::Edit => "residents corrected",
+        Kind::Crossing => "crossings logged",
+    };
+    println!(
+        "| {} writers at once, {} durable single writes ({what}), {} | p99 ≤ 10 ms | {:.0} µs / {:.0} µs / {:.0} µs (p50 / p99 / max); {:.0} writes/s | {} |",
+        r.writers,
+        r.writes,
+        if r.group > 1 { format!("group commit (≤ {} writes a flush)", r.group) } else { "a flush per write".to_string() },
+        r.latency.p50_us,
+        r.latency.p99_us,
+        r.latency.max_us,
+        r.writes as f64 / r.seconds.max(1e-9),
+        if r.latency.p99_us <= 10_000.0 { "yes" } else { "**no**" }
+    );
+}
