@@ -108,22 +108,10 @@ fn in_ns(ns: &str, program: &str, args: &[&str]) {
 }
 
 fn require_tools() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0");
-    assert!(
-        root,
-        "the chaos run builds network namespaces and mounts disks: run it as root"
+    require_root(
+        "builds network namespaces and mounts disks",
+        &[("ip", "iproute2"), ("tc", "iproute2"), ("nft", "nftables")],
     );
-    for (tool, package) in [("ip", "iproute2"), ("tc", "iproute2"), ("nft", "nftables")] {
-        assert!(
-            Command::new(tool).arg("-V").output().is_ok(),
-            "`{tool}` is missing: apt-get install -y {package}"
-        );
-    }
     assert!(
         faketime_lib().is_some(),
         "libfaketime is missing: apt-get install -y faketime"
@@ -707,23 +695,7 @@ fn chaos() {
     // valid from yesterday (a village clock a little slow stays inside).
     let admin_dir = work.join("admin");
     std::fs::create_dir_all(&admin_dir).unwrap();
-    let key = admin_dir.join("root.key");
-    admin(&["keygen", "--out", s(&key)]);
-    let root_pub = admin_dir.join("root.key.pub");
-    let policy = admin_dir.join("policy.json");
-    admin(&[
-        "policy",
-        "--key",
-        s(&key),
-        "--version",
-        "1",
-        "--isolation-days",
-        "14",
-        "--bar",
-        "51",
-        "--out",
-        s(&policy),
-    ]);
+    let (key, root_pub, policy) = root_and_policy(&admin_dir, 1);
     let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
         .date()
         .to_string();

@@ -179,23 +179,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     let dir = tmp.path();
 
     // The administrator's root key and policy: Bali barred, 14 days.
-    let key = dir.join("root.key");
-    admin(&["keygen", "--out", s(&key)]);
-    let root_pub = dir.join("root.key.pub");
-    let policy = dir.join("policy-2.json");
-    admin(&[
-        "policy",
-        "--key",
-        s(&key),
-        "--version",
-        "2",
-        "--isolation-days",
-        "14",
-        "--bar",
-        "51",
-        "--out",
-        s(&policy),
-    ]);
+    let (key, root_pub, policy) = root_and_policy(dir, 2);
 
     // Two villages and a checkpoint, each certified; every node holds every certificate.
     let mut a = Node::new(dir, "village-a", None);

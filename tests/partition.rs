@@ -40,25 +40,6 @@ fn ip(args: &[&str]) {
     );
 }
 
-fn require_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?");
-    assert_eq!(
-        euid, "0",
-        "this test builds network namespaces and needs root (effective uid is {euid}): \
-         run it as root, e.g. `sudo -E cargo test -p kampung --test partition`"
-    );
-    let ip_ok = Command::new("ip").arg("-V").output().is_ok();
-    assert!(
-        ip_ok,
-        "iproute2's `ip` is not installed: apt-get install -y iproute2"
-    );
-}
-
 /// Two namespaces joined by a veth pair, and the nodes running in them.
 /// Dropping it kills the nodes and deletes the namespaces (the veth pair
 /// goes with them), also when the test fails.
@@ -72,7 +53,7 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        require_root();
+        require_root("builds network namespaces", &[("ip", "iproute2")]);
         let pid = std::process::id();
         let mut lab = Lab {
             ns: [format!("kp-{pid}-a"), format!("kp-{pid}-b")],

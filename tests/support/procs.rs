@@ -688,3 +688,47 @@ pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     }
     found
 }
+
+/// Fail, saying what to do, unless this test runs as root (network
+/// namespaces, mounts) and each of `tools` (command, Debian package) runs.
+pub fn require_root(why: &str, tools: &[(&str, &str)]) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?");
+    assert_eq!(
+        euid, "0",
+        "this test {why} and needs root (effective uid is {euid}): run it as root, e.g. `sudo -E cargo test`"
+    );
+    for (tool, package) in tools {
+        assert!(
+            Command::new(tool).arg("-V").output().is_ok(),
+            "`{tool}` is missing: apt-get install -y {package}"
+        );
+    }
+}
+
+/// The regency administrator's root key (`root.key`, `root.key.pub`) and a
+/// signed policy (`version`, 14 isolation days, Bali barred) in `dir`:
+/// (key, public key, policy).
+pub fn root_and_policy(dir: &Path, version: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let key = dir.join("root.key");
+    admin(&["keygen", "--out", s(&key)]);
+    let policy = dir.join(format!("policy-{version}.json"));
+    admin(&[
+        "policy",
+        "--key",
+        s(&key),
+        "--version",
+        &version.to_string(),
+        "--isolation-days",
+        "14",
+        "--bar",
+        "51",
+        "--out",
+        s(&policy),
+    ]);
+    (key.clone(), dir.join("root.key.pub"), policy)
+}

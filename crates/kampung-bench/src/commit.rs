@@ -5,18 +5,14 @@
 //! latency of each write is what a person waits. `scripts/bench-commit`
 //! writes the table (`BENCHMARKS-commit.md`).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use kampung_core::VillageCode;
 use kampung_store::crossing::{Crossing, Decision};
-use kampung_store::storage::sled_storage::SledStorage;
-use kampung_store::Registry;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{self, nanos, Percentiles};
-use crate::soak::Kind;
+use crate::soak::{imported_village, Kind};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommitArgs {
@@ -50,18 +46,15 @@ pub struct CommitResult {
 }
 
 pub fn run(args: &CommitArgs) -> anyhow::Result<CommitResult> {
-    let code = VillageCode::parse("35.10.15.2012").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let records = kampung_gen::village_residents(code, args.residents.max(1), args.seed);
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let mut reg = Registry::open(
-        SledStorage::open(&dir.path().join("registry"))?,
-        crate::actor(),
-        crate::THIS_YEAR,
-    )?;
     // Signed as a node signs, so each write costs what it costs in a node.
-    reg.set_signer(Arc::new(kampung_mesh::identity::Keypair::generate_ed25519()));
-    reg.write(code, &records, measure::now_ms(), &mut |_| {})?;
-    reg.checkpoint()?;
+    let signer = kampung_mesh::identity::Keypair::generate_ed25519();
+    let (code, records, reg) = imported_village(
+        &dir.path().join("registry"),
+        args.residents,
+        args.seed,
+        Some(signer),
+    )?;
     let (store, join) = kampung_runtime::store::spawn_store_with(
         reg,
         kampung_runtime::store::accept_all(),

@@ -70,14 +70,33 @@ pub struct SoakResult {
     pub latency: Percentiles,
 }
 
-pub fn run(args: &SoakArgs) -> anyhow::Result<SoakResult> {
+/// A sled store at `path` holding one imported village of `residents`
+/// (Kampunganyar's code), its writes signed by `signer` if given.
+pub fn imported_village(
+    path: &std::path::Path,
+    residents: usize,
+    seed: u64,
+    signer: Option<kampung_mesh::identity::Keypair>,
+) -> anyhow::Result<(
+    VillageCode,
+    Vec<kampung_core::Resident>,
+    Registry<SledStorage>,
+)> {
     let code = VillageCode::parse("35.10.15.2012").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let records = kampung_gen::village_residents(code, args.residents.max(1), args.seed);
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let path = dir.path().join("registry");
-    let mut reg = Registry::open(SledStorage::open(&path)?, crate::actor(), crate::THIS_YEAR)?;
+    let records = kampung_gen::village_residents(code, residents.max(1), seed);
+    let mut reg = Registry::open(SledStorage::open(path)?, crate::actor(), crate::THIS_YEAR)?;
+    if let Some(signer) = signer {
+        reg.set_signer(std::sync::Arc::new(signer));
+    }
     reg.write(code, &records, measure::now_ms(), &mut |_| {})?;
     reg.checkpoint()?;
+    Ok((code, records, reg))
+}
+
+pub fn run(args: &SoakArgs) -> anyhow::Result<SoakResult> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let path = dir.path().join("registry");
+    let (code, records, mut reg) = imported_village(&path, args.residents, args.seed, None)?;
     let disk_start = measure::dir_size(&path)?.apparent;
     let peer = "12D3KooWKetapangHarbourCheckpointSoak0000000000000001";
     let mut samples = Vec::new();

@@ -445,11 +445,18 @@ enum Held {
     ),
 }
 
-/// The error a write of a group whose flush failed is answered with.
-fn not_durable(e: &StoreError) -> StoreError {
-    StoreError::Io {
-        location: String::new(),
-        reason: format!("the write could not be made durable, nothing of it is kept: {e}"),
+/// A write's answer once its group's flush is done (`failed`: it was not):
+/// a write that worked is answered with the flush's error.
+fn settle<T, E: From<StoreError>>(
+    result: Result<T, E>,
+    failed: Option<&StoreError>,
+) -> Result<T, E> {
+    match (result, failed) {
+        (Ok(_), Some(e)) => Err(E::from(StoreError::Io {
+            location: String::new(),
+            reason: format!("the write could not be made durable, nothing of it is kept: {e}"),
+        })),
+        (result, _) => result,
     }
 }
 
@@ -463,10 +470,7 @@ impl Held {
         };
         match self {
             Held::Village(reply, result) => {
-                let result = match (result, failed) {
-                    (Ok(_), Some(e)) => Err(not_durable(e)),
-                    (result, _) => result,
-                };
+                let result = settle(result, failed);
                 if let Ok((report, a)) = &result {
                     if report.added + report.changed > 0 {
                         announce(a);
@@ -475,20 +479,14 @@ impl Held {
                 let _ = reply.send(result);
             }
             Held::Check(reply, result) => {
-                let result = match (result, failed) {
-                    (Ok(_), Some(e)) => Err(RecordError::from(not_durable(e))),
-                    (result, _) => result,
-                };
+                let result = settle(result, failed);
                 if let Ok(announced) = &result {
                     announced.iter().for_each(announce);
                 }
                 let _ = reply.send(result);
             }
             Held::Case(reply, result) => {
-                let result = match (result, failed) {
-                    (Ok(_), Some(e)) => Err(RecordError::from(not_durable(e))),
-                    (result, _) => result,
-                };
+                let result = settle(result, failed);
                 if let Ok(a) = &result {
                     announce(a);
                 }
