@@ -905,7 +905,9 @@ fn repair_doc<S: Storage>(
     let kept: Vec<automerge::Change> = doc
         .get_changes(&[])
         .into_iter()
-        .filter(|c| !gone.contains(&c.hash()) && rebuilt.get_change_by_hash(&c.hash()).is_none())
+        .filter(|c| {
+            !gone.contains(&c.hash()) && rebuilt.get_change_meta_by_hash(&c.hash()).is_none()
+        })
         .collect();
     let kept_count = kept.len();
     if let Err(e) = rebuilt.apply_changes(kept) {
@@ -917,7 +919,7 @@ fn repair_doc<S: Storage>(
     }
     let sigs: Vec<crate::storage::Sig> = accepted
         .iter()
-        .filter(|(h, _, _)| rebuilt.get_change_by_hash(&ChangeHash(**h)).is_some())
+        .filter(|(h, _, _)| rebuilt.get_change_meta_by_hash(&ChangeHash(**h)).is_some())
         .map(|(h, _, bytes)| (**h, (*bytes).clone()))
         .collect();
     repaired.changes_removed = metas.len().saturating_sub(rebuilt.get_changes(&[]).len());

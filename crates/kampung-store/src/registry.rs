@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use automerge::{ActorId, ChangeHash, ReadDoc};
+use automerge::{ActorId, ChangeHash};
 use kampung_core::banyuwangi::{self, village_by_ordinal};
 use kampung_core::resident::StatusKind;
 use kampung_core::{Nik, Resident, Verdict, VillageCode};
@@ -921,7 +921,10 @@ impl<S: Storage> Registry<S> {
             .unwrap_or_default();
         let loaded = self.doc(village)?;
         let doc = loaded.doc.automerge();
-        if since.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+        if since
+            .iter()
+            .any(|h| doc.get_change_meta_by_hash(h).is_none())
+        {
             return Err(StoreError::CorruptIndex {
                 location,
                 doc: DocId::village(village),

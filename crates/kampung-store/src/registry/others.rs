@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use kampung_core::checkpoint::{local_date, OpenCase};
 use kampung_core::{Nik, Pledge};
 use tracing::{debug, warn};
@@ -260,7 +260,7 @@ impl<S: Storage> Registry<S> {
             .into_iter()
             .filter(|(h, _)| {
                 let h = ChangeHash(*h);
-                !other.signed.contains_key(&h) && other.am.get_change_by_hash(&h).is_some()
+                !other.signed.contains_key(&h) && other.am.get_change_meta_by_hash(&h).is_some()
             })
             .collect();
         other

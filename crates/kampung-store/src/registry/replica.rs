@@ -344,7 +344,7 @@ pub fn prepare_document(
                     .filter(|(h, _)| {
                         incoming
                             .automerge()
-                            .get_change_by_hash(&ChangeHash(*h))
+                            .get_change_meta_by_hash(&ChangeHash(*h))
                             .is_some()
                     })
                     .collect()
@@ -513,11 +513,11 @@ fn page_of(
         let mut known: Vec<ChangeHash> = have
             .iter()
             .copied()
-            .filter(|h| am.get_change_by_hash(h).is_some())
+            .filter(|h| am.get_change_meta_by_hash(h).is_some())
             .collect();
         // Every node makes the genesis itself: never send it.
         if known.is_empty() {
-            known.extend(genesis.filter(|g| am.get_change_by_hash(g).is_some()));
+            known.extend(genesis.filter(|g| am.get_change_meta_by_hash(g).is_some()));
         }
         let changes = am.get_changes(&known);
         // A page may end only where every writer's last change in it is signed
@@ -580,7 +580,7 @@ impl<S: Storage> Registry<S> {
                 Some(o) => heads
                     .iter()
                     .copied()
-                    .filter(|h| o.am.get_change_by_hash(h).is_none())
+                    .filter(|h| o.am.get_change_meta_by_hash(h).is_none())
                     .collect(),
                 None => heads.to_vec(),
             });
@@ -596,7 +596,7 @@ impl<S: Storage> Registry<S> {
         Ok(heads
             .iter()
             .copied()
-            .filter(|h| am.get_change_by_hash(h).is_none())
+            .filter(|h| am.get_change_meta_by_hash(h).is_none())
             .collect())
     }
 
@@ -652,18 +652,18 @@ impl<S: Storage> Registry<S> {
         let location = self.storage.location();
         let loaded = self.doc(village)?;
         let am = loaded.doc.automerge();
-        changes.retain(|c| am.get_change_by_hash(&c.hash()).is_none());
+        changes.retain(|c| am.get_change_meta_by_hash(&c.hash()).is_none());
         let owned = change_refs(&changes);
         let refs = as_refs(&owned);
         let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| {
-            am.get_change_by_hash(h).is_some()
+            am.get_change_meta_by_hash(h).is_some()
         }) {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(refusal)),
         };
         drop(refs);
         let before = loaded.doc.heads();
-        let missing = missing_deps(&changes, |h| am.get_change_by_hash(h).is_some());
+        let missing = missing_deps(&changes, |h| am.get_change_meta_by_hash(h).is_some());
         if !missing.is_empty() {
             return Ok(Ok(waiting_for(before, missing)));
         }
@@ -696,7 +696,7 @@ impl<S: Storage> Registry<S> {
                 ..Default::default()
             });
         let am = &other.am;
-        changes.retain(|c| am.get_change_by_hash(&c.hash()).is_none());
+        changes.retain(|c| am.get_change_meta_by_hash(&c.hash()).is_none());
         let refs = change_refs(&changes);
         let refs: Vec<ChangeRef<'_>> = refs
             .iter()
@@ -707,7 +707,7 @@ impl<S: Storage> Registry<S> {
             })
             .collect();
         let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| {
-            am.get_change_by_hash(h).is_some()
+            am.get_change_meta_by_hash(h).is_some()
         }) {
             Ok(a) => a,
             Err(refusal) => {
@@ -719,7 +719,7 @@ impl<S: Storage> Registry<S> {
         };
         drop(refs);
         let before = other.am.get_heads();
-        let missing = missing_deps(&changes, |h| other.am.get_change_by_hash(h).is_some());
+        let missing = missing_deps(&changes, |h| other.am.get_change_meta_by_hash(h).is_some());
         if !missing.is_empty() {
             if created {
                 self.others.remove(doc);
@@ -874,7 +874,7 @@ impl<S: Storage> Registry<S> {
             .into_iter()
             .filter(|(h, _)| {
                 let h = ChangeHash(*h);
-                !loaded.signed.contains_key(&h) && am.get_change_by_hash(&h).is_some()
+                !loaded.signed.contains_key(&h) && am.get_change_meta_by_hash(&h).is_some()
             })
             .collect();
         loaded

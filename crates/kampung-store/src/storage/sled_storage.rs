@@ -284,6 +284,21 @@ impl SledStorage {
         }
     }
 
+    /// The sequence number of `doc`'s newest chunk: read from the end of
+    /// its key range (keys hold the number big-endian), not by walking every
+    /// chunk, which made each append cost as much as the chunks before it.
+    fn last_chunk_seq(&self, doc: &DocId) -> Result<Option<u64>, StoreError> {
+        let o = self.db()?;
+        let prefix = chunk_prefix(doc);
+        for k in o.docs.scan_prefix(&prefix).keys().rev() {
+            let k = k.map_err(|e| self.io(e))?;
+            if let Some(seq) = seq_of(&k[prefix.len()..]) {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+
     fn chunk_keys(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
         let o = self.db()?;
         let prefix = chunk_prefix(doc);
@@ -364,7 +379,7 @@ impl Storage for SledStorage {
         sigs: &[Sig],
     ) -> Result<u64, StoreError> {
         let o = self.db()?;
-        let seq = self.chunk_keys(doc)?.last().map_or(1, |(s, _)| s + 1);
+        let seq = self.last_chunk_seq(doc)?.map_or(1, |s| s + 1);
         let mut batch = sled::Batch::default();
         for (hash, sig) in sigs {
             batch.insert(sig_key(doc, hash), sig.as_slice());
