@@ -240,9 +240,10 @@ impl Node {
             }
             Some(Err(())) => panic!("{} exited at start:\n{}", self.name, tail(&self.log, 40)),
             None => panic!(
-                "{} did not answer within {START_TIMEOUT:?}:\n{}",
+                "{} did not answer within {START_TIMEOUT:?}:\n{}\n{}",
                 self.name,
-                tail(&self.log, 40)
+                tail(&self.log, 40),
+                self.pid().map(threads_of).unwrap_or_default()
             ),
         }
     }
@@ -495,6 +496,31 @@ pub fn stop_all(nodes: &mut [&mut Node]) {
 }
 
 /// The last `n` lines of a file.
+/// What each thread of process `pid` is doing (its state and the kernel
+/// function it waits in), for a node that does not answer.
+fn threads_of(pid: u32) -> String {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let mut out = format!("---- threads of process {pid} ----\n");
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out + "(gone)";
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let state = read(dir.join("status"))
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap_or_default()
+            .to_string();
+        out += &format!(
+            "{} {}: {state}, waiting in {}\n",
+            task.file_name().to_string_lossy(),
+            read(dir.join("comm")).trim(),
+            read(dir.join("wchan")).trim()
+        );
+    }
+    out
+}
+
 pub fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

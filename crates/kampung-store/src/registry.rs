@@ -81,6 +81,9 @@ pub struct Registry<S: Storage> {
     actor: ActorId,
     /// Signs this node's writes; without one (tests, benchmarks) writes go unsigned.
     signer: Option<Arc<dyn WriteSigner>>,
+    /// Draws the next session of our actor ([`Registry::new_session`]);
+    /// seeded by the first, so a simulation replays.
+    sessions: rand::rngs::StdRng,
     this_year: i32,
     docs: HashMap<VillageCode, Loaded>,
     doc_cache: usize,
@@ -170,6 +173,7 @@ impl<S: Storage> Registry<S> {
             storage,
             actor,
             signer: None,
+            sessions: rand::SeedableRng::seed_from_u64(0),
             this_year,
             docs: HashMap::new(),
             doc_cache: DEFAULT_DOC_CACHE,
@@ -249,7 +253,40 @@ impl<S: Storage> Registry<S> {
         session: [u8; kampung_trust::SESSION_BYTES],
     ) {
         self.actor = ActorId::from(signer.key().session_actor(session));
+        self.sessions = rand::SeedableRng::seed_from_u64(u64::from_le_bytes(session));
         self.signer = Some(signer);
+    }
+
+    /// Write as a new session actor from now on. Called whenever memory
+    /// drops changes of ours that storage may not hold (a failed write, the
+    /// storage reopened after a failure): a change that left before it was
+    /// lost (served to a peer from a failing store, say) keeps its sequence
+    /// number to itself, and the next change cannot reuse it. Reusing it
+    /// would fork our document for good: every replica refuses every later
+    /// change of ours ("duplicate seq").
+    fn new_session(&mut self) {
+        let Some(signer) = &self.signer else {
+            return;
+        };
+        let session = rand::Rng::random(&mut self.sessions);
+        self.actor = ActorId::from(signer.key().session_actor(session));
+        debug!(actor = %self.actor, "writing as a new session");
+    }
+
+    /// Documents are not read from a storage that failed until it is
+    /// reopened: sled then still serves writes it never made durable, and
+    /// memory must not take them back (a peer could fetch a change that the
+    /// reopened store has lost).
+    fn readable(&self) -> Result<(), StoreError> {
+        if self.storage.needs_recovery() {
+            return Err(StoreError::Io {
+                location: self.storage.location(),
+                reason: "the store failed to write (a full disk?) and is not read \
+                         until it reopens, which it tries at each request"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// Signatures on the given changes of ours in `doc`, if we sign writes.
@@ -339,6 +376,7 @@ impl<S: Storage> Registry<S> {
     }
 
     fn load_doc(&self, village: VillageCode) -> Result<Loaded, StoreError> {
+        self.readable()?;
         let id = DocId::village(village);
         let Some(mut stored) = self.storage.load(&id)? else {
             return Ok(Loaded {
@@ -540,6 +578,7 @@ impl<S: Storage> Registry<S> {
                 .and_then(|()| self.make_durable());
             if let Err(e) = stored {
                 self.docs.remove(&village);
+                self.new_session();
                 return Err(e);
             }
             self.index_applied(village, &applied, &touched);
@@ -572,6 +611,7 @@ impl<S: Storage> Registry<S> {
             for v in &group.villages {
                 self.docs.remove(v);
             }
+            self.new_session();
             let mut others = group.others;
             others.sort();
             others.dedup();
@@ -685,6 +725,7 @@ impl<S: Storage> Registry<S> {
             .and_then(|()| self.make_durable());
         if let Err(e) = stored {
             self.docs.remove(&village);
+            self.new_session();
             return Err(e);
         }
         self.index_durable(IndexUpdate {
@@ -903,7 +944,9 @@ impl<S: Storage> Registry<S> {
     /// index is untouched: it only ever follows durable writes.
     pub fn recover_storage(&mut self) -> Result<(), StoreError> {
         self.storage.recover()?;
+        self.new_session();
         self.docs.clear();
+        self.others.clear();
         self.load_others()?;
         info!(location = %self.storage.location(), "storage reopened after a failure");
         Ok(())

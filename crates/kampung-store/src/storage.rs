@@ -115,6 +115,9 @@ struct Flushes {
     done: usize,
     held: bool,
     waiting: usize,
+    /// Flushes fail ([`MemoryStorage::fail_flushes`]), and one did.
+    failing: bool,
+    failed: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -206,6 +209,15 @@ impl MemoryStorage {
     pub fn hold_flushes(&self, held: bool) {
         self.flush_state().held = held;
         self.flush_released.notify_all();
+    }
+
+    /// Make every flush fail (`true`) as sled's does on a full disk: what
+    /// was written since the last flush stays readable, the storage
+    /// [needs recovery](Storage::needs_recovery), and recovering (once
+    /// flushes work again) keeps only what the last good flush made durable
+    /// (with [`MemoryStorage::losing_unflushed`]), as reopening sled does.
+    pub fn fail_flushes(&self, failing: bool) {
+        self.flush_state().failing = failing;
     }
 
     /// Flushes waiting for [`MemoryStorage::hold_flushes`]`(false)`.
@@ -334,6 +346,13 @@ impl Storage for MemoryStorage {
                     .unwrap_or_else(|p| p.into_inner());
             }
             f.waiting -= 1;
+            if f.failing {
+                f.failed = true;
+                return Err(StoreError::Io {
+                    location: "(memory)".into(),
+                    reason: "no space left on device (simulated)".into(),
+                });
+            }
             f.done += 1;
         }
         self.powered()?;
@@ -355,6 +374,29 @@ impl Storage for MemoryStorage {
                 .or_insert_with(crate::local::LocalTable::memory)
                 .clone()
         }))
+    }
+    fn needs_recovery(&self) -> bool {
+        self.flush_state().failed
+    }
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut f = self.flush_state();
+        if f.failing {
+            return Err(StoreError::Io {
+                location: "(memory)".into(),
+                reason: "no space left on device (simulated)".into(),
+            });
+        }
+        f.failed = false;
+        self.with(|m| {
+            if let Some(d) = &m.durable {
+                let durable = MemoryInner {
+                    durable: Some(d.clone()),
+                    ..(**d).clone()
+                };
+                *m = durable;
+            }
+        });
+        Ok(())
     }
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.with(|m| {

@@ -119,6 +119,7 @@ impl<S: Storage> Registry<S> {
 
     /// A crossing log or case as stored, if anything is stored for it.
     fn load_other(&self, id: &DocId) -> Result<Option<Other>, StoreError> {
+        self.readable()?;
         let Some(mut stored) = self.storage.load(id)? else {
             return Ok(None);
         };
@@ -151,11 +152,16 @@ impl<S: Storage> Registry<S> {
     /// After a write of `id` failed to be stored, put back what storage
     /// holds, so memory never shows a change that a restart would not.
     pub(super) fn restore_other(&mut self, id: &DocId) {
+        self.new_session();
         match self.load_other(id) {
             Ok(Some(other)) => {
                 self.others.insert(id.clone(), other);
             }
             Ok(None) => {
+                self.others.remove(id);
+            }
+            // Read again when the store reopens.
+            Err(_) if self.storage.needs_recovery() => {
                 self.others.remove(id);
             }
             Err(e) => {
@@ -299,6 +305,9 @@ impl<S: Storage> Registry<S> {
         crossing: &Crossing,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
+        // A log or case dropped from memory by a failing store must not be
+        // started again from nothing.
+        self.readable()?;
         let id = DocId::crossing_log(peer);
         if id.kind().is_none() {
             return Err(CrossingError::WrongCheckpoint {
@@ -447,6 +456,7 @@ impl<S: Storage> Registry<S> {
         opening: &Opening,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
+        self.readable()?;
         let id = DocId::case(case_id);
         if self.others.contains_key(&id) {
             return Err(RecordError::CaseExists(case_id.to_string()));
@@ -477,6 +487,7 @@ impl<S: Storage> Registry<S> {
         update: &CaseUpdate,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
+        self.readable()?;
         let id = DocId::case(case_id);
         let actor = self.actor.clone();
         let other = self

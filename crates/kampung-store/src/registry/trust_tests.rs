@@ -70,9 +70,9 @@ impl Mesh {
     }
 }
 
-fn sync_all(
-    from: &mut Registry<MemoryStorage>,
-    to: &mut Registry<MemoryStorage>,
+fn sync_all<A: Storage, B: Storage>(
+    from: &mut Registry<A>,
+    to: &mut Registry<B>,
     id: &DocId,
     v: &RosterVerifier,
     page: usize,
@@ -637,4 +637,69 @@ fn a_node_that_lost_a_write_a_peer_holds_writes_on_and_converges() {
         .filter_map(|c| NodeKey::from_actor(c.actor_id().to_bytes()))
         .collect();
     assert_eq!(writers.len(), 1, "{writers:?}");
+}
+
+/// A write whose flush failed (a full disk) is answered with an error, and
+/// the store is not read again until it reopens: sled still serves the
+/// unflushed write from its cache, and memory reloaded from it handed that
+/// write to a peer; the reopened store had lost it, the node's next write
+/// reused its sequence number, and every replica refused every later change
+/// of that document ("duplicate seq"; found by the chaos run at a
+/// checkpoint's crossing log). Now the peer gets nothing from the failing
+/// store, the node writes as a new session after it reopens, and both
+/// converge without the write that failed.
+#[test]
+fn a_write_whose_flush_failed_never_reaches_a_peer_and_never_forks_the_document() {
+    let mesh = Mesh::new();
+    let (key, _) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
+    let disk = Arc::new(MemoryStorage::losing_unflushed());
+    let mut node = Registry::open(disk.clone(), ActorId::from(vec![0u8; 32]), 2026).unwrap();
+    node.set_signer(Arc::new(key));
+    let id = DocId::village(code(0));
+    let v = mesh.verifier();
+    node.write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut node, &mut replica, &id, &v, 1 << 20);
+    let first_actor = node.actor.clone();
+
+    disk.fail_flushes(true);
+    let err = node
+        .write(code(0), &[person(2, 0)], now(), &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert!(node.storage_needs_recovery());
+    // A peer asks while the store is failing, as anti-entropy does.
+    let have = replica.doc_heads_of(&id).unwrap_or_default();
+    if let Ok(p) = node.changes_since(&id, &have, 1 << 20) {
+        replica
+            .apply_remote(&id, &p.changes, &p.signatures, &v)
+            .unwrap()
+            .unwrap();
+    }
+    assert!(node.recover_storage().is_err(), "still full");
+
+    // Space again: the store reopens with what was durable, and the
+    // node writes on.
+    disk.fail_flushes(false);
+    node.recover_storage().unwrap();
+    node.write(code(0), &[person(3, 0)], now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut node, &mut replica, &id, &v, 1 << 20);
+    sync_all(&mut replica, &mut node, &id, &v, 1 << 20);
+    assert_eq!(node.doc_heads_of(&id), replica.doc_heads_of(&id));
+    assert_ne!(node.actor, first_actor, "a new session after the reopen");
+    for (p, resident) in [(1, true), (2, false), (3, true)] {
+        let nik = person(p, 0).nik.to_string();
+        for (name, reg) in [
+            ("node", node.lookup(&nik)),
+            ("replica", replica.lookup(&nik)),
+        ] {
+            assert_eq!(
+                matches!(reg, Verdict::Resident { .. }),
+                resident,
+                "person {p} at the {name}"
+            );
+        }
+    }
 }
