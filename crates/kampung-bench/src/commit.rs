@@ -8,11 +8,10 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use kampung_store::crossing::{Crossing, Decision};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{self, nanos, Percentiles};
-use crate::soak::{imported_village, Kind};
+use crate::soak::{allowed_in, imported_village, Kind};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommitArgs {
@@ -89,18 +88,7 @@ pub fn run(args: &CommitArgs) -> anyhow::Result<CommitResult> {
                                 .map_err(|e| anyhow::anyhow!("{e}"))??;
                         }
                         Kind::Crossing => {
-                            let crossing = Crossing {
-                                at_ms: measure::now_ms(),
-                                nik: r.nik.to_string(),
-                                verdict: "resident".into(),
-                                explanation: "WARGA BANYUWANGI".into(),
-                                decision: Decision::AllowedIn,
-                                case_id: None,
-                                officer: Some(format!("Petugas {w}")),
-                                officer_id: None,
-                                note: None,
-                                basis: Vec::new(),
-                            };
+                            let crossing = allowed_in(r, &format!("Petugas {w}"));
                             store
                                 .record_check(peer.to_string(), crossing, None, measure::now_ms())
                                 .await

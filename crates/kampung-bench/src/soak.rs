@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use kampung_core::VillageCode;
+use kampung_core::{Resident, VillageCode};
 use kampung_store::crossing::{Crossing, Decision};
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::Registry;
@@ -132,18 +132,7 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<SoakResult> {
             }
             Kind::Crossing => {
                 let r = &records[i % records.len()];
-                let crossing = Crossing {
-                    at_ms: measure::now_ms(),
-                    nik: r.nik.to_string(),
-                    verdict: "resident".into(),
-                    explanation: "WARGA BANYUWANGI".into(),
-                    decision: Decision::AllowedIn,
-                    case_id: None,
-                    officer: Some("Bripka Agus".into()),
-                    officer_id: None,
-                    note: None,
-                    basis: Vec::new(),
-                };
+                let crossing = allowed_in(r, "Bripka Agus");
                 reg.record_check(peer, &crossing, None, measure::now_ms())?;
             }
         }
@@ -227,4 +216,20 @@ pub fn print(r: &SoakResult) {
         "| the same: one durable write, p50 / p99 / max | — | {:.0} µs / {:.0} µs / {:.0} µs | — |",
         r.latency.p50_us, r.latency.p99_us, r.latency.max_us
     );
+}
+
+/// The crossing of a resident let in by `officer`, as a checkpoint logs it.
+pub(crate) fn allowed_in(r: &Resident, officer: &str) -> Crossing {
+    Crossing {
+        at_ms: measure::now_ms(),
+        nik: r.nik.to_string(),
+        verdict: "resident".into(),
+        explanation: "WARGA BANYUWANGI".into(),
+        decision: Decision::AllowedIn,
+        case_id: None,
+        officer: Some(officer.into()),
+        officer_id: None,
+        note: None,
+        basis: Vec::new(),
+    }
 }
