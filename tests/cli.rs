@@ -336,6 +336,46 @@ fn resident_commands_follow_a_life() {
     );
     assert!(text.contains("serial number 0000"), "{text}");
     assert!(ok(&data, &["index", "verify"]).contains("agrees"));
+
+    // The auditor's view of that life: every change, field by field.
+    let h = json(&data, &["audit", "history", nik, "--json"]);
+    let kinds: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["added", "corrected", "moved_out", "deceased"],
+        "{h}"
+    );
+    let text = ok(&data, &["audit", "history", nik]);
+    assert!(
+        text.contains("full_name: \"Sri Wahyuni\" -> \"Sri Wahyuningsih\""),
+        "{text}"
+    );
+    assert!(text.contains("moved out by the node itself"), "{text}");
+    // The village as it was before any of it, and what changed since.
+    let before = ok(&data, &["export", "--at", "2020-01-01"]);
+    assert_eq!(before.lines().count(), 1, "only the header: {before}");
+    let now = ok(&data, &["export", "--at", "2099-01-01T00:00+07:00"]);
+    assert!(now.contains("Sri Wahyuningsih"), "{now}");
+    let c = json(
+        &data,
+        &[
+            "audit",
+            "changes",
+            "--village",
+            VILLAGE,
+            "--from",
+            "2020-01-01",
+            "--json",
+        ],
+    );
+    assert_eq!(c["added"][0]["full_name"], "Sri Wahyuningsih", "{c}");
+    let text = fails(&data, &["export", "--at", "kemarin"]);
+    assert!(text.contains("'kemarin' is not a time"), "{text}");
 }
 
 #[test]

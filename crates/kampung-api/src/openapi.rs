@@ -78,6 +78,9 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::people::create_token,
         routes::people::revoke_token,
         routes::audit::access_log,
+        routes::audit::record_history,
+        routes::audit::village_as_of,
+        routes::audit::village_changes,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode, schemas::StatusKind)),
     modifiers(&SecuritySchemes, &UniqueOperationIds),
@@ -90,7 +93,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         (name = "node", description = "This node and the mesh"),
         (name = "session", description = "Signing in and out"),
         (name = "people", description = "This node's accounts and tokens (its operator)"),
-        (name = "audit", description = "The access log (auditors)"),
+        (name = "audit", description = "The access log and the history of records (auditors)"),
     )
 )]
 pub struct ApiDoc;

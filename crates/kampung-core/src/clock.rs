@@ -84,3 +84,77 @@ impl Clock for SkewedClock {
 pub fn this_year(clock: &dyn Clock) -> i32 {
     crate::checkpoint::local_date(clock.now_ms()).map_or(2026, |d| d.year())
 }
+
+/// A moment an auditor names, as unix seconds: `2026-06-01T08:00+07:00`,
+/// `2026-06-01T08:00:30Z`, `2026-06-01T08:00` (WIB, Banyuwangi's time) or
+/// `2026-06-01` (the start of that day in WIB).
+pub fn parse_instant(s: &str) -> Result<i64, String> {
+    use time::macros::{format_description, offset};
+    use time::{Date, PrimitiveDateTime, UtcOffset};
+    let s = s.trim();
+    let bad = || {
+        format!(
+            "'{s}' is not a time: write 2026-06-01T08:00+07:00, 2026-06-01T08:00 (WIB) or 2026-06-01"
+        )
+    };
+    if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_offset(offset!(+7)).unix_timestamp());
+    }
+    let (local, zone) = match s.find(['Z', 'z', '+']).or_else(|| {
+        // A '-' after the date's own two is an offset's sign.
+        s.char_indices()
+            .filter(|(_, c)| *c == '-')
+            .nth(2)
+            .map(|(i, _)| i)
+    }) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    };
+    let local = PrimitiveDateTime::parse(
+        local,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    )
+    .or_else(|_| {
+        PrimitiveDateTime::parse(
+            local,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        )
+    })
+    .map_err(|_| bad())?;
+    let offset = match zone {
+        "" => offset!(+7),
+        "Z" | "z" => UtcOffset::UTC,
+        z => UtcOffset::parse(
+            z,
+            format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
+        )
+        .map_err(|_| bad())?,
+    };
+    Ok(local.assume_offset(offset).unix_timestamp())
+}
+
+#[cfg(test)]
+mod instant_tests {
+    use super::parse_instant;
+
+    #[test]
+    fn an_auditors_times_read_in_wib_unless_they_say_otherwise() {
+        let eight_wib = 1_780_275_600; // 2026-06-01 01:00 UTC
+        assert_eq!(parse_instant("2026-06-01T08:00+07:00"), Ok(eight_wib));
+        assert_eq!(parse_instant("2026-06-01T08:00"), Ok(eight_wib));
+        assert_eq!(parse_instant("2026-06-01T01:00Z"), Ok(eight_wib));
+        assert_eq!(parse_instant("2026-06-01T01:00:30Z"), Ok(eight_wib + 30));
+        assert_eq!(parse_instant("2026-06-01T00:00-01:00"), Ok(eight_wib));
+        assert_eq!(parse_instant("2026-06-01"), Ok(eight_wib - 8 * 3600));
+        for bad in [
+            "",
+            "kemarin",
+            "2026-02-30",
+            "2026-06-01T25:00",
+            "2026-06-01T08:00+7",
+        ] {
+            let e = parse_instant(bad).unwrap_err();
+            assert!(e.contains("is not a time"), "{bad}: {e}");
+        }
+    }
+}

@@ -88,15 +88,7 @@ impl Node {
 
     /// What the roster's certificate calls the node with peer id `peer`.
     pub fn label_of(&self, peer: &str) -> Option<String> {
-        let roster = self.roster()?.read().ok()?;
-        roster
-            .statements()
-            .filter_map(|s| match &s.statement {
-                Statement::Certificate(c) if c.node.to_string() == peer => Some(c),
-                _ => None,
-            })
-            .max_by_key(|c| c.until_ms)
-            .map(|c| c.label.clone())
+        self.certificate_of(peer).map(|(_, label)| label)
     }
 
     /// The checkpoints whose crossing logs this node holds (every node

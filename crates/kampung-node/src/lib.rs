@@ -50,6 +50,7 @@ mod checkpoint;
 mod clock;
 mod error;
 mod health;
+mod history;
 pub mod metrics;
 pub mod people;
 pub mod process;
@@ -76,6 +77,7 @@ pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
+pub use history::{RecordEvent, RecordEventKind, RecordTimeline, VillageAsOf, VillageChanges};
 
 /// This node's version, the commit it was built from and that commit's
 /// date: `0.1.0 (1a2b3c4d5e6f 2026-12-02)`.

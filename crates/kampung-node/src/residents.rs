@@ -231,45 +231,59 @@ fn status_text(s: &kampung_core::Status) -> String {
 /// The fields in which `new` differs from `old`, with their values as
 /// files and programs write them (`1985-03-12`, `moved_out Kota Malang`).
 pub fn field_changes(old: &Resident, new: &Resident) -> Vec<FieldChange> {
-    changes(old, new, None)
+    changes(Some(old), Some(new), None)
 }
 
 /// The same, with the values as a person reads them in `lang` (`12 Maret
 /// 1985`, `pindah ke Kota Malang`): what a confirmation page shows.
 pub fn field_changes_in(lang: Lang, old: &Resident, new: &Resident) -> Vec<FieldChange> {
-    changes(old, new, Some(lang))
+    changes(Some(old), Some(new), Some(lang))
 }
 
-fn changes(old: &Resident, new: &Resident, lang: Option<Lang>) -> Vec<FieldChange> {
+/// [`field_changes`] where either side may be missing (a record added or
+/// withdrawn): its fields then read as empty.
+pub fn field_changes_of(old: Option<&Resident>, new: Option<&Resident>) -> Vec<FieldChange> {
+    changes(old, new, None)
+}
+
+fn changes(old: Option<&Resident>, new: Option<&Resident>, lang: Option<Lang>) -> Vec<FieldChange> {
     let date = |d: Date| lang.map_or_else(|| d.to_string(), |l| kampung_i18n::date(l, d));
     let status = |s: &Status| lang.map_or_else(|| status_text(s), |l| kampung_i18n::status(l, s));
-    let mut out = Vec::new();
-    let mut cmp = |field: &'static str, a: String, b: String| {
-        if a != b {
-            out.push(FieldChange {
-                field: field.to_string(),
-                old: a,
-                new: b,
-            });
-        }
+    let values = |r: Option<&Resident>| -> [String; 8] {
+        let Some(r) = r else {
+            return Default::default();
+        };
+        [
+            r.full_name.clone(),
+            r.sex.code().into(),
+            date(r.birth_date),
+            r.family_card.clone(),
+            r.address.dusun.clone(),
+            r.address.rt.to_string(),
+            r.address.rw.to_string(),
+            status(&r.status),
+        ]
     };
-    cmp("full_name", old.full_name.clone(), new.full_name.clone());
-    cmp("sex", old.sex.code().into(), new.sex.code().into());
-    cmp("birth_date", date(old.birth_date), date(new.birth_date));
-    cmp(
+    const FIELDS: [&str; 8] = [
+        "full_name",
+        "sex",
+        "birth_date",
         "family_card",
-        old.family_card.clone(),
-        new.family_card.clone(),
-    );
-    cmp(
         "dusun",
-        old.address.dusun.clone(),
-        new.address.dusun.clone(),
-    );
-    cmp("rt", old.address.rt.to_string(), new.address.rt.to_string());
-    cmp("rw", old.address.rw.to_string(), new.address.rw.to_string());
-    cmp("status", status(&old.status), status(&new.status));
-    out
+        "rt",
+        "rw",
+        "status",
+    ];
+    FIELDS
+        .iter()
+        .zip(values(old).into_iter().zip(values(new)))
+        .filter(|(_, (a, b))| a != b)
+        .map(|(field, (old, new))| FieldChange {
+            field: (*field).to_string(),
+            old,
+            new,
+        })
+        .collect()
 }
 
 /// Fields of a record to correct; `None` keeps the field as it is.

@@ -7,7 +7,7 @@
 use kampung_core::{ManualClock, Place, Role, Status, VillageCode};
 use kampung_node::{
     Access, AccessQuery, Actor, Correction, CrossingInput, ErrorCode, NewCase, Parts, PersonRole,
-    RecordChange,
+    RecordChange, RecordEventKind,
 };
 use kampung_store::audit::FailureKind;
 use kampung_store::crossing::{CrossingFilter, Decision};
@@ -318,4 +318,136 @@ async fn the_auditor_searches_every_crossing_reads_a_persons_history_and_audits_
         .await
         .unwrap();
     running.stop().await.unwrap();
+}
+
+fn clerk(name: &str) -> Actor {
+    Actor::Person {
+        id: format!("u-clerk-{}", name.len()),
+        login: name.to_lowercase().replace(' ', "."),
+        name: name.to_string(),
+        role: PersonRole::Clerk,
+    }
+}
+
+/// The auditor reads every change to one person's record: who (node and
+/// person), what (field by field), whether the audit's check passes; and
+/// the village as it stood before a change. A withdrawn record is found
+/// when the village is named.
+#[tokio::test]
+async fn the_auditor_reads_every_change_to_a_record_and_the_village_as_it_was() {
+    let village = kampunganyar();
+    let clock = ManualClock::new(may_first());
+    let running = kampung_node::start(
+        Parts::in_memory(Role::Village { village })
+            .clock(clock.clone())
+            .offline(),
+    )
+    .await
+    .unwrap();
+    let node = running.node().clone();
+    let sri = clerk("Sri Wahyuni");
+    let people = kampung_gen::village_residents(village, 5, 11);
+    let r = people
+        .iter()
+        .find(|r| r.status == Status::Active)
+        .unwrap()
+        .clone();
+    node.register(&sri, r.clone()).await.unwrap();
+    clock.advance(3_600_000);
+    let before_move = may_first() / 1000 + 1_800;
+    node.correct(
+        &sri,
+        r.nik,
+        Correction {
+            dusun: Some("Krajan Baru".into()),
+            ..Correction::default()
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance(3_600_000);
+    node.move_out(&Actor::local(), r.nik, "Kota Malang".into(), None)
+        .await
+        .unwrap();
+
+    let who = auditor();
+    let t = node
+        .record_timeline(&who, &r.nik.to_string(), &[])
+        .await
+        .unwrap();
+    assert_eq!(t.villages, vec![village]);
+    let kinds: Vec<RecordEventKind> = t.events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            RecordEventKind::Added,
+            RecordEventKind::Corrected,
+            RecordEventKind::MovedOut
+        ]
+    );
+    assert!(t
+        .events
+        .iter()
+        .all(|e| e.verified && e.node == node.peer_id()));
+    assert_eq!(t.events[0].person.as_deref(), Some("Sri Wahyuni"));
+    assert_eq!(t.events[2].person, None, "the node's own machine");
+    let dusun = &t.events[1].fields;
+    assert_eq!(dusun.len(), 1, "{dusun:?}");
+    assert_eq!(
+        (
+            dusun[0].field.as_str(),
+            dusun[0].old.as_str(),
+            dusun[0].new.as_str()
+        ),
+        ("dusun", r.address.dusun.as_str(), "Krajan Baru")
+    );
+    assert!(t.events[0]
+        .fields
+        .iter()
+        .any(|f| f.field == "full_name" && f.old.is_empty() && f.new == r.full_name));
+    assert_eq!(t.events[1].at_s, may_first() / 1000 + 3_600);
+
+    // As it was half an hour after the registration: registered, not moved.
+    let then = node
+        .village_as_of(&who, village, before_move)
+        .await
+        .unwrap();
+    assert_eq!(then.residents.len(), 1);
+    assert_eq!(then.residents[0].address.dusun, r.address.dusun);
+    assert_eq!(then.residents[0].status, Status::Active);
+
+    // Withdrawn: the index no longer names the village; naming it finds it.
+    node.withdraw_registration(&sri, r.nik, "salah input")
+        .await
+        .unwrap();
+    let gone = node
+        .record_timeline(&who, &r.nik.to_string(), &[])
+        .await
+        .unwrap();
+    assert!(gone.events.is_empty(), "{:?}", gone.events);
+    let named = node
+        .record_timeline(&who, &r.nik.to_string(), &[village])
+        .await
+        .unwrap();
+    let last = named.events.last().unwrap();
+    assert_eq!(last.kind, RecordEventKind::Withdrawn);
+    assert_eq!(last.reason.as_deref(), Some("salah input"));
+
+    // Only an auditor; the look-up is in the access log.
+    let err = node
+        .record_timeline(&sri, &r.nik.to_string(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+    let log = node
+        .read_access_log(
+            &who,
+            &AccessQuery {
+                subject: Some(r.nik.to_string()),
+                who: Some("u-aud".into()),
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(log.len(), 3, "{log:?}");
 }

@@ -13,8 +13,8 @@ pub use kampung_store::lookups::ResidentQuery;
 use kampung_store::lookups::SharedLookups;
 use kampung_store::storage::Storage;
 use kampung_store::{
-    prepare_document, AcceptAll, ChangeVerifier, DocId, PreparedDocument, Refusal, Registry,
-    RemoteApplied, RemoteRefusal, StoreError, WriteReport,
+    prepare_document, AcceptAll, ChangeVerifier, CheckedChange, DocId, PreparedDocument, Refusal,
+    Registry, RemoteApplied, RemoteRefusal, StoreError, WriteReport,
 };
 use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
@@ -36,8 +36,11 @@ pub type Written = (WriteReport, kampung_sync::Announce);
 type Page = kampung_sync::SignedChanges;
 /// Crossings matching a search (how many in all), a page of them with their checkpoint.
 pub type FoundCrossings = (usize, Vec<(String, Crossing)>);
+/// A village document's heads at a time, and its records then.
+pub type AsOf = (Vec<ChangeHash>, Vec<Resident>);
 
-enum Cmd {
+/// The local writes: stored in a group commit and answered after its flush.
+enum LocalWrite {
     Write {
         village: VillageCode,
         records: Vec<Resident>,
@@ -54,6 +57,30 @@ enum Cmd {
         author: Option<kampung_core::Author>,
         reply: Reply<Result<Written, StoreError>>,
     },
+    RecordCheck {
+        peer: String,
+        crossing: Box<Crossing>,
+        case: Option<(String, Box<Opening>)>,
+        now_ms: i64,
+        reply: Reply<Result<Vec<kampung_sync::Announce>, RecordError>>,
+    },
+    OpenCase {
+        case_id: String,
+        opening: Box<Opening>,
+        now_ms: i64,
+        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+    },
+    UpdateCase {
+        case_id: String,
+        update: Box<CaseUpdate>,
+        now_ms: i64,
+        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
+    },
+}
+
+enum Cmd {
+    /// A write of ours: it joins the group commit under way.
+    Local(LocalWrite),
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
     Read(
         VillageCode,
@@ -62,6 +89,14 @@ enum Cmd {
     ),
     Check(VillageCode, Vec<Resident>, Reply<Vec<(usize, Refusal)>>),
     Residents(VillageCode, Reply<Result<Vec<Resident>, StoreError>>),
+    RecordHistory {
+        village: VillageCode,
+        nik: Nik,
+        roster: Option<Box<kampung_trust::Roster>>,
+        now_ms: i64,
+        reply: Reply<Result<Vec<CheckedChange>, StoreError>>,
+    },
+    ResidentsAsOf(VillageCode, i64, Reply<Result<AsOf, StoreError>>),
     ReadMany(
         VillageCode,
         Vec<Nik>,
@@ -95,31 +130,12 @@ enum Cmd {
         Reply<Result<Result<RemoteApplied, RemoteRefusal>, StoreError>>,
     ),
     Niks(Reply<usize>),
-    RecordCheck {
-        peer: String,
-        crossing: Box<Crossing>,
-        case: Option<(String, Box<Opening>)>,
-        now_ms: i64,
-        reply: Reply<Result<Vec<kampung_sync::Announce>, RecordError>>,
-    },
     CrossingsPage(
         String,
         usize,
         usize,
         Reply<Result<(usize, Vec<Crossing>), RecordError>>,
     ),
-    OpenCase {
-        case_id: String,
-        opening: Box<Opening>,
-        now_ms: i64,
-        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
-    },
-    UpdateCase {
-        case_id: String,
-        update: Box<CaseUpdate>,
-        now_ms: i64,
-        reply: Reply<Result<kampung_sync::Announce, RecordError>>,
-    },
     Cases(i64, Reply<Vec<CaseState>>),
     Case(String, i64, Reply<Option<CaseState>>),
     CaseHistory(String, i64, Reply<Option<(CaseState, CaseHistory)>>),
@@ -266,23 +282,23 @@ fn run<S: Storage>(
             },
         };
         recovery.attempt(&mut reg);
-        let cmd = match local_write(&mut reg, cmd) {
-            Ok(first) => {
+        let cmd = match cmd {
+            Cmd::Local(first) => {
+                reg.begin_group();
+                let first = local_write(&mut reg, first);
                 // Group commit: the local writes queued behind this one are
                 // stored too, then one flush makes them all durable.
                 let mut held = vec![first];
                 while held.len() < group_max {
-                    let Ok(cmd) = rx.try_recv() else { break };
-                    if !joins_group(&cmd) {
-                        next = Some(cmd);
-                        break;
-                    }
-                    match local_write(&mut reg, cmd) {
-                        Ok(h) => held.push(h),
-                        Err(other) => {
+                    match rx.try_recv() {
+                        Ok(Cmd::Local(w)) if w.joins_group() => {
+                            held.push(local_write(&mut reg, w));
+                        }
+                        Ok(other) => {
                             next = Some(other);
                             break;
                         }
+                        Err(_) => break,
                     }
                 }
                 let committed = reg.commit_group();
@@ -296,14 +312,10 @@ fn run<S: Storage>(
                 failing.store(recovery.failing(), std::sync::atomic::Ordering::Relaxed);
                 continue;
             }
-            Err(cmd) => cmd,
+            cmd => cmd,
         };
         match cmd {
-            Cmd::Write { .. }
-            | Cmd::Withdraw { .. }
-            | Cmd::RecordCheck { .. }
-            | Cmd::OpenCase { .. }
-            | Cmd::UpdateCase { .. } => unreachable!("local writes are handled above"),
+            Cmd::Local(_) => unreachable!("local writes are handled above"),
             Cmd::Get(nik, r) => {
                 let _ = r.send(reg.get(nik));
             }
@@ -315,6 +327,18 @@ fn run<S: Storage>(
             }
             Cmd::Residents(v, r) => {
                 let _ = r.send(reg.residents(v));
+            }
+            Cmd::RecordHistory {
+                village,
+                nik,
+                roster,
+                now_ms,
+                reply,
+            } => {
+                let _ = reply.send(reg.record_history(village, nik, roster.as_deref(), now_ms));
+            }
+            Cmd::ResidentsAsOf(v, at_s, r) => {
+                let _ = r.send(reg.residents_as_of(v, at_s));
             }
             Cmd::ReadMany(v, niks, r) => {
                 let read = niks
@@ -500,35 +524,20 @@ impl Held {
 /// import (which is one long write on its own, flushed at its end).
 const GROUP_RECORDS: usize = 16;
 
-/// May `cmd` join the group commit under way? Small local writes only.
-fn joins_group(cmd: &Cmd) -> bool {
-    match cmd {
-        Cmd::Write { records, .. } => records.len() <= GROUP_RECORDS,
-        Cmd::Withdraw { .. }
-        | Cmd::RecordCheck { .. }
-        | Cmd::OpenCase { .. }
-        | Cmd::UpdateCase { .. } => true,
-        _ => false,
+impl LocalWrite {
+    /// May this write join the group commit under way? Small ones only.
+    fn joins_group(&self) -> bool {
+        match self {
+            LocalWrite::Write { records, .. } => records.len() <= GROUP_RECORDS,
+            _ => true,
+        }
     }
 }
 
-/// Do a local write in the group commit under way (begun here if none is),
-/// or give back a command that is not one.
-fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd> {
-    let is_write = matches!(
-        cmd,
-        Cmd::Write { .. }
-            | Cmd::Withdraw { .. }
-            | Cmd::RecordCheck { .. }
-            | Cmd::OpenCase { .. }
-            | Cmd::UpdateCase { .. }
-    );
-    if !is_write {
-        return Err(cmd);
-    }
-    reg.begin_group();
-    Ok(match cmd {
-        Cmd::Write {
+/// Do a local write in the group commit under way.
+fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: LocalWrite) -> Held {
+    match cmd {
+        LocalWrite::Write {
             village,
             records,
             now_ms,
@@ -546,7 +555,7 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd>
             });
             Held::Village(reply, result)
         }
-        Cmd::Withdraw {
+        LocalWrite::Withdraw {
             village,
             nik,
             reason,
@@ -559,7 +568,7 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd>
             });
             Held::Village(reply, result)
         }
-        Cmd::RecordCheck {
+        LocalWrite::RecordCheck {
             peer,
             crossing,
             case,
@@ -585,7 +594,7 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd>
                 });
             Held::Check(reply, result)
         }
-        Cmd::OpenCase {
+        LocalWrite::OpenCase {
             case_id,
             opening,
             now_ms,
@@ -597,7 +606,7 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd>
                 .and_then(|_| announce_since(reg, &id, &[]).map_err(RecordError::from));
             Held::Case(reply, result)
         }
-        Cmd::UpdateCase {
+        LocalWrite::UpdateCase {
             case_id,
             update,
             now_ms,
@@ -610,8 +619,7 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: Cmd) -> Result<Held, Cmd>
                 .and_then(|_| announce_since(reg, &id, &before).map_err(RecordError::from));
             Held::Case(reply, result)
         }
-        other => return Err(other),
-    })
+    }
 }
 
 /// A local write to `village`'s document by `author`, and the announcement
@@ -720,12 +728,14 @@ impl StoreHandle {
         case: Option<(String, Opening)>,
         now_ms: i64,
     ) -> Result<Result<Vec<kampung_sync::Announce>, RecordError>, Stopped> {
-        self.ask(|reply| Cmd::RecordCheck {
-            peer,
-            crossing: Box::new(crossing),
-            case: case.map(|(id, o)| (id, Box::new(o))),
-            now_ms,
-            reply,
+        self.ask(|reply| {
+            Cmd::Local(LocalWrite::RecordCheck {
+                peer,
+                crossing: Box::new(crossing),
+                case: case.map(|(id, o)| (id, Box::new(o))),
+                now_ms,
+                reply,
+            })
         })
         .await
     }
@@ -748,11 +758,13 @@ impl StoreHandle {
         opening: Opening,
         now_ms: i64,
     ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
-        self.ask(|reply| Cmd::OpenCase {
-            case_id,
-            opening: Box::new(opening),
-            now_ms,
-            reply,
+        self.ask(|reply| {
+            Cmd::Local(LocalWrite::OpenCase {
+                case_id,
+                opening: Box::new(opening),
+                now_ms,
+                reply,
+            })
         })
         .await
     }
@@ -764,11 +776,13 @@ impl StoreHandle {
         update: CaseUpdate,
         now_ms: i64,
     ) -> Result<Result<kampung_sync::Announce, RecordError>, Stopped> {
-        self.ask(|reply| Cmd::UpdateCase {
-            case_id,
-            update: Box::new(update),
-            now_ms,
-            reply,
+        self.ask(|reply| {
+            Cmd::Local(LocalWrite::UpdateCase {
+                case_id,
+                update: Box::new(update),
+                now_ms,
+                reply,
+            })
         })
         .await
     }
@@ -895,13 +909,15 @@ impl StoreHandle {
         progress: Option<watch::Sender<usize>>,
         author: Option<kampung_core::Author>,
     ) -> Result<Result<Written, StoreError>, Stopped> {
-        self.ask(|reply| Cmd::Write {
-            village,
-            records,
-            now_ms,
-            progress,
-            author,
-            reply,
+        self.ask(|reply| {
+            Cmd::Local(LocalWrite::Write {
+                village,
+                records,
+                now_ms,
+                progress,
+                author,
+                reply,
+            })
         })
         .await
     }
@@ -916,13 +932,15 @@ impl StoreHandle {
         now_ms: i64,
         author: Option<kampung_core::Author>,
     ) -> Result<Result<Written, StoreError>, Stopped> {
-        self.ask(|reply| Cmd::Withdraw {
-            village,
-            nik,
-            reason,
-            now_ms,
-            author,
-            reply,
+        self.ask(|reply| {
+            Cmd::Local(LocalWrite::Withdraw {
+                village,
+                nik,
+                reason,
+                now_ms,
+                author,
+                reply,
+            })
         })
         .await
     }
@@ -954,6 +972,35 @@ impl StoreHandle {
         village: VillageCode,
     ) -> Result<Result<Vec<Resident>, StoreError>, Stopped> {
         self.ask(|r| Cmd::Residents(village, r)).await
+    }
+
+    /// Every change to `nik`'s record in `village`, checked against
+    /// `roster` (see [`Registry::record_history`]).
+    pub async fn record_history(
+        &self,
+        village: VillageCode,
+        nik: Nik,
+        roster: Option<kampung_trust::Roster>,
+        now_ms: i64,
+    ) -> Result<Result<Vec<CheckedChange>, StoreError>, Stopped> {
+        self.ask(|reply| Cmd::RecordHistory {
+            village,
+            nik,
+            roster: roster.map(Box::new),
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// `village`'s records as they stood at `at_s` (unix seconds), with
+    /// the document's heads then (see [`Registry::residents_as_of`]).
+    pub async fn residents_as_of(
+        &self,
+        village: VillageCode,
+        at_s: i64,
+    ) -> Result<Result<AsOf, StoreError>, Stopped> {
+        self.ask(|r| Cmd::ResidentsAsOf(village, at_s, r)).await
     }
 
     /// The records of these NIKs in one village (those it holds), read in

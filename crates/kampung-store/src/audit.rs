@@ -552,6 +552,30 @@ fn unsigned_changes(
     uncovered(&refs, signed, exempt).into_iter().collect()
 }
 
+/// The changes of a stored document that fail the audit's signature and
+/// authority check, as [`audit`] finds them (without a roster, only the
+/// signatures are checked); `None` if the document does not load. A
+/// history marks each change with it.
+pub fn unverified_changes(
+    id: &DocId,
+    stored: &StoredDoc,
+    roster: Option<&Roster>,
+    now_ms: i64,
+) -> Option<HashSet<ChangeHash>> {
+    let kind = id.kind()?;
+    let doc = load(&kind, stored).ok()?;
+    let mut a = DocAudit {
+        id,
+        failures: Vec::new(),
+        clock_off: 0,
+    };
+    let accepted = accepted_signatures(id, stored, roster, now_ms, &mut a);
+    let signed: Vec<([u8; 32], NodeKey)> = accepted.iter().map(|(h, k, _)| (**h, *k)).collect();
+    let metas = doc.get_changes_meta(&[]);
+    let uncovered = unsigned_changes(&metas, &signed, genesis_hash(&kind));
+    Some(uncovered.into_iter().map(ChangeHash).collect())
+}
+
 fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i64) -> DocReport {
     let mut report = DocReport {
         doc: id.to_string(),

@@ -25,6 +25,9 @@ use kampung_core::resident::StatusKind;
 use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
 use time::Date;
 
+mod history;
+pub use history::RecordChange;
+
 /// Why a document could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -368,6 +371,15 @@ impl VillageDoc {
     }
 
     fn read_record(&self, nik: Nik, obj: &automerge::ObjId) -> Result<Resident, DocError> {
+        self.record_from(nik, self.doc.map_range(obj, ..))
+    }
+
+    /// A record from the fields of its object (now, or at some heads).
+    fn record_from(
+        &self,
+        nik: Nik,
+        fields: automerge::iter::MapRange<'_>,
+    ) -> Result<Resident, DocError> {
         let mut name = None;
         let mut sex = None;
         let mut birth = None;
@@ -379,7 +391,7 @@ impl VillageDoc {
         let mut moved_on = 0i64;
         let mut died_on = 0i64;
         let mut updated = 0i64;
-        for item in self.doc.map_range(obj, ..) {
+        for item in fields {
             let ValueRef::Scalar(v) = item.value else {
                 continue;
             };

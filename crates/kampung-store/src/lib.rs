@@ -36,7 +36,7 @@ pub mod trust;
 
 pub use registry::{
     document_changes, prepare_document, AcceptAll, CaseUpdate, ChangeVerifier, ChangesPage,
-    PreparedDocument, RecordError, Refusal, Registry, RemoteApplied, RemoteRefusal,
+    CheckedChange, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied, RemoteRefusal,
     SignatureDenied, WriteReport,
 };
 pub use storage::{DocId, DocKind, Storage};

@@ -1198,7 +1198,9 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
     }
 }
 
+mod history;
 mod others;
+pub use history::CheckedChange;
 pub use others::{CaseUpdate, RecordError};
 mod replica;
 pub(crate) use replica::{as_refs, meta_refs};

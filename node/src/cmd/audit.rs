@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
+use kampung_core::VillageCode;
 use kampung_datadir::DataDir;
+use kampung_node::{Actor, RecordEventKind};
 use kampung_store::audit::{self, AuditReport, Failure, Writer};
 
 use super::admin::fmt_ms;
@@ -44,6 +46,53 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every change to a person's records, oldest first: when, which node
+    /// and person, each field old → new, and whether the change passes
+    /// `audit verify`'s signature and authority check. Works on a running
+    /// node too.
+    #[command(
+        after_help = "Examples:\n  kampung audit history 3510155203850001\n  kampung audit history 3510155203850001 --village 35.10.15.2012 --json"
+    )]
+    History {
+        /// The NIK (16 digits; spaces, dots and dashes are ignored).
+        nik: String,
+        /// Also read this village's document: where the record was
+        /// withdrawn, the index no longer names the village.
+        #[arg(long, value_parser = parse_village)]
+        village: Option<VillageCode>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed in a village's records between two times (by the
+    /// writers' clocks): who was added, whose record changed, whose was
+    /// withdrawn.
+    #[command(
+        after_help = "Examples:\n  kampung audit changes --village 35.10.15.2012 --from 2026-06-01 --to 2026-06-08\n  kampung audit changes --village 35.10.15.2012 --from 2026-06-01T08:00+07:00 --to 2026-06-01T17:00 --json"
+    )]
+    Changes {
+        #[arg(long, value_parser = parse_village)]
+        village: VillageCode,
+        /// From this time: 2026-06-01T08:00+07:00, 2026-06-01T08:00 (WIB)
+        /// or 2026-06-01 (its start, WIB).
+        #[arg(long, value_parser = parse_time)]
+        from: i64,
+        /// To this time (default: now).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_village(s: &str) -> Result<VillageCode, String> {
+    VillageCode::parse(s).map_err(|e| e.to_string())
+}
+
+/// A time as `kampung_core::clock::parse_instant` reads it (unix seconds).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    kampung_core::clock::parse_instant(s)
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
@@ -55,6 +104,13 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => return access(data, nik, user, limit, json),
+        Command::History { nik, village, json } => return history(data, &nik, village, json),
+        Command::Changes {
+            village,
+            from,
+            to,
+            json,
+        } => return changes(data, village, from, to, json),
     };
     let dir = DataDir::open(data)?;
     if super::status::running_api(data).is_some() {
@@ -140,6 +196,178 @@ fn access(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn history(
+    data: &Path,
+    nik: &str,
+    village: Option<VillageCode>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (_, backend) = super::backend::Backend::open(data)?;
+    let also: Vec<VillageCode> = village.into_iter().collect();
+    let timeline: serde_json::Value = match backend.local(|n| {
+        let also = also.clone();
+        async move {
+            let t = n.record_timeline(&Actor::local(), nik, &also).await?;
+            Ok(serde_json::to_value(t).unwrap_or_default())
+        }
+    }) {
+        Some(t) => t?,
+        None => {
+            let mut path = format!("/v1/audit/history/{}", super::backend::segment(nik));
+            if let Some(v) = village {
+                path.push_str(&format!("?village={v}"));
+            }
+            backend
+                .remote()?
+                .get(&path)?
+                .context("the node has no history route: update it")?
+        }
+    };
+    backend.close()?;
+    if json {
+        super::print_json(&timeline)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t: kampung_node::RecordTimeline = serde_json::from_value(timeline)?;
+    let read: Vec<String> = t.villages.iter().map(ToString::to_string).collect();
+    println!(
+        "history of {} in {}",
+        t.nik,
+        if read.is_empty() {
+            "no village document (no record: name a village with --village)".to_string()
+        } else {
+            read.join(", ")
+        }
+    );
+    let mut unverified = 0;
+    for e in &t.events {
+        let what = match e.kind {
+            RecordEventKind::Added => "added",
+            RecordEventKind::Corrected => "corrected",
+            RecordEventKind::MovedOut => "moved out",
+            RecordEventKind::Deceased => "deceased",
+            RecordEventKind::Withdrawn => "withdrawn",
+        };
+        let mut node = e.node.clone();
+        if let Some(role) = e.node_role {
+            node.push_str(&format!(" {}", role.as_str()));
+        }
+        if let Some(l) = e.node_label.as_deref().filter(|l| !l.is_empty()) {
+            node.push_str(&format!(" \"{l}\""));
+        }
+        let person = match (&e.person, &e.person_id) {
+            (Some(p), Some(id)) => format!("{p} ({id})"),
+            _ => "the node itself".to_string(),
+        };
+        let check = if e.verified {
+            "signature ok"
+        } else {
+            unverified += 1;
+            "FAILS the audit: no valid, authorised signature"
+        };
+        println!(
+            "{}  {}  {what} by {person} at {node}; {check} [change {}]",
+            fmt_s(e.at_s),
+            e.village,
+            e.change
+        );
+        if let Some(why) = &e.reason {
+            println!("    reason: {why}");
+        }
+        for f in &e.fields {
+            println!("    {}: {:?} -> {:?}", f.field, f.old, f.new);
+        }
+    }
+    if t.events.is_empty() {
+        println!("no changes found");
+    }
+    Ok(if unverified == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn changes(
+    data: &Path,
+    village: VillageCode,
+    from: i64,
+    to: Option<i64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let to = to.unwrap_or_else(|| super::now_ms() / 1000);
+    if to < from {
+        bail!("--to is before --from");
+    }
+    let (_, backend) = super::backend::Backend::open(data)?;
+    let found: serde_json::Value = match backend.local(|n| async move {
+        let c = n
+            .village_changes(&Actor::local(), village, from, to)
+            .await?;
+        Ok(serde_json::to_value(c).unwrap_or_default())
+    }) {
+        Some(c) => c?,
+        None => {
+            let path = format!(
+                "/v1/audit/villages/{village}/changes?from={}&to={}",
+                rfc3339(from),
+                rfc3339(to)
+            );
+            backend
+                .remote()?
+                .get(&path)?
+                .context("the node has no changes route: update it")?
+        }
+    };
+    backend.close()?;
+    if json {
+        super::print_json(&found)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let c: kampung_node::VillageChanges = serde_json::from_value(found)?;
+    println!(
+        "{village}: from {} to {}: {} added, {} changed, {} withdrawn",
+        fmt_s(c.from_s),
+        fmt_s(c.to_s),
+        c.added.len(),
+        c.changed.len(),
+        c.withdrawn.len()
+    );
+    for r in &c.added {
+        println!("  added      {}  {}", r.nik, r.full_name);
+    }
+    for r in &c.changed {
+        let fields: Vec<String> = r
+            .fields
+            .iter()
+            .map(|f| format!("{}: {:?} -> {:?}", f.field, f.old, f.new))
+            .collect();
+        println!(
+            "  changed    {}  {}: {}",
+            r.new.nik,
+            r.new.full_name,
+            fields.join("; ")
+        );
+    }
+    for r in &c.withdrawn {
+        println!("  withdrawn  {}  {}", r.nik, r.full_name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Unix seconds as `2026-06-01T01:00:00Z`, for a query parameter.
+pub fn rfc3339(s: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(s)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
 }
 
 fn fmt_s(s: i64) -> String {

@@ -13,6 +13,11 @@ pub struct Args {
     /// Export this village's replica (default: this node's own village).
     #[arg(long, value_parser = |s: &str| VillageCode::parse(s).map_err(|e| e.to_string()))]
     village: Option<VillageCode>,
+    /// The records as the village's document stood at this time (by its
+    /// writers' clocks): 2026-06-01T08:00+07:00, 2026-06-01T08:00 (WIB) or
+    /// 2026-06-01 (its start, WIB).
+    #[arg(long, value_parser = super::audit::parse_time)]
+    at: Option<i64>,
 }
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
@@ -21,7 +26,30 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         Some(v) => v,
         None => super::own_village(&dir).context("pass --village CODE to export a replica")?,
     };
-    let residents = backend.residents(village)?;
+    let residents = match a.at {
+        None => backend.residents(village)?,
+        Some(at_s) => {
+            let then = match backend.local(|n| async move {
+                n.village_as_of(&kampung_node::Actor::local(), village, at_s)
+                    .await
+            }) {
+                Some(then) => then?,
+                None => backend
+                    .remote()?
+                    .get(&format!(
+                        "/v1/audit/villages/{village}?at={}",
+                        super::audit::rfc3339(at_s)
+                    ))?
+                    .context("the node has no route for a village as it was: update it")?,
+            };
+            eprintln!(
+                "{village} as at {}: heads {}",
+                super::admin::fmt_ms(at_s.saturating_mul(1000)),
+                then.heads.join(" ")
+            );
+            then.residents
+        }
+    };
     backend.close()?;
     if residents.is_empty() && Some(village) != dir.role().village() {
         anyhow::bail!("this node holds no residents of village {village}");

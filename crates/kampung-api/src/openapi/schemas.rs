@@ -434,3 +434,79 @@ pub struct ImportPreview {
     /// Records the write would refuse (it writes nothing while any is).
     pub refused: Vec<kampung_node::RecordRefusal>,
 }
+
+/// What a change did to a record.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordEventKind {
+    Added,
+    Corrected,
+    MovedOut,
+    Deceased,
+    Withdrawn,
+}
+
+/// One change to a person's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordEvent {
+    #[schema(example = "35.10.15.2012")]
+    pub village: String,
+    /// The Automerge change's hash (hex).
+    pub change: String,
+    /// When, by the writer's clock (unix seconds).
+    pub at_s: i64,
+    pub kind: RecordEventKind,
+    /// The writing node's peer id (or its actor in hex, if it is no node key).
+    pub node: String,
+    /// From the node's certificate, if the roster has one: `village`,
+    /// `checkpoint`, `facility`, `auditor`.
+    pub node_role: Option<String>,
+    pub node_label: Option<String>,
+    /// The person signed in at that node, as the change names them.
+    pub person_id: Option<String>,
+    pub person: Option<String>,
+    /// Why, where the change says (a withdrawal's reason).
+    pub reason: Option<String>,
+    /// The fields the change set (empty old: a new record; empty new: withdrawn).
+    pub fields: Vec<FieldChange>,
+    /// Covered by a valid signature of its node, allowed to write that
+    /// village's document then.
+    pub verified: bool,
+}
+
+/// Every change to one NIK's records, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordTimeline {
+    pub nik: String,
+    /// The village documents read.
+    #[schema(example = json!(["35.10.15.2012"]))]
+    pub villages: Vec<String>,
+    pub events: Vec<RecordEvent>,
+}
+
+/// A village's records as they stood at a time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VillageAsOf {
+    #[schema(example = "35.10.15.2012")]
+    pub village: String,
+    /// The time asked for (unix seconds).
+    pub at_s: i64,
+    /// The document's heads then.
+    pub heads: Vec<String>,
+    pub residents: Vec<Resident>,
+}
+
+/// What changed in a village's records between two times.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VillageChanges {
+    #[schema(example = "35.10.15.2012")]
+    pub village: String,
+    pub from_s: i64,
+    pub to_s: i64,
+    /// New records.
+    pub added: Vec<Resident>,
+    /// Records that changed (a move out or a death shows in `status`).
+    pub changed: Vec<ChangedRecord>,
+    /// Records withdrawn (registered in error).
+    pub withdrawn: Vec<Resident>,
+}

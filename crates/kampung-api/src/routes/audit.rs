@@ -1,14 +1,20 @@
-//! `GET /v1/access-log`: who looked up whose data, for an auditor.
+//! What an auditor reads: `GET /v1/access-log` (who looked up whose
+//! data) and `GET /v1/audit/history/{nik}` (every change to a person's
+//! records, who made it, and whether it passes the audit's check), a
+//! village as it stood at a time and what changed between two.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
-use kampung_node::{AccessEntry, AccessQuery};
+use kampung_core::VillageCode;
+use kampung_node::{AccessEntry, AccessQuery, RecordTimeline, VillageAsOf, VillageChanges};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::residents::number;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiQuery, ErrorBody};
+use crate::error::{ApiError, ApiQuery, ErrorBody, ErrorCode};
+use crate::openapi::schemas;
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -79,5 +85,142 @@ pub async fn access_log(
             .into_iter()
             .map(Into::into)
             .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Read this village's document too: where the record was withdrawn,
+    /// the index no longer names its village.
+    #[param(example = "35.10.15.2012")]
+    village: Option<String>,
+}
+
+/// Every change to the records of one NIK in every village document that
+/// holds one, oldest first: when, which node (with its certificate's role
+/// and label), which person, each field old and new, and whether the change
+/// passes `kampung audit verify`'s signature and authority check (auditors only).
+#[utoipa::path(get, path = "/v1/audit/history/{nik}", tag = "audit",
+    params(("nik" = String, Path, description = "16 digits", example = "3510155203850001"), HistoryParams),
+    responses(
+        (status = 200, description = "The changes, oldest first", body = schemas::RecordTimeline),
+        (status = 400, description = "`invalid_nik`, `invalid_village` or `invalid_parameter`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+    ))]
+pub async fn record_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(nik): Path<String>,
+    ApiQuery(q): ApiQuery<HistoryParams>,
+) -> Result<Json<RecordTimeline>, ApiError> {
+    let nik = super::residents::path_nik(&state, &nik)?;
+    let also = match q.village.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => vec![path_village(v)?],
+        _ => Vec::new(),
+    };
+    Ok(Json(
+        state
+            .record_timeline(&caller.actor, &nik.to_string(), &also)
+            .await?,
+    ))
+}
+
+/// A village code from the path, or a 400 `invalid_village`.
+fn path_village(code: &str) -> Result<VillageCode, ApiError> {
+    VillageCode::parse(code).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidVillage,
+            format!("village: {e}"),
+        )
+    })
+}
+
+/// A time parameter (`2026-06-01T08:00+07:00`, `2026-06-01T08:00` in WIB,
+/// `2026-06-01`), as unix seconds; or a 400 naming it.
+fn time_param(name: &'static str, value: Option<&str>) -> Result<i64, ApiError> {
+    let v = value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::parameter(name, "required, e.g. 2026-06-01T08:00+07:00"))?;
+    kampung_core::clock::parse_instant(v).map_err(|e| ApiError::parameter(name, e))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AtParams {
+    /// The time: `2026-06-01T08:00+07:00`, `2026-06-01T08:00` (WIB) or
+    /// `2026-06-01` (its start, WIB).
+    #[param(example = "2026-06-01T08:00+07:00")]
+    at: Option<String>,
+}
+
+/// A village's records as its document stood at a time, by its writers'
+/// clocks, with the document's heads then (auditors only).
+#[utoipa::path(get, path = "/v1/audit/villages/{code}", tag = "audit",
+    params(("code" = String, Path, description = "The village code", example = "35.10.15.2012"), AtParams),
+    responses(
+        (status = 200, description = "The records then", body = schemas::VillageAsOf),
+        (status = 400, description = "`invalid_village` or `invalid_parameter`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+    ))]
+pub async fn village_as_of(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<AtParams>,
+) -> Result<Json<VillageAsOf>, ApiError> {
+    let village = path_village(&code)?;
+    let at_s = time_param("at", q.at.as_deref())?;
+    Ok(Json(
+        state.village_as_of(&caller.actor, village, at_s).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BetweenParams {
+    /// From this time (as `at` of `/v1/audit/villages/{code}`).
+    #[param(example = "2026-06-01")]
+    from: Option<String>,
+    /// To this time.
+    #[param(example = "2026-06-08")]
+    to: Option<String>,
+}
+
+/// What changed in a village's records between two times: who was added,
+/// whose record changed (field by field) and whose was withdrawn (auditors only).
+#[utoipa::path(get, path = "/v1/audit/villages/{code}/changes", tag = "audit",
+    params(("code" = String, Path, description = "The village code", example = "35.10.15.2012"), BetweenParams),
+    responses(
+        (status = 200, description = "The changes", body = schemas::VillageChanges),
+        (status = 400, description = "`invalid_village` or `invalid_parameter`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+    ))]
+pub async fn village_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<BetweenParams>,
+) -> Result<Json<VillageChanges>, ApiError> {
+    let village = path_village(&code)?;
+    let from = time_param("from", q.from.as_deref())?;
+    let to = time_param("to", q.to.as_deref())?;
+    if to < from {
+        return Err(ApiError::parameter("to", "is before from"));
+    }
+    Ok(Json(
+        state
+            .village_changes(&caller.actor, village, from, to)
+            .await?,
     ))
 }

@@ -74,6 +74,12 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v1/tokens/{id}/revoke", post(people::revoke_token))
         .route("/v1/access-log", get(audit::access_log))
+        .route("/v1/audit/history/{nik}", get(audit::record_history))
+        .route("/v1/audit/villages/{code}", get(audit::village_as_of))
+        .route(
+            "/v1/audit/villages/{code}/changes",
+            get(audit::village_changes),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         // A route layer runs after routing, so the metrics see the route
         // template; it also cuts a request off after TIMEOUT.

@@ -462,7 +462,7 @@ fn body_date(field: &str, value: Option<&str>) -> Result<Option<Date>, ApiError>
 }
 
 /// A NIK in a path, as a 400 naming the rule broken.
-fn path_nik(state: &AppState, nik: &str) -> Result<Nik, ApiError> {
+pub(super) fn path_nik(state: &AppState, nik: &str) -> Result<Nik, ApiError> {
     state
         .parse_nik(nik)
         .map_err(|e| ApiError::from(e).with_status(StatusCode::BAD_REQUEST))

@@ -210,6 +210,22 @@ async fn answers_match_the_spec() {
     );
     check("/v1/status", "get")(node.get("/v1/status").await);
     check("/v1/peers", "get")(node.get("/v1/peers").await);
+    let history = node
+        .get(&format!(
+            "/v1/audit/history/{}?village=35.10.15.2012",
+            p[1].nik
+        ))
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+    let events = history.json()["events"].clone();
+    assert_eq!(events[0]["kind"], "added", "{events}");
+    assert_eq!(events[0]["verified"], true, "{events}");
+    check("/v1/audit/history/{nik}", "get")(history);
+    check("/v1/audit/history/{nik}", "get")(node.get("/v1/audit/history/35101x").await);
+    check("/v1/audit/history/{nik}", "get")(
+        node.get(&format!("/v1/audit/history/{}?village=35.10", p[1].nik))
+            .await,
+    );
 
     let checkpoint = Node::start(None).await;
     let refused = checkpoint

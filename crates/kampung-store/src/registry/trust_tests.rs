@@ -703,3 +703,59 @@ fn a_write_whose_flush_failed_never_reaches_a_peer_and_never_forks_the_document(
         }
     }
 }
+
+/// A record's history marks each change with the audit's check: the
+/// village's own signed write passes; a change some node accepted without
+/// checking (no signature: a writer outside the mesh) fails, and is still
+/// listed, field by field, for the auditor to see.
+#[test]
+fn a_records_history_marks_the_changes_no_authorised_signature_covers() {
+    let mesh = Mesh::new();
+    let (_, mut village) = mesh.node(RoleKind::Village, Some(code(0)));
+    let (_, mut auditor) = mesh.node(RoleKind::Auditor, None);
+    let id = DocId::village(code(0));
+    let v = mesh.verifier();
+    let siti = person(1, 0);
+    village
+        .write(code(0), std::slice::from_ref(&siti), now(), &mut |_| {})
+        .unwrap();
+    sync_all(&mut village, &mut auditor, &id, &v, 1 << 20);
+
+    // An unsigned writer renames her; the auditor's node takes it unchecked.
+    let mut rogue =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![9u8; 32]), 2026).unwrap();
+    sync_all(&mut village, &mut rogue, &id, &v, 1 << 20);
+    let mut renamed = siti.clone();
+    renamed.full_name = "Nama Palsu".into();
+    let before = rogue.doc_heads_of(&id).unwrap();
+    rogue
+        .write(code(0), &[renamed], now(), &mut |_| {})
+        .unwrap();
+    let page = rogue.changes_since(&id, &before, 1 << 20).unwrap();
+    auditor
+        .apply_remote(&id, &page.changes, &page.signatures, &crate::AcceptAll)
+        .unwrap()
+        .unwrap();
+
+    let roster = mesh.roster.read().unwrap().clone();
+    let h = auditor
+        .record_history(code(0), siti.nik, Some(&roster), now())
+        .unwrap();
+    let seen: Vec<(String, bool)> = h
+        .iter()
+        .map(|c| {
+            (
+                c.change.after.as_ref().unwrap().full_name.clone(),
+                c.verified,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (siti.full_name.clone(), true),
+            ("Nama Palsu".to_string(), false)
+        ]
+    );
+    assert_eq!(h[1].change.actor, vec![9u8; 32]);
+}

@@ -1,0 +1,252 @@
+//! A person's record through time, for the auditor: every change that
+//! touched a NIK in any village document, with the node and person that
+//! made it, each field old → new, and whether the change passes the
+//! audit's signature and authority check; and a village as it stood at a
+//! time. Both read; neither writes.
+
+use kampung_core::{Nik, Resident, RoleKind, Status, VillageCode};
+use kampung_store::CheckedChange;
+use kampung_trust::{NodeKey, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::access::Access;
+use crate::actor::Permission;
+use crate::error::NodeError;
+use crate::residents::{field_changes, field_changes_of, ChangedRecord, FieldChange};
+use crate::{Actor, Node};
+
+/// What a change did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordEventKind {
+    Added,
+    Corrected,
+    MovedOut,
+    Deceased,
+    Withdrawn,
+}
+
+/// One change to a person's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordEvent {
+    pub village: VillageCode,
+    /// The Automerge change's hash.
+    pub change: String,
+    /// When, by the writer's clock (unix seconds).
+    pub at_s: i64,
+    pub kind: RecordEventKind,
+    /// The writing node's peer id (or its actor in hex, if it is no node key).
+    pub node: String,
+    /// From the node's certificate, if the roster has one.
+    pub node_role: Option<RoleKind>,
+    pub node_label: Option<String>,
+    /// The person signed in at that node, as the change names them.
+    pub person_id: Option<String>,
+    pub person: Option<String>,
+    /// Why, where the change says (a withdrawal's reason).
+    pub reason: Option<String>,
+    /// The fields the change set, old → new (empty: none).
+    pub fields: Vec<FieldChange>,
+    /// Covered by a valid signature of its node, which was allowed to
+    /// write that village's document then (`kampung audit verify`'s check).
+    pub verified: bool,
+}
+
+/// Every change to one NIK's records, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordTimeline {
+    pub nik: String,
+    /// The village documents read.
+    pub villages: Vec<VillageCode>,
+    pub events: Vec<RecordEvent>,
+}
+
+/// A village's records as they stood at a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VillageAsOf {
+    pub village: VillageCode,
+    pub at_s: i64,
+    /// The document's heads then.
+    pub heads: Vec<String>,
+    pub residents: Vec<Resident>,
+}
+
+/// What changed in a village's records between two times.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VillageChanges {
+    pub village: VillageCode,
+    pub from_s: i64,
+    pub to_s: i64,
+    /// New records, in NIK order.
+    pub added: Vec<Resident>,
+    /// Records that changed, field by field (a move out or a death shows
+    /// in `status`).
+    pub changed: Vec<ChangedRecord>,
+    /// Records withdrawn (registered in error).
+    pub withdrawn: Vec<Resident>,
+}
+
+impl Node {
+    /// Every change to the records of the NIK `input` in the villages that
+    /// hold a record of it now, and in `also` (where a record was withdrawn,
+    /// the index no longer names the village). For an auditor; the look-up
+    /// goes to the access log.
+    pub async fn record_timeline(
+        &self,
+        by: &Actor,
+        input: &str,
+        also: &[VillageCode],
+    ) -> Result<RecordTimeline, NodeError> {
+        by.require(Permission::Audit, "read a person's history")?;
+        let nik: Nik = self.parse_nik_full(input)?.nik();
+        let mut villages: Vec<VillageCode> = self
+            .store()
+            .lookups()
+            .read()
+            .index()
+            .all(nik)
+            .iter()
+            .filter_map(|e| kampung_core::banyuwangi::village_by_ordinal(e.village))
+            .map(|v| v.code)
+            .chain(also.iter().copied())
+            .collect();
+        villages.sort();
+        villages.dedup();
+        let roster = self.roster().map(|r| {
+            r.read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        });
+        let mut events = Vec::new();
+        for &village in &villages {
+            let changes = self
+                .store()
+                .record_history(village, nik, roster.clone(), self.now_ms())
+                .await??;
+            events.extend(changes.into_iter().map(|c| self.event(village, c)));
+        }
+        events.sort_by_key(|e| e.at_s);
+        self.log_access(
+            by,
+            Access::History,
+            &nik.to_string(),
+            &format!("{} changes", events.len()),
+        );
+        Ok(RecordTimeline {
+            nik: nik.to_string(),
+            villages,
+            events,
+        })
+    }
+
+    /// `village`'s records as its document stood at `at_s` (unix seconds,
+    /// by its writers' clocks). For an auditor, or the village's own clerk.
+    pub async fn village_as_of(
+        &self,
+        by: &Actor,
+        village: VillageCode,
+        at_s: i64,
+    ) -> Result<VillageAsOf, NodeError> {
+        by.require(Permission::Audit, "read a village as it was")?;
+        let (heads, residents) = self.store().residents_as_of(village, at_s).await??;
+        Ok(VillageAsOf {
+            village,
+            at_s,
+            heads: heads.iter().map(ToString::to_string).collect(),
+            residents,
+        })
+    }
+
+    /// What changed in `village`'s records between two times (unix
+    /// seconds, by the writers' clocks): who was added, whose record
+    /// changed (moved out, died, corrected) and whose was withdrawn.
+    pub async fn village_changes(
+        &self,
+        by: &Actor,
+        village: VillageCode,
+        from_s: i64,
+        to_s: i64,
+    ) -> Result<VillageChanges, NodeError> {
+        let from = self.village_as_of(by, village, from_s).await?;
+        let to = self.village_as_of(by, village, to_s).await?;
+        let before: std::collections::HashMap<Nik, Resident> =
+            from.residents.into_iter().map(|r| (r.nik, r)).collect();
+        let mut out = VillageChanges {
+            village,
+            from_s,
+            to_s,
+            added: Vec::new(),
+            changed: Vec::new(),
+            withdrawn: Vec::new(),
+        };
+        let mut still = std::collections::HashSet::new();
+        for r in to.residents {
+            still.insert(r.nik);
+            match before.get(&r.nik) {
+                None => out.added.push(r),
+                Some(old) if !old.same_content(&r) => out.changed.push(ChangedRecord {
+                    fields: field_changes(old, &r),
+                    old: old.clone(),
+                    new: r,
+                }),
+                Some(_) => {}
+            }
+        }
+        out.withdrawn = before
+            .into_values()
+            .filter(|r| !still.contains(&r.nik))
+            .collect();
+        out.withdrawn.sort_by_key(|r| r.nik);
+        Ok(out)
+    }
+
+    fn event(&self, village: VillageCode, c: CheckedChange) -> RecordEvent {
+        let fields = field_changes_of(c.change.before.as_ref(), c.change.after.as_ref());
+        let change = c.change;
+        let kind = match (&change.before, &change.after) {
+            (None, _) => RecordEventKind::Added,
+            (Some(_), None) => RecordEventKind::Withdrawn,
+            (Some(b), Some(a)) => match (&b.status, &a.status) {
+                (Status::Deceased { .. }, Status::Deceased { .. })
+                | (Status::MovedOut { .. }, Status::MovedOut { .. }) => RecordEventKind::Corrected,
+                (_, Status::Deceased { .. }) => RecordEventKind::Deceased,
+                (_, Status::MovedOut { .. }) => RecordEventKind::MovedOut,
+                _ => RecordEventKind::Corrected,
+            },
+        };
+        let writer = kampung_trust::writer_of_actor(&change.actor);
+        let node = NodeKey::from_actor(writer)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| writer.iter().map(|b| format!("{b:02x}")).collect());
+        let (node_role, node_label) = self.certificate_of(&node).unzip();
+        let author = kampung_core::Author::from_message(&change.message);
+        let first = change.message.lines().next().unwrap_or_default();
+        RecordEvent {
+            village,
+            change: change.hash.to_string(),
+            at_s: change.time_s,
+            kind,
+            node_role,
+            node_label,
+            node,
+            person_id: author.as_ref().map(|a| a.id.clone()),
+            person: author.map(|a| a.name),
+            reason: first.split_once(": ").map(|(_, why)| why.to_string()),
+            fields,
+            verified: c.verified,
+        }
+    }
+
+    /// The role and label of the newest certificate of the node `peer`.
+    pub(crate) fn certificate_of(&self, peer: &str) -> Option<(RoleKind, String)> {
+        let roster = self.roster()?.read().ok()?;
+        roster
+            .statements()
+            .filter_map(|s| match &s.statement {
+                Statement::Certificate(c) if c.node.to_string() == peer => Some(c),
+                _ => None,
+            })
+            .max_by_key(|c| c.until_ms)
+            .map(|c| (c.role, c.label.clone()))
+    }
+}
