@@ -376,6 +376,17 @@ fn resident_commands_follow_a_life() {
     assert_eq!(c["added"][0]["full_name"], "Sri Wahyuningsih", "{c}");
     let text = fails(&data, &["export", "--at", "kemarin"]);
     assert!(text.contains("'kemarin' is not a time"), "{text}");
+    // The audit as a file to keep: no root here, so it fails, and says so.
+    let file = tmp.path().join("laporan.html");
+    fails(
+        &data,
+        &["audit", "verify", "--html", file.to_str().unwrap()],
+    );
+    let html = std::fs::read_to_string(&file).unwrap();
+    for part in ["ADA MASALAH", "Perubahan per bulan", "<style>", "NoRoot"] {
+        assert!(html.contains(part), "the report lacks {part:?}");
+    }
+    assert!(!html.contains("<script"), "the report runs no script");
 }
 
 #[test]

@@ -366,7 +366,7 @@ async function clerk(browser, a) {
   await ctx.close();
 }
 
-async function auditor(browser, a, officerName) {
+async function auditor(browser, a, officerName, clerkName) {
   const ctx = await context(browser, a.origin);
   const page = await ctx.newPage();
   watch(page);
@@ -381,6 +381,13 @@ async function auditor(browser, a, officerName) {
   await page.goto(`${a.origin}/audit/nik?nik=${JEMBER}`);
   check((await page.textContent('main')).includes('Rina Marlina'), 'the NIK history does not show the case of Rina Marlina');
   await shot(page, '14-audit-riwayat');
+  // The clerk's import reached the auditor's node: who registered Dewi
+  // Kartika, from which village node, signed.
+  await until(page, `${a.origin}/audit/nik?nik=${GOOD}`, async (p) => (await p.content()).includes('didaftarkan'), `the registration of ${GOOD} at the auditor`);
+  const change = await page.textContent('table.changes tbody tr');
+  check(change.includes(clerkName) && change.includes('Dewi Kartika') && change.includes('sah') && !change.includes('TIDAK SAH'),
+    `the auditor's change history does not show ${clerkName} registering Dewi Kartika, signed: ${change}`);
+  await shot(page, '14b-audit-perubahan');
   await page.goto(a.origin + '/audit/akses');
   check((await page.textContent('main')).includes(JEMBER), 'the access log does not show the history look-up');
   await shot(page, '15-audit-akses');
@@ -391,6 +398,10 @@ async function auditor(browser, a, officerName) {
   check(verdict.includes('SEMUA PERUBAHAN SAH'), `the auditor's verification of a healthy mesh did not pass: ${verdict}`);
   check((await page.textContent('main')).includes(officerName), 'the verification does not name the officer among the people who wrote');
   await shot(page, '16-audit-periksa');
+  const report = await page.request.get(a.origin + (await page.getAttribute('a[download][href$="laporan.html"]', 'href')));
+  const kept = await report.text();
+  check(report.ok() && kept.includes('SEMUA PERUBAHAN SAH') && kept.includes(officerName) && kept.includes('<style>') && !kept.includes('<script'),
+    'the downloadable audit report is not a self-contained page with the verdict and the officer');
   await ctx.close();
 }
 
@@ -434,7 +445,7 @@ async function main() {
     const caseId = await officer(browser, acc.officer, resident);
     await facility(browser, acc.facility, caseId);
     await clerk(browser, acc.clerk);
-    await auditor(browser, acc.auditor, acc.officer.name);
+    await auditor(browser, acc.auditor, acc.officer.name, acc.clerk.name);
     await operator(browser, acc.operator);
   } catch (e) {
     fail(e.stack || String(e));

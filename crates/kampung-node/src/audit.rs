@@ -55,6 +55,8 @@ pub struct PersonHistory {
     pub crossings: Vec<FoundCrossing>,
     /// Its isolation cases, as they stand today, newest first.
     pub cases: Vec<CaseState>,
+    /// Every change to its records in those villages, oldest first.
+    pub changes: Vec<crate::RecordEvent>,
 }
 
 /// A certificate the root signed, as the operator and the auditor see it.
@@ -153,6 +155,7 @@ impl Node {
             .filter_map(|e| kampung_core::banyuwangi::village_by_ordinal(e.village))
             .map(|v| v.code)
             .collect();
+        let changes = self.record_events(nik, &villages).await?;
         let mut records = Vec::new();
         for v in villages {
             if let Some(r) = self.store().read(v, nik).await?? {
@@ -177,6 +180,7 @@ impl Node {
             records,
             crossings: self.found(found),
             cases,
+            changes,
         })
     }
 

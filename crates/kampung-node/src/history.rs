@@ -50,6 +50,12 @@ pub struct RecordEvent {
     /// Covered by a valid signature of its node, which was allowed to
     /// write that village's document then (`kampung audit verify`'s check).
     pub verified: bool,
+    /// The record before and after, for a page that shows `fields` in its
+    /// reader's language (not sent: `fields` says what changed).
+    #[serde(skip)]
+    pub before: Option<Resident>,
+    #[serde(skip)]
+    pub after: Option<Resident>,
 }
 
 /// Every change to one NIK's records, oldest first.
@@ -112,20 +118,7 @@ impl Node {
             .collect();
         villages.sort();
         villages.dedup();
-        let roster = self.roster().map(|r| {
-            r.read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
-        });
-        let mut events = Vec::new();
-        for &village in &villages {
-            let changes = self
-                .store()
-                .record_history(village, nik, roster.clone(), self.now_ms())
-                .await??;
-            events.extend(changes.into_iter().map(|c| self.event(village, c)));
-        }
-        events.sort_by_key(|e| e.at_s);
+        let events = self.record_events(nik, &villages).await?;
         self.log_access(
             by,
             Access::History,
@@ -137,6 +130,30 @@ impl Node {
             villages,
             events,
         })
+    }
+
+    /// Every change to `nik`'s records in `villages`, oldest first (no
+    /// permission check, no access log: for the workflows above).
+    pub(crate) async fn record_events(
+        &self,
+        nik: Nik,
+        villages: &[VillageCode],
+    ) -> Result<Vec<RecordEvent>, NodeError> {
+        let roster = self.roster().map(|r| {
+            r.read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        });
+        let mut events = Vec::new();
+        for &village in villages {
+            let changes = self
+                .store()
+                .record_history(village, nik, roster.clone(), self.now_ms())
+                .await??;
+            events.extend(changes.into_iter().map(|c| self.event(village, c)));
+        }
+        events.sort_by_key(|e| e.at_s);
+        Ok(events)
     }
 
     /// `village`'s records as its document stood at `at_s` (unix seconds,
@@ -234,6 +251,8 @@ impl Node {
             reason: first.split_once(": ").map(|(_, why)| why.to_string()),
             fields,
             verified: c.verified,
+            before: change.before,
+            after: change.after,
         }
     }
 

@@ -92,9 +92,9 @@ pub const VERSION: &str = concat!(
 pub use metrics::Metrics;
 pub use people::People;
 pub use residents::{
-    field_changes, field_changes_in, guard, ChangedRecord, Confirmed, Correction, FieldChange,
-    ImportPreview, RecordChange, RecordRefusal, RecordWritten, ResidentPage, ResidentQuery,
-    Written,
+    field_changes, field_changes_in, field_changes_of_in, guard, ChangedRecord, Confirmed,
+    Correction, FieldChange, ImportPreview, RecordChange, RecordRefusal, RecordWritten,
+    ResidentPage, ResidentQuery, Written,
 };
 pub use start::{
     open_offline, start, start_with_config, Parts, Running, StartError, Trust, SESSION_IDLE_MS,

@@ -246,6 +246,15 @@ pub fn field_changes_of(old: Option<&Resident>, new: Option<&Resident>) -> Vec<F
     changes(old, new, None)
 }
 
+/// [`field_changes_of`] as a person reads it in `lang`.
+pub fn field_changes_of_in(
+    lang: Lang,
+    old: Option<&Resident>,
+    new: Option<&Resident>,
+) -> Vec<FieldChange> {
+    changes(old, new, Some(lang))
+}
+
 fn changes(old: Option<&Resident>, new: Option<&Resident>, lang: Option<Lang>) -> Vec<FieldChange> {
     let date = |d: Date| lang.map_or_else(|| d.to_string(), |l| kampung_i18n::date(l, d));
     let status = |s: &Status| lang.map_or_else(|| status_text(s), |l| kampung_i18n::status(l, s));

@@ -61,7 +61,7 @@ use kampung_trust::{
     uncovered, writer_of_actor, Certificate, NodeKey, RoleKind, Roster, Statement, WriteSignature,
     MAX_CLOCK_SKEW_MS,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crossing::CrossingLog;
 use crate::doc::VillageDoc;
@@ -74,7 +74,7 @@ use crate::{Registry, StoreError};
 pub const MAX_LISTED: usize = 10;
 
 /// What went wrong. The names are stable, for machines reading `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailureKind {
@@ -103,7 +103,7 @@ pub enum FailureKind {
 }
 
 /// One problem found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub kind: FailureKind,
     /// The document, if the problem is in one.
@@ -118,7 +118,7 @@ pub struct Failure {
 }
 
 /// Someone who wrote changes, with what their certificate says of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Writer {
     /// Peer id (or, for an actor that is no node key, its text or hex).
     pub writer: String,
@@ -138,7 +138,7 @@ pub struct Writer {
 
 /// The changes one person (or the node itself) made at one node, as the
 /// changes name them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonWrites {
     /// The node (peer id): the change's own actor.
     pub writer: String,
@@ -153,7 +153,7 @@ pub struct PersonWrites {
 }
 
 /// The audit of one document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocReport {
     pub doc: String,
     pub ok: bool,
@@ -176,11 +176,43 @@ pub struct DocReport {
     pub writers: Vec<Writer>,
     /// Who, at each writing node, made the changes.
     pub people: Vec<PersonWrites>,
+    /// Changes per month.
+    pub periods: Vec<Period>,
     pub failures: Vec<Failure>,
 }
 
+/// The changes of one month (in WIB, by the writers' clocks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    /// `2026-06`.
+    pub month: String,
+    pub changes: usize,
+    /// ...of which no valid, authorised signature covers.
+    pub failing: usize,
+}
+
+/// Add `more` to the months of `into`, keeping them in order.
+fn add_periods(into: &mut Vec<Period>, more: &[Period]) {
+    for p in more {
+        match into.binary_search_by(|q| q.month.cmp(&p.month)) {
+            Ok(i) => {
+                into[i].changes += p.changes;
+                into[i].failing += p.failing;
+            }
+            Err(i) => into.insert(i, p.clone()),
+        }
+    }
+}
+
+/// The month (WIB) of a change's time in unix seconds: `2026-06`.
+fn month_of(time_s: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(time_s.saturating_add(7 * 3600))
+        .map(|t| format!("{:04}-{:02}", t.year(), u8::from(t.month())))
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// The index compared with the documents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexReport {
     pub ok: bool,
     pub niks: usize,
@@ -188,7 +220,7 @@ pub struct IndexReport {
 }
 
 /// Totals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub documents: usize,
     pub documents_failed: usize,
@@ -198,7 +230,7 @@ pub struct Summary {
 }
 
 /// The whole audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditReport {
     /// Everything checked, and nothing failed.
     pub ok: bool,
@@ -215,6 +247,8 @@ pub struct AuditReport {
     pub writers: Vec<Writer>,
     /// ...and every person at each writer.
     pub people: Vec<PersonWrites>,
+    /// Changes per month, over all documents.
+    pub periods: Vec<Period>,
     pub index: IndexReport,
     /// Problems not in one document (no root, index).
     pub failures: Vec<Failure>,
@@ -291,6 +325,10 @@ fn report<S: Storage>(
     }
     let writers = overall_writers(&documents);
     let people = overall_people(&documents);
+    let mut periods = Vec::new();
+    for d in &documents {
+        add_periods(&mut periods, &d.periods);
+    }
     let index = index();
     let mut failures = Vec::new();
     if roster.is_none() {
@@ -340,6 +378,7 @@ fn report<S: Storage>(
         documents,
         writers,
         people,
+        periods,
         index,
         failures,
         summary,
@@ -589,6 +628,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
         signatures_clock_off: 0,
         writers: Vec::new(),
         people: Vec::new(),
+        periods: Vec::new(),
         failures: Vec::new(),
     };
     let mut a = DocAudit {
@@ -773,6 +813,18 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
         p.last_s = p.last_s.max(m.timestamp);
     }
     report.people = people.into_values().collect();
+    let mut months: BTreeMap<String, Period> = BTreeMap::new();
+    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
+        let month = month_of(m.timestamp);
+        let p = months.entry(month.clone()).or_insert(Period {
+            month,
+            changes: 0,
+            failing: 0,
+        });
+        p.changes += 1;
+        p.failing += usize::from(unsigned.contains(&m.hash.0));
+    }
+    report.periods = months.into_values().collect();
     report.ok = a.failures.is_empty();
     report.failures = a.failures;
     report
@@ -828,7 +880,7 @@ fn overall_people(documents: &[DocReport]) -> Vec<PersonWrites> {
 mod tests;
 
 /// What [`repair`] did to one document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repaired {
     pub doc: String,
     /// Changes taken out: those the audit refuses, and those built on them.

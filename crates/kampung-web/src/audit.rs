@@ -18,6 +18,7 @@ use crate::ctx::{Shell, Viewer};
 use crate::desa::{row, ResidentRow};
 use crate::isolasi::{case_rows, short_peer, CaseRow};
 use crate::pos::{kind_colour, view, VerdictView};
+use crate::report::{report_html, report_view, ReportView};
 use crate::{error_page, render, WebState};
 
 /// Crossings on one page.
@@ -329,6 +330,52 @@ struct PersonView {
     records: Vec<(String, ResidentRow)>,
     crossings: Vec<CrossingRow>,
     cases: Vec<CaseRow>,
+    changes: Vec<ChangeRow>,
+}
+
+/// One change to a person's record, as the auditor's page shows it.
+struct ChangeRow {
+    at: String,
+    village: String,
+    what: String,
+    by: String,
+    fields: Vec<crate::desa::FieldRow>,
+    verified: bool,
+}
+
+fn change_row(lang: Lang, e: &kampung_node::RecordEvent) -> ChangeRow {
+    let kind = serde_json::to_value(e.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let node = match (&e.node_label, e.node_role) {
+        (Some(label), _) if !label.is_empty() => label.clone(),
+        (_, Some(role)) => role.as_str().to_string(),
+        _ => e.node.chars().take(16).collect(),
+    };
+    let mut what = kampung_i18n::t(lang, &format!("change-{kind}"));
+    if let Some(why) = &e.reason {
+        what = format!("{what}: {why}");
+    }
+    ChangeRow {
+        at: kampung_i18n::date_time(lang, e.at_s.saturating_mul(1000)),
+        village: kampung_core::banyuwangi::village(e.village)
+            .map_or_else(|| e.village.to_string(), |v| v.name.to_string()),
+        what,
+        by: match &e.person {
+            Some(p) => format!("{p} · {node}"),
+            None => node,
+        },
+        fields: kampung_node::field_changes_of_in(lang, e.before.as_ref(), e.after.as_ref())
+            .into_iter()
+            .map(|f| crate::desa::FieldRow {
+                label: kampung_i18n::t(lang, &format!("col-{}", f.field)),
+                old: f.old,
+                new: f.new,
+            })
+            .collect(),
+        verified: e.verified,
+    }
 }
 
 fn person_view(state: &WebState, lang: Lang, h: &PersonHistory) -> PersonView {
@@ -345,6 +392,7 @@ fn person_view(state: &WebState, lang: Lang, h: &PersonHistory) -> PersonView {
             .collect(),
         crossings: h.crossings.iter().map(|f| crossing_row(lang, f)).collect(),
         cases: case_rows(lang, &h.cases, state.node().today().ok()),
+        changes: h.changes.iter().map(|e| change_row(lang, e)).collect(),
     }
 }
 
@@ -480,47 +528,11 @@ pub struct VerifyQuery {
     jalankan: String,
 }
 
-/// A writer of the audit, as the page shows it.
-pub struct WriterRow {
-    pub name: String,
-    pub role: String,
-    pub changes: usize,
-    pub documents: usize,
-    pub first: String,
-    pub last: String,
-}
-
-pub struct PersonRow {
-    pub person: String,
-    pub node: String,
-    pub changes: usize,
-    pub documents: usize,
-    pub last: String,
-}
-
-pub struct FailureRow {
-    pub kind: String,
-    pub doc: String,
-    pub message: String,
-}
-
 #[derive(Template)]
 #[template(path = "periksa.html")]
 struct VerifyPage {
     shell: Shell,
-    ran: bool,
-    ok: bool,
-    at: String,
-    root: String,
-    authorisation_checked: bool,
-    documents: usize,
-    documents_failed: usize,
-    changes: usize,
-    signatures: usize,
-    niks: usize,
-    writers: Vec<WriterRow>,
-    people: Vec<PersonRow>,
-    failures: Vec<FailureRow>,
+    report: Option<ReportView>,
 }
 
 fn writer_name(state: &WebState, peer: &str, label: Option<&str>) -> String {
@@ -537,76 +549,50 @@ pub async fn verify(
     Query(q): Query<VerifyQuery>,
 ) -> Response {
     let shell = Shell::new(&state, &v, "periksa-title", "/audit/periksa").await;
-    let lang = v.lang;
-    let mut page = VerifyPage {
-        shell,
-        ran: false,
-        ok: false,
-        at: String::new(),
-        root: String::new(),
-        authorisation_checked: false,
-        documents: 0,
-        documents_failed: 0,
-        changes: 0,
-        signatures: 0,
-        niks: 0,
-        writers: Vec::new(),
-        people: Vec::new(),
-        failures: Vec::new(),
-    };
     if q.jalankan.is_empty() {
-        return render(&page);
+        return render(&VerifyPage {
+            shell,
+            report: None,
+        });
     }
     let report: AuditReport = match state.node().audit(&v.actor).await {
         Ok(r) => r,
         Err(e) => return error_page(&state, &v, &e).await,
     };
-    let when = |s: i64| kampung_i18n::date_time(lang, s * 1000);
-    page.ran = true;
-    page.ok = report.ok;
-    page.at = kampung_i18n::date_time(lang, state.node().now_ms());
-    page.root = report.root.clone().unwrap_or_default();
-    page.authorisation_checked = report.authorisation_checked;
-    page.documents = report.summary.documents;
-    page.documents_failed = report.summary.documents_failed;
-    page.changes = report.summary.changes;
-    page.signatures = report.summary.signatures;
-    page.niks = report.index.niks;
-    page.writers = report
-        .writers
-        .iter()
-        .map(|w| WriterRow {
-            name: writer_name(&state, &w.writer, w.label.as_deref()),
-            role: w.role.map(|r| r.to_string()).unwrap_or_default(),
-            changes: w.changes,
-            documents: w.documents,
-            first: when(w.first_s),
-            last: when(w.last_s),
-        })
-        .collect();
-    page.people = report
-        .people
-        .iter()
-        .map(|p| PersonRow {
-            person: match (&p.person, &p.person_id) {
-                (Some(name), Some(id)) => format!("{name} ({id})"),
-                _ => kampung_i18n::t(lang, "by-node"),
-            },
-            node: writer_name(&state, &p.writer, None),
-            changes: p.changes,
-            documents: p.documents,
-            last: when(p.last_s),
-        })
-        .collect();
-    page.failures = report
-        .all_failures()
-        .map(|f| FailureRow {
-            kind: format!("{:?}", f.kind),
-            doc: f.doc.clone().unwrap_or_default(),
-            message: f.message.clone(),
-        })
-        .collect();
-    render(&page)
+    let name_of = |peer: &str, label: Option<&str>| writer_name(&state, peer, label);
+    render(&VerifyPage {
+        shell,
+        report: Some(report_view(
+            v.lang,
+            &report,
+            state.node().now_ms(),
+            &name_of,
+        )),
+    })
+}
+
+/// `/audit/periksa/laporan.html`: the same check, as one HTML file to keep.
+pub async fn verify_file(State(state): State<WebState>, v: Viewer) -> Response {
+    let report: AuditReport = match state.node().audit(&v.actor).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, &v, &e).await,
+    };
+    let name_of = |peer: &str, label: Option<&str>| writer_name(&state, peer, label);
+    let node = Shell::new(&state, &v, "periksa-title", "/audit/periksa")
+        .await
+        .node;
+    let html = report_html(v.lang, &report, state.node().now_ms(), &node, &name_of);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"laporan-audit.html\"",
+            ),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod isolasi;
 mod masuk;
 mod operator;
 mod pos;
+pub mod report;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -112,6 +113,7 @@ pub fn router(app: AppState) -> Router {
         .route("/audit/akses", get(audit::access))
         .route("/audit/akses.csv", get(audit::access_csv))
         .route("/audit/periksa", get(audit::verify))
+        .route("/audit/periksa/laporan.html", get(audit::verify_file))
         .route("/operator", get(operator::page))
         .route("/operator/pengguna", post(operator::add_person))
         .route(

@@ -19,12 +19,19 @@ pub enum Command {
     /// Check every stored change against its signature and the certificate in
     /// force when it was made; exits non-zero on any failure.
     #[command(
-        after_help = "Examples:\n  kampung audit verify\n  kampung audit verify --json > audit.json"
+        after_help = "Examples:\n  kampung audit verify\n  kampung audit verify --json > audit.json\n  kampung audit verify --html laporan-audit.html\n\nOn a running node the check runs inside it (through its API); on a stopped one, on its store."
     )]
     Verify {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML file (in
+        /// Bahasa Indonesia; `--lang en` for English) an inspector can keep.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+        /// The language of the HTML report: id or en.
+        #[arg(long, default_value = "id", value_parser = ["id", "en"])]
+        lang: String,
     },
     /// Who looked up whose data on this node, newest first (the access log).
     ///
@@ -96,8 +103,8 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
-    let json = match c {
-        Command::Verify { json } => json,
+    let (json, html, lang) = match c {
+        Command::Verify { json, html, lang } => (json, html, lang),
         Command::Access {
             nik,
             user,
@@ -112,16 +119,41 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             json,
         } => return changes(data, village, from, to, json),
     };
-    let dir = DataDir::open(data)?;
-    if super::status::running_api(data).is_some() {
-        bail!(
-            "the node on {} is running and holds its store: stop it (Ctrl-C on `kampung run`) and audit again",
-            data.display()
+    let report = match super::status::running_api(data) {
+        // A running node holds its store: it runs the check itself.
+        Some(_) => {
+            let (_, backend) = super::backend::Backend::open(data)?;
+            let report: AuditReport = backend
+                .remote()?
+                .get("/v1/audit/verify")?
+                .context("the running node has no audit route: update it")?;
+            backend.close()?;
+            report
+        }
+        None => {
+            let dir = DataDir::open(data)?;
+            let root = dir.root_key()?;
+            let storage = dir.open_storage()?;
+            audit::audit(&storage, root, super::now_ms(), super::this_year())?
+        }
+    };
+    if let Some(path) = html {
+        let lang = if lang == "en" {
+            kampung_i18n::Lang::En
+        } else {
+            kampung_i18n::Lang::Id
+        };
+        let page = kampung_web::report::report_html(
+            lang,
+            &report,
+            super::now_ms(),
+            &data.display().to_string(),
+            &kampung_web::report::label_or_peer,
         );
+        std::fs::write(&path, page)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
     }
-    let root = dir.root_key()?;
-    let storage = dir.open_storage()?;
-    let report = audit::audit(&storage, root, super::now_ms(), super::this_year())?;
     if json {
         super::print_json(&report)?;
     } else {

@@ -224,3 +224,22 @@ pub async fn village_changes(
             .await?,
     ))
 }
+
+/// `kampung audit verify` on this running node (auditors only): every
+/// stored change covered by a valid signature of a writer allowed to make
+/// it, no holes, the index equal to the documents; the report is the one
+/// `kampung audit verify --json` prints. The store answers nothing else
+/// while it runs (seconds for a village; longer for the regency).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "The report of `kampung audit verify --json` (`ok`, `summary`, `documents`, `writers`, `people`, `periods`, `failures`)", content_type = "application/json", body = Object),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+    ))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<kampung_store::audit::AuditReport>, ApiError> {
+    Ok(Json(state.audit(&caller.actor).await?))
+}

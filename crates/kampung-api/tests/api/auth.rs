@@ -170,8 +170,10 @@ async fn each_role_gets_its_routes_only() {
     assert_eq!(error_code(&r, StatusCode::FORBIDDEN), "forbidden");
     // A person's history is the auditor's, not the clerk's.
     let history = format!("/v1/audit/history/{}", people[0].nik);
-    let r = as_bearer(&village, Method::GET, &history, None, &clerk).await;
-    assert_eq!(error_code(&r, StatusCode::FORBIDDEN), "forbidden");
+    for path in [history.as_str(), "/v1/audit/verify"] {
+        let r = as_bearer(&village, Method::GET, path, None, &clerk).await;
+        assert_eq!(error_code(&r, StatusCode::FORBIDDEN), "forbidden", "{path}");
+    }
     let auditor = token(&village, "auditor").await;
     let r = as_bearer(&village, Method::GET, &history, None, &auditor).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

@@ -222,6 +222,18 @@ async fn answers_match_the_spec() {
     assert_eq!(events[0]["verified"], true, "{events}");
     check("/v1/audit/history/{nik}", "get")(history);
     check("/v1/audit/history/{nik}", "get")(node.get("/v1/audit/history/35101x").await);
+    let verified = node.get("/v1/audit/verify").await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.text);
+    let report = verified.json();
+    assert!(
+        report["summary"]["changes"].as_u64().unwrap() > 3,
+        "{report}"
+    );
+    assert!(
+        !report["periods"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    check("/v1/audit/verify", "get")(verified);
     check("/v1/audit/history/{nik}", "get")(
         node.get(&format!("/v1/audit/history/{}?village=35.10", p[1].nik))
             .await,
