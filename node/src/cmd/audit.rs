@@ -78,6 +78,7 @@ pub enum Command {
         after_help = "Examples:\n  kampung audit changes --village 35.10.15.2012 --from 2026-06-01 --to 2026-06-08\n  kampung audit changes --village 35.10.15.2012 --from 2026-06-01T08:00+07:00 --to 2026-06-01T17:00 --json"
     )]
     Changes {
+        /// The village's code (e.g. 35.10.15.2012).
         #[arg(long, value_parser = parse_village)]
         village: VillageCode,
         /// From this time: 2026-06-01T08:00+07:00, 2026-06-01T08:00 (WIB)
