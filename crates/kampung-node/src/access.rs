@@ -154,6 +154,27 @@ fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// One round of the access log's writer.
+#[derive(Debug)]
+struct Job {
+    prune_at: Option<i64>,
+    flush: bool,
+    done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Lower the calling thread's priority to that of a batch job (nice 10):
+/// on Linux a thread has a nice value of its own. Best effort: where it
+/// cannot, the thread runs at the usual priority.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(me), 10) {
+            tracing::debug!(error = %e, "cannot lower the access log writer's priority");
+        }
+    }
+}
+
 impl AccessLog {
     pub fn new(table: LocalTable, limits: AccessLimits) -> AccessLog {
         AccessLog {
@@ -282,9 +303,26 @@ impl AccessLog {
     }
 
     /// Make appends durable every second (or as soon as the buffer is
-    /// full) and prune every minute, until `stop`; the disk work runs on a
-    /// blocking thread, never on the threads that answer requests.
+    /// full) and prune every minute, until `stop`. The disk work runs on a
+    /// thread of its own at a lower priority ([`background_priority`]),
+    /// never on the threads that answer requests, and it yields the CPU to
+    /// them: at thousands of verdicts a second, encoding and storing the
+    /// log would otherwise delay the verdicts that arrive meanwhile.
     pub async fn run(self, clock: kampung_core::SharedClock, stop: CancellationToken) {
+        let (jobs, todo) = std::sync::mpsc::sync_channel::<Job>(1);
+        let log = self.clone();
+        let writer = std::thread::Builder::new()
+            .name("kampung-access-log".into())
+            .spawn(move || {
+                background_priority();
+                for job in todo {
+                    log.work(job.prune_at, job.flush);
+                    let _ = job.done.send(());
+                }
+            });
+        if let Err(e) = &writer {
+            tracing::warn!(error = %e, "cannot start the access log's writer thread; writing on the blocking pool");
+        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut n = 0u64;
         loop {
@@ -293,36 +331,49 @@ impl AccessLog {
                 _ = tick.tick() => true,
                 () = self.full.notified() => false,
             };
-            let log = self.clone();
-            let now = clock.now_ms();
             let prune = ticked && {
                 n += 1;
                 n % 60 == 1
             };
-            let done = tokio::task::spawn_blocking(move || {
-                if prune {
-                    if let Err(e) = log.prune(now) {
-                        tracing::warn!(error = %e, "could not prune the access log");
-                    }
-                }
-                log.write_pending();
-                if ticked {
-                    if let Err(e) = log.table.flush() {
-                        tracing::warn!(error = %e, "could not flush the access log");
-                    }
-                }
-            })
-            .await;
-            if let Err(e) = done {
-                tracing::error!(error = %e, "the access log's writer failed");
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let job = Job {
+                prune_at: prune.then(|| clock.now_ms()),
+                flush: ticked,
+                done,
+            };
+            let sent = match &writer {
+                Ok(_) => jobs.send(job).map_err(|e| e.0),
+                Err(_) => Err(job),
+            };
+            if let Err(job) = sent {
+                let log = self.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || log.work(job.prune_at, job.flush)).await;
+                continue;
+            }
+            if finished.await.is_err() {
+                tracing::error!("the access log's writer stopped");
             }
         }
+        drop(jobs);
         let log = self.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            log.write_pending();
-            let _ = log.table.flush();
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || log.work(None, true)).await;
+    }
+
+    /// Prune entries older than the limits allow at `prune_at` (if given),
+    /// write the buffer, and flush it to disk if asked.
+    fn work(&self, prune_at: Option<i64>, flush: bool) {
+        if let Some(now) = prune_at {
+            if let Err(e) = self.prune(now) {
+                tracing::warn!(error = %e, "could not prune the access log");
+            }
+        }
+        self.write_pending();
+        if flush {
+            if let Err(e) = self.table.flush() {
+                tracing::warn!(error = %e, "could not flush the access log");
+            }
+        }
     }
 
     /// The newest entries matching `q`.
