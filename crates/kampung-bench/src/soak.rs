@@ -231,5 +231,7 @@ pub(crate) fn allowed_in(r: &Resident, officer: &str) -> Crossing {
         officer_id: None,
         note: None,
         basis: Vec::new(),
+        state: None,
+        policy: None,
     }
 }

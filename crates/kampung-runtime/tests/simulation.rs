@@ -252,6 +252,8 @@ impl Run<'_> {
             officer_id: None,
             note: None,
             basis: Vec::new(),
+            state: None,
+            policy: None,
         };
         let opening = Opening {
             nik: nik.parse().expect("a valid NIK"),

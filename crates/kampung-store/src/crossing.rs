@@ -4,11 +4,18 @@
 //! ROOT { "checkpoint": "<peer id>",
 //!        "crossings": [ { "at", "nik", "verdict", "explain", "decision", "village",
 //!                         "case", "officer", "officer_id", "note",
-//!                         "basis": { "<doc id>": ["<head hex>", ...] } } ] }
+//!                         "basis": { "<doc id>": ["<head hex>", ...] },
+//!                         "state": uint, "policy": uint } ],
+//!        "states": [ ... ] }
 //! ```
 //!
 //! Every check at the post is one entry, with the document heads the verdict
-//! was computed from, so an auditor can replay it on exactly that state.
+//! was computed from, so an auditor can replay it on exactly that state:
+//! `basis` names the documents that decided it (the village holding the
+//! record, an open isolation case), `state` the registry state it was
+//! computed on (every village document the node held, kept once in
+//! `states` and shared by the crossings made on it: see [`states`]), and
+//! `policy` the version of the policy in force.
 //!
 //! Like [`crate::doc::VillageDoc`], every replica starts from the same
 //! deterministic *genesis* change (an actor and content derived from the
@@ -36,6 +43,9 @@ use serde::{Deserialize, Serialize};
 use crate::case::is_case_id;
 use crate::fields::{Fields, ReadError};
 use crate::storage::CASE_ID_LEN;
+
+pub mod states;
+pub use states::StateCache;
 
 /// Longest NIK text logged (what the officer typed, valid or not).
 pub const MAX_NIK_TEXT: usize = 64;
@@ -208,6 +218,14 @@ pub struct Crossing {
     pub note: Option<String>,
     /// The documents (and their heads) the verdict was computed from.
     pub basis: Vec<DocHeads>,
+    /// The registry state the verdict was computed on (see [`states`]);
+    /// assigned by the log when the crossing is recorded. `None` in
+    /// crossings logged before states were kept.
+    #[serde(default)]
+    pub state: Option<u64>,
+    /// The version of the policy in force when the verdict was computed.
+    #[serde(default)]
+    pub policy: Option<u64>,
 }
 
 impl Crossing {
@@ -406,6 +424,37 @@ impl CrossingLog {
         actor: &ActorId,
         entry: &Crossing,
     ) -> Result<ChangeHash, CrossingError> {
+        self.append(actor, entry, None).map(|(hash, _)| hash)
+    }
+
+    /// Append one crossing as one change by `actor`, with the registry
+    /// state (village -> heads) its verdict was computed on: the state is
+    /// appended to `states` in the same change when it differs from the
+    /// last one (`cache` remembers that). Returns the change and the
+    /// state's number.
+    pub fn record_on(
+        &mut self,
+        actor: &ActorId,
+        entry: &Crossing,
+        registry: &std::collections::HashMap<VillageCode, Vec<ChangeHash>>,
+        cache: &mut StateCache,
+    ) -> Result<(ChangeHash, Option<u64>), CrossingError> {
+        let result = self.append(actor, entry, Some((registry, &mut *cache)));
+        if result.is_err() {
+            cache.clear();
+        }
+        result
+    }
+
+    fn append(
+        &mut self,
+        actor: &ActorId,
+        entry: &Crossing,
+        state: Option<(
+            &std::collections::HashMap<VillageCode, Vec<ChangeHash>>,
+            &mut StateCache,
+        )>,
+    ) -> Result<(ChangeHash, Option<u64>), CrossingError> {
         entry.validate()?;
         if self.doc.get_actor() != actor {
             self.doc.set_actor(actor.clone());
@@ -438,6 +487,16 @@ impl CrossingLog {
                 tx.insert(&list, i, h.as_str())?;
             }
         }
+        let state = match state {
+            Some((registry, cache)) => Some(cache.state_for(&mut tx, registry)?),
+            None => None,
+        };
+        if let Some(n) = state {
+            tx.put(&obj, "state", automerge::ScalarValue::Uint(n))?;
+        }
+        if let Some(p) = entry.policy {
+            tx.put(&obj, "policy", automerge::ScalarValue::Uint(p))?;
+        }
         let author = match (&entry.officer_id, &entry.officer) {
             (Some(id), Some(name)) => Some(kampung_core::Author {
                 id: id.clone(),
@@ -452,7 +511,7 @@ impl CrossingLog {
             ))
             .with_time(entry.at_ms / 1000);
         let (hash, _) = tx.commit_with(options);
-        hash.ok_or(CrossingError::EmptyChange)
+        Ok((hash.ok_or(CrossingError::EmptyChange)?, state))
     }
 
     /// Every crossing, in time order (equal times in list order, the same on
@@ -557,6 +616,8 @@ fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
         officer_id: f.str("officer_id").map(str::to_string),
         note: f.str("note").map(str::to_string),
         basis,
+        state: f.uint("state"),
+        policy: f.uint("policy"),
     })
 }
 

@@ -38,10 +38,16 @@ pub struct Lookups {
     pub(crate) index: Index,
     /// Heads each village's part of the index reflects; a village is here
     /// once this node holds a document of it.
-    pub(crate) indexed: HashMap<VillageCode, Vec<ChangeHash>>,
+    pub(crate) indexed: RegistryHeads,
     /// NIK -> its open isolation case, derived from the case documents.
     pub(crate) open_cases: HashMap<u64, OpenCaseAt>,
 }
+
+/// Village -> the heads its part of the index reflects: the registry state
+/// a verdict is computed on. Shared, so a verdict keeps the state it rests
+/// on for the price of a pointer; the registry's next update copies the
+/// map once if a verdict still holds it (`Arc::make_mut`).
+pub type RegistryHeads = Arc<HashMap<VillageCode, Vec<ChangeHash>>>;
 
 /// A checkpoint verdict and what it rests on (see [`Lookups::check_verdict`]).
 #[derive(Debug, Clone)]
@@ -52,6 +58,10 @@ pub struct Checked {
     /// Every village where the NIK is an active resident: more than one is
     /// a double registration.
     pub active_villages: Vec<VillageCode>,
+    /// The registry state the verdict was computed on: every village
+    /// document held, at the heads the index reflected (what an answer of
+    /// absence rests on).
+    pub state: RegistryHeads,
 }
 
 impl Lookups {
@@ -59,7 +69,7 @@ impl Lookups {
         Lookups {
             this_year,
             index: Index::new(),
-            indexed: HashMap::new(),
+            indexed: RegistryHeads::default(),
             open_cases: HashMap::new(),
         }
     }
@@ -171,6 +181,7 @@ impl Lookups {
             verdict,
             basis,
             active_villages,
+            state: Arc::clone(&self.indexed),
         }
     }
 }

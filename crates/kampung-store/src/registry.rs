@@ -95,6 +95,8 @@ pub struct Registry<S: Storage> {
     persisted: HashMap<VillageCode, Vec<ChangeHash>>,
     /// Crossing logs and isolation cases, held whole.
     others: HashMap<DocId, others::Other>,
+    /// The last registry state of each crossing log this node writes.
+    crossing_states: HashMap<String, crate::crossing::StateCache>,
     /// The person named in the changes of this node's resident writes.
     author: Option<kampung_core::Author>,
     /// Local writes waiting for one flush together ([`Registry::begin_group`]).
@@ -181,6 +183,7 @@ impl<S: Storage> Registry<S> {
             lookups: SharedLookups::new(this_year),
             persisted: HashMap::new(),
             others: HashMap::new(),
+            crossing_states: HashMap::new(),
             author: None,
             group: None,
         };
@@ -213,7 +216,7 @@ impl<S: Storage> Registry<S> {
                 }
                 None => Vec::new(),
             };
-            reg.lookups.write().indexed.insert(village, indexed.clone());
+            Arc::make_mut(&mut reg.lookups.write().indexed).insert(village, indexed.clone());
             if sorted(&indexed) != sorted(&stored) {
                 behind.push(village);
             }
@@ -669,7 +672,7 @@ impl<S: Storage> Registry<S> {
         for (nik, entry) in update.entries {
             lookups.index.set(nik, ordinal, entry);
         }
-        lookups.indexed.insert(update.village, update.heads);
+        Arc::make_mut(&mut lookups.indexed).insert(update.village, update.heads);
     }
 
     /// Withdraw a registration of `village` made in error (see
@@ -947,6 +950,7 @@ impl<S: Storage> Registry<S> {
         self.new_session();
         self.docs.clear();
         self.others.clear();
+        self.crossing_states.clear();
         self.load_others()?;
         info!(location = %self.storage.location(), "storage reopened after a failure");
         Ok(())
@@ -1006,7 +1010,7 @@ impl<S: Storage> Registry<S> {
         for (nik, entry) in updates {
             lookups.index.set(nik, ordinal, entry);
         }
-        lookups.indexed.insert(village, heads);
+        Arc::make_mut(&mut lookups.indexed).insert(village, heads);
         Ok(())
     }
 
@@ -1057,7 +1061,7 @@ impl<S: Storage> Registry<S> {
             let mut lookups = self.lookups.write();
             lookups.index = Index::new();
             for v in &villages {
-                lookups.indexed.insert(*v, Vec::new());
+                Arc::make_mut(&mut lookups.indexed).insert(*v, Vec::new());
             }
         }
         for v in villages {
@@ -1200,8 +1204,10 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
 
 mod history;
 mod others;
+mod replay;
 pub use history::CheckedChange;
 pub use others::{CaseUpdate, RecordError};
+pub use replay::{Mismatch, ReplayProblem, ReplayQuery, ReplayReport};
 mod replica;
 pub(crate) use replica::{as_refs, meta_refs};
 pub use replica::{

@@ -22,6 +22,8 @@ fn crossing(at_ms: i64, nik: &str, decision: Decision) -> Crossing {
         officer_id: None,
         note: None,
         basis: Vec::new(),
+        state: None,
+        policy: None,
     }
 }
 

@@ -98,6 +98,35 @@ impl VillageDoc {
         Ok(out)
     }
 
+    /// Every NIK whose record was removed from the document at some point
+    /// (withdrawn): the current document no longer names it, its past
+    /// does. Read from the operations of every change, as
+    /// [`VillageDoc::record_history`] reads them.
+    pub fn withdrawn_niks(&self) -> HashSet<u64> {
+        let residents = legacy_id(&self.residents);
+        let mut out = HashSet::new();
+        for change in self.doc.get_changes(&[]) {
+            let expanded = change.decode();
+            for op in &expanded.operations {
+                if op.obj == residents && matches!(op.action, OpType::Delete) {
+                    if let Key::Map(k) = &op.key {
+                        if let Ok(nik) = super::parse_nik_key(k) {
+                            out.insert(nik.as_u64());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Does the document hold every change of `heads`?
+    pub fn holds(&self, heads: &[ChangeHash]) -> bool {
+        heads
+            .iter()
+            .all(|h| self.doc.get_change_by_hash(h).is_some())
+    }
+
     /// The heads of the document as it stood at `at_s` (unix seconds) by
     /// its writers' clocks: every change timed at or before it, with what
     /// they depend on.

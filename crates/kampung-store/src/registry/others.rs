@@ -4,6 +4,7 @@
 //! the checkpoint verdict.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use automerge::{Automerge, ChangeHash};
 use kampung_core::checkpoint::{local_date, OpenCase};
@@ -15,7 +16,7 @@ use crate::case::{
     CaseDoc, CaseError, CaseHistory, CaseState, FollowUp, Note, Opening, Placement, Release, Writer,
 };
 use crate::crossing::{Crossing, CrossingError, CrossingFilter, CrossingLog};
-use crate::lookups::OpenCaseAt;
+use crate::lookups::{OpenCaseAt, RegistryHeads};
 use crate::storage::{DocId, DocKind, Sig, Storage};
 use crate::StoreError;
 
@@ -186,31 +187,22 @@ impl<S: Storage> Registry<S> {
         let Some(other) = self.others.get(id) else {
             return;
         };
-        let case = match CaseDoc::from_automerge(case_id, other.am.clone()) {
-            Ok(c) => c,
+        let (key, open) = match open_case_of(case_id, other.am.clone()) {
+            Ok(Some(found)) => found,
             // Changes of a case whose opening has not arrived yet.
-            Err(_) => return,
+            Ok(None) => return,
+            Err(()) => {
+                warn!(doc = %id, "unreadable isolation case; not indexed");
+                return;
+            }
         };
-        let (Ok(info), Ok(released), Ok(placements)) =
-            (case.info(), case.released(), case.placements())
-        else {
-            warn!(doc = %id, "unreadable isolation case; not indexed");
-            return;
-        };
-        let key = info.nik.as_u64();
-        // The latest by time; for equal times the later in the list (as `CaseDoc::state`).
-        let current = placements.iter().max_by_key(|p| p.at_ms);
         let heads = sorted(&other.am.get_heads());
         let mut lookups = self.lookups.write();
-        match (released, current) {
-            (None, Some(p)) => {
-                let case = OpenCase {
-                    case_id: case_id.to_string(),
-                    place: p.place.clone(),
-                };
+        match open {
+            Some(case) => {
                 lookups.open_cases.insert(key, OpenCaseAt { case, heads });
             }
-            _ => {
+            None => {
                 if lookups
                     .open_cases
                     .get(&key)
@@ -298,11 +290,26 @@ impl<S: Storage> Registry<S> {
     }
 
     /// Record one check in this checkpoint's crossing log (`peer` is our own
-    /// peer id). Durable and signed when this returns; returns the new heads.
+    /// peer id), on the registry state this node holds now. Durable and
+    /// signed when this returns; returns the new heads.
     pub fn record_crossing(
         &mut self,
         peer: &str,
         crossing: &Crossing,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
+        let state = Arc::clone(&self.lookups.read().indexed);
+        self.record_crossing_on(peer, crossing, &state, now_ms)
+    }
+
+    /// [`Registry::record_crossing`], naming the registry state the verdict
+    /// was computed on ([`crate::lookups::Checked::state`]): kept in the log
+    /// for the auditor's replay.
+    pub fn record_crossing_on(
+        &mut self,
+        peer: &str,
+        crossing: &Crossing,
+        state: &RegistryHeads,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
         // A log or case dropped from memory by a failing store must not be
@@ -323,10 +330,16 @@ impl<S: Storage> Registry<S> {
         });
         let before = other.am.get_heads();
         let mut log = CrossingLog::from_automerge(peer, std::mem::take(&mut other.am))?;
-        let result = log.record(&actor, crossing);
+        let cache = self.crossing_states.entry(peer.to_string()).or_default();
+        let result = log.record_on(&actor, crossing, state, cache);
         other.am = log.into_automerge();
-        let hash = result?;
-        self.sign_and_store(&id, &before, hash, now_ms)
+        let (hash, _) = result?;
+        let stored = self.sign_and_store(&id, &before, hash, now_ms);
+        if stored.is_err() {
+            // Memory went back to what storage holds: fold it again.
+            self.crossing_states.remove(peer);
+        }
+        stored
     }
 
     /// Sign the change `hash` of `id` and store what changed since `before`;
@@ -359,12 +372,26 @@ impl<S: Storage> Registry<S> {
         case: Option<(&str, &Opening)>,
         now_ms: i64,
     ) -> Result<Vec<ChangeHash>, RecordError> {
+        let state = Arc::clone(&self.lookups.read().indexed);
+        self.record_check_on(peer, crossing, case, &state, now_ms)
+    }
+
+    /// [`Registry::record_check`] naming the registry state the verdict was
+    /// computed on.
+    pub fn record_check_on(
+        &mut self,
+        peer: &str,
+        crossing: &Crossing,
+        case: Option<(&str, &Opening)>,
+        state: &RegistryHeads,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeHash>, RecordError> {
         crossing.validate()?;
         let Some((case_id, opening)) = case else {
-            return self.record_crossing(peer, crossing, now_ms);
+            return self.record_crossing_on(peer, crossing, state, now_ms);
         };
         self.open_isolation_case(case_id, opening, now_ms)?;
-        match self.record_crossing(peer, crossing, now_ms) {
+        match self.record_crossing_on(peer, crossing, state, now_ms) {
             Ok(heads) => Ok(heads),
             Err(e) => {
                 if let Err(undo) = self.discard_case(case_id) {
@@ -565,4 +592,31 @@ impl<S: Storage> Registry<S> {
     ) -> crate::lookups::Checked {
         self.lookups.read().check_verdict(input, policy, copy_age)
     }
+}
+
+/// The NIK of a case document and, if the case is open, where the person
+/// is placed: `Ok(None)` before the case's opening has arrived, `Err` if it
+/// cannot be read. What the index and a replayed verdict know of a case.
+pub(super) fn open_case_of(
+    case_id: &str,
+    am: Automerge,
+) -> Result<Option<(u64, Option<OpenCase>)>, ()> {
+    let Ok(case) = CaseDoc::from_automerge(case_id, am) else {
+        return Ok(None);
+    };
+    let (Ok(info), Ok(released), Ok(placements)) =
+        (case.info(), case.released(), case.placements())
+    else {
+        return Err(());
+    };
+    // The latest by time; for equal times the later in the list (as `CaseDoc::state`).
+    let current = placements.iter().max_by_key(|p| p.at_ms);
+    let open = match (released, current) {
+        (None, Some(p)) => Some(OpenCase {
+            case_id: case_id.to_string(),
+            place: p.place.clone(),
+        }),
+        _ => None,
+    };
+    Ok(Some((info.nik.as_u64(), open)))
 }

@@ -4,6 +4,7 @@
 //! and brings the index along.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::{Change, ChangeHash, ReadDoc};
 use kampung_core::banyuwangi;
@@ -839,7 +840,7 @@ impl<S: Storage> Registry<S> {
             for (nik, entry) in entries {
                 lookups.index.set(nik, ordinal, entry);
             }
-            lookups.indexed.insert(village, heads.clone());
+            Arc::make_mut(&mut lookups.indexed).insert(village, heads.clone());
         }
         debug!(%village, changes = new_changes, bytes = bytes.len(), "document bootstrapped");
         Ok(Ok(RemoteApplied {
@@ -941,7 +942,7 @@ impl<S: Storage> Registry<S> {
             for (nik, entry) in updates {
                 lookups.index.set(nik, ordinal, entry);
             }
-            lookups.indexed.insert(village, heads);
+            Arc::make_mut(&mut lookups.indexed).insert(village, heads);
         }
         debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
         self.maybe_compact(village);

@@ -381,6 +381,8 @@ mod documents {
             officer_id: None,
             note: None,
             basis: vec![],
+            state: None,
+            policy: None,
         }
     }
 
