@@ -538,6 +538,16 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert_eq!(officer["writer"], cp_peer.as_str());
     let text = b.ok(&["audit", "verify"]);
     assert!(text.contains("Bripka Made Suarta ("), "{text}");
+    // Village B replays every verdict the checkpoint logged from the
+    // registry state and the policy each names: the auditor needs nothing
+    // from the checkpoint but its replicated log.
+    let replay = b.json(&["audit", "replay", "--json"]);
+    assert_eq!(replay["mismatches"], json!([]), "{replay:#}");
+    assert_eq!(replay["without_state"], 0, "{replay:#}");
+    assert_eq!(replay["matched"], replay["crossings"], "{replay:#}");
+    assert!(replay["crossings"].as_u64().unwrap() >= 3, "{replay:#}");
+    let text = b.ok(&["audit", "replay", "--checkpoint", &cp_peer]);
+    assert!(text.contains(" 0 not matched"), "{text}");
     // No secret reached a log: not the password, the session cookie or a token.
     let log = std::fs::read_to_string(&cp.log).unwrap();
     let session = cookie.split_once('=').unwrap().1;

@@ -82,6 +82,7 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::audit::village_as_of,
         routes::audit::village_changes,
         routes::audit::verify,
+        routes::audit::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode, schemas::StatusKind)),
     modifiers(&SecuritySchemes, &UniqueOperationIds),

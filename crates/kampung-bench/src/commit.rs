@@ -90,7 +90,13 @@ pub fn run(args: &CommitArgs) -> anyhow::Result<CommitResult> {
                         Kind::Crossing => {
                             let crossing = allowed_in(r, &format!("Petugas {w}"));
                             store
-                                .record_check(peer.to_string(), crossing, None, measure::now_ms())
+                                .record_check(
+                                    peer.to_string(),
+                                    crossing,
+                                    None,
+                                    None,
+                                    measure::now_ms(),
+                                )
                                 .await
                                 .map_err(|e| anyhow::anyhow!("{e}"))??;
                         }

@@ -214,10 +214,18 @@ impl Node {
             officer_id: author.as_ref().map(|a| a.id.clone()),
             note: note.filter(|n| !n.trim().is_empty()),
             basis: answer.basis.clone(),
+            state: None,
+            policy: Some(answer.policy.version),
         };
         let announcements = self
             .store()
-            .record_check(self.peer_id().to_string(), crossing.clone(), new_case, now)
+            .record_check(
+                self.peer_id().to_string(),
+                crossing.clone(),
+                new_case,
+                Some(answer.state.clone()),
+                now,
+            )
             .await??;
         self.metrics().crossings_logged.inc();
         if opened_case.is_some() {

@@ -54,6 +54,7 @@ mod history;
 pub mod metrics;
 pub mod people;
 pub mod process;
+mod replay;
 mod residents;
 mod start;
 mod status;

@@ -45,6 +45,9 @@ pub struct Answer {
     /// Every village where the NIK is an active resident, when there is more
     /// than one (registered on both sides of a cut network); else empty.
     pub double_registration: Vec<VillageCode>,
+    /// The registry state it was computed on (kept with a crossing, for
+    /// the auditor's replay).
+    pub state: kampung_store::lookups::RegistryHeads,
 }
 
 impl Answer {
@@ -196,6 +199,7 @@ impl Node {
             verdict,
             basis,
             active_villages: mut double_registration,
+            state,
         } = self
             .store()
             .lookups()
@@ -219,6 +223,7 @@ impl Node {
             policy,
             freshness,
             double_registration,
+            state,
         }
     }
 }

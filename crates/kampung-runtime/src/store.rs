@@ -10,7 +10,7 @@ use kampung_store::audit::AuditReport;
 use kampung_store::case::{CaseHistory, CaseState, Opening};
 use kampung_store::crossing::{Crossing, CrossingFilter};
 pub use kampung_store::lookups::ResidentQuery;
-use kampung_store::lookups::SharedLookups;
+use kampung_store::lookups::{RegistryHeads, SharedLookups};
 use kampung_store::storage::Storage;
 use kampung_store::{
     prepare_document, AcceptAll, ChangeVerifier, CheckedChange, DocId, PreparedDocument, Refusal,
@@ -61,6 +61,7 @@ enum LocalWrite {
         peer: String,
         crossing: Box<Crossing>,
         case: Option<(String, Box<Opening>)>,
+        state: Option<RegistryHeads>,
         now_ms: i64,
         reply: Reply<Result<Vec<kampung_sync::Announce>, RecordError>>,
     },
@@ -150,6 +151,12 @@ enum Cmd {
         root: Option<kampung_trust::NodeKey>,
         now_ms: i64,
         reply: Reply<Result<AuditReport, StoreError>>,
+    },
+    /// Replay the crossings' verdicts (`policies`: every verified policy).
+    Replay {
+        query: kampung_store::ReplayQuery,
+        policies: Vec<kampung_core::Policy>,
+        reply: Reply<Result<kampung_store::ReplayReport, RecordError>>,
     },
     /// Keep a verified root-signed statement; the reply (if any) once durable.
     KeepStatement([u8; 32], Vec<u8>, Option<Reply<Result<(), StoreError>>>),
@@ -411,6 +418,17 @@ fn run<S: Storage>(
             } => {
                 let _ = reply.send(kampung_store::audit::audit_registry(&mut reg, root, now_ms));
             }
+            Cmd::Replay {
+                query,
+                policies,
+                reply,
+            } => {
+                let policy = |v: u64| match v {
+                    0 => Some(kampung_core::Policy::default()),
+                    v => policies.iter().find(|p| p.version == v).cloned(),
+                };
+                let _ = reply.send(reg.replay(&query, &policy));
+            }
             Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
                     .storage()
@@ -572,14 +590,16 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: LocalWrite) -> Held {
             peer,
             crossing,
             case,
+            state,
             now_ms,
             reply,
         } => {
             let id = DocId::crossing_log(&peer);
             let before = reg.doc_heads_of(&id).unwrap_or_default();
             let opening = case.as_ref().map(|(c, o)| (c.as_str(), o.as_ref()));
+            let state = state.unwrap_or_else(|| reg.lookups().read().state());
             let result = reg
-                .record_check(&peer, &crossing, opening, now_ms)
+                .record_check_on(&peer, &crossing, opening, &state, now_ms)
                 .and_then(|_| {
                     let mut docs = Vec::new();
                     if let Some((case_id, _)) = &case {
@@ -719,13 +739,15 @@ impl StoreHandle {
 
     /// Record a check in our crossing log (`peer`: our own peer id), with
     /// the isolation case it opens if any, as one step (see
-    /// [`Registry::record_check`]); returns the announcements for the mesh
-    /// (the case's first).
+    /// [`Registry::record_check_on`]), on the registry `state` its verdict
+    /// was computed on (`None`: the registry's state when it is written);
+    /// returns the announcements for the mesh (the case's first).
     pub async fn record_check(
         &self,
         peer: String,
         crossing: Crossing,
         case: Option<(String, Opening)>,
+        state: Option<RegistryHeads>,
         now_ms: i64,
     ) -> Result<Result<Vec<kampung_sync::Announce>, RecordError>, Stopped> {
         self.ask(|reply| {
@@ -733,6 +755,7 @@ impl StoreHandle {
                 peer,
                 crossing: Box::new(crossing),
                 case: case.map(|(id, o)| (id, Box::new(o))),
+                state,
                 now_ms,
                 reply,
             })
@@ -839,6 +862,22 @@ impl StoreHandle {
         self.ask(|reply| Cmd::Audit {
             root,
             now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Compute the verdicts of the crossings in `query` again (see
+    /// [`Registry::replay`]); `policies` are every policy the node has
+    /// verified. The store answers nothing else while it runs.
+    pub async fn replay(
+        &self,
+        query: kampung_store::ReplayQuery,
+        policies: Vec<kampung_core::Policy>,
+    ) -> Result<Result<kampung_store::ReplayReport, RecordError>, Stopped> {
+        self.ask(|reply| Cmd::Replay {
+            query,
+            policies,
             reply,
         })
         .await

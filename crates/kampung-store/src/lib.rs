@@ -36,8 +36,8 @@ pub mod trust;
 
 pub use registry::{
     document_changes, prepare_document, AcceptAll, CaseUpdate, ChangeVerifier, ChangesPage,
-    CheckedChange, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied, RemoteRefusal,
-    SignatureDenied, WriteReport,
+    CheckedChange, Mismatch, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied,
+    RemoteRefusal, ReplayProblem, ReplayQuery, ReplayReport, SignatureDenied, WriteReport,
 };
 pub use storage::{DocId, DocKind, Storage};
 

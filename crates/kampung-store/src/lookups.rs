@@ -78,6 +78,11 @@ impl Lookups {
         &self.index
     }
 
+    /// The registry state the index reflects now (shared, not copied).
+    pub fn state(&self) -> RegistryHeads {
+        Arc::clone(&self.indexed)
+    }
+
     /// The verdict for a typed or scanned NIK, from the index alone.
     pub fn lookup(&self, input: &str) -> Verdict {
         let parsed = Nik::parse(input, self.this_year);

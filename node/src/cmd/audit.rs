@@ -92,6 +92,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compute every crossing's verdict again from the registry state it
+    /// was computed on and the policy then in force, and report each one
+    /// that does not match; exits non-zero if any does not. Works on a
+    /// running node too.
+    #[command(
+        after_help = "Examples:\n  kampung audit replay\n  kampung audit replay --checkpoint 12D3KooW... --from 2026-06-01 --to 2026-06-08\n  kampung audit replay --json > replay.json"
+    )]
+    Replay {
+        /// Only this checkpoint's crossings (its peer id).
+        #[arg(long, value_name = "PEER")]
+        checkpoint: Option<String>,
+        /// Crossings from this time: 2026-06-01T08:00+07:00,
+        /// 2026-06-01T08:00 (WIB) or 2026-06-01 (its start, WIB).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<i64>,
+        /// Crossings before this time.
+        #[arg(long, value_parser = parse_time)]
+        to: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_village(s: &str) -> Result<VillageCode, String> {
@@ -119,6 +141,12 @@ pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
             to,
             json,
         } => return changes(data, village, from, to, json),
+        Command::Replay {
+            checkpoint,
+            from,
+            to,
+            json,
+        } => return super::audit_replay::run(data, checkpoint, from, to, json),
     };
     let report = match super::status::running_api(data) {
         // A running node holds its store: it runs the check itself.

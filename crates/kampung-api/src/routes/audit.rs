@@ -243,3 +243,51 @@ pub async fn verify(
 ) -> Result<Json<kampung_store::audit::AuditReport>, ApiError> {
     Ok(Json(state.audit(&caller.actor).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayParams {
+    /// One checkpoint's crossings (its peer id); every checkpoint's if absent.
+    checkpoint: Option<String>,
+    /// Crossings from this time (as `at` of `/v1/audit/villages/{code}`).
+    #[param(example = "2026-06-01")]
+    from: Option<String>,
+    /// Crossings before this time.
+    #[param(example = "2026-06-08")]
+    to: Option<String>,
+}
+
+/// `kampung audit replay` on this running node (auditors only): every
+/// crossing's verdict computed again from the registry state it names
+/// (every village document at the heads the checkpoint's index reflected)
+/// and the policy version it names, and each one that does not match,
+/// with why. The store answers nothing else while it runs; verdicts still
+/// answer. A long log: ask for a period (`from`, `to`).
+#[utoipa::path(get, path = "/v1/audit/replay", tag = "audit",
+    params(ReplayParams),
+    responses(
+        (status = 200, description = "The report of `kampung audit replay --json` (`checkpoints`, `crossings`, `matched`, `without_state`, `states`, `mismatches`: each with `checkpoint`, `at_ms`, `nik`, `recorded` and a `problem`: `verdict_differs` (with `replayed`), `village_differs`, `state_missing`, `village_heads_missing`, `case_missing`, `policy_missing` or `policy_unknown`)", content_type = "application/json", body = Object),
+        (status = 400, description = "`invalid_parameter`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: auditors only", body = ErrorBody),
+        (status = 404, description = "`not_found`: no crossing log of that checkpoint here", body = ErrorBody),
+        (status = 500, description = "`store`", body = ErrorBody),
+    ))]
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ReplayParams>,
+) -> Result<Json<kampung_store::ReplayReport>, ApiError> {
+    let time = |name, v: Option<&str>| match v.filter(|v| !v.trim().is_empty()) {
+        Some(_) => time_param(name, v).map(|s| Some(s.saturating_mul(1000))),
+        None => Ok(None),
+    };
+    let from = time("from", q.from.as_deref())?;
+    let to = time("to", q.to.as_deref())?;
+    Ok(Json(
+        state
+            .replay(&caller.actor, q.checkpoint.as_deref(), from, to)
+            .await?,
+    ))
+}

@@ -76,6 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/access-log", get(audit::access_log))
         .route("/v1/audit/history/{nik}", get(audit::record_history))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/replay", get(audit::replay))
         .route("/v1/audit/villages/{code}", get(audit::village_as_of))
         .route(
             "/v1/audit/villages/{code}/changes",

@@ -285,6 +285,51 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     assert_eq!(page["total"], 7);
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["verdict"], "barred");
+
+    // The auditor replays every verdict on the registry state, the case
+    // and the policy it was computed on: all seven hold.
+    let replay = node.get("/v1/audit/replay").await;
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.text);
+    spec.check_reply("/v1/audit/replay", "get", &replay);
+    let r = replay.json();
+    assert_eq!(r["mismatches"], json!([]), "{r}");
+    assert_eq!(
+        (r["crossings"].as_u64(), r["matched"].as_u64()),
+        (Some(7), Some(7)),
+        "{r}"
+    );
+    assert_eq!(r["without_state"], 0);
+    assert_eq!(r["checkpoints"], json!([node.peer_id.as_str()]));
+    let later = node.get("/v1/audit/replay?from=2026-05-02").await.json();
+    assert_eq!(later["crossings"], 0, "{later}");
+    let mine = format!("/v1/audit/replay?checkpoint={}&to=2026-05-02", node.peer_id);
+    assert_eq!(node.get(&mine).await.json()["matched"], 7);
+    for (path, status, code) in [
+        (
+            "/v1/audit/replay?checkpoint=pos-ketapang".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            format!("/v1/audit/replay?checkpoint={}", key.public().to_peer_id()),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/v1/audit/replay?from=kemarin".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/v1/audit/replay?from=2026-05-02&to=2026-05-01".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+    ] {
+        let reply = node.get(&path).await;
+        assert_eq!(error_code(&reply, status), code, "{path}: {}", reply.text);
+        spec.check_reply("/v1/audit/replay", "get", &reply);
+    }
     node.stop().await;
 }
 
