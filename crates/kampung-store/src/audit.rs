@@ -876,6 +876,8 @@ fn overall_people(documents: &[DocReport]) -> Vec<PersonWrites> {
     all.into_values().collect()
 }
 
+pub mod file;
+
 #[cfg(test)]
 mod tests;
 
