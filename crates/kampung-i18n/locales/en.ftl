@@ -78,6 +78,7 @@ error-not_registered = This NIK is not in the registry.
 error-not_a_village_node = Only a village office node writes residents.
 error-role_not_allowed = This node's role may not do this.
 error-case_not_found = There is no such isolation case on this node.
+error-document_not_held = This node holds no such document.
 error-case_open = This person already has an open isolation case.
 error-case_exists = An isolation case with this id exists already.
 error-invalid_statement = This is not a statement file of the regency administrator.

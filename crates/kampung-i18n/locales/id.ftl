@@ -75,6 +75,7 @@ error-not_registered = NIK ini tidak ada dalam data kependudukan.
 error-not_a_village_node = Hanya node kantor desa yang menulis data warga.
 error-role_not_allowed = Peran node ini tidak boleh melakukan hal ini.
 error-case_not_found = Kasus isolasi itu tidak ada di node ini.
+error-document_not_held = Dokumen itu tidak ada di node ini.
 error-case_open = Orang ini sudah punya kasus isolasi yang terbuka.
 error-case_exists = Kasus isolasi dengan nomor ini sudah ada.
 error-invalid_statement = Ini bukan berkas pernyataan dari administrator kabupaten.

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     RoleNotAllowed,
     /// No isolation case with this id is held here.
     CaseNotFound,
+    /// No document of this name is held here (`GET /v1/status` lists those held).
+    DocumentNotHeld,
     /// The person already has an open isolation case (the message names it).
     CaseOpen,
     /// A case with this id exists already.
@@ -98,6 +100,7 @@ impl ErrorCode {
             ErrorCode::NotAVillageNode => "not_a_village_node",
             ErrorCode::RoleNotAllowed => "role_not_allowed",
             ErrorCode::CaseNotFound => "case_not_found",
+            ErrorCode::DocumentNotHeld => "document_not_held",
             ErrorCode::CaseOpen => "case_open",
             ErrorCode::CaseExists => "case_exists",
             ErrorCode::InvalidStatement => "invalid_statement",

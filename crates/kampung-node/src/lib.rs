@@ -14,6 +14,7 @@
 //! | isolation cases: open, place, pick-up, follow-up, note, release | [`Node::open_case`], [`Node::update_case`], [`Node::case`], [`Node::cases`], [`Node::follow_ups_due`] |
 //! | root-signed statements | [`Node::add_statement`] |
 //! | the node and the mesh | [`Node::status`], [`Node::peers`], [`Node::refresh_metrics`] |
+//! | a document out as its raw Automerge file, and such a file checked | [`Node::document_bytes`], [`Node::check_document_file`] |
 //!
 //! Each method does the whole workflow in one place: checks, the write,
 //! durability, the announcement to the mesh and the metrics. Every method
@@ -48,6 +49,7 @@ pub mod backup;
 mod cases;
 mod checkpoint;
 mod clock;
+mod documents;
 mod error;
 mod health;
 mod history;
@@ -76,6 +78,7 @@ pub use audit::{
 pub use cases::{CaseChange, NewCase};
 pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
 pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
+pub use documents::{document_file_name, parse_document_id};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
 pub use history::{RecordEvent, RecordEventKind, RecordTimeline, VillageAsOf, VillageChanges};
