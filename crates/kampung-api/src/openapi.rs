@@ -67,6 +67,8 @@ Dates in resident records are `[year, day of the year]`; dates of isolation case
         routes::node::status,
         routes::node::peers,
         routes::node::backup,
+        routes::documents::get_document,
+        routes::documents::verify_file,
         routes::trust::add,
         routes::session::sign_in,
         routes::session::who_am_i,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cases;
 pub mod crossings;
+pub mod documents;
 pub mod node;
 pub mod people;
 pub mod residents;
@@ -60,6 +61,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/status", get(node::status))
         .route("/v1/peers", get(node::peers))
         .route("/v1/backup", get(node::backup))
+        .route("/v1/documents/{id}", get(documents::get_document))
+        .route("/v1/documents/verify", post(documents::verify_file))
         .route(
             "/v1/session",
             get(session::who_am_i)

@@ -5,6 +5,7 @@
 mod auth;
 mod cases;
 mod checkpoint;
+mod documents;
 mod metrics;
 mod openapi;
 mod residents;
