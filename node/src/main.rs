@@ -55,9 +55,10 @@ enum Command {
         after_help = "Examples:\n  kampung import --dry-run warga.xlsx\n  kampung import warga.csv --confirm 3510155203850001"
     )]
     Import(cmd::import::Args),
-    /// Write this node's residents as CSV or Excel (the columns of `import`).
+    /// Write this node's residents as CSV or Excel (the columns of `import`),
+    /// or a document as the raw Automerge file (`--automerge`).
     #[command(
-        after_help = "Examples:\n  kampung export --out warga.xlsx\n  kampung export | head"
+        after_help = "Examples:\n  kampung export --out warga.xlsx\n  kampung export | head\n  kampung export --automerge 35.10.15.2012 --out desa.automerge\n  kampung export --automerge --all --out dokumen/"
     )]
     Export(cmd::export::Args),
     /// Register, correct, move out or mark deceased one resident.
