@@ -6,6 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use kampung_store::storage::sled_storage::SledStorage;
 use kampung_store::{DocId, Storage};
@@ -219,6 +220,84 @@ fn an_altered_stored_signature_fails_the_audit() {
     assert!(f
         .iter()
         .any(|f| f["kind"] == "unsigned" && f["writer"] == v.peer.as_str()));
+}
+
+/// `audit verify --file FILE` on an exported document: the file as
+/// exported passes (every change signed by the certified clerk, as this
+/// node's signatures show); cut short, a byte flipped, or a change forged
+/// into it, it fails, saying what is wrong.
+#[test]
+fn an_exported_document_passes_audit_verify_file_and_an_altered_one_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = certified_village(tmp.path(), 30);
+    let file = tmp.path().join("desa.automerge");
+    ok(
+        &v.data,
+        &["export", "--automerge", VILLAGE, "--out", s(&file)],
+    );
+    let good = std::fs::read(&file).unwrap();
+
+    let text = ok(&v.data, &["audit", "verify", "--file", s(&file)]);
+    assert!(text.contains("ALL GOOD"), "{text}");
+    assert!(text.contains("31 of 31 change(s) covered"), "{text}");
+    let report = json(&v.data, &["audit", "verify", "--file", s(&file), "--json"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["kind"], "village");
+    assert_eq!(report["doc"], format!("v/{VILLAGE}"));
+    assert_eq!(report["records"], 30);
+    assert_eq!(report["writers"][0]["writer"], v.peer.as_str());
+    assert_eq!(report["writers"][0]["role"], "village");
+
+    let check = |name: &str, bytes: &[u8]| -> (serde_json::Value, String) {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let text = fails(&v.data, &["audit", "verify", "--file", s(&path)]);
+        let out = kampung(&v.data, &["audit", "verify", "--file", s(&path), "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        (serde_json::from_slice(&out.stdout).unwrap(), text)
+    };
+    let (report, text) = check("truncated.automerge", &good[..good.len() * 2 / 3]);
+    assert_eq!(report["loads"], false);
+    assert_eq!(report["failures"][0]["kind"], "unreadable");
+    assert!(
+        text.contains("truncated") && text.contains("FAILED"),
+        "{text}"
+    );
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x10;
+    let (report, text) = check("flipped.automerge", &flipped);
+    assert_eq!(report["failures"][0]["kind"], "unreadable");
+    assert!(
+        text.contains("bad checksum") && text.contains("altered"),
+        "{text}"
+    );
+
+    // A change made under the clerk's key that the clerk never signed.
+    let mut doc = automerge::Automerge::load(&good).unwrap();
+    let clerk_key = libp2p_identity::PeerId::from_str(&v.peer).unwrap();
+    let key = kampung_trust::NodeKey::from_peer_id(&clerk_key).unwrap();
+    doc.set_actor(automerge::ActorId::from(key.session_actor([7; 8])));
+    let (_, residents) = automerge::ReadDoc::get(&doc, automerge::ROOT, "residents")
+        .unwrap()
+        .unwrap();
+    let first = automerge::ReadDoc::keys(&doc, &residents).next().unwrap();
+    let mut tx = doc.transaction();
+    let (_, person) = automerge::ReadDoc::get(&tx, &residents, first.as_str())
+        .unwrap()
+        .unwrap();
+    automerge::transaction::Transactable::put(&mut tx, &person, "name", "Nama Palsu").unwrap();
+    tx.commit();
+    let (report, text) = check("forged.automerge", &doc.save());
+    assert_eq!(report["loads"], true);
+    assert_eq!(report["records"], 30);
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report:#}");
+    assert_eq!(failures[0]["kind"], "unsigned");
+    assert_eq!(failures[0]["writer"], v.peer.as_str());
+    assert_eq!(failures[0]["count"], 1);
+    assert!(text.contains("not in this node's copy"), "{text}");
 }
 
 #[test]

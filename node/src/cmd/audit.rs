@@ -19,9 +19,20 @@ pub enum Command {
     /// Check every stored change against its signature and the certificate in
     /// force when it was made; exits non-zero on any failure.
     #[command(
-        after_help = "Examples:\n  kampung audit verify\n  kampung audit verify --json > audit.json\n  kampung audit verify --html laporan-audit.html\n\nOn a running node the check runs inside it (through its API); on a stopped one, on its store."
+        after_help = "Examples:\n  kampung audit verify\n  kampung audit verify --json > audit.json\n  kampung audit verify --html laporan-audit.html\n  kampung audit verify --file v_35.10.15.2012.automerge\n\nOn a running node the check runs inside it (through its API); on a stopped one, on its store."
     )]
     Verify {
+        /// Check a raw document file (from `kampung export --automerge`)
+        /// instead of this node's store: that Automerge loads it (a
+        /// truncated or altered file is refused, saying what is wrong),
+        /// which document it is, that its records read, and that every
+        /// change in it is covered by a signature of a writer allowed to
+        /// make it. The file carries no signatures: they are checked
+        /// against those this node holds for that document, so run it on
+        /// a node that holds it (every node does once synced). Exits 1 if
+        /// anything fails.
+        #[arg(long, value_name = "FILE", conflicts_with = "html")]
+        file: Option<std::path::PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -126,8 +137,18 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 }
 
 pub fn run(data: &Path, c: Command) -> anyhow::Result<ExitCode> {
+    if let Command::Verify {
+        file: Some(file),
+        json,
+        ..
+    } = &c
+    {
+        return super::audit_file::run(data, file, *json);
+    }
     let (json, html, lang) = match c {
-        Command::Verify { json, html, lang } => (json, html, lang),
+        Command::Verify {
+            json, html, lang, ..
+        } => (json, html, lang),
         Command::Access {
             nik,
             user,

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_file;
 pub mod audit_replay;
 pub mod backend;
 pub mod backup;

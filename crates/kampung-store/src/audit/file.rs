@@ -230,6 +230,12 @@ impl OpenedFile {
             id,
             mut report,
         } = self;
+        let (Some(doc), Some(id)) = (doc, id) else {
+            return report;
+        };
+        let Some(kind) = id.kind() else {
+            return report;
+        };
         report.authorisation_checked = roster.is_some();
         if roster.is_none() {
             report.failures.push(failure(
@@ -241,14 +247,6 @@ impl OpenedFile {
                     .into(),
             ));
         }
-        let (Some(doc), Some(id)) = (doc, id) else {
-            report.ok = false;
-            return report;
-        };
-        let Some(kind) = id.kind() else {
-            report.ok = false;
-            return report;
-        };
         let metas = doc.get_changes_meta(&[]);
         let in_file: HashSet<ChangeHash> = metas.iter().map(|m| m.hash).collect();
         let genesis = genesis_hash(&kind);
@@ -376,7 +374,11 @@ fn loaded(bytes: &[u8]) -> Result<Automerge, String> {
             "the file is empty: an exported document holds at least its genesis change".into(),
         );
     }
-    let doc = guarded(|| Ok(Automerge::load(bytes)?)).map_err(|e| {
+    // Automerge logs its load errors itself; here one is an answer, given
+    // in the report, not a fault of this node to log.
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    let load = || guarded(|| Ok(Automerge::load(bytes)?));
+    let doc = tracing::subscriber::with_default(quiet, load).map_err(|e| {
         let reason = match e {
             DocError::Automerge(e) => e.to_string(),
             other => other.to_string(),
