@@ -1,0 +1,88 @@
+// Reads a village document exported by `kampung export --automerge` with
+// the reference JavaScript implementation of Automerge, knowing only what
+// docs/documents.md says of the format, and prints its residents as JSON:
+// one object per resident, in NIK order, with the columns and cell text of
+// `kampung export` (CSV). tests/automerge_js.rs compares the two.
+//
+//   node tests/automerge-js/read-village.mjs FILE
+//
+// Exits 1, saying why, on anything the description does not allow.
+
+import { readFileSync } from "node:fs";
+import * as Automerge from "@automerge/automerge";
+
+const [file] = process.argv.slice(2);
+if (!file) {
+  console.error("usage: node read-village.mjs FILE (a village document from kampung export --automerge)");
+  process.exit(2);
+}
+
+function fail(message) {
+  console.error(`${file}: ${message}`);
+  process.exit(1);
+}
+
+// Scalar strings (Automerge `str`, not collaborative text) come out of
+// automerge-js 3 as ImmutableString; anything else where a string is
+// expected is a fault of the document.
+function str(value, what) {
+  if (value instanceof Automerge.ImmutableString) return value.toString();
+  if (typeof value === "string") return value;
+  fail(`${what} is ${typeof value}, not a string`);
+}
+
+// `int` comes out as a number, `uint` as a BigInt.
+function int(value, what) {
+  if (typeof value === "number" && Number.isInteger(value)) return value;
+  fail(`${what} is ${typeof value}, not an int`);
+}
+
+function uint(value, what) {
+  if (typeof value === "bigint" && value >= 0n) return value;
+  fail(`${what} is ${typeof value}, not a uint`);
+}
+
+// Dates are Julian day numbers: day 2440588 is 1970-01-01; 0 means not known.
+const UNIX_EPOCH_JDN = 2440588;
+function day(jdn, what) {
+  const n = int(jdn, what);
+  if (n === 0) return "";
+  const date = new Date((n - UNIX_EPOCH_JDN) * 86400000);
+  if (Number.isNaN(date.getTime())) fail(`${what} ${n} is not a day`);
+  return date.toISOString().slice(0, 10);
+}
+
+const doc = Automerge.load(new Uint8Array(readFileSync(file)));
+const village = str(doc.village, "village");
+if (!/^\d{2}\.\d{2}\.\d{2}\.\d{4}$/.test(village)) fail(`village '${village}' is not a village code`);
+if (typeof doc.residents !== "object" || doc.residents === null) fail("no residents map");
+
+const residents = Object.keys(doc.residents)
+  .sort()
+  .map((nik) => {
+    if (!/^\d{16}$/.test(nik)) fail(`resident key '${nik}' is not a NIK`);
+    const r = doc.residents[nik];
+    const at = `resident ${nik}`;
+    const status = str(r.status, `${at} status`);
+    if (!["active", "moved_out", "deceased"].includes(status)) fail(`${at}: status '${status}'`);
+    const sex = str(r.sex, `${at} sex`);
+    if (!["L", "P"].includes(sex)) fail(`${at}: sex '${sex}'`);
+    if (!(r.updated instanceof Date)) fail(`${at}: updated is not a timestamp`);
+    return {
+      nik,
+      full_name: str(r.name, `${at} name`),
+      sex,
+      birth_date: day(r.birth, `${at} birth`),
+      family_card: str(r.kk, `${at} kk`),
+      dusun: str(r.dusun, `${at} dusun`),
+      rt: uint(r.rt, `${at} rt`).toString(),
+      rw: uint(r.rw, `${at} rw`).toString(),
+      village_code: village,
+      status,
+      // Absent fields read as empty (a new record leaves them out).
+      moved_to: r.moved_to === undefined ? "" : str(r.moved_to, `${at} moved_to`),
+      moved_on: r.moved_on === undefined ? "" : day(r.moved_on, `${at} moved_on`),
+      died_on: r.died_on === undefined ? "" : day(r.died_on, `${at} died_on`),
+    };
+  });
+process.stdout.write(JSON.stringify(residents, null, 1) + "\n");
