@@ -66,7 +66,7 @@ use serde::{Deserialize, Serialize};
 use crate::crossing::CrossingLog;
 use crate::doc::VillageDoc;
 use crate::registry::heads_from_bytes;
-use crate::storage::{DocId, DocKind, Storage, StoredDoc};
+use crate::storage::{DocId, DocKind, Sig, Storage, StoredDoc};
 use crate::trust::{load_roster, write_target};
 use crate::{Registry, StoreError};
 
@@ -603,12 +603,32 @@ pub fn unverified_changes(
 ) -> Option<HashSet<ChangeHash>> {
     let kind = id.kind()?;
     let doc = load(&kind, stored).ok()?;
+    unverified_in(id, &doc, &stored.signatures, roster, now_ms)
+}
+
+/// [`unverified_changes`] of a document already in memory (`doc`), with
+/// the signatures held for it: what a history asks of a document it has
+/// loaded anyway, without loading it a second time.
+pub fn unverified_in(
+    id: &DocId,
+    doc: &Automerge,
+    signatures: &[Sig],
+    roster: Option<&Roster>,
+    now_ms: i64,
+) -> Option<HashSet<ChangeHash>> {
+    let kind = id.kind()?;
+    let held = StoredDoc {
+        snapshot: None,
+        chunks: Vec::new(),
+        heads: Vec::new(),
+        signatures: signatures.to_vec(),
+    };
     let mut a = DocAudit {
         id,
         failures: Vec::new(),
         clock_off: 0,
     };
-    let accepted = accepted_signatures(id, stored, roster, now_ms, &mut a);
+    let accepted = accepted_signatures(id, &held, roster, now_ms, &mut a);
     let signed: Vec<([u8; 32], NodeKey)> = accepted.iter().map(|(h, k, _)| (**h, *k)).collect();
     let metas = doc.get_changes_meta(&[]);
     let uncovered = unsigned_changes(&metas, &signed, genesis_hash(&kind));

@@ -324,6 +324,17 @@ impl<S: Storage> Registry<S> {
 
     pub fn set_doc_cache(&mut self, docs: usize) {
         self.doc_cache = docs.max(1);
+        while self.docs.len() > self.doc_cache {
+            let Some(oldest) = self
+                .docs
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(v, _)| *v)
+            else {
+                break;
+            };
+            self.docs.remove(&oldest);
+        }
     }
 
     pub fn storage(&self) -> &S {

@@ -10,7 +10,7 @@ use kampung_trust::Roster;
 
 use super::{doc_err, Registry};
 use crate::doc::RecordChange;
-use crate::storage::{DocId, Storage};
+use crate::storage::{DocId, Sig, Storage};
 use crate::StoreError;
 
 /// A change to a record, and whether it passed the audit's check: covered
@@ -34,17 +34,22 @@ impl<S: Storage> Registry<S> {
     ) -> Result<Vec<CheckedChange>, StoreError> {
         let location = self.storage.location();
         let id = DocId::village(village);
-        let unverified: HashSet<ChangeHash> = match self.storage.load(&id)? {
-            Some(stored) => crate::audit::unverified_changes(&id, &stored, roster, now_ms)
+        let loaded = self.doc(village)?;
+        // The document as held is the document as stored (a failed store
+        // is not read): its changes are checked where they are.
+        let signatures: Vec<Sig> = loaded
+            .signed
+            .iter()
+            .map(|(h, s)| (h.0, s.clone()))
+            .collect();
+        let unverified: HashSet<ChangeHash> =
+            crate::audit::unverified_in(&id, loaded.doc.automerge(), &signatures, roster, now_ms)
                 .ok_or_else(|| StoreError::CorruptDoc {
-                    location: location.clone(),
-                    doc: id.clone(),
-                    reason: "it does not load for the audit".into(),
-                })?,
-            None => HashSet::new(),
-        };
-        let changes = self
-            .doc(village)?
+                location: location.clone(),
+                doc: id.clone(),
+                reason: "it is not a document this mesh replicates".into(),
+            })?;
+        let changes = loaded
             .doc
             .record_history(nik)
             .map_err(|e| doc_err(&location, village, e))?;

@@ -289,15 +289,13 @@ impl<S: Storage> Registry<S> {
                 out.push(v);
                 continue;
             }
-            if !reads.withdrawn.contains_key(&v) {
-                let withdrawn = self.doc(v)?.doc.withdrawn_niks();
-                reads.withdrawn.insert(v, withdrawn);
-            }
-            if reads
-                .withdrawn
-                .get(&v)
-                .is_some_and(|w| w.contains(&nik.as_u64()))
-            {
+            let withdrawn = match reads.withdrawn.entry(v) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.doc(v)?.doc.withdrawn_niks())
+                }
+            };
+            if withdrawn.contains(&nik.as_u64()) {
                 out.push(v);
             }
         }
