@@ -11,6 +11,7 @@ mod commit;
 mod measure;
 mod open;
 mod regency;
+mod replay;
 mod soak;
 mod table;
 mod village;
@@ -56,6 +57,9 @@ enum Cmd {
     Soak(soak::SoakArgs),
     /// Durable single writes from several writers at once, through the store thread.
     Commit(commit::CommitArgs),
+    /// Days of crossings on a regency store: bytes each carries for its
+    /// replay, the replay of all of them, one person's history.
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -102,6 +106,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Commit(args) => {
             let r = commit::run(&args)?;
             emit(cli.json, &r, commit::print)
+        }
+        Cmd::Replay(args) => {
+            let r = replay::run(&args)?;
+            emit(cli.json, &r, replay::print)
         }
         Cmd::All(args) => {
             let r = all(&args)?;
