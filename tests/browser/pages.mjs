@@ -402,6 +402,13 @@ async function auditor(browser, a, officerName, clerkName) {
   const kept = await report.text();
   check(report.ok() && kept.includes('SEMUA PERUBAHAN SAH') && kept.includes(officerName) && kept.includes('<style>') && !kept.includes('<script'),
     'the downloadable audit report is not a self-contained page with the verdict and the officer');
+  // Every verdict the checkpoint logged, computed again from the state it names.
+  await page.goto(a.origin + '/audit/putar-ulang');
+  await page.getByRole('button', { name: 'Putar ulang sekarang' }).click();
+  await page.waitForSelector('#hasil-putar', { timeout: 60_000 });
+  const replayed = await page.textContent('#hasil-putar');
+  check(replayed.includes('SEMUA PUTUSAN COCOK') && / 0 tidak cocok/.test(replayed), `the replay of the checkpoint's verdicts did not match: ${replayed}`);
+  await shot(page, '16b-audit-putar-ulang');
   await ctx.close();
 }
 

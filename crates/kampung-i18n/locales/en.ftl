@@ -503,3 +503,22 @@ file-duplicate_column = line 1 (header): column '{ $column }' appears twice
 file-unreadable = cannot read the file: { $detail }
 file-workbook = cannot read the workbook (.xlsx, .xls or .ods): { $detail }; save it again from the spreadsheet program, or save it as CSV UTF-8
 file-too_large = the file is larger than { $mb } MB (a village's residents are a few MB): is it the right file?
+
+# Replaying checkpoint verdicts (auditor)
+nav-putar = Replay
+putar-title = Replay checkpoint verdicts
+putar-intro = Computes every verdict in the checkpoints' logs again from the village data and the policy it rested on at the time, and shows each one that does not match. Meanwhile this node holds back writes; the checkpoints' verdicts are still answered.
+putar-run = Replay now
+putar-ok = EVERY VERDICT MATCHES
+putar-failed = SOME VERDICTS DO NOT MATCH
+putar-summary = { $crossings } checks at { $checkpoints } checkpoint(s), on { $states } registry states: { $matched } match, { $mismatches } do not.
+putar-without-state = { $count } checks were logged before registry states were kept, so they cannot be replayed.
+putar-recorded = Verdict logged
+putar-problem = Problem
+putar-problem-verdict_differs = Computed again: { $replayed }
+putar-problem-village_differs = The record is found in village { $village }, not the village its basis names
+putar-problem-state_missing = Registry state { $state } is not in the checkpoint's log
+putar-problem-village_heads_missing = This node does not hold the version of village { $village } the state names; sync with that village's node, then replay again
+putar-problem-case_missing = Isolation case { $case } is not held at the version named
+putar-problem-policy_missing = Policy version { $version } is not known to this node
+putar-problem-policy_unknown = Names no policy version

@@ -500,3 +500,22 @@ file-duplicate_column = baris 1 (judul): kolom '{ $column }' muncul dua kali
 file-unreadable = berkas tidak dapat dibaca: { $detail }
 file-workbook = buku kerja (.xlsx, .xls atau .ods) tidak dapat dibaca: { $detail }; simpan lagi dari program lembar kerjanya, atau simpan sebagai CSV UTF-8
 file-too_large = berkas lebih besar dari { $mb } MB (data warga satu desa hanya beberapa MB): benarkah ini berkasnya?
+
+# Putar ulang putusan pos (auditor)
+nav-putar = Putar ulang
+putar-title = Putar ulang putusan pos
+putar-intro = Menghitung ulang setiap putusan di log pos dari keadaan data desa dan kebijakan yang menjadi dasarnya saat itu, lalu menunjukkan yang tidak cocok. Selama itu node ini menunda penulisan; putusan di pos tetap dijawab.
+putar-run = Putar ulang sekarang
+putar-ok = SEMUA PUTUSAN COCOK
+putar-failed = ADA PUTUSAN YANG TIDAK COCOK
+putar-summary = { $crossings } pemeriksaan dari { $checkpoints } pos, di atas { $states } keadaan data: { $matched } cocok, { $mismatches } tidak cocok.
+putar-without-state = { $count } pemeriksaan dicatat sebelum keadaan data disimpan, sehingga tidak dapat diputar ulang.
+putar-recorded = Putusan tercatat
+putar-problem = Masalah
+putar-problem-verdict_differs = Dihitung ulang menjadi: { $replayed }
+putar-problem-village_differs = Data ditemukan di desa { $village }, bukan desa yang disebut sebagai dasarnya
+putar-problem-state_missing = Keadaan data nomor { $state } tidak ada di log pos
+putar-problem-village_heads_missing = Node ini tidak menyimpan versi data desa { $village } yang disebut; sinkronkan dengan node desa itu, lalu putar ulang lagi
+putar-problem-case_missing = Kasus isolasi { $case } tidak tersedia pada versi yang disebut
+putar-problem-policy_missing = Kebijakan versi { $version } tidak dikenal node ini
+putar-problem-policy_unknown = Tidak menyebut versi kebijakan

@@ -69,7 +69,7 @@ pub struct CrossingQuery {
 }
 
 /// Midnight WIB of `d`, in unix ms.
-fn wib_midnight_ms(d: Date) -> i64 {
+pub(crate) fn wib_midnight_ms(d: Date) -> i64 {
     let wib = UtcOffset::from_hms(7, 0, 0).unwrap_or(UtcOffset::UTC);
     d.midnight().assume_offset(wib).unix_timestamp() * 1000
 }
@@ -130,7 +130,7 @@ pub struct CrossingRow {
     pub officer: String,
 }
 
-fn checkpoint_name(peer: &str, label: Option<&str>) -> String {
+pub(crate) fn checkpoint_name(peer: &str, label: Option<&str>) -> String {
     label.map_or_else(|| short_peer(peer), str::to_string)
 }
 

@@ -194,6 +194,7 @@ fn nav(role: PersonRole, tr: Tr, current: &str) -> Vec<NavItem> {
             ("/audit/nik", "nav-riwayat"),
             ("/audit/akses", "nav-akses"),
             ("/audit/periksa", "nav-periksa"),
+            ("/audit/putar-ulang", "nav-putar"),
             ("/isolasi", "nav-isolasi"),
         ],
         PersonRole::Operator => &[("/operator", "nav-operator")],

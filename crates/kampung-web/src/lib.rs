@@ -20,6 +20,7 @@ mod isolasi;
 mod masuk;
 mod operator;
 mod pos;
+mod putar;
 pub mod report;
 
 use std::collections::HashMap;
@@ -114,6 +115,7 @@ pub fn router(app: AppState) -> Router {
         .route("/audit/akses.csv", get(audit::access_csv))
         .route("/audit/periksa", get(audit::verify))
         .route("/audit/periksa/laporan.html", get(audit::verify_file))
+        .route("/audit/putar-ulang", get(putar::replay))
         .route("/operator", get(operator::page))
         .route("/operator/pengguna", post(operator::add_person))
         .route(

@@ -187,6 +187,29 @@ async fn every_page_wants_a_session_and_each_role_gets_its_own() {
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0].info.person_name.as_deref(), Some("Rina"));
 
+    // The auditor replays that verdict; the officer may not.
+    let p = site.get("/audit/putar-ulang?jalankan=1", &officer).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let auditor = site.person("wulan", PersonRole::Auditor).await;
+    let form = site.get("/audit/putar-ulang", &auditor).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(!form.body.contains("hasil-putar"), "runs only on request");
+    let p = site
+        .get("/audit/putar-ulang?jalankan=1&dari=&sampai=", &auditor)
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("SEMUA PUTUSAN COCOK"), "{}", p.body);
+    assert!(p.body.contains("1 pemeriksaan dari 1 pos"), "{}", p.body);
+    let p = site
+        .get("/audit/putar-ulang?jalankan=1&dari=kemarin", &auditor)
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body.contains("&#39;kemarin&#39; is not a date"),
+        "{}",
+        p.body
+    );
+
     // English on request, kept for the person.
     let p = site
         .post_form("/bahasa", &officer, "bahasa=en&kembali=%2Fpos")
