@@ -4,7 +4,7 @@
 //! ROOT { "checkpoint": "<peer id>",
 //!        "crossings": [ { "at", "nik", "verdict", "explain", "decision", "village",
 //!                         "case", "officer", "officer_id", "note",
-//!                         "basis": { "<doc id>": ["<head hex>", ...] },
+//!                         "basis": { "<doc id>": [<head: 32 bytes>, ...] },
 //!                         "state": uint, "policy": uint } ],
 //!        "states": [ ... ] }
 //! ```
@@ -483,8 +483,10 @@ impl CrossingLog {
         let basis = tx.put_object(&obj, "basis", ObjType::Map)?;
         for b in &entry.basis {
             let list = tx.put_object(&basis, b.doc.as_str(), ObjType::List)?;
-            for (i, h) in b.heads.iter().enumerate() {
-                tx.insert(&list, i, h.as_str())?;
+            // Each head as its 32 bytes (crossings logged before kept the
+            // hex text, which `read_entry` still reads).
+            for (i, h) in b.change_hashes()?.iter().enumerate() {
+                tx.insert(&list, i, automerge::ScalarValue::Bytes(h.0.to_vec()))?;
             }
         }
         let state = match state {
@@ -597,6 +599,10 @@ fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
         for h in doc.list_range(item.id(), ..) {
             match h.value {
                 ValueRef::Scalar(ScalarValueRef::Str(s)) => heads.push(s.into_owned()),
+                ValueRef::Scalar(ScalarValueRef::Bytes(b)) => match ChangeHash::try_from(&b[..]) {
+                    Ok(hash) => heads.push(hash.to_string()),
+                    Err(_) => return Err(ReadError::Field("basis")),
+                },
                 _ => return Err(ReadError::Field("basis")),
             }
         }
