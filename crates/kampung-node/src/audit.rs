@@ -145,16 +145,7 @@ impl Node {
         by.require(Permission::Audit, "read a person's history")?;
         let nik = self.parse_nik_full(input)?.nik();
         let answer = self.answer(&nik.to_string());
-        let villages: Vec<VillageCode> = self
-            .store()
-            .lookups()
-            .read()
-            .index()
-            .all(nik)
-            .iter()
-            .filter_map(|e| kampung_core::banyuwangi::village_by_ordinal(e.village))
-            .map(|v| v.code)
-            .collect();
+        let villages: Vec<VillageCode> = self.store().lookups().read().index().villages_of(nik);
         let changes = self.record_events(nik, &villages).await?;
         let mut records = Vec::new();
         for v in villages {

@@ -26,6 +26,19 @@ pub enum RecordEventKind {
     Withdrawn,
 }
 
+impl RecordEventKind {
+    /// Stable machine name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordEventKind::Added => "added",
+            RecordEventKind::Corrected => "corrected",
+            RecordEventKind::MovedOut => "moved_out",
+            RecordEventKind::Deceased => "deceased",
+            RecordEventKind::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 /// One change to a person's record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordEvent {
@@ -105,17 +118,8 @@ impl Node {
     ) -> Result<RecordTimeline, NodeError> {
         by.require(Permission::Audit, "read a person's history")?;
         let nik: Nik = self.parse_nik_full(input)?.nik();
-        let mut villages: Vec<VillageCode> = self
-            .store()
-            .lookups()
-            .read()
-            .index()
-            .all(nik)
-            .iter()
-            .filter_map(|e| kampung_core::banyuwangi::village_by_ordinal(e.village))
-            .map(|v| v.code)
-            .chain(also.iter().copied())
-            .collect();
+        let mut villages: Vec<VillageCode> = self.store().lookups().read().index().villages_of(nik);
+        villages.extend_from_slice(also);
         villages.sort();
         villages.dedup();
         let events = self.record_events(nik, &villages).await?;

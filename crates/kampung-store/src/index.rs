@@ -97,6 +97,15 @@ impl Index {
         self.map.get(&nik.as_u64()).map_or(&[], |v| v.as_slice())
     }
 
+    /// The villages holding a record of this NIK, whatever its status (in
+    /// village order).
+    pub fn villages_of(&self, nik: Nik) -> Vec<VillageCode> {
+        self.all(nik)
+            .iter()
+            .filter_map(Entry::village_code)
+            .collect()
+    }
+
     /// The villages where this NIK is an active resident (in village order).
     pub fn active_villages(&self, nik: Nik) -> Vec<VillageCode> {
         self.all(nik)

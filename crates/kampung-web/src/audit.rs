@@ -16,9 +16,9 @@ use time::{Date, UtcOffset};
 
 use crate::ctx::{Shell, Viewer};
 use crate::desa::{row, ResidentRow};
-use crate::isolasi::{case_rows, short_peer, CaseRow};
+use crate::isolasi::{case_rows, CaseRow};
 use crate::pos::{kind_colour, view, VerdictView};
-use crate::report::{report_html, report_view, ReportView};
+use crate::report::{label_or_peer, report_html, report_view, ReportView};
 use crate::{error_page, render, WebState};
 
 /// Crossings on one page.
@@ -130,15 +130,11 @@ pub struct CrossingRow {
     pub officer: String,
 }
 
-pub(crate) fn checkpoint_name(peer: &str, label: Option<&str>) -> String {
-    label.map_or_else(|| short_peer(peer), str::to_string)
-}
-
 fn crossing_row(lang: Lang, f: &FoundCrossing) -> CrossingRow {
     let c = &f.crossing;
     CrossingRow {
         at: kampung_i18n::date_time(lang, c.at_ms),
-        checkpoint: checkpoint_name(&f.checkpoint, f.checkpoint_label.as_deref()),
+        checkpoint: label_or_peer(&f.checkpoint, f.checkpoint_label.as_deref()),
         nik: c.nik.clone(),
         verdict: kampung_i18n::t(lang, &format!("verdict-{}-title", c.verdict)),
         colour: kind_colour(&c.verdict),
@@ -204,7 +200,7 @@ pub async fn crossings(
     render(&CrossingsPage {
         checkpoints: checkpoints
             .iter()
-            .map(|c| (c.peer.clone(), checkpoint_name(&c.peer, c.label.as_deref())))
+            .map(|c| (c.peer.clone(), label_or_peer(&c.peer, c.label.as_deref())))
             .collect(),
         verdicts: options(v.lang, &VERDICTS, "verdict-", "-title"),
         decisions: options(v.lang, &DECISIONS, "decision-", ""),
@@ -344,10 +340,7 @@ struct ChangeRow {
 }
 
 fn change_row(lang: Lang, e: &kampung_node::RecordEvent) -> ChangeRow {
-    let kind = serde_json::to_value(e.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = e.kind.as_str();
     let node = match (&e.node_label, e.node_role) {
         (Some(label), _) if !label.is_empty() => label.clone(),
         (_, Some(role)) => role.as_str().to_string(),
@@ -536,10 +529,10 @@ struct VerifyPage {
 }
 
 fn writer_name(state: &WebState, peer: &str, label: Option<&str>) -> String {
-    label
+    let label = label
         .map(str::to_string)
-        .or_else(|| state.node().label_of(peer))
-        .unwrap_or_else(|| short_peer(peer))
+        .or_else(|| state.node().label_of(peer));
+    label_or_peer(peer, label.as_deref())
 }
 
 /// `/audit/periksa`: `audit verify` on this running node, on request.

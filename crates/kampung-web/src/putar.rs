@@ -11,9 +11,10 @@ use kampung_store::{Mismatch, ReplayProblem, ReplayReport};
 use serde::Deserialize;
 use time::Date;
 
-use crate::audit::{checkpoint_name, wib_midnight_ms};
+use crate::audit::wib_midnight_ms;
 use crate::ctx::{Shell, Viewer};
 use crate::pos::kind_colour;
+use crate::report::label_or_peer;
 use crate::{error_page, render, WebState};
 
 /// Mismatches listed at most (the summary counts them all).
@@ -113,7 +114,7 @@ fn row(lang: Lang, names: &[(String, String)], m: &Mismatch) -> MismatchRow {
         checkpoint: names
             .iter()
             .find(|(peer, _)| *peer == m.checkpoint)
-            .map_or_else(|| checkpoint_name(&m.checkpoint, None), |(_, n)| n.clone()),
+            .map_or_else(|| label_or_peer(&m.checkpoint, None), |(_, n)| n.clone()),
         nik: m.nik.clone(),
         recorded: kampung_i18n::t(lang, &format!("verdict-{}-title", m.recorded)),
         colour: kind_colour(&m.recorded),
@@ -156,7 +157,7 @@ pub async fn replay(
     let checkpoints: Vec<(String, String)> = match node.checkpoints(&v.actor).await {
         Ok(c) => c
             .iter()
-            .map(|c: &Checkpoint| (c.peer.clone(), checkpoint_name(&c.peer, c.label.as_deref())))
+            .map(|c: &Checkpoint| (c.peer.clone(), label_or_peer(&c.peer, c.label.as_deref())))
             .collect(),
         Err(e) => return error_page(&state, &v, &e).await,
     };

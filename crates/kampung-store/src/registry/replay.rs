@@ -263,14 +263,7 @@ impl<S: Storage> Registry<S> {
         state: &Villages,
         reads: &mut Reads,
     ) -> Result<Vec<VillageCode>, StoreError> {
-        let now: Vec<VillageCode> = self
-            .lookups
-            .read()
-            .index
-            .all(nik)
-            .iter()
-            .filter_map(Entry::village_code)
-            .collect();
+        let now: Vec<VillageCode> = self.lookups.read().index.villages_of(nik);
         let mut out = now.clone();
         let changed: Vec<VillageCode> = {
             let lookups = self.lookups.read();
