@@ -252,16 +252,7 @@ impl Node {
     ) -> Result<CrossingsPage, NodeError> {
         by.require(Permission::ReadCrossings, "read crossing logs")?;
         let checkpoint = match checkpoint.map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => {
-                if DocId::crossing_log(p).kind().is_none() {
-                    return Err(NodeError::field(
-                        ErrorCode::InvalidParameter,
-                        "checkpoint",
-                        format!("'{p}' is not a peer id (GET /v1/peers shows them)"),
-                    ));
-                }
-                p.to_string()
-            }
+            Some(p) => checkpoint_param(p)?,
             None => {
                 self.require_checkpoint().map_err(|_| {
                     NodeError::field(
@@ -286,4 +277,16 @@ impl Node {
             items,
         })
     }
+}
+
+/// A checkpoint named by an auditor or a page: a peer id, or a clear error.
+pub(crate) fn checkpoint_param(p: &str) -> Result<String, NodeError> {
+    if DocId::crossing_log(p).kind().is_none() {
+        return Err(NodeError::field(
+            ErrorCode::InvalidParameter,
+            "checkpoint",
+            format!("'{p}' is not a peer id (GET /v1/peers shows them)"),
+        ));
+    }
+    Ok(p.to_string())
 }

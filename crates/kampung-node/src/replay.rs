@@ -3,7 +3,7 @@
 //! the policy then in force (see `kampung_store::Registry::replay`).
 
 use kampung_core::Policy;
-use kampung_store::{DocId, ReplayQuery, ReplayReport};
+use kampung_store::{ReplayQuery, ReplayReport};
 use kampung_trust::Statement;
 
 use crate::actor::Permission;
@@ -25,22 +25,16 @@ impl Node {
         by.require(Permission::Audit, "replay the checkpoints' verdicts")?;
         let checkpoint = match checkpoint.map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => {
-                if DocId::crossing_log(p).kind().is_none() {
-                    return Err(NodeError::field(
-                        ErrorCode::InvalidParameter,
-                        "checkpoint",
-                        format!("'{p}' is not a peer id (`kampung audit checkpoints` or GET /v1/audit/checkpoints lists them)"),
-                    ));
-                }
+                let p = crate::checkpoint::checkpoint_param(p)?;
                 let held = self.store().crossing_logs().await?;
-                if !held.iter().any(|h| h == p) {
+                if !held.contains(&p) {
                     return Err(NodeError::field(
                         ErrorCode::NotFound,
                         "checkpoint",
-                        format!("this node holds no crossing log of checkpoint {p} (GET /v1/audit/checkpoints lists the ones it holds)"),
+                        format!("this node holds no crossing log of checkpoint {p} (the auditor's page /audit lists the checkpoints it holds)"),
                     ));
                 }
-                Some(p.to_string())
+                Some(p)
             }
             None => None,
         };

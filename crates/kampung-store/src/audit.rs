@@ -635,6 +635,42 @@ pub fn unverified_in(
     Some(uncovered.into_iter().map(ChangeHash).collect())
 }
 
+/// Who wrote the changes (genesis aside), with what the roster says of them.
+pub(crate) fn writers(
+    metas: &[automerge::ChangeMetadata<'_>],
+    genesis: Option<ChangeHash>,
+    roster: Option<&Roster>,
+) -> Vec<Writer> {
+    let mut writers: BTreeMap<Vec<u8>, Writer> = BTreeMap::new();
+    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
+        let actor = writer_of_actor(m.actor.to_bytes());
+        let w = writers.entry(actor.to_vec()).or_insert_with(|| Writer {
+            writer: actor_name(actor),
+            role: None,
+            village: None,
+            label: None,
+            changes: 0,
+            documents: 1,
+            first_s: m.timestamp,
+            last_s: m.timestamp,
+        });
+        w.changes += 1;
+        w.first_s = w.first_s.min(m.timestamp);
+        w.last_s = w.last_s.max(m.timestamp);
+    }
+    for (actor, w) in &mut writers {
+        let cert = roster
+            .zip(NodeKey::from_actor(actor))
+            .and_then(|(r, key)| certificate_of(r, &key, w.last_s.saturating_mul(1000)));
+        if let Some(c) = cert {
+            w.role = Some(c.role);
+            w.village = c.village.map(|v| v.to_string());
+            w.label = Some(c.label.clone());
+        }
+    }
+    writers.into_values().collect()
+}
+
 fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i64) -> DocReport {
     let mut report = DocReport {
         doc: id.to_string(),
@@ -783,34 +819,7 @@ fn audit_doc(id: &DocId, stored: &StoredDoc, roster: Option<&Roster>, now_ms: i6
     }
 
     // Who wrote what here.
-    let mut writers: BTreeMap<Vec<u8>, Writer> = BTreeMap::new();
-    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
-        let actor = writer_of_actor(m.actor.to_bytes());
-        let w = writers.entry(actor.to_vec()).or_insert_with(|| Writer {
-            writer: actor_name(actor),
-            role: None,
-            village: None,
-            label: None,
-            changes: 0,
-            documents: 1,
-            first_s: m.timestamp,
-            last_s: m.timestamp,
-        });
-        w.changes += 1;
-        w.first_s = w.first_s.min(m.timestamp);
-        w.last_s = w.last_s.max(m.timestamp);
-    }
-    for (actor, w) in &mut writers {
-        let cert = roster
-            .zip(NodeKey::from_actor(actor))
-            .and_then(|(r, key)| certificate_of(r, &key, w.last_s.saturating_mul(1000)));
-        if let Some(c) = cert {
-            w.role = Some(c.role);
-            w.village = c.village.map(|v| v.to_string());
-            w.label = Some(c.label.clone());
-        }
-    }
-    report.writers = writers.into_values().collect();
+    report.writers = writers(&metas, genesis, roster);
     let mut people: BTreeMap<(Vec<u8>, Option<String>), PersonWrites> = BTreeMap::new();
     for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
         let actor = writer_of_actor(m.actor.to_bytes());

@@ -456,7 +456,7 @@ fn fmt_s(s: i64) -> String {
     fmt_ms(s.saturating_mul(1000))
 }
 
-fn writer_line(w: &Writer) -> String {
+pub(super) fn writer_line(w: &Writer) -> String {
     let mut who = w.writer.clone();
     if let Some(role) = w.role {
         who.push_str(&format!(" {}", role.as_str()));
@@ -468,7 +468,7 @@ fn writer_line(w: &Writer) -> String {
         who.push_str(&format!(" \"{l}\""));
     }
     if w.role.is_none() {
-        who.push_str(" (no certificate)");
+        who.push_str(" (no certificate known here)");
     }
     format!(
         "{who}: {} change(s), {} to {}",
@@ -478,7 +478,7 @@ fn writer_line(w: &Writer) -> String {
     )
 }
 
-fn failure_line(f: &Failure) -> String {
+pub(super) fn failure_line(f: &Failure) -> String {
     // The same stable name as in --json.
     let kind = serde_json::to_value(f.kind)
         .ok()

@@ -11,9 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kampung_node::Actor;
 use kampung_store::audit::file::FileReport;
-use kampung_store::audit::{Failure, Writer};
 
-use super::admin::fmt_ms;
+use super::audit::{failure_line, writer_line};
 use super::backend::Backend;
 
 pub fn run(data: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -130,43 +129,4 @@ fn print_text(file: &Path, r: &FileReport) {
             format!("FAILED ({} problem(s))", r.failures.len())
         }
     );
-}
-
-fn writer_line(w: &Writer) -> String {
-    let mut who = w.writer.clone();
-    if let Some(role) = w.role {
-        who.push_str(&format!(" {}", role.as_str()));
-    }
-    if let Some(v) = &w.village {
-        who.push_str(&format!(" {v}"));
-    }
-    if let Some(l) = w.label.as_deref().filter(|l| !l.is_empty()) {
-        who.push_str(&format!(" \"{l}\""));
-    }
-    if w.role.is_none() {
-        who.push_str(" (no certificate known here)");
-    }
-    format!(
-        "{who}: {} change(s), {} to {}",
-        w.changes,
-        fmt_ms(w.first_s.saturating_mul(1000)),
-        fmt_ms(w.last_s.saturating_mul(1000))
-    )
-}
-
-fn failure_line(f: &Failure) -> String {
-    // The same stable name as in --json.
-    let kind = serde_json::to_value(f.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let mut line = format!("FAIL {kind}: {}", f.message);
-    if let Some(first) = f.changes.first() {
-        line.push_str(&format!(" [change {first}"));
-        if f.count > 1 {
-            line.push_str(&format!(" and {} more", f.count - 1));
-        }
-        line.push(']');
-    }
-    line
 }

@@ -98,30 +98,28 @@ impl Remote {
 
     /// POST a file as it is (`application/octet-stream`).
     pub fn post_bytes<T: DeserializeOwned>(&self, path: &str, bytes: &[u8]) -> anyhow::Result<T> {
-        let url = self.url(path);
-        let resp = ureq::post(&url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("authorization", &self.bearer())
-            .header("content-type", "application/octet-stream")
-            .send(bytes)
-            .map_err(|e| {
-                anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
-            })?;
-        answer(resp, &url)
+        self.post_body(path, "application/octet-stream", bytes)
     }
 
     /// POST a text body (a statement file).
     pub fn post_text<T: DeserializeOwned>(&self, path: &str, text: &str) -> anyhow::Result<T> {
+        self.post_body(path, "application/json", text.as_bytes())
+    }
+
+    fn post_body<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<T> {
         let url = self.url(path);
         let resp = ureq::post(&url)
             .config()
             .http_status_as_error(false)
             .build()
             .header("authorization", &self.bearer())
-            .header("content-type", "application/json")
-            .send(text)
+            .header("content-type", content_type)
+            .send(body)
             .map_err(|e| {
                 anyhow::anyhow!("the running node at {} does not answer: {e}", self.addr)
             })?;

@@ -28,8 +28,8 @@ use kampung_trust::{writer_of_actor, NodeKey, Roster};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    accepted_signatures, actor_name, certificate_of, genesis_hash, load, unsigned_changes,
-    DocAudit, Failure, FailureKind, Writer,
+    accepted_signatures, actor_name, genesis_hash, load, unsigned_changes, writers, DocAudit,
+    Failure, FailureKind, Writer,
 };
 use crate::case::CaseDoc;
 use crate::crossing::CrossingLog;
@@ -483,42 +483,6 @@ fn records(kind: FileKind, id: &DocId, bytes: &[u8], doc: &Automerge) -> Result<
             "{id} is not a document of the kind its root fields name"
         )),
     }
-}
-
-/// Who wrote the changes (genesis aside), with what the roster says of them.
-fn writers(
-    metas: &[automerge::ChangeMetadata<'_>],
-    genesis: Option<ChangeHash>,
-    roster: Option<&Roster>,
-) -> Vec<Writer> {
-    let mut writers: BTreeMap<Vec<u8>, Writer> = BTreeMap::new();
-    for m in metas.iter().filter(|m| Some(m.hash) != genesis) {
-        let actor = writer_of_actor(m.actor.to_bytes());
-        let w = writers.entry(actor.to_vec()).or_insert_with(|| Writer {
-            writer: actor_name(actor),
-            role: None,
-            village: None,
-            label: None,
-            changes: 0,
-            documents: 1,
-            first_s: m.timestamp,
-            last_s: m.timestamp,
-        });
-        w.changes += 1;
-        w.first_s = w.first_s.min(m.timestamp);
-        w.last_s = w.last_s.max(m.timestamp);
-    }
-    for (actor, w) in &mut writers {
-        let cert = roster
-            .zip(NodeKey::from_actor(actor))
-            .and_then(|(r, key)| certificate_of(r, &key, w.last_s.saturating_mul(1000)));
-        if let Some(c) = cert {
-            w.role = Some(c.role);
-            w.village = c.village.map(|v| v.to_string());
-            w.label = Some(c.label.clone());
-        }
-    }
-    writers.into_values().collect()
 }
 
 fn failure(kind: FailureKind, doc: Option<&DocId>, message: String) -> Failure {
