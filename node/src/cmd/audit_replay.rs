@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use kampung_node::Actor;
 use kampung_store::{ReplayProblem, ReplayReport};
 
@@ -43,10 +42,7 @@ pub fn run(
                 true => "/v1/audit/replay".to_string(),
                 false => format!("/v1/audit/replay?{}", query.join("&")),
             };
-            backend
-                .remote()?
-                .get(&path)?
-                .context("the running node has no replay route: update it")?
+            backend.remote()?.get_json(&path)?
         }
     };
     backend.close()?;

@@ -66,6 +66,12 @@ impl Remote {
         answer(resp, &url).map(Some)
     }
 
+    /// GET a path; any refusal (a 404 too) is the node's own message.
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let (url, resp) = self.send_get(path)?;
+        answer(resp, &url)
+    }
+
     /// GET a path and copy the answer's body to `out` (a backup); the
     /// node's JSON error when it refuses.
     pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
