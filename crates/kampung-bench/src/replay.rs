@@ -199,6 +199,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ReplayResult> {
                 basis: checked.basis.clone(),
                 state: None,
                 policy: Some(policy.version),
+                found_in: None,
+                issued_in: None,
+                rule: None,
             };
             reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)?;
             if day == 0 {

@@ -233,5 +233,8 @@ pub(crate) fn allowed_in(r: &Resident, officer: &str) -> Crossing {
         basis: Vec::new(),
         state: None,
         policy: None,
+        found_in: None,
+        issued_in: None,
+        rule: None,
     }
 }

@@ -522,3 +522,11 @@ putar-problem-village_heads_missing = This node does not hold the version of vil
 putar-problem-case_missing = Isolation case { $case } is not held at the version named
 putar-problem-policy_missing = Policy version { $version } is not known to this node
 putar-problem-policy_unknown = Names no policy version
+
+# A logged crossing's verdict, from the codes the log keeps (no name)
+crossing-resident-detail = registered in { $village } ({ $code }).
+crossing-resident_under_isolation-detail = isolation case { $case } was open on this NIK.
+crossing-moved_out-detail = the record in { $village } ({ $code }) says moved out; not a resident.
+crossing-deceased-detail = the registry of { $village } ({ $code }) records this person as deceased.
+crossing-non_resident-detail = not in the Banyuwangi registry; the NIK was issued in { $origin }.
+crossing-barred-detail = not a Banyuwangi resident; the NIK was issued in { $origin }, a region the policy barred.

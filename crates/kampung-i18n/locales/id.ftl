@@ -519,3 +519,11 @@ putar-problem-village_heads_missing = Node ini tidak menyimpan versi data desa {
 putar-problem-case_missing = Kasus isolasi { $case } tidak tersedia pada versi yang disebut
 putar-problem-policy_missing = Kebijakan versi { $version } tidak dikenal node ini
 putar-problem-policy_unknown = Tidak menyebut versi kebijakan
+
+# Putusan pemeriksaan yang tercatat, dari kode yang disimpan log (tanpa nama)
+crossing-resident-detail = terdaftar di { $village } ({ $code }).
+crossing-resident_under_isolation-detail = kasus isolasi { $case } sedang berjalan untuk NIK ini.
+crossing-moved_out-detail = data di { $village } ({ $code }) mencatat sudah pindah; bukan warga lagi.
+crossing-deceased-detail = data { $village } ({ $code }) mencatat orang ini telah meninggal dunia.
+crossing-non_resident-detail = tidak terdaftar di Banyuwangi; NIK diterbitkan di { $origin }.
+crossing-barred-detail = bukan warga Banyuwangi; NIK diterbitkan di { $origin }, wilayah yang dilarang masuk oleh kebijakan.

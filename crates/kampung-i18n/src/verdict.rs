@@ -369,6 +369,58 @@ pub fn headline(lang: Lang, v: &CheckVerdict) -> Headline {
     Headline { title, detail }
 }
 
+/// What a logged crossing's verdict said, in one line, from what the log
+/// keeps of it: its kind, the village whose record decided it, the NIK as
+/// typed (parsed again, with the year the crossing was made in, for where it
+/// was issued or why it is invalid) and the case. The log keeps no name, so
+/// neither does this line.
+pub fn crossing_line(
+    lang: Lang,
+    kind: &str,
+    found_in: Option<VillageCode>,
+    nik: &str,
+    year: i32,
+    case: Option<&str>,
+) -> String {
+    let title = t(lang, &format!("verdict-{kind}-title"));
+    let parsed = kampung_core::Nik::parse(nik, year);
+    let village = |v: VillageCode| -> Vec<(&str, Arg<'static>)> {
+        vec![
+            ("village", village_name(lang, v).into()),
+            ("code", v.to_string().into()),
+        ]
+    };
+    let detail = match (kind, found_in, &parsed) {
+        (_, _, Err(e)) => tr(
+            lang,
+            "verdict-invalid-detail",
+            &[("reason", nik_error(lang, e).into())],
+        ),
+        ("resident" | "moved_out" | "deceased", Some(v), _) => {
+            tr(lang, &format!("crossing-{kind}-detail"), &village(v))
+        }
+        ("resident_under_isolation", _, _) => tr(
+            lang,
+            "crossing-resident_under_isolation-detail",
+            &[("case", case.unwrap_or("?").to_string().into())],
+        ),
+        ("non_resident" | "barred", _, Ok(p)) => tr(
+            lang,
+            &format!("crossing-{kind}-detail"),
+            &[("origin", origin(lang, p.issued_in()).into())],
+        ),
+        _ => String::new(),
+    };
+    if detail.is_empty() {
+        return title;
+    }
+    tr(
+        lang,
+        "verdict-line",
+        &[("title", title.into()), ("detail", detail.into())],
+    )
+}
+
 /// The verdict in one line: `WARGA BANYUWANGI — Sri Wahyuni, ...`.
 pub fn explain(lang: Lang, v: &CheckVerdict) -> String {
     let h = headline(lang, v);

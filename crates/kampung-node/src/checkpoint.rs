@@ -199,12 +199,14 @@ impl Node {
         };
         let opened_case = new_case.as_ref().map(|(id, _)| id.clone());
         let author = by.author();
+        let parsed = kampung_core::Nik::parse(&nik, self.this_year());
         let crossing = Crossing {
             at_ms: now,
             nik,
             verdict: answer.kind().to_string(),
-            // The crossing log keeps what the officer read, in English.
-            explanation: answer.explanation(kampung_i18n::Lang::En),
+            // Codes, not words: the words would name the person in a log
+            // every node holds. They are made again when read.
+            explanation: String::new(),
             decision,
             case_id: opened_case
                 .clone()
@@ -216,6 +218,16 @@ impl Node {
             basis: answer.basis.clone(),
             state: None,
             policy: Some(answer.policy.version),
+            found_in: Answer::village(&answer.verdict),
+            issued_in: parsed.as_ref().ok().map(|p| {
+                let r = p.issued_in().regency_code;
+                format!("{:02}.{:02}", r / 100, r % 100)
+            }),
+            rule: parsed.as_ref().err().and_then(|e| {
+                serde_json::to_value(e)
+                    .ok()
+                    .and_then(|v| v["rule"].as_str().map(str::to_string))
+            }),
         };
         let announcements = self
             .store()
@@ -289,4 +301,22 @@ pub(crate) fn checkpoint_param(p: &str) -> Result<String, NodeError> {
         ));
     }
     Ok(p.to_string())
+}
+
+/// A logged crossing's verdict in one line in `lang`: the officer's English
+/// line if the crossing is from before the log kept codes, else made from
+/// the codes (no name: the log keeps none).
+pub fn crossing_explanation(lang: kampung_i18n::Lang, c: &Crossing) -> String {
+    if !c.explanation.is_empty() {
+        return c.explanation.clone();
+    }
+    let year = kampung_core::checkpoint::local_date(c.at_ms).map_or(1970, |d| d.year());
+    kampung_i18n::crossing_line(
+        lang,
+        &c.verdict,
+        c.found_in,
+        &c.nik,
+        year,
+        c.case_id.as_deref(),
+    )
 }

@@ -76,7 +76,7 @@ pub use audit::{
     CertificateView, Checkpoint, CrossingSearch, FoundCrossing, PersonHistory, MAX_CROSSINGS_PAGE,
 };
 pub use cases::{CaseChange, NewCase};
-pub use checkpoint::{CrossingInput, CrossingsPage, LoggedCrossing};
+pub use checkpoint::{crossing_explanation, CrossingInput, CrossingsPage, LoggedCrossing};
 pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
 pub use documents::{document_file_name, parse_document_id};
 pub use error::{ErrorCode, NodeError, RefusalCode};

@@ -101,7 +101,7 @@ impl Answer {
     }
 
     /// The village whose record decided the verdict, if one did.
-    fn village(verdict: &CheckVerdict) -> Option<VillageCode> {
+    pub(crate) fn village(verdict: &CheckVerdict) -> Option<VillageCode> {
         match verdict {
             CheckVerdict::Resident { village, .. }
             | CheckVerdict::MovedOut { village, .. }

@@ -254,6 +254,9 @@ impl Run<'_> {
             basis: Vec::new(),
             state: None,
             policy: None,
+            found_in: None,
+            issued_in: None,
+            rule: None,
         };
         let opening = Opening {
             nik: nik.parse().expect("a valid NIK"),

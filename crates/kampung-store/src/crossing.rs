@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! ROOT { "checkpoint": "<peer id>",
-//!        "crossings": [ { "at", "nik", "verdict", "explain", "decision", "village",
-//!                         "case", "officer", "officer_id", "note",
+//!        "crossings": [ { "at", "nik", "verdict", "found", "issued", "rule", "decision",
+//!                         "village", "case", "officer", "officer_id", "note",
 //!                         "basis": { "<doc id>": [<head: 32 bytes>, ...] },
 //!                         "state": uint, "policy": uint } ],
 //!        "states": [ ... ] }
 //! ```
 //!
-//! Every check at the post is one entry, with the document heads the verdict
+//! Every check at the post is one entry: the verdict as codes (its kind, the
+//! village whose record decided it, where the NIK was issued, the rule an
+//! invalid one broke), never as rendered text, which would name the person
+//! in a log every node holds (crossings logged before kept the officer's
+//! English line in `explain`); with the document heads the verdict
 //! was computed from, so an auditor can replay it on exactly that state:
 //! `basis` names the documents that decided it (the village holding the
 //! record, an open isolation case), `state` the registry state it was
@@ -205,7 +209,11 @@ pub struct Crossing {
     pub nik: String,
     /// `CheckVerdict::kind()`.
     pub verdict: String,
-    /// `CheckVerdict::explain()`, as the officer read it.
+    /// The explanation as the officer read it, in English: kept only by
+    /// crossings logged before the log kept codes instead (it names the
+    /// person); empty in new ones, whose words are made when read
+    /// (`kampung_i18n::crossing_line`, in the reader's language).
+    #[serde(default)]
     pub explanation: String,
     pub decision: Decision,
     /// The isolation case opened or referred to, if any.
@@ -226,6 +234,17 @@ pub struct Crossing {
     /// The version of the policy in force when the verdict was computed.
     #[serde(default)]
     pub policy: Option<u64>,
+    /// The village whose record decided the verdict (resident, moved out,
+    /// deceased, under isolation with a record).
+    #[serde(default)]
+    pub found_in: Option<VillageCode>,
+    /// Where a valid NIK was issued: the regency's code (`35.09`).
+    #[serde(default)]
+    pub issued_in: Option<String>,
+    /// The rule an invalid NIK broke (`length`, `bad_month`, ...: the
+    /// `rule` of `kampung_core::NikError`).
+    #[serde(default)]
+    pub rule: Option<String>,
 }
 
 impl Crossing {
@@ -233,7 +252,9 @@ impl Crossing {
     pub fn validate(&self) -> Result<(), CrossingError> {
         check_text("nik", &self.nik, MAX_NIK_TEXT, true)?;
         check_text("verdict", &self.verdict, MAX_SHORT_TEXT, true)?;
-        check_text("explanation", &self.explanation, MAX_LONG_TEXT, true)?;
+        check_text("explanation", &self.explanation, MAX_LONG_TEXT, false)?;
+        check_text("issued in", opt(&self.issued_in), MAX_SHORT_TEXT, false)?;
+        check_text("rule", opt(&self.rule), MAX_SHORT_TEXT, false)?;
         check_text("officer", opt(&self.officer), MAX_SHORT_TEXT, false)?;
         check_text("officer id", opt(&self.officer_id), MAX_SHORT_TEXT, false)?;
         check_text("note", opt(&self.note), MAX_LONG_TEXT, false)?;
@@ -465,7 +486,12 @@ impl CrossingLog {
         tx.put(&obj, "at", automerge::ScalarValue::Timestamp(entry.at_ms))?;
         tx.put(&obj, "nik", entry.nik.as_str())?;
         tx.put(&obj, "verdict", entry.verdict.as_str())?;
-        tx.put(&obj, "explain", entry.explanation.as_str())?;
+        if !entry.explanation.is_empty() {
+            tx.put(&obj, "explain", entry.explanation.as_str())?;
+        }
+        if let Some(v) = entry.found_in {
+            tx.put(&obj, "found", v.to_string())?;
+        }
         tx.put(&obj, "decision", entry.decision.kind())?;
         if let Decision::IsolationVillageHouse { village } = &entry.decision {
             tx.put(&obj, "village", village.to_string())?;
@@ -475,6 +501,8 @@ impl CrossingLog {
             ("officer", &entry.officer),
             ("officer_id", &entry.officer_id),
             ("note", &entry.note),
+            ("issued", &entry.issued_in),
+            ("rule", &entry.rule),
         ] {
             if let Some(v) = value {
                 tx.put(&obj, key, v.as_str())?;
@@ -615,7 +643,7 @@ fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
         at_ms: f.ts("at").ok_or(ReadError::Field("at"))?,
         nik: text("nik")?,
         verdict: text("verdict")?,
-        explanation: text("explain")?,
+        explanation: f.str("explain").unwrap_or_default().to_string(),
         decision,
         case_id: f.str("case").map(str::to_string),
         officer: f.str("officer").map(str::to_string),
@@ -624,6 +652,12 @@ fn read_entry(doc: &Automerge, obj: &ObjId) -> Result<Crossing, ReadError> {
         basis,
         state: f.uint("state"),
         policy: f.uint("policy"),
+        found_in: match f.str("found") {
+            Some(v) => Some(VillageCode::parse(v).map_err(|_| ReadError::Field("found"))?),
+            None => None,
+        },
+        issued_in: f.str("issued").map(str::to_string),
+        rule: f.str("rule").map(str::to_string),
     })
 }
 

@@ -284,7 +284,7 @@ pub async fn crossings_csv(
             c.case_id.clone().unwrap_or_default(),
             c.officer.clone().unwrap_or_default(),
             c.officer_id.clone().unwrap_or_default(),
-            c.explanation.clone(),
+            kampung_node::crossing_explanation(v.lang, c),
         ]
     });
     match write_csv(

@@ -112,11 +112,12 @@ impl From<Crossing> for CrossingView {
             Decision::IsolationVillageHouse { village } => Some(village.to_string()),
             _ => None,
         };
+        let explanation = kampung_node::crossing_explanation(kampung_i18n::Lang::En, &c);
         CrossingView {
             at_ms: c.at_ms,
             nik: c.nik,
             verdict: c.verdict,
-            explanation: c.explanation,
+            explanation,
             decision: DecisionKind::of(&c.decision),
             village,
             case_id: c.case_id,

@@ -286,6 +286,44 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["verdict"], "barred");
 
+    // The log keeps the verdicts as codes: no text in the replicated log
+    // names the people checked, and the words are made when read.
+    let local = kampung_node::Actor::local();
+    let logged = node
+        .state
+        .crossings_page(&local, None, 0, 10)
+        .await
+        .unwrap();
+    let by_nik = |n: &str| logged.items.iter().find(|c| c.nik == n).unwrap().clone();
+    let r = by_nik(&resident);
+    assert_eq!(
+        (r.explanation.as_str(), r.found_in.map(|v| v.to_string())),
+        ("", Some(VILLAGE.to_string()))
+    );
+    assert_eq!(
+        by_nik(&nik_from(5101, 1, 7)).issued_in.as_deref(),
+        Some("51.01")
+    );
+    assert_eq!(
+        by_nik("3510-15-1302850000").rule.as_deref(),
+        Some("serial_zero")
+    );
+    let id = kampung_store::DocId::crossing_log(&node.peer_id);
+    let bytes = node.state.document_bytes(&local, &id).await.unwrap();
+    let doc = automerge::Automerge::load(&bytes).unwrap();
+    let texts = all_text(&doc, automerge::ROOT);
+    assert!(
+        texts.iter().any(|t| t == &resident),
+        "the walk reads the log: {texts:?}"
+    );
+    for person in &p {
+        assert!(
+            !texts.iter().any(|t| t.contains(person.full_name.as_str())),
+            "{} is named in the crossing log: {texts:?}",
+            person.full_name
+        );
+    }
+
     // The auditor replays every verdict on the registry state, the case
     // and the policy it was computed on: all seven hold.
     let replay = node.get("/v1/audit/replay").await;
@@ -497,4 +535,37 @@ async fn only_a_checkpoint_logs_crossings_but_every_node_reads_logs() {
         );
     }
     checkpoint.stop().await;
+}
+
+/// Every text value in `obj` and below.
+fn all_text(doc: &automerge::Automerge, obj: automerge::ObjId) -> Vec<String> {
+    use automerge::ReadDoc;
+    let mut out = Vec::new();
+    let values: Vec<(automerge::Value<'_>, automerge::ObjId)> = match doc.object_type(&obj) {
+        Ok(automerge::ObjType::Map) => doc
+            .map_range(&obj, ..)
+            .map(|i| {
+                let id = i.id();
+                (i.value.into(), id)
+            })
+            .collect(),
+        _ => doc
+            .list_range(&obj, ..)
+            .map(|i| {
+                let id = i.id();
+                (i.value.into(), id)
+            })
+            .collect(),
+    };
+    for (value, id) in values {
+        match value {
+            automerge::Value::Object(_) => out.extend(all_text(doc, id)),
+            automerge::Value::Scalar(s) => {
+                if let automerge::ScalarValue::Str(t) = s.as_ref() {
+                    out.push(t.to_string());
+                }
+            }
+        }
+    }
+    out
 }

@@ -24,6 +24,9 @@ fn crossing(at_ms: i64, nik: &str, decision: Decision) -> Crossing {
         basis: Vec::new(),
         state: None,
         policy: None,
+        found_in: None,
+        issued_in: None,
+        rule: None,
     }
 }
 

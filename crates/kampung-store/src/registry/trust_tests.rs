@@ -383,6 +383,9 @@ mod documents {
             basis: vec![],
             state: None,
             policy: None,
+            found_in: None,
+            issued_in: None,
+            rule: None,
         }
     }
 

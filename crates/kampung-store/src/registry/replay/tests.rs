@@ -62,6 +62,9 @@ fn check(
         basis: checked.basis.clone(),
         state: None,
         policy: Some(policy.version),
+        found_in: None,
+        issued_in: None,
+        rule: None,
     };
     reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)
         .unwrap();
