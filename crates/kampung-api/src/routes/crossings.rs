@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::residents::number;
-use crate::auth::Caller;
+use crate::auth::{Caller, ReaderLang};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody, ErrorCode};
 use crate::{openapi::schemas, AppState};
 
@@ -88,7 +88,10 @@ pub struct CrossingView {
     /// The verdict's kind.
     #[schema(example = "non_resident")]
     pub verdict: String,
-    /// The verdict's explanation, as the officer read it.
+    /// The verdict in one line, in the reader's language (`Accept-Language`:
+    /// `id` or `en`), made from the codes the log keeps: it names no one.
+    /// Crossings logged before the log kept codes give the officer's
+    /// English line as it was.
     pub explanation: String,
     pub decision: DecisionKind,
     /// The isolation house's village, for `isolation_village_house`.
@@ -106,13 +109,15 @@ pub struct CrossingView {
     pub basis: Vec<DocHeads>,
 }
 
-impl From<Crossing> for CrossingView {
-    fn from(c: Crossing) -> Self {
+impl CrossingView {
+    /// A logged crossing with its explanation in `lang` (made from the
+    /// codes the log keeps).
+    pub fn new(c: Crossing, lang: kampung_i18n::Lang) -> Self {
         let village = match &c.decision {
             Decision::IsolationVillageHouse { village } => Some(village.to_string()),
             _ => None,
         };
-        let explanation = kampung_node::crossing_explanation(kampung_i18n::Lang::En, &c);
+        let explanation = kampung_node::crossing_explanation(lang, &c);
         CrossingView {
             at_ms: c.at_ms,
             nik: c.nik,
@@ -192,6 +197,7 @@ fn decision(body: &CrossingRequest) -> Result<Decision, ApiError> {
 pub async fn record(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     ApiJson(body): ApiJson<CrossingRequest>,
 ) -> Result<Json<CrossingResponse>, ApiError> {
     state.require_checkpoint()?;
@@ -210,7 +216,7 @@ pub async fn record(
     Ok(Json(CrossingResponse {
         checkpoint: logged.checkpoint,
         alert: logged.answer.alert(),
-        crossing: logged.crossing.into(),
+        crossing: CrossingView::new(logged.crossing, lang),
         opened_case: logged.opened_case,
     }))
 }
@@ -259,6 +265,7 @@ pub struct CrossingsPage {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    ReaderLang(lang): ReaderLang,
     ApiQuery(q): ApiQuery<LogParams>,
 ) -> Result<Json<CrossingsPage>, ApiError> {
     let offset = number("offset", q.offset.as_deref(), 0, 0, usize::MAX)?;
@@ -271,6 +278,10 @@ pub async fn list(
         total: page.total,
         offset,
         limit,
-        items: page.items.into_iter().map(Into::into).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|c| CrossingView::new(c, lang))
+            .collect(),
     }))
 }

@@ -308,6 +308,33 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
         by_nik("3510-15-1302850000").rule.as_deref(),
         Some("serial_zero")
     );
+    // ... in the reader's language.
+    let auth = node.bearer();
+    let read = node
+        .call_as(
+            axum::http::Method::GET,
+            "/v1/crossings?limit=7",
+            None,
+            &[("authorization", &auth), ("accept-language", "id")],
+        )
+        .await
+        .json();
+    let lines: Vec<&str> = read["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["explanation"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&"WARGA BANYUWANGI — terdaftar di Desa Kampunganyar (35.10.15.2012)."),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("DILARANG MASUK — ") && l.contains("Bali")),
+        "{lines:?}"
+    );
     let id = kampung_store::DocId::crossing_log(&node.peer_id);
     let bytes = node.state.document_bytes(&local, &id).await.unwrap();
     let doc = automerge::Automerge::load(&bytes).unwrap();
