@@ -2,7 +2,7 @@
 // the reference JavaScript implementation of Automerge, knowing only what
 // docs/documents.md says of the format, and prints its residents as JSON:
 // one object per resident, in NIK order, with the columns and cell text of
-// `kampung export` (CSV). tests/automerge_js.rs compares the two.
+// `kampung export` (CSV). tests/documents.rs compares the two.
 //
 //   node tests/automerge-js/read-village.mjs FILE
 //
