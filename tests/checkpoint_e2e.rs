@@ -548,6 +548,34 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert!(replay["crossings"].as_u64().unwrap() >= 3, "{replay:#}");
     let text = b.ok(&["audit", "replay", "--checkpoint", &cp_peer]);
     assert!(text.contains(" 0 not matched"), "{text}");
+    // A person's history names their crossings and everything written on
+    // their case, by whom, beside their records' changes.
+    let h = b.json(&["audit", "history", &visitor, "--json"]);
+    let crossings = h["crossings"].as_array().unwrap();
+    assert_eq!(crossings.len(), 1, "{h:#}");
+    assert_eq!(crossings[0]["decision"], "isolation_village_house");
+    assert_eq!(crossings[0]["case_id"], house_case.as_str());
+    let what: Vec<(&str, &str)> = h["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["what"].as_str().unwrap(),
+                e["by"]["peer"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        what,
+        [("opened", cp_peer.as_str()), ("follow_up", a_peer.as_str())],
+        "{h:#}"
+    );
+    let text = b.ok(&["audit", "history", &visitor]);
+    assert!(
+        text.contains("isolation cases:") && text.contains("follow_up seen_ok"),
+        "{text}"
+    );
     // No secret reached a log: not the password, the session cookie or a token.
     let log = std::fs::read_to_string(&cp.log).unwrap();
     let session = cookie.split_once('=').unwrap().1;

@@ -518,6 +518,24 @@ fn threads_of(pid: u32) -> String {
             read(dir.join("wchan")).trim()
         );
     }
+    // Where each thread is, if gdb is here (a thread running for the whole
+    // wait says more by its stack than by its state).
+    let stacks = Command::new("timeout")
+        .args(["20", "gdb", "-p", &pid.to_string(), "-batch", "-nx"])
+        .args(["-ex", "set pagination off", "-ex", "thread apply all bt 25"])
+        .stdin(Stdio::null())
+        .output();
+    if let Ok(o) = stacks {
+        if o.status.success() {
+            let text = String::from_utf8_lossy(&o.stdout);
+            out += "---- stacks (gdb) ----\n";
+            out += &text
+                .lines()
+                .filter(|l| l.starts_with('#') || l.starts_with("Thread"))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }
     out
 }
 

@@ -71,13 +71,52 @@ pub struct RecordEvent {
     pub after: Option<Resident>,
 }
 
-/// Every change to one NIK's records, oldest first.
+/// Every change to one NIK's records, oldest first, and what the other
+/// documents hold of it: its crossings and its isolation cases.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordTimeline {
     pub nik: String,
     /// The village documents read.
     pub villages: Vec<VillageCode>,
     pub events: Vec<RecordEvent>,
+    /// Its checks at every checkpoint (each one change of that checkpoint's
+    /// log), oldest first.
+    #[serde(default)]
+    pub crossings: Vec<TimelineCrossing>,
+    /// Everything written on its isolation cases (each one change of the
+    /// case's document), oldest first.
+    #[serde(default)]
+    pub cases: Vec<CaseEvent>,
+}
+
+/// A check of the NIK at a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimelineCrossing {
+    /// The checkpoint's peer id, and what its certificate calls it.
+    pub checkpoint: String,
+    pub checkpoint_label: Option<String>,
+    pub at_ms: i64,
+    /// `CheckVerdict::kind()`.
+    pub verdict: String,
+    /// `Decision::kind()`.
+    pub decision: String,
+    pub case_id: Option<String>,
+    /// The officer (name, account id), if one was signed in.
+    pub officer: Option<String>,
+    pub officer_id: Option<String>,
+}
+
+/// Something written on one of the NIK's isolation cases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseEvent {
+    pub case_id: String,
+    pub at_ms: i64,
+    /// `opened`, `placement`, `follow_up`, `note` or `release`.
+    pub what: String,
+    /// The place, the follow-up's outcome or the release's reason.
+    pub detail: Option<String>,
+    /// The node (peer id and role) and the person there.
+    pub by: kampung_store::case::Writer,
 }
 
 /// A village's records as they stood at a time.
@@ -123,17 +162,101 @@ impl Node {
         villages.sort();
         villages.dedup();
         let events = self.record_events(nik, &villages).await?;
+        let crossings = self.timeline_crossings(nik).await?;
+        let cases = self.case_events(nik).await?;
         self.log_access(
             by,
             Access::History,
             &nik.to_string(),
-            &format!("{} changes", events.len()),
+            &format!(
+                "{} changes, {} crossings, {} case entries",
+                events.len(),
+                crossings.len(),
+                cases.len()
+            ),
         );
         Ok(RecordTimeline {
             nik: nik.to_string(),
             villages,
             events,
+            crossings,
+            cases,
         })
+    }
+
+    /// Every check of `nik` at every checkpoint whose log this node holds,
+    /// oldest first.
+    async fn timeline_crossings(&self, nik: Nik) -> Result<Vec<TimelineCrossing>, NodeError> {
+        let filter = kampung_store::crossing::CrossingFilter {
+            nik: Some(nik.to_string()),
+            ..Default::default()
+        };
+        let (_, found) = self
+            .store()
+            .search_crossings(filter, 0, crate::audit::MAX_CROSSINGS_PAGE)
+            .await??;
+        let mut out: Vec<TimelineCrossing> = found
+            .into_iter()
+            .map(|(checkpoint, c)| TimelineCrossing {
+                checkpoint_label: self.label_of(&checkpoint),
+                checkpoint,
+                at_ms: c.at_ms,
+                verdict: c.verdict,
+                decision: c.decision.kind().to_string(),
+                case_id: c.case_id,
+                officer: c.officer,
+                officer_id: c.officer_id,
+            })
+            .collect();
+        out.sort_by_key(|c| c.at_ms);
+        Ok(out)
+    }
+
+    /// Everything written on `nik`'s isolation cases, oldest first.
+    async fn case_events(&self, nik: Nik) -> Result<Vec<CaseEvent>, NodeError> {
+        let now = self.now_ms();
+        let mut out = Vec::new();
+        for case in self.store().cases(now).await? {
+            if case.info.nik != nik {
+                continue;
+            }
+            let id = case.info.case_id.clone();
+            let Some((_, h)) = self.store().case_history(id.clone(), now).await? else {
+                continue;
+            };
+            let event = |what: &str, at_ms, detail: Option<String>, by| CaseEvent {
+                case_id: id.clone(),
+                at_ms,
+                what: what.to_string(),
+                detail,
+                by,
+            };
+            for (i, p) in h.placements.into_iter().enumerate() {
+                let what = if i == 0 { "opened" } else { "placement" };
+                out.push(event(what, p.at_ms, Some(p.place.kind().to_string()), p.by));
+            }
+            for f in h.follow_ups {
+                out.push(event(
+                    "follow_up",
+                    f.at_ms,
+                    Some(f.outcome.as_str().to_string()),
+                    f.by,
+                ));
+            }
+            for n in h.notes {
+                out.push(event("note", n.at_ms, None, n.by));
+            }
+            for r in h.releases {
+                out.push(event(
+                    "release",
+                    r.at_ms,
+                    Some(r.reason.as_str().to_string()),
+                    r.by,
+                ));
+            }
+        }
+        out.sort_by_key(|e| e.at_ms);
+        Ok(out)
     }
 
     /// Every change to `nik`'s records in `villages`, oldest first (no

@@ -81,7 +81,10 @@ pub use clock::{ClockCheck, ClockProblem, MAX_SIGNING_OFFSET_MS};
 pub use documents::{document_file_name, parse_document_id};
 pub use error::{ErrorCode, NodeError, RefusalCode};
 pub use health::{HealthConfig, HealthProblem};
-pub use history::{RecordEvent, RecordEventKind, RecordTimeline, VillageAsOf, VillageChanges};
+pub use history::{
+    CaseEvent, RecordEvent, RecordEventKind, RecordTimeline, TimelineCrossing, VillageAsOf,
+    VillageChanges,
+};
 
 /// This node's version, the commit it was built from and that commit's
 /// date: `0.1.0 (1a2b3c4d5e6f 2026-12-02)`.

@@ -365,6 +365,57 @@ fn history(
     if t.events.is_empty() {
         println!("no changes found");
     }
+    if !t.crossings.is_empty() {
+        println!("checks at checkpoints:");
+    }
+    for c in &t.crossings {
+        let post = c
+            .checkpoint_label
+            .clone()
+            .unwrap_or_else(|| c.checkpoint.clone());
+        let officer = match (&c.officer, &c.officer_id) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (Some(name), None) => name.clone(),
+            _ => "no officer signed in".to_string(),
+        };
+        let case = c
+            .case_id
+            .as_deref()
+            .map(|id| format!(", case {id}"))
+            .unwrap_or_default();
+        println!(
+            "{}  {post}: {}, {} by {officer}{case}",
+            fmt_ms(c.at_ms),
+            c.verdict,
+            c.decision
+        );
+    }
+    if !t.cases.is_empty() {
+        println!("isolation cases:");
+    }
+    for e in &t.cases {
+        let who = match &e.by.person {
+            Some(p) => format!(
+                "{} ({}) at {} {}",
+                p.name,
+                p.id,
+                e.by.role.as_str(),
+                e.by.peer
+            ),
+            None => format!("{} {}", e.by.role.as_str(), e.by.peer),
+        };
+        let detail = e
+            .detail
+            .as_deref()
+            .map(|d| format!(" {d}"))
+            .unwrap_or_default();
+        println!(
+            "{}  case {}: {}{detail} by {who}",
+            fmt_ms(e.at_ms),
+            e.case_id,
+            e.what
+        );
+    }
     Ok(if unverified == 0 {
         ExitCode::SUCCESS
     } else {

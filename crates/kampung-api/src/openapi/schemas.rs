@@ -482,6 +482,55 @@ pub struct RecordTimeline {
     #[schema(example = json!(["35.10.15.2012"]))]
     pub villages: Vec<String>,
     pub events: Vec<RecordEvent>,
+    /// Its checks at every checkpoint, oldest first.
+    pub crossings: Vec<TimelineCrossing>,
+    /// Everything written on its isolation cases, oldest first.
+    pub cases: Vec<CaseEvent>,
+}
+
+/// A check of the NIK at a checkpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineCrossing {
+    /// The checkpoint's peer id.
+    pub checkpoint: String,
+    pub checkpoint_label: Option<String>,
+    pub at_ms: i64,
+    #[schema(example = "non_resident")]
+    pub verdict: String,
+    #[schema(example = "isolation_gor")]
+    pub decision: String,
+    pub case_id: Option<String>,
+    pub officer: Option<String>,
+    pub officer_id: Option<String>,
+}
+
+/// A person signed in at a node, as a change names them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRef {
+    /// Their account (or token) id at that node.
+    pub id: String,
+    pub name: String,
+}
+
+/// Who wrote to a case: the node and the person there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseWriter {
+    pub peer: String,
+    pub role: CaseRole,
+    pub person: Option<PersonRef>,
+}
+
+/// Something written on one of the NIK's isolation cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseEvent {
+    pub case_id: String,
+    pub at_ms: i64,
+    /// `opened`, `placement`, `follow_up`, `note` or `release`.
+    #[schema(example = "follow_up")]
+    pub what: String,
+    /// The place, the follow-up's outcome or the release's reason.
+    pub detail: Option<String>,
+    pub by: CaseWriter,
 }
 
 /// A village's records as they stood at a time.
