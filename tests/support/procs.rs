@@ -522,7 +522,9 @@ fn threads_of(pid: u32) -> String {
     // wait says more by its stack than by its state).
     let stacks = Command::new("timeout")
         .args(["20", "gdb", "-p", &pid.to_string(), "-batch", "-nx"])
-        .args(["-ex", "set pagination off", "-ex", "thread apply all bt 25"])
+        .args(["-ex", "set pagination off", "-ex", "thread apply all bt 12"])
+        // The main thread's outermost frames: who called what it is doing.
+        .args(["-ex", "thread apply 1 bt -40"])
         .stdin(Stdio::null())
         .output();
     if let Ok(o) = stacks {
