@@ -164,7 +164,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ReplayResult> {
     let residents = reg.niks();
     let policy = Policy::default();
     let mut rng = Rng::new(args.seed);
-    let base = measure::now_ms() - args.days as i64 * DAY_MS;
+    // Day 0 is the first day of a month, so it is whole in that month's log.
+    let base = kampung_core::LogMonth::of_ms(measure::now_ms() - args.days as i64 * DAY_MS)
+        .context("the clock is not a date")?
+        .start_ms();
     let mut edits = 0usize;
     let mut bare = CrossingLog::genesis(PEER);
     let bare_actor = automerge::ActorId::from(vec![2u8; 32]);
@@ -217,13 +220,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ReplayResult> {
         }
         reg.commit_group()?;
         if day == 0 {
+            // The first day's crossings, in the log of their month.
+            let month = kampung_core::LogMonth::of_ms(base).context("the clock is not a date")?;
             let stored = reg
                 .storage()
-                .load(&DocId::crossing_log(PEER))?
+                .load(&DocId::crossings(PEER, month))?
                 .context("the crossing log was not stored")?;
             let mut doc = match &stored.snapshot {
                 Some(s) => Automerge::load(s)?,
-                None => CrossingLog::genesis(PEER).into_automerge(),
+                None => CrossingLog::genesis_in(PEER, Some(month)).into_automerge(),
             };
             for (_, c) in &stored.chunks {
                 doc.load_incremental(c)?;

@@ -5,10 +5,13 @@
 use std::fmt;
 
 use crate::banyuwangi::VillageCode;
+use crate::month::LogMonth;
 
 /// The name of a document. Three kinds, each with one set of writers:
 /// - `v/35.10.15.2012`: a village's residents (that village's nodes);
-/// - `x/<peer id>`: a checkpoint's crossing log (that checkpoint);
+/// - `x/<peer id>/2026-12`: a checkpoint's crossings of one month, in WIB
+///   (that checkpoint); `x/<peer id>` is the single log of every month that
+///   nodes before monthly logs wrote, still read;
 /// - `c/<16 hex digits>`: one isolation case (checkpoints, facilities, villages).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocId(String);
@@ -17,8 +20,9 @@ pub struct DocId(String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocKind<'a> {
     Village(VillageCode),
-    /// The crossing log of the checkpoint with this peer id (base58).
-    CrossingLog(&'a str),
+    /// The crossing log of the checkpoint with this peer id (base58), of
+    /// one month; `None`: the single log nodes before monthly logs kept.
+    CrossingLog(&'a str, Option<LogMonth>),
     /// An isolation case, by its id.
     Case(&'a str),
 }
@@ -51,9 +55,19 @@ impl DocId {
         let _ = write!(id, "{code}");
         DocId(id)
     }
-    /// The crossing log of a checkpoint, named by its peer id (base58 text).
+    /// The single crossing log of a checkpoint (peer id, base58 text) that
+    /// nodes before monthly logs wrote: read, never written.
     pub fn crossing_log(peer: &str) -> DocId {
         DocId(format!("x/{peer}"))
+    }
+    /// A checkpoint's crossings of one month (WIB).
+    pub fn crossings(peer: &str, month: LogMonth) -> DocId {
+        DocId(format!("x/{peer}/{month}"))
+    }
+    /// The log a checkpoint's crossing at `at_ms` (unix ms) is written to:
+    /// that of its month in WIB (`None` if the time is not a date).
+    pub fn crossings_at(peer: &str, at_ms: i64) -> Option<DocId> {
+        LogMonth::of_ms(at_ms).map(|m| DocId::crossings(peer, m))
     }
     /// An isolation case; `id` is [`CASE_ID_LEN`] lowercase hex digits.
     pub fn case(id: &str) -> DocId {
@@ -73,8 +87,12 @@ impl DocId {
         if let Some(v) = self.as_village() {
             return Some(DocKind::Village(v));
         }
-        if let Some(peer) = self.0.strip_prefix("x/") {
-            return is_peer_id_text(peer).then_some(DocKind::CrossingLog(peer));
+        if let Some(log) = self.0.strip_prefix("x/") {
+            let (peer, month) = match log.split_once('/') {
+                Some((peer, month)) => (peer, Some(LogMonth::parse(month)?)),
+                None => (log, None),
+            };
+            return is_peer_id_text(peer).then_some(DocKind::CrossingLog(peer, month));
         }
         if let Some(id) = self.0.strip_prefix("c/") {
             return is_case_id(id).then_some(DocKind::Case(id));
@@ -115,5 +133,33 @@ impl<'de> serde::Deserialize<'de> for DocId {
 impl fmt::Display for DocId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: &str = "12D3KooWKetapang";
+
+    #[test]
+    fn crossing_logs_by_month_and_the_single_log_before_them() {
+        let month = LogMonth::parse("2026-12").unwrap();
+        let id = DocId::crossings(PEER, month);
+        assert_eq!(id.as_str(), "x/12D3KooWKetapang/2026-12");
+        assert_eq!(id.kind(), Some(DocKind::CrossingLog(PEER, Some(month))));
+        assert_eq!(DocId::parse(id.as_str()), Some(id));
+        assert_eq!(
+            DocId::crossing_log(PEER).kind(),
+            Some(DocKind::CrossingLog(PEER, None))
+        );
+        for bad in [
+            "x/12D3KooWKetapang/2026-13",
+            "x/12D3KooWKetapang/2026-12/1",
+            "x/12D3KooWKetapang/",
+            "x//2026-12",
+        ] {
+            assert_eq!(DocId::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -97,6 +97,40 @@ pub struct Policy {
     pub barred: Vec<Region>,
     /// Days a non-resident must isolate (0: none required).
     pub isolation_days: u32,
+    /// How long crossings and closed cases stay in the nodes' replicas
+    /// (absent: for ever).
+    #[serde(default, skip_serializing_if = "Retention::keeps_everything")]
+    pub retention: Retention,
+}
+
+/// How long the mesh keeps what it no longer needs, set in the signed
+/// policy (UU 27/2022: personal data is kept no longer than its purpose
+/// needs). Zero keeps for ever. A node drops what is past its period from
+/// memory and disk, and no longer offers it to peers or takes it from them.
+///
+/// Nodes before this field refuse a policy that has it: issue one only
+/// when every node runs a version that knows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Whole months a checkpoint's crossings of a month are kept after
+    /// that month ends (WIB): 3 keeps December's until the end of March.
+    #[serde(default)]
+    pub crossing_months: u32,
+    /// Days an isolation case is kept after its release.
+    #[serde(default)]
+    pub closed_case_days: u32,
+    /// Auditors' nodes keep crossings and closed cases this many months
+    /// longer than the others (0: as long as the others).
+    #[serde(default)]
+    pub auditor_extra_months: u32,
+}
+
+impl Retention {
+    /// Nothing is ever dropped.
+    pub fn keeps_everything(&self) -> bool {
+        self.crossing_months == 0 && self.closed_case_days == 0
+    }
 }
 
 impl Default for Policy {
@@ -106,6 +140,7 @@ impl Default for Policy {
             version: 0,
             barred: Vec::new(),
             isolation_days: 14,
+            retention: Retention::default(),
         }
     }
 }
@@ -142,6 +177,7 @@ mod tests {
             version: 1,
             barred: vec![Region::Province(51), Region::Regency(3509)],
             isolation_days: 14,
+            retention: Retention::default(),
         };
         assert_eq!(p.barring(51, 5171), Some(Region::Province(51)));
         assert_eq!(p.barring(35, 3509), Some(Region::Regency(3509)));
@@ -155,6 +191,28 @@ mod tests {
         assert_eq!(back, p);
         assert!(serde_json::from_str::<Policy>(
             r#"{"version":1,"barred":["77"],"isolation_days":1}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn retention_is_written_only_when_set() {
+        let mut p = Policy::default();
+        p.retention.crossing_months = 3;
+        p.retention.closed_case_days = 90;
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.ends_with(
+            r#""retention":{"crossing_months":3,"closed_case_days":90,"auditor_extra_months":0}}"#
+        ));
+        assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), p);
+        let partial: Policy = serde_json::from_str(
+            r#"{"version":2,"isolation_days":14,"retention":{"crossing_months":6}}"#,
+        )
+        .unwrap();
+        assert_eq!(partial.retention.crossing_months, 6);
+        assert_eq!(partial.retention.closed_case_days, 0);
+        assert!(serde_json::from_str::<Policy>(
+            r#"{"version":2,"isolation_days":14,"retention":{"crossing_days":6}}"#
         )
         .is_err());
     }

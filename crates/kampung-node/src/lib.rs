@@ -58,6 +58,7 @@ pub mod people;
 pub mod process;
 mod replay;
 mod residents;
+pub mod retention;
 mod start;
 mod status;
 mod trust;

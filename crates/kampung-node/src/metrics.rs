@@ -101,6 +101,8 @@ pub struct NodeMetrics {
     pub changes_rejected: Counter,
     /// Peers disconnected for having no valid certificate (or a revoked one).
     pub peers_refused: Counter,
+    /// Crossing logs and cases dropped at the end of their retention period.
+    pub documents_expired: Counter,
     /// Requests or messages from peers that broke a bound or were malformed.
     pub peer_faults: Counter,
     /// Requests refused because the peer had not shown a certificate.
@@ -155,6 +157,7 @@ impl Metrics {
         let sync_lag = Family::default();
         let changes_rejected = Counter::default();
         let peers_refused = Counter::default();
+        let documents_expired = Counter::default();
         let peer_faults = Counter::default();
         let requests_unadmitted = Counter::default();
         let documents = Gauge::default();
@@ -215,6 +218,11 @@ impl Metrics {
             "peers_refused",
             "Peers disconnected for having no valid certificate, or a revoked or expired one",
             peers_refused.clone(),
+        );
+        r.register(
+            "documents_expired",
+            "Crossing logs of a month and closed isolation cases dropped at the end of the policy's retention period",
+            documents_expired.clone(),
         );
         r.register(
             "peer_faults",
@@ -281,6 +289,7 @@ impl Metrics {
             sync_lag,
             changes_rejected,
             peers_refused,
+            documents_expired,
             peer_faults,
             requests_unadmitted,
             documents,

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use kampung_core::clock::this_year;
-use kampung_core::{DocId, Role, SharedClock, SystemClock};
+use kampung_core::{DocId, LogMonth, Role, SharedClock, SystemClock};
 use kampung_datadir::{DataDir, DataDirError};
 use kampung_mesh::identity::Keypair;
 use kampung_mesh::{Membership, MeshConfig, MeshError};
@@ -189,7 +189,8 @@ pub enum StartError {
 pub struct Running {
     node: Node,
     local_secret: String,
-    access_task: Option<tokio::task::JoinHandle<()>>,
+    /// The access log's and the retention's tasks.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
     mesh_task: Option<tokio::task::JoinHandle<()>>,
     store_thread: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
@@ -218,7 +219,7 @@ impl Running {
         if let Some(task) = self.mesh_task.take() {
             let _ = task.await;
         }
-        if let Some(task) = self.access_task.take() {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
         self.node.store().stop().await;
@@ -291,7 +292,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
             config.keypair = keypair.clone();
             config.role = role.clone();
             config.clock = clock.clone();
-            config.owned_docs = owned_docs(&role, &peer_id);
+            config.owned_docs = owned_docs(&role, &peer_id, &clock);
             if let Some(r) = &roster {
                 let own =
                     NodeKey::from_public(&keypair.public()).map_err(|_| StartError::NotEd25519)?;
@@ -331,12 +332,16 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         local_tables,
     }));
     let access_task = tokio::spawn(access.run(node.clock().clone(), shutdown.child_token()));
+    let retention_task = tokio::spawn(
+        node.clone()
+            .run_retention(crate::retention::SWEEP_EVERY, shutdown.child_token()),
+    );
     for w in node.warnings() {
         warn!(code = w.code, "{}", w.detail);
     }
     Ok(Running {
         local_secret,
-        access_task: Some(access_task),
+        tasks: vec![access_task, retention_task],
         node,
         shutdown,
         mesh_task,
@@ -346,10 +351,18 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
 
 /// The documents a node of `role` writes as their owner: a village its
 /// residents, a checkpoint its crossing log.
-fn owned_docs(role: &Role, peer_id: &str) -> Vec<DocId> {
+fn owned_docs(role: &Role, peer_id: &str, clock: &SharedClock) -> Vec<DocId> {
     match role {
         Role::Village { village } => vec![DocId::village(*village)],
-        Role::Checkpoint { .. } => vec![DocId::crossing_log(peer_id)],
+        Role::Checkpoint { .. } => {
+            // This month's and last month's logs: what peers may lack after
+            // a cut. Older months reach them by anti-entropy.
+            let now = clock.now_ms();
+            [0, -1]
+                .into_iter()
+                .filter_map(|n| LogMonth::of_ms(now).map(|m| DocId::crossings(peer_id, m.plus(n))))
+                .collect()
+        }
         _ => Vec::new(),
     }
 }

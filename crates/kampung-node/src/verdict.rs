@@ -117,7 +117,7 @@ impl Node {
     pub fn owns(&self, doc: &DocId) -> bool {
         match doc.kind() {
             Some(kampung_core::DocKind::Village(v)) => self.role().village() == Some(v),
-            Some(kampung_core::DocKind::CrossingLog(peer)) => peer == self.peer_id(),
+            Some(kampung_core::DocKind::CrossingLog(peer, _)) => peer == self.peer_id(),
             _ => false,
         }
     }

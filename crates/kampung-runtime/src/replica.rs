@@ -85,6 +85,10 @@ pub(crate) fn unknown_of<S: Storage>(
     doc: &DocId,
     heads: Vec<ChangeHash>,
 ) -> Result<Vec<ChangeHash>, StoreError> {
+    if reg.expired(doc) {
+        // Past the policy's retention here: not wanted back.
+        return Ok(Vec::new());
+    }
     match reg.doc_heads_of(doc) {
         None => Ok(heads),
         Some(ours) if ours == sorted(heads.clone()) => Ok(Vec::new()),
@@ -187,7 +191,7 @@ impl<S: Storage> LocalReplica<S> {
 
 impl<S: Storage> Replica for LocalReplica<S> {
     async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
-        Ok(digest_of(self.registry().doc_heads()))
+        Ok(digest_of(self.registry().offered_heads()))
     }
 
     async fn heads_page(
@@ -195,7 +199,7 @@ impl<S: Storage> Replica for LocalReplica<S> {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
-        Ok(heads_page_of(self.registry().doc_heads(), after, limit))
+        Ok(heads_page_of(self.registry().offered_heads(), after, limit))
     }
 
     async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {

@@ -104,6 +104,7 @@ enum Cmd {
         Reply<Result<Vec<Resident>, StoreError>>,
     ),
     DocHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
+    OfferedHeads(Reply<Vec<(DocId, Vec<ChangeHash>)>>),
     HeadsOf(DocId, Reply<Option<Vec<ChangeHash>>>),
     Unknown(
         DocId,
@@ -151,6 +152,13 @@ enum Cmd {
         root: Option<kampung_trust::NodeKey>,
         now_ms: i64,
         reply: Reply<Result<AuditReport, StoreError>>,
+    },
+    /// Drop what the retention no longer keeps (see [`Registry::expire`]).
+    Expire {
+        now_ms: i64,
+        shared: kampung_store::Keep,
+        own: kampung_store::Keep,
+        reply: Reply<Result<kampung_store::Expired, StoreError>>,
     },
     /// Replay the crossings' verdicts (`policies`: every verified policy).
     Replay {
@@ -357,6 +365,9 @@ fn run<S: Storage>(
             Cmd::DocHeads(r) => {
                 let _ = r.send(reg.doc_heads());
             }
+            Cmd::OfferedHeads(r) => {
+                let _ = r.send(reg.offered_heads());
+            }
             Cmd::HeadsOf(doc, r) => {
                 let _ = r.send(reg.doc_heads_of(&doc));
             }
@@ -417,6 +428,14 @@ fn run<S: Storage>(
                 reply,
             } => {
                 let _ = reply.send(kampung_store::audit::audit_registry(&mut reg, root, now_ms));
+            }
+            Cmd::Expire {
+                now_ms,
+                shared,
+                own,
+                reply,
+            } => {
+                let _ = reply.send(reg.expire(now_ms, shared, own));
             }
             Cmd::Replay {
                 query,
@@ -594,7 +613,10 @@ fn local_write<S: Storage>(reg: &mut Registry<S>, cmd: LocalWrite) -> Held {
             now_ms,
             reply,
         } => {
-            let id = DocId::crossing_log(&peer);
+            // The month's log the registry writes it to (an impossible time
+            // is refused there, before anything is announced).
+            let id = DocId::crossings_at(&peer, crossing.at_ms)
+                .unwrap_or_else(|| DocId::crossing_log(&peer));
             let before = reg.doc_heads_of(&id).unwrap_or_default();
             let opening = case.as_ref().map(|(c, o)| (c.as_str(), o.as_ref()));
             let state = state.unwrap_or_else(|| reg.lookups().read().state());
@@ -867,6 +889,23 @@ impl StoreHandle {
         .await
     }
 
+    /// Drop crossing months and closed cases past their period at `now_ms`
+    /// (see [`Registry::expire`]).
+    pub async fn expire(
+        &self,
+        now_ms: i64,
+        shared: kampung_store::Keep,
+        own: kampung_store::Keep,
+    ) -> Result<Result<kampung_store::Expired, StoreError>, Stopped> {
+        self.ask(|reply| Cmd::Expire {
+            now_ms,
+            shared,
+            own,
+            reply,
+        })
+        .await
+    }
+
     /// Compute the verdicts of the crossings in `query` again (see
     /// [`Registry::replay`]); `policies` are every policy the node has
     /// verified. The store answers nothing else while it runs.
@@ -1078,7 +1117,8 @@ impl StoreHandle {
 
 impl Replica for StoreHandle {
     async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
-        Ok(digest_of(self.doc_heads().await.map_err(local)?))
+        let heads = self.ask(Cmd::OfferedHeads).await.map_err(local)?;
+        Ok(digest_of(heads))
     }
 
     async fn heads_page(
@@ -1086,7 +1126,7 @@ impl Replica for StoreHandle {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
-        let heads = self.doc_heads().await.map_err(local)?;
+        let heads = self.ask(Cmd::OfferedHeads).await.map_err(local)?;
         Ok(heads_page_of(heads, after, limit))
     }
 

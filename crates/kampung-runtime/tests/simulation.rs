@@ -268,7 +268,7 @@ impl Run<'_> {
             place: kampung_core::Place::Gor,
         };
         let peer = self.world.peer_id(CHECKPOINT);
-        let log = DocId::crossing_log(&peer);
+        let log = DocId::crossings_at(&peer, now).expect("the simulation's clock is a date");
         let written = r.write(&log, |reg| {
             let case = open.then_some((case_id.as_str(), &opening));
             reg.record_check(&peer, &crossing, case, now)

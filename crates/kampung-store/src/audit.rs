@@ -408,7 +408,9 @@ fn audit_index<S: Storage>(storage: S, this_year: i32) -> IndexReport {
 fn base_document(kind: &DocKind<'_>) -> Automerge {
     match kind {
         DocKind::Village(v) => VillageDoc::genesis(*v).automerge().clone(),
-        DocKind::CrossingLog(peer) => CrossingLog::genesis(peer).automerge().clone(),
+        DocKind::CrossingLog(peer, month) => {
+            CrossingLog::genesis_in(peer, *month).automerge().clone()
+        }
         DocKind::Case(_) => Automerge::new(),
     }
 }
@@ -416,7 +418,7 @@ fn base_document(kind: &DocKind<'_>) -> Automerge {
 /// The hash of a document's deterministic genesis change, if its kind has one.
 fn genesis_hash(kind: &DocKind<'_>) -> Option<ChangeHash> {
     match kind {
-        DocKind::Village(_) | DocKind::CrossingLog(_) => {
+        DocKind::Village(_) | DocKind::CrossingLog(..) => {
             base_document(kind).get_heads().first().copied()
         }
         DocKind::Case(_) => None,
@@ -427,7 +429,7 @@ fn genesis_hash(kind: &DocKind<'_>) -> Option<ChangeHash> {
 fn identity(kind: &DocKind<'_>) -> (&'static str, String) {
     match kind {
         DocKind::Village(v) => ("village", v.to_string()),
-        DocKind::CrossingLog(peer) => ("checkpoint", (*peer).to_string()),
+        DocKind::CrossingLog(peer, _) => ("checkpoint", (*peer).to_string()),
         DocKind::Case(id) => ("case", (*id).to_string()),
     }
 }

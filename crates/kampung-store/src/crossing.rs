@@ -41,7 +41,7 @@ use automerge::{
     ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValueRef,
     ValueRef, ROOT,
 };
-use kampung_core::VillageCode;
+use kampung_core::{LogMonth, VillageCode};
 use serde::{Deserialize, Serialize};
 
 use crate::case::is_case_id;
@@ -324,19 +324,35 @@ pub struct CrossingLog {
     crossings: ObjId,
 }
 
-/// The actor of a checkpoint's genesis change.
-fn genesis_actor(peer: &str) -> ActorId {
-    ActorId::from(format!("kampung-crossings/{peer}").into_bytes())
+/// The actor of a checkpoint's genesis change (of one month's log).
+fn genesis_actor(peer: &str, month: Option<LogMonth>) -> ActorId {
+    match month {
+        Some(m) => ActorId::from(format!("kampung-crossings/{peer}/{m}").into_bytes()),
+        None => ActorId::from(format!("kampung-crossings/{peer}").into_bytes()),
+    }
 }
 
 impl CrossingLog {
-    /// A new, empty log: the genesis change only, identical on every node.
+    /// The single log of every month that nodes before monthly logs wrote:
+    /// the genesis change only, identical on every node.
     pub fn genesis(peer: &str) -> CrossingLog {
-        let mut doc = Automerge::new().with_actor(genesis_actor(peer));
+        Self::genesis_in(peer, None)
+    }
+
+    /// A new, empty log of `month` (the single log of every month when
+    /// `None`): the genesis change only, identical on every node. A month's
+    /// genesis names its month, so each month's document differs from the
+    /// first change on.
+    pub fn genesis_in(peer: &str, month: Option<LogMonth>) -> CrossingLog {
+        let mut doc = Automerge::new().with_actor(genesis_actor(peer, month));
         let mut tx = doc.transaction();
         // Infallible on a fresh document: ROOT exists and is a map.
-        let crossings = tx
-            .put(ROOT, "checkpoint", peer)
+        let named = match month {
+            Some(m) => tx.put(ROOT, "month", m.to_string()),
+            None => Ok(()),
+        };
+        let crossings = named
+            .and_then(|()| tx.put(ROOT, "checkpoint", peer))
             .and_then(|()| tx.put_object(ROOT, "crossings", ObjType::List));
         let crossings = match crossings {
             Ok(id) => id,

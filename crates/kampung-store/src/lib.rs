@@ -36,7 +36,7 @@ pub mod trust;
 
 pub use registry::{
     document_changes, prepare_document, AcceptAll, CaseUpdate, ChangeVerifier, ChangesPage,
-    CheckedChange, Mismatch, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied,
+    CheckedChange, Expired, Keep, Mismatch, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied,
     RemoteRefusal, ReplayProblem, ReplayQuery, ReplayReport, SignatureDenied, WriteReport,
 };
 pub use storage::{DocId, DocKind, Storage};

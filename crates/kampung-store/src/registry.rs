@@ -4,7 +4,7 @@
 //! changes are durable ([`Storage::flush`]). Loaded documents are cached up to
 //! a bound, so a node holding all 217 villages keeps only the index in memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::{ActorId, ChangeHash};
@@ -96,11 +96,15 @@ pub struct Registry<S: Storage> {
     /// Crossing logs and isolation cases, held whole.
     others: HashMap<DocId, others::Other>,
     /// The last registry state of each crossing log this node writes.
-    crossing_states: HashMap<String, crate::crossing::StateCache>,
+    crossing_states: HashMap<DocId, crate::crossing::StateCache>,
     /// The person named in the changes of this node's resident writes.
     author: Option<kampung_core::Author>,
     /// Local writes waiting for one flush together ([`Registry::begin_group`]).
     group: Option<Group>,
+    /// Cases and logs this node dropped at the end of their period.
+    dropped: HashSet<DocId>,
+    /// The retention cut-offs of the last sweep ([`Registry::expire`]).
+    cutoffs: retention::Cutoffs,
 }
 
 /// Local writes made durable by one flush (group commit): what each
@@ -186,6 +190,8 @@ impl<S: Storage> Registry<S> {
             crossing_states: HashMap::new(),
             author: None,
             group: None,
+            dropped: HashSet::new(),
+            cutoffs: retention::Cutoffs::default(),
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -224,6 +230,7 @@ impl<S: Storage> Registry<S> {
         for village in behind {
             reg.catch_up_index(village)?;
         }
+        reg.load_dropped()?;
         reg.load_others()?;
         info!(niks = reg.lookups.read().index.len(), location = %reg.storage.location(), "registry open");
         Ok(reg)
@@ -1216,6 +1223,8 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
 mod history;
 mod others;
 mod replay;
+mod retention;
+pub use retention::{Expired, Keep};
 pub use history::CheckedChange;
 pub use others::{CaseUpdate, RecordError};
 pub use replay::{Mismatch, ReplayProblem, ReplayQuery, ReplayReport};

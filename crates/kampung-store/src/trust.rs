@@ -19,7 +19,7 @@ pub type SharedRoster = Arc<RwLock<Roster>>;
 pub fn write_target(doc: &DocId) -> Option<WriteTarget<'_>> {
     Some(match doc.kind()? {
         DocKind::Village(v) => WriteTarget::Residents(v),
-        DocKind::CrossingLog(peer) => WriteTarget::CrossingLog(peer),
+        DocKind::CrossingLog(peer, _) => WriteTarget::CrossingLog(peer),
         DocKind::Case(_) => WriteTarget::Case,
     })
 }

@@ -240,6 +240,7 @@ fn newest_policy_wins_in_any_order() {
                     version,
                     barred,
                     isolation_days: 14,
+                    retention: Default::default(),
                 },
                 issued_ms: 5,
             }),

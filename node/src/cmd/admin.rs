@@ -118,6 +118,17 @@ pub struct PolicyArgs {
     /// regency (35.09). Repeat for several.
     #[arg(long = "bar", value_name = "REGION", value_parser = parse_region)]
     barred: Vec<Region>,
+    /// Months a checkpoint's crossings of a month stay on the nodes after
+    /// that month ends (0: for ever). Every node must run a version that
+    /// knows retention before a policy sets it.
+    #[arg(long, value_name = "MONTHS", default_value_t = 0)]
+    keep_crossing_months: u32,
+    /// Days an isolation case stays on the nodes after its release (0: for ever).
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    keep_closed_case_days: u32,
+    /// Months auditors' nodes keep crossings and closed cases longer than the others.
+    #[arg(long, value_name = "MONTHS", default_value_t = 0)]
+    auditor_extra_months: u32,
     /// Where to write the signed policy (must not exist).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -354,7 +365,26 @@ pub fn describe_policy(p: &Policy) -> String {
             .collect();
         format!("non-residents from {} barred", names.join(", "))
     };
-    format!("{barred}; isolation {} day(s)", p.isolation_days)
+    let kept = |n: u32, unit: &str| match n {
+        0 => "for ever".to_string(),
+        n => format!("{n} {unit}(s)"),
+    };
+    let r = &p.retention;
+    let mut out = format!("{barred}; isolation {} day(s)", p.isolation_days);
+    if !r.keeps_everything() {
+        out.push_str(&format!(
+            "; crossings kept {} after their month, closed cases {} after release",
+            kept(r.crossing_months, "month"),
+            kept(r.closed_case_days, "day")
+        ));
+        if r.auditor_extra_months > 0 {
+            out.push_str(&format!(
+                " (auditors {} month(s) longer)",
+                r.auditor_extra_months
+            ));
+        }
+    }
+    out
 }
 
 // ---- the commands ----
@@ -477,6 +507,11 @@ fn policy(a: PolicyArgs) -> anyhow::Result<ExitCode> {
             version: a.version,
             barred,
             isolation_days: a.isolation_days,
+            retention: kampung_core::Retention {
+                crossing_months: a.keep_crossing_months,
+                closed_case_days: a.keep_closed_case_days,
+                auditor_extra_months: a.auditor_extra_months,
+            },
         },
         issued_ms: super::now_ms(),
     };

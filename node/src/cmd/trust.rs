@@ -219,6 +219,7 @@ struct PolicyView {
     version: u64,
     barred: Vec<String>,
     isolation_days: u32,
+    retention: kampung_core::Retention,
 }
 
 #[derive(Debug, Serialize)]
@@ -285,6 +286,7 @@ fn view(roster: &Roster, own: &str, now: i64) -> RosterView {
             version: policy.version,
             barred: policy.barred.iter().map(ToString::to_string).collect(),
             isolation_days: policy.isolation_days,
+            retention: policy.retention,
         },
     }
 }

@@ -335,7 +335,11 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
             .any(|l| l.starts_with("DILARANG MASUK — ") && l.contains("Bali")),
         "{lines:?}"
     );
-    let id = kampung_store::DocId::crossing_log(&node.peer_id);
+    let id = kampung_store::DocId::crossings_at(
+        &node.peer_id,
+        read["items"][0]["at_ms"].as_i64().expect("a crossing's time"),
+    )
+    .unwrap();
     let bytes = node.state.document_bytes(&local, &id).await.unwrap();
     let doc = automerge::Automerge::load(&bytes).unwrap();
     let texts = all_text(&doc, automerge::ROOT);

@@ -438,7 +438,14 @@ fn identify(doc: &Automerge) -> Result<(FileKind, DocId), String> {
                 "its 'checkpoint' is {peer} but it has no 'crossings' list: it is not a crossing log"
             ));
         }
-        return Ok((FileKind::CrossingLog, DocId::crossing_log(&peer)));
+        let id = match text("month") {
+            Some(m) => match kampung_core::LogMonth::parse(&m) {
+                Some(month) => DocId::crossings(&peer, month),
+                None => return Err(format!("its 'month' is '{m}', not a month (2026-12)")),
+            },
+            None => DocId::crossing_log(&peer),
+        };
+        return Ok((FileKind::CrossingLog, id));
     }
     if let Some(case) = text("case") {
         if !is_case_id(&case) {
@@ -467,7 +474,7 @@ fn records(kind: FileKind, id: &DocId, bytes: &[u8], doc: &Automerge) -> Result<
             }
             Ok(n)
         }
-        (FileKind::CrossingLog, Some(DocKind::CrossingLog(peer))) => {
+        (FileKind::CrossingLog, Some(DocKind::CrossingLog(peer, _))) => {
             CrossingLog::from_automerge(peer, doc.clone())
                 .and_then(|log| log.entries())
                 .map(|e| e.len())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use automerge::{Automerge, ChangeHash};
 use kampung_core::checkpoint::{local_date, OpenCase};
-use kampung_core::{Nik, Pledge};
+use kampung_core::{LogMonth, Nik, Pledge};
 use tracing::{debug, warn};
 
 use super::{heads_to_bytes, sorted, Registry};
@@ -47,7 +47,9 @@ impl Other {
 pub(crate) fn genesis_of(doc: &DocId) -> Option<Automerge> {
     match doc.kind()? {
         DocKind::Village(v) => Some(crate::doc::VillageDoc::genesis(v).automerge().clone()),
-        DocKind::CrossingLog(peer) => Some(CrossingLog::genesis(peer).into_automerge()),
+        DocKind::CrossingLog(peer, month) => {
+            Some(CrossingLog::genesis_in(peer, month).into_automerge())
+        }
         DocKind::Case(_) => None,
     }
 }
@@ -315,7 +317,19 @@ impl<S: Storage> Registry<S> {
         // A log or case dropped from memory by a failing store must not be
         // started again from nothing.
         self.readable()?;
-        let id = DocId::crossing_log(peer);
+        // Each month's crossings in a document of their own, so a log
+        // stops growing when its month ends and leaves after the policy's
+        // retention (Registry::expire).
+        let (Some(month), Some(id)) = (
+            LogMonth::of_ms(crossing.at_ms),
+            DocId::crossings_at(peer, crossing.at_ms),
+        ) else {
+            return Err(CrossingError::Refused {
+                field: "time",
+                reason: format!("{} ms is not a date", crossing.at_ms),
+            }
+            .into());
+        };
         if id.kind().is_none() {
             return Err(CrossingError::WrongCheckpoint {
                 expected: "a peer id".into(),
@@ -323,21 +337,30 @@ impl<S: Storage> Registry<S> {
             }
             .into());
         }
+        if self.expired(&id) {
+            return Err(CrossingError::Refused {
+                field: "time",
+                reason: format!(
+                    "{month} is past the policy's retention of crossings: its log is no longer kept"
+                ),
+            }
+            .into());
+        }
         let actor = self.actor.clone();
         let other = self.others.entry(id.clone()).or_insert_with(|| Other {
-            am: CrossingLog::genesis(peer).into_automerge(),
+            am: CrossingLog::genesis_in(peer, Some(month)).into_automerge(),
             ..Other::default()
         });
         let before = other.am.get_heads();
         let mut log = CrossingLog::from_automerge(peer, std::mem::take(&mut other.am))?;
-        let cache = self.crossing_states.entry(peer.to_string()).or_default();
+        let cache = self.crossing_states.entry(id.clone()).or_default();
         let result = log.record_on(&actor, crossing, state, cache);
         other.am = log.into_automerge();
         let (hash, _) = result?;
         let stored = self.sign_and_store(&id, &before, hash, now_ms);
         if stored.is_err() {
             // Memory went back to what storage holds: fold it again.
-            self.crossing_states.remove(peer);
+            self.crossing_states.remove(&id);
         }
         stored
     }
@@ -413,19 +436,26 @@ impl<S: Storage> Registry<S> {
         self.storage.flush()
     }
 
-    /// One page of a checkpoint's crossing log, newest first, and how many
-    /// crossings the log holds: only the page is read from the document.
+    /// One page of a checkpoint's crossings, newest first, and how many
+    /// crossings this node holds of it: only the page is read from the
+    /// documents (the newest month first).
     pub fn crossings_page(
         &self,
         peer: &str,
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<Crossing>), RecordError> {
-        let id = DocId::crossing_log(peer);
-        match self.others.get(&id) {
-            Some(o) => Ok(CrossingLog::newest_in(&o.am, offset, limit)?),
-            None => Ok((0, Vec::new())),
+        let (mut total, mut skip, mut page) = (0, offset, Vec::new());
+        for id in self.crossing_docs(peer).iter().rev() {
+            let Some(o) = self.others.get(id) else {
+                continue;
+            };
+            let (n, found) = CrossingLog::newest_in(&o.am, skip, limit - page.len())?;
+            total += n;
+            skip = skip.saturating_sub(n);
+            page.extend(found);
         }
+        Ok((total, page))
     }
 
     /// The checkpoints whose crossing logs this node holds (peer ids).
@@ -434,12 +464,28 @@ impl<S: Storage> Registry<S> {
             .others
             .keys()
             .filter_map(|id| match id.kind() {
-                Some(DocKind::CrossingLog(peer)) => Some(peer.to_string()),
+                Some(DocKind::CrossingLog(peer, _)) => Some(peer.to_string()),
                 _ => None,
             })
             .collect();
         peers.sort();
+        peers.dedup();
         peers
+    }
+
+    /// The documents this node holds of a checkpoint's crossings, oldest
+    /// first: the single log of nodes before monthly logs, then each month.
+    pub fn crossing_docs(&self, peer: &str) -> Vec<DocId> {
+        let mut docs: Vec<(Option<LogMonth>, &DocId)> = self
+            .others
+            .keys()
+            .filter_map(|id| match id.kind() {
+                Some(DocKind::CrossingLog(p, month)) if p == peer => Some((month, id)),
+                _ => None,
+            })
+            .collect();
+        docs.sort();
+        docs.into_iter().map(|(_, id)| id.clone()).collect()
     }
 
     /// Crossings of every checkpoint matching `filter`, newest first: how
@@ -467,13 +513,15 @@ impl<S: Storage> Registry<S> {
         Ok((total, found.into_iter().skip(offset).take(limit).collect()))
     }
 
-    /// Every crossing in a checkpoint's log, in time order.
+    /// Every crossing this node holds of a checkpoint, in time order.
     pub fn crossings(&self, peer: &str) -> Result<Vec<Crossing>, RecordError> {
-        let id = DocId::crossing_log(peer);
-        match self.others.get(&id) {
-            Some(o) => Ok(CrossingLog::from_automerge(peer, o.am.clone())?.entries()?),
-            None => Ok(Vec::new()),
+        let mut out = Vec::new();
+        for id in self.crossing_docs(peer) {
+            if let Some(o) = self.others.get(&id) {
+                out.extend(CrossingLog::from_automerge(peer, o.am.clone())?.entries()?);
+            }
         }
+        Ok(out)
     }
 
     /// Open an isolation case. Durable and signed when this returns.

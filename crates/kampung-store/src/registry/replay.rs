@@ -121,8 +121,16 @@ impl<S: Storage> Registry<S> {
             None => self.crossing_logs(),
         };
         let mut reads = Reads::default();
-        for peer in logs {
-            let (entries, deltas) = match self.others.get(&DocId::crossing_log(&peer)) {
+        // Registry states are numbered within each document (each month's log).
+        let docs: Vec<(String, DocId)> = logs
+            .iter()
+            .flat_map(|peer| {
+                let docs = self.crossing_docs(peer);
+                docs.into_iter().map(move |id| (peer.clone(), id))
+            })
+            .collect();
+        for (peer, id) in docs {
+            let (entries, deltas) = match self.others.get(&id) {
                 Some(o) => {
                     let log = CrossingLog::from_automerge(&peer, o.am.clone())?;
                     (log.entries()?, states::deltas(log.automerge())?)
@@ -170,8 +178,8 @@ impl<S: Storage> Registry<S> {
                     }
                 }
             }
-            report.checkpoints.push(peer);
         }
+        report.checkpoints = logs;
         report.mismatches.sort_by_key(|m| m.at_ms);
         Ok(report)
     }

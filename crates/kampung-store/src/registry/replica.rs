@@ -634,6 +634,10 @@ impl<S: Storage> Registry<S> {
         if doc.kind().is_none() {
             return Ok(Err(RemoteRefusal::UnknownDoc(doc.to_string())));
         }
+        if self.expired(doc) {
+            // Past the policy's retention here: let go, not taken back.
+            return Ok(Ok(RemoteApplied::default()));
+        }
         let mut changes = Vec::with_capacity(raw.len());
         for (index, bytes) in raw.iter().enumerate() {
             match Change::try_from(bytes.as_slice()) {
@@ -770,6 +774,9 @@ impl<S: Storage> Registry<S> {
         sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        if self.expired(doc) {
+            return Ok(Ok(RemoteApplied::default()));
+        }
         if doc.as_village().is_none() {
             return match document_changes(doc, bytes) {
                 Ok(changes) => self.apply_remote(doc, &changes, sigs, verifier),

@@ -406,7 +406,7 @@ mod documents {
         let (other_ck, mut rogue) = mesh.node(RoleKind::Checkpoint, None);
         let (_, mut auditor) = mesh.node(RoleKind::Auditor, None);
         let peer = peer_of(&ck);
-        let id = DocId::crossing_log(&peer);
+        let id = DocId::crossings(&peer, kampung_core::LogMonth::of_ms(now()).unwrap());
         checkpoint
             .record_crossing(&peer, &crossing("5171010101010001"), now())
             .unwrap();

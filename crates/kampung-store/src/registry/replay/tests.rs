@@ -14,6 +14,11 @@ use crate::storage::MemoryStorage;
 const PEER: &str = "12D3KooWKetapangHarbourCheckpoint0000000000000000001";
 const AT: i64 = 1_777_600_000_000;
 
+/// The crossing log of the month of `AT`.
+fn log_of(peer: &str) -> DocId {
+    DocId::crossings(peer, kampung_core::LogMonth::of_ms(AT).unwrap())
+}
+
 fn open() -> Registry<Arc<MemoryStorage>> {
     Registry::open(
         Arc::new(MemoryStorage::new()),
@@ -29,6 +34,7 @@ fn bali_barred() -> Policy {
         version: 2,
         barred: vec![Region::Province(51)],
         isolation_days: 14,
+        retention: Default::default(),
     }
 }
 
@@ -185,7 +191,7 @@ fn replay_catches_an_altered_verdict_and_a_basis_that_cannot_be_found() {
         .unwrap();
 
     // A crossing whose state number was changed to one the log lacks.
-    let log = reg.others.get_mut(&DocId::crossing_log(PEER)).unwrap();
+    let log = reg.others.get_mut(&log_of(PEER)).unwrap();
     let crossings = match log.am.get(ROOT, "crossings").unwrap() {
         Some((automerge::Value::Object(ObjType::List), id)) => id,
         other => panic!("no crossings list: {other:?}"),
@@ -236,7 +242,7 @@ fn a_crossing_made_while_nothing_changed_adds_no_state() {
     for i in 0..10 {
         check(&mut reg, "3509154203900002", &default, AT + i);
     }
-    let log = reg.others.get(&DocId::crossing_log(PEER)).unwrap();
+    let log = reg.others.get(&log_of(PEER)).unwrap();
     let deltas = states::deltas(&log.am).unwrap();
     assert_eq!(deltas.len(), 1, "{deltas:?}");
     assert_eq!(deltas[0].villages.len(), 1);
@@ -244,7 +250,7 @@ fn a_crossing_made_while_nothing_changed_adds_no_state() {
     reg.write(code(1), &[person(30, 1)], AT + 20, &mut |_| {})
         .unwrap();
     check(&mut reg, "3509154203900002", &default, AT + 21);
-    let log = reg.others.get(&DocId::crossing_log(PEER)).unwrap();
+    let log = reg.others.get(&log_of(PEER)).unwrap();
     let deltas = states::deltas(&log.am).unwrap();
     assert_eq!(deltas.len(), 2);
     assert_eq!(
