@@ -35,7 +35,8 @@ pub fn parse_document_id(text: &str) -> Result<DocId, NodeError> {
         "document",
         format!(
             "'{text}' is not a document id: write v/35.10.15.2012 (or just 35.10.15.2012) for a \
-             village's residents, x/<peer id> for a checkpoint's crossing log, c/<16 hex digits> \
+             village's residents, x/<peer id>/2026-12 for a checkpoint's crossings of a month (x/<peer \
+             id> for its single log of nodes before monthly logs), c/<16 hex digits> \
              for an isolation case (`kampung status` on a running node lists the documents it \
              holds)"
         ),
