@@ -8,6 +8,7 @@
 //! `crates/kampung-store/benches/lookup.rs`.
 
 mod commit;
+mod growth;
 mod measure;
 mod open;
 mod regency;
@@ -60,6 +61,9 @@ enum Cmd {
     /// Days of crossings on a regency store: bytes each carries for its
     /// replay, the replay of all of them, one person's history.
     Replay(replay::ReplayArgs),
+    /// A year of a busy checkpoint, monthly logs and the policy's
+    /// retention: disk and memory at each month's end.
+    Growth(growth::GrowthArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -110,6 +114,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Replay(args) => {
             let r = replay::run(&args)?;
             emit(cli.json, &r, replay::print)
+        }
+        Cmd::Growth(args) => {
+            let r = growth::run(&args)?;
+            emit(cli.json, &r, growth::print)
         }
         Cmd::All(args) => {
             let r = all(&args)?;

@@ -98,7 +98,9 @@ mod tests {
         assert_eq!(m.plus(-13).to_string(), "2025-11");
         assert_eq!(m.months_until(m.plus(7)), 7);
         assert_eq!(m.plus(3).months_until(m), -3);
-        for bad in ["2026-13", "2026-00", "2026-1", "26-12", "2026/12", "2026-1x", "", "+026-12"] {
+        for bad in [
+            "2026-13", "2026-00", "2026-1", "26-12", "2026/12", "2026-1x", "", "+026-12",
+        ] {
             assert_eq!(LogMonth::parse(bad), None, "{bad}");
         }
     }

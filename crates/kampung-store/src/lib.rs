@@ -36,8 +36,9 @@ pub mod trust;
 
 pub use registry::{
     document_changes, prepare_document, AcceptAll, CaseUpdate, ChangeVerifier, ChangesPage,
-    CheckedChange, Expired, Keep, Mismatch, PreparedDocument, RecordError, Refusal, Registry, RemoteApplied,
-    RemoteRefusal, ReplayProblem, ReplayQuery, ReplayReport, SignatureDenied, WriteReport,
+    CheckedChange, Expired, Keep, Mismatch, PreparedDocument, RecordError, Refusal, Registry,
+    RemoteApplied, RemoteRefusal, ReplayProblem, ReplayQuery, ReplayReport, SignatureDenied,
+    WriteReport,
 };
 pub use storage::{DocId, DocKind, Storage};
 

@@ -1224,10 +1224,10 @@ mod history;
 mod others;
 mod replay;
 mod retention;
-pub use retention::{Expired, Keep};
 pub use history::CheckedChange;
 pub use others::{CaseUpdate, RecordError};
 pub use replay::{Mismatch, ReplayProblem, ReplayQuery, ReplayReport};
+pub use retention::{Expired, Keep};
 mod replica;
 pub(crate) use replica::{as_refs, meta_refs};
 pub use replica::{

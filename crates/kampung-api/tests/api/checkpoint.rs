@@ -5,7 +5,7 @@ use kampung_core::{Resident, Status};
 use serde_json::{json, Value};
 
 use super::spec::Spec;
-use super::trust::{policy_file, post_text, root};
+use super::trust::{policy_file, post_text, root, signed_policy};
 use super::{error_code, nik_from, people, Clock, Node, Opts, VILLAGE};
 
 /// p[0] active, p[1] moved out, p[2] deceased, p[3] an active resident
@@ -337,7 +337,9 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     );
     let id = kampung_store::DocId::crossings_at(
         &node.peer_id,
-        read["items"][0]["at_ms"].as_i64().expect("a crossing's time"),
+        read["items"][0]["at_ms"]
+            .as_i64()
+            .expect("a crossing's time"),
     )
     .unwrap();
     let bytes = node.state.document_bytes(&local, &id).await.unwrap();
@@ -599,4 +601,74 @@ fn all_text(doc: &automerge::Automerge, obj: automerge::ObjId) -> Vec<String> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn crossing_months_past_the_policys_retention_leave_the_node() {
+    let (key, roster) = root();
+    let clock = Clock::manual(super::may_first_10am_ms());
+    let node = Node::start_with(
+        Opts::checkpoint()
+            .with_roster(roster)
+            .with_clock(clock.clone()),
+    )
+    .await;
+    let p = residents();
+    node.put(p.clone()).await;
+    let mut policy = kampung_core::Policy {
+        version: 4,
+        ..Default::default()
+    };
+    policy.retention.crossing_months = 1;
+    let added = post_text(&node, &signed_policy(&key, policy)).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text);
+    let total = |node: &Node| {
+        let node = node.state.clone();
+        async move {
+            let logs = node.store().doc_heads().await.unwrap();
+            let months: Vec<String> = logs
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .filter(|id| id.starts_with("x/"))
+                .collect();
+            months
+        }
+    };
+    // Two crossings in May, one in June: a log for each month.
+    for person in &p[..2] {
+        cross(
+            &node,
+            json!({"nik": person.nik.to_string(), "decision": "allowed_in"}),
+        )
+        .await;
+        clock.advance(60_000);
+    }
+    clock.advance(31 * 86_400_000);
+    cross(
+        &node,
+        json!({"nik": p[0].nik.to_string(), "decision": "allowed_in"}),
+    )
+    .await;
+    let peer = node.peer_id.clone();
+    assert_eq!(
+        total(&node).await,
+        [format!("x/{peer}/2026-05"), format!("x/{peer}/2026-06")]
+    );
+    // In June, May is kept (one month after its own).
+    let swept = node.state.expire().await.unwrap();
+    assert_eq!(swept.crossing_logs, 0);
+    let listed = node.get("/v1/crossings?limit=10").await.json();
+    assert_eq!(listed["total"], 3, "{listed}");
+    // In July it goes: from memory, disk, and the list.
+    clock.advance(30 * 86_400_000);
+    let swept = node.state.expire().await.unwrap();
+    assert_eq!(swept.crossing_logs, 1);
+    assert_eq!(total(&node).await, [format!("x/{peer}/2026-06")]);
+    let listed = node.get("/v1/crossings?limit=10").await.json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    let metrics = node.get("/metrics").await.text;
+    assert!(
+        metrics.contains("kampung_documents_expired_total 1"),
+        "{metrics}"
+    );
 }

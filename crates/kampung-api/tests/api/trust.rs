@@ -28,6 +28,11 @@ pub fn policy_file(root: &Keypair, version: u64, barred: &[&str], days: u32) -> 
         isolation_days: days,
         retention: Default::default(),
     };
+    signed_policy(root, policy)
+}
+
+/// The file text of `policy` signed by `root`.
+pub fn signed_policy(root: &Keypair, policy: Policy) -> String {
     Signed::sign(
         Statement::Policy(IssuedPolicy {
             policy,

@@ -205,15 +205,13 @@ impl<S: Storage> Registry<S> {
             return Ends::Never;
         };
         match id.kind() {
-            Some(DocKind::CrossingLog(_, None)) => {
-                match CrossingLog::newest_in(&other.am, 0, 1) {
-                    Ok((_, newest)) => newest
-                        .first()
-                        .and_then(|c| LogMonth::of_ms(c.at_ms))
-                        .map_or(Ends::Never, Ends::Month),
-                    Err(_) => Ends::Never,
-                }
-            }
+            Some(DocKind::CrossingLog(_, None)) => match CrossingLog::newest_in(&other.am, 0, 1) {
+                Ok((_, newest)) => newest
+                    .first()
+                    .and_then(|c| LogMonth::of_ms(c.at_ms))
+                    .map_or(Ends::Never, Ends::Month),
+                Err(_) => Ends::Never,
+            },
             Some(DocKind::Case(case_id)) => {
                 match CaseDoc::from_automerge(case_id, other.am.clone()).map(|c| c.released()) {
                     Ok(Ok(Some(release))) => Ends::At(release.at_ms),

@@ -122,7 +122,10 @@ fn months_past_the_retention_leave_memory_and_disk_and_are_not_taken_back() {
     let expired = reg.expire(in_month("2026-12"), keep, keep).unwrap();
     assert_eq!(expired.crossing_logs, 1);
     assert!(expired.bytes > 0);
-    assert_eq!(logs(&reg), [format!("x/{PEER}/2026-11"), format!("x/{PEER}/2026-12")]);
+    assert_eq!(
+        logs(&reg),
+        [format!("x/{PEER}/2026-11"), format!("x/{PEER}/2026-12")]
+    );
     assert!(!storage.doc_ids().unwrap().contains(&october));
     assert!(reg.expired(&october));
     assert!(reg.offered_heads().iter().all(|(id, _)| *id != october));
@@ -149,10 +152,10 @@ fn months_past_the_retention_leave_memory_and_disk_and_are_not_taken_back() {
 }
 
 fn check_refused(reg: &mut Registry<Arc<MemoryStorage>>, at_ms: i64) -> String {
-    let checked = reg
-        .lookups()
-        .read()
-        .check_verdict("3509154203900002", &Policy::default(), |_| None);
+    let checked =
+        reg.lookups()
+            .read()
+            .check_verdict("3509154203900002", &Policy::default(), |_| None);
     let crossing = Crossing {
         at_ms,
         nik: "3509154203900002".into(),
@@ -252,7 +255,8 @@ fn a_closed_case_leaves_after_its_days_and_is_not_taken_back_after_a_restart() {
         at_ms: released,
         by: writer(),
     });
-    reg.update_isolation_case(closed, &release, released).unwrap();
+    reg.update_isolation_case(closed, &release, released)
+        .unwrap();
     let closed_id = DocId::case(closed);
     let (bytes, sigs) = reg.stored_document(&closed_id).unwrap().unwrap();
     let keep = shared_days(0, 30);
