@@ -93,8 +93,15 @@ pub struct Registry<S: Storage> {
     lookups: SharedLookups,
     /// Heads of each village's persisted index.
     persisted: HashMap<VillageCode, Vec<ChangeHash>>,
-    /// Crossing logs and isolation cases, held whole.
+    /// Isolation cases, held whole, and the crossing logs in use.
     others: HashMap<DocId, others::Other>,
+    /// Crossing logs not in memory: their heads, and chunks appended
+    /// since this node opened them ([`others::Cold`]).
+    cold: HashMap<DocId, others::Cold>,
+    /// How many crossing logs may be held in memory at once.
+    logs_held: usize,
+    /// Crossing logs loaded from disk since open ([`Registry::log_loads`]).
+    log_loads: u64,
     /// The last registry state of each crossing log this node writes.
     crossing_states: HashMap<DocId, crate::crossing::StateCache>,
     /// The person named in the changes of this node's resident writes.
@@ -187,6 +194,9 @@ impl<S: Storage> Registry<S> {
             lookups: SharedLookups::new(this_year),
             persisted: HashMap::new(),
             others: HashMap::new(),
+            cold: HashMap::new(),
+            logs_held: others::DEFAULT_LOGS_HELD,
+            log_loads: 0,
             crossing_states: HashMap::new(),
             author: None,
             group: None,
@@ -968,6 +978,7 @@ impl<S: Storage> Registry<S> {
         self.new_session();
         self.docs.clear();
         self.others.clear();
+        self.cold.clear();
         self.crossing_states.clear();
         self.load_others()?;
         info!(location = %self.storage.location(), "storage reopened after a failure");
@@ -1235,6 +1246,8 @@ pub use replica::{
     RemoteApplied, RemoteRefusal, SignatureDenied,
 };
 
+#[cfg(test)]
+mod cold_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]

@@ -1,7 +1,16 @@
-//! Crossing logs and isolation cases in the registry: small documents, held
-//! whole in memory, written, signed, stored and replicated like village
-//! documents. The open isolation case of each NIK is derived from them, for
-//! the checkpoint verdict.
+//! Crossing logs and isolation cases in the registry, written, signed,
+//! stored and replicated like village documents. The open isolation case of
+//! each NIK is derived from the cases, for the checkpoint verdict.
+//!
+//! Cases are small and held whole in memory. A month's crossing log is not:
+//! at thousands of crossings a day it takes hundreds of megabytes in
+//! Automerge's memory, and most nodes only pass it on. So a node holds a
+//! log only while it writes it (the checkpoint, its current month) or
+//! serves or merges it, at most [`DEFAULT_LOGS_HELD`] at once; the others
+//! stay on disk with their heads in memory ([`Cold`]). Changes a peer sends
+//! that extend a cold log's heads are checked (signatures, dependencies)
+//! and appended to the store as they came, without loading the log; any
+//! other change loads it first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +38,26 @@ pub(super) struct Other {
     /// Bytes of the chunks stored since the snapshot, and of the snapshot.
     pub chunk_bytes: usize,
     pub snapshot_bytes: usize,
+    /// When it was last used (the registry's clock), for eviction.
+    pub used: u64,
+}
+
+/// Crossing logs held in memory at once, by default: the one a checkpoint
+/// writes, and one being served or merged.
+pub(super) const DEFAULT_LOGS_HELD: usize = 2;
+
+/// A crossing log on disk only.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Cold {
+    /// Its heads, sorted.
+    pub heads: Vec<ChangeHash>,
+    /// Chunks appended while cold since this node read it.
+    pub chunks: usize,
+}
+
+/// Is `id` a crossing log (of a month, or the single log before them)?
+pub(super) fn is_log(id: &DocId) -> bool {
+    matches!(id.kind(), Some(DocKind::CrossingLog(..)))
 }
 
 impl Other {
@@ -106,10 +135,17 @@ impl From<StoreError> for RecordError {
 }
 
 impl<S: Storage> Registry<S> {
-    /// Load every crossing log and case (at open).
+    /// Load every case, and the heads of every crossing log not held (at open).
     pub(super) fn load_others(&mut self) -> Result<(), StoreError> {
         for id in self.storage.doc_ids()? {
             if id.as_village().is_some() || id.kind().is_none() {
+                continue;
+            }
+            if is_log(&id) {
+                if !self.others.contains_key(&id) {
+                    let heads = sorted(&self.stored_heads(&id)?);
+                    self.cold.insert(id, Cold { heads, chunks: 0 });
+                }
                 continue;
             }
             if let Some(other) = self.load_other(&id)? {
@@ -121,7 +157,7 @@ impl<S: Storage> Registry<S> {
     }
 
     /// A crossing log or case as stored, if anything is stored for it.
-    fn load_other(&self, id: &DocId) -> Result<Option<Other>, StoreError> {
+    pub(super) fn load_other(&self, id: &DocId) -> Result<Option<Other>, StoreError> {
         self.readable()?;
         let Some(mut stored) = self.storage.load(id)? else {
             return Ok(None);
@@ -131,25 +167,152 @@ impl<S: Storage> Registry<S> {
             doc: id.clone(),
             reason,
         };
-        let am = crate::doc::guarded(|| {
-            let mut am = match (&stored.snapshot, genesis_of(id)) {
+        let base = crate::doc::guarded(|| {
+            Ok(match (&stored.snapshot, genesis_of(id)) {
                 (Some(s), _) => Automerge::load(s)?,
                 (None, Some(g)) => g,
                 (None, None) => Automerge::new(),
-            };
-            for (_, c) in &stored.chunks {
-                am.load_incremental(c)?;
-            }
-            Ok(am)
+            })
         })
         .map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some(Other {
-            am,
+        // All chunks in one go: Automerge orders the changes itself.
+        let whole: Vec<u8> = stored
+            .chunks
+            .iter()
+            .flat_map(|(_, c)| c.iter().copied())
+            .collect();
+        let mut am = base.clone();
+        let mut dropped = 0;
+        if crate::doc::guarded(|| Ok(am.load_incremental(&whole)?)).is_err() {
+            // A chunk a peer sent that does not apply (a cold log's changes
+            // are stored before they are applied): keep every chunk that
+            // does, and leave the rest for anti-entropy to send again.
+            am = base;
+            for (_, c) in &stored.chunks {
+                let mut trial = am.clone();
+                match crate::doc::guarded(|| Ok(trial.load_incremental(c)?)) {
+                    Ok(_) => am = trial,
+                    Err(e) => {
+                        dropped += 1;
+                        warn!(doc = %id, error = %e, "a stored chunk does not apply; dropped");
+                    }
+                }
+            }
+        }
+        let mut other = Other {
             signed: stored.take_signatures(),
             chunks: stored.chunks.len(),
             chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
-        }))
+            am,
+            used: 0,
+        };
+        if dropped > 0 {
+            let snapshot = other.am.save();
+            let heads = other.am.get_heads();
+            let sigs: Vec<Sig> = other.signed.iter().map(|(h, s)| (h.0, s.clone())).collect();
+            self.storage
+                .replace(id, &snapshot, &heads_to_bytes(&heads), &sigs)?;
+            self.storage.flush()?;
+            other.chunks = 0;
+            other.chunk_bytes = 0;
+            other.snapshot_bytes = snapshot.len();
+        }
+        Ok(Some(other))
+    }
+
+    /// Have crossing log `id` in memory (loading it if cold), marked as
+    /// just used; another held log may go cold to make room.
+    pub(super) fn hold(&mut self, id: &DocId) -> Result<(), StoreError> {
+        self.clock += 1;
+        let now = self.clock;
+        if let Some(o) = self.others.get_mut(id) {
+            o.used = now;
+            return Ok(());
+        }
+        let Some(cold) = self.cold.remove(id) else {
+            return Ok(());
+        };
+        self.log_loads += 1;
+        match self.load_other(id) {
+            Ok(Some(mut other)) => {
+                other.used = now;
+                self.others.insert(id.clone(), other);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.cold.insert(id.clone(), cold);
+                return Err(e);
+            }
+        }
+        self.evict_logs(|held| held != id, self.logs_held);
+        Ok(())
+    }
+
+    /// Let held crossing logs go cold, least recently used first, while
+    /// more than `room` are held; only those `may_go` allows.
+    pub(super) fn evict_logs(&mut self, may_go: impl Fn(&DocId) -> bool, room: usize) {
+        loop {
+            let held: Vec<(u64, &DocId)> = self
+                .others
+                .iter()
+                .filter(|(id, _)| is_log(id))
+                .map(|(id, o)| (o.used, id))
+                .collect();
+            if held.len() <= room {
+                return;
+            }
+            let Some((_, id)) = held.into_iter().filter(|(_, id)| may_go(id)).min() else {
+                return;
+            };
+            let id = id.clone();
+            if let Some(o) = self.others.remove(&id) {
+                let heads = sorted(&o.am.get_heads());
+                debug!(doc = %id, "crossing log leaves memory");
+                self.cold.insert(id, Cold { heads, chunks: 0 });
+            }
+        }
+    }
+
+    /// After merging or serving crossing log `id`: unless this node writes
+    /// it, it goes back to disk at once (a village passes logs on, it does
+    /// not read them).
+    pub(super) fn release_log(&mut self, id: &DocId) {
+        if is_log(id) && !self.crossing_states.contains_key(id) {
+            self.evict_logs(|held| held == id, 0);
+        }
+    }
+
+    /// How many crossing logs may be held in memory at once (at least 1).
+    pub fn set_logs_held(&mut self, logs: usize) {
+        self.logs_held = logs.max(1);
+        self.evict_logs(|_| true, self.logs_held);
+    }
+
+    /// How many times a crossing log was loaded from disk to be held since
+    /// open: low when logs pass through this node without being loaded.
+    pub fn log_loads(&self) -> u64 {
+        self.log_loads
+    }
+
+    /// The crossing logs held in memory now.
+    pub fn logs_in_memory(&self) -> usize {
+        self.others.keys().filter(|id| is_log(id)).count()
+    }
+
+    /// `f` on crossing log `id`: held, or loaded for this read only.
+    pub(super) fn read_log<T>(
+        &self,
+        id: &DocId,
+        f: impl FnOnce(&Automerge) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        if let Some(o) = self.others.get(id) {
+            return Ok(Some(f(&o.am)));
+        }
+        if !self.cold.contains_key(id) {
+            return Ok(None);
+        }
+        Ok(self.load_other(id)?.map(|o| f(&o.am)))
     }
 
     /// After a write of `id` failed to be stored, put back what storage
@@ -179,6 +342,11 @@ impl<S: Storage> Registry<S> {
         self.others
             .iter()
             .map(|(id, o)| (id.clone(), sorted(&o.am.get_heads())))
+            .chain(
+                self.cold
+                    .iter()
+                    .map(|(id, c)| (id.clone(), c.heads.clone())),
+            )
     }
 
     /// Keep the open-case index in step with case `id`.
@@ -347,6 +515,7 @@ impl<S: Storage> Registry<S> {
             .into());
         }
         let actor = self.actor.clone();
+        self.hold(&id)?;
         let other = self.others.entry(id.clone()).or_insert_with(|| Other {
             am: CrossingLog::genesis_in(peer, Some(month)).into_automerge(),
             ..Other::default()
@@ -447,10 +616,11 @@ impl<S: Storage> Registry<S> {
     ) -> Result<(usize, Vec<Crossing>), RecordError> {
         let (mut total, mut skip, mut page) = (0, offset, Vec::new());
         for id in self.crossing_docs(peer).iter().rev() {
-            let Some(o) = self.others.get(id) else {
+            let want = limit - page.len();
+            let Some(read) = self.read_log(id, |am| CrossingLog::newest_in(am, skip, want))? else {
                 continue;
             };
-            let (n, found) = CrossingLog::newest_in(&o.am, skip, limit - page.len())?;
+            let (n, found) = read?;
             total += n;
             skip = skip.saturating_sub(n);
             page.extend(found);
@@ -463,6 +633,7 @@ impl<S: Storage> Registry<S> {
         let mut peers: Vec<String> = self
             .others
             .keys()
+            .chain(self.cold.keys())
             .filter_map(|id| match id.kind() {
                 Some(DocKind::CrossingLog(peer, _)) => Some(peer.to_string()),
                 _ => None,
@@ -479,6 +650,7 @@ impl<S: Storage> Registry<S> {
         let mut docs: Vec<(Option<LogMonth>, &DocId)> = self
             .others
             .keys()
+            .chain(self.cold.keys())
             .filter_map(|id| match id.kind() {
                 Some(DocKind::CrossingLog(p, month)) if p == peer => Some((month, id)),
                 _ => None,
@@ -517,8 +689,11 @@ impl<S: Storage> Registry<S> {
     pub fn crossings(&self, peer: &str) -> Result<Vec<Crossing>, RecordError> {
         let mut out = Vec::new();
         for id in self.crossing_docs(peer) {
-            if let Some(o) = self.others.get(&id) {
-                out.extend(CrossingLog::from_automerge(peer, o.am.clone())?.entries()?);
+            let read = self.read_log(&id, |am| {
+                CrossingLog::from_automerge(peer, am.clone()).and_then(|log| log.entries())
+            })?;
+            if let Some(entries) = read {
+                out.extend(entries?);
             }
         }
         Ok(out)

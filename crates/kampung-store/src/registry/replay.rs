@@ -130,11 +130,12 @@ impl<S: Storage> Registry<S> {
             })
             .collect();
         for (peer, id) in docs {
-            let (entries, deltas) = match self.others.get(&id) {
-                Some(o) => {
-                    let log = CrossingLog::from_automerge(&peer, o.am.clone())?;
-                    (log.entries()?, states::deltas(log.automerge())?)
-                }
+            let read = self.read_log(&id, |am| -> Result<_, RecordError> {
+                let log = CrossingLog::from_automerge(&peer, am.clone())?;
+                Ok((log.entries()?, states::deltas(log.automerge())?))
+            })?;
+            let (entries, deltas) = match read {
+                Some(read) => read?,
                 None => (Vec::new(), Vec::new()),
             };
             let mut by_state: BTreeMap<u64, Vec<Crossing>> = BTreeMap::new();

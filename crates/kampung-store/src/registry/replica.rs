@@ -465,7 +465,10 @@ impl<S: Storage> Registry<S> {
     /// The heads of one document, if we hold it.
     pub fn doc_heads_of(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
         if doc.as_village().is_none() {
-            return self.others.get(doc).map(|o| sorted(&o.am.get_heads()));
+            return match self.others.get(doc) {
+                Some(o) => Some(sorted(&o.am.get_heads())),
+                None => self.cold.get(doc).map(|c| c.heads.clone()),
+            };
         }
         let village = doc.as_village()?;
         self.lookups.read().indexed.get(&village).map(|h| sorted(h))
@@ -481,6 +484,7 @@ impl<S: Storage> Registry<S> {
     ) -> Result<ChangesPage, StoreError> {
         let genesis = genesis_hash(doc);
         let Some(village) = doc.as_village() else {
+            self.hold(doc)?;
             return Ok(match self.others.get(doc) {
                 Some(o) => page_of(&o.am, &o.signed, genesis, have, max_bytes),
                 None => ChangesPage::default(),
@@ -577,13 +581,20 @@ impl<S: Storage> Registry<S> {
         heads: &[ChangeHash],
     ) -> Result<Vec<ChangeHash>, StoreError> {
         if doc.as_village().is_none() {
-            return Ok(match self.others.get(doc) {
-                Some(o) => heads
+            return Ok(match (self.others.get(doc), self.cold.get(doc)) {
+                (Some(o), _) => heads
                     .iter()
                     .copied()
                     .filter(|h| o.am.get_change_meta_by_hash(h).is_none())
                     .collect(),
-                None => heads.to_vec(),
+                // Not loaded for this: a head we lack is worth a pull, and
+                // one we hold below our heads costs an empty page.
+                (None, Some(c)) => heads
+                    .iter()
+                    .copied()
+                    .filter(|h| !c.heads.contains(h))
+                    .collect(),
+                (None, None) => heads.to_vec(),
             });
         }
         let Some(village) = doc
@@ -691,6 +702,10 @@ impl<S: Storage> Registry<S> {
         sigs: &[Vec<u8>],
         verifier: &dyn ChangeVerifier,
     ) -> Result<Result<RemoteApplied, RemoteRefusal>, StoreError> {
+        if let Some(applied) = self.append_cold(doc, &changes, sigs, verifier)? {
+            return Ok(applied);
+        }
+        self.hold(doc)?;
         let genesis = super::others::genesis_of(doc);
         let created = !self.others.contains_key(doc);
         let other = self
@@ -757,12 +772,115 @@ impl<S: Storage> Registry<S> {
             // Only changes waiting for a case's opening: hold nothing yet.
             self.others.remove(doc);
         }
+        self.release_log(doc);
         Ok(Ok(RemoteApplied {
             before,
             heads,
             new_changes,
             missing_deps,
         }))
+    }
+
+    /// Changes for a cold crossing log that extend its heads (each depends
+    /// only on its heads and on each other), checked and appended to the
+    /// store as they came, without loading the log. `None`: not such
+    /// changes, or the log is not cold; apply them to the loaded log.
+    fn append_cold(
+        &mut self,
+        doc: &DocId,
+        changes: &[Change],
+        sigs: &[Vec<u8>],
+        verifier: &dyn ChangeVerifier,
+    ) -> Result<Option<Result<RemoteApplied, RemoteRefusal>>, StoreError> {
+        let Some(cold) = self.cold.get(doc) else {
+            return Ok(None);
+        };
+        if cold.chunks >= super::COMPACT_AFTER_CHUNKS {
+            // Load it once, and compact it as it is stored.
+            return Ok(None);
+        }
+        let before = cold.heads.clone();
+        let heads: HashSet<ChangeHash> = before.iter().copied().collect();
+        // The genesis every node makes itself may come along (a peer that
+        // knew none of our heads sends everything).
+        let genesis = genesis_hash(doc);
+        let new: Vec<&Change> = changes
+            .iter()
+            .filter(|c| !heads.contains(&c.hash()) && Some(c.hash()) != genesis)
+            .collect();
+        if new.is_empty() {
+            return Ok(Some(Ok(RemoteApplied {
+                heads: before.clone(),
+                before,
+                ..Default::default()
+            })));
+        }
+        let batch: HashSet<ChangeHash> = new.iter().map(|c| c.hash()).collect();
+        // Every change built on our heads or on each other (so none is one
+        // we hold below our heads: that one would be built on an older
+        // change, or on none).
+        let extends = new.iter().all(|c| {
+            !c.deps().is_empty()
+                && c.deps()
+                    .iter()
+                    .all(|d| heads.contains(d) || batch.contains(d))
+        });
+        if !extends || batch.len() != new.len() {
+            return Ok(None);
+        }
+        let owned: Vec<Change> = new.iter().map(|c| (*c).clone()).collect();
+        let owned_refs = change_refs(&owned);
+        let refs = as_refs(&owned_refs);
+        let accepted = match verify_changes(doc, &refs, sigs, verifier, |h| heads.contains(h)) {
+            Ok(a) => a,
+            Err(refusal) => return Ok(Some(Err(refusal))),
+        };
+        let built_on: HashSet<ChangeHash> =
+            new.iter().flat_map(|c| c.deps().iter().copied()).collect();
+        let after = sorted(
+            &heads
+                .iter()
+                .chain(batch.iter())
+                .copied()
+                .filter(|h| !built_on.contains(h))
+                .collect::<Vec<_>>(),
+        );
+        let chunk: Vec<u8> = new
+            .iter()
+            .flat_map(|c| c.raw_bytes().iter().copied())
+            .collect();
+        let stored = self
+            .storage
+            .append(doc, &chunk, &heads_to_bytes(&after), &accepted)
+            .and_then(|_| self.make_durable());
+        if let Err(e) = stored {
+            // Read the heads again from what storage holds.
+            self.cold.remove(doc);
+            if !self.storage.needs_recovery() {
+                if let Ok(heads) = self.stored_heads(doc) {
+                    self.cold.insert(
+                        doc.clone(),
+                        super::others::Cold {
+                            heads: sorted(&heads),
+                            chunks: 0,
+                        },
+                    );
+                }
+            }
+            return Err(e);
+        }
+        if let Some(c) = self.cold.get_mut(doc) {
+            c.heads = after.clone();
+            c.chunks += 1;
+        }
+
+        debug!(doc = %doc, changes = new.len(), bytes = chunk.len(), "appended to a cold crossing log");
+        Ok(Some(Ok(RemoteApplied {
+            before,
+            heads: after,
+            new_changes: new.len(),
+            missing_deps: Vec::new(),
+        })))
     }
 
     /// Merge a whole document received from a peer (bootstrap):

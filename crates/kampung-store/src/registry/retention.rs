@@ -148,7 +148,12 @@ impl<S: Storage> Registry<S> {
             withheld: HashSet::new(),
         };
         let mut expired = Expired::default();
-        let mut ids: Vec<DocId> = self.others.keys().cloned().collect();
+        let mut ids: Vec<DocId> = self
+            .others
+            .keys()
+            .chain(self.cold.keys())
+            .cloned()
+            .collect();
         ids.sort();
         let table = self.storage.local_table(DROPPED)?;
         for id in ids {
@@ -170,8 +175,13 @@ impl<S: Storage> Registry<S> {
                 }
                 continue;
             }
-            let Some(other) = self.others.remove(&id) else {
-                continue;
+            let bytes = match (self.others.remove(&id), self.cold.remove(&id)) {
+                (Some(other), _) => (other.snapshot_bytes + other.chunk_bytes) as u64,
+                (None, Some(_)) => self.storage.load(&id)?.map_or(0, |s| {
+                    let chunks: usize = s.chunks.iter().map(|(_, c)| c.len()).sum();
+                    (s.snapshot.map_or(0, |b| b.len()) + chunks) as u64
+                }),
+                (None, None) => continue,
             };
             self.crossing_states.remove(&id);
             self.storage.remove(&id)?;
@@ -179,13 +189,23 @@ impl<S: Storage> Registry<S> {
                 table.insert(id.as_str().as_bytes(), &now_ms.to_be_bytes())?;
                 self.dropped.insert(id.clone());
             }
-            expired.bytes += (other.snapshot_bytes + other.chunk_bytes) as u64;
+            expired.bytes += bytes;
             match id.kind() {
                 Some(DocKind::Case(_)) => expired.cases += 1,
                 _ => expired.crossing_logs += 1,
             }
         }
         self.cutoffs = cutoffs;
+        // Logs of past months go cold (nobody writes them any more), and so
+        // do logs this node does not write, once served.
+        let writes: HashSet<DocId> = self.crossing_states.keys().cloned().collect();
+        self.evict_logs(
+            |id| {
+                !writes.contains(id)
+                    || !matches!(id.kind(), Some(DocKind::CrossingLog(_, Some(m))) if m == now)
+            },
+            0,
+        );
         if expired != Expired::default() {
             self.storage.flush()?;
             table.flush()?;
@@ -201,17 +221,20 @@ impl<S: Storage> Registry<S> {
 
     /// When `id`'s period ends, as far as its content says.
     fn ends(&self, id: &DocId) -> Ends {
+        if let Some(DocKind::CrossingLog(_, None)) = id.kind() {
+            let newest = self.read_log(id, |am| CrossingLog::newest_in(am, 0, 1));
+            return match newest {
+                Ok(Some(Ok((_, newest)))) => newest
+                    .first()
+                    .and_then(|c| LogMonth::of_ms(c.at_ms))
+                    .map_or(Ends::Never, Ends::Month),
+                _ => Ends::Never,
+            };
+        }
         let Some(other) = self.others.get(id) else {
             return Ends::Never;
         };
         match id.kind() {
-            Some(DocKind::CrossingLog(_, None)) => match CrossingLog::newest_in(&other.am, 0, 1) {
-                Ok((_, newest)) => newest
-                    .first()
-                    .and_then(|c| LogMonth::of_ms(c.at_ms))
-                    .map_or(Ends::Never, Ends::Month),
-                Err(_) => Ends::Never,
-            },
             Some(DocKind::Case(case_id)) => {
                 match CaseDoc::from_automerge(case_id, other.am.clone()).map(|c| c.released()) {
                     Ok(Ok(Some(release))) => Ends::At(release.at_ms),
