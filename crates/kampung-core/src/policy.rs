@@ -97,9 +97,11 @@ pub struct Policy {
     pub barred: Vec<Region>,
     /// Days a non-resident must isolate (0: none required).
     pub isolation_days: u32,
-    /// How long crossings and closed cases stay in the nodes' replicas
-    /// (absent: for ever).
-    #[serde(default, skip_serializing_if = "Retention::keeps_everything")]
+    /// How long crossings and closed cases stay in the nodes' replicas.
+    /// Not part of the policy's own encoding: the root signs a policy with
+    /// a retention as a statement of its own kind (the trust crate's
+    /// `RetainedPolicy`), so that every policy signed before keeps its bytes.
+    #[serde(skip)]
     pub retention: Retention,
 }
 
@@ -108,8 +110,9 @@ pub struct Policy {
 /// needs). Zero keeps for ever. A node drops what is past its period from
 /// memory and disk, and no longer offers it to peers or takes it from them.
 ///
-/// Nodes before this field refuse a policy that has it: issue one only
-/// when every node runs a version that knows it.
+/// A policy that sets one is signed as a statement of its own kind, which
+/// nodes before retention refuse: issue one only when every node runs a
+/// version that knows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
@@ -196,24 +199,11 @@ mod tests {
     }
 
     #[test]
-    fn retention_is_written_only_when_set() {
-        let mut p = Policy::default();
-        p.retention.crossing_months = 3;
-        p.retention.closed_case_days = 90;
-        let json = serde_json::to_string(&p).unwrap();
-        assert!(json.ends_with(
-            r#""retention":{"crossing_months":3,"closed_case_days":90,"auditor_extra_months":0}}"#
-        ));
-        assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), p);
-        let partial: Policy = serde_json::from_str(
-            r#"{"version":2,"isolation_days":14,"retention":{"crossing_months":6}}"#,
-        )
-        .unwrap();
-        assert_eq!(partial.retention.crossing_months, 6);
-        assert_eq!(partial.retention.closed_case_days, 0);
-        assert!(serde_json::from_str::<Policy>(
-            r#"{"version":2,"isolation_days":14,"retention":{"crossing_days":6}}"#
-        )
-        .is_err());
+    fn retention_reads_with_defaults_and_refuses_unknown_fields() {
+        let r: Retention = serde_json::from_str(r#"{"crossing_months":6}"#).unwrap();
+        assert_eq!((r.crossing_months, r.closed_case_days), (6, 0));
+        assert!(!r.keeps_everything());
+        assert!(Retention::default().keeps_everything());
+        assert!(serde_json::from_str::<Retention>(r#"{"crossing_days":6}"#).is_err());
     }
 }

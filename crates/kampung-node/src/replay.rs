@@ -4,7 +4,6 @@
 
 use kampung_core::Policy;
 use kampung_store::{ReplayQuery, ReplayReport};
-use kampung_trust::Statement;
 
 use crate::actor::Permission;
 use crate::error::{ErrorCode, NodeError};
@@ -66,10 +65,7 @@ impl Node {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         roster
             .statements()
-            .filter_map(|s| match &s.statement {
-                Statement::Policy(p) => Some(p.policy.clone()),
-                _ => None,
-            })
+            .filter_map(|s| s.statement.policy().map(|p| p.policy))
             .collect()
     }
 }

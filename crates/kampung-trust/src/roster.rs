@@ -107,12 +107,15 @@ impl Roster {
                     self.revoked.insert(r.node, r.clone());
                 }
             }
-            Statement::Policy(p) => {
+            Statement::Policy(_) | Statement::RetainedPolicy(_) => {
+                let Some(p) = signed.statement.policy() else {
+                    return Ok(false);
+                };
                 let newer = self.policy.as_ref().is_none_or(|cur| {
                     (p.policy.version, p.issued_ms) > (cur.policy.version, cur.issued_ms)
                 });
                 if newer {
-                    self.policy = Some(p.clone());
+                    self.policy = Some(p);
                 }
             }
         }

@@ -69,12 +69,40 @@ pub struct Revocation {
     pub reason: String,
 }
 
-/// A policy with the time it was issued.
+/// A policy with the time it was issued. As [`Statement::Policy`] it
+/// carries no retention (the form every node reads); a policy that sets one
+/// travels as [`Statement::RetainedPolicy`] ([`IssuedPolicy::into_statement`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuedPolicy {
     pub policy: Policy,
     pub issued_ms: i64,
+}
+
+/// A policy that sets a retention: its own kind of statement, so that the
+/// signed bytes of every earlier policy stay as they were, and nodes
+/// before retention refuse it as a kind they do not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetainedPolicy {
+    pub policy: Policy,
+    pub issued_ms: i64,
+    pub retention: kampung_core::Retention,
+}
+
+impl IssuedPolicy {
+    /// The statement the root signs for this policy.
+    pub fn into_statement(self) -> Statement {
+        if self.policy.retention.keeps_everything() {
+            Statement::Policy(self)
+        } else {
+            Statement::RetainedPolicy(RetainedPolicy {
+                retention: self.policy.retention,
+                policy: self.policy,
+                issued_ms: self.issued_ms,
+            })
+        }
+    }
 }
 
 /// Something the root key says.
@@ -84,6 +112,7 @@ pub enum Statement {
     Certificate(Certificate),
     Revocation(Revocation),
     Policy(IssuedPolicy),
+    RetainedPolicy(RetainedPolicy),
 }
 
 impl Statement {
@@ -91,7 +120,22 @@ impl Statement {
         match self {
             Statement::Certificate(_) => "certificate",
             Statement::Revocation(_) => "revocation",
-            Statement::Policy(_) => "policy",
+            Statement::Policy(_) | Statement::RetainedPolicy(_) => "policy",
+        }
+    }
+
+    /// The policy this statement issues, with its retention, if it is one.
+    pub fn policy(&self) -> Option<IssuedPolicy> {
+        match self {
+            Statement::Policy(p) => Some(p.clone()),
+            Statement::RetainedPolicy(r) => Some(IssuedPolicy {
+                policy: Policy {
+                    retention: r.retention,
+                    ..r.policy.clone()
+                },
+                issued_ms: r.issued_ms,
+            }),
+            _ => None,
         }
     }
 
@@ -101,9 +145,14 @@ impl Statement {
             Statement::Revocation(r) if r.reason.len() > 500 => Err(TrustError::BadStatement(
                 "revocation reason longer than 500 bytes".into(),
             )),
-            Statement::Policy(p) if p.policy.barred.len() > 600 => Err(TrustError::BadStatement(
-                "policy bars more regions than exist".into(),
-            )),
+            Statement::Policy(IssuedPolicy { policy, .. })
+            | Statement::RetainedPolicy(RetainedPolicy { policy, .. })
+                if policy.barred.len() > 600 =>
+            {
+                Err(TrustError::BadStatement(
+                    "policy bars more regions than exist".into(),
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -263,6 +263,58 @@ fn newest_policy_wins_in_any_order() {
 }
 
 #[test]
+fn a_policy_with_a_retention_travels_as_its_own_kind_and_earlier_policies_keep_their_bytes() {
+    let root = Keypair::generate_ed25519();
+    let mut policy = Policy {
+        version: 3,
+        barred: vec![Region::Province(51)],
+        isolation_days: 14,
+        retention: Default::default(),
+    };
+    let plain = IssuedPolicy {
+        policy: policy.clone(),
+        issued_ms: 5,
+    };
+    // Without a retention: the kind and bytes every node reads.
+    assert!(matches!(
+        plain.clone().into_statement(),
+        Statement::Policy(_)
+    ));
+    let v1 = Signed::sign(Statement::Policy(plain), &root).unwrap();
+    assert_eq!(
+        hex(&postcard::to_stdvec(&v1.statement).unwrap()),
+        "0203010235310e0a",
+        "the signed bytes of a policy without retention must not change"
+    );
+    policy.version = 4;
+    policy.retention.crossing_months = 3;
+    policy.retention.closed_case_days = 30;
+    let retained = Signed::sign(
+        IssuedPolicy {
+            policy: policy.clone(),
+            issued_ms: 6,
+        }
+        .into_statement(),
+        &root,
+    )
+    .unwrap();
+    assert_eq!(retained.statement.kind(), "policy");
+    let back = Signed::decode(&retained.encode()).unwrap();
+    back.verify(&key(&root)).unwrap();
+    let from_file = Signed::from_file_text(&retained.to_file_text()).unwrap();
+    assert_eq!(from_file, back);
+    let mut roster = Roster::new(key(&root));
+    roster.add(v1).unwrap();
+    roster.add(back).unwrap();
+    assert_eq!(roster.policy(), policy);
+    assert_eq!(roster.policy().retention.crossing_months, 3);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
 fn write_signatures_bind_doc_change_time_and_signer() {
     let root = Keypair::generate_ed25519();
     let v = Keypair::generate_ed25519();

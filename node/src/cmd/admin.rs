@@ -345,12 +345,17 @@ pub fn describe(s: &Statement) -> String {
             fmt_ms(r.from_ms),
             r.reason
         ),
-        Statement::Policy(p) => format!(
-            "policy version {} issued {}: {}",
-            p.policy.version,
-            fmt_ms(p.issued_ms),
-            describe_policy(&p.policy)
-        ),
+        Statement::Policy(_) | Statement::RetainedPolicy(_) => {
+            let Some(p) = s.policy() else {
+                return String::new();
+            };
+            format!(
+                "policy version {} issued {}: {}",
+                p.policy.version,
+                fmt_ms(p.issued_ms),
+                describe_policy(&p.policy)
+            )
+        }
     }
 }
 
@@ -515,7 +520,7 @@ fn policy(a: PolicyArgs) -> anyhow::Result<ExitCode> {
         },
         issued_ms: super::now_ms(),
     };
-    sign_to(Statement::Policy(issued), &key, &a.out)
+    sign_to(issued.into_statement(), &key, &a.out)
 }
 
 #[cfg(test)]

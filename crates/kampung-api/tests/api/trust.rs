@@ -34,10 +34,11 @@ pub fn policy_file(root: &Keypair, version: u64, barred: &[&str], days: u32) -> 
 /// The file text of `policy` signed by `root`.
 pub fn signed_policy(root: &Keypair, policy: Policy) -> String {
     Signed::sign(
-        Statement::Policy(IssuedPolicy {
+        IssuedPolicy {
             policy,
             issued_ms: 1_700_000_000_000,
-        }),
+        }
+        .into_statement(),
         root,
     )
     .unwrap()
