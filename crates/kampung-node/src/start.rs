@@ -244,7 +244,7 @@ impl Drop for Running {
 /// its trust implies, and (unless offline) the mesh.
 pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
     let Parts {
-        registry,
+        mut registry,
         keypair,
         role,
         trust,
@@ -283,6 +283,10 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         None => accept_all(),
     };
     let this_year = this_year(&*clock);
+    if matches!(role, Role::Auditor) {
+        // The auditor searches and replays every log: it keeps them all.
+        registry.set_logs_held(usize::MAX)?;
+    }
     let (store, store_thread) = spawn_store(registry, verifier);
     let peer_id = keypair.public().to_peer_id().to_string();
     let shutdown = CancellationToken::new();

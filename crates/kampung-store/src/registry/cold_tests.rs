@@ -155,3 +155,40 @@ fn a_stored_chunk_that_does_not_apply_is_dropped_and_the_rest_kept() {
     let reg = open_on(&storage, 1);
     assert_eq!(reg.doc_heads_of(&id).unwrap(), good.get_heads());
 }
+
+#[test]
+fn an_auditors_node_keeps_every_log_in_memory() {
+    let mut checkpoint = open_on(&Arc::new(MemoryStorage::new()), 1);
+    let store = Arc::new(MemoryStorage::new());
+    let mut auditor = open_on(&store, 4);
+    auditor.set_logs_held(usize::MAX).unwrap();
+    let people: Vec<_> = (0..2).map(|p| person(p, 0)).collect();
+    checkpoint.write(code(0), &people, AT, &mut |_| {}).unwrap();
+    let months = [
+        LogMonth::of_ms(AT).unwrap(),
+        LogMonth::of_ms(AT).unwrap().plus(1),
+    ];
+    for (i, m) in months.iter().enumerate() {
+        cross(
+            &mut checkpoint,
+            &people[i].nik.to_string(),
+            m.start_ms() + 1000,
+        );
+        pull(&mut checkpoint, &mut auditor, &DocId::crossings(PEER, *m));
+    }
+    assert_eq!(auditor.logs_in_memory(), 2);
+    auditor
+        .expire(
+            months[1].start_ms() + 2000,
+            Keep::default(),
+            Keep::default(),
+        )
+        .unwrap();
+    assert_eq!(auditor.logs_in_memory(), 2, "an archive keeps past months");
+    drop(auditor);
+    let mut auditor = open_on(&store, 4);
+    assert_eq!(auditor.logs_in_memory(), 0);
+    auditor.set_logs_held(usize::MAX).unwrap();
+    assert_eq!(auditor.logs_in_memory(), 2);
+    assert_eq!(auditor.crossings(PEER).unwrap().len(), 2);
+}

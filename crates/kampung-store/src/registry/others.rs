@@ -278,15 +278,30 @@ impl<S: Storage> Registry<S> {
     /// it, it goes back to disk at once (a village passes logs on, it does
     /// not read them).
     pub(super) fn release_log(&mut self, id: &DocId) {
-        if is_log(id) && !self.crossing_states.contains_key(id) {
+        if is_log(id) && !self.crossing_states.contains_key(id) && !self.archive() {
             self.evict_logs(|held| held == id, 0);
         }
     }
 
     /// How many crossing logs may be held in memory at once (at least 1).
-    pub fn set_logs_held(&mut self, logs: usize) {
+    /// `usize::MAX` makes an archive (an auditor's node): every log is
+    /// loaded now and stays, so its searches and replays read memory.
+    pub fn set_logs_held(&mut self, logs: usize) -> Result<(), StoreError> {
         self.logs_held = logs.max(1);
         self.evict_logs(|_| true, self.logs_held);
+        if self.archive() {
+            let mut cold: Vec<DocId> = self.cold.keys().cloned().collect();
+            cold.sort();
+            for id in cold {
+                self.hold(&id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Does this node keep every crossing log in memory?
+    pub(super) fn archive(&self) -> bool {
+        self.logs_held == usize::MAX
     }
 
     /// How many times a crossing log was loaded from disk to be held since

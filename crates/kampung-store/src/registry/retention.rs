@@ -199,12 +199,13 @@ impl<S: Storage> Registry<S> {
         // Logs of past months go cold (nobody writes them any more), and so
         // do logs this node does not write, once served.
         let writes: HashSet<DocId> = self.crossing_states.keys().cloned().collect();
+        let room = if self.archive() { usize::MAX } else { 0 };
         self.evict_logs(
             |id| {
                 !writes.contains(id)
                     || !matches!(id.kind(), Some(DocKind::CrossingLog(_, Some(m))) if m == now)
             },
-            0,
+            room,
         );
         if expired != Expired::default() {
             self.storage.flush()?;
