@@ -63,8 +63,8 @@ fn three_months(reg: &mut Registry<Arc<MemoryStorage>>) {
     reg.write(code(0), &people, in_month("2026-10") - DAY_MS, &mut |_| {})
         .unwrap();
     for (i, m) in ["2026-10", "2026-11", "2026-12"].into_iter().enumerate() {
-        for j in 0..3 {
-            let nik = people[j].nik.to_string();
+        for (j, p) in people.iter().take(3).enumerate() {
+            let nik = p.nik.to_string();
             check(reg, &nik, in_month(m) + (i * 10 + j) as i64 * 60_000);
         }
     }
