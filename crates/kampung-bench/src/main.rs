@@ -7,6 +7,11 @@
 //! Criterion micro-benchmarks of the lookup hot path live in
 //! `crates/kampung-store/benches/lookup.rs`.
 
+/// The allocator `kampung run` uses (see `node/src/main.rs`), so that the
+/// memory measured here is what a node would hold.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commit;
 mod growth;
 mod measure;

@@ -115,8 +115,16 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         ),
         None => println!("clock: not compared with any peer yet"),
     }
-    println!("{:<22} {:>6}  owner last heard", "document", "heads");
-    for d in s["documents"].as_array().into_iter().flatten() {
+    let docs = s["documents"].as_array().cloned().unwrap_or_default();
+    // A month's crossing log is named x/<peer id>/2026-12: as wide as it takes.
+    let width = docs
+        .iter()
+        .filter_map(|d| d["doc"].as_str().map(str::len))
+        .max()
+        .unwrap_or(0)
+        .max(22);
+    println!("{:<width$} {:>6}  owner last heard", "document", "heads");
+    for d in &docs {
         let heads = d["heads"].as_array().map_or(0, Vec::len);
         let heard = if d["own_document"].as_bool() == Some(true) {
             "(this node writes it)".to_string()
@@ -124,7 +132,7 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
             age(&d["owner_last_heard_secs"])
         };
         println!(
-            "{:<22} {:>6}  {}",
+            "{:<width$} {:>6}  {}",
             d["doc"].as_str().unwrap_or("?"),
             heads,
             heard

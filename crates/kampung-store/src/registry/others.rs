@@ -167,27 +167,29 @@ impl<S: Storage> Registry<S> {
             doc: id.clone(),
             reason,
         };
-        let base = crate::doc::guarded(|| {
-            Ok(match (&stored.snapshot, genesis_of(id)) {
-                (Some(s), _) => Automerge::load(s)?,
-                (None, Some(g)) => g,
-                (None, None) => Automerge::new(),
+        let base = || {
+            crate::doc::guarded(|| {
+                Ok(match (&stored.snapshot, genesis_of(id)) {
+                    (Some(s), _) => Automerge::load(s)?,
+                    (None, Some(g)) => g,
+                    (None, None) => Automerge::new(),
+                })
             })
-        })
-        .map_err(|e| corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(e.to_string()))
+        };
         // All chunks in one go: Automerge orders the changes itself.
         let whole: Vec<u8> = stored
             .chunks
             .iter()
             .flat_map(|(_, c)| c.iter().copied())
             .collect();
-        let mut am = base.clone();
+        let mut am = base()?;
         let mut dropped = 0;
         if crate::doc::guarded(|| Ok(am.load_incremental(&whole)?)).is_err() {
             // A chunk a peer sent that does not apply (a cold log's changes
             // are stored before they are applied): keep every chunk that
             // does, and leave the rest for anti-entropy to send again.
-            am = base;
+            am = base()?;
             for (_, c) in &stored.chunks {
                 let mut trial = am.clone();
                 match crate::doc::guarded(|| Ok(trial.load_incremental(c)?)) {
