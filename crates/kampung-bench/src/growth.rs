@@ -53,8 +53,13 @@ pub struct MonthSample {
     /// Crossings and monthly logs the node still holds.
     pub crossings_held: usize,
     pub logs_held: usize,
+    /// Of those, the logs in memory.
+    pub logs_in_memory: usize,
     pub disk_apparent: u64,
     pub disk_allocated: u64,
+    /// At the month's last crossing (its log whole in memory), and after
+    /// that day's sweep (measured before anything is read for this row).
+    pub rss_full: u64,
     pub rss: u64,
     pub elapsed_s: f64,
 }
@@ -136,29 +141,36 @@ pub fn run(args: &GrowthArgs) -> anyhow::Result<GrowthResult> {
         }
         reg.commit_group()?;
         let day_end = day_start + DAY_MS;
+        let month_ends = LogMonth::of_ms(day_end) != LogMonth::of_ms(day_start);
+        let sample = month_ends || day + 1 == args.days;
+        let rss_full = if sample { measure::memory()?.rss } else { 0 };
         let expired = reg.expire(day_end, keep, keep)?;
         logs_dropped += expired.crossing_logs;
         bytes_dropped += expired.bytes;
-        let month_ends = LogMonth::of_ms(day_end) != LogMonth::of_ms(day_start);
-        if month_ends || day + 1 == args.days {
+        if sample {
+            let rss = measure::memory()?.rss;
             let disk = measure::dir_size(&path)?;
             let s = MonthSample {
                 month: LogMonth::of_ms(day_start).map_or_else(String::new, |m| m.to_string()),
                 crossings_logged: logged,
                 crossings_held: reg.crossings(PEER)?.len(),
                 logs_held: reg.crossing_docs(PEER).len(),
+                logs_in_memory: reg.logs_in_memory(),
                 disk_apparent: disk.apparent,
                 disk_allocated: disk.allocated,
-                rss: measure::memory()?.rss,
+                rss_full,
+                rss,
                 elapsed_s: start.elapsed().as_secs_f64(),
             };
             eprintln!(
-                "growth: {} done: {} crossings logged, {} held in {} logs, disk {:.1} MB, RSS {:.1} MB ({:.0} s)",
+                "growth: {} done: {} crossings logged, {} held in {} logs ({} in memory), disk {:.1} MB, RSS {:.1} MB full, {:.1} MB after the sweep ({:.0} s)",
                 s.month,
                 s.crossings_logged,
                 s.crossings_held,
                 s.logs_held,
+                s.logs_in_memory,
                 measure::mb(s.disk_apparent),
+                measure::mb(s.rss_full),
                 measure::mb(s.rss),
                 s.elapsed_s
             );
@@ -193,17 +205,19 @@ pub fn print(r: &GrowthResult) {
         measure::mb(r.disk_after_import),
         measure::mb(r.rss_after_import)
     );
-    println!("| month | crossings logged | crossings held | monthly logs held | store on disk (apparent / allocated) | RSS | elapsed |");
+    println!("| month | crossings logged | crossings held | monthly logs held (in memory) | store on disk (apparent / allocated) | RSS at the month's end / after its sweep | elapsed |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for s in &r.samples {
         println!(
-            "| {} | {} | {} | {} | {:.1} MB / {:.1} MB | {:.1} MB | {:.0} s |",
+            "| {} | {} | {} | {} ({}) | {:.1} MB / {:.1} MB | {:.1} MB / {:.1} MB | {:.0} s |",
             s.month,
             s.crossings_logged,
             s.crossings_held,
             s.logs_held,
+            s.logs_in_memory,
             measure::mb(s.disk_apparent),
             measure::mb(s.disk_allocated),
+            measure::mb(s.rss_full),
             measure::mb(s.rss),
             s.elapsed_s
         );
