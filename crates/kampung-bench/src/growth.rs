@@ -116,21 +116,9 @@ pub fn run(args: &GrowthArgs) -> anyhow::Result<GrowthResult> {
             let nik = traveller(&mut rng, &people, args.non_residents_in_ten);
             let checked = reg.lookups().read().check_verdict(&nik, &policy, |_| None);
             let crossing = Crossing {
-                at_ms,
-                nik,
-                verdict: checked.verdict.kind().to_string(),
-                explanation: String::new(),
-                decision: Decision::AllowedIn,
-                case_id: None,
                 officer: Some("Bripka Agus Santoso".into()),
-                officer_id: Some("u0001".into()),
-                note: None,
-                basis: checked.basis.clone(),
-                state: None,
-                policy: Some(policy.version),
-                found_in: None,
-                issued_in: None,
-                rule: None,
+                officer_id: Some("u-0001".into()),
+                ..Crossing::of_check(at_ms, &nik, &checked, Decision::AllowedIn, policy.version)
             };
             reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)?;
             logged += 1;

@@ -190,21 +190,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ReplayResult> {
             let nik = traveller(&mut rng, &sample);
             let checked = reg.lookups().read().check_verdict(&nik, &policy, |_| None);
             let crossing = Crossing {
-                at_ms,
-                nik,
-                verdict: checked.verdict.kind().to_string(),
-                explanation: "as the officer read it".into(),
-                decision: Decision::AllowedIn,
-                case_id: None,
                 officer: Some("Bripka Agus".into()),
-                officer_id: None,
-                note: None,
-                basis: checked.basis.clone(),
-                state: None,
-                policy: Some(policy.version),
-                found_in: None,
-                issued_in: None,
-                rule: None,
+                ..Crossing::of_check(at_ms, &nik, &checked, Decision::AllowedIn, policy.version)
             };
             reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)?;
             if day == 0 {

@@ -248,6 +248,35 @@ pub struct Crossing {
 }
 
 impl Crossing {
+    /// A check of `nik` at `at_ms` as the index answered it (`checked`),
+    /// under policy `policy_version`, decided `decision`: verdict, basis and
+    /// policy, and nothing else said (no officer, note, case or codes).
+    pub fn of_check(
+        at_ms: i64,
+        nik: &str,
+        checked: &crate::lookups::Checked,
+        decision: Decision,
+        policy_version: u64,
+    ) -> Crossing {
+        Crossing {
+            at_ms,
+            nik: nik.to_string(),
+            verdict: checked.verdict.kind().to_string(),
+            explanation: String::new(),
+            decision,
+            case_id: None,
+            officer: None,
+            officer_id: None,
+            note: None,
+            basis: checked.basis.clone(),
+            state: None,
+            policy: Some(policy_version),
+            found_in: None,
+            issued_in: None,
+            rule: None,
+        }
+    }
+
     /// Check every field before anything is written.
     pub fn validate(&self) -> Result<(), CrossingError> {
         check_text("nik", &self.nik, MAX_NIK_TEXT, true)?;

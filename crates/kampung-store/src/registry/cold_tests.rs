@@ -26,23 +26,7 @@ fn cross(reg: &mut Registry<Arc<MemoryStorage>>, nik: &str, at_ms: i64) {
         .lookups()
         .read()
         .check_verdict(nik, &Policy::default(), |_| None);
-    let crossing = Crossing {
-        at_ms,
-        nik: nik.to_string(),
-        verdict: checked.verdict.kind().to_string(),
-        explanation: String::new(),
-        decision: Decision::AllowedIn,
-        case_id: None,
-        officer: None,
-        officer_id: None,
-        note: None,
-        basis: checked.basis.clone(),
-        state: None,
-        policy: Some(0),
-        found_in: None,
-        issued_in: None,
-        rule: None,
-    };
+    let crossing = Crossing::of_check(at_ms, nik, &checked, Decision::AllowedIn, 0);
     reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)
         .unwrap();
 }

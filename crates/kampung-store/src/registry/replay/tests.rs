@@ -55,23 +55,7 @@ fn check(
     at_ms: i64,
 ) -> Crossing {
     let checked = reg.lookups().read().check_verdict(nik, policy, |_| None);
-    let crossing = Crossing {
-        at_ms,
-        nik: nik.to_string(),
-        verdict: checked.verdict.kind().to_string(),
-        explanation: "as the officer read it".into(),
-        decision: Decision::AllowedIn,
-        case_id: None,
-        officer: None,
-        officer_id: None,
-        note: None,
-        basis: checked.basis.clone(),
-        state: None,
-        policy: Some(policy.version),
-        found_in: None,
-        issued_in: None,
-        rule: None,
-    };
+    let crossing = Crossing::of_check(at_ms, nik, &checked, Decision::AllowedIn, policy.version);
     reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)
         .unwrap();
     crossing

@@ -35,23 +35,7 @@ fn open_on(storage: &Arc<MemoryStorage>) -> Registry<Arc<MemoryStorage>> {
 fn check(reg: &mut Registry<Arc<MemoryStorage>>, nik: &str, at_ms: i64) -> Crossing {
     let policy = Policy::default();
     let checked = reg.lookups().read().check_verdict(nik, &policy, |_| None);
-    let crossing = Crossing {
-        at_ms,
-        nik: nik.to_string(),
-        verdict: checked.verdict.kind().to_string(),
-        explanation: String::new(),
-        decision: Decision::AllowedIn,
-        case_id: None,
-        officer: None,
-        officer_id: None,
-        note: None,
-        basis: checked.basis.clone(),
-        state: None,
-        policy: Some(0),
-        found_in: None,
-        issued_in: None,
-        rule: None,
-    };
+    let crossing = Crossing::of_check(at_ms, nik, &checked, Decision::AllowedIn, 0);
     reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)
         .unwrap();
     crossing
@@ -156,23 +140,7 @@ fn check_refused(reg: &mut Registry<Arc<MemoryStorage>>, at_ms: i64) -> String {
         reg.lookups()
             .read()
             .check_verdict("3509154203900002", &Policy::default(), |_| None);
-    let crossing = Crossing {
-        at_ms,
-        nik: "3509154203900002".into(),
-        verdict: checked.verdict.kind().to_string(),
-        explanation: String::new(),
-        decision: Decision::AllowedIn,
-        case_id: None,
-        officer: None,
-        officer_id: None,
-        note: None,
-        basis: vec![],
-        state: None,
-        policy: Some(0),
-        found_in: None,
-        issued_in: None,
-        rule: None,
-    };
+    let crossing = Crossing::of_check(at_ms, "3509154203900002", &checked, Decision::AllowedIn, 0);
     reg.record_check_on(PEER, &crossing, None, &checked.state, at_ms)
         .unwrap_err()
         .to_string()
