@@ -1,16 +1,19 @@
 //! [`Storage`] on sled 0.34.
 //!
-//! Tree `docs` holds, per document `D`: `h/D` its heads, `s/D` its
-//! compressed snapshot and `c/D\0<seq>` its chunks (seq big-endian, so a
-//! prefix scan returns them in order). The three key ranges sit apart on
-//! purpose: sled rewrites a page (and the blob of a large value on it) when a
-//! key on that page changes, so a snapshot stored next to the chunks was
-//! copied again every few appends. Every multi-key write is one atomic
+//! Tree `docs` holds, per document, its heads, its compressed snapshot, its
+//! chunks and its write signatures under short keys (see [`layout`]: a
+//! digest of the document's name, which only the heads key spells out).
+//! The ranges sit apart on purpose: sled rewrites a page when a key on it
+//! changes, so a snapshot stored next to the chunks was copied again every
+//! few appends. Values larger than a few hundred bytes (snapshots, big
+//! chunks, a village's persisted index) live in files of their own under
+//! `values/` (see [`values`]: sled 0.34 does not always give back the disk
+//! of its own large pages). Every multi-key write is one atomic
 //! `apply_batch` on this one tree (sled's cross-tree transactions take a
-//! process-wide lock and were seen to stall). Tree `index` holds the
-//! persisted index. Write signatures sit in `docs` too, under `g/D\0<change
-//! hash>`, written in the same batch as the chunk they cover. Tree `trust`
-//! holds the root-signed statements by id. sled only flushes every 500 ms by itself;
+//! process-wide lock and were seen to stall); the signatures of a chunk's
+//! changes are written in the same batch as the chunk. Tree `index2` holds
+//! the persisted index, tree `trust` the root-signed statements by id, tree
+//! `meta` the layout's version. sled only flushes every 500 ms by itself;
 //! [`Storage::flush`] forces it, and the registry calls it before
 //! acknowledging a write.
 
@@ -66,6 +69,7 @@ struct Shared {
     /// The database that failed did not close (see [`CLOSE_WAIT`]): it
     /// holds the directory's lock for as long as this process lives.
     stuck: AtomicBool,
+    values: Values,
 }
 
 /// How long closing a database that failed may take. sled 0.34 can hang
@@ -85,45 +89,15 @@ struct Open {
     trust: sled::Tree,
 }
 
-const HEADS: &[u8] = b"h/";
-const SNAPSHOT: &[u8] = b"s/";
-const CHUNK: &[u8] = b"c/";
-const SIG: &[u8] = b"g/";
+mod layout;
+#[cfg(test)]
+mod tests;
+mod values;
 
-fn sig_prefix(doc: &DocId) -> Vec<u8> {
-    let mut k = key(SIG, doc);
-    k.push(0);
-    k
-}
-
-fn sig_key(doc: &DocId, hash: &[u8; 32]) -> Vec<u8> {
-    let mut k = sig_prefix(doc);
-    k.extend_from_slice(hash);
-    k
-}
-
-fn key(range: &[u8], doc: &DocId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(range.len() + doc.as_str().len());
-    k.extend_from_slice(range);
-    k.extend_from_slice(doc.as_str().as_bytes());
-    k
-}
-
-fn chunk_prefix(doc: &DocId) -> Vec<u8> {
-    let mut k = key(CHUNK, doc);
-    k.push(0);
-    k
-}
-
-fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
-    let mut k = chunk_prefix(doc);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn seq_of(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.try_into().ok()?))
-}
+use layout::{
+    chunk_key, chunk_prefix, heads_key, seq_of, sig_key, sig_prefix, snapshot_key, HEADS,
+};
+use values::Values;
 
 /// How long [`SledStorage::open`] waits for a lock held by a database
 /// being dropped in this process, and how often it tries.
@@ -141,8 +115,10 @@ fn locked(e: &sled::Error) -> bool {
     }
 }
 
-/// Open (or create) the database at `path` and its trees.
-fn open_db(path: &Path) -> Result<Open, StoreError> {
+/// Open (or create) the database at `path` and its trees, move it to the
+/// current layout if it has an older one, and remove value files nothing
+/// refers to.
+fn open_db(path: &Path, values: &Values) -> Result<Open, StoreError> {
     let err = |source: sled::Error| {
         StoreError::Open {
         path: path.display().to_string(),
@@ -178,12 +154,25 @@ fn open_db(path: &Path) -> Result<Open, StoreError> {
             other => break other.map_err(err)?,
         }
     };
-    Ok(Open {
+    let open = Open {
         docs: db.open_tree("docs").map_err(err)?,
-        index: db.open_tree("index").map_err(err)?,
+        index: db.open_tree(layout::INDEX_TREE).map_err(err)?,
         trust: db.open_tree("trust").map_err(err)?,
         db,
-    })
+    };
+    let moved = layout::migrate(&open, values).map_err(|reason| StoreError::Open {
+        path: path.display().to_string(),
+        reason: format!("moving the store to its current layout failed ({reason}); free disk space or restore the data directory from a backup, then start again"),
+    })?;
+    if moved > 0 {
+        tracing::info!(store = %path.display(), documents = moved, "store moved to its current layout");
+    }
+    let referenced = layout::referenced_files(&open).map_err(err)?;
+    let removed = values.collect_garbage(&referenced);
+    if removed > 0 {
+        tracing::info!(store = %path.display(), files = removed, "removed value files nothing refers to (left by a crash)");
+    }
+    Ok(open)
 }
 
 /// Remove snapshots sled did not finish writing. sled 0.34 writes a
@@ -246,15 +235,52 @@ impl SledStorage {
 
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open = open_db(path)?;
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let values = Values::open(path).map_err(|e| StoreError::Open {
+            path: path.join("values").display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let open = open_db(path, &values)?;
         Ok(SledStorage {
             path: path.to_path_buf(),
             shared: Arc::new(Shared {
                 open: RwLock::new(Some(open)),
                 failed: AtomicBool::new(false),
                 stuck: AtomicBool::new(false),
+                values,
             }),
         })
+    }
+
+    fn values(&self) -> &Values {
+        &self.shared.values
+    }
+
+    /// `bytes` as stored: inline or in a file of its own.
+    fn put_value(&self, o: &Open, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.values()
+            .put(bytes, || o.db.generate_id().map_err(|e| e.to_string()))
+            .map_err(|reason| {
+                self.shared.failed.store(true, Ordering::SeqCst);
+                StoreError::Io {
+                    location: self.location(),
+                    reason,
+                }
+            })
+    }
+
+    /// The bytes of a stored value of `doc`.
+    fn get_value(&self, doc: &DocId, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.values()
+            .get(stored)
+            .map_err(|e| StoreError::CorruptDoc {
+                location: self.location(),
+                doc: doc.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// The open database, or why there is none.
@@ -299,17 +325,66 @@ impl SledStorage {
         Ok(None)
     }
 
-    fn chunk_keys(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+    /// `doc`'s chunks: sequence number, key and stored value.
+    fn chunks(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec, sled::IVec)>, StoreError> {
         let o = self.db()?;
         let prefix = chunk_prefix(doc);
-        let mut keys = Vec::new();
+        let mut chunks = Vec::new();
         for item in o.docs.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(|e| self.io(e))?;
-            if let Some(seq) = seq_of(&k[prefix.len()..]) {
-                keys.push((seq, k));
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            let seq = seq_of(&k[prefix.len()..]).ok_or_else(|| StoreError::CorruptDoc {
+                location: self.location(),
+                doc: doc.clone(),
+                reason: "a chunk key is malformed".to_string(),
+            })?;
+            chunks.push((seq, k, v));
+        }
+        Ok(chunks)
+    }
+
+    /// Put `doc`'s snapshot into `batch`, releasing the one it replaces.
+    fn put_snapshot(
+        &self,
+        o: &Open,
+        batch: &mut sled::Batch,
+        doc: &DocId,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        let key = snapshot_key(doc);
+        if let Some(old) = o.docs.get(&key).map_err(|e| self.io(e))? {
+            self.values().release(&old);
+        }
+        batch.insert(key, self.put_value(o, snapshot)?);
+        Ok(())
+    }
+
+    fn read_doc(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        let o = self.db()?;
+        let Some(heads) = self.heads(doc)? else {
+            return Ok(None);
+        };
+        let snapshot = match o.docs.get(snapshot_key(doc)).map_err(|e| self.io(e))? {
+            Some(v) => Some(self.get_value(doc, &v)?),
+            None => None,
+        };
+        let mut chunks = Vec::new();
+        for (seq, _, v) in self.chunks(doc)? {
+            chunks.push((seq, self.get_value(doc, &v)?));
+        }
+        let prefix = sig_prefix(doc);
+        let mut signatures = Vec::new();
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
+                signatures.push((hash, v.to_vec()));
             }
         }
-        Ok(keys)
+        Ok(Some(StoredDoc {
+            snapshot,
+            chunks,
+            heads,
+            signatures,
+        }))
     }
 }
 
@@ -329,46 +404,18 @@ impl Storage for SledStorage {
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         let o = self.db()?;
         Ok(o.docs
-            .get(key(HEADS, doc))
+            .get(heads_key(doc))
             .map_err(|e| self.io(e))?
             .map(|v| v.to_vec()))
     }
 
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
-        let o = self.db()?;
-        let Some(heads) = self.heads(doc)? else {
-            return Ok(None);
-        };
-        let snapshot = o
-            .docs
-            .get(key(SNAPSHOT, doc))
-            .map_err(|e| self.io(e))?
-            .map(|v| v.to_vec());
-        let prefix = chunk_prefix(doc);
-        let mut chunks = Vec::new();
-        for item in o.docs.scan_prefix(&prefix) {
-            let (k, v) = item.map_err(|e| self.io(e))?;
-            let seq = seq_of(&k[prefix.len()..]).ok_or_else(|| StoreError::CorruptDoc {
-                location: self.location(),
-                doc: doc.clone(),
-                reason: "a chunk key is malformed".to_string(),
-            })?;
-            chunks.push((seq, v.to_vec()));
+        // A compaction on another thread may replace a value file between
+        // reading its key and the file: the second read sees the new one.
+        match self.read_doc(doc) {
+            Err(StoreError::CorruptDoc { .. }) => self.read_doc(doc),
+            other => other,
         }
-        let prefix = sig_prefix(doc);
-        let mut signatures = Vec::new();
-        for item in o.docs.scan_prefix(&prefix) {
-            let (k, v) = item.map_err(|e| self.io(e))?;
-            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
-                signatures.push((hash, v.to_vec()));
-            }
-        }
-        Ok(Some(StoredDoc {
-            snapshot,
-            chunks,
-            heads,
-            signatures,
-        }))
     }
 
     fn append(
@@ -384,8 +431,8 @@ impl Storage for SledStorage {
         for (hash, sig) in sigs {
             batch.insert(sig_key(doc, hash), sig.as_slice());
         }
-        batch.insert(chunk_key(doc, seq), chunk);
-        batch.insert(key(HEADS, doc), heads);
+        batch.insert(chunk_key(doc, seq), self.put_value(&o, chunk)?);
+        batch.insert(heads_key(doc), heads);
         o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
         Ok(seq)
     }
@@ -402,20 +449,22 @@ impl Storage for SledStorage {
         for (hash, sig) in sigs {
             batch.insert(sig_key(doc, hash), sig.as_slice());
         }
-        batch.insert(key(SNAPSHOT, doc), snapshot);
-        for (_, k) in self.chunk_keys(doc)? {
+        self.put_snapshot(&o, &mut batch, doc, snapshot)?;
+        for (_, k, v) in self.chunks(doc)? {
+            self.values().release(&v);
             batch.remove(k);
         }
-        batch.insert(key(HEADS, doc), heads);
+        batch.insert(heads_key(doc), heads);
         o.docs.apply_batch(batch).map_err(|e| self.io(e))
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
-        batch.insert(key(SNAPSHOT, doc), snapshot);
-        for (seq, k) in self.chunk_keys(doc)? {
+        self.put_snapshot(&o, &mut batch, doc, snapshot)?;
+        for (seq, k, v) in self.chunks(doc)? {
             if seq <= through_seq {
+                self.values().release(&v);
                 batch.remove(k);
             }
         }
@@ -425,32 +474,51 @@ impl Storage for SledStorage {
     fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
-        for (_, k) in self.chunk_keys(doc)? {
+        for (_, k, v) in self.chunks(doc)? {
+            self.values().release(&v);
             batch.remove(k);
         }
         for k in o.docs.scan_prefix(sig_prefix(doc)).keys() {
             batch.remove(k.map_err(|e| self.io(e))?);
         }
-        batch.remove(key(SNAPSHOT, doc));
-        batch.remove(key(HEADS, doc));
+        let snapshot = snapshot_key(doc);
+        if let Some(old) = o.docs.get(&snapshot).map_err(|e| self.io(e))? {
+            self.values().release(&old);
+        }
+        batch.remove(snapshot);
+        batch.remove(heads_key(doc));
         o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
-        o.index.remove(doc.as_str()).map_err(|e| self.io(e))?;
+        if let Some(old) = o.index.remove(doc.as_str()).map_err(|e| self.io(e))? {
+            self.values().release(&old);
+        }
         Ok(())
     }
 
     fn index(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         let o = self.db()?;
-        Ok(o.index
-            .get(doc.as_str())
-            .map_err(|e| self.io(e))?
-            .map(|v| v.to_vec()))
+        let Some(stored) = o.index.get(doc.as_str()).map_err(|e| self.io(e))? else {
+            return Ok(None);
+        };
+        self.values()
+            .get(&stored)
+            .map(Some)
+            .map_err(|e| StoreError::CorruptIndex {
+                location: self.location(),
+                doc: doc.clone(),
+                reason: e.to_string(),
+            })
     }
 
     fn put_index(&self, doc: &DocId, bytes: &[u8]) -> Result<(), StoreError> {
         let o = self.db()?;
-        o.index
-            .insert(doc.as_str(), bytes)
-            .map_err(|e| self.io(e))?;
+        let stored = self.put_value(&o, bytes)?;
+        if let Some(old) = o
+            .index
+            .insert(doc.as_str(), stored)
+            .map_err(|e| self.io(e))?
+        {
+            self.values().release(&old);
+        }
         Ok(())
     }
 
@@ -471,7 +539,14 @@ impl Storage for SledStorage {
 
     fn flush(&self) -> Result<(), StoreError> {
         let o = self.db()?;
-        o.db.flush().map_err(|e| self.io(e))?;
+        // Only what was released before the flush began is safe to remove
+        // once it returns.
+        let released = self.values().take_released();
+        if let Err(e) = o.db.flush() {
+            self.values().keep_released(released);
+            return Err(self.io(e));
+        }
+        self.values().remove(&released);
         Ok(())
     }
 
@@ -486,7 +561,8 @@ impl Storage for SledStorage {
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db()?.db.size_on_disk().map_err(|e| self.io(e))
+        let sled = self.db()?.db.size_on_disk().map_err(|e| self.io(e))?;
+        Ok(sled + self.values().size())
     }
 
     fn needs_recovery(&self) -> bool {
@@ -522,7 +598,10 @@ impl Storage for SledStorage {
                 });
             }
         }
-        let reopened = open_db(&self.path)?;
+        // What was released since the last flush may be referred to again
+        // by what is on disk: the next open's garbage collection decides.
+        self.values().take_released();
+        let reopened = open_db(&self.path, self.values())?;
         *self.shared.open.write().unwrap_or_else(|p| p.into_inner()) = Some(reopened);
         self.shared.failed.store(false, Ordering::SeqCst);
         Ok(())

@@ -1,0 +1,175 @@
+//! Keys of the `docs` tree, and the one-time move from the first layout.
+//!
+//! Layout 2 (this one): `h/<document name>` its heads (the only key with the
+//! name, so that [`super::SledStorage`] can list documents), `S/<d>` its
+//! snapshot, `C/<d><seq>` its chunks and `G/<d><change hash>` its write
+//! signatures, where `<d>` is the first 16 bytes of the SHA-256 of the name
+//! and `<seq>` is big-endian (a prefix scan returns the chunks in order).
+//! Snapshot, chunk and index values carry a tag: inline, or the file that
+//! holds them (see [`super::values`]). Why short keys: sled 0.34 does not
+//! shorten the keys of its top index pages, and 256 names of a month's
+//! crossing log (74 bytes each) made a page of 19 KB, a blob rewritten at
+//! every split and never removed.
+//!
+//! Layout 1 (stores made before it): `s/<name>`, `c/<name>\0<seq>`,
+//! `g/<name>\0<hash>` with values untagged, and the index in tree `index`.
+//! [`migrate`] moves a store to layout 2 when it opens, one document per
+//! atomic batch, so a crash part-way leaves each document either moved or
+//! not and the next open goes on.
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+
+use super::values::Values;
+use super::Open;
+use crate::storage::DocId;
+
+pub(super) const HEADS: &[u8] = b"h/";
+const SNAPSHOT: &[u8] = b"S/";
+const CHUNK: &[u8] = b"C/";
+const SIG: &[u8] = b"G/";
+/// The tree of the persisted index in layout 2 (its values are tagged).
+pub(super) const INDEX_TREE: &str = "index2";
+/// The key, in tree `meta`, of the layout the store has.
+const LAYOUT_KEY: &[u8] = b"layout";
+const LAYOUT: u8 = 2;
+
+fn digest(doc: &DocId) -> [u8; 16] {
+    let full = Sha256::digest(doc.as_str().as_bytes());
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&full[..16]);
+    d
+}
+
+fn with_digest(range: &[u8], doc: &DocId, extra: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(range.len() + 16 + extra);
+    k.extend_from_slice(range);
+    k.extend_from_slice(&digest(doc));
+    k
+}
+
+pub(super) fn heads_key(doc: &DocId) -> Vec<u8> {
+    let mut k = HEADS.to_vec();
+    k.extend_from_slice(doc.as_str().as_bytes());
+    k
+}
+
+pub(super) fn snapshot_key(doc: &DocId) -> Vec<u8> {
+    with_digest(SNAPSHOT, doc, 0)
+}
+
+pub(super) fn chunk_prefix(doc: &DocId) -> Vec<u8> {
+    with_digest(CHUNK, doc, 8)
+}
+
+pub(super) fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
+    let mut k = chunk_prefix(doc);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(super) fn sig_prefix(doc: &DocId) -> Vec<u8> {
+    with_digest(SIG, doc, 32)
+}
+
+pub(super) fn sig_key(doc: &DocId, hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = sig_prefix(doc);
+    k.extend_from_slice(hash);
+    k
+}
+
+pub(super) fn seq_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Every value file the store refers to.
+pub(super) fn referenced_files(o: &Open) -> sled::Result<HashSet<u64>> {
+    let mut ids = HashSet::new();
+    for range in [SNAPSHOT, CHUNK] {
+        for v in o.docs.scan_prefix(range).values() {
+            ids.extend(Values::file_of(&v?));
+        }
+    }
+    for v in o.index.iter().values() {
+        ids.extend(Values::file_of(&v?));
+    }
+    Ok(ids)
+}
+
+/// Move a store of layout 1 to layout 2 (nothing to do for a new store or
+/// one already moved). Returns the number of documents moved.
+pub(super) fn migrate(o: &Open, values: &Values) -> Result<usize, String> {
+    let meta = o.db.open_tree("meta").map_err(|e| e.to_string())?;
+    if meta.get(LAYOUT_KEY).map_err(|e| e.to_string())?.as_deref() == Some(&[LAYOUT][..]) {
+        return Ok(0);
+    }
+    let next_id = || o.db.generate_id().map_err(|e| e.to_string());
+    let mut moved = 0;
+    let names: Vec<Vec<u8>> = o
+        .docs
+        .scan_prefix(HEADS)
+        .keys()
+        .map(|k| k.map(|k| k[HEADS.len()..].to_vec()))
+        .collect::<sled::Result<_>>()
+        .map_err(|e| e.to_string())?;
+    for name in names {
+        let doc = DocId::from_stored(String::from_utf8_lossy(&name).into_owned());
+        let old = |range: &[u8], sep: bool| {
+            let mut k = range.to_vec();
+            k.extend_from_slice(&name);
+            if sep {
+                k.push(0);
+            }
+            k
+        };
+        let mut batch = sled::Batch::default();
+        let mut any = false;
+        let old_snapshot = old(b"s/", false);
+        if let Some(v) = o.docs.get(&old_snapshot).map_err(|e| e.to_string())? {
+            batch.insert(snapshot_key(&doc), values.put(&v, next_id)?);
+            batch.remove(old_snapshot);
+            any = true;
+        }
+        let prefix = old(b"c/", true);
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let Some(seq) = seq_of(&k[prefix.len()..]) else {
+                continue;
+            };
+            batch.insert(chunk_key(&doc, seq), values.put(&v, next_id)?);
+            batch.remove(k);
+            any = true;
+        }
+        let prefix = old(b"g/", true);
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
+                batch.insert(sig_key(&doc, &hash), v);
+            }
+            batch.remove(k);
+            any = true;
+        }
+        if any {
+            o.docs.apply_batch(batch).map_err(|e| e.to_string())?;
+            moved += 1;
+        }
+    }
+    if o.db.tree_names().iter().any(|n| n.as_ref() == b"index") {
+        let old = o.db.open_tree("index").map_err(|e| e.to_string())?;
+        for item in old.iter() {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let stored = values.put(&v, next_id)?;
+            if let Some(prev) = o.index.insert(k, stored).map_err(|e| e.to_string())? {
+                // An earlier, interrupted move wrote it already.
+                values.release(&prev);
+            }
+        }
+        o.db.drop_tree("index").map_err(|e| e.to_string())?;
+    }
+    meta.insert(LAYOUT_KEY, &[LAYOUT])
+        .map_err(|e| e.to_string())?;
+    o.db.flush().map_err(|e| e.to_string())?;
+    values.remove(&values.take_released());
+    Ok(moved)
+}

@@ -1,0 +1,219 @@
+//! The store's layout on disk: large values in files that go when nothing
+//! refers to them, no sled page large enough to become one of sled's own
+//! blobs, and stores of the first layout moved without losing anything.
+
+use std::path::Path;
+
+use super::*;
+
+fn doc(name: &str) -> DocId {
+    DocId::from_stored(name.to_string())
+}
+
+/// Bytes that do not compress to nothing, `len` long.
+fn bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
+        .collect()
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|e| {
+            e.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+const LOG: &str = "x/12D3KooWKetapangHarbourCheckpointLayoutTest00000000001/2026-12";
+
+#[test]
+fn large_values_live_in_files_that_go_after_the_flush_that_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc(LOG);
+    let small = bytes(1, 200);
+    let large = bytes(2, 5_000);
+    s.append(&d, &small, b"h1", &[([7; 32], vec![9; 64])])
+        .unwrap();
+    assert!(
+        files(&path.join("values")).is_empty(),
+        "a small chunk stays in sled"
+    );
+    s.append(&d, &large, b"h2", &[]).unwrap();
+    assert_eq!(files(&path.join("values")).len(), 1);
+    s.flush().unwrap();
+
+    let snapshot = bytes(3, 100_000);
+    s.compact(&d, &snapshot, 2).unwrap();
+    // The chunk's file stays until the compaction is durable.
+    assert_eq!(files(&path.join("values")).len(), 2);
+    s.flush().unwrap();
+    assert_eq!(
+        files(&path.join("values")).len(),
+        1,
+        "only the snapshot's file"
+    );
+
+    let stored = s.load(&d).unwrap().unwrap();
+    assert_eq!(stored.snapshot.as_deref(), Some(&snapshot[..]));
+    assert!(stored.chunks.is_empty());
+    assert_eq!(stored.heads, b"h2");
+    assert_eq!(stored.signatures, vec![([7; 32], vec![9; 64])]);
+    drop(s);
+
+    let s = SledStorage::open(&path).unwrap();
+    assert_eq!(s.load(&d).unwrap().unwrap(), stored);
+    s.remove(&d).unwrap();
+    s.flush().unwrap();
+    assert!(files(&path.join("values")).is_empty());
+    assert_eq!(s.load(&d).unwrap(), None);
+}
+
+#[test]
+fn a_month_of_appends_and_compactions_leaves_no_sled_blob_and_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc(LOG);
+    let mut seq = 0;
+    for round in 0..40u8 {
+        for i in 0..60u8 {
+            let mut hash = [0; 32];
+            hash[..2].copy_from_slice(&[round, i]);
+            seq = s
+                .append(&d, &bytes(i, 500), &[round, i], &[(hash, vec![1; 64])])
+                .unwrap();
+            s.flush().unwrap();
+        }
+        s.compact(&d, &bytes(round, 60_000 + 2_000 * round as usize), seq)
+            .unwrap();
+        s.flush().unwrap();
+    }
+    let idx = doc("v/35.10.01.2001");
+    for round in 0..20u8 {
+        s.put_index(&idx, &bytes(round, 30_000)).unwrap();
+        s.flush().unwrap();
+    }
+    assert_eq!(
+        files(&path.join("blobs")),
+        Vec::<String>::new(),
+        "sled wrote pages large enough to be blobs"
+    );
+    assert_eq!(
+        files(&path.join("values")).len(),
+        2,
+        "the month's snapshot and the village's index"
+    );
+    assert_eq!(s.index(&idx).unwrap(), Some(bytes(19, 30_000)));
+    assert_eq!(s.load(&d).unwrap().unwrap().signatures.len(), 40 * 60);
+}
+
+#[test]
+fn files_a_crash_left_behind_are_removed_at_open_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc("v/35.10.01.2001");
+    s.replace(&d, &bytes(5, 50_000), b"h", &[]).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let kept = files(&path.join("values"));
+    assert_eq!(kept.len(), 1);
+    // A file written for a batch that a crash never applied.
+    std::fs::write(path.join("values").join("00000000deadbeef"), b"orphan").unwrap();
+    let s = SledStorage::open(&path).unwrap();
+    assert_eq!(files(&path.join("values")), kept);
+    assert_eq!(
+        s.load(&d).unwrap().unwrap().snapshot,
+        Some(bytes(5, 50_000))
+    );
+    drop(s);
+
+    std::fs::remove_file(path.join("values").join(&kept[0])).unwrap();
+    let s = SledStorage::open(&path).unwrap();
+    let err = s.load(&d).unwrap_err().to_string();
+    assert!(err.contains(&kept[0]), "{err}");
+    assert!(err.contains("v/35.10.01.2001"), "{err}");
+    assert!(err.contains("Restore the data directory"), "{err}");
+}
+
+/// A document of the first layout: name, snapshot, chunks, signed hash.
+type OldDoc<'a> = (&'a str, Option<Vec<u8>>, Vec<Vec<u8>>, [u8; 32]);
+
+/// A store as the first layout wrote it, with sled alone.
+fn first_layout(path: &Path, docs: &[OldDoc]) {
+    let db = sled::Config::new()
+        .path(path)
+        .segment_size(SEGMENT_BYTES)
+        .open()
+        .unwrap();
+    let t = db.open_tree("docs").unwrap();
+    let index = db.open_tree("index").unwrap();
+    for (name, snapshot, chunks, sig) in docs {
+        let k = |range: &str| format!("{range}{name}").into_bytes();
+        t.insert(k("h/"), b"heads".to_vec()).unwrap();
+        if let Some(s) = snapshot {
+            t.insert(k("s/"), s.clone()).unwrap();
+        }
+        for (i, c) in chunks.iter().enumerate() {
+            let mut key = k("c/");
+            key.push(0);
+            key.extend_from_slice(&(i as u64 + 1).to_be_bytes());
+            t.insert(key, c.clone()).unwrap();
+        }
+        let mut key = k("g/");
+        key.push(0);
+        key.extend_from_slice(sig);
+        t.insert(key, vec![4; 64]).unwrap();
+        index.insert(name.as_bytes(), bytes(9, 20_000)).unwrap();
+    }
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_store_of_the_first_layout_is_moved_with_everything_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let village = (
+        "v/35.10.01.2001",
+        Some(bytes(1, 40_000)),
+        vec![bytes(2, 100), bytes(3, 3_000)],
+        [1; 32],
+    );
+    // A name that is a prefix of the other's: their keys must not mix.
+    let old_log = ("x/PEER", None, vec![bytes(4, 300)], [2; 32]);
+    let month = ("x/PEER/2026-12", Some(bytes(5, 700)), vec![], [3; 32]);
+    first_layout(&path, &[village.clone(), old_log.clone(), month.clone()]);
+
+    for _ in 0..2 {
+        let s = SledStorage::open(&path).unwrap();
+        let mut ids: Vec<String> = s
+            .doc_ids()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().to_string())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["v/35.10.01.2001", "x/PEER", "x/PEER/2026-12"]);
+        for (name, snapshot, chunks, sig) in [&village, &old_log, &month] {
+            let stored = s.load(&doc(name)).unwrap().unwrap();
+            assert_eq!(&stored.snapshot, snapshot, "{name}");
+            let got: Vec<Vec<u8>> = stored.chunks.iter().map(|(_, c)| c.clone()).collect();
+            assert_eq!(&got, chunks, "{name}");
+            assert_eq!(stored.heads, b"heads");
+            assert_eq!(stored.signatures, vec![(*sig, vec![4; 64])]);
+            assert_eq!(s.index(&doc(name)).unwrap(), Some(bytes(9, 20_000)));
+        }
+        let o = s.db().unwrap();
+        for range in ["s/", "c/", "g/"] {
+            assert_eq!(o.docs.scan_prefix(range).count(), 0, "{range} left behind");
+        }
+        assert!(!o.db.tree_names().iter().any(|n| n.as_ref() == b"index"));
+    }
+}
