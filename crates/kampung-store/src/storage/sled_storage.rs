@@ -342,19 +342,35 @@ impl SledStorage {
         Ok(chunks)
     }
 
-    /// Put `doc`'s snapshot into `batch`, releasing the one it replaces.
+    /// Put `doc`'s snapshot into `batch`; the stored value it replaces goes
+    /// to `replaced`.
     fn put_snapshot(
         &self,
         o: &Open,
         batch: &mut sled::Batch,
+        replaced: &mut Vec<sled::IVec>,
         doc: &DocId,
         snapshot: &[u8],
     ) -> Result<(), StoreError> {
         let key = snapshot_key(doc);
-        if let Some(old) = o.docs.get(&key).map_err(|e| self.io(e))? {
-            self.values().release(&old);
-        }
+        replaced.extend(o.docs.get(&key).map_err(|e| self.io(e))?);
         batch.insert(key, self.put_value(o, snapshot)?);
+        Ok(())
+    }
+
+    /// Apply `batch` to the docs tree, then release the files of the values
+    /// it replaced or removed: only once it is applied, so that a flush on
+    /// another thread cannot remove a file the store still refers to.
+    fn apply(
+        &self,
+        o: &Open,
+        batch: sled::Batch,
+        replaced: Vec<sled::IVec>,
+    ) -> Result<(), StoreError> {
+        o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        for v in replaced {
+            self.values().release(&v);
+        }
         Ok(())
     }
 
@@ -446,48 +462,49 @@ impl Storage for SledStorage {
     ) -> Result<(), StoreError> {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
+        let mut replaced = Vec::new();
         for (hash, sig) in sigs {
             batch.insert(sig_key(doc, hash), sig.as_slice());
         }
-        self.put_snapshot(&o, &mut batch, doc, snapshot)?;
+        self.put_snapshot(&o, &mut batch, &mut replaced, doc, snapshot)?;
         for (_, k, v) in self.chunks(doc)? {
-            self.values().release(&v);
+            replaced.push(v);
             batch.remove(k);
         }
         batch.insert(heads_key(doc), heads);
-        o.docs.apply_batch(batch).map_err(|e| self.io(e))
+        self.apply(&o, batch, replaced)
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
-        self.put_snapshot(&o, &mut batch, doc, snapshot)?;
+        let mut replaced = Vec::new();
+        self.put_snapshot(&o, &mut batch, &mut replaced, doc, snapshot)?;
         for (seq, k, v) in self.chunks(doc)? {
             if seq <= through_seq {
-                self.values().release(&v);
+                replaced.push(v);
                 batch.remove(k);
             }
         }
-        o.docs.apply_batch(batch).map_err(|e| self.io(e))
+        self.apply(&o, batch, replaced)
     }
 
     fn remove(&self, doc: &DocId) -> Result<(), StoreError> {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
+        let mut replaced = Vec::new();
         for (_, k, v) in self.chunks(doc)? {
-            self.values().release(&v);
+            replaced.push(v);
             batch.remove(k);
         }
         for k in o.docs.scan_prefix(sig_prefix(doc)).keys() {
             batch.remove(k.map_err(|e| self.io(e))?);
         }
         let snapshot = snapshot_key(doc);
-        if let Some(old) = o.docs.get(&snapshot).map_err(|e| self.io(e))? {
-            self.values().release(&old);
-        }
+        replaced.extend(o.docs.get(&snapshot).map_err(|e| self.io(e))?);
         batch.remove(snapshot);
         batch.remove(heads_key(doc));
-        o.docs.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.apply(&o, batch, replaced)?;
         if let Some(old) = o.index.remove(doc.as_str()).map_err(|e| self.io(e))? {
             self.values().release(&old);
         }
