@@ -150,18 +150,7 @@ pub fn run(args: &GrowthArgs) -> anyhow::Result<GrowthResult> {
                 rss,
                 elapsed_s: start.elapsed().as_secs_f64(),
             };
-            eprintln!(
-                "growth: {} done: {} crossings logged, {} held in {} logs ({} in memory), disk {:.1} MB, RSS {:.1} MB full, {:.1} MB after the sweep ({:.0} s)",
-                s.month,
-                s.crossings_logged,
-                s.crossings_held,
-                s.logs_held,
-                s.logs_in_memory,
-                measure::mb(s.disk_apparent),
-                measure::mb(s.rss_full),
-                measure::mb(s.rss),
-                s.elapsed_s
-            );
+            eprintln!("growth: {}", row(&s));
             samples.push(s);
         }
     }
@@ -196,23 +185,28 @@ pub fn print(r: &GrowthResult) {
     println!("| month | crossings logged | crossings held | monthly logs held (in memory) | store on disk (apparent / allocated) | RSS at the month's end / after its sweep | elapsed |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for s in &r.samples {
-        println!(
-            "| {} | {} | {} | {} ({}) | {:.1} MB / {:.1} MB | {:.1} MB / {:.1} MB | {:.0} s |",
-            s.month,
-            s.crossings_logged,
-            s.crossings_held,
-            s.logs_held,
-            s.logs_in_memory,
-            measure::mb(s.disk_apparent),
-            measure::mb(s.disk_allocated),
-            measure::mb(s.rss_full),
-            measure::mb(s.rss),
-            s.elapsed_s
-        );
+        println!("{}", row(s));
     }
     println!(
         "\nMonthly logs dropped by the retention: {} ({:.1} MB stored).",
         r.logs_dropped,
         measure::mb(r.bytes_dropped)
     );
+}
+
+/// One month's row of the table (and the progress line).
+fn row(s: &MonthSample) -> String {
+    format!(
+        "| {} | {} | {} | {} ({}) | {:.1} MB / {:.1} MB | {:.1} MB / {:.1} MB | {:.0} s |",
+        s.month,
+        s.crossings_logged,
+        s.crossings_held,
+        s.logs_held,
+        s.logs_in_memory,
+        measure::mb(s.disk_apparent),
+        measure::mb(s.disk_allocated),
+        measure::mb(s.rss_full),
+        measure::mb(s.rss),
+        s.elapsed_s
+    )
 }

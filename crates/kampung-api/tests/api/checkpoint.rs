@@ -129,9 +129,14 @@ async fn refused(node: &Node, body: Value, status: StatusCode, code: &str) -> St
         .to_string()
 }
 
-#[tokio::test]
-async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
-    let spec = Spec::load();
+/// A checkpoint trusting a new root (its key), on a manual clock at 1 May,
+/// 10.00 WIB, holding [`residents`].
+async fn checkpoint_on_may_first() -> (
+    kampung_mesh::identity::Keypair,
+    std::sync::Arc<kampung_core::ManualClock>,
+    Node,
+    Vec<Resident>,
+) {
     let (key, roster) = root();
     let clock = Clock::manual(super::may_first_10am_ms());
     let node = Node::start_with(
@@ -142,6 +147,13 @@ async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
     .await;
     let p = residents();
     node.put(p.clone()).await;
+    (key, clock, node, p)
+}
+
+#[tokio::test]
+async fn a_checkpoint_logs_each_check_with_its_verdict_decision_and_basis() {
+    let spec = Spec::load();
+    let (key, clock, node, p) = checkpoint_on_may_first().await;
     with_bali_barred(&node, &key).await;
 
     let resident = p[0].nik.to_string();
@@ -605,16 +617,7 @@ fn all_text(doc: &automerge::Automerge, obj: automerge::ObjId) -> Vec<String> {
 
 #[tokio::test]
 async fn crossing_months_past_the_policys_retention_leave_the_node() {
-    let (key, roster) = root();
-    let clock = Clock::manual(super::may_first_10am_ms());
-    let node = Node::start_with(
-        Opts::checkpoint()
-            .with_roster(roster)
-            .with_clock(clock.clone()),
-    )
-    .await;
-    let p = residents();
-    node.put(p.clone()).await;
+    let (key, clock, node, p) = checkpoint_on_may_first().await;
     let mut policy = kampung_core::Policy {
         version: 4,
         ..Default::default()
