@@ -410,9 +410,7 @@ impl Storage for SledStorage {
         let mut ids = Vec::new();
         for k in o.docs.scan_prefix(HEADS).keys() {
             let k = k.map_err(|e| self.io(e))?;
-            ids.push(DocId::from_stored(
-                String::from_utf8_lossy(&k[HEADS.len()..]).into_owned(),
-            ));
+            ids.push(layout::doc_named(&k[HEADS.len()..]));
         }
         Ok(ids)
     }

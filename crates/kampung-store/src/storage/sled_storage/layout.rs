@@ -49,6 +49,11 @@ fn with_digest(range: &[u8], doc: &DocId, extra: usize) -> Vec<u8> {
     k
 }
 
+/// The document a heads key (without its `h/`) names.
+pub(super) fn doc_named(name: &[u8]) -> DocId {
+    DocId::from_stored(String::from_utf8_lossy(name).into_owned())
+}
+
 pub(super) fn heads_key(doc: &DocId) -> Vec<u8> {
     let mut k = HEADS.to_vec();
     k.extend_from_slice(doc.as_str().as_bytes());
@@ -114,7 +119,7 @@ pub(super) fn migrate(o: &Open, values: &Values) -> Result<usize, String> {
         .collect::<sled::Result<_>>()
         .map_err(|e| e.to_string())?;
     for name in names {
-        let doc = DocId::from_stored(String::from_utf8_lossy(&name).into_owned());
+        let doc = doc_named(&name);
         let old = |range: &[u8], sep: bool| {
             let mut k = range.to_vec();
             k.extend_from_slice(&name);

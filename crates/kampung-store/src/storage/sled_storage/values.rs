@@ -138,17 +138,20 @@ impl Values {
                 let len =
                     u64::from_be_bytes(rest[8..].try_into().map_err(|_| ValueError::Malformed)?);
                 let path = self.file(id);
-                let bytes = std::fs::read(&path).map_err(|e| ValueError::File {
+                let failed = |reason: String| ValueError::File {
                     path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                if bytes.len() as u64 != len {
-                    return Err(ValueError::File {
-                        path,
-                        reason: format!("it holds {} bytes, not the {len} written", bytes.len()),
-                    });
+                    reason,
+                };
+                // The length first: a damaged or replaced file is not read whole.
+                let found = std::fs::metadata(&path)
+                    .map_err(|e| failed(e.to_string()))?
+                    .len();
+                if found != len {
+                    return Err(failed(format!(
+                        "it holds {found} bytes, not the {len} written"
+                    )));
                 }
-                Ok(bytes)
+                std::fs::read(&path).map_err(|e| failed(e.to_string()))
             }
             _ => Err(ValueError::Malformed),
         }
