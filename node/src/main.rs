@@ -12,7 +12,10 @@ mod cmd;
 
 /// mimalloc instead of the system allocator: each HTTP request allocates and
 /// frees a few dozen small buffers, and glibc's malloc took ~7% of a verdict's
-/// CPU time in profiles (see BENCHMARKS-verdict.md).
+/// CPU time in profiles (see BENCHMARKS-verdict.md). Built without
+/// transparent huge pages (`no_thp`): with them every arena region mimalloc
+/// touches takes a whole 2 MB page, and an idle node held 82 MB instead of
+/// 42 MB (60 MB of huge pages; BENCHMARKS-regency-mesh.md runs 223 nodes).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

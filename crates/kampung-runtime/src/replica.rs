@@ -32,15 +32,26 @@ pub(crate) fn doc_id(doc: &str) -> Result<DocId, ReplicaError> {
 }
 
 /// What applying a peer's data did, as replication sees it.
+/// Data from a peer that changed a document is logged at debug level under
+/// the target `kampung::applied`, with the document's heads after it (the
+/// regency mesh measures propagation from these lines:
+/// `KAMPUNG_LOG=warn,kampung::applied=debug`).
 pub(crate) fn applied(
     result: Result<Result<RemoteApplied, RemoteRefusal>, StoreError>,
+    doc: &str,
     from: &str,
 ) -> Result<Applied, ReplicaError> {
     match result {
-        Ok(Ok(a)) => Ok(Applied {
-            changed: a.changed(),
-            heads: from_hashes(a.heads),
-            missing_deps: from_hashes(a.missing_deps),
+        Ok(Ok(a)) => Ok({
+            if a.changed() && tracing::enabled!(target: "kampung::applied", tracing::Level::DEBUG) {
+                let heads: Vec<String> = a.heads.iter().map(ToString::to_string).collect();
+                debug!(target: "kampung::applied", %doc, peer = %from, heads = %heads.join(","), "applied");
+            }
+            Applied {
+                changed: a.changed(),
+                heads: from_hashes(a.heads),
+                missing_deps: from_hashes(a.missing_deps),
+            }
         }),
         Ok(Err(refusal @ RemoteRefusal::NotYetCovered { .. })) => {
             debug!(peer = %from, %refusal, "data from a peer waits for a signature in force");
@@ -243,7 +254,7 @@ impl<S: Storage> Replica for LocalReplica<S> {
         let r = self
             .registry()
             .apply_remote(&id, &changes, &signatures, self.verifier.as_ref());
-        applied(r, from)
+        applied(r, doc, from)
     }
 
     async fn apply_document(
@@ -257,6 +268,6 @@ impl<S: Storage> Replica for LocalReplica<S> {
         let r = self
             .registry()
             .apply_document(&id, &bytes, &signatures, self.verifier.as_ref());
-        applied(r, from)
+        applied(r, doc, from)
     }
 }

@@ -1182,7 +1182,7 @@ impl Replica for StoreHandle {
             .ask(|r| Cmd::ApplyChanges(id, changes, signatures, r))
             .await
             .map_err(local)?;
-        applied(r, from)
+        applied(r, doc, from)
     }
 
     async fn apply_document(
@@ -1197,13 +1197,13 @@ impl Replica for StoreHandle {
             // A crossing log or case: small; apply its changes one by one.
             let changes = match kampung_store::document_changes(&id, &bytes) {
                 Ok(c) => c,
-                Err(refusal) => return applied(Ok(Err(refusal)), from),
+                Err(refusal) => return applied(Ok(Err(refusal)), doc, from),
             };
             let r = self
                 .ask(|r| Cmd::ApplyChanges(id, changes, signatures, r))
                 .await
                 .map_err(local)?;
-            return applied(r, from);
+            return applied(r, doc, from);
         }
         // Load, verify and read the document on a blocking thread, in parallel
         // with other documents; the store task only swaps it in.
@@ -1215,13 +1215,13 @@ impl Replica for StoreHandle {
         .map_err(local)?;
         let prepared = match prepared {
             Ok(p) => p,
-            Err(refusal) => return applied(Ok(Err(refusal)), from),
+            Err(refusal) => return applied(Ok(Err(refusal)), doc, from),
         };
         let r = self
             .ask(|r| Cmd::ApplyPrepared(Box::new(prepared), r))
             .await
             .map_err(local)?;
-        applied(r, from)
+        applied(r, doc, from)
     }
 }
 
