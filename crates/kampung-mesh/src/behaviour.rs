@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{gossipsub, identify, kad, mdns, ping, request_response, StreamProtocol};
@@ -11,6 +12,9 @@ use crate::MeshConfig;
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Connections accepted from others at most (twice the peers this node
+    /// dials): a node everyone bootstraps from is not swamped.
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: crate::gate::Gated<gossipsub::Behaviour>,
@@ -40,7 +44,14 @@ pub(crate) fn build(
             .with_push_listen_addr_updates(true),
     );
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(Duration::from_millis(500))
+        // Gossip's own upkeep (mesh repair, "I have" lists to 6 peers) once
+        // a second, its default: at 500 ms and a quarter of all peers, an
+        // idle node of a 50-node mesh sent ~9 KB/s of lists
+        // (BENCHMARKS-regency-mesh.md). Announcements themselves are pushed
+        // at once (flood publish from the writer, then the mesh).
+        .heartbeat_interval(Duration::from_secs(1))
+        .gossip_lazy(6)
+        .gossip_factor(0.0)
         .validation_mode(gossipsub::ValidationMode::Strict)
         // The event loop accepts an announcement (and gossip forwards it)
         // only after the store applied it; see `Internal::AnnounceDone`.
@@ -79,7 +90,13 @@ pub(crate) fn build(
     } else {
         None
     };
+    let incoming = u32::try_from(cfg.max_peers.saturating_mul(2)).unwrap_or(u32::MAX);
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(
+            ConnectionLimits::default()
+                .with_max_established_incoming(Some(incoming))
+                .with_max_established_per_peer(Some(2)),
+        ),
         identify,
         ping: ping::Behaviour::default(),
         gossipsub: crate::gate::Gated::new(gossipsub, cfg.membership.enforced()),

@@ -68,6 +68,11 @@ struct Redial {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Paced anti-entropy sessions a node starts per `anti_entropy_every` at
+/// most (besides the first with each new peer): a node's idle traffic stays
+/// flat however many peers it holds, and a change still reaches a node that
+/// missed it within a few rounds (epidemic anti-entropy).
+const ANTI_ENTROPY_FANOUT: u32 = 8;
 /// A peer must show a valid certificate this soon after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
@@ -110,6 +115,8 @@ pub struct EventLoop<R> {
     topic: libp2p::gossipsub::IdentTopic,
     last_heartbeat: Instant,
     last_walk: Instant,
+    /// When the next paced anti-entropy session may start.
+    next_anti_entropy: Instant,
     wire: Arc<crate::codec::WireBytes>,
 }
 
@@ -204,6 +211,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             counters: Counters::default(),
             topic,
             last_heartbeat: now,
+            next_anti_entropy: now,
             last_walk: now,
             wire,
         })
@@ -407,20 +415,34 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.police(now);
-        // Anti-entropy with peers not synced for a while.
-        let due: Vec<PeerId> = self
+        // Anti-entropy: at once with a peer not synced yet (it just
+        // connected, or its last session failed), then one session every
+        // `anti_entropy_every / ANTI_ENTROPY_FANOUT` with the peer synced
+        // longest ago, if that is at least `anti_entropy_every` ago. A node
+        // with few peers compares with each every `anti_entropy_every`; one
+        // with many starts at most ANTI_ENTROPY_FANOUT sessions in that time,
+        // not one per peer (BENCHMARKS-regency-mesh.md).
+        let fresh: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, s)| {
-                s.admitted
-                    && s.last_sync.is_none_or(|(t, _, _)| {
-                        now.duration_since(t) >= self.config.anti_entropy_every
-                    })
-            })
+            .filter(|(_, s)| s.admitted && s.last_sync.is_none())
             .map(|(p, _)| *p)
             .collect();
-        for p in due {
+        for p in fresh {
             self.start_session(p);
+        }
+        if now >= self.next_anti_entropy {
+            self.next_anti_entropy = now + self.config.anti_entropy_every / ANTI_ENTROPY_FANOUT;
+            let oldest = self
+                .peers
+                .iter()
+                .filter(|(p, s)| s.admitted && !self.syncing.contains(p))
+                .filter_map(|(p, s)| Some((s.last_sync?.0, *p)))
+                .filter(|(t, _)| now.duration_since(*t) >= self.config.anti_entropy_every)
+                .min();
+            if let Some((_, p)) = oldest {
+                self.start_session(p);
+            }
         }
         // Owners announce their heads now and then, so everyone knows how fresh they are.
         if now.duration_since(self.last_heartbeat) >= self.config.heartbeat_every {
@@ -443,8 +465,15 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             r.next = now + r.backoff;
             r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
         }
-        // A Kademlia random walk now and then, to find peers beyond the bootstrap list.
-        if now.duration_since(self.last_walk) >= Duration::from_secs(20) {
+        // A Kademlia random walk now and then, to find peers beyond the
+        // bootstrap list: every 20 s while this node has fewer than half
+        // the peers it may keep, every 5 minutes once it has them.
+        let walk_every = if self.peers.len() < self.config.max_peers / 2 {
+            Duration::from_secs(20)
+        } else {
+            Duration::from_secs(300)
+        };
+        if now.duration_since(self.last_walk) >= walk_every {
             self.last_walk = now;
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                 kad.get_closest_peers(PeerId::random());

@@ -10,8 +10,9 @@
 //! - gossips [`kampung_sync::Announce`]s on one topic, and answers and sends
 //!   [`kampung_sync::Request`]s over request-response;
 //! - runs anti-entropy sessions ([`kampung_sync::sync_with`]) with each peer
-//!   on connect and periodically, at most one per peer and a bounded number at
-//!   once; inbound requests are served by a bounded number of tasks, and a
+//!   on connect and then paced (at most eight per interval however many
+//!   peers, the peer compared longest ago first), at most one per peer and a
+//!   bounded number at once; inbound requests are served by a bounded number of tasks, and a
 //!   peer that asks for more is told "busy".
 
 mod behaviour;
@@ -98,7 +99,9 @@ pub struct MeshConfig {
     pub bootstrap: Vec<Multiaddr>,
     pub mdns: bool,
     pub kademlia: bool,
-    /// How often to compare digests with each peer.
+    /// How often to compare digests with each peer; with more peers than
+    /// `ANTI_ENTROPY_FANOUT` (8), that many sessions in this time, with
+    /// the peers compared longest ago.
     pub anti_entropy_every: Duration,
     /// How often an owner announces its documents even if nothing changed.
     pub heartbeat_every: Duration,
@@ -117,7 +120,8 @@ pub struct MeshConfig {
     /// Announcements processed at once; more are dropped (anti-entropy catches up).
     pub max_announce_tasks: usize,
     pub request_timeout: Duration,
-    /// Connections kept at most (peers beyond it are not dialled).
+    /// Peers dialled at most (peers beyond it are not dialled); twice as
+    /// many connections are accepted from others.
     pub max_peers: usize,
     /// This node's software and version, told to peers in the hello.
     pub software: String,
@@ -136,7 +140,7 @@ impl MeshConfig {
             mdns: false,
             kademlia: true,
             anti_entropy_every: Duration::from_secs(30),
-            heartbeat_every: Duration::from_secs(15),
+            heartbeat_every: Duration::from_secs(60),
             role,
             owned_docs: Vec::new(),
             clock: SystemClock::shared(),
@@ -145,7 +149,7 @@ impl MeshConfig {
             max_inbound: 32,
             max_announce_tasks: 64,
             request_timeout: Duration::from_secs(30),
-            max_peers: 64,
+            max_peers: 32,
             software: format!("kampung {}", env!("CARGO_PKG_VERSION")),
             wire_version: kampung_sync::WIRE_VERSION,
         }

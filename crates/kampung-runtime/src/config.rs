@@ -30,7 +30,8 @@ pub struct Network {
     pub mdns: bool,
     /// Discover peers beyond the bootstrap list through Kademlia.
     pub kademlia: bool,
-    /// Seconds between digest comparisons with each peer.
+    /// Seconds between digest comparisons with each peer (with more than
+    /// eight peers: eight sessions in this time, the peers compared longest ago).
     pub anti_entropy_secs: u64,
     /// Seconds between an owner's heartbeat announcements.
     pub heartbeat_secs: u64,
@@ -100,8 +101,8 @@ impl Default for Network {
             mdns: true,
             kademlia: true,
             anti_entropy_secs: 30,
-            heartbeat_secs: 15,
-            max_peers: 64,
+            heartbeat_secs: 60,
+            max_peers: 32,
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct Args {
     /// Turn off mDNS discovery on the local network.
     #[arg(long)]
     no_mdns: bool,
-    /// Seconds between digest comparisons with each peer.
+    /// Seconds between digest comparisons with each peer (with more than 8 peers: with 8 of them, those compared longest ago)
     #[arg(long)]
     anti_entropy_secs: Option<u64>,
     /// Seconds between heartbeat announcements.
