@@ -60,53 +60,6 @@ const RECOVER: Duration = Duration::from_secs(120);
 const CONVERGE: Duration = Duration::from_secs(300);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// splitmix64: the schedule and the workload replay from the seed.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn secs(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo * 1000 + self.below((hi - lo) * 1000 + 1))
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn sh(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{program}` ({e}): see tests/chaos.rs for what to install")
-        });
-    assert!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn in_ns(ns: &str, program: &str, args: &[&str]) {
-    let mut all = vec!["netns", "exec", ns, program];
-    all.extend_from_slice(args);
-    sh("ip", &all);
-}
-
 fn require_tools() {
     require_root(
         "builds network namespaces and mounts disks",
