@@ -48,6 +48,8 @@ struct PeerState {
     addresses: Vec<Multiaddr>,
     since: Instant,
     last_sync: Option<(Instant, i64, bool)>,
+    /// When we last asked it for its roster.
+    last_roster: Option<Instant>,
     connections: usize,
     /// The software it said it runs in its hello.
     software: Option<String>,
@@ -77,6 +79,10 @@ const ANTI_ENTROPY_FANOUT: u32 = 8;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
+/// Peers asked for their roster at each recheck at most (those asked
+/// longest ago first): a node with up to eight peers asks each every
+/// RECHECK_EVERY, as before; one with ninety does not ask ninety.
+const ROSTER_FANOUT: usize = 8;
 /// Refused peers remembered at most (for the rate limit and the status).
 const MAX_REFUSALS_KEPT: usize = 4096;
 /// How often the refusal of one peer is logged as a warning.
@@ -524,6 +530,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     addresses: Vec::new(),
                     since: Instant::now(),
                     last_sync: None,
+                    last_roster: None,
                     connections: 0,
                     software: None,
                 });
@@ -821,6 +828,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .send_request(&peer, Request::Roster { digest }.into());
         let sent = (Instant::now(), self.config.clock.now_ms());
         self.pending_trust.insert(id, (peer, Some(sent)));
+        if let Some(s) = self.peers.get_mut(&peer) {
+            s.last_roster = Some(sent.0);
+        }
     }
 
     /// The peer showed a valid certificate: let it in.
@@ -1029,13 +1039,18 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     }
                 }
             }
-            let admitted: Vec<PeerId> = self
+            // Rosters (and clocks) are compared with the ROSTER_FANOUT
+            // peers asked longest ago, not with every peer: with 90 peers,
+            // asking all every 5 s was most of an idle node's traffic. A
+            // revocation still reaches every node in a few rounds.
+            let mut admitted: Vec<(Option<Instant>, PeerId)> = self
                 .peers
                 .iter()
                 .filter(|(_, s)| s.admitted)
-                .map(|(p, _)| *p)
+                .map(|(p, s)| (s.last_roster, *p))
                 .collect();
-            for p in admitted {
+            admitted.sort_unstable();
+            for (_, p) in admitted.into_iter().take(ROSTER_FANOUT) {
                 self.ask_roster(p);
             }
         }
