@@ -296,7 +296,7 @@ fn run<S: Storage>(
                 None => break,
             },
         };
-        recovery.attempt(&mut reg);
+        recovery.attempt(&mut reg, failing);
         let cmd = match cmd {
             Cmd::Local(first) => {
                 reg.begin_group();
@@ -320,11 +320,12 @@ fn run<S: Storage>(
                 if let Err(e) = &committed {
                     warn!(writes = held.len(), error = %e, "a group of writes could not be made durable; each is answered with the error");
                 }
+                // Before the answers: a writer that hears its write failed
+                // (or succeeded) reads a health flag that already says so.
+                recovery.attempt(&mut reg, failing);
                 for h in held {
                     h.finish(committed.as_ref().err(), &changed);
                 }
-                recovery.attempt(&mut reg);
-                failing.store(recovery.failing(), std::sync::atomic::Ordering::Relaxed);
                 continue;
             }
             cmd => cmd,
@@ -477,11 +478,10 @@ fn run<S: Storage>(
         }
         // At once after a command that met a failure: a write answered
         // with an error must not be read back from the storage's cache.
-        recovery.attempt(&mut reg);
-        failing.store(recovery.failing(), std::sync::atomic::Ordering::Relaxed);
+        recovery.attempt(&mut reg, failing);
     }
     debug!("store task stopping: persisting the index");
-    recovery.attempt(&mut reg);
+    recovery.attempt(&mut reg, failing);
     let result = reg.checkpoint();
     if let Err(e) = &result {
         error!(error = %e, "could not persist the index at shutdown; it will be caught up at next start");
@@ -694,7 +694,18 @@ struct Recovery {
 }
 
 impl Recovery {
-    fn attempt<S: Storage>(&mut self, reg: &mut Registry<S>) {
+    /// Reopens the storage if it failed, and publishes whether it still
+    /// fails to `failing` (what `StoreHandle::storage_failing` reads).
+    fn attempt<S: Storage>(
+        &mut self,
+        reg: &mut Registry<S>,
+        failing: &std::sync::atomic::AtomicBool,
+    ) {
+        self.reopen(reg);
+        failing.store(self.failing, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn reopen<S: Storage>(&mut self, reg: &mut Registry<S>) {
         if !reg.storage_needs_recovery() {
             return;
         }
@@ -718,11 +729,6 @@ impl Recovery {
                 self.failing = true;
             }
         }
-    }
-
-    /// The storage failed and could not be reopened yet.
-    fn failing(&self) -> bool {
-        self.failing
     }
 }
 
