@@ -111,6 +111,10 @@ pub struct EventLoop<R> {
     last_recheck: Instant,
     peers: HashMap<PeerId, PeerState>,
     syncing: HashSet<PeerId>,
+    /// Documents our sessions and announcement handlers are pulling now:
+    /// each is pulled from one peer at a time (a joining node's sessions
+    /// would otherwise each fetch every document).
+    pulls: kampung_sync::Pulls,
     inbound: Arc<Semaphore>,
     announce_tasks: Arc<Semaphore>,
     tasks: JoinSet<()>,
@@ -210,6 +214,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             last_recheck: now,
             peers: HashMap::new(),
             syncing: HashSet::new(),
+            pulls: kampung_sync::Pulls::new(),
             tasks: JoinSet::new(),
             owner_heard: heard,
             redial,
@@ -411,9 +416,10 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             client: self.client.clone(),
         };
         let limits = self.config.limits.clone();
+        let pulls = self.pulls.clone();
         let tx = self.internal_tx.clone();
         self.tasks.spawn(async move {
-            let result = kampung_sync::sync_with(&replica, &requester, &limits).await;
+            let result = kampung_sync::sync_with(&replica, &requester, &limits, &pulls).await;
             let _ = tx.send(Internal::SessionDone { peer, result }).await;
         });
     }
@@ -662,9 +668,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             client: self.client.clone(),
         };
         let limits = self.config.limits.clone();
+        let pulls = self.pulls.clone();
         let tx = self.internal_tx.clone();
         self.tasks.spawn(async move {
-            let result = kampung_sync::on_announce(&replica, announce, &requester, &limits).await;
+            let result =
+                kampung_sync::on_announce(&replica, announce, &requester, &limits, &pulls).await;
             drop(permit);
             let _ = tx
                 .send(Internal::AnnounceDone {

@@ -27,11 +27,13 @@
 //! ```
 
 pub mod message;
+pub mod pulls;
 pub mod replica;
 pub mod session;
 pub mod sim;
 
 pub use message::{Announce, DocHeads, Hash, Hello, Request, Response, WIRE_VERSION};
+pub use pulls::Pulls;
 pub use replica::{
     Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges, SignedDocument,
 };

@@ -3,7 +3,8 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{debug, trace};
 
-use crate::message::{Announce, Request, Response};
+use crate::message::{Announce, Hash, Request, Response};
+use crate::pulls::{Pulls, Turn};
 use crate::replica::{Replica, ReplicaError, RequestError, Requester};
 use crate::Limits;
 
@@ -106,11 +107,13 @@ fn protocol(peer: &impl Requester, reason: impl Into<String>) -> SyncError {
 }
 
 /// Bring our replica up to date with one peer. Cheap when nothing changed:
-/// one digest request.
+/// one digest request. `pulls` is shared by all of this node's sessions: a
+/// document another session is pulling is waited for, not pulled twice.
 pub async fn sync_with<R: Replica, Q: Requester>(
     replica: &R,
     peer: &Q,
     limits: &Limits,
+    pulls: &Pulls,
 ) -> Result<SessionStats, SyncError> {
     let (ours, _) = replica.digest().await?;
     match peer.request(Request::Digest).await? {
@@ -144,15 +147,13 @@ pub async fn sync_with<R: Replica, Q: Requester>(
         let next = docs.last().map(|d| d.doc.clone());
         let mut wanted = Vec::new();
         for d in docs {
-            if !replica.unknown(&d.doc, d.heads).await?.is_empty() {
-                wanted.push(d.doc);
+            if !replica.unknown(&d.doc, d.heads.clone()).await?.is_empty() {
+                wanted.push(d);
             }
         }
-        let pulled: Vec<SessionStats> = stream::iter(
-            wanted
-                .into_iter()
-                .map(|doc| async move { pull_doc(replica, peer, &doc, limits).await }),
-        )
+        let pulled: Vec<SessionStats> = stream::iter(wanted.into_iter().map(|d| async move {
+            pull_once(replica, peer, &d.doc, d.heads, limits, pulls).await
+        }))
         .buffer_unordered(limits.concurrent_pulls.max(1))
         .try_collect()
         .await?;
@@ -166,6 +167,31 @@ pub async fn sync_with<R: Replica, Q: Requester>(
     }
     debug!(peer = %peer.peer(), docs = stats.docs_pulled, changes = stats.changes, documents = stats.documents, bytes = stats.bytes, "session done");
     Ok(stats)
+}
+
+/// Pull `doc` from `peer`, whose heads of it are `heads`, unless another
+/// session of ours is pulling it: then wait for that pull to end and pull
+/// only if we still lack some of `heads` (see [`Pulls`]).
+async fn pull_once<R: Replica, Q: Requester>(
+    replica: &R,
+    peer: &Q,
+    doc: &str,
+    heads: Vec<Hash>,
+    limits: &Limits,
+    pulls: &Pulls,
+) -> Result<SessionStats, SyncError> {
+    loop {
+        match pulls.claim(doc) {
+            Turn::Mine(_claim) => return pull_doc(replica, peer, doc, limits).await,
+            Turn::Wait(done) => {
+                let _ = done.await;
+                if replica.unknown(doc, heads.clone()).await?.is_empty() {
+                    trace!(peer = %peer.peer(), %doc, "pulled by another session");
+                    return Ok(SessionStats::default());
+                }
+            }
+        }
+    }
 }
 
 /// Pull one document from a peer: its changes since our heads, or the whole
@@ -308,18 +334,20 @@ async fn fetch_document<Q: Requester>(
     }
 }
 
-/// Handle an announcement: apply inline changes; pull what is still missing.
+/// Handle an announcement: apply inline changes; pull what is still missing
+/// (unless a session of ours is pulling that document: see [`Pulls`]).
 pub async fn on_announce<R: Replica, Q: Requester>(
     replica: &R,
     announce: Announce,
     forwarded_by: &Q,
     limits: &Limits,
+    pulls: &Pulls,
 ) -> Result<SessionStats, SyncError> {
     let mut stats = SessionStats::default();
     if announce.changes.is_empty() {
         // A heartbeat, or changes too big to carry: pull only if we lack its heads.
         if replica
-            .unknown(&announce.doc, announce.heads)
+            .unknown(&announce.doc, announce.heads.clone())
             .await?
             .is_empty()
         {
@@ -345,7 +373,17 @@ pub async fn on_announce<R: Replica, Q: Requester>(
             _ => return Ok(stats),
         }
     }
-    stats.add(pull_doc(replica, forwarded_by, &announce.doc, limits).await?);
+    stats.add(
+        pull_once(
+            replica,
+            forwarded_by,
+            &announce.doc,
+            announce.heads,
+            limits,
+            pulls,
+        )
+        .await?,
+    );
     Ok(stats)
 }
 

@@ -47,8 +47,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::message::{decode_announce, decode_request, decode_response, encode};
 use crate::{
-    on_announce, respond, sync_with, Announce, Limits, Replica, Request, RequestError, Requester,
-    Response, SyncError,
+    on_announce, respond, sync_with, Announce, Limits, Pulls, Replica, Request, RequestError,
+    Requester, Response, SyncError,
 };
 
 /// How hostile the network is. Probabilities are per message.
@@ -129,6 +129,8 @@ struct Slot<R> {
     incarnation: u64,
     /// Peers this node runs an anti-entropy session with now (one at a time each).
     sessions: BTreeSet<usize>,
+    /// The documents its sessions pull now (a new set for each incarnation).
+    pulls: Pulls,
 }
 
 struct Task {
@@ -286,6 +288,7 @@ impl<R: Replica + 'static> Sim<R> {
                 replica: Some(r),
                 incarnation: 0,
                 sessions: BTreeSet::new(),
+                pulls: Pulls::new(),
             });
         }
         for node in 0..sim.nodes.len() {
@@ -343,6 +346,7 @@ impl<R: Replica + 'static> Sim<R> {
         let replica = slot.replica.take()?;
         slot.incarnation += 1;
         slot.sessions.clear();
+        slot.pulls = Pulls::new();
         self.stats.crashes += 1;
         self.tasks.retain(|_, t| t.node != node);
         lock(&self.shared).pending.retain(|_, p| p.node != node);
@@ -556,8 +560,9 @@ impl<R: Replica + 'static> Sim<R> {
                     Err(e) => return self.undecodable(from, "announcement", e),
                 };
                 let peer = self.peer(to, from);
+                let pulls = self.nodes[to].pulls.clone();
                 self.spawn(to, None, async move {
-                    on_announce(replica.as_ref(), announce, &peer, &limits)
+                    on_announce(replica.as_ref(), announce, &peer, &limits, &pulls)
                         .await
                         .map(|_| ())
                 });
@@ -601,8 +606,9 @@ impl<R: Replica + 'static> Sim<R> {
         self.stats.sessions += 1;
         let limits = self.config.limits.clone();
         let requester = self.peer(node, peer);
+        let pulls = self.nodes[node].pulls.clone();
         self.spawn(node, Some(peer), async move {
-            sync_with(replica.as_ref(), &requester, &limits)
+            sync_with(replica.as_ref(), &requester, &limits, &pulls)
                 .await
                 .map(|_| ())
         });

@@ -377,3 +377,79 @@ fn a_peer_whose_store_fails_declines_and_is_not_blamed() {
     assert!(sim.replica(0).expect("up").has("d/1", &h));
     assert!(sim.stats().peer_faults.is_empty());
 }
+
+/// Answers at once from another replica, after letting other sessions run,
+/// and counts the whole-document pages it is asked for.
+struct Direct<'a> {
+    to: &'a DagReplica,
+    name: String,
+    documents: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl Requester for Direct<'_> {
+    fn peer(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn request(&self, req: Request) -> Result<Response, RequestError> {
+        let mut yielded = false;
+        futures::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
+        if matches!(req, Request::Document { .. }) {
+            self.documents
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(respond(self.to, req, &Limits::default()).await)
+    }
+}
+
+/// A node that joins with three peers holding the same documents syncs
+/// with all three at once; how many whole documents does it fetch?
+fn documents_fetched_by_a_joining_node(shared_pulls: bool) -> usize {
+    let peers: Vec<DagReplica> = (0..3).map(|_| DagReplica::default()).collect();
+    for d in 0..6 {
+        let doc = format!("v/{d}");
+        let (_, announce) = peers[0].write(&doc, b"resident");
+        for p in &peers[1..] {
+            p.apply(&doc, announce.changes.clone());
+        }
+    }
+    let joining = DagReplica::default();
+    let documents = std::sync::atomic::AtomicUsize::new(0);
+    let pulls = Pulls::new();
+    let sessions = peers.iter().enumerate().map(|(i, p)| {
+        let requester = Direct {
+            to: p,
+            name: format!("peer-{i}"),
+            documents: &documents,
+        };
+        let pulls = if shared_pulls {
+            pulls.clone()
+        } else {
+            Pulls::new()
+        };
+        let joining = &joining;
+        async move { sync_with(joining, &requester, &Limits::default(), &pulls).await }
+    });
+    for result in futures::executor::block_on(futures::future::join_all(sessions)) {
+        result.expect("honest peers");
+    }
+    assert_eq!(joining.all(), peers[0].all(), "the joining node holds all");
+    assert_eq!(pulls.in_flight(), 0, "every claim is given back");
+    documents.into_inner()
+}
+
+#[test]
+fn a_joining_node_fetches_each_document_once_from_all_its_peers() {
+    // The same sessions each pulling for themselves fetch every document
+    // once per peer: the test sees the concurrency it means to tame.
+    assert_eq!(documents_fetched_by_a_joining_node(false), 18);
+    assert_eq!(documents_fetched_by_a_joining_node(true), 6);
+}
