@@ -50,6 +50,12 @@ struct PeerState {
     last_sync: Option<(Instant, i64, bool)>,
     /// When we last asked it for its roster.
     last_roster: Option<Instant>,
+    /// Some of its data waits (deferred): its roster was asked for, and if
+    /// that brings new statements (a writer's certificate that had not
+    /// reached us) it is synced again at once.
+    behind_roster: bool,
+    /// Sync with it at the next tick, whenever it was last synced.
+    resync: bool,
     connections: usize,
     /// The software it said it runs in its hello.
     software: Option<String>,
@@ -83,6 +89,10 @@ const RECHECK_EVERY: Duration = Duration::from_secs(5);
 /// longest ago first): a node with up to eight peers asks each every
 /// RECHECK_EVERY, as before; one with ninety does not ask ninety.
 const ROSTER_FANOUT: usize = 8;
+
+/// The least time between two roster requests to one peer asked because its
+/// data waits for a certificate.
+const ROSTER_RETRY: Duration = Duration::from_secs(1);
 /// Refused peers remembered at most (for the rate limit and the status).
 const MAX_REFUSALS_KEPT: usize = 4096;
 /// How often the refusal of one peer is logged as a warning.
@@ -338,6 +348,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                                 Some((Instant::now(), self.config.clock.now_ms(), stats.in_sync));
                         }
                         self.heard_from(peer);
+                        if stats.deferred > 0 {
+                            self.roster_behind(peer);
+                        }
                         debug!(%peer, docs = stats.docs_pulled, changes = stats.changes, "anti-entropy done");
                     }
                     Err(e) => self.on_sync_error(peer, &e),
@@ -360,7 +373,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 };
                 self.report(&message, &peer, verdict);
                 match result {
-                    Ok(stats) => self.count(&stats),
+                    Ok(stats) => {
+                        if stats.deferred > 0 {
+                            self.roster_behind(peer);
+                        }
+                        self.count(&stats);
+                    }
                     Err(e) => self.on_sync_error(peer, &e),
                 }
             }
@@ -410,6 +428,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             return;
         }
         self.syncing.insert(peer);
+        if let Some(s) = self.peers.get_mut(&peer) {
+            s.resync = false;
+        }
         let replica = self.replica.clone();
         let requester = PeerRequester {
             peer,
@@ -437,7 +458,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let fresh: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, s)| s.admitted && s.last_sync.is_none())
+            .filter(|(_, s)| s.admitted && (s.last_sync.is_none() || s.resync))
             .map(|(p, _)| *p)
             .collect();
         for p in fresh {
@@ -537,6 +558,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     since: Instant::now(),
                     last_sync: None,
                     last_roster: None,
+                    behind_roster: false,
+                    resync: false,
                     connections: 0,
                     software: None,
                 });
@@ -824,6 +847,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         Ok(())
     }
 
+    /// Data from `peer` waits for a signature in force: perhaps its
+    /// writer's certificate has not reached us yet (it travels behind the
+    /// writes it allows), and `peer`, which relayed only what it verified,
+    /// holds it. Ask for its roster now (at most once a second); new
+    /// statements in the answer bring a session with it at once.
+    fn roster_behind(&mut self, peer: PeerId) {
+        let Some(s) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        s.behind_roster = true;
+        if s.last_roster.is_none_or(|t| t.elapsed() >= ROSTER_RETRY) {
+            self.ask_roster(peer);
+        }
+    }
+
     fn ask_roster(&mut self, peer: PeerId) {
         if !self.config.membership.enforced() {
             return;
@@ -985,9 +1023,15 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 if let Some(sent) = sent {
                     self.on_peer_clock(peer, sent, now_ms);
                 }
-                if membership.add_statements(&peer, statements) > 0 {
+                let added = membership.add_statements(&peer, statements);
+                if added > 0 {
                     // New revocations cut peers off now, not at the next recheck.
                     self.last_recheck = Instant::now() - RECHECK_EVERY;
+                }
+                if let Some(s) = self.peers.get_mut(&peer) {
+                    if std::mem::take(&mut s.behind_roster) && added > 0 {
+                        s.resync = true;
+                    }
                 }
             }
             Response::Refused { reason } => {

@@ -53,7 +53,7 @@ impl ChangeVerifier for RosterVerifier {
             .map(|_| ())
             .map_err(|d| SignatureDenied {
                 reason: d.to_string(),
-                about_time: d.is_about_time(),
+                not_yet: d.is_about_time() || d.is_unknown_signer(),
             })
     }
 }

@@ -60,6 +60,14 @@ impl Denial {
             Denial::FromTheFuture { .. } | Denial::NotInForce { .. }
         )
     }
+
+    /// The signer's certificate has not reached this node yet. Certificates
+    /// travel through the mesh like the writes they allow, and may arrive
+    /// after them (a village that just joined): no sign of a forger either,
+    /// since an honest peer relays only writes whose signer it verified.
+    pub fn is_unknown_signer(&self) -> bool {
+        matches!(self, Denial::NoCertificate { .. })
+    }
 }
 
 /// The verified statements of the root, and what follows from them.

@@ -65,9 +65,10 @@ pub enum RemoteRefusal {
         reason: String,
     },
     /// The only signatures that would cover a change claim a time outside
-    /// their writer's tolerance (a wrong clock at the writer). Nobody's
-    /// fault here: applied once a later signature covers it, or once the
-    /// time it claims comes.
+    /// their writer's tolerance (a wrong clock at the writer), or are by a
+    /// writer whose certificate has not reached this node yet. Nobody's
+    /// fault here: applied once a later signature covers it, the time it
+    /// claims comes, or the certificate arrives.
     #[error("change {hash} of {doc} waits for a signature in force: {reason}")]
     NotYetCovered {
         doc: DocId,
@@ -80,16 +81,18 @@ pub enum RemoteRefusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureDenied {
     pub reason: String,
-    /// Only for the time it claims ([`kampung_trust::Denial::is_about_time`]):
-    /// the signature covers nothing, but the data is not refused as forged.
-    pub about_time: bool,
+    /// Not refused as forged: only for the time it claims
+    /// ([`kampung_trust::Denial::is_about_time`]), or its writer's
+    /// certificate has not arrived yet ([`kampung_trust::Denial::is_unknown_signer`]).
+    /// The signature covers nothing for now.
+    pub not_yet: bool,
 }
 
 impl SignatureDenied {
     pub fn refused(reason: impl Into<String>) -> SignatureDenied {
         SignatureDenied {
             reason: reason.into(),
-            about_time: false,
+            not_yet: false,
         }
     }
 }
@@ -157,7 +160,7 @@ fn coverage(
         if verifier.checks_anything() {
             match verifier.check(doc, &sig) {
                 Ok(()) => {}
-                Err(d) if d.about_time => {
+                Err(d) if d.not_yet => {
                     untimely.get_or_insert(d.reason);
                     continue;
                 }

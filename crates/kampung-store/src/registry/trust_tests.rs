@@ -764,3 +764,59 @@ fn a_records_history_marks_the_changes_no_authorised_signature_covers() {
     );
     assert_eq!(h[1].change.actor, vec![9u8; 32]);
 }
+
+/// A village that just joined: its writes reach a node before its
+/// certificate does (both travel through the mesh). They wait, nobody is
+/// blamed for relaying them, and they apply once the certificate arrives.
+#[test]
+fn writes_of_a_writer_whose_certificate_has_not_arrived_wait_for_it() {
+    let mesh = Mesh::new();
+    let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let id = DocId::village(code(0));
+    owner
+        .write(code(0), &[person(1, 0)], now(), &mut |_| {})
+        .unwrap();
+    // The receiver's roster: the same root, without the village's certificate yet.
+    let behind = Arc::new(RwLock::new(Roster::new(mesh.roster.read().unwrap().root())));
+    let v = RosterVerifier::new(behind.clone(), kampung_core::ManualClock::new(now()));
+    let mut replica =
+        Registry::open(MemoryStorage::new(), ActorId::from(vec![7u8; 32]), 2026).unwrap();
+    let page = owner.changes_since(&id, &[], 1 << 20).unwrap();
+    let got = replica
+        .apply_remote(&id, &page.changes, &page.signatures, &v)
+        .unwrap();
+    assert!(
+        matches!(&got, Err(RemoteRefusal::NotYetCovered { reason, .. }) if reason.contains("no certificate")),
+        "{got:?}"
+    );
+    let (bytes, sigs) = owner.stored_document(&id).unwrap().unwrap();
+    let whole = replica.apply_document(&id, &bytes, &sigs, &v).unwrap();
+    assert!(
+        matches!(whole, Err(RemoteRefusal::NotYetCovered { .. })),
+        "{whole:?}"
+    );
+    assert_eq!(
+        replica.lookup(&person(1, 0).nik.to_string()).kind(),
+        "non_resident"
+    );
+
+    // The certificate arrives (from the relaying peer's roster).
+    let owner_node = NodeKey::from_public(&owner_key.public()).unwrap();
+    let cert = mesh
+        .roster
+        .read()
+        .unwrap()
+        .signed_certificate(&owner_node, now())
+        .cloned()
+        .unwrap();
+    behind.write().unwrap().add(cert).unwrap();
+    replica
+        .apply_remote(&id, &page.changes, &page.signatures, &v)
+        .unwrap()
+        .unwrap();
+    assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
+    assert_eq!(
+        replica.lookup(&person(1, 0).nik.to_string()).kind(),
+        "resident"
+    );
+}
