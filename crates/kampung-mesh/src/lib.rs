@@ -149,7 +149,7 @@ impl MeshConfig {
             max_inbound: 32,
             max_announce_tasks: 64,
             request_timeout: Duration::from_secs(30),
-            max_peers: 32,
+            max_peers: 16,
             software: format!("kampung {}", env!("CARGO_PKG_VERSION")),
             wire_version: kampung_sync::WIRE_VERSION,
         }

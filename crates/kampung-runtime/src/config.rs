@@ -102,7 +102,7 @@ impl Default for Network {
             kademlia: true,
             anti_entropy_secs: 30,
             heartbeat_secs: 60,
-            max_peers: 32,
+            max_peers: 16,
         }
     }
 }
