@@ -112,6 +112,52 @@ async fn a_late_node_bootstraps_every_village() {
     mesh.stop().await;
 }
 
+/// Node 0 is every node's bootstrap peer and may keep few peers: with
+/// `max_peers` 1 it keeps 2 and accepts 4 at most. The villages that come
+/// first fill it; it trims those it has held longest, so villages that come
+/// later still get in and every village reaches every node. (When a full
+/// node refused newcomers instead, the first 100 nodes of the regency's
+/// mesh never saw the 122 that joined after them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_bootstrap_node_makes_room_for_villages_that_come_later() {
+    let villages = [
+        "35.10.01.2001",
+        "35.10.05.2002",
+        "35.10.12.2003",
+        "35.10.15.2012",
+        "35.10.21.2003",
+    ];
+    let mut mesh = Mesh::start_tuned(&[None], |cfg| {
+        cfg.max_peers = 1;
+        cfg.peer_grace = Duration::from_secs(1);
+    })
+    .await;
+    for (i, v) in villages.iter().enumerate() {
+        let village = VillageCode::parse(v).unwrap();
+        mesh.add_node(Some(village), 0).await;
+        mesh.nodes
+            .last()
+            .unwrap()
+            .write(
+                village,
+                kampung_gen::village_residents(village, 20, i as u64),
+            )
+            .await;
+    }
+    mesh.wait_converged(Duration::from_secs(120)).await;
+    for node in &mesh.nodes {
+        assert_eq!(node.store.doc_heads().await.unwrap().len(), villages.len());
+        assert_eq!(node.store.niks().await.unwrap(), 20 * villages.len());
+    }
+    let hub = mesh.nodes[0].mesh.status().await.unwrap();
+    assert!(
+        hub.counters.peers_trimmed > 0,
+        "the bootstrap node made room by trimming: {:?}",
+        hub.counters
+    );
+    mesh.stop().await;
+}
+
 /// Village A (node 0) registers a person; village B (node 2), cut off,
 /// registers them too; then the cut heals and the mesh converges.
 async fn registered_on_both_sides(

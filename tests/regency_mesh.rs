@@ -959,7 +959,8 @@ fn regency_mesh() {
             ],
             env: vec![(
                 "KAMPUNG_LOG".into(),
-                "warn,libp2p_kad=error,kampung::applied=debug".into(),
+                std::env::var("REGENCY_LOG")
+                    .unwrap_or_else(|_| "warn,libp2p_kad=error,kampung::applied=debug".into()),
             )],
             ..RunArgs::loopback(Vec::new())
         };

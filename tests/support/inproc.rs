@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kampung_core::{Resident, Role, VillageCode};
-use kampung_mesh::Client;
+use kampung_mesh::{Client, MeshConfig};
 use kampung_node::{Actor, Parts, Running};
 use kampung_runtime::store::StoreHandle;
 use kampung_sync::Replica;
@@ -34,9 +34,15 @@ impl Node {
 pub struct Mesh {
     pub nodes: Vec<Node>,
     pub running: Vec<Running>,
+    /// Applied to every node's mesh configuration after the defaults.
+    pub tune: fn(&mut MeshConfig),
 }
 
-async fn start_node(village: Option<VillageCode>, bootstrap: Vec<String>) -> (Node, Running) {
+async fn start_node(
+    village: Option<VillageCode>,
+    bootstrap: Vec<String>,
+    tune: fn(&mut MeshConfig),
+) -> (Node, Running) {
     let role = match village {
         Some(village) => Role::Village { village },
         None => Role::checkpoint("test").unwrap(),
@@ -46,6 +52,7 @@ async fn start_node(village: Option<VillageCode>, bootstrap: Vec<String>) -> (No
         cfg.bootstrap = bootstrap.iter().map(|a| a.parse().unwrap()).collect();
         cfg.anti_entropy_every = Duration::from_secs(2);
         cfg.heartbeat_every = Duration::from_secs(2);
+        tune(cfg);
     });
     let running = kampung_node::start(parts).await.unwrap();
     let node = running.node().clone();
@@ -103,9 +110,15 @@ impl Mesh {
     /// checkpoint); every node bootstraps from the first one. (`_seed` named
     /// the nodes' Automerge actors; each node's actor is now its own key.)
     pub async fn start(roles: &[Option<VillageCode>], _seed: u8) -> Mesh {
+        Mesh::start_tuned(roles, |_| {}).await
+    }
+
+    /// [`Mesh::start`], every node's mesh configuration changed by `tune`.
+    pub async fn start_tuned(roles: &[Option<VillageCode>], tune: fn(&mut MeshConfig)) -> Mesh {
         let mut mesh = Mesh {
             nodes: Vec::new(),
             running: Vec::new(),
+            tune,
         };
         for v in roles {
             mesh.add_node(*v, 0).await;
@@ -119,7 +132,7 @@ impl Mesh {
             .first()
             .map(|n| vec![n.addr.clone()])
             .unwrap_or_default();
-        let (node, running) = start_node(village, bootstrap).await;
+        let (node, running) = start_node(village, bootstrap, self.tune).await;
         self.nodes.push(node);
         self.running.push(running);
     }
@@ -127,7 +140,7 @@ impl Mesh {
     /// A node that knows no other (a village cut off from the mesh); it
     /// joins when it dials one (`mesh.dial`).
     pub async fn add_alone(&mut self, village: Option<VillageCode>) {
-        let (node, running) = start_node(village, Vec::new()).await;
+        let (node, running) = start_node(village, Vec::new(), self.tune).await;
         self.nodes.push(node);
         self.running.push(running);
     }

@@ -12,8 +12,10 @@ use crate::MeshConfig;
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
-    /// Connections accepted from others at most (twice the peers this node
-    /// dials): a node everyone bootstraps from is not swamped.
+    /// Connections accepted from others at most (four times the peers this
+    /// node dials): a hard ceiling against a flood. The event loop keeps
+    /// the peers held well below it by trimming, so a newcomer always finds
+    /// room (see `EventLoop::trim`).
     pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
@@ -90,7 +92,7 @@ pub(crate) fn build(
     } else {
         None
     };
-    let incoming = u32::try_from(cfg.max_peers.saturating_mul(2)).unwrap_or(u32::MAX);
+    let incoming = u32::try_from(cfg.max_peers.saturating_mul(4)).unwrap_or(u32::MAX);
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(
             ConnectionLimits::default()

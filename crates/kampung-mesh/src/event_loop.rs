@@ -56,6 +56,8 @@ struct PeerState {
     behind_roster: bool,
     /// Sync with it at the next tick, whenever it was last synced.
     resync: bool,
+    /// Being disconnected to make room (see `EventLoop::trim`).
+    trimmed: bool,
     connections: usize,
     /// The software it said it runs in its hello.
     software: Option<String>,
@@ -448,6 +450,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.police(now);
+        self.trim(now);
         // Anti-entropy: at once with a peer not synced yet (it just
         // connected, or its last session failed), then one session every
         // `anti_entropy_every / ANTI_ENTROPY_FANOUT` with the peer synced
@@ -482,10 +485,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             self.last_heartbeat = now;
             self.heartbeat();
         }
-        // Redial bootstrap peers we are not connected to, with backoff.
+        // Redial bootstrap peers we are not connected to, with backoff,
+        // while this node has fewer peers than it dials: one that has
+        // enough does not come back to a bootstrap peer that trimmed it.
         let connected_addrs: HashSet<Multiaddr> = self.dialled_addr.keys().cloned().collect();
+        let wants_peers = self.peers.len() < self.config.max_peers;
         for (addr, r) in &mut self.redial {
-            if connected_addrs.contains(addr) || r.next > now {
+            if !wants_peers || connected_addrs.contains(addr) || r.next > now {
                 continue;
             }
             if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
@@ -560,6 +566,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     last_roster: None,
                     behind_roster: false,
                     resync: false,
+                    trimmed: false,
                     connections: 0,
                     software: None,
                 });
@@ -1115,6 +1122,58 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             self.swarm.behaviour_mut().gossipsub.expel(&peer);
             if let Some(s) = self.peers.get_mut(&peer) {
                 s.admitted = false;
+            }
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// Keep at most twice `max_peers` admitted peers. A node everyone
+    /// dials (a bootstrap peer, a district's first village) would otherwise
+    /// fill up with its first peers and refuse every later one: at 222
+    /// nodes started after 100, the first hundred held 56 peers each,
+    /// refused all newcomers and never saw a new village's document. Like
+    /// go-libp2p's connection manager, it accepts the newcomer (up to a
+    /// hard ceiling) and closes the peers it has held longest, those
+    /// outside gossip's mesh first, sparing peers in a session, peers being
+    /// cut and peers younger than `peer_grace`. Those it closes still have
+    /// the peers they dialled, and gossip grafts another in a trimmed
+    /// mesh peer's place.
+    fn trim(&mut self, now: Instant) {
+        let keep = self.config.max_peers.saturating_mul(2);
+        let admitted = self
+            .peers
+            .values()
+            .filter(|s| s.admitted && !s.trimmed)
+            .count();
+        if admitted <= keep {
+            return;
+        }
+        let gossip: HashSet<PeerId> = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .inner_mut()
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        let mut candidates: Vec<(bool, Instant, PeerId)> = self
+            .peers
+            .iter()
+            .filter(|(p, s)| {
+                s.admitted
+                    && !s.trimmed
+                    && now.duration_since(s.since) >= self.config.peer_grace
+                    && !self.syncing.contains(p)
+                    && !self.cutting.contains(p)
+            })
+            .map(|(p, s)| (gossip.contains(p), s.since, *p))
+            .collect();
+        candidates.sort_unstable();
+        for (_, _, peer) in candidates.into_iter().take(admitted - keep) {
+            debug!(%peer, admitted, keep, "trimmed: this node holds enough peers");
+            self.counters.peers_trimmed += 1;
+            if let Some(s) = self.peers.get_mut(&peer) {
+                s.trimmed = true;
             }
             let _ = self.swarm.disconnect_peer_id(peer);
         }

@@ -120,9 +120,15 @@ pub struct MeshConfig {
     /// Announcements processed at once; more are dropped (anti-entropy catches up).
     pub max_announce_tasks: usize,
     pub request_timeout: Duration,
-    /// Peers dialled at most (peers beyond it are not dialled); twice as
-    /// many connections are accepted from others.
+    /// Peers this node dials up to. It keeps twice as many (peers that
+    /// dialled it, or that Kademlia reached): beyond that it trims the
+    /// longest-held peers outside gossip's mesh, once they are older than
+    /// `peer_grace`. Connections from others are accepted up to four times
+    /// `max_peers`, so a node that is full still lets a newcomer in and
+    /// makes room by trimming, instead of refusing it for ever.
     pub max_peers: usize,
+    /// A new peer is never trimmed this soon: time for a session with it.
+    pub peer_grace: Duration,
     /// This node's software and version, told to peers in the hello.
     pub software: String,
     /// The wire protocol version this node speaks: [`kampung_sync::WIRE_VERSION`]
@@ -150,6 +156,7 @@ impl MeshConfig {
             max_announce_tasks: 64,
             request_timeout: Duration::from_secs(30),
             max_peers: 16,
+            peer_grace: Duration::from_secs(30),
             software: format!("kampung {}", env!("CARGO_PKG_VERSION")),
             wire_version: kampung_sync::WIRE_VERSION,
         }
@@ -222,6 +229,8 @@ pub struct Counters {
     pub changes_rejected: u64,
     /// Peers disconnected for having no valid certificate (or a revoked one).
     pub peers_refused: u64,
+    /// Peers disconnected to keep at most twice `max_peers` (see [`MeshConfig::max_peers`]).
+    pub peers_trimmed: u64,
     /// Requests refused because the peer had not shown a certificate.
     pub requests_unadmitted: u64,
     /// Bytes of sync protocol messages read from peers.

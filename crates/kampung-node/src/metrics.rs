@@ -101,6 +101,8 @@ pub struct NodeMetrics {
     pub changes_rejected: Counter,
     /// Peers disconnected for having no valid certificate (or a revoked one).
     pub peers_refused: Counter,
+    /// Peers disconnected to make room: the node held more than twice the peers it dials.
+    pub peers_trimmed: Counter,
     /// Crossing logs and cases dropped at the end of their retention period.
     pub documents_expired: Counter,
     /// Requests or messages from peers that broke a bound or were malformed.
@@ -157,6 +159,7 @@ impl Metrics {
         let sync_lag = Family::default();
         let changes_rejected = Counter::default();
         let peers_refused = Counter::default();
+        let peers_trimmed = Counter::default();
         let documents_expired = Counter::default();
         let peer_faults = Counter::default();
         let requests_unadmitted = Counter::default();
@@ -218,6 +221,11 @@ impl Metrics {
             "peers_refused",
             "Peers disconnected for having no valid certificate, or a revoked or expired one",
             peers_refused.clone(),
+        );
+        r.register(
+            "peers_trimmed",
+            "Peers disconnected to make room for newcomers: the node held more than twice the peers it dials",
+            peers_trimmed.clone(),
         );
         r.register(
             "documents_expired",
@@ -289,6 +297,7 @@ impl Metrics {
             sync_lag,
             changes_rejected,
             peers_refused,
+            peers_trimmed,
             documents_expired,
             peer_faults,
             requests_unadmitted,
@@ -421,6 +430,7 @@ impl Metrics {
     pub fn refresh_trust(&self, c: &kampung_mesh::Counters) {
         for (metric, value) in [
             (&self.peers_refused, c.peers_refused),
+            (&self.peers_trimmed, c.peers_trimmed),
             (&self.peer_faults, c.peer_faults),
             (&self.requests_unadmitted, c.requests_unadmitted),
         ] {

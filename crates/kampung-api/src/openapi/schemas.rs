@@ -244,6 +244,8 @@ pub struct Counters {
     pub changes_rejected: u64,
     /// Peers disconnected for having no valid certificate (or a revoked one).
     pub peers_refused: u64,
+    /// Peers disconnected to make room: the node held more than twice the peers it dials.
+    pub peers_trimmed: u64,
     /// Requests refused because the peer had not shown a certificate.
     pub requests_unadmitted: u64,
     pub sync_bytes_read: u64,
