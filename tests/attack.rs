@@ -386,8 +386,6 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     let rogue = certified_checkpoint(&h, &shutdown, |cfg| {
         cfg.limits.max_message = 64 << 20;
         cfg.limits.max_heads = 1 << 20;
-        // An honest node keeps 6 requests in flight per peer; this one floods.
-        cfg.max_requests_per_peer = usize::MAX;
     })
     .await;
     let admitted = |rogue_peer: String| {

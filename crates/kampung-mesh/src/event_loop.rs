@@ -1,6 +1,6 @@
 //! The one task that owns the Swarm.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,18 +97,6 @@ const ROSTER_FANOUT: usize = 8;
 const ROSTER_RETRY: Duration = Duration::from_secs(1);
 /// Refused peers remembered at most (for the rate limit and the status).
 const MAX_REFUSALS_KEPT: usize = 4096;
-/// Requests waiting for room to one peer at most; more fail at once.
-const MAX_WAITING_PER_PEER: usize = 256;
-
-type Reply = oneshot::Sender<Result<Response, RequestError>>;
-
-/// Our requests to one peer: in flight, and waiting for room.
-#[derive(Default)]
-struct Outbound {
-    in_flight: usize,
-    waiting: VecDeque<(Request, Reply)>,
-}
-
 /// How often the refusal of one peer is logged as a warning.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
@@ -121,11 +109,7 @@ pub struct EventLoop<R> {
     commands: mpsc::Receiver<Command>,
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
-    /// Requests of our sessions, tasks and clients in flight, by id.
-    pending: HashMap<OutboundRequestId, (PeerId, Reply)>,
-    /// Per peer: how many of `pending` are its, and those waiting for room
-    /// (see [`MeshConfig::max_requests_per_peer`]).
-    outbound: HashMap<PeerId, Outbound>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
     /// Hello and roster requests in flight: to whom, and for a roster
     /// request when it was sent (monotonic, and by our clock).
     pending_trust: HashMap<OutboundRequestId, (PeerId, Option<(Instant, i64)>)>,
@@ -234,7 +218,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             internal_tx,
             internal_rx,
             pending: HashMap::new(),
-            outbound: HashMap::new(),
             pending_trust: HashMap::new(),
             clocks,
             refusals: HashMap::new(),
@@ -274,13 +257,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             }
         }
         self.tasks.shutdown().await;
-        for (_, (_, reply)) in self.pending.drain() {
+        for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err(RequestError::Shutdown));
-        }
-        for (_, o) in self.outbound.drain() {
-            for (_, reply) in o.waiting {
-                let _ = reply.send(Err(RequestError::Shutdown));
-            }
         }
         info!("mesh stopped");
     }
@@ -294,16 +272,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     ))));
                     return;
                 }
-                let o = self.outbound.entry(peer).or_default();
-                if o.in_flight < self.config.max_requests_per_peer.max(1) {
-                    self.send_request(peer, req, reply);
-                } else if o.waiting.len() < MAX_WAITING_PER_PEER {
-                    o.waiting.push_back((req, reply));
-                } else {
-                    let _ = reply.send(Err(RequestError::Unreachable(format!(
-                        "{peer}: {MAX_WAITING_PER_PEER} requests already wait for it"
-                    ))));
-                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, req.into());
+                self.pending.insert(id, reply);
             }
             Command::Announce { announce } => self.publish(&announce),
             Command::Status { reply } => {
@@ -473,39 +447,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         });
     }
 
-    /// Send one request now (room was checked by the caller).
-    fn send_request(&mut self, peer: PeerId, req: Request, reply: Reply) {
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, req.into());
-        self.pending.insert(id, (peer, reply));
-        self.outbound.entry(peer).or_default().in_flight += 1;
-    }
-
-    /// One of our requests to `peer` was answered or failed: send the next
-    /// one waiting, if its asker still waits.
-    fn request_done(&mut self, peer: PeerId) {
-        let max = self.config.max_requests_per_peer.max(1);
-        let Some(o) = self.outbound.get_mut(&peer) else {
-            return;
-        };
-        o.in_flight = o.in_flight.saturating_sub(1);
-        let next = if o.in_flight < max {
-            std::iter::from_fn(|| o.waiting.pop_front()).find(|(_, reply)| !reply.is_closed())
-        } else {
-            None
-        };
-        match next {
-            Some((req, reply)) => self.send_request(peer, req, reply),
-            None if o.in_flight == 0 && o.waiting.is_empty() => {
-                self.outbound.remove(&peer);
-            }
-            None => {}
-        }
-    }
-
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.police(now);
@@ -650,13 +591,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             } => {
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
-                if let Some(o) = self.outbound.remove(&peer_id) {
-                    for (_, reply) in o.waiting {
-                        let _ = reply.send(Err(RequestError::Unreachable(format!(
-                            "{peer_id} disconnected"
-                        ))));
-                    }
-                }
                 if let Ok(mut clocks) = self.clocks.write() {
                     clocks.remove(&peer_id);
                 }
@@ -838,9 +772,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 } => {
                     if let Some((asked, sent)) = self.pending_trust.remove(&request_id) {
                         self.on_trust_response(asked, sent, response);
-                    } else if let Some((peer, reply)) = self.pending.remove(&request_id) {
+                    } else if let Some(reply) = self.pending.remove(&request_id) {
                         let _ = reply.send(Ok(response));
-                        self.request_done(peer);
                     }
                 }
             },
@@ -857,8 +790,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     {
                         self.cut(peer);
                     }
-                } else if let Some((peer, reply)) = self.pending.remove(&request_id) {
-                    self.request_done(peer);
+                } else if let Some(reply) = self.pending.remove(&request_id) {
                     let err = match error {
                         request_response::OutboundFailure::Timeout => RequestError::Timeout,
                         request_response::OutboundFailure::Io(e)

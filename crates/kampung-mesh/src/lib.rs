@@ -117,13 +117,6 @@ pub struct MeshConfig {
     pub max_sessions: usize,
     /// Inbound requests served at once; more get "busy".
     pub max_inbound: usize,
-    /// Requests this node has in flight to one peer at once; later ones
-    /// wait their turn (at most 256, then they fail at once). libp2p's
-    /// request-response opens a stream per request and a connection holds
-    /// 16 at most, both sides' requests counted: past that streams are
-    /// dropped and the requests fail. At 222 nodes on a saturated machine
-    /// 1,035 were dropped that way, most from announcements answered late.
-    pub max_requests_per_peer: usize,
     /// Announcements processed at once; more are dropped (anti-entropy catches up).
     pub max_announce_tasks: usize,
     pub request_timeout: Duration,
@@ -160,7 +153,6 @@ impl MeshConfig {
             limits: Limits::default(),
             max_sessions: 8,
             max_inbound: 32,
-            max_requests_per_peer: 6,
             max_announce_tasks: 64,
             request_timeout: Duration::from_secs(30),
             max_peers: 16,
