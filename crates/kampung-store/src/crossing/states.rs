@@ -118,6 +118,11 @@ fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
+/// Are `heads` (in any order, no duplicates) the same set as `sorted`?
+fn same_heads(heads: &[ChangeHash], sorted: &[ChangeHash]) -> bool {
+    heads.len() == sorted.len() && heads.iter().all(|h| sorted.binary_search(h).is_ok())
+}
+
 /// Apply one delta to a folded state.
 pub fn apply(state: &mut Villages, delta: &StateDelta) {
     for (v, heads) in &delta.villages {
@@ -158,10 +163,11 @@ impl StateCache {
     ) -> Result<u64, CrossingError> {
         self.refresh(tx)?;
         let mut changed = Villages::new();
+        // Compared without copying: this runs for every crossing recorded.
         for (v, heads) in now {
-            let mut heads = heads.clone();
-            heads.sort_unstable();
-            if self.villages.get(v) != Some(&heads) {
+            if !self.villages.get(v).is_some_and(|held| same_heads(heads, held)) {
+                let mut heads = heads.clone();
+                heads.sort_unstable();
                 changed.insert(*v, heads);
             }
         }

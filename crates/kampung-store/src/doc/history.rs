@@ -124,7 +124,7 @@ impl VillageDoc {
     pub fn holds(&self, heads: &[ChangeHash]) -> bool {
         heads
             .iter()
-            .all(|h| self.doc.get_change_by_hash(h).is_some())
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
     }
 
     /// The heads of the document as it stood at `at_s` (unix seconds) by

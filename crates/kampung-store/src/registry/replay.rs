@@ -103,6 +103,9 @@ impl ReplayReport {
 struct Reads {
     /// Each village's withdrawn NIKs, read once.
     withdrawn: HashMap<VillageCode, HashSet<u64>>,
+    /// The villages whose document changed since the state being replayed
+    /// (or that are no longer held), worked out once per state.
+    changed: Vec<VillageCode>,
 }
 
 impl<S: Storage> Registry<S> {
@@ -161,6 +164,7 @@ impl<S: Storage> Registry<S> {
                     states::apply(&mut state, &d);
                     folded_to = Some(d.n);
                 }
+                reads.changed = self.changed_since(&state);
                 for c in crossings {
                     let problem = if folded_to != Some(n) {
                         Some(ReplayProblem::StateMissing { state: n })
@@ -205,7 +209,7 @@ impl<S: Storage> Registry<S> {
         let mut index = Index::new();
         if let Ok(p) = &parsed {
             let nik = p.nik();
-            for village in self.candidates(nik, state, reads)? {
+            for village in self.candidates(nik, reads)? {
                 let Some(heads) = state.get(&village) else {
                     continue;
                 };
@@ -232,7 +236,7 @@ impl<S: Storage> Registry<S> {
             };
             if heads
                 .iter()
-                .any(|h| other.am.get_change_by_hash(h).is_none())
+                .any(|h| other.am.get_change_meta_by_hash(h).is_none())
             {
                 return Ok(Some(missing()));
             }
@@ -263,28 +267,29 @@ impl<S: Storage> Registry<S> {
         Ok(None)
     }
 
-    /// The villages that may have held a record of `nik` in `state`: those
-    /// holding one now, and those whose document changed since `state` and
-    /// withdrew a record of it at some time.
-    fn candidates(
-        &mut self,
-        nik: Nik,
-        state: &Villages,
-        reads: &mut Reads,
-    ) -> Result<Vec<VillageCode>, StoreError> {
+    /// The villages of `state` whose document is not as it stood there.
+    fn changed_since(&self, state: &Villages) -> Vec<VillageCode> {
+        let lookups = self.lookups.read();
+        state
+            .iter()
+            .filter(|(v, heads)| lookups.indexed.get(*v).map(|h| sorted(h)).as_ref() != Some(*heads))
+            .map(|(v, _)| *v)
+            .collect()
+    }
+
+    /// The villages that may have held a record of `nik` in the state
+    /// being replayed: those holding one now, and those whose document
+    /// changed since that state (`reads.changed`) and withdrew a record of
+    /// it at some time.
+    fn candidates(&mut self, nik: Nik, reads: &mut Reads) -> Result<Vec<VillageCode>, StoreError> {
         let now: Vec<VillageCode> = self.lookups.read().index.villages_of(nik);
         let mut out = now.clone();
-        let changed: Vec<VillageCode> = {
-            let lookups = self.lookups.read();
-            state
-                .iter()
-                .filter(|(v, heads)| {
-                    !now.contains(v)
-                        && lookups.indexed.get(*v).map(|h| sorted(h)).as_ref() != Some(*heads)
-                })
-                .map(|(v, _)| *v)
-                .collect()
-        };
+        let changed: Vec<VillageCode> = reads
+            .changed
+            .iter()
+            .filter(|v| !now.contains(v))
+            .copied()
+            .collect();
         for v in changed {
             if !self.lookups.read().indexed.contains_key(&v) {
                 // No longer held: the replay cannot tell, and says so.
