@@ -165,7 +165,11 @@ impl StateCache {
         let mut changed = Villages::new();
         // Compared without copying: this runs for every crossing recorded.
         for (v, heads) in now {
-            if !self.villages.get(v).is_some_and(|held| same_heads(heads, held)) {
+            if !self
+                .villages
+                .get(v)
+                .is_some_and(|held| same_heads(heads, held))
+            {
                 let mut heads = heads.clone();
                 heads.sort_unstable();
                 changed.insert(*v, heads);

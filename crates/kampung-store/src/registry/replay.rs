@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use automerge::{ChangeHash, ReadDoc};
+use automerge::ChangeHash;
 use kampung_core::checkpoint::{local_date, OpenCase};
 use kampung_core::{banyuwangi, CheckVerdict, Nik, Policy, VillageCode};
 use serde::{Deserialize, Serialize};
@@ -272,7 +272,9 @@ impl<S: Storage> Registry<S> {
         let lookups = self.lookups.read();
         state
             .iter()
-            .filter(|(v, heads)| lookups.indexed.get(*v).map(|h| sorted(h)).as_ref() != Some(*heads))
+            .filter(|(v, heads)| {
+                lookups.indexed.get(*v).map(|h| sorted(h)).as_ref() != Some(*heads)
+            })
             .map(|(v, _)| *v)
             .collect()
     }
