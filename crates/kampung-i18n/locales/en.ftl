@@ -4,7 +4,7 @@
 ## Verdicts: a title (the big word an officer reads) and a detail line.
 verdict-line = { $title }: { $detail }
 verdict-resident-title = RESIDENT
-verdict-resident-detail = { $name }, registered in { $village } ({ $code }), district { $district }; { $copy }.
+verdict-resident-detail = { $name }, registered in { $village } ({ $code }), district { $district }. { $copy }.
 verdict-resident_under_isolation-title = UNDER ISOLATION
 verdict-resident_under_isolation-detail = { $name } has open isolation case { $case }, placed at { $place }. Send back there.
 verdict-someone = this person
