@@ -96,7 +96,11 @@ pub fn imported_village(
 pub fn run(args: &SoakArgs) -> anyhow::Result<SoakResult> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let path = dir.path().join("registry");
-    let (code, records, mut reg) = imported_village(&path, args.residents, args.seed, None)?;
+    // Signed as a node signs: a node holds each write's signature beside
+    // its change, and that is part of what a write costs in memory.
+    let signer = kampung_mesh::identity::Keypair::generate_ed25519();
+    let (code, records, mut reg) =
+        imported_village(&path, args.residents, args.seed, Some(signer))?;
     let disk_start = measure::dir_size(&path)?.apparent;
     let peer = "12D3KooWKetapangHarbourCheckpointSoak0000000000000001";
     let mut samples = Vec::new();

@@ -95,7 +95,8 @@ mod tests;
 mod values;
 
 use layout::{
-    chunk_key, chunk_prefix, heads_key, seq_of, sig_key, sig_prefix, snapshot_key, HEADS,
+    bundle_chunk, bundle_prefix, chunk_bundle_key, chunk_key, chunk_prefix, decode_bundle,
+    encode_bundle, folded_bundle_key, heads_key, seq_of, sig_prefix, snapshot_key, HEADS,
 };
 use values::Values;
 
@@ -342,6 +343,115 @@ impl SledStorage {
         Ok(chunks)
     }
 
+    /// `doc`'s signatures stored one key each (stores made before
+    /// signature bundles): the keys and the signatures.
+    fn legacy_signatures(
+        &self,
+        o: &Open,
+        doc: &DocId,
+    ) -> Result<(Vec<sled::IVec>, Vec<Sig>), StoreError> {
+        let prefix = sig_prefix(doc);
+        let (mut keys, mut sigs) = (Vec::new(), Vec::new());
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
+                sigs.push((hash, v.to_vec()));
+            }
+            keys.push(k);
+        }
+        Ok((keys, sigs))
+    }
+
+    /// `doc`'s signature bundles: key and stored value.
+    fn bundles(&self, o: &Open, doc: &DocId) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+        o.docs
+            .scan_prefix(bundle_prefix(doc))
+            .collect::<sled::Result<_>>()
+            .map_err(|e| self.io(e))
+    }
+
+    /// The signatures of a stored bundle of `doc`.
+    fn bundle(&self, doc: &DocId, stored: &[u8]) -> Result<Vec<Sig>, StoreError> {
+        decode_bundle(&self.get_value(doc, stored)?).map_err(|reason| StoreError::CorruptDoc {
+            location: self.location(),
+            doc: doc.clone(),
+            reason,
+        })
+    }
+
+    /// Put `sigs` into `batch` as one bundle under `key`.
+    fn put_bundle(
+        &self,
+        o: &Open,
+        batch: &mut sled::Batch,
+        key: Vec<u8>,
+        sigs: &[Sig],
+    ) -> Result<(), StoreError> {
+        let bytes = encode_bundle(sigs).map_err(|reason| StoreError::Io {
+            location: self.location(),
+            reason,
+        })?;
+        batch.insert(key, self.put_value(o, &bytes)?);
+        Ok(())
+    }
+
+    /// Fold into one new bundle, in `batch`: `new` signatures, those of the
+    /// chunks up to `through_seq` (every chunk if `None`), those stored one
+    /// key each, and the newest bundles of earlier folds while each holds
+    /// no more signatures than the fold so far (as a binary counter carries:
+    /// a document keeps about log2(folds) bundles, and each signature is
+    /// written again about log2(folds) times, never at every compaction).
+    /// The stored values it drops go to `replaced`.
+    fn fold_signatures(
+        &self,
+        o: &Open,
+        batch: &mut sled::Batch,
+        replaced: &mut Vec<sled::IVec>,
+        doc: &DocId,
+        new: &[Sig],
+        through_seq: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let (legacy, mut sigs) = self.legacy_signatures(o, doc)?;
+        for k in legacy {
+            batch.remove(k);
+        }
+        let prefix_len = bundle_prefix(doc).len();
+        let mut folded = Vec::new();
+        for (k, v) in self.bundles(o, doc)? {
+            match bundle_chunk(&k[prefix_len..]) {
+                Some(seq) if through_seq.is_none_or(|t| seq <= t) => {
+                    sigs.extend(self.bundle(doc, &v)?);
+                    batch.remove(k);
+                    replaced.push(v);
+                }
+                Some(_) => {}
+                None => folded.push((k, v)),
+            }
+        }
+        sigs.extend_from_slice(new);
+        if sigs.is_empty() {
+            return Ok(());
+        }
+        for (k, v) in folded.into_iter().rev() {
+            let older = self.bundle(doc, &v)?;
+            if older.len() > sigs.len() {
+                break;
+            }
+            // Older first: a signature stored again later wins.
+            sigs.splice(0..0, older);
+            batch.remove(k);
+            replaced.push(v);
+        }
+        let mut by_hash = std::collections::HashMap::with_capacity(sigs.len());
+        for (hash, sig) in sigs {
+            by_hash.insert(hash, sig);
+        }
+        let mut sigs: Vec<Sig> = by_hash.into_iter().collect();
+        sigs.sort_unstable_by_key(|a| a.0);
+        let id = o.db.generate_id().map_err(|e| self.io(e))?;
+        self.put_bundle(o, batch, folded_bundle_key(doc, id), &sigs)
+    }
+
     /// Put `doc`'s snapshot into `batch`; the stored value it replaces goes
     /// to `replaced`.
     fn put_snapshot(
@@ -387,13 +497,9 @@ impl SledStorage {
         for (seq, _, v) in self.chunks(doc)? {
             chunks.push((seq, self.get_value(doc, &v)?));
         }
-        let prefix = sig_prefix(doc);
-        let mut signatures = Vec::new();
-        for item in o.docs.scan_prefix(&prefix) {
-            let (k, v) = item.map_err(|e| self.io(e))?;
-            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
-                signatures.push((hash, v.to_vec()));
-            }
+        let mut signatures = self.legacy_signatures(&o, doc)?.1;
+        for (_, v) in self.bundles(&o, doc)? {
+            signatures.extend(self.bundle(doc, &v)?);
         }
         Ok(Some(StoredDoc {
             snapshot,
@@ -442,8 +548,8 @@ impl Storage for SledStorage {
         let o = self.db()?;
         let seq = self.last_chunk_seq(doc)?.map_or(1, |s| s + 1);
         let mut batch = sled::Batch::default();
-        for (hash, sig) in sigs {
-            batch.insert(sig_key(doc, hash), sig.as_slice());
+        if !sigs.is_empty() {
+            self.put_bundle(&o, &mut batch, chunk_bundle_key(doc, seq), sigs)?;
         }
         batch.insert(chunk_key(doc, seq), self.put_value(&o, chunk)?);
         batch.insert(heads_key(doc), heads);
@@ -461,9 +567,7 @@ impl Storage for SledStorage {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
         let mut replaced = Vec::new();
-        for (hash, sig) in sigs {
-            batch.insert(sig_key(doc, hash), sig.as_slice());
-        }
+        self.fold_signatures(&o, &mut batch, &mut replaced, doc, sigs, None)?;
         self.put_snapshot(&o, &mut batch, &mut replaced, doc, snapshot)?;
         for (_, k, v) in self.chunks(doc)? {
             replaced.push(v);
@@ -477,6 +581,7 @@ impl Storage for SledStorage {
         let o = self.db()?;
         let mut batch = sled::Batch::default();
         let mut replaced = Vec::new();
+        self.fold_signatures(&o, &mut batch, &mut replaced, doc, &[], Some(through_seq))?;
         self.put_snapshot(&o, &mut batch, &mut replaced, doc, snapshot)?;
         for (seq, k, v) in self.chunks(doc)? {
             if seq <= through_seq {
@@ -495,8 +600,12 @@ impl Storage for SledStorage {
             replaced.push(v);
             batch.remove(k);
         }
-        for k in o.docs.scan_prefix(sig_prefix(doc)).keys() {
-            batch.remove(k.map_err(|e| self.io(e))?);
+        for k in self.legacy_signatures(&o, doc)?.0 {
+            batch.remove(k);
+        }
+        for (k, v) in self.bundles(&o, doc)? {
+            batch.remove(k);
+            replaced.push(v);
         }
         let snapshot = snapshot_key(doc);
         replaced.extend(o.docs.get(&snapshot).map_err(|e| self.io(e))?);

@@ -76,7 +76,7 @@ fn large_values_live_in_files_that_go_after_the_flush_that_drops_them() {
 }
 
 #[test]
-fn a_month_of_appends_and_compactions_leaves_no_sled_blob_and_one_file() {
+fn a_month_of_appends_and_compactions_leaves_no_sled_blob_and_few_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let s = SledStorage::open(&path).unwrap();
@@ -105,10 +105,14 @@ fn a_month_of_appends_and_compactions_leaves_no_sled_blob_and_one_file() {
         Vec::<String>::new(),
         "sled wrote pages large enough to be blobs"
     );
+    // 40 compactions folded 60 signatures each, as a binary counter
+    // carries: 40 = 0b101000, two bundles (of 1,920 and 480 signatures).
+    let bundles = s.db().unwrap().docs.scan_prefix(b"B/").count();
+    assert_eq!(bundles, 2);
     assert_eq!(
         files(&path.join("values")).len(),
-        2,
-        "the month's snapshot and the village's index"
+        2 + bundles,
+        "the month's snapshot, the village's index and the signature bundles"
     );
     assert_eq!(s.index(&idx).unwrap(), Some(bytes(19, 30_000)));
     assert_eq!(s.load(&d).unwrap().unwrap().signatures.len(), 40 * 60);
@@ -216,4 +220,107 @@ fn a_store_of_the_first_layout_is_moved_with_everything_in_it() {
         }
         assert!(!o.db.tree_names().iter().any(|n| n.as_ref() == b"index"));
     }
+}
+
+/// The signature of the `i`th signed change of a test.
+fn signed(i: u32) -> Sig {
+    let mut hash = [0; 32];
+    hash[..4].copy_from_slice(&i.to_be_bytes());
+    (hash, bytes(i as u8, 96))
+}
+
+fn sorted(mut sigs: Vec<Sig>) -> Vec<Sig> {
+    sigs.sort();
+    sigs
+}
+
+#[test]
+fn signed_single_writes_keep_a_few_keys_for_their_signatures_and_lose_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc("v/35.10.15.2012");
+    let writes = 3_000u32;
+    for i in 0..writes {
+        let seq = s
+            .append(&d, &bytes(i as u8, 120), &i.to_be_bytes(), &[signed(i)])
+            .unwrap();
+        s.flush().unwrap();
+        // As the registry does: a snapshot every so many chunks.
+        if i % 100 == 99 {
+            s.compact(&d, &bytes(i as u8, 2_000), seq).unwrap();
+            s.flush().unwrap();
+        }
+    }
+    let all: Vec<Sig> = (0..writes).map(signed).collect();
+    let o = s.db().unwrap();
+    // One key per signature was 3,000 keys (and about 1 KB of disk and of
+    // sled's cache for each); now the bundles of 30 compactions fold as a
+    // binary counter does.
+    let bundles = o.docs.scan_prefix(b"B/").count();
+    assert!(bundles <= 6, "{bundles} signature bundles");
+    assert_eq!(o.docs.scan_prefix(b"G/").count(), 0);
+    assert!(o.docs.len() <= 10, "{} keys in the docs tree", o.docs.len());
+    drop(o);
+    assert_eq!(sorted(s.load(&d).unwrap().unwrap().signatures), all);
+
+    // The bundles' files are referred to: open keeps them.
+    drop(s);
+    let s = SledStorage::open(&path).unwrap();
+    assert_eq!(sorted(s.load(&d).unwrap().unwrap().signatures), all);
+
+    // A replace folds every chunk's signatures in with its own.
+    s.append(&d, b"one more", b"h", &[signed(writes)]).unwrap();
+    s.replace(&d, &bytes(1, 3_000), b"h2", &[signed(writes + 1)])
+        .unwrap();
+    s.flush().unwrap();
+    let stored = s.load(&d).unwrap().unwrap();
+    assert!(stored.chunks.is_empty());
+    let mut more = all.clone();
+    more.extend([signed(writes), signed(writes + 1)]);
+    assert_eq!(sorted(stored.signatures), more);
+
+    s.remove(&d).unwrap();
+    s.flush().unwrap();
+    assert_eq!(s.db().unwrap().docs.scan_prefix(b"B/").count(), 0);
+    assert!(files(&path.join("values")).is_empty());
+}
+
+#[test]
+fn signatures_stored_one_key_each_are_read_and_folded_in_by_the_next_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc(LOG);
+    // As a store made before signature bundles holds them.
+    let o = s.db().unwrap();
+    for i in 0..50 {
+        let (hash, sig) = signed(i);
+        o.docs.insert(layout::sig_key(&d, &hash), sig).unwrap();
+    }
+    drop(o);
+    let seq = s.append(&d, b"chunk", b"h", &[signed(50)]).unwrap();
+    let all: Vec<Sig> = (0..51).map(signed).collect();
+    assert_eq!(sorted(s.load(&d).unwrap().unwrap().signatures), all);
+
+    s.compact(&d, b"snapshot", seq).unwrap();
+    s.flush().unwrap();
+    let o = s.db().unwrap();
+    assert_eq!(o.docs.scan_prefix(b"G/").count(), 0);
+    assert_eq!(o.docs.scan_prefix(b"B/").count(), 1);
+    drop(o);
+    assert_eq!(sorted(s.load(&d).unwrap().unwrap().signatures), all);
+}
+
+#[test]
+fn a_damaged_signature_bundle_is_named_not_misread() {
+    let sigs = vec![signed(1), signed(2)];
+    let bytes = layout::encode_bundle(&sigs).unwrap();
+    assert_eq!(layout::decode_bundle(&bytes).unwrap(), sigs);
+    for cut in [1, 33, 40, bytes.len() - 1] {
+        let err = layout::decode_bundle(&bytes[..cut]).unwrap_err();
+        assert!(err.contains("signature bundle"), "{err}");
+    }
+    let too_long = vec![([0; 32], vec![0; 70_000])];
+    assert!(layout::encode_bundle(&too_long).is_err());
 }
