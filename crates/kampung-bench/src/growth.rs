@@ -94,8 +94,10 @@ pub fn run(args: &GrowthArgs) -> anyhow::Result<GrowthResult> {
     let from = LogMonth::parse(&args.from).context("--from is a month: 2026-01")?;
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let path = dir.path().join("registry");
+    // Signed as a node signs: each crossing's signature is stored with it.
+    let signer = kampung_mesh::identity::Keypair::generate_ed25519();
     let (_, people, mut reg) =
-        crate::soak::imported_village(&path, args.residents, args.seed, None)?;
+        crate::soak::imported_village(&path, args.residents, args.seed, Some(signer))?;
     let disk_after_import = measure::dir_size(&path)?.apparent;
     let rss_after_import = measure::memory()?.rss;
     let keep = Keep {
