@@ -497,10 +497,30 @@ impl SledStorage {
         for (seq, _, v) in self.chunks(doc)? {
             chunks.push((seq, self.get_value(doc, &v)?));
         }
+        // Oldest first, so that a signature stored again for the same change
+        // replaces the one before (as a key written again did): those stored
+        // one key each, the folded bundles, then the chunks' in order.
         let mut signatures = self.legacy_signatures(&o, doc)?.1;
-        for (_, v) in self.bundles(&o, doc)? {
-            signatures.extend(self.bundle(doc, &v)?);
+        let prefix_len = bundle_prefix(doc).len();
+        let (chunks_bundles, folded): (Vec<_>, Vec<_>) = self
+            .bundles(&o, doc)?
+            .into_iter()
+            .partition(|(k, _)| bundle_chunk(&k[prefix_len..]).is_some());
+        for (_, v) in folded.iter().chain(&chunks_bundles) {
+            signatures.extend(self.bundle(doc, v)?);
         }
+        let mut at = std::collections::HashMap::with_capacity(signatures.len());
+        let mut latest: Vec<Sig> = Vec::with_capacity(signatures.len());
+        for (hash, sig) in signatures {
+            match at.get(&hash) {
+                Some(&i) => latest[i] = (hash, sig),
+                None => {
+                    at.insert(hash, latest.len());
+                    latest.push((hash, sig));
+                }
+            }
+        }
+        let signatures = latest;
         Ok(Some(StoredDoc {
             snapshot,
             chunks,

@@ -324,3 +324,25 @@ fn a_damaged_signature_bundle_is_named_not_misread() {
     let too_long = vec![([0; 32], vec![0; 70_000])];
     assert!(layout::encode_bundle(&too_long).is_err());
 }
+
+#[test]
+fn a_signature_stored_again_for_a_change_replaces_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStorage::open(&dir.path().join("store")).unwrap();
+    let d = doc("v/35.10.15.2012");
+    let (hash, first) = signed(1);
+    let seq = s.append(&d, b"a", b"h1", &[(hash, first)]).unwrap();
+    s.compact(&d, b"snapshot", seq).unwrap();
+    let again = vec![7; 96];
+    s.append(&d, b"b", b"h2", &[(hash, again.clone())]).unwrap();
+    assert_eq!(
+        s.load(&d).unwrap().unwrap().signatures,
+        vec![(hash, again.clone())]
+    );
+    let seq = s.append(&d, b"c", b"h3", &[signed(2)]).unwrap();
+    s.compact(&d, b"snapshot 2", seq).unwrap();
+    assert_eq!(
+        sorted(s.load(&d).unwrap().unwrap().signatures),
+        sorted(vec![(hash, again), signed(2)])
+    );
+}
