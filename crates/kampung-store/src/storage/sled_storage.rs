@@ -327,7 +327,7 @@ impl SledStorage {
     }
 
     /// `doc`'s chunks: sequence number, key and stored value.
-    fn chunks(&self, doc: &DocId) -> Result<Vec<(u64, sled::IVec, sled::IVec)>, StoreError> {
+    fn chunks(&self, doc: &DocId) -> Result<Vec<ChunkEntry>, StoreError> {
         let o = self.db()?;
         let prefix = chunk_prefix(doc);
         let mut chunks = Vec::new();
@@ -362,12 +362,19 @@ impl SledStorage {
         Ok((keys, sigs))
     }
 
-    /// `doc`'s signature bundles: key and stored value.
-    fn bundles(&self, o: &Open, doc: &DocId) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
-        o.docs
-            .scan_prefix(bundle_prefix(doc))
-            .collect::<sled::Result<_>>()
-            .map_err(|e| self.io(e))
+    /// `doc`'s signature bundles, key and stored value, oldest first in
+    /// each: the chunks' (with the chunk's sequence number) and the folded.
+    fn bundles(&self, o: &Open, doc: &DocId) -> Result<(Vec<ChunkEntry>, Vec<Entry>), StoreError> {
+        let prefix_len = bundle_prefix(doc).len();
+        let (mut chunks, mut folded) = (Vec::new(), Vec::new());
+        for item in o.docs.scan_prefix(bundle_prefix(doc)) {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            match bundle_chunk(&k[prefix_len..]) {
+                Some(seq) => chunks.push((seq, k, v)),
+                None => folded.push((k, v)),
+            }
+        }
+        Ok((chunks, folded))
     }
 
     /// The signatures of a stored bundle of `doc`.
@@ -415,17 +422,12 @@ impl SledStorage {
         for k in legacy {
             batch.remove(k);
         }
-        let prefix_len = bundle_prefix(doc).len();
-        let mut folded = Vec::new();
-        for (k, v) in self.bundles(o, doc)? {
-            match bundle_chunk(&k[prefix_len..]) {
-                Some(seq) if through_seq.is_none_or(|t| seq <= t) => {
-                    sigs.extend(self.bundle(doc, &v)?);
-                    batch.remove(k);
-                    replaced.push(v);
-                }
-                Some(_) => {}
-                None => folded.push((k, v)),
+        let (chunks, folded) = self.bundles(o, doc)?;
+        for (seq, k, v) in chunks {
+            if through_seq.is_none_or(|t| seq <= t) {
+                sigs.extend(self.bundle(doc, &v)?);
+                batch.remove(k);
+                replaced.push(v);
             }
         }
         sigs.extend_from_slice(new);
@@ -442,14 +444,13 @@ impl SledStorage {
             batch.remove(k);
             replaced.push(v);
         }
-        let mut by_hash = std::collections::HashMap::with_capacity(sigs.len());
-        for (hash, sig) in sigs {
-            by_hash.insert(hash, sig);
-        }
-        let mut sigs: Vec<Sig> = by_hash.into_iter().collect();
-        sigs.sort_unstable_by_key(|a| a.0);
         let id = o.db.generate_id().map_err(|e| self.io(e))?;
-        self.put_bundle(o, batch, folded_bundle_key(doc, id), &sigs)
+        self.put_bundle(
+            o,
+            batch,
+            folded_bundle_key(doc, id),
+            &latest_per_change(sigs),
+        )
     }
 
     /// Put `doc`'s snapshot into `batch`; the stored value it replaces goes
@@ -501,26 +502,12 @@ impl SledStorage {
         // replaces the one before (as a key written again did): those stored
         // one key each, the folded bundles, then the chunks' in order.
         let mut signatures = self.legacy_signatures(&o, doc)?.1;
-        let prefix_len = bundle_prefix(doc).len();
-        let (chunks_bundles, folded): (Vec<_>, Vec<_>) = self
-            .bundles(&o, doc)?
-            .into_iter()
-            .partition(|(k, _)| bundle_chunk(&k[prefix_len..]).is_some());
-        for (_, v) in folded.iter().chain(&chunks_bundles) {
-            signatures.extend(self.bundle(doc, v)?);
+        let (chunk_bundles, folded) = self.bundles(&o, doc)?;
+        let folded = folded.into_iter().map(|(_, v)| v);
+        for v in folded.chain(chunk_bundles.into_iter().map(|(_, _, v)| v)) {
+            signatures.extend(self.bundle(doc, &v)?);
         }
-        let mut at = std::collections::HashMap::with_capacity(signatures.len());
-        let mut latest: Vec<Sig> = Vec::with_capacity(signatures.len());
-        for (hash, sig) in signatures {
-            match at.get(&hash) {
-                Some(&i) => latest[i] = (hash, sig),
-                None => {
-                    at.insert(hash, latest.len());
-                    latest.push((hash, sig));
-                }
-            }
-        }
-        let signatures = latest;
+        let signatures = latest_per_change(signatures);
         Ok(Some(StoredDoc {
             snapshot,
             chunks,
@@ -528,6 +515,28 @@ impl SledStorage {
             signatures,
         }))
     }
+}
+
+/// A key of the docs tree and its stored value.
+type Entry = (sled::IVec, sled::IVec);
+/// A chunk's key-value entry (or its signature bundle's) with its sequence number.
+type ChunkEntry = (u64, sled::IVec, sled::IVec);
+
+/// One signature per change, in the order first seen: where a change has
+/// several (stored again), the last one.
+fn latest_per_change(sigs: Vec<Sig>) -> Vec<Sig> {
+    let mut at = std::collections::HashMap::with_capacity(sigs.len());
+    let mut latest: Vec<Sig> = Vec::with_capacity(sigs.len());
+    for (hash, sig) in sigs {
+        match at.get(&hash) {
+            Some(&i) => latest[i] = (hash, sig),
+            None => {
+                at.insert(hash, latest.len());
+                latest.push((hash, sig));
+            }
+        }
+    }
+    latest
 }
 
 impl Storage for SledStorage {
@@ -623,7 +632,11 @@ impl Storage for SledStorage {
         for k in self.legacy_signatures(&o, doc)?.0 {
             batch.remove(k);
         }
-        for (k, v) in self.bundles(&o, doc)? {
+        let (chunk_bundles, folded) = self.bundles(&o, doc)?;
+        for (k, v) in folded
+            .into_iter()
+            .chain(chunk_bundles.into_iter().map(|(_, k, v)| (k, v)))
+        {
             batch.remove(k);
             replaced.push(v);
         }
