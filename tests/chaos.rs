@@ -832,6 +832,8 @@ fn chaos() {
         Err(_) => vec![Fault::Kill, Fault::Partition, Fault::DiskFull, Fault::Clock],
     };
     let mut events: Vec<Event> = Vec::new();
+    // How long each restarted node took to answer, and which.
+    let mut restarts: Vec<(Duration, String)> = Vec::new();
     let mut last_fault_end = Instant::now();
     let mut turn = rng.below(4) as usize;
     let offsets = ["+20m", "-20m", "+3m", "-2d"];
@@ -871,14 +873,20 @@ fn chaos() {
                     .collect::<Vec<_>>()
                     .join(", ");
                 std::thread::sleep(hold.min(Duration::from_secs(15)));
+                let mut took = Vec::new();
                 for &v in &victims {
                     let run = members[v].run.clone();
-                    members[v].node.start(&run);
+                    let t = members[v].node.start(&run);
+                    restarts.push((t, members[v].label()));
+                    took.push(format!("{:.1} s", t.as_secs_f64()));
                 }
                 events.push(Event {
                     at,
                     fault,
-                    what: format!("kill -9 {what}, restarted"),
+                    what: format!(
+                        "kill -9 {what}, restarted (answered in {})",
+                        took.join(", ")
+                    ),
                     freed: None,
                 });
             }
@@ -933,18 +941,21 @@ fn chaos() {
                     ("FAKETIME".into(), offset.into()),
                     ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
                 ];
-                members[v].node.start(&skewed);
+                let t = members[v].node.start(&skewed);
+                restarts.push((t, members[v].label()));
                 std::thread::sleep(hold);
                 members[v].node.kill9();
                 let run = members[v].run.clone();
-                members[v].node.start(&run);
+                let t = members[v].node.start(&run);
+                restarts.push((t, members[v].label()));
                 events.push(Event {
                     at,
                     fault,
                     what: format!(
-                        "{} clock {offset} for {:.0} s",
+                        "{} clock {offset} for {:.0} s (answered in {:.1} s after)",
                         members[v].label(),
-                        hold.as_secs_f64()
+                        hold.as_secs_f64(),
+                        t.as_secs_f64()
                     ),
                     freed: None,
                 });
@@ -1075,6 +1086,18 @@ fn chaos() {
     )
     .unwrap();
     writeln!(r, "| acknowledged writes lost | {} |", lost.len()).unwrap();
+    let mut times: Vec<Duration> = restarts.iter().map(|(t, _)| *t).collect();
+    times.sort();
+    if let Some((slowest, who)) = restarts.iter().max_by_key(|(t, _)| *t) {
+        writeln!(
+            r,
+            "| restarts (kill -9, wrong clock): API answering after | {} restarts: median {:.1} s, slowest {:.1} s ({who}) |",
+            times.len(),
+            times[times.len() / 2].as_secs_f64(),
+            slowest.as_secs_f64()
+        )
+        .unwrap();
+    }
     writeln!(
         r,
         "| every node took a write again, after the last fault ended | within {:.1} s |",

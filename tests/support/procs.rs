@@ -181,8 +181,10 @@ impl Node {
         }
     }
 
-    /// Start `kampung run` and wait until its API answers and it listens.
-    pub fn start(&mut self, run: &RunArgs) {
+    /// Start `kampung run` and wait until its API answers and it listens;
+    /// how long that took.
+    pub fn start(&mut self, run: &RunArgs) -> Duration {
+        let began = Instant::now();
         assert!(self.child.is_none(), "{} is already running", self.name);
         // After a crash api.addr is stale: remove it so that waiting for it
         // waits for this run (`run` would overwrite it anyway).
@@ -237,6 +239,7 @@ impl Node {
             Some(Ok((peer_id, listen))) => {
                 self.peer_id = peer_id;
                 self.listen = listen;
+                began.elapsed()
             }
             Some(Err(())) => panic!("{} exited at start:\n{}", self.name, tail(&self.log, 40)),
             None => panic!(

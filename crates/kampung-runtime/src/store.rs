@@ -288,9 +288,27 @@ fn run<S: Storage>(
         restart,
     };
     let mut next: Option<Cmd> = None;
+    // An auditor's node loads its crossing logs after it answers, one at a
+    // time while no command waits; a log that cannot be loaded stops this
+    // (each is still read from disk when asked for).
+    let mut warming = reg.cold_logs_to_warm();
     loop {
         let cmd = match next.take() {
             Some(cmd) => cmd,
+            None if warming => match rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    warming = match reg.warm_log() {
+                        Ok(more) => more && reg.cold_logs_to_warm(),
+                        Err(e) => {
+                            warn!(error = %e, "cannot load a crossing log to keep in memory; the rest are read from disk when asked for");
+                            false
+                        }
+                    };
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            },
             None => match rx.blocking_recv() {
                 Some(cmd) => cmd,
                 None => break,

@@ -145,7 +145,7 @@ fn an_auditors_node_keeps_every_log_in_memory() {
     let mut checkpoint = open_on(&Arc::new(MemoryStorage::new()), 1);
     let store = Arc::new(MemoryStorage::new());
     let mut auditor = open_on(&store, 4);
-    auditor.set_logs_held(usize::MAX).unwrap();
+    auditor.set_logs_held(usize::MAX);
     let people: Vec<_> = (0..2).map(|p| person(p, 0)).collect();
     checkpoint.write(code(0), &people, AT, &mut |_| {}).unwrap();
     let months = [
@@ -170,9 +170,34 @@ fn an_auditors_node_keeps_every_log_in_memory() {
         .unwrap();
     assert_eq!(auditor.logs_in_memory(), 2, "an archive keeps past months");
     drop(auditor);
+    // Reopened, it answers before loading a log; the store then warms
+    // them one at a time while idle, and reads them meanwhile from disk.
     let mut auditor = open_on(&store, 4);
+    auditor.set_logs_held(usize::MAX);
     assert_eq!(auditor.logs_in_memory(), 0);
-    auditor.set_logs_held(usize::MAX).unwrap();
+    assert!(auditor.cold_logs_to_warm());
+    assert_eq!(auditor.crossings(PEER).unwrap().len(), 2);
+    assert!(auditor.warm_log().unwrap());
+    assert_eq!(auditor.logs_in_memory(), 1);
+    assert!(auditor.warm_log().unwrap());
+    assert!(!auditor.warm_log().unwrap(), "nothing left to warm");
+    assert!(!auditor.cold_logs_to_warm());
     assert_eq!(auditor.logs_in_memory(), 2);
     assert_eq!(auditor.crossings(PEER).unwrap().len(), 2);
+}
+
+#[test]
+fn only_an_archive_warms_logs() {
+    let mut checkpoint = open_on(&Arc::new(MemoryStorage::new()), 1);
+    let store = Arc::new(MemoryStorage::new());
+    let mut village = open_on(&store, 5);
+    let people = [person(0, 0)];
+    checkpoint.write(code(0), &people, AT, &mut |_| {}).unwrap();
+    cross(&mut checkpoint, &people[0].nik.to_string(), AT);
+    let id = DocId::crossings(PEER, LogMonth::of_ms(AT).unwrap());
+    pull(&mut checkpoint, &mut village, &id);
+    assert_eq!(village.logs_in_memory(), 0, "a village passes logs on");
+    assert!(!village.cold_logs_to_warm());
+    assert!(!village.warm_log().unwrap());
+    assert_eq!(village.logs_in_memory(), 0);
 }

@@ -286,19 +286,32 @@ impl<S: Storage> Registry<S> {
     }
 
     /// How many crossing logs may be held in memory at once (at least 1).
-    /// `usize::MAX` makes an archive (an auditor's node): every log is
-    /// loaded now and stays, so its searches and replays read memory.
-    pub fn set_logs_held(&mut self, logs: usize) -> Result<(), StoreError> {
+    /// `usize::MAX` makes an archive (an auditor's node): every log, once
+    /// loaded, stays, so its searches and replays read memory. The logs on
+    /// disk are loaded by [`Registry::warm_log`] while nothing else waits,
+    /// not here: a node answers first, however many logs it keeps.
+    pub fn set_logs_held(&mut self, logs: usize) {
         self.logs_held = logs.max(1);
         self.evict_logs(|_| true, self.logs_held);
-        if self.archive() {
-            let mut cold: Vec<DocId> = self.cold.keys().cloned().collect();
-            cold.sort();
-            for id in cold {
-                self.hold(&id)?;
-            }
+    }
+
+    /// An archive's next crossing log still on disk, loaded to be held;
+    /// `Ok(false)` when there is none (or this node is not an archive).
+    /// The store calls it while no request waits, one log at a time.
+    pub fn warm_log(&mut self) -> Result<bool, StoreError> {
+        if !self.archive() {
+            return Ok(false);
         }
-        Ok(())
+        let Some(id) = self.cold.keys().min().cloned() else {
+            return Ok(false);
+        };
+        self.hold(&id)?;
+        Ok(true)
+    }
+
+    /// Does an archive still have crossing logs to load ([`Registry::warm_log`])?
+    pub fn cold_logs_to_warm(&self) -> bool {
+        self.archive() && !self.cold.is_empty()
     }
 
     /// Does this node keep every crossing log in memory?
