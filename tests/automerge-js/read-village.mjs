@@ -57,12 +57,36 @@ const village = str(doc.village, "village");
 if (!/^\d{2}\.\d{2}\.\d{2}\.\d{4}$/.test(village)) fail(`village '${village}' is not a village code`);
 if (typeof doc.residents !== "object" || doc.residents === null) fail("no residents map");
 
+// A record is a JSON array (format 2); records written before it are a map
+// of the same fields. Both read as the map.
+function record(value, at) {
+  if (!(value instanceof Automerge.ImmutableString) && typeof value !== "string") return value;
+  let a;
+  try {
+    a = JSON.parse(value.toString());
+  } catch (e) {
+    fail(`${at}: not JSON (${e.message})`);
+  }
+  if (!Array.isArray(a) || a.length < 13) fail(`${at}: not a record of 13 fields`);
+  if (typeof a[0] !== "number" || a[0] < 2) fail(`${at}: record format ${a[0]}`);
+  const num = (v, what) => {
+    if (typeof v !== "number" || !Number.isInteger(v)) fail(`${at} ${what} is not a whole number`);
+    return v;
+  };
+  return {
+    name: a[1], sex: a[2], birth: num(a[3], "birth"), kk: a[4], dusun: a[5],
+    rt: BigInt(num(a[6], "rt")), rw: BigInt(num(a[7], "rw")), status: a[8],
+    moved_to: a[9], moved_on: num(a[10], "moved_on"), died_on: num(a[11], "died_on"),
+    updated: new Date(num(a[12], "updated")),
+  };
+}
+
 const residents = Object.keys(doc.residents)
   .sort()
   .map((nik) => {
     if (!/^\d{16}$/.test(nik)) fail(`resident key '${nik}' is not a NIK`);
-    const r = doc.residents[nik];
     const at = `resident ${nik}`;
+    const r = record(doc.residents[nik], at);
     const status = str(r.status, `${at} status`);
     if (!["active", "moved_out", "deceased"].includes(status)) fail(`${at}: status '${status}'`);
     const sex = str(r.sex, `${at} sex`);

@@ -2,9 +2,13 @@
 //!
 //! ```text
 //! ROOT { "village": "35.10.15.2012",
-//!        "residents": { "<nik>": { "name", "sex", "birth", "kk", "dusun", "rt", "rw",
-//!                                  "status", "moved_to", "moved_on", "died_on", "updated" } } }
+//!        "residents": { "<nik>": "[2, name, sex, birth, kk, dusun, rt, rw,
+//!                                  status, moved_to, moved_on, died_on, updated]" } }
 //! ```
+//!
+//! A record is one value (format 2, [`record`]); documents written before it
+//! hold records as maps of those fields, which are read as they are and
+//! become values when next written.
 //!
 //! Every replica starts from the same *genesis* change (fixed actor, time and
 //! content, hence the same hash), so the `residents` map is one object on every
@@ -26,6 +30,7 @@ use kampung_core::{Address, Nik, Resident, Sex, Status, VillageCode};
 use time::Date;
 
 mod history;
+pub mod record;
 pub use history::RecordChange;
 
 /// Why a document could not be read or written.
@@ -229,83 +234,15 @@ impl VillageDoc {
             self.doc.set_actor(actor.clone());
         }
         let nik = r.nik.to_string();
-        let (status, moved_to, moved_on, died_on) = status_parts(&r.status);
-        let message = match (&existing, status) {
+        let message = match (&existing, r.status.kind()) {
             (None, _) => "add",
             (Some(_), StatusKind::MovedOut) => "move-out",
             (Some(_), StatusKind::Deceased) => "deceased",
             (Some(_), StatusKind::Active) => "correct",
         };
+        // The whole record, one operation (see [`record`]).
         let mut tx = self.doc.transaction();
-        let obj = match tx.get(&self.residents, nik.as_str())? {
-            Some((automerge::Value::Object(ObjType::Map), id)) => id,
-            _ => tx.put_object(&self.residents, nik.as_str(), ObjType::Map)?,
-        };
-        let old = existing.as_ref();
-        macro_rules! put_if {
-            ($key:expr, $new:expr, $old:expr) => {
-                if old.map($old) != Some($new.clone()) {
-                    tx.put(&obj, $key, $new)?;
-                }
-            };
-        }
-        put_if!("name", r.full_name.clone(), |o: &Resident| o
-            .full_name
-            .clone());
-        put_if!("sex", r.sex.code().to_string(), |o: &Resident| o
-            .sex
-            .code()
-            .to_string());
-        put_if!(
-            "birth",
-            i64::from(r.birth_date.to_julian_day()),
-            |o: &Resident| i64::from(o.birth_date.to_julian_day())
-        );
-        put_if!("kk", r.family_card.clone(), |o: &Resident| o
-            .family_card
-            .clone());
-        put_if!("dusun", r.address.dusun.clone(), |o: &Resident| o
-            .address
-            .dusun
-            .clone());
-        put_if!("rt", u64::from(r.address.rt), |o: &Resident| u64::from(
-            o.address.rt
-        ));
-        put_if!("rw", u64::from(r.address.rw), |o: &Resident| u64::from(
-            o.address.rw
-        ));
-        // A field absent from a record reads as empty, so compare with empty
-        // for a new record: it leaves the empty fields out.
-        let (old_kind, old_moved, old_moved_on, old_died) = match old {
-            Some(o) => {
-                let (kind, moved, moved_on, died) = status_parts(&o.status);
-                (Some(kind), moved, moved_on, died)
-            }
-            None => (None, String::new(), None, None),
-        };
-        if old_kind != Some(status) {
-            tx.put(&obj, "status", status.as_str())?;
-        }
-        if old_moved != moved_to {
-            tx.put(&obj, "moved_to", moved_to)?;
-        }
-        // Days as Julian day numbers, 0 for not known (a record written
-        // before the day of moving was kept has no `moved_on`: not known).
-        if old_moved_on != moved_on {
-            tx.put(
-                &obj,
-                "moved_on",
-                moved_on.map_or(0, |d| i64::from(d.to_julian_day())),
-            )?;
-        }
-        if old_died != died_on {
-            tx.put(
-                &obj,
-                "died_on",
-                died_on.map_or(0, |d| i64::from(d.to_julian_day())),
-            )?;
-        }
-        tx.put(&obj, "updated", automerge::ScalarValue::Timestamp(now_ms))?;
+        tx.put(&self.residents, nik.as_str(), record::encode(r, now_ms))?;
         let message = kampung_core::Author::stamp(format!("{message} {nik}"), author);
         let options = CommitOptions::default()
             .with_message(message)
@@ -349,10 +286,8 @@ impl VillageDoc {
     pub fn get(&self, nik: Nik) -> Result<Option<Resident>, DocError> {
         let key = nik.to_string();
         match self.doc.get(&self.residents, key.as_str())? {
-            Some((automerge::Value::Object(ObjType::Map), obj)) => {
-                self.read_record(nik, &obj).map(Some)
-            }
-            _ => Ok(None),
+            Some((value, obj)) => self.record_of(nik, &value, &obj, None).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -360,21 +295,51 @@ impl VillageDoc {
     pub fn residents(&self) -> impl Iterator<Item = Result<Resident, DocError>> + '_ {
         self.doc.map_range(&self.residents, ..).map(move |item| {
             let nik = parse_nik_key(&item.key)?;
-            match self.doc.get(&self.residents, item.key.as_ref())? {
-                Some((automerge::Value::Object(ObjType::Map), obj)) => self.read_record(nik, &obj),
+            match item.value {
+                ValueRef::Scalar(ScalarValueRef::Str(text)) => {
+                    record::decode(nik, self.village, &text)
+                }
+                ValueRef::Object(ObjType::Map) => {
+                    self.record_from(nik, self.doc.map_range(item.id(), ..))
+                }
                 _ => Err(DocError::BadRecord {
-                    nik: item.key.to_string(),
+                    nik: nik.to_string(),
                     field: "record",
                 }),
             }
         })
     }
 
-    fn read_record(&self, nik: Nik, obj: &automerge::ObjId) -> Result<Resident, DocError> {
-        self.record_from(nik, self.doc.map_range(obj, ..))
+    /// The record a value under `nik`'s key holds (at `heads`, or now):
+    /// one value (format 2), or a map of fields (documents written before).
+    fn record_of(
+        &self,
+        nik: Nik,
+        value: &automerge::Value<'_>,
+        obj: &automerge::ObjId,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<Resident, DocError> {
+        match value {
+            automerge::Value::Scalar(s) => match s.as_ref() {
+                automerge::ScalarValue::Str(text) => record::decode(nik, self.village, text),
+                _ => Err(DocError::BadRecord {
+                    nik: nik.to_string(),
+                    field: "record",
+                }),
+            },
+            automerge::Value::Object(ObjType::Map) => match heads {
+                Some(heads) => self.record_from(nik, self.doc.map_range_at(obj, .., heads)),
+                None => self.record_from(nik, self.doc.map_range(obj, ..)),
+            },
+            automerge::Value::Object(_) => Err(DocError::BadRecord {
+                nik: nik.to_string(),
+                field: "record",
+            }),
+        }
     }
 
-    /// A record from the fields of its object (now, or at some heads).
+    /// A record from the fields of its object (now, or at some heads): the
+    /// form of records written before format 2.
     fn record_from(
         &self,
         nik: Nik,
@@ -498,7 +463,7 @@ fn parse_nik_key(key: &str) -> Result<Nik, DocError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use time::macros::date;
 

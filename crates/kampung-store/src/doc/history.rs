@@ -74,10 +74,8 @@ impl VillageDoc {
     pub fn get_at(&self, nik: Nik, heads: &[ChangeHash]) -> Result<Option<Resident>, DocError> {
         let key = nik.to_string();
         match self.doc.get_at(&self.residents, key.as_str(), heads)? {
-            Some((automerge::Value::Object(ObjType::Map), obj)) => self
-                .record_from(nik, self.doc.map_range_at(&obj, .., heads))
-                .map(Some),
-            _ => Ok(None),
+            Some((value, obj)) => self.record_of(nik, &value, &obj, Some(heads)).map(Some),
+            None => Ok(None),
         }
     }
 
