@@ -283,11 +283,16 @@ fn an_exported_document_passes_audit_verify_file_and_an_altered_one_fails() {
         .unwrap()
         .unwrap();
     let first = automerge::ReadDoc::keys(&doc, &residents).next().unwrap();
-    let mut tx = doc.transaction();
-    let (_, person) = automerge::ReadDoc::get(&tx, &residents, first.as_str())
+    let (record, _) = automerge::ReadDoc::get(&doc, &residents, first.as_str())
         .unwrap()
         .unwrap();
-    automerge::transaction::Transactable::put(&mut tx, &person, "name", "Nama Palsu").unwrap();
+    let forged =
+        record
+            .to_str()
+            .expect("a record is one value")
+            .replacen("[2,\"", "[2,\"Nama Palsu ", 1);
+    let mut tx = doc.transaction();
+    automerge::transaction::Transactable::put(&mut tx, &residents, first.as_str(), forged).unwrap();
     tx.commit();
     let (report, text) = check("forged.automerge", &doc.save());
     assert_eq!(report["loads"], true);

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use crate::measure::{mb, Percentiles};
 use crate::AllResult;
 
-const VILLAGE_TARGET_S: f64 = 2.0;
-const REGENCY_TARGET_S: f64 = 150.0;
+const VILLAGE_TARGET_S: f64 = 1.0;
+const REGENCY_TARGET_S: f64 = 60.0;
 const LOOKUP_P50_TARGET_US: f64 = 1.0;
 const LOOKUP_P99_TARGET_US: f64 = 5.0;
 const MEMORY_TARGET_BYTES: u64 = 1_000_000_000;
@@ -74,7 +74,7 @@ pub fn render(r: &AllResult) -> String {
             thousands(v.residents as u64),
             v.runs.len()
         ),
-        "≤ 2 s",
+        "≤ 1 s",
         &format!(
             "{:.2} s (max {:.2} s; CPU {:.2} s; {} residents/s)",
             v.median_s,
@@ -96,7 +96,7 @@ pub fn render(r: &AllResult) -> String {
             g.villages,
             g.threads
         ),
-        "≤ 150 s on 2 cores",
+        "≤ 60 s on 2 cores",
         &format!(
             "{:.1} s ({} residents/s; {:.0} CPU-s, {:.2} cores busy on average, {:.0} CPU-µs per resident){cores_note}",
             g.import_s,

@@ -65,7 +65,14 @@ const MAX_DOCS: usize = 4_096;
 /// place in their enums (the fifth variant) and [`Hello`] keeps `wire` and
 /// `software` as its first fields, in every version, so that any two
 /// versions can always tell each other which one they speak.
-pub const WIRE_VERSION: u32 = 1;
+///
+/// Version 2: a resident's record is one value (record format 2,
+/// `kampung_store::doc::record`). A node of version 1 reads such a record as
+/// no record at all, and would call a resident a non-resident; so the two
+/// do not exchange anything. A mesh is upgraded node by node; until both
+/// ends of a link are upgraded the link carries nothing, and each side's
+/// status names the other's version (`kampung status`, "refused").
+pub const WIRE_VERSION: u32 = 2;
 
 /// Longest software description accepted in a hello.
 pub const MAX_SOFTWARE: usize = 128;
