@@ -327,9 +327,15 @@ async fn resync(residents: usize, edits: usize) -> anyhow::Result<Vec<Row>> {
         running,
         key: key_b,
         _dir: dir_b,
+        node,
+        store,
+        mesh,
         ..
     } = b;
     running.stop().await?;
+    // Everything of B's run lets go of its store (the accounts keep a tree
+    // of it) before B opens it again.
+    drop((node, store, mesh));
     let dir_b = dir_b.context("B's store is on disk")?;
     let mut change_bytes = 0usize;
     for (k, r) in people.iter().take(edits).enumerate() {
