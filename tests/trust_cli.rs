@@ -288,7 +288,7 @@ fn an_exported_document_passes_audit_verify_file_and_an_altered_one_fails() {
         .unwrap();
     let forged =
         record
-            .to_str()
+            .as_str()
             .expect("a record is one value")
             .replacen("[2,\"", "[2,\"Nama Palsu ", 1);
     let mut tx = doc.transaction();

@@ -439,9 +439,7 @@ fn load(kind: &DocKind<'_>, stored: &StoredDoc) -> Result<Automerge, automerge::
         Some(bytes) => Automerge::load(bytes)?,
         None => base_document(kind),
     };
-    for (_, chunk) in &stored.chunks {
-        doc.load_incremental(chunk)?;
-    }
+    crate::doc::load_chunks(&mut doc, stored.chunks.iter().map(|(_, c)| c.as_slice()))?;
     Ok(doc)
 }
 

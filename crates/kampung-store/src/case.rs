@@ -212,9 +212,7 @@ impl CaseDoc {
             Some(bytes) => Automerge::load(bytes)?,
             None => Automerge::new(),
         };
-        for chunk in chunks {
-            doc.load_incremental(chunk)?;
-        }
+        crate::doc::load_chunks(&mut doc, chunks)?;
         Self::from_automerge(case_id, doc)
     }
 

@@ -410,9 +410,7 @@ impl CrossingLog {
             Some(bytes) => Automerge::load(bytes)?,
             None => Self::genesis(peer).doc,
         };
-        for chunk in chunks {
-            doc.load_incremental(chunk)?;
-        }
+        crate::doc::load_chunks(&mut doc, chunks)?;
         Self::from_automerge(peer, doc)
     }
 

@@ -67,6 +67,22 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, DocError>) -> Result<T, D
     })
 }
 
+/// Apply stored chunks to `doc`, all in one call: Automerge 0.12 pays for
+/// each call as for a merge, so 4,000 single-edit chunks took 2.4 s one by
+/// one and 78 ms together (a restarted village took over 30 s to open in the
+/// 60-minute chaos run). Automerge orders the changes itself. Any chunk that
+/// does not apply fails the whole.
+pub(crate) fn load_chunks<'a>(
+    doc: &mut Automerge,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), automerge::AutomergeError> {
+    let whole: Vec<u8> = chunks.into_iter().flatten().copied().collect();
+    if !whole.is_empty() {
+        doc.load_incremental(&whole)?;
+    }
+    Ok(())
+}
+
 /// What [`VillageDoc::upsert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upsert {
@@ -138,9 +154,7 @@ impl VillageDoc {
             Some(bytes) => Automerge::load(bytes)?,
             None => Self::genesis(village).doc,
         };
-        for chunk in chunks {
-            doc.load_incremental(chunk)?;
-        }
+        load_chunks(&mut doc, chunks)?;
         let found = match doc.get(ROOT, "village")? {
             Some((v, _)) => v.as_str().unwrap_or_default().to_string(),
             None => String::new(),

@@ -177,15 +177,10 @@ impl<S: Storage> Registry<S> {
             })
             .map_err(|e| corrupt(e.to_string()))
         };
-        // All chunks in one go: Automerge orders the changes itself.
-        let whole: Vec<u8> = stored
-            .chunks
-            .iter()
-            .flat_map(|(_, c)| c.iter().copied())
-            .collect();
         let mut am = base()?;
         let mut dropped = 0;
-        if crate::doc::guarded(|| Ok(am.load_incremental(&whole)?)).is_err() {
+        let all = || stored.chunks.iter().map(|(_, c)| c.as_slice());
+        if crate::doc::guarded(|| Ok(crate::doc::load_chunks(&mut am, all())?)).is_err() {
             // A chunk a peer sent that does not apply (a cold log's changes
             // are stored before they are applied): keep every chunk that
             // does, and leave the rest for anti-entropy to send again.
