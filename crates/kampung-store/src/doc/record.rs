@@ -3,9 +3,10 @@
 //!
 //! A record used to be a map of twelve fields, one Automerge operation
 //! each. Automerge 0.12 pays about 13 µs of CPU for every operation it
-//! inserts (splicing its columnar op set), so a record cost about 140 µs
-//! and the regency's import three minutes. As one value a record is one
-//! operation: about 11 µs (measured: `scripts/bench`, BENCHMARKS.md). What it
+//! inserts (splicing its columnar op set): 8,000 records of eleven
+//! operations took 1.13 s, of one operation 0.09 s, and one change per 64
+//! records instead of one per record saved almost nothing (1.09 s). The
+//! regency's import went from 179 s to 26 s on 2 cores (BENCHMARKS.md). What it
 //! gives up is merging two concurrent edits of *different fields of the
 //! same record* field by field: only the village's own devices write its
 //! document, and of two edits made at once to one record, one whole record
