@@ -162,6 +162,55 @@ fn the_reference_javascript_automerge_reads_the_same_residents_as_the_csv_export
     assert!(generated_deaths > 0, "the population has deaths with a day");
 }
 
+/// A village written before records were one value (the fixture of
+/// tests/upgrade.rs: records as maps of fields), with one record written
+/// since (a value): the reference implementation reads both forms as
+/// docs/documents.md describes them, the same as the CSV export.
+#[test]
+fn the_reference_javascript_automerge_reads_records_of_both_forms() {
+    require_js();
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/layout1-village.tar.gz");
+    let untar = Command::new("tar")
+        .arg("-xzf")
+        .arg(fixture)
+        .arg("-C")
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let desa = Node::new(tmp.path(), "village", None);
+    let before = tmp.path().join("before.automerge");
+    desa.ok(&["export", "--automerge", VILLAGE, "--out", s(&before)]);
+    let maps = read_with_js(&before);
+    assert_eq!(maps.len(), 300);
+    let nik = maps.keys().nth(20).unwrap().clone();
+    desa.ok(&["resident", "update", &nik, "--name", "Siti Nur Aini"]);
+
+    let exported_csv = tmp.path().join("export.csv");
+    desa.ok(&["export", "--out", s(&exported_csv)]);
+    let file = tmp.path().join("after.automerge");
+    desa.ok(&["export", "--automerge", VILLAGE, "--out", s(&file)]);
+    let from_csv = read_csv(&exported_csv);
+    let from_js = read_with_js(&file);
+    assert_eq!(from_js, from_csv);
+    assert_eq!(from_js[&nik]["full_name"], "Siti Nur Aini");
+    assert_eq!(
+        from_js
+            .values()
+            .filter(|r| r["status"] == "moved_out")
+            .count(),
+        3,
+        "the fixture's moves out, read from maps"
+    );
+    for (n, r) in &maps {
+        if *n != nik {
+            assert_eq!(&from_js[n], r, "{n}: untouched records read the same");
+        }
+    }
+}
+
 #[test]
 fn a_running_node_exports_and_checks_documents_through_its_api() {
     let tmp = tempfile::tempdir().unwrap();
