@@ -181,6 +181,7 @@ fn the_reference_javascript_automerge_reads_records_of_both_forms() {
         .unwrap();
     assert!(untar.success());
     let desa = Node::new(tmp.path(), "village", None);
+    desa.ok(&["migrate"]);
     let before = tmp.path().join("before.automerge");
     desa.ok(&["export", "--automerge", VILLAGE, "--out", s(&before)]);
     let maps = read_with_js(&before);

@@ -1,7 +1,9 @@
 //! A data directory an earlier kampung wrote opens with this one: the
 //! store's first layout (long keys, values inside sled; made by
-//! `tests/fixtures/make-layout1` with kampung at commit c60410e) is moved at
-//! the first open, and nothing is lost.
+//! `tests/fixtures/make-layout1` with kampung at commit c60410e) is refused
+//! with a message saying to run `kampung migrate`, which backs the data
+//! directory up, moves the store and counts the village's residents before
+//! and after; nothing is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/procs.rs"]
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use procs::*;
+
+const VILLAGE: &str = "35.10.15.2012";
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
@@ -40,13 +44,83 @@ fn a_village_stored_in_the_first_layout_opens_with_everything_in_it() {
         "the fixture is of the first layout"
     );
 
+    // Not opened as it is: every command says what to do, and changes nothing.
+    for args in [
+        &["export", "--out", s(&tmp.path().join("refused.csv"))][..],
+        &["audit", "verify"],
+        &["index", "verify"],
+    ] {
+        let refused = node.cli(args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{args:?} opened it: {stderr}");
+        assert!(
+            stderr.contains("earlier kampung") && stderr.contains("run `kampung migrate`"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !store.join("values").exists(),
+        "a refusal changed the store"
+    );
+
+    // `kampung migrate`: a backup of the directory as it was, then the
+    // move, with the village's residents counted before and after.
+    let backup = tmp.path().join("before.tar");
+    let text = node.ok(&["migrate", "--backup", s(&backup)]);
+    assert!(text.contains("nothing lost"), "{text}");
+    // The refusals above moved nothing: the move found every document.
+    let moved: usize = text
+        .split("document(s) moved")
+        .next()
+        .and_then(|t| t.rsplit(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of documents moved: {text}"));
+    assert!(moved >= 1, "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(VILLAGE))
+        .unwrap_or_else(|| panic!("no row for the village: {text}"));
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        [VILLAGE, "300", "300"],
+        "{text}"
+    );
+    assert!(store.join("values").is_dir(), "the store was not moved");
+    let listed = Command::new("tar")
+        .arg("-tf")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for entry in ["village/role.toml", "village/node.key", "village/store/db"] {
+        assert!(
+            listed.lines().any(|l| l == entry),
+            "{entry} not in the backup: {listed}"
+        );
+    }
+    // The backup is the store as it was (the earlier kampung reads it):
+    // unpacked, it is of the first layout still.
+    let back = tmp.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    let untar = Command::new("tar")
+        .arg("-xf")
+        .arg(&backup)
+        .arg("-C")
+        .arg(&back)
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    assert!(back.join("village/store/db").is_file());
+    assert!(!back.join("village/store/values").exists());
+    let again = node.json(&["migrate", "--json"]);
+    assert_eq!(again["migrated"], false, "{again}");
+
     // Every resident as the earlier kampung exported them, its three
     // moves out included.
     let expected = std::fs::read_to_string(fixtures().join("layout1-village.csv")).unwrap();
     assert_eq!(expected.lines().count(), 301);
     assert_eq!(expected.matches(",moved_out,Kota Surabaya,").count(), 3);
     assert_eq!(export(&node, tmp.path(), "first.csv"), expected);
-    assert!(store.join("values").is_dir(), "the store was not moved");
 
     // Every change still carries a signature its writer's certificate allows.
     let report = node.json(&["audit", "verify", "--json"]);

@@ -123,6 +123,13 @@ enum Command {
         after_help = "Examples:\n  kampung repair\n  kampung repair --backup /var/backups/kampung/before-repair.tar"
     )]
     Repair(cmd::repair::RepairArgs),
+    /// On a stopped node whose store an earlier kampung wrote: back the
+    /// data directory up, move the store to this version's layout, and
+    /// count every village's residents before and after.
+    #[command(
+        after_help = "Examples:\n  kampung migrate\n  kampung migrate --backup /var/backups/kampung/before-upgrade.tar"
+    )]
+    Migrate(cmd::migrate::MigrateArgs),
     /// Restore a backup into a new data directory (--data; it must be empty).
     #[command(
         after_help = "Example:\n  kampung --data /var/lib/kampung restore desa-2026-12-01.tar\n  kampung run   # catches up from its peers"
@@ -169,6 +176,7 @@ fn main() -> ExitCode {
         Command::Backup(a) => cmd::backup::backup(&data, a),
         Command::Restore(a) => cmd::backup::restore_cmd(&data, a),
         Command::Repair(a) => cmd::repair::run(&data, a),
+        Command::Migrate(a) => cmd::migrate::run(&data, a),
         Command::Completions(a) => cmd::manual::completions(Cli::command(), a),
         Command::Manpages(a) => cmd::manual::manpages(Cli::command(), a),
     };

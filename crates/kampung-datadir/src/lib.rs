@@ -447,6 +447,18 @@ For a real mesh: kampung trust root ROOT.pub (this file is then removed).\n",
         Ok(dir)
     }
 
+    /// Was the store written by an earlier kampung, in another layout? Then
+    /// how many documents it holds (see [`DataDir::migrate_store`]).
+    pub fn earlier_store(&self) -> Result<Option<usize>, DataDirError> {
+        Ok(SledStorage::earlier_layout(&self.path.join("store"))?)
+    }
+
+    /// Move a store of an earlier layout to this version's (`kampung
+    /// migrate`, after its backup), counting what it holds before and after.
+    pub fn migrate_store(&self) -> Result<kampung_store::storage::census::Migration, DataDirError> {
+        Ok(SledStorage::migrate(&self.path.join("store"))?)
+    }
+
     /// Open the store alone, without loading the index (for trust statements and audit).
     pub fn open_storage(&self) -> Result<SledStorage, DataDirError> {
         Ok(SledStorage::open(&self.path.join("store"))?)

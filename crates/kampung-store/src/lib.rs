@@ -67,6 +67,8 @@ pub enum StoreError {
     Stuck { location: String },
     #[error("data store {location}: the disk has space again, but the database that failed is still held by this process: restart the process to open it")]
     RestartNeeded { location: String },
+    #[error("the data store at {path} was written by an earlier kampung (store layout 1, {documents} document(s)) and is not opened as it is: stop the node and run `kampung migrate` (it writes a backup of the data directory first, then moves the store and counts every village's residents before and after)")]
+    EarlierLayout { path: String, documents: usize },
     #[error("{0} is not one of Banyuwangi's villages")]
     UnknownVillage(String),
     #[error("refused: {0}")]

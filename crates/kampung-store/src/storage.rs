@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use crate::StoreError;
 
+pub mod census;
 pub mod sled_storage;
 
 pub use kampung_core::doc_id::{DocId, DocKind, CASE_ID_LEN};

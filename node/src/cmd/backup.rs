@@ -27,14 +27,28 @@ pub struct RestoreArgs {
     pub file: PathBuf,
 }
 
+/// `DATA-WHAT-YYYYMMDD-HHMMSS.tar` beside the data directory: the backup a
+/// command takes before it changes the store.
+pub fn beside(data: &Path, what: &str) -> PathBuf {
+    let name = data
+        .file_name()
+        .map_or_else(|| "kampung".into(), |n| n.to_string_lossy().into_owned());
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    data.with_file_name(format!("{name}-{what}-{stamp}.tar"))
+}
+
 /// FILE.partial beside FILE.
-fn partial(out: &Path) -> PathBuf {
+pub fn partial(out: &Path) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     out.with_file_name(name)
 }
 
-fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

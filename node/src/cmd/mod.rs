@@ -14,6 +14,7 @@ pub mod index;
 pub mod init;
 pub mod lookup;
 pub mod manual;
+pub mod migrate;
 pub mod people;
 pub mod repair;
 pub mod resident;

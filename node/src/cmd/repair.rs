@@ -38,7 +38,9 @@ pub fn run(data: &Path, a: RepairArgs) -> anyhow::Result<ExitCode> {
             "repair keeps what the mesh's root allowed, and this node has no root key: `kampung trust root ROOT.pub` first"
         );
     };
-    let out = a.backup.unwrap_or_else(|| default_backup(data));
+    let out = a
+        .backup
+        .unwrap_or_else(|| super::backup::beside(data, "before-repair"));
     backup(data, BackupArgs { out: out.clone() }).with_context(|| {
         format!(
             "the backup before the repair failed ({}): nothing was changed",
@@ -74,19 +76,6 @@ pub fn run(data: &Path, a: RepairArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// `DATA-before-repair-YYYYMMDD-HHMMSS.tar` beside the data directory.
-fn default_backup(data: &Path) -> PathBuf {
-    let name = data
-        .file_name()
-        .map_or_else(|| "kampung".into(), |n| n.to_string_lossy().into_owned());
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]-[hour][minute][second]"
-        ))
-        .unwrap_or_default();
-    data.with_file_name(format!("{name}-before-repair-{stamp}.tar"))
 }
 
 fn print_text(repaired: &[Repaired], backup: &Path) {

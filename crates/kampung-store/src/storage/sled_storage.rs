@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::census::{DocCensus, Migration};
 use super::{DocId, Sig, Storage, StoredDoc};
 use crate::StoreError;
 
@@ -116,10 +117,19 @@ fn locked(e: &sled::Error) -> bool {
     }
 }
 
-/// Open (or create) the database at `path` and its trees, move it to the
-/// current layout if it has an older one, and remove value files nothing
-/// refers to.
-fn open_db(path: &Path, values: &Values) -> Result<Open, StoreError> {
+/// What [`open_db`] does with a store of an earlier layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    /// Refuse it, saying to run `kampung migrate`.
+    Refuse,
+    /// Open it as it is, for [`SledStorage::migrate`] to move.
+    Keep,
+}
+
+/// Open (or create) the database at `path` and its trees, refuse it (or
+/// keep it as it is) if it has an earlier layout, and remove value files
+/// nothing refers to.
+fn open_db(path: &Path, values: &Values, earlier: Earlier) -> Result<Open, StoreError> {
     let err = |source: sled::Error| {
         StoreError::Open {
         path: path.display().to_string(),
@@ -161,12 +171,25 @@ fn open_db(path: &Path, values: &Values) -> Result<Open, StoreError> {
         trust: db.open_tree("trust").map_err(err)?,
         db,
     };
-    let moved = layout::migrate(&open, values).map_err(|reason| StoreError::Open {
+    let found = layout::earlier(&open).map_err(|reason| StoreError::Open {
         path: path.display().to_string(),
-        reason: format!("moving the store to its current layout failed ({reason}); free disk space or restore the data directory from a backup, then start again"),
+        reason,
     })?;
-    if moved > 0 {
-        tracing::info!(store = %path.display(), documents = moved, "store moved to its current layout");
+    match found {
+        Some(documents) if earlier == Earlier::Refuse => {
+            return Err(StoreError::EarlierLayout {
+                path: path.display().to_string(),
+                documents,
+            })
+        }
+        Some(_) => {}
+        // A new store is marked with its layout.
+        None => {
+            layout::migrate(&open, values).map_err(|reason| StoreError::Open {
+                path: path.display().to_string(),
+                reason,
+            })?;
+        }
     }
     let referenced = layout::referenced_files(&open).map_err(err)?;
     let removed = values.collect_garbage(&referenced);
@@ -235,16 +258,98 @@ impl SledStorage {
     }
 
     /// Open (or create) the database at `path`.
+    /// A store written by an earlier kampung (another layout) is refused
+    /// with [`StoreError::EarlierLayout`]: see [`SledStorage::migrate`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_as(path, Earlier::Refuse)
+    }
+
+    /// Is the store at `path` of an earlier layout? Then how many documents
+    /// it holds; `None` for a store of this layout or no store yet.
+    pub fn earlier_layout(path: &Path) -> Result<Option<usize>, StoreError> {
+        if !path.join("db").exists() {
+            return Ok(None);
+        }
+        let new_values = !path.join("values").exists();
+        let storage = Self::open_as(path, Earlier::Keep)?;
+        let o = storage.db()?;
+        let earlier = layout::earlier(&o).map_err(|reason| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        if earlier.is_some() && new_values {
+            // Asked, not moved: leave it as the earlier kampung wrote it.
+            let _ = std::fs::remove_dir(path.join("values"));
+        }
+        Ok(earlier)
+    }
+
+    /// Move a store of an earlier layout to this one, each document in one
+    /// atomic batch (a crash part-way leaves each moved or not; run it
+    /// again), and say what it held before and after. The caller takes a
+    /// backup first: an earlier kampung cannot read the moved store.
+    pub fn migrate(path: &Path) -> Result<Migration, StoreError> {
+        let storage = Self::open_as(path, Earlier::Keep)?;
+        let o = storage.db()?;
+        let failed = |reason: String| {
+            StoreError::Open {
+            path: path.display().to_string(),
+            reason: format!("moving the store to its current layout failed ({reason}); free disk space, then run `kampung migrate` again"),
+        }
+        };
+        let mut before = Vec::new();
+        let mut unmoved = std::collections::HashSet::new();
+        layout::earlier_documents(&o, |doc, stored| {
+            before.push(DocCensus::of(&doc, &stored));
+            unmoved.insert(doc);
+            Ok(())
+        })
+        .map_err(failed)?;
+        // Moved by an earlier run that was interrupted.
+        for doc in storage.doc_ids()? {
+            if !unmoved.contains(&doc) {
+                if let Some(stored) = storage.read_doc(&doc)? {
+                    before.push(DocCensus::of(&doc, &stored));
+                }
+            }
+        }
+        let moved = layout::migrate(&o, storage.values()).map_err(failed)?;
+        tracing::info!(store = %path.display(), documents = moved, "store moved to its current layout");
+        let mut after = Vec::new();
+        for doc in storage.doc_ids()? {
+            if let Some(stored) = storage.read_doc(&doc)? {
+                after.push(DocCensus::of(&doc, &stored));
+            }
+        }
+        before.sort_by(|a, b| a.doc.cmp(&b.doc));
+        after.sort_by(|a, b| a.doc.cmp(&b.doc));
+        Ok(Migration {
+            moved,
+            before,
+            after,
+        })
+    }
+
+    fn open_as(path: &Path, earlier: Earlier) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
+        let new_values = !path.join("values").exists();
         let values = Values::open(path).map_err(|e| StoreError::Open {
             path: path.join("values").display().to_string(),
             reason: e.to_string(),
         })?;
-        let open = open_db(path, &values)?;
+        let open = match open_db(path, &values, earlier) {
+            Err(refused @ StoreError::EarlierLayout { .. }) => {
+                // Leave a refused store as the earlier kampung wrote it.
+                if new_values {
+                    let _ = std::fs::remove_dir(path.join("values"));
+                }
+                return Err(refused);
+            }
+            other => other?,
+        };
         Ok(SledStorage {
             path: path.to_path_buf(),
             shared: Arc::new(Shared {
@@ -758,7 +863,7 @@ impl Storage for SledStorage {
         // What was released since the last flush may be referred to again
         // by what is on disk: the next open's garbage collection decides.
         self.values().take_released();
-        let reopened = open_db(&self.path, self.values())?;
+        let reopened = open_db(&self.path, self.values(), Earlier::Refuse)?;
         *self.shared.open.write().unwrap_or_else(|p| p.into_inner()) = Some(reopened);
         self.shared.failed.store(false, Ordering::SeqCst);
         Ok(())

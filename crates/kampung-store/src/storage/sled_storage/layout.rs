@@ -21,9 +21,10 @@
 //!
 //! Layout 1 (stores made before it): `s/<name>`, `c/<name>\0<seq>`,
 //! `g/<name>\0<hash>` with values untagged, and the index in tree `index`.
-//! [`migrate`] moves a store to layout 2 when it opens, one document per
-//! atomic batch, so a crash part-way leaves each document either moved or
-//! not and the next open goes on.
+//! A store of layout 1 is not opened as it is ([`earlier`] tells it):
+//! `kampung migrate` takes a backup first, then [`migrate`] moves it, one
+//! document per atomic batch, so a crash part-way leaves each document
+//! either moved or not and the next `kampung migrate` goes on.
 
 use std::collections::HashSet;
 
@@ -179,6 +180,78 @@ pub(super) fn referenced_files(o: &Open) -> sled::Result<HashSet<u64>> {
     Ok(ids)
 }
 
+/// The keys of one document in layout 1: snapshot, chunks, signatures.
+fn earlier_key(range: &[u8], name: &[u8], sep: bool) -> Vec<u8> {
+    let mut k = range.to_vec();
+    k.extend_from_slice(name);
+    if sep {
+        k.push(0);
+    }
+    k
+}
+
+/// Does the store still hold something of layout 1? Then the number of
+/// documents it holds (moved or not); `None` for a store of this layout or
+/// a new one.
+pub(super) fn earlier(o: &Open) -> Result<Option<usize>, String> {
+    let meta = o.db.open_tree("meta").map_err(|e| e.to_string())?;
+    if meta.get(LAYOUT_KEY).map_err(|e| e.to_string())?.as_deref() == Some(&[LAYOUT][..]) {
+        return Ok(None);
+    }
+    let old_index = o.db.tree_names().iter().any(|n| n.as_ref() == b"index");
+    let old_docs = [&b"s/"[..], b"c/", b"g/"]
+        .iter()
+        .any(|range| o.docs.scan_prefix(range).next().is_some());
+    if !old_index && !old_docs {
+        return Ok(None);
+    }
+    Ok(Some(o.docs.scan_prefix(HEADS).count()))
+}
+
+/// The documents of a store of layout 1 not yet moved, as stored (their
+/// values are untagged, inside sled): name and what [`migrate`] would move.
+pub(super) fn earlier_documents(
+    o: &Open,
+    mut each: impl FnMut(DocId, crate::storage::StoredDoc) -> Result<(), String>,
+) -> Result<(), String> {
+    for item in o.docs.scan_prefix(HEADS) {
+        let (key, heads) = item.map_err(|e| e.to_string())?;
+        let name = &key[HEADS.len()..];
+        let snapshot = o
+            .docs
+            .get(earlier_key(b"s/", name, false))
+            .map_err(|e| e.to_string())?
+            .map(|v| v.to_vec());
+        let prefix = earlier_key(b"c/", name, true);
+        let mut chunks = Vec::new();
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if let Some(seq) = seq_of(&k[prefix.len()..]) {
+                chunks.push((seq, v.to_vec()));
+            }
+        }
+        let prefix = earlier_key(b"g/", name, true);
+        let mut signatures = Vec::new();
+        for item in o.docs.scan_prefix(&prefix) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
+                signatures.push((hash, v.to_vec()));
+            }
+        }
+        if snapshot.is_none() && chunks.is_empty() && signatures.is_empty() {
+            continue; // moved already
+        }
+        let stored = crate::storage::StoredDoc {
+            snapshot,
+            chunks,
+            heads: heads.to_vec(),
+            signatures,
+        };
+        each(doc_named(name), stored)?;
+    }
+    Ok(())
+}
+
 /// Move a store of layout 1 to layout 2 (nothing to do for a new store or
 /// one already moved). Returns the number of documents moved.
 pub(super) fn migrate(o: &Open, values: &Values) -> Result<usize, String> {
@@ -197,14 +270,7 @@ pub(super) fn migrate(o: &Open, values: &Values) -> Result<usize, String> {
         .map_err(|e| e.to_string())?;
     for name in names {
         let doc = doc_named(&name);
-        let old = |range: &[u8], sep: bool| {
-            let mut k = range.to_vec();
-            k.extend_from_slice(&name);
-            if sep {
-                k.push(0);
-            }
-            k
-        };
+        let old = |range: &[u8], sep: bool| earlier_key(range, &name, sep);
         let mut batch = sled::Batch::default();
         let mut any = false;
         let old_snapshot = old(b"s/", false);

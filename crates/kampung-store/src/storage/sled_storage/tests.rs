@@ -195,6 +195,30 @@ fn a_store_of_the_first_layout_is_moved_with_everything_in_it() {
     let month = ("x/PEER/2026-12", Some(bytes(5, 700)), vec![], [3; 32]);
     first_layout(&path, &[village.clone(), old_log.clone(), month.clone()]);
 
+    // Not opened as it is: the operator is told to run `kampung migrate`.
+    let err = SledStorage::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::EarlierLayout { documents: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("kampung migrate"), "{err}");
+    assert_eq!(SledStorage::earlier_layout(&path).unwrap(), Some(3));
+    assert!(SledStorage::open(&path).is_err(), "refusing moved nothing");
+
+    let migration = SledStorage::migrate(&path).unwrap();
+    assert_eq!(migration.moved, 3);
+    assert_eq!(migration.before.len(), 3);
+    assert_eq!(migration.differences(), Vec::<String>::new());
+    assert_eq!(migration.before, migration.after);
+    assert_eq!(migration.before[0].chunks, 2);
+    assert_eq!(migration.before[0].bytes, 43_100);
+    assert_eq!(migration.before[0].signatures, 1);
+    assert_eq!(SledStorage::earlier_layout(&path).unwrap(), None);
+    // Again: nothing left to move, and the same documents.
+    let again = SledStorage::migrate(&path).unwrap();
+    assert_eq!(again.moved, 0);
+    assert_eq!(again.before, migration.after);
+
     for _ in 0..2 {
         let s = SledStorage::open(&path).unwrap();
         let mut ids: Vec<String> = s
