@@ -243,7 +243,9 @@ async fn propagation(
         let wi = k % villages.len();
         let village = villages[wi];
         let mut r = kampung_gen::village_residents(village, 200, 1)[k % 200].clone();
-        r.full_name = format!("{} {k}", r.full_name.split(' ').next().unwrap_or("Warga"));
+        // A clerk's correction of the same person's name (a new name
+        // altogether is refused as another person without confirmation).
+        r.full_name = format!("{} (edit {k})", r.full_name);
         let doc = DocId::village(village);
         let mut waiters = Vec::new();
         for (j, n) in nodes.iter().enumerate() {
