@@ -9,8 +9,10 @@
 #[path = "support/procs.rs"]
 mod procs;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use procs::*;
 
@@ -58,6 +60,40 @@ fn a_village_stored_in_the_first_layout_opens_with_everything_in_it() {
             "{args:?}: {stderr}"
         );
     }
+    // `kampung run` (what the service starts) stops at once with the same words.
+    let mut run = node
+        .command()
+        .args([
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+            "--no-mdns",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > Duration::from_secs(60) {
+            run.kill().unwrap();
+            panic!("`kampung run` started on a store of the first layout");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    run.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("run `kampung migrate`"), "{stderr}");
     assert!(
         !store.join("values").exists(),
         "a refusal changed the store"
