@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use kampung_datadir::DataDir;
-use kampung_store::storage::census::Migration;
+use kampung_store::storage::census::{residents_text, Migration};
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
@@ -92,7 +92,6 @@ fn print_text(m: &Migration, differences: &[String]) {
         .iter()
         .map(|c| (c.doc.as_str(), c.residents))
         .collect();
-    let count = |n: Option<usize>| n.map_or_else(|| "unreadable".into(), |n| n.to_string());
     let villages: Vec<_> = m
         .before
         .iter()
@@ -107,8 +106,8 @@ fn print_text(m: &Migration, differences: &[String]) {
             let after = after.get(c.doc.as_str()).copied().flatten();
             println!(
                 "{village:<16} {:>17} {:>8}",
-                count(c.residents),
-                count(after)
+                residents_text(c.residents),
+                residents_text(after)
             );
         }
     }

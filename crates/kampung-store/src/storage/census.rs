@@ -93,8 +93,8 @@ impl Migration {
                 Some(a) if a.residents != b.residents => out.push(format!(
                     "{}: {} residents before, {} after",
                     b.doc,
-                    count(b.residents),
-                    count(a.residents)
+                    residents_text(b.residents),
+                    residents_text(a.residents)
                 )),
                 Some(a) if *a != b => out.push(format!(
                     "{}: stored differently after the move ({} chunks, {} signatures before; {} and {} after)",
@@ -114,7 +114,9 @@ impl Migration {
     }
 }
 
-fn count(n: Option<usize>) -> String {
+/// A census's residents as a person reads them (`unreadable` for a
+/// village whose document does not load).
+pub fn residents_text(n: Option<usize>) -> String {
     n.map_or_else(|| "unreadable".to_string(), |n| n.to_string())
 }
 

@@ -270,18 +270,10 @@ impl SledStorage {
         if !path.join("db").exists() {
             return Ok(None);
         }
-        let new_values = !path.join("values").exists();
-        let storage = Self::open_as(path, Earlier::Keep)?;
-        let o = storage.db()?;
-        let earlier = layout::earlier(&o).map_err(|reason| StoreError::Open {
-            path: path.display().to_string(),
-            reason,
-        })?;
-        if earlier.is_some() && new_values {
-            // Asked, not moved: leave it as the earlier kampung wrote it.
-            let _ = std::fs::remove_dir(path.join("values"));
+        match Self::open_as(path, Earlier::Refuse) {
+            Err(StoreError::EarlierLayout { documents, .. }) => Ok(Some(documents)),
+            other => other.map(|_| None),
         }
-        Ok(earlier)
     }
 
     /// Move a store of an earlier layout to this one, each document in one
