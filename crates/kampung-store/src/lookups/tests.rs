@@ -30,26 +30,36 @@ fn verdicts_read_during_writes_replay_from_their_heads() {
     let nik = someone.nik.to_string();
     let lookups = reg.lookups().clone();
     let done = AtomicBool::new(false);
+    let enough = AtomicBool::new(false);
     let policy = Policy::default();
 
     let seen = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             // Each distinct answer once: (kind, basis) -> times seen.
             let mut seen = BTreeMap::new();
+            let mut kinds = BTreeSet::new();
             while !done.load(Ordering::Acquire) {
+                // Both answers, at three states or more: the writer may stop
+                // (on a loaded machine this reader may run seldom).
+                if seen.len() > 2 && kinds.len() > 1 {
+                    enough.store(true, Ordering::Release);
+                }
                 let crate::lookups::Checked { verdict, basis, .. } =
                     lookups.read().check_verdict(&nik, &policy, |_| None);
                 let heads: Vec<_> = basis
                     .iter()
                     .map(|b| (b.doc.clone(), b.heads.clone()))
                     .collect();
+                kinds.insert(verdict.kind().to_string());
                 *seen
                     .entry((verdict.kind().to_string(), heads))
                     .or_insert(0u64) += 1;
             }
             seen
         });
-        for i in 0..300 {
+        let mut i = 0;
+        while !enough.load(Ordering::Acquire) && i < 20_000 {
+            i += 1;
             someone.status = if i % 2 == 0 {
                 Status::MovedOut {
                     destination: format!("Denpasar {i}"),
