@@ -113,8 +113,8 @@ fn main() -> anyhow::Result<()> {
             emit(cli.json, &r, soak::print)
         }
         Cmd::Commit(args) => {
-            let r = commit::run(&args)?;
-            emit(cli.json, &r, commit::print)
+            let r = commit::run_many(&args)?;
+            emit(cli.json, &r, |r| commit::print_many(r))
         }
         Cmd::Replay(args) => {
             let r = replay::run(&args)?;
