@@ -15,7 +15,7 @@ use kampung_core::RoleKind;
 use kampung_core::VillageCode;
 use kampung_mesh::identity::Keypair;
 use kampung_node::Actor;
-use kampung_sync::{Replica, WIRE_VERSION};
+use kampung_sync::WIRE_VERSION;
 use kampung_trust::{NodeKey, Revocation, Signed, Statement};
 use tokio_util::sync::CancellationToken;
 
@@ -110,6 +110,19 @@ async fn certified_checkpoint(
     .await
 }
 
+/// The honest checkpoint still says its resident is one.
+async fn checkpoint_still_answers(h: &Honest) {
+    assert_eq!(
+        h.checkpoint
+            .store
+            .lookup(h.nik.clone())
+            .await
+            .unwrap()
+            .kind(),
+        "resident"
+    );
+}
+
 /// Peers the node has admitted.
 async fn admitted_by(n: &TestNode) -> Vec<String> {
     n.mesh
@@ -139,15 +152,7 @@ async fn assert_refused(h: &Honest, rogue: &TestNode, refused_before: u64) {
     assert!(!admitted_by(&h.checkpoint).await.contains(&rogue.peer));
     let docs = rogue.store.digest().await.unwrap().1;
     assert_eq!(docs, 0, "the rogue received no document");
-    assert_eq!(
-        h.checkpoint
-            .store
-            .lookup(h.nik.clone())
-            .await
-            .unwrap()
-            .kind(),
-        "resident"
-    );
+    checkpoint_still_answers(h).await;
     assert!(admitted_by(&h.village).await.contains(&h.checkpoint.peer));
 }
 
@@ -287,15 +292,7 @@ async fn a_revoked_node_is_cut_off_once_the_revocation_arrives() {
         "redials back off: {:?}",
         gor.mesh.status().await.unwrap()
     );
-    assert_eq!(
-        h.checkpoint
-            .store
-            .lookup(h.nik.clone())
-            .await
-            .unwrap()
-            .kind(),
-        "resident"
-    );
+    checkpoint_still_answers(&h).await;
     shutdown.cancel();
 }
 
@@ -648,5 +645,234 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     assert!(counters.requests_busy as usize >= busy);
     lookups_work().await;
     assert!(admitted_by(&h.village).await.contains(&h.checkpoint.peer));
+    shutdown.cancel();
+}
+
+/// The document ids `n` holds.
+async fn held(n: &TestNode) -> Vec<String> {
+    n.store
+        .doc_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d.to_string())
+        .collect()
+}
+
+async fn counters(n: &TestNode) -> kampung_mesh::Counters {
+    n.mesh.status().await.unwrap().counters
+}
+
+/// Read scopes: a checkpoint's crossings (every traveller's NIK and
+/// verdict) reach the auditor and no village or facility, on every path. A
+/// certified village is not offered the log in the digest or the heads
+/// pages, is refused its changes and its whole document when it asks by
+/// name (a peer fault: it is cut off), and a rogue that gossips the log
+/// is refused by the village, which does not pass it on to the facility
+/// behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossing_logs_reach_checkpoints_and_auditors_only_on_every_path() {
+    use kampung_node::CrossingInput;
+    use kampung_store::crossing::Decision;
+    use kampung_sync::{Announce, Request, Response};
+    let shutdown = CancellationToken::new();
+    let h = honest_mesh(&shutdown).await;
+    let far = i64::MAX / 2;
+    let (root, stop) = (&h.root, &shutdown);
+    let certified = |kind: RoleKind, village: Option<VillageCode>, dials: &str| {
+        let k = Keypair::generate_ed25519();
+        let c = cert(root, &k, kind, village, far);
+        let dials = dials.to_string();
+        async move { node(k, root, vec![c], false, Some(&dials), stop).await }
+    };
+    let auditor = certified(RoleKind::Auditor, None, &h.checkpoint.addr).await;
+    // A facility that knows only the village: gossip reaches it through the village.
+    let facility = certified(RoleKind::Facility, None, &h.village.addr).await;
+    let sent_before = counters(&h.checkpoint).await.announces_sent;
+    let logged = h
+        .checkpoint
+        .node
+        .log_crossing(
+            &Actor::local(),
+            CrossingInput::new(h.nik.clone(), Decision::AllowedIn),
+        )
+        .await
+        .unwrap();
+    let log = held(&h.checkpoint)
+        .await
+        .into_iter()
+        .find(|d| d.starts_with(&format!("x/{}/", logged.checkpoint)))
+        .expect("the checkpoint holds its log");
+
+    // The auditor gets it (by anti-entropy with the checkpoint)...
+    let got = wait_for(WAIT, || {
+        let log = log.clone();
+        let auditor = &auditor;
+        async move { held(auditor).await.contains(&log).then_some(()) }
+    })
+    .await;
+    assert!(got.is_some(), "the auditor holds the crossing log");
+    // ...and it was never gossiped.
+    assert_eq!(counters(&h.checkpoint).await.announces_sent, sent_before);
+    // The village and the facility complete sessions after that and still
+    // hold no crossing log.
+    for n in [&h.village, &facility] {
+        let before = counters(n).await.sessions_ok;
+        let synced = wait_for(WAIT, || async {
+            (counters(n).await.sessions_ok >= before + 2).then_some(())
+        })
+        .await;
+        assert!(synced.is_some(), "{} keeps syncing", n.peer);
+        let docs = held(n).await;
+        assert!(docs.iter().all(|d| !d.starts_with("x/")), "{docs:?}");
+    }
+
+    // A certified village asks the checkpoint directly.
+    let checkpoint_peer: kampung_mesh::Peer = h.checkpoint.peer.parse().unwrap();
+    let nosy = || certified(RoleKind::Village, Some(village(1)), &h.checkpoint.addr);
+    let rogue = nosy().await;
+    let admitted = wait_for(WAIT, || async {
+        admitted_by(&h.checkpoint)
+            .await
+            .contains(&rogue.peer)
+            .then_some(())
+    })
+    .await;
+    assert!(admitted.is_some());
+    // Digest and heads pages: the log is not among what it is offered.
+    let Response::Digest { docs, .. } = rogue
+        .mesh
+        .request(checkpoint_peer, Request::Digest)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a digest")
+    };
+    let checkpoint_docs = held(&h.checkpoint).await.len() as u32;
+    assert_eq!(docs, checkpoint_docs - 1, "every document but the log");
+    let Response::Heads { docs, more } = rogue
+        .mesh
+        .request(
+            checkpoint_peer,
+            Request::Heads {
+                after: None,
+                limit: 256,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected heads")
+    };
+    assert!(!more);
+    assert!(!docs.is_empty() && docs.iter().all(|d| !d.doc.starts_with("x/")));
+    // Changes by the log's name: refused, a fault, cut off.
+    let faults = counters(&h.checkpoint).await;
+    // Every change of the log, asked of the checkpoint by `n`.
+    let log_changes = |n: &TestNode| {
+        let (mesh, doc) = (n.mesh.clone(), log.clone());
+        async move {
+            mesh.request(checkpoint_peer, Request::Changes { doc, have: vec![] })
+                .await
+        }
+    };
+    let answer = log_changes(&rogue).await.unwrap();
+    let Response::Refused { reason } = answer else {
+        panic!("expected a refusal, got {answer:?}")
+    };
+    assert!(
+        reason.contains("outside what this peer's certificate lets it read"),
+        "{reason}"
+    );
+    let after = counters(&h.checkpoint).await;
+    assert_eq!(
+        after.requests_beyond_scope,
+        faults.requests_beyond_scope + 1
+    );
+    assert_eq!(after.peer_faults, faults.peer_faults + 1);
+    assert!(after.peers_refused > faults.peers_refused, "cut off");
+    // The whole document by its name: the same.
+    let rogue = nosy().await;
+    let answer = wait_for(WAIT, || async {
+        match rogue
+            .mesh
+            .request(
+                checkpoint_peer,
+                Request::Document {
+                    doc: log.clone(),
+                    offset: 0,
+                },
+            )
+            .await
+        {
+            Ok(Response::Refused { reason }) if reason.contains("certificate") => Some(reason),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(answer.is_some(), "the whole log is refused to a village");
+    assert_eq!(
+        counters(&h.checkpoint).await.requests_beyond_scope,
+        faults.requests_beyond_scope + 2
+    );
+    assert!(held(&rogue).await.iter().all(|d| !d.starts_with("x/")));
+
+    // A certified checkpoint gone rogue, which may read the log, gossips it
+    // with its changes to the village it dials.
+    let gossiper = certified_checkpoint(&h, &shutdown, |cfg| {
+        cfg.scoped_gossip = false;
+        cfg.bootstrap.push(h.checkpoint.addr.parse().unwrap());
+    })
+    .await;
+    let Response::Changes {
+        changes,
+        signatures,
+        ..
+    } = wait_for(WAIT, || async {
+        match log_changes(&gossiper).await {
+            Ok(r @ Response::Changes { .. }) => Some(r),
+            _ => None,
+        }
+    })
+    .await
+    .expect("a checkpoint is served the log")
+    else {
+        unreachable!()
+    };
+    assert!(!changes.is_empty());
+    let village_faults = counters(&h.village).await.peer_faults;
+    let mut salt = 0u8;
+    let refused = wait_for(WAIT, || {
+        salt = salt.wrapping_add(1);
+        let announce = Announce {
+            doc: log.clone(),
+            // A new message each time (gossip drops a repeat).
+            heads: vec![[salt; 32]],
+            changes: changes.clone(),
+            signatures: signatures.clone(),
+            from_owner: false,
+        };
+        let (gossiper, village) = (&gossiper, &h.village);
+        async move {
+            let _ = gossiper.mesh.announce(announce).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            (counters(village).await.peer_faults > village_faults).then_some(())
+        }
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the village refuses a gossiped crossing log"
+    );
+    for n in [&h.village, &facility] {
+        let docs = held(n).await;
+        assert!(
+            docs.iter().all(|d| !d.starts_with("x/")),
+            "{}: {docs:?}",
+            n.peer
+        );
+    }
+    // The honest nodes keep answering.
+    checkpoint_still_answers(&h).await;
     shutdown.cancel();
 }

@@ -5,8 +5,9 @@
 //! the mesh). At the checkpoint: a resident of the other village, a
 //! Bali-issued NIK of a non-resident and of a registered resident, an
 //! invalid NIK, a person under isolation and a deceased person's NIK. Then
-//! the crossing log and an isolation case replicate to the villages, a
-//! village writes to the case, and the audit passes every signed change.
+//! the crossing log replicates to the auditor (and to no village: read
+//! scopes), an isolation case to every node, a village writes to the case,
+//! and the auditor's audit passes every signed change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/procs.rs"]
@@ -181,13 +182,16 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     // The administrator's root key and policy: Bali barred, 14 days.
     let (key, root_pub, policy) = root_and_policy(dir, 2);
 
-    // Two villages and a checkpoint, each certified; every node holds every certificate.
+    // Two villages, a checkpoint and an auditor, each certified; every node
+    // holds every certificate.
     let mut a = Node::new(dir, "village-a", None);
     let mut b = Node::new(dir, "village-b", None);
     let mut cp = Node::new(dir, "checkpoint", None);
+    let mut au = Node::new(dir, "auditor", None);
     let a_peer = init(&a, &["--village", VILLAGE_A], &root_pub);
     let b_peer = init(&b, &["--village", VILLAGE_B], &root_pub);
     let cp_peer = init(&cp, &["--checkpoint", "ketapang"], &root_pub);
+    let au_peer = init(&au, &["--auditor"], &root_pub);
     let certs = [
         certify(
             dir,
@@ -204,12 +208,13 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
             "b",
         ),
         certify(dir, &key, &cp_peer, &["--role", "checkpoint"], "cp"),
+        certify(dir, &key, &au_peer, &["--role", "auditor"], "au"),
     ];
     let cert_args: Vec<&str> = std::iter::once("trust")
         .chain(std::iter::once("add"))
         .chain(certs.iter().map(|c| s(c)))
         .collect();
-    for n in [&a, &b, &cp] {
+    for n in [&a, &b, &cp, &au] {
         n.ok(&cert_args);
     }
 
@@ -250,8 +255,9 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     a.start(&RunArgs::loopback(vec![]));
     let boot = a.bootstrap_addr();
     b.start(&RunArgs::loopback(vec![boot.clone()]));
-    cp.start(&RunArgs::loopback(vec![boot]));
-    wait_agree(&[&a, &b, &cp], 2, 60, CONVERGE);
+    cp.start(&RunArgs::loopback(vec![boot.clone()]));
+    au.start(&RunArgs::loopback(vec![boot, cp.bootstrap_addr()]));
+    wait_agree(&[&a, &b, &cp, &au], 2, 60, CONVERGE);
 
     // The policy, handed to the running checkpoint (the CLI posts it to
     // POST /v1/trust), applies at once there.
@@ -411,24 +417,25 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert_eq!(own_log["total"], 3, "{own_log}");
     assert_eq!(own_log["checkpoint"], cp_peer.as_str());
 
-    // The crossing log replicates to both villages.
-    for village in [&a, &b] {
-        let path = format!("/v1/crossings?checkpoint={cp_peer}");
-        let log = wait_for(&format!("the crossing log at {}", village.name), || {
-            let (status, log) = get(village, &path);
-            if status == 200 && log["total"] == 3 {
-                Ok(log)
-            } else {
-                Err(log.to_string())
-            }
-        });
-        assert_eq!(log["items"], own_log["items"], "{}", village.name);
-    }
-    // The policy spread through the mesh to village B.
-    wait_for("the policy at village B", || {
-        let v = verdict(&b, &bali_visitor);
-        (v["kind"] == "barred").then_some(()).ok_or(v.to_string())
+    // The crossing log replicates to the auditor...
+    let path = format!("/v1/crossings?checkpoint={cp_peer}");
+    let log = wait_for("the crossing log at the auditor", || {
+        let (status, log) = get(&au, &path);
+        if status == 200 && log["total"] == 3 {
+            Ok(log)
+        } else {
+            Err(log.to_string())
+        }
     });
+    assert_eq!(log["items"], own_log["items"]);
+    // The policy spread through the mesh to village B and the auditor
+    // (which replays the verdicts under it below).
+    for n in [&b, &au] {
+        wait_for(&format!("the policy at {}", n.name), || {
+            let v = verdict(n, &bali_visitor);
+            (v["kind"] == "barred").then_some(()).ok_or(v.to_string())
+        });
+    }
 
     // Village A sees the case placed in its house and follows it up; the
     // checkpoint sees the village's follow-up.
@@ -460,9 +467,18 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["error"]["code"], "role_not_allowed");
 
-    // Everyone holds the same documents: two villages, the crossing log, two cases.
-    wait_agree(&[&a, &b, &cp], 5, 60, CONVERGE);
-    for n in [&a, &b, &cp] {
+    // ...and to no village: the villages hold the two villages and the two
+    // cases; the checkpoint and the auditor the crossing log besides.
+    wait_agree(&[&cp, &au], 5, 60, CONVERGE);
+    let villages = wait_agree(&[&a, &b], 4, 60, CONVERGE);
+    assert!(
+        villages.docs.keys().all(|d| !d.starts_with("x/")),
+        "{villages:?}"
+    );
+    let (status, none) = get(&a, &path);
+    assert_ne!(status, 500, "{none}");
+    assert_ne!(none["total"], 3, "{none}");
+    for n in [&a, &b, &cp, &au] {
         let status = n.status().unwrap();
         assert_eq!(
             status["mesh"]["counters"]["changes_rejected"], 0,
@@ -505,7 +521,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     ] {
         assert!(kinds.contains(kind), "no {kind} among {kinds:?}");
     }
-    stop_all(&mut [&mut a, &mut b, &mut cp]);
+    stop_all(&mut [&mut a, &mut b, &mut cp, &mut au]);
     for (typed, api) in &running {
         let cli = cp.json(&["lookup", "--json", "--", typed]);
         assert_eq!(
@@ -517,7 +533,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
 
     // Every change, including the crossings and case updates made through
     // the API, is signed by a writer the roster allowed.
-    let report = b.json(&["audit", "verify", "--json"]);
+    let report = au.json(&["audit", "verify", "--json"]);
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(report["authorisation_checked"], true);
     let docs: Vec<&str> = report["documents"]
@@ -542,21 +558,21 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
         .find(|p| p["person"] == "Bripka Made Suarta")
         .unwrap_or_else(|| panic!("the officer is not in the audit: {:#}", report["people"]));
     assert_eq!(officer["writer"], cp_peer.as_str());
-    let text = b.ok(&["audit", "verify"]);
+    let text = au.ok(&["audit", "verify"]);
     assert!(text.contains("Bripka Made Suarta ("), "{text}");
-    // Village B replays every verdict the checkpoint logged from the
-    // registry state and the policy each names: the auditor needs nothing
-    // from the checkpoint but its replicated log.
-    let replay = b.json(&["audit", "replay", "--json"]);
+    // The auditor replays every verdict the checkpoint logged from the
+    // registry state and the policy each names: it needs nothing from the
+    // checkpoint but its replicated log.
+    let replay = au.json(&["audit", "replay", "--json"]);
     assert_eq!(replay["mismatches"], json!([]), "{replay:#}");
     assert_eq!(replay["without_state"], 0, "{replay:#}");
     assert_eq!(replay["matched"], replay["crossings"], "{replay:#}");
     assert!(replay["crossings"].as_u64().unwrap() >= 3, "{replay:#}");
-    let text = b.ok(&["audit", "replay", "--checkpoint", &cp_peer]);
+    let text = au.ok(&["audit", "replay", "--checkpoint", &cp_peer]);
     assert!(text.contains(" 0 not matched"), "{text}");
     // A person's history names their crossings and everything written on
     // their case, by whom, beside their records' changes.
-    let h = b.json(&["audit", "history", &visitor, "--json"]);
+    let h = au.json(&["audit", "history", &visitor, "--json"]);
     let crossings = h["crossings"].as_array().unwrap();
     assert_eq!(crossings.len(), 1, "{h:#}");
     assert_eq!(crossings[0]["decision"], "isolation_village_house");
@@ -577,7 +593,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
         [("opened", cp_peer.as_str()), ("follow_up", a_peer.as_str())],
         "{h:#}"
     );
-    let text = b.ok(&["audit", "history", &visitor]);
+    let text = au.ok(&["audit", "history", &visitor]);
     assert!(
         text.contains("isolation cases:") && text.contains("follow_up seen_ok"),
         "{text}"

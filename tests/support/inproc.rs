@@ -7,7 +7,6 @@ use kampung_core::{Resident, Role, VillageCode};
 use kampung_mesh::{Client, MeshConfig};
 use kampung_node::{Actor, Parts, Running};
 use kampung_runtime::store::StoreHandle;
-use kampung_sync::Replica;
 
 #[derive(Clone)]
 pub struct Node {

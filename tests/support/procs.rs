@@ -584,6 +584,20 @@ impl Replica {
         self.docs.get(doc).map_or(&[], Vec::as_slice)
     }
 
+    /// The part every member may read (without crossing logs, which only
+    /// checkpoints and auditors hold: `kampung_core::ReadScope`).
+    pub fn for_everyone(&self) -> Replica {
+        Replica {
+            docs: self
+                .docs
+                .iter()
+                .filter(|(d, _)| is_for_everyone(d))
+                .map(|(d, h)| (d.clone(), h.clone()))
+                .collect(),
+            niks: self.niks,
+        }
+    }
+
     fn short(&self) -> String {
         let docs: Vec<String> = self
             .docs
@@ -595,6 +609,11 @@ impl Replica {
             .collect();
         format!("niks {} [{}]", self.niks, docs.join(" "))
     }
+}
+
+/// May every member read the document named `doc`?
+pub fn is_for_everyone(doc: &str) -> bool {
+    kampung_core::DocId::parse(doc).is_none_or(|d| kampung_core::ReadScope::for_everyone(&d))
 }
 
 /// The replica of every node, in order (an error text for a node that does not answer).

@@ -31,6 +31,7 @@ pub mod policy;
 pub mod region;
 pub mod resident;
 pub mod role;
+pub mod scope;
 pub mod verdict;
 
 pub use banyuwangi::{District, Village, VillageCode, VillageKind};
@@ -42,4 +43,5 @@ pub use nik::{Nik, NikError, NikWarning, ParsedNik};
 pub use policy::{Policy, Region, Retention};
 pub use resident::{Address, Resident, Sex, Status};
 pub use role::{Author, Role, RoleKind};
+pub use scope::ReadScope;
 pub use verdict::Verdict;

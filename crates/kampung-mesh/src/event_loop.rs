@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kampung_core::{DocId, Role};
+use kampung_core::{DocId, ReadScope, Role};
 use kampung_sync::message::{decode_announce, encode};
 use kampung_sync::{
     Announce, Hello, Replica, Request, RequestError, Response, SessionStats, SyncError,
@@ -302,7 +302,30 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         }
     }
 
+    /// What this node itself may read: its certified role's scope; an
+    /// open mesh's everything.
+    fn own_scope(&self) -> ReadScope {
+        if self.config.membership.enforced() {
+            ReadScope::of(self.config.role.kind())
+        } else {
+            ReadScope::Everything
+        }
+    }
+
+    /// The scope of an exchange with `peer` (what both may read).
+    fn scope_with(&self, peer: &PeerId) -> kampung_sync::Scope {
+        kampung_sync::Scope::new(self.own_scope(), self.config.membership.read_scope(peer))
+    }
+
     fn publish(&mut self, announce: &Announce) {
+        if self.config.scoped_gossip
+            && DocId::parse(&announce.doc).is_some_and(|d| !ReadScope::for_everyone(&d))
+        {
+            // Gossip reaches every member: a document only some may read
+            // replicates by anti-entropy, between nodes that both may.
+            trace!(doc = %announce.doc, "not gossiped: not every member may read it");
+            return;
+        }
         let mut bytes = encode(announce);
         if bytes.len() > self.config.limits.max_inline {
             // Too big to carry the changes: announce the heads only; peers pull.
@@ -440,9 +463,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         };
         let limits = self.config.limits.clone();
         let pulls = self.pulls.clone();
+        let scope = self.scope_with(&peer);
         let tx = self.internal_tx.clone();
         self.tasks.spawn(async move {
-            let result = kampung_sync::sync_with(&replica, &requester, &limits, &pulls).await;
+            let result =
+                kampung_sync::sync_with(&replica, &requester, &limits, &pulls, &scope).await;
             let _ = tx.send(Internal::SessionDone { peer, result }).await;
         });
     }
@@ -714,6 +739,24 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         });
     }
 
+    /// A request that is the peer's fault: refused with `reason`, counted,
+    /// and the peer cut off.
+    fn refuse_faulty(
+        &mut self,
+        peer: PeerId,
+        channel: request_response::ResponseChannel<Response>,
+        reason: String,
+    ) {
+        self.counters.peer_faults += 1;
+        let refused = Response::Refused { reason };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, refused);
+        self.cut(peer);
+    }
+
     fn on_sync_event(&mut self, event: request_response::Event<Inbound, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
@@ -724,16 +767,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                         Inbound::Valid(r) => r,
                         Inbound::Invalid(reason) => {
                             // Too large, malformed or out of bounds: the peer's fault.
-                            self.counters.peer_faults += 1;
                             warn!(%peer, %reason, "peer sent a bad request; disconnecting it");
-                            let refused = Response::Refused { reason };
-                            let _ = self
-                                .swarm
-                                .behaviour_mut()
-                                .sync
-                                .send_response(channel, refused);
-                            self.cut(peer);
-                            return;
+                            return self.refuse_faulty(peer, channel, reason);
                         }
                     };
                     let request = match self.on_trust_request(peer, request) {
@@ -747,6 +782,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                             return;
                         }
                     };
+                    let scope = self.scope_with(&peer);
+                    if let Some(reason) = scope.beyond(&request) {
+                        // Asked for what its certificate does not let it
+                        // read: it was never offered it, so it guessed.
+                        self.counters.requests_beyond_scope += 1;
+                        warn!(%peer, %reason, "peer asked beyond its read scope; disconnecting it");
+                        return self.refuse_faulty(peer, channel, reason);
+                    }
                     let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
                         self.counters.requests_busy += 1;
                         let busy = Response::Refused {
@@ -761,7 +804,8 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     let limits = self.config.limits.clone();
                     let tx = self.internal_tx.clone();
                     self.tasks.spawn(async move {
-                        let response = kampung_sync::respond(&replica, request, &limits).await;
+                        let response =
+                            kampung_sync::respond(&replica, request, &limits, &scope).await;
                         drop(permit);
                         let _ = tx.send(Internal::Respond { channel, response }).await;
                     });

@@ -23,7 +23,7 @@ mod gate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kampung_core::{DocId, Role, SharedClock, SystemClock};
+use kampung_core::{DocId, ReadScope, Role, SharedClock, SystemClock};
 use kampung_sync::{Announce, Limits, Request, RequestError, Response};
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
@@ -61,6 +61,12 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
     fn is_owner(&self, peer: &PeerId, doc: &DocId) -> Option<bool> {
         let _ = (peer, doc);
         None
+    }
+    /// What `peer` may read ([`ReadScope`]), from the certificate it
+    /// showed: what it is offered and served. An open mesh: everything.
+    fn read_scope(&self, peer: &PeerId) -> ReadScope {
+        let _ = peer;
+        ReadScope::Everything
     }
 }
 
@@ -134,6 +140,10 @@ pub struct MeshConfig {
     /// The wire protocol version this node speaks: [`kampung_sync::WIRE_VERSION`]
     /// (a test sets another to play a node of another version).
     pub wire_version: u32,
+    /// Gossip only documents every member may read (see
+    /// [`kampung_core::ReadScope::for_everyone`]); a test turns it off to
+    /// play a rogue that gossips a crossing log.
+    pub scoped_gossip: bool,
 }
 
 impl MeshConfig {
@@ -159,6 +169,7 @@ impl MeshConfig {
             peer_grace: Duration::from_secs(30),
             software: format!("kampung {}", env!("CARGO_PKG_VERSION")),
             wire_version: kampung_sync::WIRE_VERSION,
+            scoped_gossip: true,
         }
     }
 }
@@ -220,6 +231,9 @@ pub struct Counters {
     pub bytes_received: u64,
     pub requests_served: u64,
     pub requests_busy: u64,
+    /// Requests for a document the peer may not read (refused; each also
+    /// a peer fault, and the peer is disconnected).
+    pub requests_beyond_scope: u64,
     pub peer_faults: u64,
     /// Documents whose received changes wait for a signature in force (a
     /// writer signed with a wrong clock): not applied yet, nobody's fault.

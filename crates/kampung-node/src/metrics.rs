@@ -109,6 +109,7 @@ pub struct NodeMetrics {
     pub peer_faults: Counter,
     /// Requests refused because the peer had not shown a certificate.
     pub requests_unadmitted: Counter,
+    pub requests_beyond_scope: Counter,
     /// Documents this node holds.
     pub documents: Gauge,
     /// Resident records added or changed by this node's writes.
@@ -163,6 +164,7 @@ impl Metrics {
         let documents_expired = Counter::default();
         let peer_faults = Counter::default();
         let requests_unadmitted = Counter::default();
+        let requests_beyond_scope = Counter::default();
         let documents = Gauge::default();
         let resident_writes = Counter::default();
         let crossings_logged = Counter::default();
@@ -242,6 +244,11 @@ impl Metrics {
             "Requests refused because the peer had not shown a certificate",
             requests_unadmitted.clone(),
         );
+        r.register(
+            "requests_beyond_scope",
+            "Requests from peers for a document their certificate does not let them read (refused, the peer disconnected)",
+            requests_beyond_scope.clone(),
+        );
         r.register("documents", "Documents this node holds", documents.clone());
         r.register(
             "resident_writes",
@@ -301,6 +308,7 @@ impl Metrics {
             documents_expired,
             peer_faults,
             requests_unadmitted,
+            requests_beyond_scope,
             documents,
             resident_writes,
             crossings_logged,
@@ -433,6 +441,7 @@ impl Metrics {
             (&self.peers_trimmed, c.peers_trimmed),
             (&self.peer_faults, c.peer_faults),
             (&self.requests_unadmitted, c.requests_unadmitted),
+            (&self.requests_beyond_scope, c.requests_beyond_scope),
         ] {
             metric.inner().fetch_max(value, Ordering::Relaxed);
         }

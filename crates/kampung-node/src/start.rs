@@ -288,6 +288,11 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         // loaded while the store is idle once the node answers.
         registry.set_logs_held(usize::MAX);
     }
+    // With a root, a node holds only what its certificate lets it read.
+    registry.set_scope(match roster {
+        Some(_) => kampung_core::ReadScope::of(role.kind()),
+        None => kampung_core::ReadScope::Everything,
+    });
     let (store, store_thread) = spawn_store(registry, verifier);
     let peer_id = keypair.public().to_peer_id().to_string();
     let shutdown = CancellationToken::new();

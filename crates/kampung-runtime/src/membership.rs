@@ -3,7 +3,7 @@
 //! force and not revoked. Statements learnt from peers are verified, added
 //! to the shared roster (which the store's verifier reads too) and kept.
 
-use kampung_core::{DocId, SharedClock};
+use kampung_core::{DocId, ReadScope, SharedClock};
 use kampung_mesh::{Membership, Peer};
 use kampung_store::trust::SharedRoster;
 use kampung_trust::{NodeKey, Signed, Statement};
@@ -107,6 +107,18 @@ impl Membership for RosterMembership {
             _ => roster.may_write(&key, &target, self.clock.now_ms()).is_ok(),
         };
         Some(owner)
+    }
+
+    fn read_scope(&self, peer: &Peer) -> ReadScope {
+        let Some(key) = NodeKey::from_peer_id(peer) else {
+            return ReadScope::Nothing;
+        };
+        let Ok(roster) = self.roster.read() else {
+            return ReadScope::Nothing;
+        };
+        roster
+            .admit(&key, self.clock.now_ms())
+            .map_or(ReadScope::Nothing, |cert| ReadScope::of(cert.role))
     }
 
     fn add_statements(&self, from: &Peer, statements: Vec<Vec<u8>>) -> usize {

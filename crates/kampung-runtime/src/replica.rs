@@ -72,22 +72,9 @@ fn doc_heads(heads: Vec<(DocId, Vec<ChangeHash>)>) -> impl Iterator<Item = DocHe
     })
 }
 
-/// The digest over every document's heads, and how many documents.
-pub(crate) fn digest_of(heads: Vec<(DocId, Vec<ChangeHash>)>) -> (Hash, u32) {
-    let docs: Vec<DocHeads> = doc_heads(heads).collect();
-    (kampung_sync::digest(&docs), docs.len() as u32)
-}
-
-/// Up to `limit` documents' heads after `after`, and whether more follow.
-pub(crate) fn heads_page_of(
-    heads: Vec<(DocId, Vec<ChangeHash>)>,
-    after: Option<String>,
-    limit: usize,
-) -> (Vec<DocHeads>, bool) {
-    let mut rest = doc_heads(heads).filter(|d| after.as_deref().is_none_or(|a| d.doc.as_str() > a));
-    let page: Vec<DocHeads> = rest.by_ref().take(limit).collect();
-    let more = rest.next().is_some();
-    (page, more)
+/// The documents offered to peers, with their heads, sorted by name.
+pub(crate) fn offered_of(heads: Vec<(DocId, Vec<ChangeHash>)>) -> Vec<DocHeads> {
+    doc_heads(heads).collect()
 }
 
 /// Which of `heads` the registry lacks (all of them if it does not hold `doc`).
@@ -201,16 +188,8 @@ impl<S: Storage> LocalReplica<S> {
 }
 
 impl<S: Storage> Replica for LocalReplica<S> {
-    async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
-        Ok(digest_of(self.registry().offered_heads()))
-    }
-
-    async fn heads_page(
-        &self,
-        after: Option<String>,
-        limit: usize,
-    ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
-        Ok(heads_page_of(self.registry().offered_heads(), after, limit))
+    async fn offered(&self) -> Result<Vec<DocHeads>, ReplicaError> {
+        Ok(offered_of(self.registry().offered_heads()))
     }
 
     async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {

@@ -20,8 +20,8 @@ use kampung_store::{CaseUpdate, RecordError};
 use kampung_sync::{Applied, DocHeads, Hash, Replica, ReplicaError};
 
 use crate::replica::{
-    announce_since, applied, changes_for, digest_of, doc_id, from_hashes, heads_page_of, local,
-    to_hashes, unknown_of,
+    announce_since, applied, changes_for, doc_id, from_hashes, local, offered_of, to_hashes,
+    unknown_of,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, error, warn};
@@ -82,6 +82,8 @@ enum LocalWrite {
 enum Cmd {
     /// A write of ours: it joins the group commit under way.
     Local(LocalWrite),
+    /// The compactor thread finished a document (the loop applies it).
+    Compacted,
     Get(Nik, Reply<Result<Option<Resident>, StoreError>>),
     Read(
         VillageCode,
@@ -229,6 +231,7 @@ pub fn spawn_store_with<S: Storage>(
 ) -> (StoreHandle, std::thread::JoinHandle<Result<(), StoreError>>) {
     let group_max = group_max.max(1);
     let (tx, rx) = mpsc::channel(QUEUE);
+    let wake = tx.downgrade();
     let (events, _) = broadcast::channel(EVENTS);
     let notify = events.clone();
     let thread_verifier = verifier.clone();
@@ -242,6 +245,7 @@ pub fn spawn_store_with<S: Storage>(
             run(
                 registry,
                 rx,
+                wake,
                 thread_verifier.as_ref(),
                 &notify,
                 &thread_failing,
@@ -268,9 +272,11 @@ pub fn accept_all() -> Arc<dyn ChangeVerifier + Send + Sync> {
     Arc::new(AcceptAll)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run<S: Storage>(
     mut reg: Registry<S>,
     mut rx: mpsc::Receiver<Cmd>,
+    wake: mpsc::WeakSender<Cmd>,
     verifier: &dyn ChangeVerifier,
     events: &broadcast::Sender<DocChanged>,
     failing: &std::sync::atomic::AtomicBool,
@@ -288,6 +294,17 @@ fn run<S: Storage>(
         restart,
     };
     let mut next: Option<Cmd> = None;
+    // Documents are saved whole on a compactor thread, off the writers'
+    // path; it wakes this loop with a command when a result is ready. (A
+    // weak sender: the queue still closes when every handle is gone.) A
+    // store that cannot start one compacts on this thread.
+    if let Err(e) = reg.compact_in_background(move || {
+        if let Some(tx) = wake.upgrade() {
+            let _ = tx.try_send(Cmd::Compacted);
+        }
+    }) {
+        warn!(error = %e, "documents are compacted on the store thread");
+    }
     // An auditor's node loads its crossing logs after it answers, one at a
     // time while no command waits; a log that cannot be loaded stops this
     // (each is still read from disk when asked for).
@@ -315,6 +332,9 @@ fn run<S: Storage>(
             },
         };
         recovery.attempt(&mut reg, failing);
+        if reg.compacting() {
+            reg.finish_compactions(std::time::Duration::ZERO);
+        }
         let cmd = match cmd {
             Cmd::Local(first) => {
                 reg.begin_group();
@@ -487,6 +507,9 @@ fn run<S: Storage>(
                 let _ = r.send(());
                 break;
             }
+            // A wake-up only: finished compactions are applied at the top
+            // of every turn of this loop.
+            Cmd::Compacted => {}
             Cmd::Niks(r) => {
                 let _ = r.send(reg.niks());
             }
@@ -1130,6 +1153,12 @@ impl StoreHandle {
         self.ask(Cmd::DocHeads).await
     }
 
+    /// The digest over every document this node offers, and how many: what
+    /// two nodes of the same scope compare (see [`kampung_sync::digest_for`]).
+    pub async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
+        kampung_sync::digest_for(self, &kampung_sync::Scope::ALL).await
+    }
+
     pub async fn niks(&self) -> Result<usize, Stopped> {
         self.ask(Cmd::Niks).await
     }
@@ -1140,18 +1169,9 @@ impl StoreHandle {
 }
 
 impl Replica for StoreHandle {
-    async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
+    async fn offered(&self) -> Result<Vec<DocHeads>, ReplicaError> {
         let heads = self.ask(Cmd::OfferedHeads).await.map_err(local)?;
-        Ok(digest_of(heads))
-    }
-
-    async fn heads_page(
-        &self,
-        after: Option<String>,
-        limit: usize,
-    ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
-        let heads = self.ask(Cmd::OfferedHeads).await.map_err(local)?;
-        Ok(heads_page_of(heads, after, limit))
+        Ok(offered_of(heads))
     }
 
     async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {

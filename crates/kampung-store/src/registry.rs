@@ -77,7 +77,8 @@ struct Loaded {
 
 /// Village documents plus the derived index.
 pub struct Registry<S: Storage> {
-    storage: S,
+    /// Shared with the compactor thread, which reads and stages.
+    storage: Arc<S>,
     actor: ActorId,
     /// Signs this node's writes; without one (tests, benchmarks) writes go unsigned.
     signer: Option<Arc<dyn WriteSigner>>,
@@ -112,6 +113,15 @@ pub struct Registry<S: Storage> {
     dropped: HashSet<DocId>,
     /// The retention cut-offs of the last sweep ([`Registry::expire`]).
     cutoffs: retention::Cutoffs,
+    /// What this node may read ([`Registry::set_scope`]): documents outside
+    /// it are neither taken, offered nor kept.
+    scope: kampung_core::ReadScope,
+    /// Compaction on its own thread ([`Registry::compact_in_background`]);
+    /// `None`: on the calling thread, after the write that made it due.
+    compactor: Option<compactor::Compactor>,
+    /// A document is compacted once its chunks reach this many bytes
+    /// ([`COMPACT_AFTER_BYTES`]; a test lowers it).
+    compact_after_bytes: usize,
 }
 
 /// Local writes made durable by one flush (group commit): what each
@@ -183,7 +193,7 @@ impl<S: Storage> Registry<S> {
     /// `actor` is the Automerge actor of this node's writes (its public key).
     pub fn open(storage: S, actor: ActorId, this_year: i32) -> Result<Self, StoreError> {
         let mut reg = Registry {
-            storage,
+            storage: Arc::new(storage),
             actor,
             signer: None,
             sessions: rand::SeedableRng::seed_from_u64(0),
@@ -202,6 +212,9 @@ impl<S: Storage> Registry<S> {
             group: None,
             dropped: HashSet::new(),
             cutoffs: retention::Cutoffs::default(),
+            scope: kampung_core::ReadScope::Everything,
+            compactor: None,
+            compact_after_bytes: COMPACT_AFTER_BYTES,
         };
         let mut behind = Vec::new();
         for id in reg.storage.doc_ids()? {
@@ -798,6 +811,7 @@ impl<S: Storage> Registry<S> {
         let (seq, chunk_bytes) = match &applied.snapshot {
             Some(snapshot) => {
                 self.storage.replace(&id, snapshot, &heads, sigs)?;
+                self.rewritten(&id);
                 debug!(%village, bytes = snapshot.len(), records = touched.len(), "write stored as a snapshot");
                 (None, 0)
             }
@@ -829,14 +843,107 @@ impl<S: Storage> Registry<S> {
     /// its change-by-change chunk is far bigger than the compressed document.
     /// Called after a write is durable: a compaction that fails (atomic: the
     /// chunks stay) does not make that write's answer an error; it is tried
-    /// again after the next write.
+    /// again after the next write. With a compactor thread, the document is
+    /// handed to it and this returns at once.
     fn maybe_compact(&mut self, village: VillageCode) {
-        if self.docs.get(&village).is_some_and(|l| {
-            l.chunks >= COMPACT_AFTER_CHUNKS || l.chunk_bytes >= COMPACT_AFTER_BYTES
-        }) {
-            if let Err(e) = self.compact(village) {
-                warn!(%village, error = %e, "compaction failed; the write is stored, compaction is tried again later");
+        self.finish_compactions(std::time::Duration::ZERO);
+        let Some(through) = self.docs.get(&village).and_then(|l| {
+            (l.chunks >= COMPACT_AFTER_CHUNKS || l.chunk_bytes >= self.compact_after_bytes)
+                .then_some(l.last_seq)
+        }) else {
+            return;
+        };
+        if let Some(c) = self.compactor.as_mut().filter(|c| c.running()) {
+            c.submit(&DocId::village(village), through);
+            return;
+        }
+        if let Err(e) = self.compact(village) {
+            warn!(%village, error = %e, "compaction failed; the write is stored, compaction is tried again later");
+        }
+    }
+
+    /// Compact documents on a thread of their own from now on: a write
+    /// that makes a document due no longer waits for it to be saved whole,
+    /// nor do the writes queued behind it (see `registry/compactor.rs`).
+    /// That thread calls `wake` when a result is ready; the registry's
+    /// owner then applies it ([`Registry::finish_compactions`]).
+    pub fn compact_in_background(
+        &mut self,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<(), StoreError> {
+        if self.compactor.is_none() {
+            self.compactor = Some(compactor::Compactor::start(
+                Arc::clone(&self.storage),
+                Box::new(wake),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Compact a document once its chunks reach `bytes` (a test makes
+    /// compactions happen after a few writes).
+    #[doc(hidden)]
+    pub fn compact_after_bytes(&mut self, bytes: usize) {
+        self.compact_after_bytes = bytes;
+    }
+
+    /// Is a background compaction under way (its result not applied yet)?
+    pub fn compacting(&self) -> bool {
+        self.compactor
+            .as_ref()
+            .is_some_and(compactor::Compactor::any)
+    }
+
+    /// Apply the background compactions that finished, waiting at most
+    /// `wait` for one: each replaces its document's snapshot and drops the
+    /// chunks it covers. The number applied.
+    pub fn finish_compactions(&mut self, wait: std::time::Duration) -> usize {
+        let done = match &mut self.compactor {
+            Some(c) => c.finished(wait),
+            None => return 0,
+        };
+        let mut applied = 0;
+        for d in done {
+            let staged = match d.snapshot {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(doc = %d.doc, error = %e, "background compaction failed; the chunks stay and it is tried again later");
+                    continue;
+                }
+            };
+            if d.stale {
+                self.storage.discard_staged(staged);
+                continue;
             }
+            let len = staged.len;
+            if let Err(e) = self.storage.compact_staged(&d.doc, staged, d.through) {
+                warn!(doc = %d.doc, error = %e, "cannot store a compacted snapshot; the chunks stay");
+                continue;
+            }
+            self.rewritten(&d.doc);
+            applied += 1;
+            debug!(doc = %d.doc, bytes = len, chunks = d.chunks, "compacted in the background");
+            if let Some(v) = d.doc.as_village() {
+                if let Some(l) = self.docs.get_mut(&v) {
+                    l.chunks = l.chunks.saturating_sub(d.chunks);
+                    l.chunk_bytes = l.chunk_bytes.saturating_sub(d.chunk_bytes);
+                }
+                if let Err(e) = self.persist_index(&[v]) {
+                    warn!(village = %v, error = %e, "cannot persist the index after a compaction; it is caught up at the next open");
+                }
+            } else {
+                self.compacted_other(&d.doc, d.chunks, d.chunk_bytes, len);
+            }
+        }
+        applied
+    }
+
+    /// `doc`'s snapshot was rewritten or removed on this thread: a
+    /// background compaction of it under way must not be applied.
+    fn rewritten(&mut self, doc: &DocId) {
+        if let Some(c) = &mut self.compactor {
+            c.rewritten(doc);
         }
     }
 
@@ -954,6 +1061,7 @@ impl<S: Storage> Registry<S> {
         let through = loaded.last_seq;
         let id = DocId::village(village);
         self.storage.compact(&id, &snapshot, through)?;
+        self.rewritten(&id);
         if let Some(l) = self.docs.get_mut(&village) {
             l.chunks = 0;
             l.chunk_bytes = 0;
@@ -974,6 +1082,9 @@ impl<S: Storage> Registry<S> {
     /// failed is not served, and writing works again once it can. The
     /// index is untouched: it only ever follows durable writes.
     pub fn recover_storage(&mut self) -> Result<(), StoreError> {
+        if let Some(c) = &mut self.compactor {
+            c.invalidate_all();
+        }
         self.storage.recover()?;
         self.new_session();
         self.docs.clear();
@@ -1231,6 +1342,7 @@ fn doc_err(location: &str, village: VillageCode, e: crate::doc::DocError) -> Sto
     }
 }
 
+mod compactor;
 mod history;
 mod others;
 mod replay;

@@ -38,6 +38,15 @@ impl StoredDoc {
     }
 }
 
+/// A snapshot written ahead of the compaction that will refer to it
+/// ([`Storage::stage_snapshot`]): what the storage keeps for it.
+#[derive(Debug)]
+pub struct Staged {
+    stored: Vec<u8>,
+    /// The snapshot's size in bytes.
+    pub len: usize,
+}
+
 /// A write signature as stored: the change hash it signs, and its encoding.
 pub type Sig = ([u8; 32], Vec<u8>);
 
@@ -71,6 +80,29 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
+    /// Write `snapshot` ahead of a [`Storage::compact_staged`] that will
+    /// refer to it, on any thread: the slow part of storing a snapshot (a
+    /// large value's own file, synced) happens there, off the store
+    /// thread. Nothing refers to it until then.
+    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
+        Ok(Staged {
+            len: snapshot.len(),
+            stored: snapshot,
+        })
+    }
+    /// [`Storage::compact`] with a snapshot staged before (atomic likewise).
+    fn compact_staged(
+        &self,
+        doc: &DocId,
+        staged: Staged,
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        self.compact(doc, &staged.stored, through_seq)
+    }
+    /// A staged snapshot that will not be used: its space is given back.
+    fn discard_staged(&self, staged: Staged) {
+        let _ = staged;
+    }
     /// Remove everything stored for a document (its chunks, snapshot,
     /// heads, signatures and index), atomically.
     fn remove(&self, doc: &DocId) -> Result<(), StoreError>;
@@ -441,6 +473,20 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         (**self).compact(doc, snapshot, through_seq)
+    }
+    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
+        (**self).stage_snapshot(snapshot)
+    }
+    fn compact_staged(
+        &self,
+        doc: &DocId,
+        staged: Staged,
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        (**self).compact_staged(doc, staged, through_seq)
+    }
+    fn discard_staged(&self, staged: Staged) {
+        (**self).discard_staged(staged)
     }
     fn replace(
         &self,

@@ -1,13 +1,15 @@
 //! The replication protocol of the mesh, independent of any transport.
 //!
-//! Every node keeps a replica of every document. Replication has two paths:
+//! Every node keeps a replica of every document it may read ([`Scope`]:
+//! crossing logs only at checkpoints and auditors). Replication has two paths:
 //!
-//! - **Push (gossip):** after a document changes, its new heads are announced
-//!   to everyone ([`message::Announce`]), with the new changes inline when they
+//! - **Push (gossip):** after a document every member may read changes, its
+//!   new heads are announced to everyone ([`message::Announce`]), with the new changes inline when they
 //!   are small. A node that can apply them is done; one that lacks a dependency
 //!   pulls from the peer that forwarded the announcement.
 //! - **Pull (anti-entropy):** on connect and periodically, two peers compare a
-//!   single digest of (document, heads) over all documents. Only if the
+//!   single digest of (document, heads) over the documents both may read
+//!   (the only path of documents not every member may read). Only if the
 //!   digests differ do they page through the heads, and only the documents
 //!   whose heads differ are pulled: changes since our heads, or, for a
 //!   document we do not hold at all, the whole stored document in bounded
@@ -29,6 +31,7 @@
 pub mod message;
 pub mod pulls;
 pub mod replica;
+pub mod scope;
 pub mod session;
 pub mod sim;
 
@@ -37,7 +40,8 @@ pub use pulls::Pulls;
 pub use replica::{
     Applied, Replica, ReplicaError, RequestError, Requester, SignedChanges, SignedDocument,
 };
-pub use session::{on_announce, pull_doc, respond, sync_with, SessionStats, SyncError};
+pub use scope::Scope;
+pub use session::{digest_for, on_announce, pull_doc, respond, sync_with, SessionStats, SyncError};
 
 use sha2::{Digest as _, Sha256};
 

@@ -72,7 +72,13 @@ const MAX_DOCS: usize = 4_096;
 /// do not exchange anything. A mesh is upgraded node by node; until both
 /// ends of a link are upgraded the link carries nothing, and each side's
 /// status names the other's version (`kampung status`, "refused").
-pub const WIRE_VERSION: u32 = 2;
+///
+/// Version 3: read scopes (`kampung_core::ReadScope`). Crossing logs are
+/// offered and served only to checkpoints and auditors, never gossiped, and
+/// a request for one from any other node is its fault. A node of version 2
+/// gossips them and asks for them, so it would be cut off as faulty: the
+/// two refuse each other at the hello instead, naming both versions.
+pub const WIRE_VERSION: u32 = 3;
 
 /// Longest software description accepted in a hello.
 pub const MAX_SOFTWARE: usize = 128;

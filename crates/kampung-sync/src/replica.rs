@@ -45,14 +45,10 @@ pub enum ReplicaError {
 /// Our documents, as replication sees them. Implementations must make
 /// `apply_*` durable before returning.
 pub trait Replica: Send + Sync {
-    /// Digest over all documents (see [`crate::digest`]) and their number.
-    fn digest(&self) -> impl Future<Output = Result<(Hash, u32), ReplicaError>> + Send;
-    /// Up to `limit` documents after `after`, in order; and whether more follow.
-    fn heads_page(
-        &self,
-        after: Option<String>,
-        limit: usize,
-    ) -> impl Future<Output = Result<(Vec<DocHeads>, bool), ReplicaError>> + Send;
+    /// Every document we offer peers, with its heads, sorted by name.
+    /// What one peer is offered is the part of it both may read
+    /// ([`crate::Scope`]): its digest ([`crate::digest_for`]) and pages.
+    fn offered(&self) -> impl Future<Output = Result<Vec<DocHeads>, ReplicaError>> + Send;
     /// Our heads of `doc`, or `None` if we do not hold it.
     fn heads(
         &self,

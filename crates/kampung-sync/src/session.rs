@@ -3,9 +3,12 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{debug, trace};
 
-use crate::message::{Announce, Hash, Request, Response};
+use kampung_core::{DocId, ReadScope};
+
+use crate::message::{Announce, DocHeads, Hash, Request, Response};
 use crate::pulls::{Pulls, Turn};
 use crate::replica::{Replica, ReplicaError, RequestError, Requester};
+use crate::scope::Scope;
 use crate::Limits;
 
 /// What one session moved.
@@ -106,16 +109,36 @@ fn protocol(peer: &impl Requester, reason: impl Into<String>) -> SyncError {
     }
 }
 
-/// Bring our replica up to date with one peer. Cheap when nothing changed:
-/// one digest request. `pulls` is shared by all of this node's sessions: a
-/// document another session is pulling is waited for, not pulled twice.
+/// The documents we offer that `scope` covers (both ends may read), with their heads.
+async fn covered<R: Replica>(replica: &R, scope: &Scope) -> Result<Vec<DocHeads>, ReplicaError> {
+    let mut docs = replica.offered().await?;
+    if *scope != Scope::ALL {
+        docs.retain(|d| scope.covers(&d.doc));
+    }
+    Ok(docs)
+}
+
+/// Our digest over what an exchange of `scope` covers, and how many documents.
+pub async fn digest_for<R: Replica>(
+    replica: &R,
+    scope: &Scope,
+) -> Result<(Hash, u32), ReplicaError> {
+    let docs = covered(replica, scope).await?;
+    Ok((crate::digest(&docs), docs.len() as u32))
+}
+
+/// Bring our replica up to date with one peer, over the documents both may
+/// read (`scope`). Cheap when nothing changed: one digest request. `pulls`
+/// is shared by all of this node's sessions: a document another session is
+/// pulling is waited for, not pulled twice.
 pub async fn sync_with<R: Replica, Q: Requester>(
     replica: &R,
     peer: &Q,
     limits: &Limits,
     pulls: &Pulls,
+    scope: &Scope,
 ) -> Result<SessionStats, SyncError> {
-    let (ours, _) = replica.digest().await?;
+    let (ours, _) = digest_for(replica, scope).await?;
     match peer.request(Request::Digest).await? {
         Response::Digest { digest, .. } if digest == ours => {
             trace!(peer = %peer.peer(), "in sync");
@@ -147,6 +170,12 @@ pub async fn sync_with<R: Replica, Q: Requester>(
         let next = docs.last().map(|d| d.doc.clone());
         let mut wanted = Vec::new();
         for d in docs {
+            if !scope.ours_may_read(&d.doc) {
+                // Offered what we may not read (a peer of an older rule, or
+                // a rogue): never taken.
+                debug!(peer = %peer.peer(), doc = %d.doc, "offered a document outside our scope");
+                continue;
+            }
             if !replica.unknown(&d.doc, d.heads.clone()).await?.is_empty() {
                 wanted.push(d);
             }
@@ -343,6 +372,14 @@ pub async fn on_announce<R: Replica, Q: Requester>(
     limits: &Limits,
     pulls: &Pulls,
 ) -> Result<SessionStats, SyncError> {
+    if DocId::parse(&announce.doc).is_some_and(|d| !ReadScope::for_everyone(&d)) {
+        // Gossip reaches every member: an honest node never gossips what
+        // some may not read, and this one is neither taken nor passed on.
+        return Err(protocol(
+            forwarded_by,
+            format!("gossiped {}, which not every member may read", announce.doc),
+        ));
+    }
     let mut stats = SessionStats::default();
     if announce.changes.is_empty() {
         // A heartbeat, or changes too big to carry: pull only if we lack its heads.
@@ -387,17 +424,33 @@ pub async fn on_announce<R: Replica, Q: Requester>(
     Ok(stats)
 }
 
-/// Answer a peer's request from our replica.
-pub async fn respond<R: Replica>(replica: &R, req: Request, limits: &Limits) -> Response {
+/// Answer a peer's request from our replica, offering and serving only
+/// what `scope` covers. A request for a document the peer may not read is
+/// refused here; the transport counts it as the peer's fault
+/// ([`Scope::beyond`]).
+pub async fn respond<R: Replica>(
+    replica: &R,
+    req: Request,
+    limits: &Limits,
+    scope: &Scope,
+) -> Response {
+    if let Some(reason) = scope.beyond(&req) {
+        return Response::Refused { reason };
+    }
     let result = async {
         Ok::<Response, ReplicaError>(match req {
             Request::Digest => {
-                let (digest, docs) = replica.digest().await?;
+                let (digest, docs) = digest_for(replica, scope).await?;
                 Response::Digest { digest, docs }
             }
             Request::Heads { after, limit } => {
                 let limit = usize::from(limit.clamp(1, limits.heads_page));
-                let (docs, more) = replica.heads_page(after, limit).await?;
+                let mut rest = covered(replica, scope)
+                    .await?
+                    .into_iter()
+                    .filter(|d| after.as_deref().is_none_or(|a| d.doc.as_str() > a));
+                let docs: Vec<DocHeads> = rest.by_ref().take(limit).collect();
+                let more = rest.next().is_some();
                 Response::Heads { docs, more }
             }
             Request::Changes { doc, have } => {

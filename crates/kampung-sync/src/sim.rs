@@ -47,9 +47,10 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::message::{decode_announce, decode_request, decode_response, encode};
 use crate::{
-    on_announce, respond, sync_with, Announce, Limits, Pulls, Replica, Request, RequestError,
-    Requester, Response, SyncError,
+    digest_for, on_announce, respond, sync_with, Announce, Limits, Pulls, Replica, Request,
+    RequestError, Requester, Response, Scope, SyncError,
 };
+use kampung_core::{DocId, ReadScope};
 
 /// How hostile the network is. Probabilities are per message.
 #[derive(Debug, Clone)]
@@ -126,6 +127,8 @@ pub struct Sim<R: Replica + 'static> {
 
 struct Slot<R> {
     replica: Option<Arc<R>>,
+    /// What its certificate lets it read (an open mesh's `Everything` unless set).
+    scope: ReadScope,
     incarnation: u64,
     /// Peers this node runs an anti-entropy session with now (one at a time each).
     sessions: BTreeSet<usize>,
@@ -286,6 +289,7 @@ impl<R: Replica + 'static> Sim<R> {
         for r in replicas {
             sim.nodes.push(Slot {
                 replica: Some(r),
+                scope: ReadScope::Everything,
                 incarnation: 0,
                 sessions: BTreeSet::new(),
                 pulls: Pulls::new(),
@@ -330,6 +334,18 @@ impl<R: Replica + 'static> Sim<R> {
     }
 
     /// Cut the network: node `i` reaches only nodes of the same `groups[i]`.
+    /// What `node` may read, as its certificate would say: the protocol
+    /// then offers, serves and takes only what both ends of an exchange may
+    /// read, and settles when each pair agrees on that.
+    pub fn set_scope(&mut self, node: usize, scope: ReadScope) {
+        self.nodes[node].scope = scope;
+    }
+
+    /// The scope of an exchange from `node` with `peer`.
+    fn scope(&self, node: usize, peer: usize) -> Scope {
+        Scope::new(self.nodes[node].scope, self.nodes[peer].scope)
+    }
+
     pub fn partition(&mut self, groups: Vec<u8>) {
         assert_eq!(groups.len(), self.nodes.len(), "one group per node");
         self.groups = Some(groups);
@@ -363,7 +379,17 @@ impl<R: Replica + 'static> Sim<R> {
     }
 
     /// Node `from` announces a change it made, to every other node.
+    /// Gossip `announce` from its writer, as the mesh does: only a document
+    /// every member may read travels by gossip; others wait for anti-entropy.
     pub fn announce(&mut self, from: usize, announce: &Announce) {
+        if DocId::parse(&announce.doc).is_some_and(|d| !ReadScope::for_everyone(&d)) {
+            return;
+        }
+        self.gossip(from, announce);
+    }
+
+    /// Send `announce` to every node whatever it names (a rogue's gossip).
+    pub fn gossip(&mut self, from: usize, announce: &Announce) {
         let bytes = encode(announce);
         let incarnation = self.nodes[from].incarnation;
         for to in 0..self.nodes.len() {
@@ -420,19 +446,42 @@ impl<R: Replica + 'static> Sim<R> {
 
     /// Why the network is not settled yet, if it is not.
     fn unsettled(&self) -> Option<String> {
-        let mut digests = BTreeMap::new();
         for (i, slot) in self.nodes.iter().enumerate() {
-            let Some(r) = &slot.replica else {
+            if slot.replica.is_none() {
                 return Some(format!("node {i} is down"));
-            };
-            match futures::executor::block_on(r.digest()) {
-                Ok((d, _)) => digests.entry(d).or_insert_with(Vec::new).push(i),
-                Err(e) => return Some(format!("node {i}: {e}")),
-            };
+            }
         }
-        if digests.len() > 1 {
-            let groups: Vec<String> = digests.values().map(|n| format!("{n:?}")).collect();
-            return Some(format!("replicas differ: {}", groups.join(" vs ")));
+        let digest = |node: usize, peer: usize| {
+            let r = self.nodes[node].replica.as_ref()?;
+            futures::executor::block_on(digest_for(r.as_ref(), &self.scope(node, peer))).ok()
+        };
+        let n = self.nodes.len();
+        if self.nodes.iter().all(|s| s.scope == self.nodes[0].scope) {
+            // One scope for all: every node on one digest.
+            let mut digests = BTreeMap::new();
+            for i in 0..n {
+                let Some((d, _)) = digest(i, i) else {
+                    return Some(format!("node {i} cannot give its digest"));
+                };
+                digests.entry(d).or_insert_with(Vec::new).push(i);
+            }
+            if digests.len() > 1 {
+                let groups: Vec<String> = digests.values().map(|n| format!("{n:?}")).collect();
+                return Some(format!("replicas differ: {}", groups.join(" vs ")));
+            }
+        } else {
+            // Every pair agrees on what both may read.
+            for a in 0..n {
+                for b in a + 1..n {
+                    match (digest(a, b), digest(b, a)) {
+                        (Some(x), Some(y)) if x.0 == y.0 => {}
+                        (Some(_), Some(_)) => {
+                            return Some(format!("replicas differ: [{a}] vs [{b}]"));
+                        }
+                        _ => return Some(format!("node {a} or {b} cannot give its digest")),
+                    }
+                }
+            }
         }
         let in_flight = self
             .queue
@@ -532,8 +581,16 @@ impl<R: Replica + 'static> Sim<R> {
                     Err(e) => return self.undecodable(from, "request", e),
                 };
                 let shared = self.shared.clone();
+                let scope = self.scope(to, from);
+                if let Some(reason) = scope.beyond(&req) {
+                    // As the mesh does: refused, and the asker's fault.
+                    self.stats.peer_faults.push(format!(
+                        "at {} ms node {from} asked node {to}: {reason}",
+                        self.now
+                    ));
+                }
                 self.spawn(to, None, async move {
-                    let resp = respond(replica.as_ref(), req, &limits).await;
+                    let resp = respond(replica.as_ref(), req, &limits, &scope).await;
                     lock(&shared).outbox.push(Outgoing {
                         from: to,
                         incarnation: to_incarnation,
@@ -607,8 +664,9 @@ impl<R: Replica + 'static> Sim<R> {
         let limits = self.config.limits.clone();
         let requester = self.peer(node, peer);
         let pulls = self.nodes[node].pulls.clone();
+        let scope = self.scope(node, peer);
         self.spawn(node, Some(peer), async move {
-            sync_with(replica.as_ref(), &requester, &limits, &pulls)
+            sync_with(replica.as_ref(), &requester, &limits, &pulls, &scope)
                 .await
                 .map(|_| ())
         });

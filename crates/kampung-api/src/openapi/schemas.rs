@@ -236,6 +236,9 @@ pub struct Counters {
     pub bytes_received: u64,
     pub requests_served: u64,
     pub requests_busy: u64,
+    /// Requests for a document the peer's certificate does not let it read
+    /// (refused; each also a peer fault, the peer disconnected).
+    pub requests_beyond_scope: u64,
     pub peer_faults: u64,
     /// Documents whose received changes wait for a signature in force (a
     /// writer signed with a wrong clock): not applied yet, nobody's fault.

@@ -158,7 +158,6 @@ async fn stop(nodes: Vec<Node>) {
 }
 
 async fn wait_digests_equal(stores: &[&StoreHandle], timeout: Duration) -> anyhow::Result<()> {
-    use kampung_sync::Replica;
     let deadline = Instant::now() + timeout;
     loop {
         let mut digests = Vec::new();

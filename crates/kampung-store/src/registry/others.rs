@@ -65,9 +65,9 @@ impl Other {
     /// or 4,096 of them: a growing crossing log is rewritten whole only
     /// after as many bytes again were appended, so each crossing costs its
     /// own bytes at most twice on disk, however long the log.
-    fn due_for_compaction(&self) -> bool {
+    fn due_for_compaction(&self, after_bytes: usize) -> bool {
         self.chunks >= super::COMPACT_AFTER_CHUNKS
-            || self.chunk_bytes >= self.snapshot_bytes.max(super::COMPACT_AFTER_BYTES)
+            || self.chunk_bytes >= self.snapshot_bytes.max(after_bytes)
     }
 }
 
@@ -135,6 +135,22 @@ impl From<StoreError> for RecordError {
 }
 
 impl<S: Storage> Registry<S> {
+    /// A background compaction of `id` replaced its snapshot (of
+    /// `snapshot` bytes) and `chunks` chunks of `bytes`.
+    pub(super) fn compacted_other(
+        &mut self,
+        id: &DocId,
+        chunks: usize,
+        bytes: usize,
+        snapshot: usize,
+    ) {
+        if let Some(o) = self.others.get_mut(id) {
+            o.chunks = o.chunks.saturating_sub(chunks);
+            o.chunk_bytes = o.chunk_bytes.saturating_sub(bytes);
+            o.snapshot_bytes = snapshot;
+        }
+    }
+
     /// Load every case, and the heads of every crossing log not held (at open).
     pub(super) fn load_others(&mut self) -> Result<(), StoreError> {
         for id in self.storage.doc_ids()? {
@@ -204,7 +220,11 @@ impl<S: Storage> Registry<S> {
             am,
             used: 0,
         };
-        if dropped > 0 {
+        // Stored again without what was dropped; not while a background
+        // compaction of it runs (which would fail on the same changes and
+        // keep the chunks): the next load does it.
+        let compacting = self.compactor.as_ref().is_some_and(|c| c.busy(id));
+        if dropped > 0 && !compacting {
             let snapshot = other.am.save();
             let heads = other.am.get_heads();
             let sigs: Vec<Sig> = other.signed.iter().map(|(h, s)| (h.0, s.clone())).collect();
@@ -462,10 +482,21 @@ impl<S: Storage> Registry<S> {
         let chunk = other.am.save_after(before);
         other.chunks += 1;
         other.chunk_bytes += chunk.len();
-        let snapshot = other.due_for_compaction().then(|| other.am.save());
-        if let Some(snapshot) = snapshot {
+        let due = other.due_for_compaction(self.compact_after_bytes);
+        let background = self.compactor.as_ref().is_some_and(|c| c.running());
+        if due && background {
+            // Stored as a chunk now; saved whole on the compactor's thread.
+            let seq = self
+                .storage
+                .append(id, &chunk, &heads_to_bytes(&heads), &sigs)?;
+            if let Some(c) = &mut self.compactor {
+                c.submit(id, seq);
+            }
+        } else if due {
+            let snapshot = other.am.save();
             self.storage
                 .replace(id, &snapshot, &heads_to_bytes(&heads), &sigs)?;
+            self.rewritten(id);
             if let Some(o) = self.others.get_mut(id) {
                 o.chunks = 0;
                 o.chunk_bytes = 0;
@@ -627,6 +658,7 @@ impl<S: Storage> Registry<S> {
         lookups.open_cases.retain(|_, c| c.case.case_id != case_id);
         drop(lookups);
         self.storage.remove(&id)?;
+        self.rewritten(&id);
         self.storage.flush()
     }
 

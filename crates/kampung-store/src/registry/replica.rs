@@ -957,6 +957,7 @@ impl<S: Storage> Registry<S> {
             .storage
             .replace(&id, &bytes, &heads_to_bytes(&heads), &sigs)
             .and_then(|()| self.storage.flush());
+        self.rewritten(&id);
         if let Err(e) = stored {
             self.docs.remove(&village);
             return Err(e);
@@ -1041,6 +1042,9 @@ impl<S: Storage> Registry<S> {
             }
         }
         let id = DocId::village(village);
+        if whole.is_some() {
+            self.rewritten(&id);
+        }
         let stored = match whole {
             Some(bytes) => self
                 .storage

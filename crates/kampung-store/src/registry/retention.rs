@@ -11,13 +11,19 @@
 //! name (a few bytes, in the local table `dropped`) and refuses it when a
 //! peer offers it again.
 //!
+//! A node keeps only what its certificate lets it read
+//! ([`kampung_core::ReadScope`], set with [`Registry::set_scope`]): a
+//! village node that held crossing logs before read scopes drops them at
+//! its first sweep, and never takes them again. That follows from the
+//! name too, so nothing is remembered.
+//!
 //! Auditors keep longer (`auditor_extra_months`). What they keep past the
 //! shared period stays out of the digest and heads pages they offer, so
 //! an auditor and a village still agree they are in sync.
 
 use std::collections::HashSet;
 
-use kampung_core::{DocKind, LogMonth, Retention};
+use kampung_core::{DocKind, LogMonth, ReadScope, Retention};
 use tracing::info;
 
 use super::Registry;
@@ -87,6 +93,9 @@ pub(super) struct Cutoffs {
 pub struct Expired {
     pub crossing_logs: usize,
     pub cases: usize,
+    /// Documents this node's certificate does not let it read (crossing
+    /// logs a village node held before read scopes); also counted above.
+    pub outside_scope: usize,
     /// Stored bytes of what was dropped (snapshots and chunks).
     pub bytes: u64,
 }
@@ -111,10 +120,18 @@ impl<S: Storage> Registry<S> {
         Ok(())
     }
 
-    /// Has this node let `doc` go, or would it at its last sweep? Such a
-    /// document is not written, asked for, or taken from a peer.
+    /// Hold only what a node of `scope` may read: documents outside it
+    /// are not taken from peers nor offered to them from now on, and leave
+    /// memory and disk at the next sweep ([`Registry::expire`]).
+    pub fn set_scope(&mut self, scope: ReadScope) {
+        self.scope = scope;
+    }
+
+    /// Has this node let `doc` go, or would it at its last sweep, or may it
+    /// not read it at all? Such a document is not written, asked for, or
+    /// taken from a peer.
     pub fn expired(&self, doc: &DocId) -> bool {
-        self.dropped.contains(doc) || before(doc, self.cutoffs.own)
+        self.dropped.contains(doc) || before(doc, self.cutoffs.own) || !self.scope.may_read(doc)
     }
 
     /// Is `doc` past the shared period (not offered to peers)?
@@ -127,7 +144,10 @@ impl<S: Storage> Registry<S> {
     /// policy's shared retention.
     pub fn offered_heads(&self) -> Vec<(DocId, Vec<automerge::ChangeHash>)> {
         let mut heads = self.doc_heads();
-        if !self.cutoffs.withheld.is_empty() || self.cutoffs.shared.is_some() {
+        if !self.cutoffs.withheld.is_empty()
+            || self.cutoffs.shared.is_some()
+            || self.scope != ReadScope::Everything
+        {
             heads.retain(|(id, _)| !self.withheld(id));
         }
         heads
@@ -157,8 +177,10 @@ impl<S: Storage> Registry<S> {
         ids.sort();
         let table = self.storage.local_table(DROPPED)?;
         for id in ids {
-            let ends = self.ends(&id);
+            let outside = !self.scope.may_read(&id);
+            let ends = if outside { Ends::Never } else { self.ends(&id) };
             let (past_own, past_shared) = match ends {
+                _ if outside => (true, true),
                 Ends::Never => (before(&id, cutoffs.own), before(&id, cutoffs.shared)),
                 Ends::Month(m) => (
                     cutoffs.own.is_some_and(|c| m < c),
@@ -185,11 +207,13 @@ impl<S: Storage> Registry<S> {
             };
             self.crossing_states.remove(&id);
             self.storage.remove(&id)?;
+            self.rewritten(&id);
             if !matches!(ends, Ends::Never) {
                 table.insert(id.as_str().as_bytes(), &now_ms.to_be_bytes())?;
                 self.dropped.insert(id.clone());
             }
             expired.bytes += bytes;
+            expired.outside_scope += usize::from(outside);
             match id.kind() {
                 Some(DocKind::Case(_)) => expired.cases += 1,
                 _ => expired.crossing_logs += 1,
@@ -213,8 +237,9 @@ impl<S: Storage> Registry<S> {
             info!(
                 crossing_logs = expired.crossing_logs,
                 cases = expired.cases,
+                outside_scope = expired.outside_scope,
                 bytes = expired.bytes,
-                "dropped what the policy's retention no longer keeps"
+                "dropped what the policy's retention no longer keeps, or this node may not read"
             );
         }
         Ok(expired)

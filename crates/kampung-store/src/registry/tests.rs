@@ -237,62 +237,102 @@ proptest! {
     /// of the documents, and lookups agree with a plain model.
     #[test]
     fn index_always_equals_the_documents(ops in proptest::collection::vec(op(), 1..40)) {
-        let storage = Arc::new(MemoryStorage::new());
-        let mut reg = open_mem(&storage);
-        // model: NIK -> village -> record
-        let mut model: BTreeMap<u16, BTreeMap<usize, Resident>> = BTreeMap::new();
-        let mut t = 0i64;
-        for op in ops {
-            t += 1;
-            // the record of p that is currently active, if any
-            let active = |model: &BTreeMap<u16, BTreeMap<usize, Resident>>, p: u16| {
-                model.get(&p).and_then(|m| m.iter().find(|(_, r)| r.status == Status::Active).map(|(v, r)| (*v, r.clone())))
-            };
-            match op {
-                Op::Add { p, v } => {
-                    let r = person(p, v);
-                    let result = reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {});
-                    match active(&model, p) {
-                        Some((av, _)) if av != v => prop_assert!(result.is_err()),
-                        _ => {
-                            result.unwrap();
-                            model.entry(p).or_default().insert(v, r);
+        index_equals_the_documents_after(ops, false)?;
+    }
+
+    /// The same with compaction on its own thread after every kilobyte of
+    /// chunks: results applied at later writes and at checkpoints, some
+    /// dropped by a restart or made stale by a compaction on this thread.
+    #[test]
+    fn index_always_equals_the_documents_compacting_in_the_background(ops in proptest::collection::vec(op(), 1..40)) {
+        index_equals_the_documents_after(ops, true)?;
+    }
+}
+
+fn index_equals_the_documents_after(ops: Vec<Op>, background: bool) -> Result<(), TestCaseError> {
+    let storage = Arc::new(MemoryStorage::new());
+    let open = |storage: &Arc<MemoryStorage>| {
+        let mut reg = open_mem(storage);
+        if background {
+            reg.compact_in_background(|| {}).unwrap();
+            reg.compact_after_bytes(1 << 10);
+        }
+        reg
+    };
+    let mut reg = open(&storage);
+    // model: NIK -> village -> record
+    let mut model: BTreeMap<u16, BTreeMap<usize, Resident>> = BTreeMap::new();
+    let mut t = 0i64;
+    for op in ops {
+        t += 1;
+        match op {
+            Op::Add { p, v } => {
+                let r = person(p, v);
+                let result = reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {});
+                match active(&model, p) {
+                    Some((av, _)) if av != v => prop_assert!(result.is_err()),
+                    _ => {
+                        result.unwrap();
+                        model.entry(p).or_default().insert(v, r);
+                    }
+                }
+            }
+            Op::Rename { p } | Op::MoveOut { p } | Op::Deceased { p } => {
+                let Some((v, mut r)) = active(&model, p) else {
+                    continue;
+                };
+                match op {
+                    Op::Rename { .. } => r.full_name.push_str(" Jr"),
+                    Op::MoveOut { .. } => {
+                        r.status = Status::MovedOut {
+                            destination: "Kota Malang".into(),
+                            date: None,
                         }
                     }
+                    _ => r.status = Status::Deceased { date: None },
                 }
-                Op::Rename { p } | Op::MoveOut { p } | Op::Deceased { p } => {
-                    let Some((v, mut r)) = active(&model, p) else { continue };
-                    match op {
-                        Op::Rename { .. } => r.full_name.push_str(" Jr"),
-                        Op::MoveOut { .. } => r.status = Status::MovedOut { destination: "Kota Malang".into(), date: None },
-                        _ => r.status = Status::Deceased { date: None },
-                    }
-                    reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {}).unwrap();
-                    model.entry(p).or_default().insert(v, r);
-                }
-                Op::Restart => { drop(reg); reg = open_mem(&storage); }
-                Op::Checkpoint => reg.checkpoint().unwrap(),
-                Op::Compact { v } => { if reg.villages().contains(&code(v)) { reg.compact(code(v)).unwrap() } }
-                Op::Rebuild => reg.rebuild_index().unwrap(),
+                reg.write(code(v), std::slice::from_ref(&r), t, &mut |_| {})
+                    .unwrap();
+                model.entry(p).or_default().insert(v, r);
             }
+            Op::Restart => {
+                drop(reg);
+                reg = open(&storage);
+            }
+            Op::Checkpoint => {
+                while reg.compacting() {
+                    reg.finish_compactions(std::time::Duration::from_millis(20));
+                }
+                reg.checkpoint().unwrap()
+            }
+            Op::Compact { v } => {
+                if reg.villages().contains(&code(v)) {
+                    reg.compact(code(v)).unwrap()
+                }
+            }
+            Op::Rebuild => reg.rebuild_index().unwrap(),
         }
-        drop(reg);
-        let mut reg = open_mem(&storage);
-        let problems = reg.verify_index().unwrap();
-        prop_assert!(problems.is_empty(), "{:?}", problems);
-        for (p, records) in &model {
-            let nik = person(*p, 0).nik.to_string();
-            let expected = match active(&model, *p) {
-                Some(_) => "resident",
-                None => records.values().next().map_or("non_resident", |r| match r.status {
+    }
+    drop(reg);
+    let mut reg = open_mem(&storage);
+    let problems = reg.verify_index().unwrap();
+    prop_assert!(problems.is_empty(), "{:?}", problems);
+    for (p, records) in &model {
+        let nik = person(*p, 0).nik.to_string();
+        let expected = match active(&model, *p) {
+            Some(_) => "resident",
+            None => records
+                .values()
+                .next()
+                .map_or("non_resident", |r| match r.status {
                     Status::MovedOut { .. } => "moved_out",
                     Status::Deceased { .. } => "deceased",
                     Status::Active => "resident",
                 }),
-            };
-            prop_assert_eq!(reg.lookup(&nik).kind(), expected, "person {}", p);
-        }
+        };
+        prop_assert_eq!(reg.lookup(&nik).kind(), expected, "person {}", p);
     }
+    Ok(())
 }
 
 fn active(model: &BTreeMap<u16, BTreeMap<usize, Resident>>, p: u16) -> Option<(usize, Resident)> {

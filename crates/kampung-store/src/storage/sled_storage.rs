@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::census::{DocCensus, Migration};
-use super::{DocId, Sig, Storage, StoredDoc};
+use super::{DocId, Sig, Staged, Storage, StoredDoc};
 use crate::StoreError;
 
 /// sled page cache.
@@ -704,18 +704,55 @@ impl Storage for SledStorage {
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        let staged = self.stage_snapshot(snapshot.to_vec())?;
+        self.compact_staged(doc, staged, through_seq)
+    }
+
+    /// The snapshot's value (its own file when large, written and synced
+    /// here), on the calling thread.
+    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
         let o = self.db()?;
-        let mut batch = sled::Batch::default();
-        let mut replaced = Vec::new();
-        self.fold_signatures(&o, &mut batch, &mut replaced, doc, &[], Some(through_seq))?;
-        self.put_snapshot(&o, &mut batch, &mut replaced, doc, snapshot)?;
-        for (seq, k, v) in self.chunks(doc)? {
-            if seq <= through_seq {
-                replaced.push(v);
-                batch.remove(k);
+        Ok(Staged {
+            len: snapshot.len(),
+            stored: self.put_value(&o, &snapshot)?,
+        })
+    }
+
+    fn discard_staged(&self, staged: Staged) {
+        // Its file, if it has one, goes after the next flush.
+        self.values().release(&staged.stored);
+    }
+
+    fn compact_staged(
+        &self,
+        doc: &DocId,
+        staged: Staged,
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        let built = (|| {
+            let o = self.db()?;
+            let mut batch = sled::Batch::default();
+            let mut replaced = Vec::new();
+            self.fold_signatures(&o, &mut batch, &mut replaced, doc, &[], Some(through_seq))?;
+            let key = snapshot_key(doc);
+            replaced.extend(o.docs.get(&key).map_err(|e| self.io(e))?);
+            batch.insert(key, staged.stored.clone());
+            for (seq, k, v) in self.chunks(doc)? {
+                if seq <= through_seq {
+                    replaced.push(v);
+                    batch.remove(k);
+                }
+            }
+            Ok((o, batch, replaced))
+        })();
+        match built {
+            Ok((o, batch, replaced)) => self.apply(&o, batch, replaced),
+            Err(e) => {
+                // Nothing refers to it: its file goes after the next flush.
+                self.discard_staged(staged);
+                Err(e)
             }
         }
-        self.apply(&o, batch, replaced)
     }
 
     fn remove(&self, doc: &DocId) -> Result<(), StoreError> {

@@ -90,6 +90,10 @@ impl DagReplica {
         (h, announce)
     }
 
+    fn holds(&self, doc: &str) -> bool {
+        lock(&self.docs).contains_key(doc)
+    }
+
     fn has(&self, doc: &str, h: &Hash) -> bool {
         lock(&self.docs)
             .get(doc)
@@ -145,23 +149,9 @@ impl DagReplica {
 }
 
 impl Replica for DagReplica {
-    async fn digest(&self) -> Result<(Hash, u32), ReplicaError> {
-        let all = self.all();
-        Ok((crate::digest(&all), all.len() as u32))
-    }
-    async fn heads_page(
-        &self,
-        after: Option<String>,
-        limit: usize,
-    ) -> Result<(Vec<DocHeads>, bool), ReplicaError> {
+    async fn offered(&self) -> Result<Vec<DocHeads>, ReplicaError> {
         self.serving()?;
-        let rest: Vec<DocHeads> = self
-            .all()
-            .into_iter()
-            .filter(|d| after.as_ref().is_none_or(|a| d.doc > *a))
-            .collect();
-        let more = rest.len() > limit;
-        Ok((rest.into_iter().take(limit).collect(), more))
+        Ok(self.all())
     }
     async fn heads(&self, doc: &str) -> Result<Option<Vec<Hash>>, ReplicaError> {
         Ok(lock(&self.docs).get(doc).map(Dag::heads))
@@ -406,7 +396,7 @@ impl Requester for Direct<'_> {
             self.documents
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        Ok(respond(self.to, req, &Limits::default()).await)
+        Ok(respond(self.to, req, &Limits::default(), &crate::Scope::ALL).await)
     }
 }
 
@@ -436,7 +426,16 @@ fn documents_fetched_by_a_joining_node(shared_pulls: bool) -> usize {
             Pulls::new()
         };
         let joining = &joining;
-        async move { sync_with(joining, &requester, &Limits::default(), &pulls).await }
+        async move {
+            sync_with(
+                joining,
+                &requester,
+                &Limits::default(),
+                &pulls,
+                &crate::Scope::ALL,
+            )
+            .await
+        }
     });
     for result in futures::executor::block_on(futures::future::join_all(sessions)) {
         result.expect("honest peers");
@@ -452,4 +451,74 @@ fn a_joining_node_fetches_each_document_once_from_all_its_peers() {
     // once per peer: the test sees the concurrency it means to tame.
     assert_eq!(documents_fetched_by_a_joining_node(false), 18);
     assert_eq!(documents_fetched_by_a_joining_node(true), 6);
+}
+
+/// Read scopes: a village's residents reach every node; a checkpoint's
+/// crossing log only the checkpoints and the auditor, by anti-entropy
+/// (never gossiped), through any losses; a rogue's gossip of the log is
+/// refused by every node and blamed on it.
+#[test]
+fn a_crossing_log_reaches_only_the_nodes_that_may_read_it() {
+    use kampung_core::{ReadScope, RoleKind};
+    const VILLAGE: &str = "v/35.10.15.2012";
+    const LOG: &str = "x/12D3KooWKetapang/2026-12";
+    let kinds = [
+        RoleKind::Village,
+        RoleKind::Checkpoint,
+        RoleKind::Auditor,
+        RoleKind::Facility,
+        RoleKind::Checkpoint,
+    ];
+    for seed in 0..20 {
+        let replicas: Vec<Arc<DagReplica>> = kinds.iter().map(|_| Arc::default()).collect();
+        let mut sim = Sim::new(seed, SimConfig::default(), replicas);
+        for (i, k) in kinds.iter().enumerate() {
+            sim.set_scope(i, ReadScope::of(*k));
+        }
+        let village = sim.replica(0).cloned().expect("up");
+        let checkpoint = sim.replica(1).cloned().expect("up");
+        let mut logged = Vec::new();
+        for i in 0..3u8 {
+            let (_, a) = village.write(VILLAGE, &[i]);
+            sim.announce(0, &a);
+            let (h, a) = checkpoint.write(LOG, &[i]);
+            sim.announce(1, &a);
+            logged.push((h, a));
+            sim.run_for(1_000);
+        }
+        *sim.config_mut() = sim.config_mut().calm();
+        sim.run_until_quiescent(120_000)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(
+            sim.stats().peer_faults.is_empty(),
+            "seed {seed}: {:?}",
+            sim.stats()
+        );
+        for (i, k) in kinds.iter().enumerate() {
+            let r = sim.replica(i).expect("up");
+            assert!(r.holds(VILLAGE), "seed {seed}: node {i} ({k})");
+            let reads = matches!(k, RoleKind::Checkpoint | RoleKind::Auditor);
+            assert_eq!(
+                logged.iter().all(|(h, _)| r.has(LOG, h)),
+                reads,
+                "seed {seed}: node {i} ({k})"
+            );
+            if !reads {
+                assert!(!r.holds(LOG), "seed {seed}: node {i} ({k})");
+            }
+        }
+        // The checkpoint gone rogue gossips its log: every node refuses it.
+        sim.gossip(1, &logged[2].1);
+        sim.run_for(5_000);
+        let blamed = &sim.stats().peer_faults;
+        assert!(
+            !blamed.is_empty()
+                && blamed
+                    .iter()
+                    .all(|f| f.contains("node-1") && f.contains("not every member may read")),
+            "seed {seed}: {blamed:?}"
+        );
+        assert!(!sim.replica(0).expect("up").holds(LOG));
+        assert!(!sim.replica(3).expect("up").holds(LOG));
+    }
 }

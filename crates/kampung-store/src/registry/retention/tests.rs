@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use automerge::ActorId;
 use kampung_core::checkpoint::Place;
-use kampung_core::{LogMonth, Policy, RoleKind};
+use kampung_core::{LogMonth, Policy, ReadScope, RoleKind};
 
 use super::*;
 use crate::case::{Opening, Release, ReleaseReason, Writer};
@@ -247,4 +247,56 @@ fn a_closed_case_leaves_after_its_days_and_is_not_taken_back_after_a_restart() {
     assert!(!applied.changed());
     assert!(reg.isolation_case(closed).is_none());
     assert!(reg.isolation_case(open).is_some());
+}
+
+/// A village node that held crossing logs before read scopes: once its
+/// scope is set, it offers none of them, takes none back, and the next
+/// sweep removes them from memory and disk, its residents untouched.
+#[test]
+fn a_village_node_drops_the_crossing_logs_it_may_not_read() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut reg = open_on(&storage);
+    three_months(&mut reg);
+    let december = DocId::crossings(PEER, month("2026-12"));
+    let (bytes, sigs) = reg.stored_document(&december).unwrap().unwrap();
+    let village = DocId::village(code(0));
+    let residents = reg.niks();
+
+    reg.set_scope(ReadScope::of(RoleKind::Village));
+    let offered: Vec<DocId> = reg.offered_heads().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        offered,
+        std::slice::from_ref(&village),
+        "only what a village may read is offered"
+    );
+    assert!(reg.expired(&december));
+    let expired = reg
+        .expire(in_month("2026-12"), Keep::default(), Keep::default())
+        .unwrap();
+    assert_eq!(expired.outside_scope, 3);
+    assert_eq!(expired.crossing_logs, 3);
+    assert!(expired.bytes > 0);
+    assert!(logs(&reg).is_empty());
+    assert_eq!(storage.doc_ids().unwrap(), [village]);
+    // Offered again by a peer: not taken.
+    let applied = reg
+        .apply_document(&december, &bytes, &sigs, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert!(!applied.changed());
+    assert!(reg.doc_heads_of(&december).is_none());
+    assert_eq!(reg.niks(), residents);
+    // Nothing is remembered for it: a scope follows from the name.
+    drop(reg);
+    let mut reg = open_on(&storage);
+    assert!(
+        !reg.expired(&december),
+        "an open mesh's node may take it again"
+    );
+    reg.set_scope(ReadScope::of(RoleKind::Checkpoint));
+    let applied = reg
+        .apply_document(&december, &bytes, &sigs, &AcceptAll)
+        .unwrap()
+        .unwrap();
+    assert!(applied.changed(), "a checkpoint takes it");
 }

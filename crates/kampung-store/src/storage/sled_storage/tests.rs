@@ -370,3 +370,49 @@ fn a_signature_stored_again_for_a_change_replaces_the_one_before() {
         sorted(vec![(hash, again), signed(2)])
     );
 }
+
+/// A snapshot staged on another thread (its file written and synced there)
+/// is what a later compaction refers to; chunks written after the ones it
+/// covers stay; a staged snapshot discarded leaves no file once flushed.
+#[test]
+fn a_snapshot_staged_on_another_thread_is_compacted_in_or_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = std::sync::Arc::new(SledStorage::open(&path).unwrap());
+    let d = doc(LOG);
+    s.append(&d, &bytes(1, 300), b"h1", &[]).unwrap();
+    let covered = s.append(&d, &bytes(2, 300), b"h2", &[]).unwrap();
+    s.flush().unwrap();
+    let snapshot = bytes(3, 50_000);
+    let staged = {
+        let s = std::sync::Arc::clone(&s);
+        let snapshot = snapshot.clone();
+        std::thread::spawn(move || s.stage_snapshot(snapshot).unwrap())
+            .join()
+            .unwrap()
+    };
+    assert_eq!(staged.len, 50_000);
+    assert_eq!(files(&path.join("values")).len(), 1, "written ahead");
+    // Written while the snapshot was being made: stays after it.
+    s.append(&d, &bytes(4, 300), b"h3", &[]).unwrap();
+    s.compact_staged(&d, staged, covered).unwrap();
+    s.flush().unwrap();
+    let stored = s.load(&d).unwrap().unwrap();
+    assert_eq!(stored.snapshot.as_deref(), Some(&snapshot[..]));
+    assert_eq!(stored.chunks.len(), 1);
+    assert_eq!(stored.chunks[0].1, bytes(4, 300));
+    assert_eq!(stored.heads, b"h3");
+
+    let unused = s.stage_snapshot(bytes(5, 60_000)).unwrap();
+    assert_eq!(files(&path.join("values")).len(), 2);
+    s.discard_staged(unused);
+    s.flush().unwrap();
+    assert_eq!(
+        files(&path.join("values")).len(),
+        1,
+        "only the snapshot's file"
+    );
+    drop(s);
+    let s = SledStorage::open(&path).unwrap();
+    assert_eq!(s.load(&d).unwrap().unwrap(), stored);
+}

@@ -1,0 +1,120 @@
+//! Read scopes: which documents a node may hold, be offered and be served.
+//!
+//! A verdict needs a village's residents and the open isolation cases, so
+//! every member reads those. A checkpoint's crossings (every traveller's
+//! NIK, verdict and the officer's decision) are read by the checkpoints
+//! (each keeps the others' as a backup of its own) and by auditors: a
+//! village office never needs them, so the 217 village nodes never hold
+//! them (UU 27/2022: data minimisation).
+//!
+//! The rule is one pure function of the reader's certified role and the
+//! document's name, so both ends of an exchange compute the same answer:
+//! the replication protocol offers, serves and takes only what both sides
+//! may read, and gossip carries only what every member may read
+//! ([`ReadScope::for_everyone`]).
+//!
+//! ```
+//! use kampung_core::{DocId, ReadScope, RoleKind};
+//! let log: DocId = DocId::parse("x/12D3KooWKetapang/2026-12").unwrap();
+//! let village = ReadScope::of(RoleKind::Village);
+//! assert!(!village.may_read(&log));
+//! assert!(ReadScope::of(RoleKind::Auditor).may_read(&log));
+//! assert!(!ReadScope::for_everyone(&log));
+//! ```
+
+use crate::doc_id::{DocId, DocKind};
+use crate::role::RoleKind;
+
+/// What one node may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadScope {
+    /// A mesh without a root key (development mode, loopback only):
+    /// nobody is certified, so there is no scope to hold anyone to.
+    Everything,
+    /// A node certified as this kind.
+    Certified(RoleKind),
+    /// A peer not (or no longer) certified: nothing.
+    Nothing,
+}
+
+impl ReadScope {
+    /// The scope of a node certified as `kind`.
+    pub fn of(kind: RoleKind) -> ReadScope {
+        ReadScope::Certified(kind)
+    }
+
+    /// May a node of this scope hold `doc`, be offered it and be served it?
+    pub fn may_read(&self, doc: &DocId) -> bool {
+        let kind = match self {
+            ReadScope::Everything => return true,
+            ReadScope::Nothing => return false,
+            ReadScope::Certified(kind) => *kind,
+        };
+        match doc.kind() {
+            Some(DocKind::Village(_)) | Some(DocKind::Case(_)) => true,
+            Some(DocKind::CrossingLog(..)) => {
+                matches!(kind, RoleKind::Checkpoint | RoleKind::Auditor)
+            }
+            None => false,
+        }
+    }
+
+    /// May every member read `doc`? Only such documents travel by gossip,
+    /// which reaches every member; the others replicate by anti-entropy,
+    /// between two nodes that may both read them.
+    pub fn for_everyone(doc: &DocId) -> bool {
+        RoleKind::ALL
+            .iter()
+            .all(|k| ReadScope::Certified(*k).may_read(doc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VillageCode;
+
+    fn village() -> DocId {
+        DocId::village("35.10.15.2012".parse::<VillageCode>().unwrap())
+    }
+    fn log() -> DocId {
+        DocId::parse("x/12D3KooWKetapang/2026-12").unwrap()
+    }
+    fn old_log() -> DocId {
+        DocId::parse("x/12D3KooWKetapang").unwrap()
+    }
+    fn case() -> DocId {
+        DocId::case("0123456789abcdef")
+    }
+
+    #[test]
+    fn crossings_are_read_by_checkpoints_and_auditors_only() {
+        for doc in [log(), old_log()] {
+            assert!(ReadScope::of(RoleKind::Checkpoint).may_read(&doc));
+            assert!(ReadScope::of(RoleKind::Auditor).may_read(&doc));
+            assert!(!ReadScope::of(RoleKind::Village).may_read(&doc));
+            assert!(!ReadScope::of(RoleKind::Facility).may_read(&doc));
+            assert!(!ReadScope::for_everyone(&doc));
+        }
+    }
+
+    #[test]
+    fn residents_and_cases_are_read_by_every_member() {
+        for doc in [village(), case()] {
+            for kind in RoleKind::ALL {
+                assert!(ReadScope::of(kind).may_read(&doc), "{kind} reads {doc}");
+            }
+            assert!(ReadScope::for_everyone(&doc));
+        }
+    }
+
+    #[test]
+    fn an_uncertified_peer_reads_nothing_and_an_open_mesh_everything() {
+        for doc in [village(), case(), log()] {
+            assert!(!ReadScope::Nothing.may_read(&doc));
+            assert!(ReadScope::Everything.may_read(&doc));
+        }
+        let unknown = DocId::from_stored("z/whatever".into());
+        assert!(!ReadScope::of(RoleKind::Auditor).may_read(&unknown));
+    }
+}

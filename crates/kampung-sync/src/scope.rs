@@ -1,0 +1,122 @@
+//! What one exchange between two nodes covers: the documents both may read
+//! ([`kampung_core::ReadScope`], from each side's certificate).
+//!
+//! Both ends compute the same set, so two replicas in step over what they
+//! share have equal digests, although each holds documents the other may
+//! not. The answering side offers and serves only what the asker may read;
+//! a request beyond that is refused and is the asker's fault. The asking
+//! side takes only what it may read, whatever it is offered.
+
+use kampung_core::{DocId, ReadScope};
+
+use crate::message::Request;
+
+/// The scopes of the two ends of an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// This node's own.
+    pub ours: ReadScope,
+    /// The peer's, from the certificate it showed.
+    pub theirs: ReadScope,
+}
+
+impl Scope {
+    /// An open mesh (no root key): every document, both ways.
+    pub const ALL: Scope = Scope {
+        ours: ReadScope::Everything,
+        theirs: ReadScope::Everything,
+    };
+
+    pub fn new(ours: ReadScope, theirs: ReadScope) -> Scope {
+        Scope { ours, theirs }
+    }
+
+    /// Does this exchange cover `doc` (both ends may read it)?
+    pub fn covers(&self, doc: &str) -> bool {
+        if *self == Scope::ALL {
+            return true;
+        }
+        DocId::parse(doc).is_some_and(|d| self.ours.may_read(&d) && self.theirs.may_read(&d))
+    }
+
+    /// May we take `doc` from the peer (may we read it)?
+    pub fn ours_may_read(&self, doc: &str) -> bool {
+        if self.ours == ReadScope::Everything {
+            return true;
+        }
+        DocId::parse(doc).is_some_and(|d| self.ours.may_read(&d))
+    }
+
+    /// Why `req` asks for a document the peer may not read, if it does:
+    /// the peer's fault (an honest node never asks, since it is never
+    /// offered one). A document we may not read ourselves we do not hold,
+    /// and say so as for any document we do not hold.
+    pub fn beyond(&self, req: &Request) -> Option<String> {
+        let doc = match req {
+            Request::Changes { doc, .. } | Request::Document { doc, .. } => doc,
+            _ => return None,
+        };
+        let id = DocId::parse(doc)?;
+        (!self.theirs.may_read(&id))
+            .then(|| format!("{doc} is outside what this peer's certificate lets it read"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kampung_core::RoleKind;
+
+    const LOG: &str = "x/12D3KooWKetapang/2026-12";
+    const VILLAGE: &str = "v/35.10.15.2012";
+
+    #[test]
+    fn an_exchange_covers_what_both_ends_may_read() {
+        let checkpoints = Scope::new(
+            ReadScope::of(RoleKind::Checkpoint),
+            ReadScope::of(RoleKind::Auditor),
+        );
+        assert!(checkpoints.covers(LOG) && checkpoints.covers(VILLAGE));
+        let with_village = Scope::new(
+            ReadScope::of(RoleKind::Checkpoint),
+            ReadScope::of(RoleKind::Village),
+        );
+        assert!(!with_village.covers(LOG));
+        assert!(with_village.covers(VILLAGE));
+        assert!(!with_village.covers("not a document"));
+    }
+
+    #[test]
+    fn a_request_beyond_the_askers_scope_is_named() {
+        let with_village = Scope::new(
+            ReadScope::of(RoleKind::Checkpoint),
+            ReadScope::of(RoleKind::Village),
+        );
+        for req in [
+            Request::Changes {
+                doc: LOG.into(),
+                have: vec![],
+            },
+            Request::Document {
+                doc: LOG.into(),
+                offset: 0,
+            },
+        ] {
+            let why = with_village.beyond(&req).expect("refused");
+            assert!(why.contains(LOG), "{why}");
+        }
+        let fine = Request::Changes {
+            doc: VILLAGE.into(),
+            have: vec![],
+        };
+        assert_eq!(with_village.beyond(&fine), None);
+        assert_eq!(with_village.beyond(&Request::Digest), None);
+        assert_eq!(
+            Scope::ALL.beyond(&Request::Document {
+                doc: LOG.into(),
+                offset: 0
+            }),
+            None
+        );
+    }
+}
