@@ -38,13 +38,29 @@ impl StoredDoc {
     }
 }
 
-/// A snapshot written ahead of the compaction that will refer to it
-/// ([`Storage::stage_snapshot`]): what the storage keeps for it.
+/// A compaction written ahead of the batch that will refer to it
+/// ([`Storage::stage_compaction`]): the snapshot as the storage keeps it
+/// and, where the storage folds signatures, the fold already written.
 #[derive(Debug)]
 pub struct Staged {
     stored: Vec<u8>,
     /// The snapshot's size in bytes.
     pub len: usize,
+    /// The document's signatures folded into one bundle, written ahead;
+    /// `None`: folded when the compaction is applied.
+    fold: Option<Fold>,
+}
+
+/// A fold of a document's signatures into one bundle: the entries it
+/// replaces, as they were when it was made, and the bundle it writes.
+#[derive(Debug, Default)]
+struct Fold {
+    /// Signatures stored one key each (stores made before bundles).
+    legacy: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Bundles folded in: key and stored value.
+    bundles: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The new bundle's key and stored value; `None`: no signatures.
+    bundle: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A write signature as stored: the change hash it signs, and its encoding.
@@ -80,14 +96,22 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Replace the snapshot and drop the chunks up to `through_seq`, atomically.
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError>;
-    /// Write `snapshot` ahead of a [`Storage::compact_staged`] that will
-    /// refer to it, on any thread: the slow part of storing a snapshot (a
-    /// large value's own file, synced) happens there, off the store
-    /// thread. Nothing refers to it until then.
-    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
+    /// Write the compaction of `doc` up to its chunk `through_seq` ahead
+    /// of a [`Storage::compact_staged`] that will refer to it, on any
+    /// thread: the slow part of storing it (a large snapshot's and a large
+    /// signature bundle's own files, synced) happens there, off the store
+    /// thread. Nothing refers to what it writes until then.
+    fn stage_compaction(
+        &self,
+        doc: &DocId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<Staged, StoreError> {
+        let _ = (doc, through_seq);
         Ok(Staged {
             len: snapshot.len(),
             stored: snapshot,
+            fold: None,
         })
     }
     /// [`Storage::compact`] with a snapshot staged before (atomic likewise).
@@ -474,8 +498,13 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         (**self).compact(doc, snapshot, through_seq)
     }
-    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
-        (**self).stage_snapshot(snapshot)
+    fn stage_compaction(
+        &self,
+        doc: &DocId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<Staged, StoreError> {
+        (**self).stage_compaction(doc, snapshot, through_seq)
     }
     fn compact_staged(
         &self,

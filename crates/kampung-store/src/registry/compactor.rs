@@ -6,12 +6,14 @@
 //! Here the store thread only names the document and its last chunk. One
 //! compactor thread reads what is stored (the snapshot and the chunks up
 //! to that one), loads it into a fresh Automerge, saves it whole and
-//! stages the snapshot ([`Storage::stage_snapshot`]: a large one's own
-//! file, written and synced). The store thread then refers to it and drops
-//! exactly those chunks in one batch ([`Storage::compact_staged`]); chunks
-//! written meanwhile stay, after it. Reading, saving and the slow file
-//! write (10-17 ms for a month of crossings) are off the writers' path;
-//! the batch that changes what the document is stays on the store thread.
+//! stages the compaction ([`Storage::stage_compaction`]: the snapshot and
+//! the signatures of those chunks folded into one bundle, each a large
+//! value's own file, written and synced). The store thread then refers to
+//! them and drops exactly those chunks and bundles in one batch
+//! ([`Storage::compact_staged`]); chunks written meanwhile stay, after it.
+//! Reading, saving and the slow file writes (10-17 ms for a month of
+//! crossings) are off the writers' path; the batch that changes what the
+//! document is stays on the store thread.
 //!
 //! A compaction is dropped, not applied, when anything rewrote the
 //! document's snapshot while it ran (a whole document merged from a peer,
@@ -279,7 +281,7 @@ fn compact<S: Storage>(storage: &S, job: Job) -> Done {
     done.chunk_bytes = covered.iter().map(|(_, c)| c.len()).sum();
     done.snapshot = rebuild(&done.doc, snapshot.as_deref(), &covered).and_then(|bytes| {
         storage
-            .stage_snapshot(bytes)
+            .stage_compaction(&done.doc, bytes, last)
             .map(Some)
             .map_err(|e| e.to_string())
     });

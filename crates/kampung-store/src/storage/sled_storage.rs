@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::census::{DocCensus, Migration};
-use super::{DocId, Sig, Staged, Storage, StoredDoc};
+use super::{DocId, Fold, Sig, Staged, Storage, StoredDoc};
 use crate::StoreError;
 
 /// sled page cache.
@@ -491,12 +491,17 @@ impl SledStorage {
         key: Vec<u8>,
         sigs: &[Sig],
     ) -> Result<(), StoreError> {
+        batch.insert(key, self.stored_bundle(o, sigs)?);
+        Ok(())
+    }
+
+    /// `sigs` encoded as one bundle and stored as a value.
+    fn stored_bundle(&self, o: &Open, sigs: &[Sig]) -> Result<Vec<u8>, StoreError> {
         let bytes = encode_bundle(sigs).map_err(|reason| StoreError::Io {
             location: self.location(),
             reason,
         })?;
-        batch.insert(key, self.put_value(o, &bytes)?);
-        Ok(())
+        self.put_value(o, &bytes)
     }
 
     /// Fold into one new bundle, in `batch`: `new` signatures, those of the
@@ -515,21 +520,38 @@ impl SledStorage {
         new: &[Sig],
         through_seq: Option<u64>,
     ) -> Result<(), StoreError> {
-        let (legacy, mut sigs) = self.legacy_signatures(o, doc)?;
-        for k in legacy {
-            batch.remove(k);
+        let fold = self.make_fold(o, doc, new, through_seq)?;
+        put_fold(batch, replaced, fold);
+        Ok(())
+    }
+
+    /// The fold [`SledStorage::fold_signatures`] puts into a batch, made
+    /// from what is stored now: the new bundle's value is written here (a
+    /// large one to its own file, synced), which is why a compaction makes
+    /// it ahead, on the compactor thread.
+    fn make_fold(
+        &self,
+        o: &Open,
+        doc: &DocId,
+        new: &[Sig],
+        through_seq: Option<u64>,
+    ) -> Result<Fold, StoreError> {
+        let (legacy_keys, mut sigs) = self.legacy_signatures(o, doc)?;
+        let mut fold = Fold::default();
+        for k in legacy_keys {
+            let v = o.docs.get(&k).map_err(|e| self.io(e))?.unwrap_or_default();
+            fold.legacy.push((k.to_vec(), v.to_vec()));
         }
         let (chunks, folded) = self.bundles(o, doc)?;
         for (seq, k, v) in chunks {
             if through_seq.is_none_or(|t| seq <= t) {
                 sigs.extend(self.bundle(doc, &v)?);
-                batch.remove(k);
-                replaced.push(v);
+                fold.bundles.push((k.to_vec(), v.to_vec()));
             }
         }
         sigs.extend_from_slice(new);
         if sigs.is_empty() {
-            return Ok(());
+            return Ok(fold);
         }
         for (k, v) in folded.into_iter().rev() {
             let older = self.bundle(doc, &v)?;
@@ -538,16 +560,23 @@ impl SledStorage {
             }
             // Older first: a signature stored again later wins.
             sigs.splice(0..0, older);
-            batch.remove(k);
-            replaced.push(v);
+            fold.bundles.push((k.to_vec(), v.to_vec()));
         }
         let id = o.db.generate_id().map_err(|e| self.io(e))?;
-        self.put_bundle(
-            o,
-            batch,
-            folded_bundle_key(doc, id),
-            &latest_per_change(sigs),
-        )
+        let stored = self.stored_bundle(o, &latest_per_change(sigs))?;
+        fold.bundle = Some((folded_bundle_key(doc, id), stored));
+        Ok(fold)
+    }
+
+    /// Is every entry `fold` replaces still stored as it was when it was
+    /// made? (Only then does it cover exactly what it was made from.)
+    fn fold_current(&self, o: &Open, fold: &Fold) -> Result<bool, StoreError> {
+        for (k, v) in fold.legacy.iter().chain(&fold.bundles) {
+            if o.docs.get(k).map_err(|e| self.io(e))?.as_deref() != Some(&v[..]) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Put `doc`'s snapshot into `batch`; the stored value it replaces goes
@@ -636,6 +665,21 @@ fn latest_per_change(sigs: Vec<Sig>) -> Vec<Sig> {
     latest
 }
 
+/// Put `fold` into `batch`: the entries it replaces removed (their stored
+/// values to `replaced`), its bundle inserted.
+fn put_fold(batch: &mut sled::Batch, replaced: &mut Vec<sled::IVec>, fold: Fold) {
+    for (k, _) in fold.legacy {
+        batch.remove(k);
+    }
+    for (k, v) in fold.bundles {
+        batch.remove(k);
+        replaced.push(v.into());
+    }
+    if let Some((k, v)) = fold.bundle {
+        batch.insert(k, v);
+    }
+}
+
 impl Storage for SledStorage {
     fn doc_ids(&self) -> Result<Vec<DocId>, StoreError> {
         let o = self.db()?;
@@ -704,36 +748,72 @@ impl Storage for SledStorage {
     }
 
     fn compact(&self, doc: &DocId, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
-        let staged = self.stage_snapshot(snapshot.to_vec())?;
+        let staged = self.stage_compaction(doc, snapshot.to_vec(), through_seq)?;
         self.compact_staged(doc, staged, through_seq)
     }
 
-    /// The snapshot's value (its own file when large, written and synced
-    /// here), on the calling thread.
-    fn stage_snapshot(&self, snapshot: Vec<u8>) -> Result<Staged, StoreError> {
+    /// The snapshot's value and the signatures' fold (each in a file of
+    /// its own when large, written and synced here), on the calling thread.
+    fn stage_compaction(
+        &self,
+        doc: &DocId,
+        snapshot: Vec<u8>,
+        through_seq: u64,
+    ) -> Result<Staged, StoreError> {
         let o = self.db()?;
+        let stored = self.put_value(&o, &snapshot)?;
+        let fold = match self.make_fold(&o, doc, &[], Some(through_seq)) {
+            Ok(f) => f,
+            Err(e) => {
+                self.values().release(&stored);
+                return Err(e);
+            }
+        };
         Ok(Staged {
             len: snapshot.len(),
-            stored: self.put_value(&o, &snapshot)?,
+            stored,
+            fold: Some(fold),
         })
     }
 
     fn discard_staged(&self, staged: Staged) {
-        // Its file, if it has one, goes after the next flush.
+        // Their files, if they have any, go after the next flush.
         self.values().release(&staged.stored);
+        if let Some((_, bundle)) = staged.fold.and_then(|f| f.bundle) {
+            self.values().release(&bundle);
+        }
     }
 
     fn compact_staged(
         &self,
         doc: &DocId,
-        staged: Staged,
+        mut staged: Staged,
         through_seq: u64,
     ) -> Result<(), StoreError> {
         let built = (|| {
             let o = self.db()?;
             let mut batch = sled::Batch::default();
             let mut replaced = Vec::new();
-            self.fold_signatures(&o, &mut batch, &mut replaced, doc, &[], Some(through_seq))?;
+            // The fold made ahead covers exactly what it replaces, unless
+            // something changed those entries since (then it is made now).
+            match staged.fold.take() {
+                Some(fold) if self.fold_current(&o, &fold)? => {
+                    put_fold(&mut batch, &mut replaced, fold);
+                }
+                stale => {
+                    if let Some((_, bundle)) = stale.and_then(|f| f.bundle) {
+                        self.values().release(&bundle);
+                    }
+                    self.fold_signatures(
+                        &o,
+                        &mut batch,
+                        &mut replaced,
+                        doc,
+                        &[],
+                        Some(through_seq),
+                    )?;
+                }
+            }
             let key = snapshot_key(doc);
             replaced.extend(o.docs.get(&key).map_err(|e| self.io(e))?);
             batch.insert(key, staged.stored.clone());

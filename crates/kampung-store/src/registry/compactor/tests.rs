@@ -33,17 +33,6 @@ fn compacting_registry(storage: &Arc<MemoryStorage>) -> Registry<Arc<MemoryStora
     reg
 }
 
-/// Single edits until one hands the document to the compactor; the edits made.
-fn edit_until_handed_over(reg: &mut Registry<Arc<MemoryStorage>>, n: &mut u32) {
-    while !reg.compacting() {
-        *n += 1;
-        assert!(*n < 2_000, "never handed over");
-        let p = (*n % 50) as u16;
-        reg.write(code(0), &[renamed(p, *n)], i64::from(*n) + 1, &mut |_| {})
-            .unwrap();
-    }
-}
-
 /// Apply results until none is under way.
 fn settle(reg: &mut Registry<Arc<MemoryStorage>>) -> usize {
     let mut applied = 0;
@@ -177,4 +166,82 @@ fn the_compactor_drops_a_result_made_stale_by_a_rewrite() {
         .snapshot
         .as_ref()
         .is_ok_and(|s| s.as_ref().is_some_and(|s| s.len > 0)));
+}
+
+/// Signed single edits on sled, compacted in the background many times:
+/// every change keeps its signature (the fold of the covered chunks'
+/// signatures is made on the compactor thread, the store thread applies
+/// it), before and after the store is opened again.
+#[test]
+fn signatures_folded_on_the_compactor_thread_are_all_kept() {
+    use crate::storage::sled_storage::SledStorage;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let open_sled = || {
+        let mut reg = Registry::open(
+            Arc::new(SledStorage::open(&path).unwrap()),
+            ActorId::from(vec![9u8; 32]),
+            2026,
+        )
+        .unwrap();
+        reg.set_signer(Arc::new(libp2p_identity::Keypair::generate_ed25519()));
+        reg
+    };
+    let mut reg = open_sled();
+    reg.compact_in_background(|| {}).unwrap();
+    reg.compact_after_bytes(4 << 10);
+    let people: Vec<_> = (0..50).map(|p| person(p, 0)).collect();
+    reg.write(code(0), &people, 1, &mut |_| {}).unwrap();
+    let id = DocId::village(code(0));
+    let signed = |reg: &Registry<Arc<SledStorage>>| {
+        let stored = reg.storage.load(&id).unwrap().unwrap();
+        let hashes: std::collections::HashSet<[u8; 32]> =
+            stored.signatures.iter().map(|(h, _)| *h).collect();
+        assert_eq!(
+            hashes.len(),
+            stored.signatures.len(),
+            "one signature a change"
+        );
+        hashes
+    };
+    let imported = signed(&reg);
+    assert!(!imported.is_empty());
+    let (mut n, mut applied) = (0u32, 0);
+    for _ in 0..3 {
+        edit_until_handed_over(&mut reg, &mut n);
+        // Edits while the compactor works: their bundles stay after it.
+        for _ in 0..5 {
+            n += 1;
+            reg.write(code(0), &[renamed(3, n)], i64::from(n) + 1, &mut |_| {})
+                .unwrap();
+        }
+        for _ in 0..400 {
+            if !reg.compacting() {
+                break;
+            }
+            applied += reg.finish_compactions(Duration::from_millis(50));
+        }
+    }
+    assert!(
+        applied >= 2,
+        "only {applied} background compactions applied"
+    );
+    let all = signed(&reg);
+    assert_eq!(all.len(), imported.len() + n as usize, "after {n} edits");
+    assert!(all.is_superset(&imported));
+    reg.checkpoint().unwrap();
+    drop(reg);
+    let reopened = open_sled();
+    assert_eq!(signed(&reopened), all);
+}
+
+/// Single edits until one hands the document to the compactor; the edits made.
+fn edit_until_handed_over<S: Storage>(reg: &mut Registry<S>, n: &mut u32) {
+    while !reg.compacting() {
+        *n += 1;
+        assert!(*n < 2_000, "never handed over");
+        let p = (*n % 50) as u16;
+        reg.write(code(0), &[renamed(p, *n)], i64::from(*n) + 1, &mut |_| {})
+            .unwrap();
+    }
 }

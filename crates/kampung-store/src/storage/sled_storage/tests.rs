@@ -371,30 +371,43 @@ fn a_signature_stored_again_for_a_change_replaces_the_one_before() {
     );
 }
 
-/// A snapshot staged on another thread (its file written and synced there)
-/// is what a later compaction refers to; chunks written after the ones it
-/// covers stay; a staged snapshot discarded leaves no file once flushed.
+/// Signatures of `first..last`, ten a chunk (a bundle of ten is a value
+/// file of its own).
+fn ten(first: u32) -> Vec<Sig> {
+    (first..first + 10).map(signed).collect()
+}
+
+/// A compaction staged on another thread (the snapshot's and the folded
+/// signatures' files written and synced there) is what the later batch
+/// refers to; chunks and signatures written after the ones it covers stay;
+/// a staged compaction discarded leaves no file once flushed.
 #[test]
-fn a_snapshot_staged_on_another_thread_is_compacted_in_or_discarded() {
+fn a_compaction_staged_on_another_thread_is_applied_or_discarded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let s = std::sync::Arc::new(SledStorage::open(&path).unwrap());
     let d = doc(LOG);
-    s.append(&d, &bytes(1, 300), b"h1", &[]).unwrap();
-    let covered = s.append(&d, &bytes(2, 300), b"h2", &[]).unwrap();
+    s.append(&d, &bytes(1, 300), b"h1", &ten(0)).unwrap();
+    let covered = s.append(&d, &bytes(2, 300), b"h2", &ten(10)).unwrap();
     s.flush().unwrap();
+    let before = files(&path.join("values")).len();
+    assert_eq!(before, 2, "a file per chunk's bundle");
     let snapshot = bytes(3, 50_000);
     let staged = {
         let s = std::sync::Arc::clone(&s);
-        let snapshot = snapshot.clone();
-        std::thread::spawn(move || s.stage_snapshot(snapshot).unwrap())
+        let (snapshot, d) = (snapshot.clone(), d.clone());
+        std::thread::spawn(move || s.stage_compaction(&d, snapshot, covered).unwrap())
             .join()
             .unwrap()
     };
     assert_eq!(staged.len, 50_000);
-    assert_eq!(files(&path.join("values")).len(), 1, "written ahead");
-    // Written while the snapshot was being made: stays after it.
-    s.append(&d, &bytes(4, 300), b"h3", &[]).unwrap();
+    assert_eq!(
+        files(&path.join("values")).len(),
+        before + 2,
+        "the snapshot and the folded bundle, written ahead"
+    );
+    // Written while the compaction was being made: stays after it.
+    s.append(&d, &bytes(4, 300), b"h3", &ten(20)).unwrap();
     s.compact_staged(&d, staged, covered).unwrap();
     s.flush().unwrap();
     let stored = s.load(&d).unwrap().unwrap();
@@ -402,17 +415,54 @@ fn a_snapshot_staged_on_another_thread_is_compacted_in_or_discarded() {
     assert_eq!(stored.chunks.len(), 1);
     assert_eq!(stored.chunks[0].1, bytes(4, 300));
     assert_eq!(stored.heads, b"h3");
+    assert_eq!(
+        sorted(stored.signatures.clone()),
+        sorted((0..30).map(signed).collect())
+    );
+    assert_eq!(
+        files(&path.join("values")).len(),
+        3,
+        "the snapshot, the folded bundle and the last chunk's bundle: the covered chunks' bundles are gone"
+    );
 
-    let unused = s.stage_snapshot(bytes(5, 60_000)).unwrap();
-    assert_eq!(files(&path.join("values")).len(), 2);
+    let unused = s.stage_compaction(&d, bytes(5, 60_000), u64::MAX).unwrap();
+    assert_eq!(files(&path.join("values")).len(), 5);
     s.discard_staged(unused);
     s.flush().unwrap();
     assert_eq!(
         files(&path.join("values")).len(),
-        1,
-        "only the snapshot's file"
+        3,
+        "nothing of the discarded compaction"
     );
     drop(s);
     let s = SledStorage::open(&path).unwrap();
     assert_eq!(s.load(&d).unwrap().unwrap(), stored);
+}
+
+/// A fold staged ahead whose bundles changed before it is applied (here a
+/// whole snapshot written meanwhile folded them) is not applied as made:
+/// the signatures are folded again at apply, none is lost or doubled and
+/// the staged bundle's file goes.
+#[test]
+fn a_staged_fold_made_stale_is_folded_again_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let s = SledStorage::open(&path).unwrap();
+    let d = doc(LOG);
+    let covered = s.append(&d, &bytes(1, 300), b"h1", &ten(0)).unwrap();
+    let staged = s.stage_compaction(&d, bytes(2, 50_000), covered).unwrap();
+    // The bundle it folded is folded by a whole write first.
+    s.replace(&d, &bytes(3, 50_000), b"h2", &ten(10)).unwrap();
+    s.compact_staged(&d, staged, covered).unwrap();
+    s.flush().unwrap();
+    let stored = s.load(&d).unwrap().unwrap();
+    assert_eq!(stored.signatures.len(), 20);
+    assert_eq!(
+        sorted(stored.signatures),
+        sorted((0..20).map(signed).collect())
+    );
+    // The staged snapshot (the storage applies what it is given; the
+    // registry discards a stale one) and the bundle the whole write folded:
+    // the stale fold's file is gone, and nothing was folded twice.
+    assert_eq!(files(&path.join("values")).len(), 2);
 }
