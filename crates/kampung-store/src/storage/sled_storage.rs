@@ -441,22 +441,22 @@ impl SledStorage {
     }
 
     /// `doc`'s signatures stored one key each (stores made before
-    /// signature bundles): the keys and the signatures.
+    /// signature bundles): the entries (key and value) and the signatures.
     fn legacy_signatures(
         &self,
         o: &Open,
         doc: &DocId,
-    ) -> Result<(Vec<sled::IVec>, Vec<Sig>), StoreError> {
+    ) -> Result<(Vec<Entry>, Vec<Sig>), StoreError> {
         let prefix = sig_prefix(doc);
-        let (mut keys, mut sigs) = (Vec::new(), Vec::new());
+        let (mut entries, mut sigs) = (Vec::new(), Vec::new());
         for item in o.docs.scan_prefix(&prefix) {
             let (k, v) = item.map_err(|e| self.io(e))?;
             if let Ok(hash) = <[u8; 32]>::try_from(&k[prefix.len()..]) {
                 sigs.push((hash, v.to_vec()));
             }
-            keys.push(k);
+            entries.push((k, v));
         }
-        Ok((keys, sigs))
+        Ok((entries, sigs))
     }
 
     /// `doc`'s signature bundles, key and stored value, oldest first in
@@ -536,10 +536,9 @@ impl SledStorage {
         new: &[Sig],
         through_seq: Option<u64>,
     ) -> Result<Fold, StoreError> {
-        let (legacy_keys, mut sigs) = self.legacy_signatures(o, doc)?;
+        let (legacy, mut sigs) = self.legacy_signatures(o, doc)?;
         let mut fold = Fold::default();
-        for k in legacy_keys {
-            let v = o.docs.get(&k).map_err(|e| self.io(e))?.unwrap_or_default();
+        for (k, v) in legacy {
             fold.legacy.push((k.to_vec(), v.to_vec()));
         }
         let (chunks, folded) = self.bundles(o, doc)?;
@@ -566,6 +565,14 @@ impl SledStorage {
         let stored = self.stored_bundle(o, &latest_per_change(sigs))?;
         fold.bundle = Some((folded_bundle_key(doc, id), stored));
         Ok(fold)
+    }
+
+    /// A fold that will not be applied: its bundle's file, if it has one,
+    /// goes after the next flush.
+    fn release_fold(&self, fold: Fold) {
+        if let Some((_, bundle)) = fold.bundle {
+            self.values().release(&bundle);
+        }
     }
 
     /// Is every entry `fold` replaces still stored as it was when it was
@@ -779,8 +786,8 @@ impl Storage for SledStorage {
     fn discard_staged(&self, staged: Staged) {
         // Their files, if they have any, go after the next flush.
         self.values().release(&staged.stored);
-        if let Some((_, bundle)) = staged.fold.and_then(|f| f.bundle) {
-            self.values().release(&bundle);
+        if let Some(fold) = staged.fold {
+            self.release_fold(fold);
         }
     }
 
@@ -801,8 +808,8 @@ impl Storage for SledStorage {
                     put_fold(&mut batch, &mut replaced, fold);
                 }
                 stale => {
-                    if let Some((_, bundle)) = stale.and_then(|f| f.bundle) {
-                        self.values().release(&bundle);
+                    if let Some(fold) = stale {
+                        self.release_fold(fold);
                     }
                     self.fold_signatures(
                         &o,
@@ -843,7 +850,7 @@ impl Storage for SledStorage {
             replaced.push(v);
             batch.remove(k);
         }
-        for k in self.legacy_signatures(&o, doc)?.0 {
+        for (k, _) in self.legacy_signatures(&o, doc)?.0 {
             batch.remove(k);
         }
         let (chunk_bundles, folded) = self.bundles(&o, doc)?;
