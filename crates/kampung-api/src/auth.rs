@@ -24,9 +24,15 @@ use crate::AppState;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "kampung_session";
 
-/// The Content-Security-Policy of every answer: nothing from another
-/// origin, no inline script, no framing.
+/// The Content-Security-Policy of a page: nothing from another origin, no
+/// inline script, no framing.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The Content-Security-Policy of every other answer (JSON, metrics, the
+/// pages' styles and scripts): nothing at all may load or frame it, as
+/// OWASP's REST cheat sheet advises for an API. Also 170 bytes shorter on
+/// each of the tens of thousands of verdicts a second a checkpoint answers.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Which `Host` names this node answers to.
 #[derive(Debug, Clone, Default)]
@@ -187,9 +193,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Every request: the `Host` allow-list, the same-origin rule for unsafe
 /// requests from a browser; on the answer, an API error in the reader's
 /// language ([`crate::error::localize`]) and the security headers.
-/// The security headers of every answer (made at compile time: parsing
-/// their names on every answer showed in the verdict's profile).
-static SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
+/// The security headers of a page (made at compile time: parsing their
+/// names on every answer showed in the verdict's profile).
+static PAGE_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -209,6 +215,24 @@ static SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     ),
+];
+
+/// The security headers of every other answer: a page's but the opener
+/// policy, which only a document has, and the stricter [`API_CSP`].
+static API_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(API_CSP),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
 ];
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -242,7 +266,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         crate::error::localize(lang, response).await
     };
     let h = response.headers_mut();
-    for (name, value) in &SECURITY_HEADERS {
+    let page = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    let headers: &[(HeaderName, HeaderValue)] = if page { &PAGE_HEADERS } else { &API_HEADERS };
+    for (name, value) in headers {
         h.insert(name.clone(), value.clone());
     }
     if !h.contains_key(header::CACHE_CONTROL) {

@@ -104,9 +104,9 @@ pub struct AccessQuery {
 /// verdict must not wait for the disk, nor pay for a tree insert); every
 /// second, or as soon as [`BUFFERED`] entries wait, [`AccessLog::run`]
 /// writes the buffer off the request threads (and a read writes it first),
-/// in segments of at most [`SEGMENT`] entries and [`SEGMENT_BYTES`]: one record each, keyed by its
-/// newest entry's time, a sequence number and its number of entries, so
-/// time ranges and counts need no decoding.
+/// in packed segments of at most [`SEGMENT`] entries and [`SEGMENT_BYTES`]:
+/// one record each, keyed by its newest entry's time, a sequence number and
+/// its number of entries, so time ranges and counts need no decoding.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
     table: LocalTable,
@@ -123,16 +123,14 @@ pub const BUFFERED: usize = 4096;
 /// Entries per segment at most.
 pub const SEGMENT: usize = 256;
 
-/// Encoded bytes per segment at most, so that sled keeps it inline. sled
-/// writes a tree page larger than a quarter of its log segment (16 KB at
-/// the store's 64 KB segments) to a file of its own, and a leaf page holds
-/// up to 16 values: larger values make every page a file (as the store's
-/// own values, which it keeps inline only up to 640 bytes). Segments of 256
+/// Encoded bytes per segment at most, so that sled keeps it inline
+/// ([`kampung_store::storage::sled_storage::INLINE_MAX`]): larger values
+/// make sled write its pages as files of their own. Segments of 256 whole
 /// entries (about 18 KB) made sled create and remove a file for nearly
 /// every one: writing the access log took 11 % of a checkpoint's CPU
 /// samples (perf) under 40,000 verdicts a second, most of it in ext4
 /// creating files.
-pub const SEGMENT_BYTES: usize = 640;
+pub const SEGMENT_BYTES: usize = kampung_store::storage::sled_storage::INLINE_MAX;
 
 /// A segment's key: its newest entry's time, a sequence number, its size.
 fn key(max_at_ms: i64, seq: u32, count: u32) -> [u8; 16] {
@@ -153,8 +151,179 @@ fn key_parts(k: &[u8]) -> Option<(i64, usize)> {
 const FIRST: [u8; 16] = [0; 16];
 const LAST: [u8; 16] = [0xff; 16];
 
+/// First byte of a packed segment. A segment of whole entries (as nodes
+/// wrote them before) starts with its count, never 0.
+const PACKED: u8 = 0;
+
+/// A segment as stored: the people and answers of its entries once each,
+/// and each entry as small numbers (its time after the segment's first, the
+/// NIK as a number). A verdict's entry takes about 14 bytes instead of about
+/// 70 as a whole entry (who, name and role again each time), so a segment
+/// of [`SEGMENT_BYTES`] holds about 40 look-ups, not 9: at 40,000 verdicts a
+/// second the writer and sled's flushes took 8 % of a checkpoint's CPU
+/// samples (perf) with whole entries.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Packed {
+    first_at_ms: i64,
+    people: Vec<Person>,
+    answers: Vec<String>,
+    entries: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Person {
+    who: String,
+    name: String,
+    role: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Slot {
+    /// Milliseconds after [`Packed::first_at_ms`] (may be negative).
+    after_ms: i64,
+    /// Index in [`Packed::people`].
+    person: u16,
+    what: Access,
+    subject: Subject,
+    /// Index in [`Packed::answers`].
+    answer: u16,
+}
+
+/// What was looked up: a NIK as a number when it is 16 digits (it is
+/// written back with its leading zeros), else the text.
+#[derive(Debug, Serialize, Deserialize)]
+enum Subject {
+    Nik(u64),
+    Text(String),
+}
+
+impl Subject {
+    fn of(s: &str) -> Subject {
+        match s.parse::<u64>() {
+            Ok(n) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit()) => Subject::Nik(n),
+            _ => Subject::Text(s.to_string()),
+        }
+    }
+    fn text(self) -> String {
+        match self {
+            Subject::Nik(n) => format!("{n:016}"),
+            Subject::Text(s) => s,
+        }
+    }
+}
+
+/// Bytes of a packed segment besides what [`Packer`] counts: the marker,
+/// the first time (a varint of up to 10 bytes) and three lengths (at most
+/// 3 bytes each).
+const PACKED_OVERHEAD: usize = 1 + 10 + 3 * 3;
+
+fn size_of<T: Serialize>(t: &T) -> usize {
+    postcard::experimental::serialized_size(t).unwrap_or(SEGMENT_BYTES)
+}
+
+/// A segment being filled, and its encoded size at most.
+#[derive(Debug, Default)]
+struct Packer {
+    packed: Packed,
+    bytes: usize,
+}
+
+impl Packer {
+    fn new() -> Packer {
+        Packer {
+            packed: Packed::default(),
+            bytes: PACKED_OVERHEAD,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.packed.entries.len()
+    }
+
+    /// The person's and the answer's index (if already held), the entry's
+    /// slot, and the bytes it adds.
+    fn slot(&self, e: &AccessEntry) -> (Slot, usize, Option<Person>, Option<String>) {
+        let p = &self.packed;
+        let first = if p.entries.is_empty() {
+            e.at_ms
+        } else {
+            p.first_at_ms
+        };
+        let known = p
+            .people
+            .iter()
+            .position(|x| x.who == e.who && x.name == e.name && x.role == e.role);
+        let person = known.is_none().then(|| Person {
+            who: e.who.clone(),
+            name: e.name.clone(),
+            role: e.role.clone(),
+        });
+        let known_answer = p.answers.iter().position(|a| *a == e.answer);
+        let answer = known_answer.is_none().then(|| e.answer.clone());
+        let index = |known: Option<usize>, len: usize| {
+            u16::try_from(known.unwrap_or(len)).unwrap_or(u16::MAX)
+        };
+        let slot = Slot {
+            after_ms: e.at_ms.saturating_sub(first),
+            person: index(known, p.people.len()),
+            what: e.what,
+            subject: Subject::of(&e.subject),
+            answer: index(known_answer, p.answers.len()),
+        };
+        let bytes = size_of(&slot)
+            + person.as_ref().map_or(0, size_of)
+            + answer.as_ref().map_or(0, size_of);
+        (slot, bytes, person, answer)
+    }
+
+    fn push(&mut self, e: &AccessEntry, slot: (Slot, usize, Option<Person>, Option<String>)) {
+        let (slot, bytes, person, answer) = slot;
+        if self.packed.entries.is_empty() {
+            self.packed.first_at_ms = e.at_ms;
+        }
+        self.packed.people.extend(person);
+        self.packed.answers.extend(answer);
+        self.packed.entries.push(slot);
+        self.bytes += bytes;
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut out = vec![PACKED];
+        out.extend(postcard::to_stdvec(&self.packed)?);
+        Ok(out)
+    }
+}
+
+fn unpack(p: Packed) -> Vec<AccessEntry> {
+    let Packed {
+        first_at_ms,
+        people,
+        answers,
+        entries,
+    } = p;
+    entries
+        .into_iter()
+        .filter_map(|s| {
+            let person = people.get(usize::from(s.person))?;
+            Some(AccessEntry {
+                at_ms: first_at_ms.saturating_add(s.after_ms),
+                who: person.who.clone(),
+                name: person.name.clone(),
+                role: person.role.clone(),
+                what: s.what,
+                subject: s.subject.text(),
+                answer: answers.get(usize::from(s.answer))?.clone(),
+            })
+        })
+        .collect()
+}
+
 fn decode(bytes: &[u8]) -> Vec<AccessEntry> {
-    postcard::from_bytes(bytes).unwrap_or_else(|e| {
+    let decoded = match bytes.split_first() {
+        Some((&PACKED, rest)) => postcard::from_bytes::<Packed>(rest).map(unpack),
+        _ => postcard::from_bytes::<Vec<AccessEntry>>(bytes),
+    };
+    decoded.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "an access-log segment does not decode; skipped");
         Vec::new()
     })
@@ -164,24 +333,24 @@ fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// `entries` cut into segments of at most [`SEGMENT`] entries and, but
-/// for a single entry larger than that, [`SEGMENT_BYTES`] encoded.
-fn segments(entries: &[AccessEntry]) -> Vec<&[AccessEntry]> {
-    // A segment is encoded as its count (a varint: 2 bytes up to
-    // SEGMENT) followed by its entries.
-    const COUNT: usize = 2;
+/// `entries`, in their order, packed into segments of at most [`SEGMENT`]
+/// entries and, but for a single entry larger than that, [`SEGMENT_BYTES`].
+fn segments(entries: &[AccessEntry]) -> Vec<Packer> {
     let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, COUNT);
-    for (i, e) in entries.iter().enumerate() {
-        let len = postcard::experimental::serialized_size(e).unwrap_or(SEGMENT_BYTES);
-        if i > start && (i - start == SEGMENT || bytes + len > SEGMENT_BYTES) {
-            out.push(&entries[start..i]);
-            (start, bytes) = (i, COUNT);
+    let mut current = Packer::new();
+    for e in entries {
+        let slot = current.slot(e);
+        if current.len() > 0 && (current.len() == SEGMENT || current.bytes + slot.1 > SEGMENT_BYTES)
+        {
+            out.push(std::mem::replace(&mut current, Packer::new()));
+            let slot = current.slot(e);
+            current.push(e, slot);
+        } else {
+            current.push(e, slot);
         }
-        bytes += len;
     }
-    if start < entries.len() {
-        out.push(&entries[start..]);
+    if current.len() > 0 {
+        out.push(current);
     }
     out
 }
@@ -248,21 +417,35 @@ impl AccessLog {
         // that do not overlap (pruning by age reads only the segment its
         // cutoff falls in), also when the clock stepped back meanwhile.
         batch.sort_by_key(|e| e.at_ms);
-        for segment in segments(&batch) {
-            if let Err(e) = self.write_segment(segment) {
-                tracing::error!(error = %e, entries = segment.len(), "could not write to the access log");
-            }
+        if let Err(e) = self.write_entries(&batch) {
+            tracing::error!(error = %e, "could not write to the access log");
         }
     }
 
-    fn write_segment(&self, entries: &[AccessEntry]) -> Result<(), NodeError> {
-        let Some(max_at) = entries.iter().map(|e| e.at_ms).max() else {
+    /// Write `entries` as packed segments; every segment is tried, the
+    /// first error is returned.
+    fn write_entries(&self, entries: &[AccessEntry]) -> Result<(), NodeError> {
+        let mut first = Ok(());
+        for segment in segments(entries) {
+            if let Err(e) = self.write_segment(&segment) {
+                tracing::error!(error = %e, entries = segment.len(), "could not write an access-log segment");
+                first = first.and(Err(e));
+            }
+        }
+        first
+    }
+
+    fn write_segment(&self, segment: &Packer) -> Result<(), NodeError> {
+        let p = &segment.packed;
+        let Some(max_after) = p.entries.iter().map(|e| e.after_ms).max() else {
             return Ok(());
         };
-        let bytes = postcard::to_stdvec(entries)
+        let bytes = segment
+            .encode()
             .map_err(|e| NodeError::store(format!("cannot encode access-log entries: {e}")))?;
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(segment.len()).unwrap_or(u32::MAX);
+        let max_at = p.first_at_ms.saturating_add(max_after);
         self.table.insert(&key(max_at, seq, count), &bytes)?;
         Ok(())
     }
@@ -270,7 +453,7 @@ impl AccessLog {
     /// Replace a segment by the entries of it to keep.
     fn rewrite(&self, k: &[u8], keep: &[AccessEntry]) -> Result<(), NodeError> {
         self.table.remove(k)?;
-        self.write_segment(keep)
+        self.write_entries(keep)
     }
 
     /// Remove entries older than the limit in days, then the oldest beyond
@@ -625,6 +808,67 @@ mod tests {
             "segments are filled: {sizes:?}"
         );
         assert_eq!(log.len(), 15 + BUFFERED + 1);
+    }
+
+    #[test]
+    fn segments_are_packed_and_read_back_exactly_with_segments_of_whole_entries() {
+        let log = AccessLog::new(LocalTable::memory(), AccessLimits::default());
+        // An old segment of whole entries, as nodes wrote them before.
+        let old = vec![entry(1_000, "3510155203850001", "u-1")];
+        log.table
+            .insert(&key(1_000, 0, 1), &postcard::to_stdvec(&old).unwrap())
+            .unwrap();
+        let mut entries = Vec::new();
+        for i in 0..200i64 {
+            let mut e = entry(2_000 + i * 7, &format!("35101552038{:05}", i), "u-officer");
+            if i % 3 == 0 {
+                e.who = "t-scanner".into();
+                e.name = "Pemindai Ketapang".into();
+                e.role = "officer".into();
+                e.answer = "non_resident".into();
+            }
+            if i == 5 {
+                e.what = Access::Search;
+                e.subject = "Sri 00012".into();
+            }
+            if i == 6 {
+                e.subject = "0123456789012345".into();
+            }
+            entries.push(e);
+        }
+        for e in &entries {
+            log.append(e.clone());
+        }
+        log.write_pending();
+        let keys = log.table.keys().unwrap();
+        assert!(
+            keys.len() <= 1 + 200usize.div_ceil(30),
+            "at least 30 look-ups a segment: {} segments",
+            keys.len() - 1
+        );
+        for k in &keys {
+            assert!(log.table.get(k).unwrap().unwrap().len() <= SEGMENT_BYTES);
+        }
+        let mut back = log
+            .read(&AccessQuery {
+                limit: 1000,
+                ..AccessQuery::default()
+            })
+            .unwrap();
+        back.reverse();
+        assert_eq!(back[0], old[0]);
+        assert_eq!(back[1..], entries[..], "read back as written");
+        // Pruning rewrites the segment its cutoff falls in, packed.
+        assert_eq!(log.prune(2_000 + 100 * 7 + 86_400_000 * 365).unwrap(), 101);
+        assert_eq!(log.len(), 100);
+        let kept = log
+            .read(&AccessQuery {
+                limit: 1000,
+                ..AccessQuery::default()
+            })
+            .unwrap();
+        assert_eq!(kept.len(), 100);
+        assert!(kept.iter().all(|e| entries[100..].contains(e)));
     }
 
     /// On the node's own sled store, a full buffer written as segments

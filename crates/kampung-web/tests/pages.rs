@@ -16,6 +16,8 @@ struct Page {
     status: StatusCode,
     location: String,
     set_cookie: Option<String>,
+    /// The Content-Security-Policy header ("" if none).
+    csp: String,
     body: String,
 }
 
@@ -93,6 +95,11 @@ impl Site {
             .headers()
             .get(header::SET_COOKIE)
             .map(|v| v.to_str().unwrap().to_string());
+        let csp = r
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -100,6 +107,7 @@ impl Site {
             status,
             location,
             set_cookie,
+            csp,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -142,6 +150,14 @@ async fn every_page_wants_a_session_and_each_role_gets_its_own() {
         p.body.contains("<html lang=\"id\">") && p.body.contains("Kata sandi"),
         "{}",
         p.body
+    );
+    // A page loads its own styles and scripts, none inline, and no one frames it.
+    assert!(
+        p.csp.contains("script-src 'self'")
+            && p.csp.contains("frame-ancestors 'none'")
+            && !p.csp.contains("unsafe-inline"),
+        "{}",
+        p.csp
     );
 
     let officer = site.person("made", PersonRole::Officer).await;

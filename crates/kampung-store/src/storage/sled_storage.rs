@@ -34,6 +34,13 @@ const CACHE_BYTES: u64 = 64 << 20;
 /// them, against about 0.5 KB with 64 KB segments (`scripts/bench-soak`).
 const SEGMENT_BYTES: usize = 64 << 10;
 
+/// The largest value this store keeps inside sled; larger document values
+/// go to files of their own (`values.rs`), and the node's local tables (the
+/// access log) write no larger ones. A leaf page holds up to 17 keys before
+/// it splits: 17 × (640 + a short key) stays under sled's 16 KB blob
+/// threshold (a quarter of [`SEGMENT_BYTES`]) with room to spare.
+pub const INLINE_MAX: usize = 640;
+
 /// The segment size of the store at `path`: the one it was made with (sled
 /// refuses to open a store with another), or [`SEGMENT_BYTES`] for a new one.
 fn segment_size(path: &Path) -> usize {

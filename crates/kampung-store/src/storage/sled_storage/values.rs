@@ -19,10 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The largest value kept inside sled. A leaf page holds up to 17 keys
-/// before it splits: 17 × (640 + a short key) stays under sled's 16 KB
-/// blob threshold with room to spare.
-pub(super) const INLINE_MAX: usize = 640;
+pub(super) use super::INLINE_MAX;
 
 /// First byte of a stored value: the bytes follow.
 const INLINE: u8 = 0;
