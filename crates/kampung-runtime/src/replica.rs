@@ -109,13 +109,21 @@ pub(crate) fn changes_for<S: Storage>(
         })
 }
 
-/// The announcement of what changed in `doc` since `before` (changes inline if small).
+/// The announcement of what changed in `doc` since `before`: changes
+/// inline if small, and only for a document every member may read. The
+/// others are never gossiped (they replicate by anti-entropy between nodes
+/// that may read them), so their changes are not read for it: for a
+/// checkpoint logging crossings, that was 14 % of the store thread's time.
 pub(crate) fn announce_since<S: Storage>(
     reg: &mut Registry<S>,
     doc: &DocId,
     before: &[ChangeHash],
 ) -> Result<Announce, StoreError> {
-    let page = reg.changes_since(doc, before, 64 << 10)?;
+    let page = if kampung_core::ReadScope::for_everyone(doc) {
+        reg.changes_since(doc, before, 64 << 10)?
+    } else {
+        kampung_store::ChangesPage::default()
+    };
     let heads = reg.doc_heads_of(doc).unwrap_or_default();
     let (changes, signatures) = if page.more {
         (Vec::new(), Vec::new())
