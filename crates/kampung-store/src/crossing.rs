@@ -1,13 +1,16 @@
 //! A checkpoint's crossing log as one Automerge document.
 //!
 //! ```text
-//! ROOT { "checkpoint": "<peer id>",
-//!        "crossings": [ { "at", "nik", "verdict", "found", "issued", "rule", "decision",
-//!                         "village", "case", "officer", "officer_id", "note",
-//!                         "basis": { "<doc id>": [<head: 32 bytes>, ...] },
-//!                         "state": uint, "policy": uint } ],
+//! ROOT { "checkpoint": "<peer id>", "month": "2026-12",
+//!        "crossings": [ "[2, at, nik, verdict, decision, ...]", ... ],
 //!        "states": [ ... ] }
 //! ```
+//!
+//! Each crossing is one value (crossing format 2, [`value`]); logs written
+//! before hold maps of the same fields (`at`, `nik`, `verdict`, `found`,
+//! `issued`, `rule`, `decision`, `village`, `case`, `officer`,
+//! `officer_id`, `note`, `basis: { "<doc id>": [<head: 32 bytes>] }`,
+//! `state`, `policy`), still read.
 //!
 //! Every check at the post is one entry: the verdict as codes (its kind, the
 //! village whose record decided it, where the NIK was issued, the rule an
@@ -49,6 +52,7 @@ use crate::fields::{Fields, ReadError};
 use crate::storage::CASE_ID_LEN;
 
 pub mod states;
+pub mod value;
 pub use states::StateCache;
 
 /// Longest NIK text logged (what the officer typed, valid or not).
@@ -524,52 +528,17 @@ impl CrossingLog {
             self.doc.set_actor(actor.clone());
         }
         let mut tx = self.doc.transaction();
-        let at = tx.length(&self.crossings);
-        let obj = tx.insert_object(&self.crossings, at, ObjType::Map)?;
-        tx.put(&obj, "at", automerge::ScalarValue::Timestamp(entry.at_ms))?;
-        tx.put(&obj, "nik", entry.nik.as_str())?;
-        tx.put(&obj, "verdict", entry.verdict.as_str())?;
-        if !entry.explanation.is_empty() {
-            tx.put(&obj, "explain", entry.explanation.as_str())?;
-        }
-        if let Some(v) = entry.found_in {
-            tx.put(&obj, "found", v.to_string())?;
-        }
-        tx.put(&obj, "decision", entry.decision.kind())?;
-        if let Decision::IsolationVillageHouse { village } = &entry.decision {
-            tx.put(&obj, "village", village.to_string())?;
-        }
-        for (key, value) in [
-            ("case", &entry.case_id),
-            ("officer", &entry.officer),
-            ("officer_id", &entry.officer_id),
-            ("note", &entry.note),
-            ("issued", &entry.issued_in),
-            ("rule", &entry.rule),
-        ] {
-            if let Some(v) = value {
-                tx.put(&obj, key, v.as_str())?;
-            }
-        }
-        let basis = tx.put_object(&obj, "basis", ObjType::Map)?;
-        for b in &entry.basis {
-            let list = tx.put_object(&basis, b.doc.as_str(), ObjType::List)?;
-            // Each head as its 32 bytes (crossings logged before kept the
-            // hex text, which `read_entry` still reads).
-            for (i, h) in b.change_hashes()?.iter().enumerate() {
-                tx.insert(&list, i, automerge::ScalarValue::Bytes(h.0.to_vec()))?;
-            }
-        }
         let state = match state {
             Some((registry, cache)) => Some(cache.state_for(&mut tx, registry)?),
             None => None,
         };
-        if let Some(n) = state {
-            tx.put(&obj, "state", automerge::ScalarValue::Uint(n))?;
-        }
-        if let Some(p) = entry.policy {
-            tx.put(&obj, "policy", automerge::ScalarValue::Uint(p))?;
-        }
+        // One value (crossing format 2, [`value`]): one operation.
+        let stored = Crossing {
+            state,
+            ..entry.clone()
+        };
+        let at = tx.length(&self.crossings);
+        tx.insert(&self.crossings, at, value::encode(&stored))?;
         let author = match (&entry.officer_id, &entry.officer) {
             (Some(id), Some(name)) => Some(kampung_core::Author {
                 id: id.clone(),
@@ -642,13 +611,15 @@ fn read_range(
     for item in doc.list_range(crossings, range) {
         let index = item.index;
         let bad = |field| CrossingError::BadEntry { index, field };
-        let ValueRef::Object(ObjType::Map) = item.value else {
-            return Err(bad("entry"));
-        };
-        out.push(read_entry(doc, &item.id()).map_err(|f| match f {
-            ReadError::Field(field) => bad(field),
-            ReadError::Automerge(e) => CrossingError::Automerge(e),
-        })?);
+        out.push(match item.value {
+            ValueRef::Scalar(ScalarValueRef::Str(s)) => value::decode(&s).map_err(bad)?,
+            // Crossings logged before format 2: a map of fields.
+            ValueRef::Object(ObjType::Map) => read_entry(doc, &item.id()).map_err(|f| match f {
+                ReadError::Field(field) => bad(field),
+                ReadError::Automerge(e) => CrossingError::Automerge(e),
+            })?,
+            _ => return Err(bad("entry")),
+        });
     }
     Ok(out)
 }

@@ -429,3 +429,101 @@ fn a_replicated_case_change_the_disk_refused_is_fetched_again_not_lost() {
     assert_eq!(case.info().unwrap().nik, opening.nik);
     assert_eq!(case.notes().unwrap().len(), 1);
 }
+
+/// A crossing as nodes before crossing format 2 logged it: a map of fields,
+/// its basis a map of lists of 32-byte heads.
+fn record_as_map(log: &mut CrossingLog, actor: &ActorId, c: &Crossing) {
+    use automerge::transaction::Transactable;
+    let list = log.crossings.clone();
+    let doc = log.automerge_mut();
+    doc.set_actor(actor.clone());
+    let mut tx = doc.transaction();
+    let at = tx.length(&list);
+    let obj = tx.insert_object(&list, at, ObjType::Map).unwrap();
+    tx.put(&obj, "at", automerge::ScalarValue::Timestamp(c.at_ms))
+        .unwrap();
+    tx.put(&obj, "nik", c.nik.as_str()).unwrap();
+    tx.put(&obj, "verdict", c.verdict.as_str()).unwrap();
+    tx.put(&obj, "explain", c.explanation.as_str()).unwrap();
+    tx.put(&obj, "decision", c.decision.kind()).unwrap();
+    if let Decision::IsolationVillageHouse { village } = &c.decision {
+        tx.put(&obj, "village", village.to_string()).unwrap();
+    }
+    if let Some(v) = &c.officer {
+        tx.put(&obj, "officer", v.as_str()).unwrap();
+    }
+    if let Some(v) = &c.case_id {
+        tx.put(&obj, "case", v.as_str()).unwrap();
+    }
+    let basis = tx.put_object(&obj, "basis", ObjType::Map).unwrap();
+    for b in &c.basis {
+        let heads = tx
+            .put_object(&basis, b.doc.as_str(), ObjType::List)
+            .unwrap();
+        for (i, h) in b.change_hashes().unwrap().iter().enumerate() {
+            tx.insert(&heads, i, automerge::ScalarValue::Bytes(h.0.to_vec()))
+                .unwrap();
+        }
+    }
+    if let Some(p) = c.policy {
+        tx.put(&obj, "policy", automerge::ScalarValue::Uint(p))
+            .unwrap();
+    }
+    tx.commit();
+}
+
+#[test]
+fn a_crossing_is_one_operation_and_a_log_of_maps_written_before_is_still_read() {
+    let village_doc = VillageDoc::genesis(village());
+    let head = village_doc.heads()[0].to_string();
+    let mut old = crossing(
+        1_000,
+        "3508015203850003",
+        Decision::IsolationVillageHouse { village: village() },
+    );
+    old.case_id = Some("00c0ffee00c0ffee".to_string());
+    old.policy = Some(3);
+    old.basis = vec![DocHeads {
+        doc: "v/35.10.15.2012".to_string(),
+        heads: vec![head.clone()],
+    }];
+    let mut new = crossing(2_000, "3510153203850001", Decision::TurnedBack);
+    new.explanation = String::new();
+    new.officer_id = Some("u-agus".to_string());
+    new.note = Some("\"quoted\", [bracketed] and ünïcode".to_string());
+    new.issued_in = Some("35.09".to_string());
+    new.rule = Some("bad_month".to_string());
+    new.found_in = Some(village());
+    new.policy = Some(4);
+    new.basis = vec![
+        DocHeads {
+            doc: "v/35.10.15.2012".to_string(),
+            heads: vec![head],
+        },
+        DocHeads {
+            doc: "c/00c0ffee00c0ffee".to_string(),
+            heads: Vec::new(),
+        },
+    ];
+    let mut log = CrossingLog::genesis(PEER);
+    record_as_map(&mut log, &actor(1), &old);
+    let hash = log.record(&actor(2), &new).unwrap();
+    let change = log.automerge().get_change_by_hash(&hash).unwrap();
+    assert_eq!(change.len(), 1, "one operation for the whole crossing");
+    let mut want_new = new.clone();
+    want_new.basis.sort_by(|a, b| a.doc.cmp(&b.doc));
+    assert_eq!(log.entries().unwrap(), vec![old.clone(), want_new.clone()]);
+    // Saved and loaded, merged into a replica holding only the old entry.
+    let back = CrossingLog::load(PEER, Some(&log.save()), []).unwrap();
+    assert_eq!(back.entries().unwrap(), vec![old, want_new]);
+    // A value that is not a crossing names what is wrong, and where.
+    let list = log.crossings.clone();
+    let doc = log.automerge_mut();
+    let mut tx = doc.transaction();
+    automerge::transaction::Transactable::insert(&mut tx, &list, 2, "[2, \"oops\"]").unwrap();
+    tx.commit();
+    match log.entries() {
+        Err(CrossingError::BadEntry { index: 2, field }) => assert_eq!(field, "entry"),
+        other => panic!("{other:?}"),
+    }
+}

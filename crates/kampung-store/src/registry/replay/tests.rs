@@ -181,11 +181,13 @@ fn replay_catches_an_altered_verdict_and_a_basis_that_cannot_be_found() {
         other => panic!("no crossings list: {other:?}"),
     };
     let first = match log.am.get(&crossings, 0).unwrap() {
-        Some((automerge::Value::Object(ObjType::Map), id)) => id,
+        Some((automerge::Value::Scalar(v), _)) => v.as_str().unwrap().to_string(),
         other => panic!("no first crossing: {other:?}"),
     };
+    let mut altered = crate::crossing::value::decode(&first).unwrap();
+    altered.state = Some(99);
     let mut tx = log.am.transaction();
-    tx.put(&first, "state", automerge::ScalarValue::Uint(99))
+    tx.put(&crossings, 0, crate::crossing::value::encode(&altered))
         .unwrap();
     tx.commit();
 
