@@ -610,7 +610,11 @@ impl AccessLog {
             };
             upper = last.clone();
             for (_, v) in &page {
+                // A segment holds its entries oldest first, equal times in
+                // the order they were made: reversed, then sorted (stable),
+                // the newest comes first, also among equal times.
                 let mut entries = decode(v);
+                entries.reverse();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
                 for e in entries {
                     let subject_ok = subject.as_ref().is_none_or(|s| digits(&e.subject) == *s);
@@ -869,6 +873,31 @@ mod tests {
             .unwrap();
         assert_eq!(kept.len(), 100);
         assert!(kept.iter().all(|e| entries[100..].contains(e)));
+    }
+
+    #[test]
+    fn equal_times_read_newest_first() {
+        let log = AccessLog::new(LocalTable::memory(), AccessLimits::default());
+        for i in 0..5 {
+            log.append(entry(1_000, &format!("351015520385000{i}"), "u-1"));
+        }
+        let read = log
+            .read(&AccessQuery {
+                limit: 10,
+                ..AccessQuery::default()
+            })
+            .unwrap();
+        let subjects: Vec<&str> = read.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "3510155203850004",
+                "3510155203850003",
+                "3510155203850002",
+                "3510155203850001",
+                "3510155203850000"
+            ]
+        );
     }
 
     /// On the node's own sled store, a full buffer written as segments
