@@ -4,6 +4,9 @@
 //!   with the machine's Node.js) loads a village document from `kampung
 //!   export --automerge` and reads the same residents, field by field, as
 //!   `kampung export` writes to CSV;
+//! - the same implementation (tests/automerge-js/read-crossings.mjs) reads a
+//!   checkpoint's crossing log of both forms (maps, and values of crossing
+//!   format 2) as the node reads it;
 //! - on a running node, `export --automerge` and `audit verify --file` go
 //!   through its API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -284,4 +287,143 @@ fn a_running_node_exports_and_checks_documents_through_its_api() {
         "{said}"
     );
     assert!(desa.stop().success());
+}
+
+/// The crossings of a log as the reference implementation reads the file,
+/// in list order.
+fn crossings_with_js(file: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("node")
+        .arg(js_dir().join("read-crossings.mjs"))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "read-crossings.mjs failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("read-crossings.mjs printed no JSON list ({e})"))
+}
+
+/// A crossing logged as nodes before crossing format 2 did: a map of
+/// fields, its basis heads as 32 bytes.
+fn log_as_map(doc: &mut automerge::Automerge, at_ms: i64, nik: &str, head: [u8; 32]) {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
+    let Some((_, list)) = doc.get(ROOT, "crossings").unwrap() else {
+        panic!("no crossings list");
+    };
+    let mut tx = doc.transaction();
+    let at = tx.length(&list);
+    let c = tx.insert_object(&list, at, ObjType::Map).unwrap();
+    tx.put(&c, "at", ScalarValue::Timestamp(at_ms)).unwrap();
+    tx.put(&c, "nik", nik).unwrap();
+    tx.put(&c, "verdict", "resident").unwrap();
+    tx.put(&c, "found", VILLAGE).unwrap();
+    tx.put(&c, "decision", "allowed_in").unwrap();
+    tx.put(&c, "officer", "Bripka Made").unwrap();
+    let basis = tx.put_object(&c, "basis", ObjType::Map).unwrap();
+    let heads = tx
+        .put_object(&basis, format!("v/{VILLAGE}").as_str(), ObjType::List)
+        .unwrap();
+    tx.insert(&heads, 0, ScalarValue::Bytes(head.to_vec()))
+        .unwrap();
+    tx.put(&c, "policy", ScalarValue::Uint(2)).unwrap();
+    tx.commit();
+}
+
+#[test]
+fn the_reference_javascript_automerge_reads_a_crossing_log_of_both_forms() {
+    use kampung_store::crossing::{Crossing, CrossingLog, Decision, DocHeads};
+    require_js();
+    let tmp = tempfile::tempdir().unwrap();
+    let peer = "12D3KooWKetapangHarbourCheckpoint";
+    let month = kampung_core::LogMonth::parse("2026-12").unwrap();
+    let head = [0xab; 32];
+    // Two crossings a node before format 2 logged, then three as values.
+    let mut log = CrossingLog::genesis_in(peer, Some(month));
+    log_as_map(log.automerge_mut(), 1_000, "3510155203850001", head);
+    log_as_map(log.automerge_mut(), 2_000, "3510155203850002", head);
+    let village = kampung_core::VillageCode::parse(VILLAGE).unwrap();
+    let mut new = Vec::new();
+    for (i, decision) in [
+        Decision::TurnedBack,
+        Decision::IsolationVillageHouse { village },
+        Decision::PickedUpByFamily,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let i = i as i64;
+        new.push(Crossing {
+            at_ms: 3_000 + i,
+            nik: format!("510101520385000{i}"),
+            verdict: "non_resident".into(),
+            explanation: String::new(),
+            decision,
+            case_id: (i > 0).then(|| format!("00c0ffee00c0ffe{i}")),
+            officer: Some("Bripka \"Agus\" Ünal".into()),
+            officer_id: Some("u-agus".into()),
+            note: (i == 2).then(|| "dijemput kakaknya, [KTP] difoto".into()),
+            basis: vec![DocHeads {
+                doc: format!("c/00c0ffee00c0ffe{i}"),
+                heads: vec!["cd".repeat(32)],
+            }],
+            state: None,
+            policy: Some(3),
+            found_in: None,
+            issued_in: Some("51.01".into()),
+            rule: None,
+        });
+    }
+    let actor = automerge::ActorId::from(vec![7u8; 32]);
+    for c in &new {
+        log.record(&actor, c).unwrap();
+    }
+    let file = tmp.path().join("crossings.automerge");
+    std::fs::write(&file, log.save()).unwrap();
+
+    let ours = CrossingLog::load(peer, Some(&std::fs::read(&file).unwrap()), [])
+        .unwrap()
+        .entries()
+        .unwrap();
+    let theirs = crossings_with_js(&file);
+    assert_eq!(ours.len(), 5);
+    assert_eq!(theirs.len(), 5);
+    for (o, t) in ours.iter().zip(&theirs) {
+        let text = |v: &Option<String>| v.clone().map_or(serde_json::Value::Null, Into::into);
+        let village = match &o.decision {
+            Decision::IsolationVillageHouse { village } => Some(village.to_string()),
+            _ => None,
+        };
+        let basis: serde_json::Map<String, serde_json::Value> = o
+            .basis
+            .iter()
+            .map(|b| (b.doc.clone(), serde_json::json!(b.heads)))
+            .collect();
+        let want = serde_json::json!({
+            "at": o.at_ms,
+            "nik": o.nik,
+            "verdict": o.verdict,
+            "decision": o.decision.kind(),
+            "village": village,
+            "found": o.found_in.map(|v| v.to_string()),
+            "issued": text(&o.issued_in),
+            "rule": text(&o.rule),
+            "case": text(&o.case_id),
+            "officer_id": text(&o.officer_id),
+            "officer": text(&o.officer),
+            "note": text(&o.note),
+            "policy": o.policy,
+            "state": o.state,
+            "basis": basis,
+            "explain": o.explanation,
+        });
+        assert_eq!(t, &want, "crossing at {}", o.at_ms);
+    }
+    assert_eq!(
+        theirs[0]["basis"][format!("v/{VILLAGE}")][0],
+        "ab".repeat(32)
+    );
 }
