@@ -390,6 +390,9 @@ async function auditor(browser, a, officerName, clerkName) {
   await shot(page, '14b-audit-perubahan');
   await page.goto(a.origin + '/audit/akses');
   check((await page.textContent('main')).includes(JEMBER), 'the access log does not show the history look-up');
+  const answers = await page.textContent('table tbody');
+  check(!/resident|not_found|crossings/.test(answers) && /SEDANG ISOLASI|WARGA BANYUWANGI/.test(answers),
+    `the access log's answers are not in Bahasa Indonesia: ${answers}`);
   await shot(page, '15-audit-akses');
   await page.goto(a.origin + '/audit/periksa');
   await page.getByRole('button', { name: 'Periksa sekarang' }).click();

@@ -28,8 +28,8 @@ use time::{Date, OffsetDateTime};
 
 pub use record::{field_problem, record_error, status, village_code_error};
 pub use verdict::{
-    crossing_line, double_registration, explain, headline, nik_error, nik_warning, place, sex,
-    Headline,
+    access_answer, crossing_line, double_registration, explain, headline, nik_error, nik_warning,
+    place, sex, Headline,
 };
 
 /// A language people read.

@@ -137,3 +137,40 @@ fn verdicts_read_as_officers_read_them() {
         "tanggal lahir 31-02-1990 (angka 7-12) tidak ada."
     );
 }
+
+#[test]
+fn access_log_answers_read_in_the_readers_language() {
+    use crate::access_answer;
+    assert_eq!(access_answer(Lang::Id, "resident"), "WARGA BANYUWANGI");
+    assert_eq!(
+        access_answer(Lang::Id, "resident_under_isolation"),
+        "SEDANG ISOLASI"
+    );
+    assert_eq!(access_answer(Lang::Id, "not_found"), "tidak ditemukan");
+    assert_eq!(access_answer(Lang::En, "found"), "found");
+    assert_eq!(
+        access_answer(Lang::Id, "35.10.15.2012"),
+        "Desa Kampunganyar (35.10.15.2012)"
+    );
+    assert_eq!(
+        access_answer(Lang::Id, "changes=2 crossings=1 cases=0"),
+        "2 perubahan, 1 pemeriksaan di pos, 0 catatan kasus"
+    );
+    assert_eq!(
+        access_answer(Lang::Id, "crossings=1250"),
+        "1.250 pemeriksaan di pos"
+    );
+    assert_eq!(
+        access_answer(Lang::En, "export bytes=1234"),
+        "raw document exported (1234 bytes)"
+    );
+    // Entries logged before answers were codes, and anything unknown: as stored.
+    for old in [
+        "3 crossings",
+        "raw document exported (12 bytes)",
+        "crossings=x",
+        "export",
+    ] {
+        assert_eq!(access_answer(Lang::Id, old), old);
+    }
+}

@@ -7,7 +7,7 @@ use kampung_core::banyuwangi::{self, VillageKind};
 use kampung_core::nik::IssuedIn;
 use kampung_core::{CheckVerdict, NikError, NikWarning, Place, Sex, VillageCode};
 
-use crate::{age, t, tr, Arg, Lang};
+use crate::{age, has, t, tr, Arg, Lang};
 
 /// A verdict for the officer: what it is in one word or two, and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,4 +429,50 @@ pub fn explain(lang: Lang, v: &CheckVerdict) -> String {
         "verdict-line",
         &[("title", h.title.into()), ("detail", h.detail.into())],
     )
+}
+
+/// The answer an access-log entry recorded (`kampung_node::AccessEntry`'s
+/// `answer`), in `lang`: a verdict's kind as the officer read it, `found`
+/// or `not_found`, the village a search looked in, or counts
+/// (`crossings=3`; `changes=2 crossings=1 cases=0`; `export bytes=1234`).
+/// Anything else (entries logged before answers were codes) as it was stored.
+pub fn access_answer(lang: Lang, answer: &str) -> String {
+    let title = format!("verdict-{answer}-title");
+    if has(lang, &title) {
+        return t(lang, &title);
+    }
+    if matches!(answer, "found" | "not_found") {
+        return t(lang, &format!("access-answer-{answer}"));
+    }
+    if let Ok(v) = VillageCode::parse(answer) {
+        if banyuwangi::village(v).is_some() {
+            return format!("{} ({v})", village_name(lang, v));
+        }
+    }
+    let mut kind = None;
+    let mut args: Vec<(&str, Arg)> = Vec::new();
+    for token in answer.split_whitespace() {
+        match token.split_once('=') {
+            Some((name, value)) => match value.parse::<u64>() {
+                Ok(n) => {
+                    let n = match lang {
+                        Lang::Id => crate::number(n),
+                        Lang::En => n.to_string(),
+                    };
+                    args.push((name, n.into()))
+                }
+                Err(_) => return answer.to_string(),
+            },
+            None if kind.is_none() && args.is_empty() => kind = Some(token),
+            None => return answer.to_string(),
+        }
+    }
+    let names: Vec<&str> = args.iter().map(|(name, _)| *name).collect();
+    let key = match (kind, names.as_slice()) {
+        (None, ["crossings"]) => "access-answer-crossings",
+        (None, ["changes", "crossings", "cases"]) => "access-answer-history",
+        (Some("export"), ["bytes"]) => "access-answer-export",
+        _ => return answer.to_string(),
+    };
+    tr(lang, key, &args)
 }

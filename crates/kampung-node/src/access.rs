@@ -67,7 +67,12 @@ pub struct AccessEntry {
     pub what: Access,
     /// The NIK as asked (or the text searched for), at most 64 characters.
     pub subject: String,
-    /// The answer's kind (`resident`, `barred`, `found`, ...).
+    /// The answer as codes, which pages show in the reader's language
+    /// (`kampung_i18n::access_answer`): a verdict's kind (`resident`,
+    /// `barred`, ...), `found` or `not_found` (a record), the village code a
+    /// search looked in, `crossings=N` (a search of crossings by NIK),
+    /// `changes=N crossings=N cases=N` (a person's history), `export
+    /// bytes=N` (a raw document). Entries logged before kept English text.
     pub answer: String,
 }
 

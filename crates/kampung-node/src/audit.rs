@@ -126,7 +126,7 @@ impl Node {
             .search_crossings(filter, offset, limit.min(MAX_CROSSINGS_PAGE))
             .await??;
         if let Some(nik) = nik {
-            self.log_access(by, Access::History, &nik, &format!("{total} crossings"));
+            self.log_access(by, Access::History, &nik, &format!("crossings={total}"));
         }
         Ok(CrossingSearch {
             total,

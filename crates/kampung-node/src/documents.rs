@@ -111,7 +111,7 @@ impl Node {
             by,
             Access::History,
             id.as_str(),
-            &format!("raw document exported ({} bytes)", bytes.len()),
+            &format!("export bytes={}", bytes.len()),
         );
         Ok(bytes)
     }

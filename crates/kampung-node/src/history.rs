@@ -169,7 +169,7 @@ impl Node {
             Access::History,
             &nik.to_string(),
             &format!(
-                "{} changes, {} crossings, {} case entries",
+                "changes={} crossings={} cases={}",
                 events.len(),
                 crossings.len(),
                 cases.len()

@@ -470,7 +470,7 @@ pub async fn access(
                 role: kampung_i18n::t(lang, &format!("role-{}", e.role)),
                 what: kampung_i18n::t(lang, &format!("access-{}", e.what.as_str())),
                 subject: e.subject.clone(),
-                answer: e.answer.clone(),
+                answer: kampung_i18n::access_answer(lang, &e.answer),
             })
             .collect(),
         csv: format!(

@@ -198,6 +198,6 @@ async fn raw_documents_are_the_auditors() {
     assert_eq!(status, StatusCode::OK);
     let log = node.get("/v1/access-log").await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.text);
-    assert!(log.text.contains("raw document exported"), "{}", log.text);
+    assert!(log.text.contains("export bytes="), "{}", log.text);
     node.stop().await;
 }
