@@ -5,11 +5,12 @@
 //! for its basis: about fourteen Automerge operations. Automerge 0.12 pays
 //! for each operation it inserts, in CPU (the store thread's) and in memory
 //! (a checkpoint holds its current month whole). A month of 93,000
-//! crossings took 76 s of CPU to log, 33.5 MB of disk and 208 MB of memory
-//! as maps; as values, one operation each, 44 s, 28.7 MB and 152 MB (what is
-//! left is each change's own metadata and signature). Nothing is lost: a
-//! crossing is written once and never edited, so no field of it ever
-//! needed merging on its own.
+//! crossings took 66-76 s to log and 33.5 MB of disk as maps, the process
+//! 203-302 MB of memory at the month's end; as values, one operation each,
+//! 41-44 s, 28.7 MB and 169-246 MB (three runs each; what is left is mostly
+//! each change's own metadata and signature). Nothing is lost: a crossing
+//! is written once and never edited, so no field of it ever needed merging
+//! on its own.
 //!
 //! The value is a JSON array, so that any Automerge implementation reads it
 //! with its JSON parser (docs/documents.md):
