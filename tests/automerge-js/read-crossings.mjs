@@ -8,26 +8,9 @@
 //
 // Exits 1, saying why, on anything the description does not allow.
 
-import { readFileSync } from "node:fs";
-import * as Automerge from "@automerge/automerge";
+import { Automerge, fail, load, requireFile, str } from "./document.mjs";
 
-const [file] = process.argv.slice(2);
-if (!file) {
-  console.error("usage: node read-crossings.mjs FILE (a crossing log from kampung export --automerge)");
-  process.exit(2);
-}
-
-function fail(message) {
-  console.error(`${file}: ${message}`);
-  process.exit(1);
-}
-
-// Scalar strings come out of automerge-js 3 as ImmutableString.
-function str(value, what) {
-  if (value instanceof Automerge.ImmutableString) return value.toString();
-  if (typeof value === "string") return value;
-  fail(`${what} is ${typeof value}, not a string`);
-}
+requireFile("node read-crossings.mjs FILE (a crossing log from kampung export --automerge)");
 
 function optional(value, what) {
   return value === undefined || value === null ? null : str(value, what);
@@ -37,7 +20,7 @@ function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const doc = Automerge.load(new Uint8Array(readFileSync(file)));
+const doc = load();
 const checkpoint = str(doc.checkpoint, "checkpoint");
 if (!Array.isArray(doc.crossings)) fail(`the log of ${checkpoint} has no crossings list`);
 

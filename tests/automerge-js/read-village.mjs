@@ -8,28 +8,9 @@
 //
 // Exits 1, saying why, on anything the description does not allow.
 
-import { readFileSync } from "node:fs";
-import * as Automerge from "@automerge/automerge";
+import { Automerge, fail, load, requireFile, str } from "./document.mjs";
 
-const [file] = process.argv.slice(2);
-if (!file) {
-  console.error("usage: node read-village.mjs FILE (a village document from kampung export --automerge)");
-  process.exit(2);
-}
-
-function fail(message) {
-  console.error(`${file}: ${message}`);
-  process.exit(1);
-}
-
-// Scalar strings (Automerge `str`, not collaborative text) come out of
-// automerge-js 3 as ImmutableString; anything else where a string is
-// expected is a fault of the document.
-function str(value, what) {
-  if (value instanceof Automerge.ImmutableString) return value.toString();
-  if (typeof value === "string") return value;
-  fail(`${what} is ${typeof value}, not a string`);
-}
+requireFile("node read-village.mjs FILE (a village document from kampung export --automerge)");
 
 // `int` comes out as a number, `uint` as a BigInt.
 function int(value, what) {
@@ -52,7 +33,7 @@ function day(jdn, what) {
   return date.toISOString().slice(0, 10);
 }
 
-const doc = Automerge.load(new Uint8Array(readFileSync(file)));
+const doc = load();
 const village = str(doc.village, "village");
 if (!/^\d{2}\.\d{2}\.\d{2}\.\d{4}$/.test(village)) fail(`village '${village}' is not a village code`);
 if (typeof doc.residents !== "object" || doc.residents === null) fail("no residents map");

@@ -193,13 +193,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Every request: the `Host` allow-list, the same-origin rule for unsafe
 /// requests from a browser; on the answer, an API error in the reader's
 /// language ([`crate::error::localize`]) and the security headers.
-/// The security headers of a page (made at compile time: parsing their
-/// names on every answer showed in the verdict's profile).
-static PAGE_HEADERS: [(HeaderName, HeaderValue); 5] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    ),
+/// The security headers of every answer (made at compile time: parsing
+/// their names on every answer showed in the verdict's profile).
+static SECURITY_HEADERS: [(HeaderName, HeaderValue); 3] = [
     (
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -211,29 +207,25 @@ static PAGE_HEADERS: [(HeaderName, HeaderValue); 5] = [
         HeaderValue::from_static("same-origin"),
     ),
     (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+];
+
+/// A page's own: its [`CSP`], and the opener policy, which only a document has.
+static PAGE_HEADERS: [(HeaderName, HeaderValue); 2] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    ),
     (
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     ),
 ];
 
-/// The security headers of every other answer: a page's but the opener
-/// policy, which only a document has, and the stricter [`API_CSP`].
-static API_HEADERS: [(HeaderName, HeaderValue); 4] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(API_CSP),
-    ),
-    (
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ),
-    (
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    ),
-    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-];
+/// Every other answer's own: the stricter [`API_CSP`].
+static API_HEADERS: [(HeaderName, HeaderValue); 1] = [(
+    header::CONTENT_SECURITY_POLICY,
+    HeaderValue::from_static(API_CSP),
+)];
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let host_ok = req
@@ -269,8 +261,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let page = h
         .get(header::CONTENT_TYPE)
         .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
-    let headers: &[(HeaderName, HeaderValue)] = if page { &PAGE_HEADERS } else { &API_HEADERS };
-    for (name, value) in headers {
+    let own: &[(HeaderName, HeaderValue)] = if page { &PAGE_HEADERS } else { &API_HEADERS };
+    for (name, value) in SECURITY_HEADERS.iter().chain(own) {
         h.insert(name.clone(), value.clone());
     }
     if !h.contains_key(header::CACHE_CONTROL) {
