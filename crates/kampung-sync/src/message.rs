@@ -78,7 +78,14 @@ const MAX_DOCS: usize = 4_096;
 /// a request for one from any other node is its fault. A node of version 2
 /// gossips them and asks for them, so it would be cut off as faulty: the
 /// two refuse each other at the hello instead, naming both versions.
-pub const WIRE_VERSION: u32 = 3;
+///
+/// Version 4: a crossing is one value (crossing format 2,
+/// `kampung_store::crossing::value`). A node of version 3 reads a log
+/// holding one as malformed: its checkpoint's list, the auditor's search and
+/// the replay of that log would fail. Only checkpoints and auditors hold
+/// crossing logs, but every node speaks one protocol: they refuse each
+/// other at the hello, naming both versions.
+pub const WIRE_VERSION: u32 = 4;
 
 /// Longest software description accepted in a hello.
 pub const MAX_SOFTWARE: usize = 128;
