@@ -226,6 +226,18 @@ fn size_of<T: Serialize>(t: &T) -> usize {
     postcard::experimental::serialized_size(t).unwrap_or(SEGMENT_BYTES)
 }
 
+/// One entry as a segment would take it ([`Packer::addition`]).
+#[derive(Debug)]
+struct Addition {
+    slot: Slot,
+    /// Encoded bytes it adds to the segment.
+    bytes: usize,
+    /// The person, if the segment does not hold them yet.
+    person: Option<Person>,
+    /// The answer, if the segment does not hold it yet.
+    answer: Option<String>,
+}
+
 /// A segment being filled, and its encoded size at most.
 #[derive(Debug, Default)]
 struct Packer {
@@ -245,9 +257,9 @@ impl Packer {
         self.packed.entries.len()
     }
 
-    /// The person's and the answer's index (if already held), the entry's
-    /// slot, and the bytes it adds.
-    fn slot(&self, e: &AccessEntry) -> (Slot, usize, Option<Person>, Option<String>) {
+    /// What adding `e` takes: its slot, and the person and answer it adds
+    /// to the segment (if not already held), and their bytes.
+    fn addition(&self, e: &AccessEntry) -> Addition {
         let p = &self.packed;
         let first = if p.entries.is_empty() {
             e.at_ms
@@ -278,11 +290,21 @@ impl Packer {
         let bytes = size_of(&slot)
             + person.as_ref().map_or(0, size_of)
             + answer.as_ref().map_or(0, size_of);
-        (slot, bytes, person, answer)
+        Addition {
+            slot,
+            bytes,
+            person,
+            answer,
+        }
     }
 
-    fn push(&mut self, e: &AccessEntry, slot: (Slot, usize, Option<Person>, Option<String>)) {
-        let (slot, bytes, person, answer) = slot;
+    fn push(&mut self, e: &AccessEntry, add: Addition) {
+        let Addition {
+            slot,
+            bytes,
+            person,
+            answer,
+        } = add;
         if self.packed.entries.is_empty() {
             self.packed.first_at_ms = e.at_ms;
         }
@@ -344,15 +366,14 @@ fn segments(entries: &[AccessEntry]) -> Vec<Packer> {
     let mut out = Vec::new();
     let mut current = Packer::new();
     for e in entries {
-        let slot = current.slot(e);
-        if current.len() > 0 && (current.len() == SEGMENT || current.bytes + slot.1 > SEGMENT_BYTES)
+        let mut add = current.addition(e);
+        if current.len() > 0
+            && (current.len() == SEGMENT || current.bytes + add.bytes > SEGMENT_BYTES)
         {
             out.push(std::mem::replace(&mut current, Packer::new()));
-            let slot = current.slot(e);
-            current.push(e, slot);
-        } else {
-            current.push(e, slot);
+            add = current.addition(e);
         }
+        current.push(e, add);
     }
     if current.len() > 0 {
         out.push(current);

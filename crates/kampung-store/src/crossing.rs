@@ -533,12 +533,8 @@ impl CrossingLog {
             None => None,
         };
         // One value (crossing format 2, [`value`]): one operation.
-        let stored = Crossing {
-            state,
-            ..entry.clone()
-        };
         let at = tx.length(&self.crossings);
-        tx.insert(&self.crossings, at, value::encode(&stored))?;
+        tx.insert(&self.crossings, at, value::encode(entry, state))?;
         let author = match (&entry.officer_id, &entry.officer) {
             (Some(id), Some(name)) => Some(kampung_core::Author {
                 id: id.clone(),

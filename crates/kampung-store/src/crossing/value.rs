@@ -38,8 +38,9 @@ pub const FORMAT: u64 = 2;
 /// Fields of format 2, the format number included.
 const FIELDS: usize = 17;
 
-/// `c` (its `state` assigned) as the value a crossing log keeps.
-pub fn encode(c: &Crossing) -> String {
+/// `c`, made on registry state `state` (`c.state` is not read), as the
+/// value a crossing log keeps.
+pub fn encode(c: &Crossing, state: Option<u64>) -> String {
     let village = match &c.decision {
         Decision::IsolationVillageHouse { village } => Some(village.to_string()),
         _ => None,
@@ -64,7 +65,7 @@ pub fn encode(c: &Crossing) -> String {
         c.officer,
         c.note,
         c.policy,
-        c.state,
+        state,
         basis,
         c.explanation,
     ])

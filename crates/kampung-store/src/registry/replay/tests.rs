@@ -184,11 +184,14 @@ fn replay_catches_an_altered_verdict_and_a_basis_that_cannot_be_found() {
         Some((automerge::Value::Scalar(v), _)) => v.as_str().unwrap().to_string(),
         other => panic!("no first crossing: {other:?}"),
     };
-    let mut altered = crate::crossing::value::decode(&first).unwrap();
-    altered.state = Some(99);
+    let altered = crate::crossing::value::decode(&first).unwrap();
     let mut tx = log.am.transaction();
-    tx.put(&crossings, 0, crate::crossing::value::encode(&altered))
-        .unwrap();
+    tx.put(
+        &crossings,
+        0,
+        crate::crossing::value::encode(&altered, Some(99)),
+    )
+    .unwrap();
     tx.commit();
 
     let report = reg.replay(&ReplayQuery::default(), &policies).unwrap();
