@@ -118,6 +118,10 @@ pub struct AccessLog {
     seq: Arc<AtomicU32>,
     limits: AccessLimits,
     pending: Arc<Mutex<Vec<AccessEntry>>>,
+    /// Held while a batch taken from `pending` is being stored, so that a
+    /// read, which writes the buffer first, waits for a batch the writer
+    /// thread has taken and not yet stored instead of missing it.
+    writing: Arc<Mutex<()>>,
     /// Wakes [`AccessLog::run`] when the buffer is full.
     full: Arc<tokio::sync::Notify>,
 }
@@ -411,6 +415,7 @@ impl AccessLog {
             seq: Arc::new(AtomicU32::new(rand::random())),
             limits,
             pending: Arc::default(),
+            writing: Arc::default(),
             full: Arc::default(),
         }
     }
@@ -433,6 +438,10 @@ impl AccessLog {
 
     /// Write the buffered entries to the table in segments.
     fn write_pending(&self) {
+        let _writing = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut batch = std::mem::take(
             &mut *self
                 .pending
@@ -924,6 +933,37 @@ mod tests {
                 "3510155203850000"
             ]
         );
+    }
+
+    /// A read sees every entry appended before it, also while the writer
+    /// thread is storing a batch it has taken from the buffer (a read once
+    /// found the buffer empty and the batch not yet in the table).
+    #[test]
+    fn a_read_sees_what_the_writer_is_storing() {
+        let log = AccessLog::new(LocalTable::memory(), AccessLimits::default());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (log, stop) = (log.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    log.write_pending();
+                }
+            })
+        };
+        for i in 0..2_000 {
+            let subject = format!("3510155203{i:06}");
+            log.append(entry(1_000 + i64::from(i), &subject, "u-1"));
+            let read = log
+                .read(&AccessQuery {
+                    subject: Some(subject.clone()),
+                    limit: 1,
+                    ..AccessQuery::default()
+                })
+                .unwrap();
+            assert_eq!(read.len(), 1, "entry {i} missing from the read");
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     /// On the node's own sled store, a full buffer written as segments
