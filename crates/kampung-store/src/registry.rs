@@ -245,7 +245,7 @@ impl<S: Storage> Registry<S> {
                 }
                 None => Vec::new(),
             };
-            Arc::make_mut(&mut reg.lookups.write().indexed).insert(village, indexed.clone());
+            reg.lookups.write().set_indexed(village, indexed.clone());
             if sorted(&indexed) != sorted(&stored) {
                 behind.push(village);
             }
@@ -713,7 +713,7 @@ impl<S: Storage> Registry<S> {
         for (nik, entry) in update.entries {
             lookups.index.set(nik, ordinal, entry);
         }
-        Arc::make_mut(&mut lookups.indexed).insert(update.village, update.heads);
+        lookups.set_indexed(update.village, update.heads);
     }
 
     /// Withdraw a registration of `village` made in error (see
@@ -1150,7 +1150,7 @@ impl<S: Storage> Registry<S> {
         for (nik, entry) in updates {
             lookups.index.set(nik, ordinal, entry);
         }
-        Arc::make_mut(&mut lookups.indexed).insert(village, heads);
+        lookups.set_indexed(village, heads);
         Ok(())
     }
 
@@ -1201,7 +1201,7 @@ impl<S: Storage> Registry<S> {
             let mut lookups = self.lookups.write();
             lookups.index = Index::new();
             for v in &villages {
-                Arc::make_mut(&mut lookups.indexed).insert(*v, Vec::new());
+                lookups.set_indexed(*v, Vec::new());
             }
         }
         for v in villages {

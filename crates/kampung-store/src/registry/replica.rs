@@ -4,7 +4,6 @@
 //! and brings the index along.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use automerge::{Change, ChangeHash, ReadDoc};
 use kampung_core::banyuwangi;
@@ -989,7 +988,7 @@ impl<S: Storage> Registry<S> {
             for (nik, entry) in entries {
                 lookups.index.set(nik, ordinal, entry);
             }
-            Arc::make_mut(&mut lookups.indexed).insert(village, heads.clone());
+            lookups.set_indexed(village, heads.clone());
         }
         debug!(%village, changes = new_changes, bytes = bytes.len(), "document bootstrapped");
         Ok(Ok(RemoteApplied {
@@ -1094,7 +1093,7 @@ impl<S: Storage> Registry<S> {
             for (nik, entry) in updates {
                 lookups.index.set(nik, ordinal, entry);
             }
-            Arc::make_mut(&mut lookups.indexed).insert(village, heads);
+            lookups.set_indexed(village, heads);
         }
         debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
         self.maybe_compact(village);
