@@ -865,3 +865,116 @@ async fn crossing_logs_reach_checkpoints_and_auditors_only_on_every_path() {
     checkpoint_still_answers(&h).await;
     shutdown.cancel();
 }
+
+/// Crossing logs travel only between checkpoints and auditors: villages
+/// neither hold nor forward them. In a mesh where every node keeps few
+/// peers (here `max_peers` 1: two kept, the rest trimmed), a checkpoint
+/// and the auditor that met nobody but villages would never exchange
+/// them. Each keeps the other connected as kin (`Membership::kin`, from
+/// the certificates in its roster): found through Kademlia, dialled
+/// although the node is full, and never trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_and_the_auditor_keep_each_other_among_villages_that_do_not_forward_crossings()
+{
+    use kampung_node::CrossingInput;
+    use kampung_store::crossing::Decision;
+    let shutdown = CancellationToken::new();
+    let root = Keypair::generate_ed25519();
+    let far = i64::MAX / 2;
+    let tweak = |cfg: &mut kampung_mesh::MeshConfig| {
+        cfg.kademlia = true;
+        cfg.max_peers = 1;
+        cfg.peer_grace = Duration::from_secs(1);
+    };
+    let start = |kind: RoleKind, v: Option<VillageCode>, dials: Option<String>| {
+        let k = Keypair::generate_ed25519();
+        let c = cert(&root, &k, kind, v, far);
+        let (root, stop) = (&root, &shutdown);
+        async move {
+            node_with(
+                k,
+                root,
+                vec![c],
+                false,
+                dials.as_deref(),
+                stop,
+                kampung_core::SystemClock::shared(),
+                tweak,
+            )
+            .await
+        }
+    };
+    // A line of villages; the checkpoint dials the first, the auditor the last.
+    let codes = [
+        "35.10.15.2001",
+        "35.10.15.2004",
+        "35.10.15.2005",
+        "35.10.15.2006",
+        "35.10.15.2007",
+        "35.10.15.2010",
+    ];
+    let mut villages: Vec<TestNode> = Vec::new();
+    for code in codes {
+        let dials = villages.last().map(|v| v.addr.clone());
+        villages.push(start(RoleKind::Village, Some(code.parse().unwrap()), dials).await);
+    }
+    let checkpoint = start(RoleKind::Checkpoint, None, Some(villages[0].addr.clone())).await;
+    let auditor = start(
+        RoleKind::Auditor,
+        None,
+        Some(villages.last().unwrap().addr.clone()),
+    )
+    .await;
+    // Each keeps the other, also once trimming has settled the mesh.
+    for (n, other) in [(&checkpoint, &auditor), (&auditor, &checkpoint)] {
+        let kept = wait_for(Duration::from_secs(60), || async {
+            admitted_by(n).await.contains(&other.peer).then_some(())
+        })
+        .await;
+        assert!(
+            kept.is_some(),
+            "{} is connected to its kin {}",
+            n.peer,
+            other.peer
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(admitted_by(&auditor).await.contains(&checkpoint.peer));
+    // A crossing logged now reaches the auditor, and no village.
+    let nik = kampung_gen::village_residents(codes[0].parse().unwrap(), 1, 1)[0]
+        .nik
+        .to_string();
+    let logged = checkpoint
+        .node
+        .log_crossing(
+            &Actor::local(),
+            CrossingInput::new(nik, Decision::AllowedIn),
+        )
+        .await
+        .unwrap();
+    let prefix = format!("x/{}/", logged.checkpoint);
+    let got = wait_for(Duration::from_secs(60), || async {
+        held(&auditor)
+            .await
+            .iter()
+            .any(|d| d.starts_with(&prefix))
+            .then_some(())
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "the auditor holds the checkpoint's crossings"
+    );
+    for v in &villages {
+        assert!(held(v).await.iter().all(|d| !d.starts_with("x/")));
+    }
+    let trimmed: u64 = {
+        let mut n = 0;
+        for v in villages.iter().chain([&checkpoint, &auditor]) {
+            n += counters(v).await.peers_trimmed;
+        }
+        n
+    };
+    assert!(trimmed > 0, "the mesh was trimmed meanwhile");
+    shutdown.cancel();
+}

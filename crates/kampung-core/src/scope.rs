@@ -67,11 +67,51 @@ impl ReadScope {
             .iter()
             .all(|k| ReadScope::Certified(*k).may_read(doc))
     }
+
+    /// Do nodes of these two scopes both read documents that not every
+    /// member reads? Such documents travel only between nodes that may read
+    /// them (never by gossip, never through a village), so two such nodes
+    /// must reach each other directly: the mesh keeps them connected.
+    pub fn shares_restricted(&self, other: &ReadScope) -> bool {
+        // One name of each kind of document: the rule is by kind.
+        let samples = [
+            // 35.10.15.2012 (Glagah district); any village would do.
+            DocId::village(crate::VillageCode {
+                district: 15,
+                village: 2012,
+            }),
+            DocId::case("0000000000000000"),
+            DocId::crossing_log("12D3KooW"),
+        ];
+        samples.iter().any(|d| {
+            debug_assert!(d.kind().is_some(), "{d:?} is a document name");
+            !ReadScope::for_everyone(d) && self.may_read(d) && other.may_read(d)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoints_and_auditors_share_what_others_do_not_read() {
+        use RoleKind::*;
+        let of = |k| ReadScope::of(k);
+        for (a, b, shared) in [
+            (Checkpoint, Auditor, true),
+            (Checkpoint, Checkpoint, true),
+            (Auditor, Auditor, true),
+            (Village, Village, false),
+            (Village, Checkpoint, false),
+            (Facility, Auditor, false),
+            (Facility, Facility, false),
+        ] {
+            assert_eq!(of(a).shares_restricted(&of(b)), shared, "{a:?} {b:?}");
+            assert_eq!(of(b).shares_restricted(&of(a)), shared, "{b:?} {a:?}");
+        }
+        assert!(!ReadScope::Everything.shares_restricted(&ReadScope::Nothing));
+    }
     use crate::VillageCode;
 
     fn village() -> DocId {

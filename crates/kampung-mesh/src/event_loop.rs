@@ -83,6 +83,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// flat however many peers it holds, and a change still reaches a node that
 /// missed it within a few rounds (epidemic anti-entropy).
 const ANTI_ENTROPY_FANOUT: u32 = 8;
+/// How often a node checks that its kin are connected (and the first
+/// backoff of dialling one that is not).
+const KIN_EVERY: Duration = Duration::from_secs(10);
 /// A peer must show a valid certificate this soon after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
@@ -137,6 +140,12 @@ pub struct EventLoop<R> {
     topic: libp2p::gossipsub::IdentTopic,
     last_heartbeat: Instant,
     last_walk: Instant,
+    /// Members kept connected whatever the number of peers
+    /// ([`crate::Membership::kin`]), as of `last_kin`.
+    kin: HashSet<PeerId>,
+    last_kin: Option<Instant>,
+    /// When each kin not connected may be dialled or looked up again.
+    kin_redial: HashMap<PeerId, Redial>,
     /// When the next paced anti-entropy session may start.
     next_anti_entropy: Instant,
     wire: Arc<crate::codec::WireBytes>,
@@ -236,6 +245,9 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             last_heartbeat: now,
             next_anti_entropy: now,
             last_walk: now,
+            kin: HashSet::new(),
+            last_kin: None,
+            kin_redial: HashMap::new(),
             wire,
         })
     }
@@ -474,6 +486,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.refresh_kin(now);
         self.police(now);
         self.trim(now);
         // Anti-entropy: at once with a peer not synced yet (it just
@@ -529,6 +542,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             r.next = now + r.backoff;
             r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
         }
+        self.reach_kin(now);
         // A Kademlia random walk now and then, to find peers beyond the
         // bootstrap list: every 20 s while this node has fewer than half
         // the peers it may keep, every 5 minutes once it has them.
@@ -541,6 +555,82 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             self.last_walk = now;
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                 kad.get_closest_peers(PeerId::random());
+            }
+        }
+    }
+
+    /// Which members are kin now ([`crate::Membership::kin`]): asked of
+    /// the roster once a second, before peers are trimmed, so a kin just
+    /// admitted (its certificate just learnt) is never trimmed.
+    fn refresh_kin(&mut self, now: Instant) {
+        if self
+            .last_kin
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_kin = Some(now);
+        let me = *self.swarm.local_peer_id();
+        self.kin = self
+            .config
+            .membership
+            .kin()
+            .into_iter()
+            .filter(|p| *p != me)
+            .take(crate::MAX_KIN)
+            .collect();
+        let kin = &self.kin;
+        self.kin_redial.retain(|p, _| kin.contains(p));
+    }
+
+    /// Dial each kin not connected, first at once, then with a growing
+    /// backoff from [`KIN_EVERY`]: by the addresses the swarm knows
+    /// (Kademlia's, identify's), or, knowing none, by asking Kademlia for
+    /// the peers closest to it (the answer dials it, see
+    /// [`Self::on_closest_peers`]).
+    fn reach_kin(&mut self, now: Instant) {
+        let kin: Vec<PeerId> = self.kin.iter().copied().collect();
+        for peer in kin {
+            if self.swarm.is_connected(&peer) {
+                self.kin_redial.remove(&peer);
+                continue;
+            }
+            let r = self.kin_redial.entry(peer).or_insert(Redial {
+                next: now,
+                backoff: KIN_EVERY,
+            });
+            if r.next > now {
+                continue;
+            }
+            r.next = now + r.backoff;
+            r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+            debug!(%peer, "dialling a kin member");
+            let dialled = self.swarm.dial(
+                DialOpts::peer_id(peer)
+                    .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                    .build(),
+            );
+            if let Err(libp2p::swarm::DialError::NoAddresses) = dialled {
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    kad.get_closest_peers(peer);
+                }
+            }
+        }
+    }
+
+    /// A Kademlia lookup answered: dial the kin it found.
+    fn on_closest_peers(&mut self, peers: Vec<kad::PeerInfo>) {
+        for info in peers {
+            if self.kin.contains(&info.peer_id)
+                && !info.addrs.is_empty()
+                && !self.swarm.is_connected(&info.peer_id)
+            {
+                debug!(peer = %info.peer_id, "found a kin member; dialling it");
+                let _ = self.swarm.dial(
+                    DialOpts::peer_id(info.peer_id)
+                        .addresses(info.addrs)
+                        .build(),
+                );
             }
         }
     }
@@ -649,12 +739,18 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 peer,
                 addresses,
                 ..
-            })) if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers => {
+            })) if !self.swarm.is_connected(&peer)
+                && (self.peers.len() < self.config.max_peers || self.kin.contains(&peer)) =>
+            {
                 let opts = DialOpts::peer_id(peer)
                     .addresses(addresses.into_vec())
                     .build();
                 let _ = self.swarm.dial(opts);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(Ok(found)),
+                ..
+            })) => self.on_closest_peers(found.peers),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if !self.swarm.is_connected(&peer) && self.peers.len() < self.config.max_peers {
@@ -1184,10 +1280,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// mesh peer's place.
     fn trim(&mut self, now: Instant) {
         let keep = self.config.max_peers.saturating_mul(2);
+        // Kin are kept beyond that (at most MAX_KIN of them).
         let admitted = self
             .peers
-            .values()
-            .filter(|s| s.admitted && !s.trimmed)
+            .iter()
+            .filter(|(p, s)| s.admitted && !s.trimmed && !self.kin.contains(p))
             .count();
         if admitted <= keep {
             return;
@@ -1209,6 +1306,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     && now.duration_since(s.since) >= self.config.peer_grace
                     && !self.syncing.contains(p)
                     && !self.cutting.contains(p)
+                    && !self.kin.contains(p)
             })
             .map(|(p, s)| (gossip.contains(p), s.since, *p))
             .collect();

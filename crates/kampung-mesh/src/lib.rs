@@ -68,7 +68,21 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
         let _ = peer;
         ReadScope::Everything
     }
+    /// Members this node keeps connected whatever its number of peers
+    /// (at most [`MAX_KIN`]): those that read documents with it that not
+    /// every member reads ([`ReadScope::shares_restricted`]; the
+    /// checkpoints and auditors with each other). Nobody else holds or
+    /// forwards those documents, so in a mesh where each node knows a few
+    /// dozen of hundreds, a checkpoint's crossings would otherwise reach
+    /// the auditor only if they happened to be peers. An open mesh: none.
+    fn kin(&self) -> Vec<PeerId> {
+        Vec::new()
+    }
 }
+
+/// Kin ([`Membership::kin`]) a node keeps connected at most, beyond
+/// `max_peers`: a regency has a handful of checkpoints and auditors.
+pub const MAX_KIN: usize = 16;
 
 /// Everyone may connect.
 #[derive(Debug, Clone, Copy, Default)]

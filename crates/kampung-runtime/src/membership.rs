@@ -121,6 +121,34 @@ impl Membership for RosterMembership {
             .map_or(ReadScope::Nothing, |cert| ReadScope::of(cert.role))
     }
 
+    fn kin(&self) -> Vec<Peer> {
+        let Ok(roster) = self.roster.read() else {
+            return Vec::new();
+        };
+        let now = self.clock.now_ms();
+        let Ok(own) = roster.admit(&self.own, now) else {
+            return Vec::new();
+        };
+        let ours = ReadScope::of(own.role);
+        let mut kin: Vec<Peer> = roster
+            .statements()
+            .filter_map(|s| match &s.statement {
+                Statement::Certificate(c) if c.node != self.own => Some(c.node),
+                _ => None,
+            })
+            .filter(|key| {
+                roster
+                    .admit(key, now)
+                    .is_ok_and(|c| ours.shares_restricted(&ReadScope::of(c.role)))
+            })
+            .filter_map(|key| key.peer_id())
+            .collect();
+        kin.sort_unstable();
+        kin.dedup();
+        kin.truncate(kampung_mesh::MAX_KIN);
+        kin
+    }
+
     fn add_statements(&self, from: &Peer, statements: Vec<Vec<u8>>) -> usize {
         let mut new = 0;
         for bytes in statements {
