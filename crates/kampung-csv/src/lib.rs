@@ -251,7 +251,16 @@ impl FileError {
 }
 
 /// Read a whole file, checking every row. `this_year` is the century pivot of NIK birth years.
-pub fn read<R: Read>(mut input: R, this_year: i32) -> Result<ReadReport, FileError> {
+pub fn read<R: Read>(input: R, this_year: i32) -> Result<ReadReport, FileError> {
+    read_for(input, this_year, None)
+}
+
+/// [`read`] for the office of `village` (see [`read_file_for`]).
+fn read_for<R: Read>(
+    mut input: R,
+    this_year: i32,
+    village: Option<VillageCode>,
+) -> Result<ReadReport, FileError> {
     // A village's file is a few megabytes at most; held whole, every row's
     // number is found from its bytes (see [`Rows`]).
     let mut data = Vec::new();
@@ -267,7 +276,7 @@ pub fn read<R: Read>(mut input: R, this_year: i32) -> Result<ReadReport, FileErr
         .flexible(false)
         .from_reader(data);
     let header = reader.headers()?.clone();
-    let mut checker = Checker::new(&header, this_year)?;
+    let mut checker = Checker::new(&header, this_year, village)?;
     let mut record = csv::StringRecord::new();
     loop {
         let before = reader.position().byte();
@@ -320,13 +329,25 @@ pub fn read_bounded<R: Read>(input: R) -> Result<Vec<u8>, FileError> {
 /// `.xls`, `.ods`: its first sheet) or CSV text, told apart by its first
 /// bytes (not its name).
 pub fn read_file(bytes: &[u8], this_year: i32) -> Result<ReadReport, FileError> {
+    read_file_for(bytes, this_year, None)
+}
+
+/// [`read_file`] as the office of `village` imports it: a file without a
+/// village code column (a list of the village's own people, as an office
+/// keeps it) is of `village`; a file with one is read as it says (the
+/// import refuses rows of another village).
+pub fn read_file_for(
+    bytes: &[u8],
+    this_year: i32,
+    village: Option<VillageCode>,
+) -> Result<ReadReport, FileError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(FileError::TooLarge);
     }
     if is_workbook(bytes) {
-        read_workbook(bytes, this_year)
+        sheet::read_workbook_for(bytes, this_year, village)
     } else {
-        read(bytes, this_year)
+        read_for(bytes, this_year, village)
     }
 }
 
@@ -340,12 +361,17 @@ pub(crate) struct Checker {
 
 impl Checker {
     /// For a file with this header row (`FileError` if it is not one of ours).
-    pub(crate) fn new(header: &csv::StringRecord, this_year: i32) -> Result<Self, FileError> {
+    /// A file without a village code column is of `village`, if given.
+    pub(crate) fn new(
+        header: &csv::StringRecord,
+        this_year: i32,
+        village: Option<VillageCode>,
+    ) -> Result<Self, FileError> {
         if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
             return Err(FileError::Empty);
         }
         Ok(Checker {
-            columns: Columns::from_header(header)?,
+            columns: Columns::from_header(header, village)?,
             this_year,
             seen: HashMap::new(),
             report: ReadReport::default(),
@@ -461,12 +487,17 @@ fn describe_csv_error(e: &csv::Error) -> Reason {
 /// Where each column sits in this file.
 struct Columns {
     at: [Option<usize>; COLUMNS.len()],
+    /// The village of every row when the file has no village code column.
+    village: Option<VillageCode>,
 }
 
 type FieldError = (&'static str, Reason);
 
 impl Columns {
-    fn from_header(header: &csv::StringRecord) -> Result<Self, FileError> {
+    fn from_header(
+        header: &csv::StringRecord,
+        village: Option<VillageCode>,
+    ) -> Result<Self, FileError> {
         let mut at = [None; COLUMNS.len()];
         let mut unknown = Vec::new();
         for (i, name) in header.iter().enumerate() {
@@ -482,7 +513,11 @@ impl Columns {
         let missing: Vec<&str> = COLUMNS
             .iter()
             .zip(at.iter())
-            .filter(|(c, a)| a.is_none() && !OPTIONAL.contains(c))
+            .filter(|(c, a)| {
+                a.is_none()
+                    && !OPTIONAL.contains(c)
+                    && !(**c == "village_code" && village.is_some())
+            })
             .map(|(c, _)| *c)
             .collect();
         if !missing.is_empty() {
@@ -496,7 +531,14 @@ impl Columns {
                 unknown: unknown.join(", "),
             });
         }
-        Ok(Columns { at })
+        let has_village = COLUMNS
+            .iter()
+            .position(|c| *c == "village_code")
+            .is_some_and(|i| at[i].is_some());
+        Ok(Columns {
+            at,
+            village: village.filter(|_| !has_village),
+        })
     }
 
     fn get<'r>(&self, record: &'r csv::StringRecord, name: &'static str) -> &'r str {
@@ -522,9 +564,11 @@ impl Columns {
         let sex_text = self.get(r, "sex");
         let sex = Sex::parse(sex_text).ok_or(("sex", Reason::NotSex(sex_text.to_string())))?;
         let birth_date = parse_date("birth_date", self.get(r, "birth_date"))?;
-        let village_text = self.get(r, "village_code");
-        let village =
-            VillageCode::parse(village_text).map_err(|e| ("village_code", Reason::Village(e)))?;
+        let village = match self.village {
+            Some(v) => v,
+            None => VillageCode::parse(self.get(r, "village_code"))
+                .map_err(|e| ("village_code", Reason::Village(e)))?,
+        };
         let status_text = self.get(r, "status");
         let status = match StatusKind::parse(status_text) {
             Some(StatusKind::Active) => Status::Active,

@@ -23,6 +23,16 @@ pub fn is_workbook(bytes: &[u8]) -> bool {
 /// Read the first sheet of a workbook, checking every row as [`crate::read`]
 /// does a CSV. `this_year` is the century pivot of NIK birth years.
 pub fn read_workbook(bytes: &[u8], this_year: i32) -> Result<ReadReport, FileError> {
+    read_workbook_for(bytes, this_year, None)
+}
+
+/// [`read_workbook`] for the office of `village`: a file without a village
+/// code column is of that village (see [`crate::read_file_for`]).
+pub(crate) fn read_workbook_for(
+    bytes: &[u8],
+    this_year: i32,
+    village: Option<kampung_core::VillageCode>,
+) -> Result<ReadReport, FileError> {
     let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| FileError::Workbook(e.to_string()))?;
     let sheet = book
@@ -47,7 +57,7 @@ pub fn read_workbook(bytes: &[u8], this_year: i32) -> Result<ReadReport, FileErr
         }
     };
     let columns: Vec<Option<&'static str>> = header.iter().map(crate::column_of).collect();
-    let mut checker = Checker::new(&header, this_year)?;
+    let mut checker = Checker::new(&header, this_year, village)?;
     for (i, cells) in rows {
         let line = u64::from(first_row) + i as u64 + 1;
         let mut record = csv::StringRecord::new();

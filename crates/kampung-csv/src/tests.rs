@@ -397,3 +397,27 @@ fn a_cell_a_spreadsheet_would_run_as_a_formula_is_exported_defused_and_read_back
     let again = read(out.as_bytes(), 2026).unwrap();
     assert_eq!(&again.rows[0].resident, r);
 }
+
+/// A village office's own list has no village code column: read for the
+/// office, every row is of its village. A file with the column is read as
+/// it says; read for nobody, the column is required.
+#[test]
+fn an_office_file_without_a_village_code_is_of_the_office_village() {
+    let ours: VillageCode = "35.10.15.2012".parse().unwrap();
+    let text = "NIK;Nama Lengkap;Jenis Kelamin;Tanggal Lahir;No KK;Dusun;RT;RW\n\
+                3510155203850001;Sri Wahyuni;P;12/03/1985;3510150101100001;Krajan;1;2\n";
+    let report = read_file_for(text.as_bytes(), 2026, Some(ours)).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.rows[0].resident.village, ours);
+    assert!(matches!(
+        read_file(text.as_bytes(), 2026),
+        Err(FileError::MissingColumns { .. })
+    ));
+    let other = file(&[&GOOD.replace("35.10.15.2012", "35.10.15.2001")]);
+    let report = read_file_for(other.as_bytes(), 2026, Some(ours)).unwrap();
+    assert_eq!(
+        report.rows[0].resident.village,
+        "35.10.15.2001".parse::<VillageCode>().unwrap(),
+        "a village code in the file is kept (the import refuses it)"
+    );
+}

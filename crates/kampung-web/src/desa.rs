@@ -780,7 +780,7 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
         return error_page(&state, &v, &e).await;
     }
     let node = state.node();
-    let report = match kampung_csv::read_file(&bytes, node.this_year()) {
+    let report = match kampung_csv::read_file_for(&bytes, node.this_year(), node.role().village()) {
         Ok(r) => r,
         Err(e) => {
             let mut page = ImportPage::blank(&state, &v).await;

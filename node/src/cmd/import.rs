@@ -78,11 +78,11 @@ impl From<&RowError> for Problem {
 
 pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
     let (dir, backend) = super::backend::Backend::open(data)?;
-    super::own_village(&dir)?;
+    let village = super::own_village(&dir)?;
     let file = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot open {}", a.file.display()))?;
     let bytes = kampung_csv::read_bounded(file).with_context(|| format!("{}", a.file.display()))?;
-    let read = kampung_csv::read_file(&bytes, super::this_year())
+    let read = kampung_csv::read_file_for(&bytes, super::this_year(), Some(village))
         .with_context(|| format!("{}", a.file.display()))?;
     let mut errors: Vec<Problem> = read.errors.iter().map(Problem::from).collect();
     let mut warnings = Vec::new();
