@@ -172,6 +172,61 @@ impl fmt::Display for Reason {
 pub struct ReadReport {
     pub rows: Vec<Row>,
     pub errors: Vec<RowError>,
+    /// Columns of the file this node does not keep (a list's running
+    /// number, place of birth, religion, occupation...: [`NOT_KEPT`]),
+    /// as their headers read: left out, and said so.
+    pub ignored: Vec<String>,
+}
+
+/// Columns an office's list (SIAK's exports among them) often has that the
+/// registry does not keep, as headers are normalised (see [`column_of`]):
+/// left out of an import, not refused. Any other column this node does not
+/// know is refused (a misspelt `status` must not quietly register everyone
+/// as active).
+pub const NOT_KEPT: [&str; 27] = [
+    "no",
+    "no urut",
+    "nomor",
+    "nomor urut",
+    "tempat lahir",
+    "tmp lahir",
+    "tempat lhr",
+    "alamat",
+    "agama",
+    "pekerjaan",
+    "jenis pekerjaan",
+    "pendidikan",
+    "pendidikan terakhir",
+    "status perkawinan",
+    "status kawin",
+    "stat kwn",
+    "golongan darah",
+    "gol darah",
+    "nama ayah",
+    "nama ibu",
+    "kewarganegaraan",
+    "shdk",
+    "hubungan keluarga",
+    "status hubungan dalam keluarga",
+    "umur",
+    "usia",
+    "keterangan",
+];
+
+/// Is `header` a column the registry deliberately does not keep?
+fn not_kept(header: &str) -> bool {
+    NOT_KEPT.contains(&normalise(header).as_str())
+}
+
+/// A header as it is compared: lowercase, its words separated by one space.
+fn normalise(header: &str) -> String {
+    header
+        .trim()
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The file as a whole cannot be read.
@@ -370,11 +425,16 @@ impl Checker {
         if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
             return Err(FileError::Empty);
         }
+        let columns = Columns::from_header(header, village)?;
+        let report = ReadReport {
+            ignored: columns.ignored.clone(),
+            ..ReadReport::default()
+        };
         Ok(Checker {
-            columns: Columns::from_header(header, village)?,
+            columns,
             this_year,
             seen: HashMap::new(),
-            report: ReadReport::default(),
+            report,
         })
     }
 
@@ -487,6 +547,8 @@ fn describe_csv_error(e: &csv::Error) -> Reason {
 /// Where each column sits in this file.
 struct Columns {
     at: [Option<usize>; COLUMNS.len()],
+    /// Headers of the columns left out ([`NOT_KEPT`]).
+    ignored: Vec<String>,
     /// The village of every row when the file has no village code column.
     village: Option<VillageCode>,
 }
@@ -500,6 +562,7 @@ impl Columns {
     ) -> Result<Self, FileError> {
         let mut at = [None; COLUMNS.len()];
         let mut unknown = Vec::new();
+        let mut ignored = Vec::new();
         for (i, name) in header.iter().enumerate() {
             let norm = column_of(name).unwrap_or_default();
             match COLUMNS.iter().position(|c| *c == norm) {
@@ -507,6 +570,7 @@ impl Columns {
                     return Err(FileError::DuplicateColumn(norm.to_string()))
                 }
                 Some(c) => at[c] = Some(i),
+                None if not_kept(name) => ignored.push(name.trim().to_string()),
                 None => unknown.push(name.to_string()),
             }
         }
@@ -537,6 +601,7 @@ impl Columns {
             .is_some_and(|i| at[i].is_some());
         Ok(Columns {
             at,
+            ignored,
             village: village.filter(|_| !has_village),
         })
     }
@@ -682,13 +747,7 @@ pub(crate) fn excel_number_reason(field: &str, shown: &str) -> Reason {
 /// village offices use, in Bahasa Indonesia or as SIAK exports write it
 /// (`NAMA LENGKAP`, `JENIS KELAMIN`, `TGL_LHR`, `NO KK`, ...).
 pub fn column_of(header: &str) -> Option<&'static str> {
-    let norm: String = header
-        .trim()
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let norm = normalise(header);
     let own = norm.replace(' ', "_");
     if let Some(c) = COLUMNS.iter().find(|c| **c == own) {
         return Some(c);

@@ -82,9 +82,9 @@ fn header_problems_are_file_errors() {
         Err(FileError::MissingColumns { missing, .. }) => assert!(missing.contains("birth_date")),
         other => panic!("{other:?}"),
     }
-    let unknown = format!("{HEADER},agama\n");
+    let unknown = format!("{HEADER},suku\n");
     assert!(
-        matches!(read(unknown.as_bytes(), 2026), Err(FileError::UnknownColumns { unknown }) if unknown == "agama")
+        matches!(read(unknown.as_bytes(), 2026), Err(FileError::UnknownColumns { unknown }) if unknown == "suku")
     );
 }
 
@@ -420,4 +420,25 @@ fn an_office_file_without_a_village_code_is_of_the_office_village() {
         "35.10.15.2001".parse::<VillageCode>().unwrap(),
         "a village code in the file is kept (the import refuses it)"
     );
+}
+
+/// Columns an office's list has that the registry does not keep (its
+/// running number, place of birth, religion...) are left out and named;
+/// any other unknown column is still refused.
+#[test]
+fn columns_the_registry_does_not_keep_are_left_out_and_named() {
+    let text = "No,NIK,Nama,L/P,Tempat Lahir,Tgl Lahir,No KK,Alamat,RT,RW,Dusun,Agama,Pekerjaan,Kode Desa\n\
+                1,3510155203850001,Sri Wahyuni,P,Banyuwangi,12-03-1985,3510150101100001,Jl. Mawar 3,1,2,Krajan,Islam,Petani,35.10.15.2012\n";
+    let report = read(text.as_bytes(), 2026).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.rows[0].resident.full_name, "Sri Wahyuni");
+    assert_eq!(
+        report.ignored,
+        ["No", "Tempat Lahir", "Alamat", "Agama", "Pekerjaan"]
+    );
+    let misspelt = format!("{HEADER},stats\n{GOOD},x\n");
+    assert!(matches!(
+        read(misspelt.as_bytes(), 2026),
+        Err(FileError::UnknownColumns { unknown }) if unknown == "stats"
+    ));
 }

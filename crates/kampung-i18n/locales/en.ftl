@@ -291,6 +291,7 @@ baru-title = Add a resident
 impor-title = Import a residents file
 impor-file-label = Residents file (CSV or Excel)
 impor-file-hint = CSV, Excel (.xlsx, .xls) or LibreOffice (.ods), first sheet. Columns: nik, full_name, sex, birth_date, family_card, dusun, rt, rw (village_code, status, moved_to, moved_on, died_on may be left out; without village_code every row is of this village); SIAK headers (NIK, NAMA LENGKAP, JENIS KELAMIN, TANGGAL LAHIR, NO KK, …) are understood too. Format the NIK and KK columns as Text. Nothing is saved until you confirm.
+impor-ignored = Columns this node does not keep, left out: { $columns }.
 impor-check = Check the file
 impor-preview-of = Preview of { $file }
 impor-file-error = The file cannot be read.

@@ -288,6 +288,7 @@ baru-title = Tambah warga
 impor-title = Impor berkas warga
 impor-file-label = Berkas warga (CSV atau Excel)
 impor-file-hint = CSV, Excel (.xlsx, .xls) atau LibreOffice (.ods), lembar pertama. Kolom: nik, full_name, sex, birth_date, family_card, dusun, rt, rw (village_code, status, moved_to, moved_on, died_on boleh tidak ada; tanpa village_code semua baris warga desa ini); judul kolom SIAK (NIK, NAMA LENGKAP, JENIS KELAMIN, TANGGAL LAHIR, NO KK, …) juga dikenali. Format kolom NIK dan KK sebagai Teks. Tidak ada yang disimpan sebelum Anda konfirmasi.
+impor-ignored = Kolom yang tidak disimpan node ini, dilewati: { $columns }.
 impor-check = Periksa berkas
 impor-preview-of = Pratinjau { $file }
 impor-file-error = Berkas tidak dapat dibaca.

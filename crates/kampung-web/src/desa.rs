@@ -661,6 +661,8 @@ struct ImportPage {
     /// Nothing uploaded yet: just the form.
     uploaded: bool,
     file_error: Option<String>,
+    /// Columns of the file this node does not keep, left out.
+    ignored: String,
     errors: Vec<ImportError>,
     added: Vec<ResidentRow>,
     added_total: usize,
@@ -692,6 +694,7 @@ impl ImportPage {
             file: String::new(),
             uploaded: false,
             file_error: None,
+            ignored: String::new(),
             errors: Vec::new(),
             added: Vec::new(),
             added_total: 0,
@@ -798,6 +801,7 @@ pub async fn import_upload(State(state): State<WebState>, v: Viewer, form: Multi
         login: v.login.clone(),
         file: name,
         lines: report.rows.iter().map(|r| r.line).collect(),
+        ignored: report.ignored,
         records: report.rows.into_iter().map(|r| r.resident).collect(),
         file_errors: report
             .errors
@@ -827,6 +831,7 @@ async fn preview_page(
     page.uploaded = true;
     page.file = pending.file.clone();
     page.errors = pending.file_errors.clone();
+    page.ignored = pending.ignored.join(", ");
     let preview = match node
         .preview_import(&v.actor, pending.records.clone(), &pending.confirmed)
         .await

@@ -55,6 +55,8 @@ pub struct PendingImport {
     lines: Vec<u64>,
     /// Rows the file itself got wrong (they block the import).
     file_errors: Vec<desa::ImportError>,
+    /// Columns of the file this node does not keep, left out.
+    ignored: Vec<String>,
     /// NIKs the clerk confirmed an identity change or a return for.
     confirmed: kampung_node::Confirmed,
     made_ms: i64,

@@ -45,6 +45,8 @@ struct Report {
     skipped: usize,
     errors: Vec<Problem>,
     warnings: Vec<Problem>,
+    /// Columns of the file this node does not keep, left out.
+    ignored_columns: Vec<String>,
     /// Every person whose record the import changes (or would, with --dry-run).
     changes: Vec<Changed>,
     dry_run: bool,
@@ -149,6 +151,7 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
         skipped: 0,
         errors,
         warnings,
+        ignored_columns: read.ignored.clone(),
         changes,
         dry_run: a.dry_run,
         imported: false,
@@ -209,6 +212,13 @@ pub fn run(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
 fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
     if json {
         return super::print_json(r);
+    }
+    if !r.ignored_columns.is_empty() {
+        eprintln!(
+            "{}: column(s) this node does not keep, left out: {}",
+            r.file,
+            r.ignored_columns.join(", ")
+        );
     }
     for e in &r.errors {
         let field = e.field.map(|f| format!(", field {f}")).unwrap_or_default();
