@@ -940,6 +940,12 @@ async fn a_checkpoint_and_the_auditor_keep_each_other_among_villages_that_do_not
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(admitted_by(&auditor).await.contains(&checkpoint.peer));
+    let auditor_peer: kampung_mesh::Peer = auditor.peer.parse().unwrap();
+    assert_eq!(
+        checkpoint.mesh.kin(),
+        [(auditor_peer, None)],
+        "kin, connected"
+    );
     // A crossing logged now reaches the auditor, and no village.
     let nik = kampung_gen::village_residents(codes[0].parse().unwrap(), 1, 1)[0]
         .nik
@@ -976,5 +982,79 @@ async fn a_checkpoint_and_the_auditor_keep_each_other_among_villages_that_do_not
         n
     };
     assert!(trimmed > 0, "the mesh was trimmed meanwhile");
+    shutdown.cancel();
+}
+
+/// A checkpoint cut off from every other checkpoint and auditor for long
+/// says so: `warnings` (shown by `status`, `/healthz` and the operator's
+/// page) names them once they have been away ten minutes, and stops once
+/// one is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_warns_when_the_auditor_has_long_been_out_of_reach() {
+    let shutdown = CancellationToken::new();
+    let root = Keypair::generate_ed25519();
+    let far = i64::MAX / 2;
+    let clock = kampung_core::ManualClock::new(now_ms());
+    let (ck, ak) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let certs = vec![
+        cert(&root, &ck, RoleKind::Checkpoint, None, far),
+        cert(&root, &ak, RoleKind::Auditor, None, far),
+    ];
+    let checkpoint = node_with(
+        ck,
+        &root,
+        certs.clone(),
+        false,
+        None,
+        &shutdown,
+        clock.clone(),
+        |_| {},
+    )
+    .await;
+    let auditor_peer: kampung_mesh::Peer = ak.public().to_peer_id();
+    let away = wait_for(WAIT, || async {
+        checkpoint
+            .mesh
+            .kin()
+            .iter()
+            .any(|(p, since)| *p == auditor_peer && since.is_some())
+            .then_some(())
+    })
+    .await;
+    assert!(away.is_some(), "the auditor is kin, and away");
+    let kin_warning = |n: &TestNode| {
+        n.node
+            .warnings()
+            .into_iter()
+            .find(|w| w.code == "kin_unreachable")
+    };
+    assert_eq!(kin_warning(&checkpoint), None, "not away for long yet");
+    clock.advance(11 * 60_000);
+    let w = kin_warning(&checkpoint).expect("away for 11 minutes: a warning");
+    assert!(w.detail.contains("test (auditor)"), "{}", w.detail);
+
+    // The auditor comes (back): the warning goes.
+    let _auditor = node_with(
+        ak,
+        &root,
+        certs,
+        false,
+        Some(&checkpoint.addr),
+        &shutdown,
+        clock.clone(),
+        |_| {},
+    )
+    .await;
+    let back = wait_for(WAIT, || async {
+        checkpoint
+            .mesh
+            .kin()
+            .iter()
+            .all(|(_, since)| since.is_none())
+            .then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "the auditor is connected again");
+    assert_eq!(kin_warning(&checkpoint), None);
     shutdown.cancel();
 }

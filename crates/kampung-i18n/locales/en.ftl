@@ -437,6 +437,7 @@ health-certificate_not_in_force = This node's certificate is not in force: ask t
 health-clock_off = This computer's clock is far from the other nodes' clocks: the node saves no changes until its date, time and time zone are set right.
 health-peer_certificates_expiring = Other nodes' certificates end soon with no renewal yet: their operators need a renewal from the regency administrator.
 health-certificate_expiring = This node's certificate ends soon: ask the regency administrator to renew it before then, or the other nodes will cut this node off.
+health-kin_unreachable = This node has long been cut off from another checkpoint or auditor: checkpoints' crossing logs are copied only between them (never through a village). Check the network path to that node.
 operator-tls = TLS certificate fingerprint
 operator-listen = Network addresses
 operator-peers = Connected nodes: { $count }

@@ -434,6 +434,7 @@ health-certificate_not_in_force = Sertifikat node ini tidak berlaku: minta admin
 health-clock_off = Jam komputer ini berbeda jauh dari jam node lain: node ini tidak menyimpan perubahan sampai tanggal, jam, dan zona waktunya dibetulkan.
 health-peer_certificates_expiring = Sertifikat node lain segera berakhir dan belum diperbarui: operatornya perlu pembaruan dari administrator kabupaten.
 health-certificate_expiring = Sertifikat node ini segera berakhir: minta administrator kabupaten memperbaruinya sebelum itu, atau node lain akan memutus node ini.
+health-kin_unreachable = Node ini lama tidak terhubung ke pos pemeriksaan atau auditor lain: log pemeriksaan di pos hanya disalin di antara mereka (tidak lewat desa). Periksa jalur jaringan ke node tersebut.
 operator-tls = Sidik jari sertifikat TLS
 operator-listen = Alamat jaringan
 operator-peers = Node terhubung: { $count }

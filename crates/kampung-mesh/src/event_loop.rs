@@ -143,6 +143,8 @@ pub struct EventLoop<R> {
     /// Members kept connected whatever the number of peers
     /// ([`crate::Membership::kin`]), as of `last_kin`.
     kin: HashSet<PeerId>,
+    /// Kin not connected and since when, shared with every [`Client`].
+    kin_away: crate::KinAway,
     last_kin: Option<Instant>,
     /// When each kin not connected may be dialled or looked up again.
     kin_redial: HashMap<PeerId, Redial>,
@@ -216,6 +218,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let (internal_tx, internal_rx) = mpsc::channel(256);
         let heard = client.heard();
         let clocks = client.clocks();
+        let kin_away = client.kin_away_map();
         Ok(EventLoop {
             swarm,
             inbound: Arc::new(Semaphore::new(config.max_inbound)),
@@ -246,6 +249,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             next_anti_entropy: now,
             last_walk: now,
             kin: HashSet::new(),
+            kin_away,
             last_kin: None,
             kin_redial: HashMap::new(),
             wire,
@@ -581,6 +585,18 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .collect();
         let kin = &self.kin;
         self.kin_redial.retain(|p, _| kin.contains(p));
+        let now_ms = self.config.clock.now_ms();
+        if let Ok(mut away) = self.kin_away.write() {
+            away.retain(|p, _| kin.contains(p));
+            for peer in kin {
+                let since = away.entry(*peer).or_insert(Some(now_ms));
+                if self.peers.get(peer).is_some_and(|s| s.admitted) {
+                    *since = None;
+                } else {
+                    since.get_or_insert(now_ms);
+                }
+            }
+        }
     }
 
     /// Dial each kin not connected, first at once, then with a growing

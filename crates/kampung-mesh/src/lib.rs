@@ -323,12 +323,18 @@ pub type Heard = std::sync::Arc<std::sync::RwLock<BTreeMap<DocId, i64>>>;
 /// the round trip. Written by the event loop, read by every [`Client`].
 pub type PeerClocks = std::sync::Arc<std::sync::RwLock<BTreeMap<PeerId, i64>>>;
 
+/// Each kin ([`Membership::kin`]) -> since when (unix ms) it is not
+/// connected, `None` while it is. Written by the event loop, read by every
+/// [`Client`].
+pub type KinAway = std::sync::Arc<std::sync::RwLock<BTreeMap<PeerId, Option<i64>>>>;
+
 /// Talks to the event loop. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
     tx: mpsc::Sender<Command>,
     heard: Heard,
     clocks: PeerClocks,
+    kin_away: KinAway,
 }
 
 impl Client {
@@ -348,6 +354,20 @@ impl Client {
 
     pub(crate) fn clocks(&self) -> PeerClocks {
         self.clocks.clone()
+    }
+
+    pub(crate) fn kin_away_map(&self) -> KinAway {
+        self.kin_away.clone()
+    }
+
+    /// This node's kin ([`Membership::kin`]), each with since when (unix
+    /// ms) it is not connected, `None` while it is: crossing logs travel
+    /// only between kin.
+    pub fn kin(&self) -> Vec<(PeerId, Option<i64>)> {
+        self.kin_away
+            .read()
+            .map(|m| m.iter().map(|(p, t)| (*p, *t)).collect())
+            .unwrap_or_default()
     }
 
     /// Unix milliseconds we last heard from the owner of `doc`.
@@ -425,6 +445,7 @@ where
         tx,
         heard: Heard::default(),
         clocks: PeerClocks::default(),
+        kin_away: KinAway::default(),
     };
     let event_loop = EventLoop::new(config, replica, client.clone(), rx)?;
     Ok((client, event_loop))

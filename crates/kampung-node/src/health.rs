@@ -44,6 +44,10 @@ pub struct HealthProblem {
 /// How long before its certificate ends a node warns its operator.
 pub const CERTIFICATE_WARNING_DAYS: i64 = 30;
 
+/// How long a checkpoint or auditor may be cut off from another (its kin,
+/// see `kampung_mesh::Membership::kin`) before its operator is warned.
+pub const KIN_AWAY_WARNING_MS: i64 = 10 * 60_000;
+
 /// How long the store thread may take to answer a health check.
 const STORE_ANSWER: Duration = Duration::from_secs(3);
 
@@ -161,6 +165,9 @@ impl Node {
                 ),
             });
         }
+        if let Some(w) = self.kin_away_warning() {
+            warnings.push(w);
+        }
         let Some(until) = self.certified_until() else {
             return warnings;
         };
@@ -208,6 +215,57 @@ impl Node {
             .unwrap_or_default();
         out.sort_by_key(|(_, until)| *until);
         out
+    }
+
+    /// No checkpoint or auditor (this node's kin, see
+    /// `kampung_mesh::Membership::kin`) connected for
+    /// [`KIN_AWAY_WARNING_MS`]: crossing logs are copied only between them
+    /// (no village holds or forwards one), and each checkpoint keeps the
+    /// others' as backups, so with one of them connected they still flow;
+    /// with none, a checkpoint's crossings are copied nowhere and an
+    /// auditor sees no new ones.
+    fn kin_away_warning(&self) -> Option<HealthProblem> {
+        let now = self.now_ms();
+        let kin = self.mesh()?.kin();
+        let away: Vec<(kampung_mesh::Peer, i64)> = kin
+            .iter()
+            .map(|(p, since)| Some((*p, (*since)?)))
+            .collect::<Option<_>>()?;
+        if away.is_empty()
+            || away
+                .iter()
+                .any(|(_, since)| now - since < KIN_AWAY_WARNING_MS)
+        {
+            return None;
+        }
+        let names: Vec<String> = self
+            .with_own_key(|roster, _| {
+                away.iter()
+                    .map(|(peer, since)| {
+                        let who = kampung_trust::NodeKey::from_peer_id(peer)
+                            .and_then(|k| roster.certificate_at(&k, now).ok())
+                            .map_or_else(
+                                || peer.to_string(),
+                                |c| format!("{} ({})", c.label, c.role),
+                            );
+                        format!(
+                            "{who}, since {}",
+                            kampung_i18n::date_time(kampung_i18n::Lang::En, *since)
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(HealthProblem {
+            code: "kin_unreachable",
+            detail: format!(
+                "connected to no checkpoint or auditor for {} minutes or more: {}. Crossing \
+                 logs are copied only between checkpoints and auditors: check the network \
+                 path to them (firewall, router, their node running)",
+                KIN_AWAY_WARNING_MS / 60_000,
+                names.join("; ")
+            ),
+        })
     }
 
     /// Until when this node stays certified without a gap (with a root).
