@@ -588,6 +588,102 @@ fn post(node: &Node, path: &str, body: &Value) -> Result<Value, String> {
     }
 }
 
+/// Where each checkpoint's crossing log got to (see [`log_crossings`]).
+struct Crossings {
+    checkpoints: usize,
+    /// Checkpoints whose log the auditor does not hold after the wait.
+    missing: Vec<String>,
+    /// From the first crossing logged to the auditor holding every log.
+    took: Option<Duration>,
+    /// Checkpoints among the auditor's admitted peers at the end.
+    connected: usize,
+}
+
+impl Crossings {
+    fn line(&self) -> String {
+        match self.took {
+            Some(t) => format!(
+                "all {} after {:.1} s; the auditor connected to {} of them",
+                self.checkpoints,
+                t.as_secs_f64(),
+                self.connected
+            ),
+            None => format!(
+                "{} of {} missing after 180 s ({}); the auditor connected to {} of them",
+                self.missing.len(),
+                self.checkpoints,
+                self.missing.join(", "),
+                self.connected
+            ),
+        }
+    }
+}
+
+/// Each running checkpoint logs a crossing (allowed in); wait until the
+/// auditor holds every checkpoint's log.
+fn log_crossings(members: &[Member]) -> Crossings {
+    let auditor = &members
+        .iter()
+        .find(|m| m.kind == Kind::Auditor)
+        .expect("the plan has an auditor")
+        .node;
+    let checkpoints: Vec<&Node> = members
+        .iter()
+        .filter(|m| matches!(m.kind, Kind::Checkpoint(_)))
+        .map(|m| &m.node)
+        .collect();
+    let t0 = Instant::now();
+    for c in &checkpoints {
+        // A traveller from Jember (35.09): not a resident, let through.
+        post(
+            c,
+            "/v1/crossings",
+            &serde_json::json!({"nik": "3509154203900002", "decision": "allowed_in"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let missing = |docs: &Replica| -> Vec<String> {
+        checkpoints
+            .iter()
+            .filter(|c| {
+                let prefix = format!("x/{}/", c.peer_id);
+                !docs.docs.keys().any(|d| d.starts_with(&prefix))
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let mut left = checkpoints.iter().map(|c| c.name.clone()).collect();
+    let mut took = None;
+    while t0.elapsed() < Duration::from_secs(180) {
+        if let Ok(status) = auditor.status() {
+            left = missing(&Replica::from_status(&status));
+            if left.is_empty() {
+                took = Some(t0.elapsed());
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let admitted: Vec<String> = auditor
+        .peers()
+        .ok()
+        .and_then(|p| p["peers"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p["admitted"] == true)
+        .filter_map(|p| Some(p["peer_id"].as_str()?.to_string()))
+        .collect();
+    Crossings {
+        checkpoints: checkpoints.len(),
+        missing: left,
+        took,
+        connected: checkpoints
+            .iter()
+            .filter(|c| admitted.contains(&c.peer_id))
+            .count(),
+    }
+}
+
 /// Wait until every node in `nodes` holds the same heads and `niks` NIKs;
 /// how long it took, or what each holds after `timeout`.
 fn converge(nodes: &[&Node], niks: u64, timeout: Duration) -> Result<Duration, String> {
@@ -596,7 +692,8 @@ fn converge(nodes: &[&Node], niks: u64, timeout: Duration) -> Result<Duration, S
         let mut first: Option<Replica> = None;
         let mut apart = Vec::new();
         for n in nodes {
-            match n.status().map(|s| Replica::from_status(&s)) {
+            // Crossing logs are held by checkpoints and the auditor only.
+            match n.status().map(|s| Replica::from_status(&s).for_everyone()) {
                 Ok(r) if r.niks != niks => apart.push(format!("{}: {} NIKs", n.name, r.niks)),
                 Ok(r) => match &first {
                     None => first = Some(r),
@@ -1050,6 +1147,13 @@ fn regency_mesh() {
     let all: Vec<&Node> = members.iter().map(|m| &m.node).collect();
     let mut niks = villages_before(total) * cfg.residents as u64;
 
+    // Crossings: each checkpoint logs one. Crossing logs travel only
+    // between checkpoints and the auditor (never through a village), so
+    // each must reach the auditor directly or through another checkpoint:
+    // they keep each other connected as kin whatever else they trim.
+    let crossings = log_crossings(&members);
+    say(&crossings.line());
+
     // Propagation: single registrations at random villages, one at a time.
     let villages: Vec<usize> = (0..total)
         .filter(|&i| matches!(members[i].kind, Kind::Village(_)))
@@ -1281,6 +1385,12 @@ fn regency_mesh() {
         edits.len() * (total - 1),
         met(p99 <= 1000.0 && missed == 0)
     );
+    let _ = writeln!(
+        table,
+        "| Each checkpoint's crossing log at the auditor (crossing logs travel only between checkpoints and auditors) | all | {} | {} |",
+        crossings.line(),
+        met(crossings.missing.is_empty())
+    );
     let late = late_join.map_or(f64::NAN, |d| d.as_secs_f64());
     let _ = writeln!(
         table,
@@ -1353,7 +1463,7 @@ fn regency_mesh() {
         fmt_ms(quantile(&acks, 0.99)),
     ));
     notes.push(format!(
-        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every 30 s, at most 8 sessions in that time; owners announce their heads every 60 s; 32 peers dialled at most, 64 accepted). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
+        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every 30 s, at most 8 sessions in that time; owners announce their heads every 60 s; 16 peers dialled at most, 32 kept, 64 accepted, and the checkpoints and the auditor keep each other). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
         villages.len(),
         cfg.residents,
         cfg.village_ms,
