@@ -86,6 +86,12 @@ const ANTI_ENTROPY_FANOUT: u32 = 8;
 /// How often a node checks that its kin are connected (and the first
 /// backoff of dialling one that is not).
 const KIN_EVERY: Duration = Duration::from_secs(10);
+/// Kin are compared this often whatever the pacing of anti-entropy: a
+/// crossing log travels only between them, each pulling what the other
+/// has, so a checkpoint's new crossings reach the auditor and the other
+/// checkpoints within this, not when pacing comes round to them (with
+/// dozens of peers, minutes).
+const KIN_SYNC_EVERY: Duration = Duration::from_secs(10);
 /// A peer must show a valid certificate this soon after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
@@ -507,6 +513,21 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             .map(|(p, _)| *p)
             .collect();
         for p in fresh {
+            self.start_session(p);
+        }
+        let kin_due: Vec<PeerId> = self
+            .kin
+            .iter()
+            .filter(|p| {
+                self.peers.get(p).is_some_and(|s| {
+                    s.admitted
+                        && s.last_sync
+                            .is_some_and(|(t, _, _)| now.duration_since(t) >= KIN_SYNC_EVERY)
+                })
+            })
+            .copied()
+            .collect();
+        for p in kin_due {
             self.start_session(p);
         }
         if now >= self.next_anti_entropy {
