@@ -238,24 +238,19 @@ impl Node {
         {
             return None;
         }
-        let names: Vec<String> = self
-            .with_own_key(|roster, _| {
-                away.iter()
-                    .map(|(peer, since)| {
-                        let who = kampung_trust::NodeKey::from_peer_id(peer)
-                            .and_then(|k| roster.certificate_at(&k, now).ok())
-                            .map_or_else(
-                                || peer.to_string(),
-                                |c| format!("{} ({})", c.label, c.role),
-                            );
-                        format!(
-                            "{who}, since {}",
-                            kampung_i18n::date_time(kampung_i18n::Lang::En, *since)
-                        )
-                    })
-                    .collect()
+        let roster = self.roster()?.read().ok()?;
+        let names: Vec<String> = away
+            .iter()
+            .map(|(peer, since)| {
+                let who = kampung_trust::NodeKey::from_peer_id(peer)
+                    .and_then(|k| roster.certificate_at(&k, now).ok())
+                    .map_or_else(|| peer.to_string(), |c| format!("{} ({})", c.label, c.role));
+                format!(
+                    "{who}, since {}",
+                    kampung_i18n::date_time(kampung_i18n::Lang::En, *since)
+                )
             })
-            .unwrap_or_default();
+            .collect();
         Some(HealthProblem {
             code: "kin_unreachable",
             detail: format!(

@@ -3,7 +3,7 @@
 //! force and not revoked. Statements learnt from peers are verified, added
 //! to the shared roster (which the store's verifier reads too) and kept.
 
-use kampung_core::{DocId, ReadScope, SharedClock};
+use kampung_core::{DocId, ReadScope, RoleKind, SharedClock};
 use kampung_mesh::{Membership, Peer};
 use kampung_store::trust::SharedRoster;
 use kampung_trust::{NodeKey, Signed, Statement};
@@ -129,23 +129,33 @@ impl Membership for RosterMembership {
         let Ok(own) = roster.admit(&self.own, now) else {
             return Vec::new();
         };
+        // The rule is by role: asked once per kind, not per certificate.
         let ours = ReadScope::of(own.role);
+        let kin_roles: Vec<RoleKind> = RoleKind::ALL
+            .into_iter()
+            .filter(|k| ours.shares_restricted(&ReadScope::of(*k)))
+            .collect();
+        if kin_roles.is_empty() {
+            return Vec::new();
+        }
         let mut kin: Vec<Peer> = roster
             .statements()
             .filter_map(|s| match &s.statement {
-                Statement::Certificate(c) if c.node != self.own => Some(c.node),
+                Statement::Certificate(c) if c.node != self.own && kin_roles.contains(&c.role) => {
+                    Some(c.node)
+                }
                 _ => None,
             })
             .filter(|key| {
                 roster
                     .admit(key, now)
-                    .is_ok_and(|c| ours.shares_restricted(&ReadScope::of(c.role)))
+                    .is_ok_and(|c| kin_roles.contains(&c.role))
             })
             .filter_map(|key| key.peer_id())
             .collect();
+        // In order, so a node with more kin than it keeps keeps the same ones.
         kin.sort_unstable();
         kin.dedup();
-        kin.truncate(kampung_mesh::MAX_KIN);
         kin
     }
 
