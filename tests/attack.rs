@@ -334,6 +334,12 @@ async fn a_village_writing_another_villages_residents_is_refused() {
     person.status = kampung_core::Status::Deceased {
         date: Some(time::macros::date!(2026 - 01 - 01)),
     };
+    // The rogue holds the village's cards only (no family card, no
+    // address): it makes up what a record needs besides.
+    person.family_card = "3510150101990001".into();
+    person.address.dusun = "Krajan".into();
+    person.address.rt = 1;
+    person.address.rw = 1;
     let (_, announce) = rogue
         .store
         .write(village(0), vec![person], now_ms(), None)
@@ -397,7 +403,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
         }
     };
     assert!(admitted(rogue.peer.clone()).await);
-    let doc = format!("v/{}", village(0));
+    let doc = format!("k/{}", village(0));
     let faults = || async { h.village.mesh.status().await.unwrap().counters.peer_faults };
 
     // A replayed old change (taken from the village) is a no-op, not an error.
@@ -444,7 +450,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
     .unwrap();
     forger
         .apply_remote(
-            &kampung_store::DocId::village(village(0)),
+            &kampung_store::DocId::card(village(0)),
             &changes,
             &signatures,
             &kampung_store::AcceptAll,
@@ -465,7 +471,12 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
         destination: "Denpasar".into(),
         date: None,
     };
-    let id = kampung_store::DocId::village(village(0));
+    // From the cards: a record needs the details besides, made up.
+    victim.family_card = "3510150101990002".into();
+    victim.address.dusun = "Krajan".into();
+    victim.address.rt = 1;
+    victim.address.rw = 1;
+    let id = kampung_store::DocId::card(village(0));
     let base = forger.doc_heads_of(&id).unwrap();
     forger
         .write(village(0), &[victim], now_ms(), &mut |_| {})
@@ -534,7 +545,7 @@ async fn bad_requests_floods_replays_and_forged_changes_are_refused() {
 
     // Claiming to be a village's owner does not make our copy look fresh:
     // the roster says who writes that village.
-    let other_doc = kampung_store::DocId::village(village(1));
+    let other_doc = kampung_store::DocId::card(village(1));
     // (The rogue was just cut off for the forged change: send until the
     // village, once it has re-admitted the rogue, receives the claim.)
     let received = h
@@ -866,6 +877,208 @@ async fn crossing_logs_reach_checkpoints_and_auditors_only_on_every_path() {
     shutdown.cancel();
 }
 
+/// Issue 15.2: a village's details (family cards, addresses) reach only
+/// the village, the villages that keep a copy and auditors, on every path.
+/// A certified checkpoint is not offered them in the village's digest or
+/// heads pages, is refused their changes and their whole document when it
+/// asks by name (a peer fault: it is cut off), and never holds them; a
+/// change of a family card alone is never announced, and a rogue's
+/// gossip of the details is refused and blamed on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_reach_only_the_village_its_holders_and_auditors_on_every_path() {
+    use kampung_sync::{Announce, Request, Response};
+    let shutdown = CancellationToken::new();
+    let h = honest_mesh(&shutdown).await;
+    let far = i64::MAX / 2;
+    let details = format!("v/{}", village(0));
+    let (root, stop) = (&h.root, &shutdown);
+    let certified = |kind: RoleKind, v: Option<VillageCode>, dials: &str| {
+        let k = Keypair::generate_ed25519();
+        let c = cert(root, &k, kind, v, far);
+        let dials = dials.to_string();
+        async move { node(k, root, vec![c], false, Some(&dials), stop).await }
+    };
+    // An auditor takes the details; the honest checkpoint never holds them.
+    let auditor = certified(RoleKind::Auditor, None, &h.village.addr).await;
+    let got = wait_for(WAIT, || async {
+        held(&auditor).await.contains(&details).then_some(())
+    })
+    .await;
+    assert!(got.is_some(), "the auditor holds the details");
+    assert!(held(&h.village).await.contains(&details));
+    assert!(!held(&h.checkpoint).await.contains(&details));
+
+    // A family card changes: the details only, and nothing is announced.
+    let nik: kampung_core::Nik = h.nik.parse().unwrap();
+    let mut person = h.village.store.get(nik).await.unwrap().unwrap().unwrap();
+    assert!(
+        !person.family_card.is_empty(),
+        "the village reads its details"
+    );
+    person.family_card = "3510150101990077".into();
+    let sent = counters(&h.village).await.announces_sent;
+    let (_, announce) = h
+        .village
+        .store
+        .write(village(0), vec![person], now_ms(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(announce.changes.is_empty(), "no card changed: {announce:?}");
+    assert!(!announce.doc.starts_with("v/"), "{announce:?}");
+    let on_checkpoint = h.checkpoint.store.get(nik).await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        on_checkpoint.family_card, "",
+        "the checkpoint holds the card only"
+    );
+    assert_eq!(counters(&h.village).await.announces_sent, sent);
+
+    // A certified checkpoint asks the village directly.
+    let village_peer: kampung_mesh::Peer = h.village.peer.parse().unwrap();
+    let nosy = || certified(RoleKind::Checkpoint, None, &h.village.addr);
+    let rogue = nosy().await;
+    let admitted = wait_for(WAIT, || async {
+        admitted_by(&h.village)
+            .await
+            .contains(&rogue.peer)
+            .then_some(())
+    })
+    .await;
+    assert!(admitted.is_some());
+    let Response::Digest { docs, .. } = rogue
+        .mesh
+        .request(village_peer, Request::Digest)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a digest")
+    };
+    let village_docs = held(&h.village).await.len() as u32;
+    assert_eq!(docs, village_docs - 1, "every document but the details");
+    let Response::Heads { docs, .. } = rogue
+        .mesh
+        .request(
+            village_peer,
+            Request::Heads {
+                after: None,
+                limit: 256,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected heads")
+    };
+    assert!(!docs.is_empty() && docs.iter().all(|d| d.doc != details));
+    let faults = counters(&h.village).await;
+    let answer = rogue
+        .mesh
+        .request(
+            village_peer,
+            Request::Changes {
+                doc: details.clone(),
+                have: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let Response::Refused { reason } = answer else {
+        panic!("expected a refusal, got {answer:?}")
+    };
+    assert!(
+        reason.contains("outside what this peer's certificate lets it read"),
+        "{reason}"
+    );
+    let after = counters(&h.village).await;
+    assert_eq!(
+        after.requests_beyond_scope,
+        faults.requests_beyond_scope + 1
+    );
+    assert_eq!(after.peer_faults, faults.peer_faults + 1);
+    assert!(after.peers_refused > faults.peers_refused, "cut off");
+    // The whole document by its name: the same.
+    let rogue = nosy().await;
+    let answer = wait_for(WAIT, || async {
+        match rogue
+            .mesh
+            .request(
+                village_peer,
+                Request::Document {
+                    doc: details.clone(),
+                    offset: 0,
+                },
+            )
+            .await
+        {
+            Ok(Response::Refused { reason }) if reason.contains("certificate") => Some(reason),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(
+        answer.is_some(),
+        "the whole details are refused to a checkpoint"
+    );
+    assert!(!held(&rogue).await.contains(&details));
+
+    // A village gone rogue (it may not read them either) gossips the
+    // details it was never given: taken from the auditor by a test's hand.
+    let Response::Changes {
+        changes,
+        signatures,
+        ..
+    } = auditor
+        .mesh
+        .request(
+            village_peer,
+            Request::Changes {
+                doc: details.clone(),
+                have: vec![],
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("an auditor is served the details")
+    };
+    assert!(!changes.is_empty());
+    let gk = Keypair::generate_ed25519();
+    let gossiper = node_with(
+        gk.clone(),
+        &h.root,
+        vec![cert(&h.root, &gk, RoleKind::Village, Some(village(1)), far)],
+        false,
+        Some(&h.checkpoint.addr),
+        &shutdown,
+        kampung_core::SystemClock::shared(),
+        |cfg| cfg.scoped_gossip = false,
+    )
+    .await;
+    let checkpoint_faults = counters(&h.checkpoint).await.peer_faults;
+    let mut salt = 0u8;
+    let refused = wait_for(WAIT, || {
+        salt = salt.wrapping_add(1);
+        let announce = Announce {
+            doc: details.clone(),
+            heads: vec![[salt; 32]],
+            changes: changes.clone(),
+            signatures: signatures.clone(),
+            from_owner: false,
+        };
+        let (gossiper, checkpoint) = (&gossiper, &h.checkpoint);
+        async move {
+            let _ = gossiper.mesh.announce(announce).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            (counters(checkpoint).await.peer_faults > checkpoint_faults).then_some(())
+        }
+    })
+    .await;
+    assert!(refused.is_some(), "the checkpoint refuses gossiped details");
+    assert!(!held(&h.checkpoint).await.contains(&details));
+    checkpoint_still_answers(&h).await;
+    shutdown.cancel();
+}
+
 /// Crossing logs travel only between checkpoints and auditors: villages
 /// neither hold nor forward them. In a mesh where every node keeps few
 /// peers (here `max_peers` 1: two kept, the rest trimmed), a checkpoint
@@ -977,6 +1190,42 @@ async fn a_checkpoint_and_the_auditor_keep_each_other_among_villages_that_do_not
     );
     for v in &villages {
         assert!(held(v).await.iter().all(|d| !d.starts_with("x/")));
+    }
+    // Villages keep a copy of each other's details: of 35.10.15.2001's,
+    // the next two villages of Glagah (.2004 and .2005), its kin; no other
+    // village, and no checkpoint.
+    let first: VillageCode = codes[0].parse().unwrap();
+    villages[0]
+        .store
+        .write(
+            first,
+            kampung_gen::village_residents(first, 3, 5),
+            now_ms(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let details = format!("v/{}", codes[0]);
+    for holder in &villages[1..3] {
+        let got = wait_for(Duration::from_secs(60), || async {
+            held(holder).await.contains(&details).then_some(())
+        })
+        .await;
+        assert!(got.is_some(), "{} keeps {details}", holder.peer);
+    }
+    let kin: Vec<String> = villages[0]
+        .mesh
+        .kin()
+        .into_iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert!(
+        kin.contains(&villages[1].peer) && kin.contains(&villages[2].peer),
+        "{kin:?}"
+    );
+    for other in villages[3..].iter().chain([&checkpoint]) {
+        assert!(!held(other).await.contains(&details), "{}", other.peer);
     }
     let trimmed: u64 = {
         let mut n = 0;

@@ -258,6 +258,23 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     cp.start(&RunArgs::loopback(vec![boot.clone()]));
     au.start(&RunArgs::loopback(vec![boot, cp.bootstrap_addr()]));
     wait_agree(&[&a, &b, &cp, &au], 2, 60, CONVERGE);
+    // Every node holds both villages' cards; their details (family cards,
+    // addresses) only the village itself and the auditor (the two are in
+    // different districts: neither keeps the other's).
+    let details = |n: &Node| -> Vec<String> {
+        let r = Replica::from_status(&n.status().unwrap());
+        r.docs
+            .keys()
+            .filter(|d| d.starts_with("v/"))
+            .cloned()
+            .collect()
+    };
+    let both = vec![format!("v/{VILLAGE_A}"), format!("v/{VILLAGE_B}")];
+    let auditor_has_both = poll(CONVERGE, || (details(&au) == both).then_some(()));
+    assert!(auditor_has_both.is_some(), "auditor: {:?}", details(&au));
+    assert_eq!(details(&a), [format!("v/{VILLAGE_A}")]);
+    assert_eq!(details(&b), [format!("v/{VILLAGE_B}")]);
+    assert!(details(&cp).is_empty(), "checkpoint: {:?}", details(&cp));
 
     // The policy, handed to the running checkpoint (the CLI posts it to
     // POST /v1/trust), applies at once there.
@@ -282,7 +299,7 @@ fn a_checkpoint_gives_every_verdict_through_the_api_and_its_log_replicates() {
     assert_eq!(v["verdict"]["village_name"], "Ketapang");
     let text = v["explanation"].as_str().unwrap();
     assert!(text.contains("Our copy of Ketapang is"), "{text}");
-    assert_eq!(v["basis"][0]["doc"], format!("v/{VILLAGE_B}"));
+    assert_eq!(v["basis"][0]["doc"], format!("k/{VILLAGE_B}"));
     assert_eq!(v["policy_version"], 2);
 
     // A Bali-issued NIK: barred if not a resident, resident if registered.

@@ -266,7 +266,10 @@ fn a_running_node_exports_and_checks_documents_through_its_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("1 document(s) written"), "{said}");
+    assert!(
+        said.contains("2 document(s) written") && said.contains(&format!("k_{VILLAGE}.automerge")),
+        "{said}"
+    );
     let written = all.join(format!("v_{VILLAGE}.automerge"));
     assert_eq!(
         std::fs::read(&written).unwrap(),

@@ -88,7 +88,8 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
     let backup = dir.join("a.tar");
     let out = a.ok(&["backup", "--out", s(&backup)]);
     assert!(
-        out.contains("documents: 2") && out.contains("checked"),
+        // Both villages' cards, and A's details (B's are not A's to hold).
+        out.contains("documents: 3") && out.contains("checked"),
         "{out}"
     );
     #[cfg(unix)]
@@ -175,7 +176,7 @@ fn a_running_node_is_backed_up_and_a_lost_server_restored_from_it_catches_up() {
     std::fs::remove_dir_all(&a.data).unwrap();
     let out = a.ok(&["restore", s(&backup)]);
     assert!(
-        out.contains("documents: 2") && out.contains("accounts: 1"),
+        out.contains("documents: 3") && out.contains("accounts: 1"),
         "{out}"
     );
     let users = a.ok(&["user", "list"]);
@@ -420,7 +421,76 @@ fn repair_takes_a_forged_villages_writes_out_after_a_backup() {
     let said = String::from_utf8_lossy(&r.stderr);
     assert!(!r.status.success());
     assert!(
-        said.contains(&format!("v/{B}")) && said.contains("may not write the residents"),
+        (said.contains(&format!("k/{B}")) || said.contains(&format!("v/{B}")))
+            && said.contains("may not write the residents"),
         "{said}"
     );
+}
+
+/// Issue 15.3: a village office whose server died with its disk (killed,
+/// its directory wiped) is set up again with a new certified key and gets
+/// its residents back in full, family cards and addresses too, from the
+/// villages that keep a copy of its details (for Kampunganyar, the last
+/// village of Glagah: Bakungan and Banjarsari, the first two); a village
+/// of another district holds its cards only.
+#[test]
+fn a_village_server_lost_with_its_disk_gets_its_details_back_from_their_holders() {
+    const HOLDER: &str = "35.10.15.1002"; // Bakungan, Glagah
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut root = Root::new(dir);
+    let (mut a, _) = village(&mut root, dir, A, 40, 21);
+    let (mut h, _) = village(&mut root, dir, HOLDER, 10, 22);
+    let (mut b, _) = village(&mut root, dir, B, 10, 23);
+    root.hand_out(&[&a, &h, &b]);
+    h.start(&RunArgs::loopback(vec![]));
+    b.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
+    a.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
+    wait_agree(&[&a, &h, &b], 3, 60, CONVERGE);
+    let details = format!("v/{A}");
+    let replica = |n: &Node| Replica::from_status(&n.status().unwrap());
+    let held = poll(CONVERGE, || {
+        let theirs = replica(&h);
+        (!theirs.heads(&details).is_empty()
+            && theirs.heads(&details) == replica(&a).heads(&details))
+        .then_some(())
+    });
+    assert!(
+        held.is_some(),
+        "the holder never took A's details: {:?}",
+        replica(&h).docs.keys()
+    );
+    assert!(
+        replica(&b).heads(&details).is_empty(),
+        "B is of another district"
+    );
+    let before = dir.join("before.csv");
+    a.ok(&["export", "--out", s(&before)]);
+
+    // The server dies with its disk.
+    a.kill9();
+    std::fs::remove_dir_all(&a.data).unwrap();
+    // A new machine, a new key certified for the village.
+    let mut a2 = Node::new(dir, "village-replaced", None);
+    root.init(
+        &a2,
+        &["--village", A],
+        &["--role", "village", "--village", A],
+    );
+    root.hand_out(&[&a2]);
+    a2.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
+    let back = poll(CONVERGE, || {
+        let ours = replica(&a2);
+        (ours.niks == 60 && ours.heads(&details) == replica(&h).heads(&details)).then_some(())
+    });
+    assert!(back.is_some(), "details not back: {:?}", replica(&a2).docs);
+    let after = dir.join("after.csv");
+    a2.ok(&["export", "--out", s(&after)]);
+    assert_eq!(
+        std::fs::read_to_string(&after).unwrap(),
+        std::fs::read_to_string(&before).unwrap(),
+        "every resident back in full"
+    );
+    let mut nodes: Vec<&mut Node> = vec![&mut a2, &mut h, &mut b];
+    stop_all(&mut nodes);
 }

@@ -118,8 +118,9 @@ impl Drop for Lab {
     }
 }
 
+/// The village's cards: the document every node holds of it.
 fn doc(village: &str) -> String {
-    format!("v/{village}")
+    format!("k/{village}")
 }
 
 fn verdict(node: &Node, nik: &str) -> String {

@@ -119,14 +119,17 @@ fn certified_writes_pass_the_audit_until_a_revocation_from_before_them() {
     assert!(passed, "{report:#}");
     assert_eq!(report["ok"], true);
     assert_eq!(report["authorisation_checked"], true);
-    let doc = &report["documents"][0];
-    assert_eq!(doc["doc"], format!("v/{VILLAGE}"));
-    assert_eq!(doc["changes"], 41);
+    // The village's cards and its details.
+    for (i, doc) in ["k", "v"].into_iter().enumerate() {
+        let d = &report["documents"][i];
+        assert_eq!(d["doc"], format!("{doc}/{VILLAGE}"));
+        assert_eq!(d["changes"], 41);
+    }
     let writer = &report["writers"][0];
     assert_eq!(writer["writer"], v.peer.as_str());
     assert_eq!(writer["role"], "village");
     assert_eq!(writer["village"], VILLAGE);
-    assert_eq!(writer["changes"], 40);
+    assert_eq!(writer["changes"], 80);
     assert_eq!(report["index"]["niks"], 40);
     let text = ok(&v.data, &["audit", "verify"]);
     assert!(
@@ -166,7 +169,7 @@ fn certified_writes_pass_the_audit_until_a_revocation_from_before_them() {
         .iter()
         .find(|f| f["kind"] == "not_authorised")
         .unwrap_or_else(|| panic!("{f:#?}"));
-    assert_eq!(denied["doc"], format!("v/{VILLAGE}"));
+    assert_eq!(denied["doc"], format!("k/{VILLAGE}"));
     assert_eq!(denied["writer"], v.peer.as_str());
     assert!(denied["message"]
         .as_str()
@@ -176,7 +179,9 @@ fn certified_writes_pass_the_audit_until_a_revocation_from_before_them() {
     assert_eq!(unsigned["count"], 40);
     let text = String::from_utf8_lossy(&kampung(&v.data, &["audit", "verify"]).stdout).into_owned();
     assert!(
-        text.contains(&format!("document v/{VILLAGE}")) && text.contains("FAILED"),
+        text.contains(&format!("document k/{VILLAGE}"))
+            && text.contains(&format!("document v/{VILLAGE}"))
+            && text.contains("FAILED"),
         "{text}"
     );
     let shown = json(&v.data, &["trust", "show", "--json"]);

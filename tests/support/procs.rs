@@ -584,6 +584,20 @@ impl Replica {
         self.docs.get(doc).map_or(&[], Vec::as_slice)
     }
 
+    /// Without villages' details (`v/`), which only the village, the
+    /// villages that keep a copy of them and auditors hold.
+    pub fn without_details(&self) -> Replica {
+        Replica {
+            docs: self
+                .docs
+                .iter()
+                .filter(|(d, _)| !d.starts_with("v/"))
+                .map(|(d, h)| (d.clone(), h.clone()))
+                .collect(),
+            niks: self.niks,
+        }
+    }
+
     /// The part every member may read (without crossing logs, which only
     /// checkpoints and auditors hold: `kampung_core::ReadScope`).
     pub fn for_everyone(&self) -> Replica {
@@ -625,12 +639,16 @@ pub fn replicas(nodes: &[&Node]) -> Vec<Result<Replica, String>> {
 }
 
 /// Wait until every node holds the same heads for exactly `docs` documents
-/// and `niks` NIKs; the agreed replica. Panics after `timeout` with what each
-/// node holds.
+/// and `niks` NIKs, villages' details aside (each node holds only some, or
+/// with no root all: see [`Replica::without_details`]); the agreed replica.
+/// Panics after `timeout` with what each node holds.
 pub fn wait_agree(nodes: &[&Node], docs: usize, niks: u64, timeout: Duration) -> Replica {
     let mut last = Vec::new();
     let agreed = poll(timeout, || {
-        last = replicas(nodes);
+        last = replicas(nodes)
+            .into_iter()
+            .map(|r| r.map(|r| r.without_details()))
+            .collect();
         let first = last.first()?.as_ref().ok()?;
         let all_same = last.iter().all(|r| r.as_ref().ok() == Some(first));
         (all_same && first.docs.len() == docs && first.niks == niks).then(|| first.clone())

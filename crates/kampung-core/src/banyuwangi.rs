@@ -259,6 +259,40 @@ pub fn village(code: VillageCode) -> Option<&'static Village> {
     TABLES.by_code.get(&code).map(|&i| &TABLES.villages[i])
 }
 
+/// How many other villages hold a copy of each village's details
+/// ([`detail_holders`]).
+pub const DETAIL_BACKUPS: usize = 2;
+
+/// The villages that hold a copy of `code`'s details (its residents in
+/// full) besides the village itself: the next [`DETAIL_BACKUPS`] villages
+/// of the same district in code order, counting on from the first after
+/// the last. A village office whose server died is restored from them (or
+/// from an auditor). One pure function of the code, so every node agrees
+/// on it without asking anyone; a district of fewer villages has fewer.
+///
+/// ```
+/// use kampung_core::banyuwangi::detail_holders;
+/// use kampung_core::VillageCode;
+/// let kampunganyar: VillageCode = "35.10.15.2012".parse().unwrap();
+/// let holders = detail_holders(kampunganyar);
+/// assert_eq!(holders.len(), 2);
+/// assert!(holders.iter().all(|h| h.district == 15 && *h != kampunganyar));
+/// ```
+pub fn detail_holders(code: VillageCode) -> Vec<VillageCode> {
+    let district: Vec<VillageCode> = villages()
+        .iter()
+        .filter(|v| v.code.district == code.district)
+        .map(|v| v.code)
+        .collect();
+    let Some(at) = district.iter().position(|c| *c == code) else {
+        return Vec::new();
+    };
+    (1..district.len())
+        .take(DETAIL_BACKUPS)
+        .map(|step| district[(at + step) % district.len()])
+        .collect()
+}
+
 /// The villages a clerk's words name: a code (`35.10.15.2012`), a name
 /// (`Kampunganyar`, `desa kampunganyar`), a name and its district
 /// (`Karangrejo, Gambiran`), in any capitals. Three names occur in two

@@ -7,8 +7,14 @@ use std::fmt;
 use crate::banyuwangi::VillageCode;
 use crate::month::LogMonth;
 
-/// The name of a document. Three kinds, each with one set of writers:
-/// - `v/35.10.15.2012`: a village's residents (that village's nodes);
+/// The name of a document. Four kinds, each with one set of writers:
+/// - `k/35.10.15.2012`: a village's verdict cards (that village's nodes):
+///   of each resident what a verdict needs (NIK, name, sex, status, moved
+///   to, dates), read by every member;
+/// - `v/35.10.15.2012`: a village's residents in full, the details (that
+///   village's nodes): family card, dusun, RT/RW and the full birth date
+///   besides the card's fields, read only by the village, the villages that
+///   back it up and auditors ([`crate::ReadScope`]);
 /// - `x/<peer id>/2026-12`: a checkpoint's crossings of one month, in WIB
 ///   (that checkpoint); `x/<peer id>` is the single log of every month that
 ///   nodes before monthly logs wrote, still read;
@@ -19,7 +25,10 @@ pub struct DocId(String);
 /// What a [`DocId`] names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocKind<'a> {
+    /// A village's residents in full (the details).
     Village(VillageCode),
+    /// A village's verdict cards.
+    Card(VillageCode),
     /// The crossing log of the checkpoint with this peer id (base58), of
     /// one month; `None`: the single log nodes before monthly logs kept.
     CrossingLog(&'a str, Option<LogMonth>),
@@ -55,6 +64,14 @@ impl DocId {
         let _ = write!(id, "{code}");
         DocId(id)
     }
+    /// A village's verdict cards.
+    pub fn card(code: VillageCode) -> DocId {
+        use std::fmt::Write;
+        let mut id = String::with_capacity(15);
+        id.push_str("k/");
+        let _ = write!(id, "{code}");
+        DocId(id)
+    }
     /// The single crossing log of a checkpoint (peer id, base58 text) that
     /// nodes before monthly logs wrote: read, never written.
     pub fn crossing_log(peer: &str) -> DocId {
@@ -76,16 +93,27 @@ impl DocId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// The village whose residents this document holds, if it is a village document.
+    /// The village whose residents this document holds in full, if it is
+    /// a village's details document (`v/`).
     pub fn as_village(&self) -> Option<VillageCode> {
         self.0
             .strip_prefix("v/")
+            .and_then(|c| VillageCode::parse(c).ok())
+    }
+    /// The village whose verdict cards this document holds, if it is a
+    /// card document (`k/`).
+    pub fn as_card(&self) -> Option<VillageCode> {
+        self.0
+            .strip_prefix("k/")
             .and_then(|c| VillageCode::parse(c).ok())
     }
     /// What this document is, if it is a well-formed name of a known kind.
     pub fn kind(&self) -> Option<DocKind<'_>> {
         if let Some(v) = self.as_village() {
             return Some(DocKind::Village(v));
+        }
+        if let Some(v) = self.as_card() {
+            return Some(DocKind::Card(v));
         }
         if let Some(log) = self.0.strip_prefix("x/") {
             let (peer, month) = match log.split_once('/') {
@@ -139,6 +167,20 @@ impl fmt::Display for DocId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_village_has_a_card_document_and_a_details_document() {
+        let v = VillageCode::parse("35.10.15.2012").unwrap();
+        assert_eq!(DocId::card(v).as_str(), "k/35.10.15.2012");
+        assert_eq!(DocId::village(v).as_str(), "v/35.10.15.2012");
+        assert_eq!(
+            DocId::parse("k/35.10.15.2012").unwrap().kind(),
+            Some(DocKind::Card(v))
+        );
+        assert_eq!(DocId::card(v).as_village(), None);
+        assert_eq!(DocId::village(v).as_card(), None);
+        assert_eq!(DocId::parse("k/35.10.15.9999"), None);
+    }
 
     const PEER: &str = "12D3KooWKetapang";
 

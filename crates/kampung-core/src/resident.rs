@@ -277,6 +277,32 @@ impl Resident {
     }
 
     /// True if both records say the same, ignoring when they were written.
+    /// The verdict card of this record: what a verdict needs (NIK, name,
+    /// sex, village, status with its destination and dates), replicated to
+    /// every node. The family card and the address stay out (empty), and
+    /// the birth date is the one the NIK gives (with `this_year`'s century
+    /// pivot), so the card tells nothing of it that the NIK does not: the
+    /// full date, where they differ, is in the details only.
+    pub fn card(&self, this_year: i32) -> Resident {
+        let birth_date = crate::nik::Nik::parse(&self.nik.to_string(), this_year)
+            .map_or(self.birth_date, |p| p.birth_date());
+        Resident {
+            nik: self.nik,
+            full_name: self.full_name.clone(),
+            sex: self.sex,
+            birth_date,
+            family_card: String::new(),
+            address: Address {
+                dusun: String::new(),
+                rt: 0,
+                rw: 0,
+            },
+            village: self.village,
+            status: self.status.clone(),
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+
     pub fn same_content(&self, other: &Resident) -> bool {
         self.nik == other.nik
             && self.full_name == other.full_name

@@ -149,10 +149,12 @@ impl Role {
         }
     }
 
-    /// The residents document this node owns, if any (a checkpoint's own
-    /// crossing log is named by its peer id, which the role does not know).
+    /// The verdict cards this node owns, if any: the village document
+    /// every node holds and verdicts rest on, whose copies' age the mesh
+    /// tracks (a checkpoint's own crossing log is named by its peer id,
+    /// which the role does not know).
     pub fn owned_village_doc(&self) -> Option<DocId> {
-        self.village().map(DocId::village)
+        self.village().map(DocId::card)
     }
 
     /// The machine form shown to peers and in the API:
@@ -262,7 +264,7 @@ mod tests {
         assert_eq!(v.to_string(), "village Kampunganyar (35.10.15.2012)");
         assert_eq!(
             v.owned_village_doc().map(|d| d.to_string()).as_deref(),
-            Some("v/35.10.15.2012")
+            Some("k/35.10.15.2012")
         );
     }
 

@@ -1,7 +1,10 @@
 //! Read scopes: which documents a node may hold, be offered and be served.
 //!
-//! A verdict needs a village's residents and the open isolation cases, so
-//! every member reads those. A checkpoint's crossings (every traveller's
+//! A verdict needs a village's verdict cards and the open isolation cases,
+//! so every member reads those. A village's details (family cards,
+//! addresses, full birth dates) are read by the village itself, the
+//! villages that keep a copy for it ([`crate::banyuwangi::detail_holders`])
+//! and auditors: a checkpoint's replica never holds them. A checkpoint's crossings (every traveller's
 //! NIK, verdict and the officer's decision) are read by the checkpoints
 //! (each keeps the others' as a backup of its own) and by auditors: a
 //! village office never needs them, so the 217 village nodes never hold
@@ -22,6 +25,7 @@
 //! assert!(!ReadScope::for_everyone(&log));
 //! ```
 
+use crate::banyuwangi::{detail_holders, VillageCode};
 use crate::doc_id::{DocId, DocKind};
 use crate::role::RoleKind;
 
@@ -31,27 +35,39 @@ pub enum ReadScope {
     /// A mesh without a root key (development mode, loopback only):
     /// nobody is certified, so there is no scope to hold anyone to.
     Everything,
-    /// A node certified as this kind.
-    Certified(RoleKind),
+    /// A node certified as this kind; a village node with its village.
+    Certified(RoleKind, Option<VillageCode>),
     /// A peer not (or no longer) certified: nothing.
     Nothing,
 }
 
 impl ReadScope {
-    /// The scope of a node certified as `kind`.
+    /// The scope of a node certified as `kind`, of no village: what every
+    /// node of that kind reads.
     pub fn of(kind: RoleKind) -> ReadScope {
-        ReadScope::Certified(kind)
+        ReadScope::Certified(kind, None)
+    }
+
+    /// The scope of a node certified as `kind`, for `village` if it is a
+    /// village node (as its certificate says).
+    pub fn of_node(kind: RoleKind, village: Option<VillageCode>) -> ReadScope {
+        ReadScope::Certified(kind, village)
     }
 
     /// May a node of this scope hold `doc`, be offered it and be served it?
     pub fn may_read(&self, doc: &DocId) -> bool {
-        let kind = match self {
+        let (kind, own) = match self {
             ReadScope::Everything => return true,
             ReadScope::Nothing => return false,
-            ReadScope::Certified(kind) => *kind,
+            ReadScope::Certified(kind, village) => (*kind, *village),
         };
         match doc.kind() {
-            Some(DocKind::Village(_)) | Some(DocKind::Case(_)) => true,
+            Some(DocKind::Card(_)) | Some(DocKind::Case(_)) => true,
+            Some(DocKind::Village(v)) => match (kind, own) {
+                (RoleKind::Auditor, _) => true,
+                (RoleKind::Village, Some(own)) => own == v || detail_holders(v).contains(&own),
+                _ => false,
+            },
             Some(DocKind::CrossingLog(..)) => {
                 matches!(kind, RoleKind::Checkpoint | RoleKind::Auditor)
             }
@@ -65,7 +81,7 @@ impl ReadScope {
     pub fn for_everyone(doc: &DocId) -> bool {
         RoleKind::ALL
             .iter()
-            .all(|k| ReadScope::Certified(*k).may_read(doc))
+            .all(|k| ReadScope::of(*k).may_read(doc))
     }
 
     /// Do nodes of these two scopes both read documents that not every
@@ -73,17 +89,24 @@ impl ReadScope {
     /// them (never by gossip, never through a village), so two such nodes
     /// must reach each other directly: the mesh keeps them connected.
     pub fn shares_restricted(&self, other: &ReadScope) -> bool {
-        // One name of each kind of document: the rule is by kind.
+        // One name of each kind of document: the rule is by kind, and for
+        // details by village (each side's own).
+        let village_of = |s: &ReadScope| match s {
+            ReadScope::Certified(_, v) => *v,
+            _ => None,
+        };
         let samples = [
             // 35.10.15.2012 (Glagah district); any village would do.
-            DocId::village(crate::VillageCode {
+            Some(DocId::card(crate::VillageCode {
                 district: 15,
                 village: 2012,
-            }),
-            DocId::case("0000000000000000"),
-            DocId::crossing_log("12D3KooW"),
+            })),
+            Some(DocId::case("0000000000000000")),
+            Some(DocId::crossing_log("12D3KooW")),
+            village_of(self).map(DocId::village),
+            village_of(other).map(DocId::village),
         ];
-        samples.iter().any(|d| {
+        samples.iter().flatten().any(|d| {
             debug_assert!(d.kind().is_some(), "{d:?} is a document name");
             !ReadScope::for_everyone(d) && self.may_read(d) && other.may_read(d)
         })
@@ -120,6 +143,9 @@ mod tests {
     fn log() -> DocId {
         DocId::parse("x/12D3KooWKetapang/2026-12").unwrap()
     }
+    fn card() -> DocId {
+        DocId::card("35.10.15.2012".parse::<VillageCode>().unwrap())
+    }
     fn old_log() -> DocId {
         DocId::parse("x/12D3KooWKetapang").unwrap()
     }
@@ -139,8 +165,43 @@ mod tests {
     }
 
     #[test]
-    fn residents_and_cases_are_read_by_every_member() {
-        for doc in [village(), case()] {
+    fn details_are_read_by_their_village_its_holders_and_auditors() {
+        use crate::banyuwangi::detail_holders;
+        let own: VillageCode = "35.10.15.2012".parse().unwrap();
+        let holders = detail_holders(own);
+        assert_eq!(holders.len(), 2);
+        let details = village();
+        let node = |v| ReadScope::of_node(RoleKind::Village, Some(v));
+        assert!(node(own).may_read(&details));
+        for h in &holders {
+            assert!(node(*h).may_read(&details), "{h} keeps a copy");
+            assert!(node(own).shares_restricted(&node(*h)));
+            assert!(node(*h).shares_restricted(&node(own)));
+        }
+        // A village of another district, and one of the same district
+        // that is not a holder.
+        let elsewhere: VillageCode = "35.10.01.2001".parse().unwrap();
+        assert!(!node(elsewhere).may_read(&details));
+        assert!(!node(elsewhere).shares_restricted(&node(own)));
+        let same_district = crate::banyuwangi::villages()
+            .iter()
+            .map(|v| v.code)
+            .find(|c| c.district == 15 && *c != own && !holders.contains(c))
+            .unwrap();
+        assert!(!node(same_district).may_read(&details));
+        assert!(ReadScope::of(RoleKind::Auditor).may_read(&details));
+        assert!(ReadScope::of(RoleKind::Auditor).shares_restricted(&node(own)));
+        for kind in [RoleKind::Checkpoint, RoleKind::Facility] {
+            assert!(!ReadScope::of(kind).may_read(&details), "{kind}");
+            assert!(!ReadScope::of(kind).shares_restricted(&node(own)), "{kind}");
+        }
+        assert!(!ReadScope::of(RoleKind::Village).may_read(&details));
+        assert!(!ReadScope::for_everyone(&details));
+    }
+
+    #[test]
+    fn cards_and_cases_are_read_by_every_member() {
+        for doc in [card(), case()] {
             for kind in RoleKind::ALL {
                 assert!(ReadScope::of(kind).may_read(&doc), "{kind} reads {doc}");
             }
@@ -150,7 +211,7 @@ mod tests {
 
     #[test]
     fn an_uncertified_peer_reads_nothing_and_an_open_mesh_everything() {
-        for doc in [village(), case(), log()] {
+        for doc in [village(), card(), case(), log()] {
             assert!(!ReadScope::Nothing.may_read(&doc));
             assert!(ReadScope::Everything.may_read(&doc));
         }

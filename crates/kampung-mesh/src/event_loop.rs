@@ -328,7 +328,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// open mesh's everything.
     fn own_scope(&self) -> ReadScope {
         if self.config.membership.enforced() {
-            ReadScope::of(self.config.role.kind())
+            ReadScope::of_node(self.config.role.kind(), self.config.role.village())
         } else {
             ReadScope::Everything
         }
@@ -1425,7 +1425,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 }
 
-/// The document a claimed role writes: `village:35.10.15.2012` writes `v/35.10.15.2012`.
+/// The cards a claimed role writes: `village:35.10.15.2012` writes `k/35.10.15.2012`.
 fn owned_doc(role: &str) -> Option<DocId> {
     role.parse::<Role>().ok()?.owned_village_doc()
 }

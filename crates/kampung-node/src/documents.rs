@@ -20,8 +20,9 @@ use crate::error::{ErrorCode, NodeError};
 use crate::{Actor, Node};
 
 /// A document id as a person writes it: `v/35.10.15.2012` (a village's
-/// residents), `x/<peer id>` (a checkpoint's crossing log), `c/<case id>`
-/// (an isolation case), or a bare village code.
+/// residents in full, or a bare village code), `k/35.10.15.2012` (its
+/// verdict cards), `x/<peer id>` (a checkpoint's crossing log), `c/<case id>`
+/// (an isolation case).
 pub fn parse_document_id(text: &str) -> Result<DocId, NodeError> {
     let text = text.trim();
     if let Some(id) = DocId::parse(text) {
@@ -35,7 +36,7 @@ pub fn parse_document_id(text: &str) -> Result<DocId, NodeError> {
         "document",
         format!(
             "'{text}' is not a document id: write v/35.10.15.2012 (or just 35.10.15.2012) for a \
-             village's residents, x/<peer id>/2026-12 for a checkpoint's crossings of a month (x/<peer \
+             village's residents in full, k/35.10.15.2012 for its verdict cards, x/<peer id>/2026-12 for a checkpoint's crossings of a month (x/<peer \
              id> for its single log of nodes before monthly logs), c/<16 hex digits> \
              for an isolation case (`kampung status` on a running node lists the documents it \
              holds)"

@@ -424,7 +424,7 @@ impl Metrics {
                 .set(age.as_secs_f64());
         }
         for village in kampung_core::banyuwangi::villages() {
-            let doc = kampung_core::DocId::village(village.code);
+            let doc = kampung_core::DocId::card(village.code);
             if !heard.contains(&doc) {
                 self.sync_lag
                     .get_or_create(&DocLabels {
@@ -598,7 +598,7 @@ mod tests {
     #[test]
     fn sync_lag_is_the_age_of_each_copy() {
         let m = Metrics::new();
-        let doc = |c: &str| DocId::village(VillageCode::parse(c).unwrap());
+        let doc = |c: &str| DocId::card(VillageCode::parse(c).unwrap());
         let (a, b, own, never) = (
             doc("35.10.15.2012"),
             doc("35.10.21.2003"),
@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(m.peers.get(), 3);
         let text = m.encode();
         assert!(
-            text.contains("kampung_sync_lag_seconds{doc=\"v/35.10.15.2012\"} 50.0"),
+            text.contains("kampung_sync_lag_seconds{doc=\"k/35.10.15.2012\"} 50.0"),
             "{text}"
         );
         assert!(text.contains("kampung_mesh_peers 3"), "{text}");

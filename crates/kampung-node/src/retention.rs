@@ -31,7 +31,7 @@ impl Node {
             .await??;
         self.metrics()
             .documents_expired
-            .inc_by((expired.crossing_logs + expired.cases) as u64);
+            .inc_by((expired.crossing_logs + expired.cases + expired.details) as u64);
         Ok(expired)
     }
 

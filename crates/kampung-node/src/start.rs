@@ -290,9 +290,16 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
     }
     // With a root, a node holds only what its certificate lets it read.
     registry.set_scope(match roster {
-        Some(_) => kampung_core::ReadScope::of(role.kind()),
+        Some(_) => kampung_core::ReadScope::of_node(role.kind(), role.village()),
         None => kampung_core::ReadScope::Everything,
     });
+    if let Role::Village { village } = &role {
+        // A village's cards follow its details: made here for a store from
+        // before cards, mended after a write that stopped between the two.
+        if let Err(e) = registry.derive_card(*village, clock.now_ms()) {
+            tracing::warn!(%village, error = %e, "cannot bring the village's verdict cards in line with its details; tried again at the next start");
+        }
+    }
     let (store, store_thread) = spawn_store(registry, verifier);
     let peer_id = keypair.public().to_peer_id().to_string();
     let shutdown = CancellationToken::new();
@@ -360,10 +367,10 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
 }
 
 /// The documents a node of `role` writes as their owner: a village its
-/// residents, a checkpoint its crossing log.
+/// cards and details, a checkpoint its crossing log.
 fn owned_docs(role: &Role, peer_id: &str, clock: &SharedClock) -> Vec<DocId> {
     match role {
-        Role::Village { village } => vec![DocId::village(*village)],
+        Role::Village { village } => vec![DocId::card(*village), DocId::village(*village)],
         Role::Checkpoint { .. } => {
             // This month's and last month's logs: what peers may lack after
             // a cut. Older months reach them by anti-entropy.

@@ -116,7 +116,9 @@ impl Node {
     /// Does this node write `doc` itself (so its copy is always current)?
     pub fn owns(&self, doc: &DocId) -> bool {
         match doc.kind() {
-            Some(kampung_core::DocKind::Village(v)) => self.role().village() == Some(v),
+            Some(kampung_core::DocKind::Village(v) | kampung_core::DocKind::Card(v)) => {
+                self.role().village() == Some(v)
+            }
             Some(kampung_core::DocKind::CrossingLog(peer, _)) => peer == self.peer_id(),
             _ => false,
         }
@@ -184,7 +186,7 @@ impl Node {
         let own = self.role().village();
         let found: Cell<Option<(VillageCode, DocId, Option<Duration>)>> = Cell::new(None);
         let village_age = |v: VillageCode| {
-            let doc = DocId::village(v);
+            let doc = DocId::card(v);
             let age = if own == Some(v) {
                 Some(Duration::ZERO)
             } else {
@@ -215,7 +217,7 @@ impl Node {
                 own_document: own == Some(v),
                 owner_last_heard_secs: age.map(|d| d.as_secs_f64()),
             },
-            _ => self.freshness(DocId::village(v)),
+            _ => self.freshness(DocId::card(v)),
         });
         Answer {
             verdict,

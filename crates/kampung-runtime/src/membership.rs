@@ -118,7 +118,9 @@ impl Membership for RosterMembership {
         };
         roster
             .admit(&key, self.clock.now_ms())
-            .map_or(ReadScope::Nothing, |cert| ReadScope::of(cert.role))
+            .map_or(ReadScope::Nothing, |cert| {
+                ReadScope::of_node(cert.role, cert.village)
+            })
     }
 
     fn kin(&self) -> Vec<Peer> {
@@ -135,22 +137,38 @@ impl Membership for RosterMembership {
             .into_iter()
             .filter(|k| ours.shares_restricted(&ReadScope::of(*k)))
             .collect();
-        if kin_roles.is_empty() {
+        // A village and the villages that keep a copy of its details, or
+        // whose details it keeps ([`kampung_core::banyuwangi::detail_holders`]).
+        // (Auditors read every village's details too, but are kin of
+        // checkpoints, not of 217 villages: they take details from the
+        // peers they have.)
+        let own_village = own.village.filter(|_| own.role == RoleKind::Village);
+        let holders: Vec<kampung_core::VillageCode> = own_village
+            .map(|v| {
+                let mut related = kampung_core::banyuwangi::detail_holders(v);
+                related.extend(
+                    kampung_core::banyuwangi::villages()
+                        .iter()
+                        .map(|o| o.code)
+                        .filter(|o| kampung_core::banyuwangi::detail_holders(*o).contains(&v)),
+                );
+                related
+            })
+            .unwrap_or_default();
+        if kin_roles.is_empty() && holders.is_empty() {
             return Vec::new();
         }
+        let related = |c: &kampung_trust::Certificate| {
+            kin_roles.contains(&c.role)
+                || (c.role == RoleKind::Village && c.village.is_some_and(|v| holders.contains(&v)))
+        };
         let mut kin: Vec<Peer> = roster
             .statements()
             .filter_map(|s| match &s.statement {
-                Statement::Certificate(c) if c.node != self.own && kin_roles.contains(&c.role) => {
-                    Some(c.node)
-                }
+                Statement::Certificate(c) if c.node != self.own && related(c) => Some(c.node),
                 _ => None,
             })
-            .filter(|key| {
-                roster
-                    .admit(key, now)
-                    .is_ok_and(|c| kin_roles.contains(&c.role))
-            })
+            .filter(|key| roster.admit(key, now).is_ok_and(&related))
             .filter_map(|key| key.peer_id())
             .collect();
         // In order, so a node with more kin than it keeps keeps the same ones.

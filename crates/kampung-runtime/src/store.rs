@@ -716,7 +716,7 @@ fn write_village<S: Storage>(
     reg.set_author(author);
     let result = reg.heads(village).and_then(|before| {
         let report = write(reg)?;
-        let announce = announce_since(reg, &DocId::village(village), &before)?;
+        let announce = announce_since(reg, &DocId::card(village), &before)?;
         Ok((report, announce))
     });
     reg.set_author(None);
@@ -1237,7 +1237,7 @@ impl Replica for StoreHandle {
         from: &str,
     ) -> Result<Applied, ReplicaError> {
         let id = doc_id(doc)?;
-        if id.as_village().is_none() {
+        if id.as_card().is_none() {
             // A crossing log or case: small; apply its changes one by one.
             let changes = match kampung_store::document_changes(&id, &bytes) {
                 Ok(c) => c,

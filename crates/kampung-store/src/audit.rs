@@ -407,7 +407,8 @@ fn audit_index<S: Storage>(storage: S, this_year: i32) -> IndexReport {
 /// The document every replica starts from, before any stored change.
 fn base_document(kind: &DocKind<'_>) -> Automerge {
     match kind {
-        DocKind::Village(v) => VillageDoc::genesis(*v).automerge().clone(),
+        DocKind::Village(v) => VillageDoc::genesis(*v).into_automerge(),
+        DocKind::Card(v) => VillageDoc::card_genesis(*v).into_automerge(),
         DocKind::CrossingLog(peer, month) => {
             CrossingLog::genesis_in(peer, *month).automerge().clone()
         }
@@ -418,7 +419,7 @@ fn base_document(kind: &DocKind<'_>) -> Automerge {
 /// The hash of a document's deterministic genesis change, if its kind has one.
 fn genesis_hash(kind: &DocKind<'_>) -> Option<ChangeHash> {
     match kind {
-        DocKind::Village(_) | DocKind::CrossingLog(..) => {
+        DocKind::Village(_) | DocKind::Card(_) | DocKind::CrossingLog(..) => {
             base_document(kind).get_heads().first().copied()
         }
         DocKind::Case(_) => None,
@@ -428,7 +429,7 @@ fn genesis_hash(kind: &DocKind<'_>) -> Option<ChangeHash> {
 /// The root field naming what a document is, and the value it must have.
 fn identity(kind: &DocKind<'_>) -> (&'static str, String) {
     match kind {
-        DocKind::Village(v) => ("village", v.to_string()),
+        DocKind::Village(v) | DocKind::Card(v) => ("village", v.to_string()),
         DocKind::CrossingLog(peer, _) => ("checkpoint", (*peer).to_string()),
         DocKind::Case(id) => ("case", (*id).to_string()),
     }

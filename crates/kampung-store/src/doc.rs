@@ -92,6 +92,16 @@ pub enum Upsert {
 }
 
 /// One village's residents.
+/// Which of a village's two documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// `k/`: what a verdict needs of each resident, read by every member.
+    Card,
+    /// `v/`: the residents in full, read by the village, its detail
+    /// holders and auditors.
+    Details,
+}
+
 #[derive(Debug, Clone)]
 pub struct VillageDoc {
     village: VillageCode,
@@ -104,6 +114,10 @@ fn genesis_actor(village: VillageCode) -> ActorId {
     ActorId::from(format!("kampung-genesis/{village}").into_bytes())
 }
 
+fn card_genesis_actor(village: VillageCode) -> ActorId {
+    ActorId::from(format!("kampung-card-genesis/{village}").into_bytes())
+}
+
 fn find_residents(doc: &Automerge) -> Result<automerge::ObjId, DocError> {
     match doc.get(ROOT, "residents")? {
         Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
@@ -112,13 +126,36 @@ fn find_residents(doc: &Automerge) -> Result<automerge::ObjId, DocError> {
 }
 
 impl VillageDoc {
-    /// A new, empty village document: the genesis change only.
+    /// A new, empty village document (the details, `v/`): the genesis change only.
     pub fn genesis(village: VillageCode) -> Self {
-        let mut doc = Automerge::new().with_actor(genesis_actor(village));
+        Self::genesis_as(village, genesis_actor(village), Part::Details)
+    }
+
+    /// A new, empty card document (`k/`): a genesis of its own, so that
+    /// a card document never shares a change with the details.
+    pub fn card_genesis(village: VillageCode) -> Self {
+        Self::genesis_as(village, card_genesis_actor(village), Part::Card)
+    }
+
+    /// The empty document of `part`.
+    pub fn genesis_of(part: Part, village: VillageCode) -> Self {
+        match part {
+            Part::Card => Self::card_genesis(village),
+            Part::Details => Self::genesis(village),
+        }
+    }
+
+    fn genesis_as(village: VillageCode, actor: ActorId, part: Part) -> Self {
+        let mut doc = Automerge::new().with_actor(actor);
         let mut tx = doc.transaction();
-        // Infallible on a fresh document: ROOT exists and is a map.
+        // Infallible on a fresh document: ROOT exists and is a map. A card
+        // document says so in its root (`cards`), for a reader of its file.
         let residents = tx
             .put(ROOT, "village", village.to_string())
+            .and_then(|()| match part {
+                Part::Card => tx.put(ROOT, "cards", true),
+                Part::Details => Ok(()),
+            })
             .and_then(|()| tx.put_object(ROOT, "residents", ObjType::Map));
         let residents = match residents {
             Ok(id) => id,
@@ -136,25 +173,36 @@ impl VillageDoc {
         }
     }
 
-    /// Load from a snapshot (optional) and chunks, checking it is this village's document.
+    /// Load a details document from a snapshot (optional) and chunks,
+    /// checking it is this village's document.
     pub fn load<'a>(
         village: VillageCode,
         snapshot: Option<&[u8]>,
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DocError> {
-        guarded(|| Self::load_unguarded(village, snapshot, chunks))
+        Self::load_part(Part::Details, village, snapshot, chunks)
     }
 
-    fn load_unguarded<'a>(
+    /// [`VillageDoc::load`] for the document of `part`.
+    pub fn load_part<'a>(
+        part: Part,
         village: VillageCode,
         snapshot: Option<&[u8]>,
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DocError> {
-        let mut doc = match snapshot {
-            Some(bytes) => Automerge::load(bytes)?,
-            None => Self::genesis(village).doc,
-        };
-        load_chunks(&mut doc, chunks)?;
+        guarded(|| {
+            let mut doc = match snapshot {
+                Some(bytes) => Automerge::load(bytes)?,
+                None => Self::genesis_of(part, village).doc,
+            };
+            load_chunks(&mut doc, chunks)?;
+            Self::from_automerge(village, doc)
+        })
+    }
+
+    /// A village document from its Automerge document, checking it is
+    /// this village's.
+    pub fn from_automerge(village: VillageCode, doc: Automerge) -> Result<Self, DocError> {
         let found = match doc.get(ROOT, "village")? {
             Some((v, _)) => v.as_str().unwrap_or_default().to_string(),
             None => String::new(),
@@ -175,6 +223,11 @@ impl VillageDoc {
 
     pub fn village(&self) -> VillageCode {
         self.village
+    }
+
+    /// The Automerge document, given back.
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
     }
 
     pub fn heads(&self) -> Vec<ChangeHash> {
@@ -510,6 +563,16 @@ pub(crate) mod tests {
         assert_ne!(
             VillageDoc::genesis(v).heads(),
             VillageDoc::genesis(other).heads()
+        );
+        // The hashes docs/documents.md gives: the details' and the cards'.
+        let hex = |d: VillageDoc| d.heads()[0].to_string();
+        assert_eq!(
+            hex(VillageDoc::genesis(v)),
+            "2bb520ffa9e034ecf72a27436981ba77bf4596673dc72939563da4f58809920c"
+        );
+        assert_eq!(
+            hex(VillageDoc::card_genesis(v)),
+            "34a7f3963d5daa5b869a4bce61b0464b22dbd7f15d5e98a31ca31c16ebc1087f"
         );
     }
 

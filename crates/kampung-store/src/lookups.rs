@@ -86,7 +86,7 @@ impl Lookups {
         sorted.sort_unstable();
         self.basis.insert(
             village,
-            DocHeads::new(DocId::village(village).to_string(), &sorted),
+            DocHeads::new(DocId::card(village).to_string(), &sorted),
         );
         Arc::make_mut(&mut self.indexed).insert(village, heads);
     }

@@ -18,7 +18,7 @@ pub type SharedRoster = Arc<RwLock<Roster>>;
 /// What a write to `doc` is, for the roster's permission check.
 pub fn write_target(doc: &DocId) -> Option<WriteTarget<'_>> {
     Some(match doc.kind()? {
-        DocKind::Village(v) => WriteTarget::Residents(v),
+        DocKind::Village(v) | DocKind::Card(v) => WriteTarget::Residents(v),
         DocKind::CrossingLog(peer, _) => WriteTarget::CrossingLog(peer),
         DocKind::Case(_) => WriteTarget::Case,
     })

@@ -85,7 +85,15 @@ const MAX_DOCS: usize = 4_096;
 /// the replay of that log would fail. Only checkpoints and auditors hold
 /// crossing logs, but every node speaks one protocol: they refuse each
 /// other at the hello, naming both versions.
-pub const WIRE_VERSION: u32 = 4;
+///
+/// Version 5: verdict cards (`k/`, every member) and details (`v/`, the
+/// village, its detail holders and auditors). A node of version 4 derives
+/// its index from `v/` documents and knows no `k/` document: a checkpoint
+/// of version 5 would never send it a village's details, and it would
+/// treat `k/` names as unknown documents. They refuse each other at the
+/// hello; an upgraded node keeps answering from the index it had until
+/// the villages' cards arrive (`kampung_store`'s `registry/details.rs`).
+pub const WIRE_VERSION: u32 = 5;
 
 /// Longest software description accepted in a hello.
 pub const MAX_SOFTWARE: usize = 128;

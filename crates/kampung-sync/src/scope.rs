@@ -68,7 +68,48 @@ mod tests {
     use kampung_core::RoleKind;
 
     const LOG: &str = "x/12D3KooWKetapang/2026-12";
-    const VILLAGE: &str = "v/35.10.15.2012";
+    const VILLAGE: &str = "k/35.10.15.2012";
+    const DETAILS: &str = "v/35.10.15.2012";
+
+    fn village(code: &str) -> ReadScope {
+        ReadScope::of_node(RoleKind::Village, Some(code.parse().unwrap()))
+    }
+
+    /// A village's details: between the village and the villages that keep
+    /// a copy (and auditors), never to a checkpoint, whatever it asks.
+    #[test]
+    fn details_travel_only_between_the_village_its_holders_and_auditors() {
+        let own = "35.10.15.2012";
+        let holder = kampung_core::banyuwangi::detail_holders(own.parse().unwrap())[0].to_string();
+        let elsewhere = "35.10.01.2001";
+        assert!(Scope::new(village(own), village(&holder)).covers(DETAILS));
+        assert!(Scope::new(village(&holder), village(own)).covers(DETAILS));
+        assert!(Scope::new(village(own), ReadScope::of(RoleKind::Auditor)).covers(DETAILS));
+        assert!(!Scope::new(village(own), village(elsewhere)).covers(DETAILS));
+        assert!(Scope::new(village(own), village(elsewhere)).covers(VILLAGE));
+        let with_checkpoint = Scope::new(village(own), ReadScope::of(RoleKind::Checkpoint));
+        assert!(with_checkpoint.covers(VILLAGE) && !with_checkpoint.covers(DETAILS));
+        for req in [
+            Request::Changes {
+                doc: DETAILS.into(),
+                have: vec![],
+            },
+            Request::Document {
+                doc: DETAILS.into(),
+                offset: 0,
+            },
+        ] {
+            let why = with_checkpoint.beyond(&req).expect("refused");
+            assert!(why.contains(DETAILS), "{why}");
+            assert!(Scope::new(village(own), village(elsewhere))
+                .beyond(&req)
+                .is_some());
+            assert_eq!(
+                Scope::new(village(own), village(&holder)).beyond(&req),
+                None
+            );
+        }
+    }
 
     #[test]
     fn an_exchange_covers_what_both_ends_may_read() {

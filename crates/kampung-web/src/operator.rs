@@ -151,7 +151,7 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
     let mut villages: Vec<VillageRow> = kampung_core::banyuwangi::villages()
         .iter()
         .map(|vil| {
-            let doc = DocId::village(vil.code);
+            let doc = DocId::card(vil.code);
             let is_held = held.contains(&doc);
             let age = if is_held { node.copy_age(&doc) } else { None };
             VillageRow {

@@ -232,12 +232,19 @@ fn print_record(r: &Resident) {
     println!("NIK          {}", r.nik);
     println!("name         {}", r.full_name);
     println!("sex          {sex}");
-    println!("born         {}", r.birth_date);
-    println!("family card  {}", r.family_card);
-    println!(
-        "address      Dusun {}, RT {:03}/RW {:03}",
-        r.address.dusun, r.address.rt, r.address.rw
-    );
+    if r.family_card.is_empty() {
+        // A verdict card: this node does not hold the village's details.
+        println!("born         {} (as the NIK gives it)", r.birth_date);
+        println!("family card  (held by the village office only)");
+        println!("address      (held by the village office only)");
+    } else {
+        println!("born         {}", r.birth_date);
+        println!("family card  {}", r.family_card);
+        println!(
+            "address      Dusun {}, RT {:03}/RW {:03}",
+            r.address.dusun, r.address.rt, r.address.rw
+        );
+    }
     println!("village      {village}");
     println!("status       {status}");
 }

@@ -55,7 +55,7 @@ async fn verdicts_follow_the_registry_the_policy_and_open_cases() {
     assert_eq!(v["verdict"]["copy_age_ms"], 0);
     assert_eq!(v["alert"], false);
     assert_eq!(v["policy_version"], 3);
-    assert_eq!(v["basis"][0]["doc"], format!("v/{VILLAGE}"));
+    assert_eq!(v["basis"][0]["doc"], format!("k/{VILLAGE}"));
     assert!(!v["basis"][0]["heads"].as_array().unwrap().is_empty());
     assert!(
         v["explanation"].as_str().unwrap().starts_with("RESIDENT: "),

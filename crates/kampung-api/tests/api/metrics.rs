@@ -137,12 +137,13 @@ async fn metrics_count_lookups_verdicts_requests_and_store_state() {
     );
 
     // State read at scrape time: the store and the (lonely) mesh.
-    assert_eq!(must(&text, "kampung_documents"), 1.0);
+    // The village's cards and details.
+    assert_eq!(must(&text, "kampung_documents"), 2.0);
     assert_eq!(must(&text, "kampung_niks_indexed"), 6.0);
     assert_eq!(must(&text, "kampung_mesh_peers"), 0.0);
     assert_eq!(must(&text, "kampung_remote_changes_rejected_total"), 0.0);
     assert_eq!(
-        must(&text, r#"kampung_sync_lag_seconds{doc="v/35.10.15.2012"}"#),
+        must(&text, r#"kampung_sync_lag_seconds{doc="k/35.10.15.2012"}"#),
         0.0
     );
 

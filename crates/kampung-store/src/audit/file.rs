@@ -427,7 +427,13 @@ fn identify(doc: &Automerge) -> Result<(FileKind, DocId), String> {
                 "its 'village' is {code} but it has no 'residents' map: it is not a village document"
             ));
         }
-        return Ok((FileKind::Village, DocId::village(code)));
+        // A village's cards say so in their root (`cards`).
+        let cards = matches!(doc.get(ROOT, "cards"), Ok(Some((Value::Scalar(_), _))));
+        let id = match cards {
+            true => DocId::card(code),
+            false => DocId::village(code),
+        };
+        return Ok((FileKind::Village, id));
     }
     if let Some(peer) = text("checkpoint") {
         if !is_peer_id_text(&peer) {
@@ -465,8 +471,13 @@ fn identify(doc: &Automerge) -> Result<(FileKind, DocId), String> {
 /// How many records the document holds, reading every one as the node does.
 fn records(kind: FileKind, id: &DocId, bytes: &[u8], doc: &Automerge) -> Result<usize, String> {
     match (kind, id.kind()) {
-        (FileKind::Village, Some(DocKind::Village(v))) => {
-            let village = VillageDoc::load(v, Some(bytes), []).map_err(|e| e.to_string())?;
+        (FileKind::Village, Some(kind @ (DocKind::Village(v) | DocKind::Card(v)))) => {
+            let part = match kind {
+                DocKind::Card(_) => crate::doc::Part::Card,
+                _ => crate::doc::Part::Details,
+            };
+            let village =
+                VillageDoc::load_part(part, v, Some(bytes), []).map_err(|e| e.to_string())?;
             let mut n = 0;
             for r in village.residents() {
                 r.map_err(|e| e.to_string())?;

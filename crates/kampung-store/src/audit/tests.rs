@@ -106,14 +106,18 @@ fn signed_authorised_writes_pass_and_name_their_writer() {
     );
     assert!(report.authorisation_checked);
     assert_eq!(report.statements, 1);
-    assert_eq!(report.documents.len(), 1);
-    let doc = &report.documents[0];
-    assert_eq!(doc.doc, format!("v/{}", village_a()));
-    assert!(doc.ok && doc.genesis);
-    assert_eq!(doc.changes, 21);
-    assert_eq!((doc.signatures, doc.signatures_valid), (1, 1));
-    assert_eq!(doc.writers.len(), 1);
-    let w = &doc.writers[0];
+    // The village's cards and its details, each written and signed alike.
+    assert_eq!(report.documents.len(), 2);
+    assert_eq!(report.documents[0].doc, format!("k/{}", village_a()));
+    assert_eq!(report.documents[1].doc, format!("v/{}", village_a()));
+    for doc in &report.documents {
+        assert!(doc.ok && doc.genesis);
+        assert_eq!(doc.changes, 21);
+        assert_eq!((doc.signatures, doc.signatures_valid), (1, 1));
+        assert_eq!(doc.writers.len(), 1);
+        assert_eq!(doc.writers[0], report.documents[0].writers[0]);
+    }
+    let w = &report.documents[1].writers[0];
     assert_eq!(w.writer, key_of(&clerk).to_string());
     assert_eq!(w.role, Some(RoleKind::Village));
     assert_eq!(w.village, Some(village_a().to_string()));
@@ -122,13 +126,14 @@ fn signed_authorised_writes_pass_and_name_their_writer() {
     assert_eq!(
         report.writers,
         vec![Writer {
-            documents: 1,
+            documents: 2,
+            changes: 40,
             ..w.clone()
         }]
     );
     assert!(report.index.ok);
     assert_eq!(report.index.niks, 20);
-    assert_eq!(report.summary.changes, 21);
+    assert_eq!(report.summary.changes, 42);
 }
 
 #[test]
@@ -145,14 +150,16 @@ fn an_unsigned_change_fails_naming_its_writer() {
 
     let report = mesh.audit();
     assert!(!report.ok);
-    assert_eq!(kinds(&report), vec![FailureKind::Unsigned]);
-    let f = report.all_failures().next().unwrap();
-    assert_eq!(
-        f.doc.as_deref(),
-        Some(format!("v/{}", village_a()).as_str())
-    );
-    assert_eq!(f.writer, Some(key_of(&clerk).to_string()));
-    assert_eq!(f.count, 1);
+    // In the cards and in the details.
+    assert_eq!(kinds(&report), vec![FailureKind::Unsigned; 2]);
+    for (f, doc) in report.all_failures().zip(["k", "v"]) {
+        assert_eq!(
+            f.doc.as_deref(),
+            Some(format!("{doc}/{}", village_a()).as_str())
+        );
+        assert_eq!(f.writer, Some(key_of(&clerk).to_string()));
+        assert_eq!(f.count, 1);
+    }
     assert_eq!(report.documents[0].writers[0].changes, 11);
 }
 
@@ -167,11 +174,20 @@ fn a_writer_not_allowed_for_the_village_fails() {
 
     let report = mesh.audit();
     assert!(!report.ok);
-    let doc = &report.documents[0];
+    let doc = &report.documents[1];
     assert_eq!(doc.doc, format!("v/{}", village_b()));
     let mut k = kinds(&report);
     k.sort();
-    assert_eq!(k, vec![FailureKind::NotAuthorised, FailureKind::Unsigned]);
+    // In the cards and in the details.
+    assert_eq!(
+        k,
+        vec![
+            FailureKind::NotAuthorised,
+            FailureKind::NotAuthorised,
+            FailureKind::Unsigned,
+            FailureKind::Unsigned
+        ]
+    );
     for f in &doc.failures {
         assert_eq!(f.writer, Some(key_of(&clerk).to_string()), "{f:?}");
     }
@@ -266,7 +282,7 @@ fn an_index_that_differs_from_the_documents_fails() {
     let mut mesh = Mesh::new();
     let clerk = mesh.certified(RoleKind::Village, Some(village_a()));
     mesh.write(Some(&clerk), &clerk, village_a(), 4);
-    let id = DocId::village(village_a());
+    let id = DocId::card(village_a());
     let heads = heads_from_bytes(&mesh.storage.heads(&id).unwrap().unwrap()).unwrap();
     // An index that claims to be up to date but holds nobody.
     mesh.storage
@@ -312,15 +328,16 @@ fn repair_takes_out_what_the_audit_refuses_and_keeps_the_rest() {
     let repaired = repair(&mesh.storage, mesh.roster.root(), NOW + 60_000).unwrap();
     assert_eq!(
         repaired.len(),
-        1,
-        "only B's document needed it: {repaired:?}"
+        2,
+        "only B's cards and details needed it: {repaired:?}"
     );
-    let r = &repaired[0];
-    assert_eq!(r.doc, format!("v/{}", village_b()));
-    assert!(!r.removed);
-    assert_eq!(r.writers, vec![key_of(&a_office).to_string()]);
-    assert!(r.changes_removed >= 6, "{r:?}");
-    assert_eq!(r.signatures_removed, 2, "the forger's two signatures");
+    for (r, doc) in repaired.iter().zip(["k", "v"]) {
+        assert_eq!(r.doc, format!("{doc}/{}", village_b()));
+        assert!(!r.removed);
+        assert_eq!(r.writers, vec![key_of(&a_office).to_string()]);
+        assert!(r.changes_removed >= 6, "{r:?}");
+        assert_eq!(r.signatures_removed, 2, "the forger's two signatures");
+    }
 
     let mut reg = mesh.registry(None, &a_office);
     reg.rebuild_index().unwrap();
@@ -350,8 +367,13 @@ fn a_signature_from_a_fast_clock_covers_nothing_until_a_right_one_covers_its_cha
     reg.write(village_a(), &people[..2], NOW + 20 * 60_000, &mut |_| {})
         .unwrap();
     let report = mesh.audit();
-    assert_eq!(kinds(&report), vec![FailureKind::Unsigned], "{report:#?}");
+    assert_eq!(
+        kinds(&report),
+        vec![FailureKind::Unsigned; 2],
+        "{report:#?}"
+    );
     assert_eq!(report.documents[0].signatures_clock_off, 1);
+    assert_eq!(report.documents[1].signatures_clock_off, 1);
     // The clock is set right: the next write's signature covers the
     // early change too, and the audit passes, still counting the early one.
     reg.write(village_a(), &people[2..], NOW, &mut |_| {})

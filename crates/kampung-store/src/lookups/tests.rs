@@ -75,8 +75,9 @@ fn verdicts_read_during_writes_replay_from_their_heads() {
         reader.join().unwrap()
     });
 
-    let stored = storage.load(&DocId::village(village)).unwrap().unwrap();
-    let whole = VillageDoc::load(
+    let stored = storage.load(&DocId::card(village)).unwrap().unwrap();
+    let whole = VillageDoc::load_part(
+        crate::doc::Part::Card,
         village,
         stored.snapshot.as_deref(),
         stored.chunks.iter().map(|(_, c)| c.as_slice()),
@@ -91,10 +92,11 @@ fn verdicts_read_during_writes_replay_from_their_heads() {
     );
     for (kind, basis) in seen.keys() {
         assert_eq!(basis.len(), 1, "one document decides: {basis:?}");
-        assert_eq!(basis[0].0, DocId::village(village).to_string());
+        assert_eq!(basis[0].0, DocId::card(village).to_string());
         let heads: Vec<ChangeHash> = basis[0].1.iter().map(|h| h.parse().unwrap()).collect();
         let then = whole.automerge().fork_at(&heads).unwrap();
-        let then = VillageDoc::load(village, Some(&then.save()), []).unwrap();
+        let then =
+            VillageDoc::load_part(crate::doc::Part::Card, village, Some(&then.save()), []).unwrap();
         let record = then.get(someone.nik).unwrap().unwrap();
         let expected = match record.status {
             Status::Active => "resident",

@@ -62,8 +62,8 @@ fn a_log_this_node_does_not_write_is_merged_read_and_served_from_disk() {
     let mut village = open_on(&village_store, 2);
     let people: Vec<_> = (0..3).map(|p| person(p, 0)).collect();
     checkpoint.write(code(0), &people, AT, &mut |_| {}).unwrap();
-    // (The village document too, so the village can replay the verdicts.)
-    pull(&mut checkpoint, &mut village, &DocId::village(code(0)));
+    // (The village cards too, so the village can replay the verdicts.)
+    pull(&mut checkpoint, &mut village, &DocId::card(code(0)));
     let id = DocId::crossings(PEER, LogMonth::of_ms(AT).unwrap());
     // The first changes arrive for a log the village has never seen: it
     // holds it while merging, and lets it go after.

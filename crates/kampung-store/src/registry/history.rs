@@ -33,33 +33,49 @@ impl<S: Storage> Registry<S> {
         now_ms: i64,
     ) -> Result<Vec<CheckedChange>, StoreError> {
         let location = self.storage.location();
-        let id = DocId::village(village);
+        // The details when this node holds them (every change, a family
+        // card's too), else the cards.
+        let details = DocId::village(village);
+        let history = |id: &DocId,
+                       doc: &crate::doc::VillageDoc,
+                       signatures: &[Sig]|
+         -> Result<Vec<CheckedChange>, StoreError> {
+            // The document as held is the document as stored (a failed
+            // store is not read): its changes are checked where they are.
+            let unverified: HashSet<ChangeHash> =
+                crate::audit::unverified_in(id, doc.automerge(), signatures, roster, now_ms)
+                    .ok_or_else(|| StoreError::CorruptDoc {
+                        location: location.clone(),
+                        doc: id.clone(),
+                        reason: "it is not a document this mesh replicates".into(),
+                    })?;
+            let changes = doc
+                .record_history(nik)
+                .map_err(|e| doc_err(&location, village, e))?;
+            Ok(changes
+                .into_iter()
+                .map(|change| CheckedChange {
+                    verified: !unverified.contains(&change.hash),
+                    change,
+                })
+                .collect())
+        };
+        if self.holds_details(village) {
+            let signatures: Vec<Sig> = self.others_signatures(&details).into_iter().collect();
+            if let Some(found) =
+                self.with_details(village, |d| history(&details, d, &signatures))?
+            {
+                return found;
+            }
+        }
+        let id = DocId::card(village);
         let loaded = self.doc(village)?;
-        // The document as held is the document as stored (a failed store
-        // is not read): its changes are checked where they are.
         let signatures: Vec<Sig> = loaded
             .signed
             .iter()
             .map(|(h, s)| (h.0, s.clone()))
             .collect();
-        let unverified: HashSet<ChangeHash> =
-            crate::audit::unverified_in(&id, loaded.doc.automerge(), &signatures, roster, now_ms)
-                .ok_or_else(|| StoreError::CorruptDoc {
-                location: location.clone(),
-                doc: id.clone(),
-                reason: "it is not a document this mesh replicates".into(),
-            })?;
-        let changes = loaded
-            .doc
-            .record_history(nik)
-            .map_err(|e| doc_err(&location, village, e))?;
-        Ok(changes
-            .into_iter()
-            .map(|change| CheckedChange {
-                verified: !unverified.contains(&change.hash),
-                change,
-            })
-            .collect())
+        history(&id, &loaded.doc, &signatures)
     }
 
     /// `village`'s records as its document stood at `at_s` (unix seconds,
@@ -70,6 +86,15 @@ impl<S: Storage> Registry<S> {
         at_s: i64,
     ) -> Result<(Vec<ChangeHash>, Vec<Resident>), StoreError> {
         let location = self.storage.location();
+        // The details when this node holds them (an auditor, the village),
+        // else the cards.
+        let as_of = |doc: &crate::doc::VillageDoc| {
+            let heads = doc.heads_at_time(at_s);
+            doc.residents_at(&heads).map(|r| (heads, r))
+        };
+        if let Some(found) = self.with_details(village, as_of)? {
+            return found.map_err(|e| doc_err(&location, village, e));
+        }
         let loaded = self.doc(village)?;
         let heads = loaded.doc.heads_at_time(at_s);
         let residents = loaded

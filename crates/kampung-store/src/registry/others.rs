@@ -60,6 +60,16 @@ pub(super) fn is_log(id: &DocId) -> bool {
     matches!(id.kind(), Some(DocKind::CrossingLog(..)))
 }
 
+/// Is `id` held in memory only while used ([`Cold`])? Crossing logs, and
+/// villages' details: a node holds its own village's and those it keeps
+/// a copy of, and reads them for the village's own pages only.
+pub(super) fn is_cold_kind(id: &DocId) -> bool {
+    matches!(
+        id.kind(),
+        Some(DocKind::CrossingLog(..)) | Some(DocKind::Village(_))
+    )
+}
+
 impl Other {
     /// Compact when the chunks reach the snapshot's size (at least 256 KB)
     /// or 4,096 of them: a growing crossing log is rewritten whole only
@@ -75,7 +85,8 @@ impl Other {
 /// village's or a checkpoint's genesis. Cases start from their opening change.
 pub(crate) fn genesis_of(doc: &DocId) -> Option<Automerge> {
     match doc.kind()? {
-        DocKind::Village(v) => Some(crate::doc::VillageDoc::genesis(v).automerge().clone()),
+        DocKind::Village(v) => Some(crate::doc::VillageDoc::genesis(v).into_automerge()),
+        DocKind::Card(v) => Some(crate::doc::VillageDoc::card_genesis(v).into_automerge()),
         DocKind::CrossingLog(peer, month) => {
             Some(CrossingLog::genesis_in(peer, month).into_automerge())
         }
@@ -154,10 +165,10 @@ impl<S: Storage> Registry<S> {
     /// Load every case, and the heads of every crossing log not held (at open).
     pub(super) fn load_others(&mut self) -> Result<(), StoreError> {
         for id in self.storage.doc_ids()? {
-            if id.as_village().is_some() || id.kind().is_none() {
+            if id.as_card().is_some() || id.kind().is_none() {
                 continue;
             }
-            if is_log(&id) {
+            if is_cold_kind(&id) {
                 if !self.others.contains_key(&id) {
                     let heads = sorted(&self.stored_heads(&id)?);
                     self.cold.insert(id, Cold { heads, chunks: 0 });
@@ -273,7 +284,7 @@ impl<S: Storage> Registry<S> {
             let held: Vec<(u64, &DocId)> = self
                 .others
                 .iter()
-                .filter(|(id, _)| is_log(id))
+                .filter(|(id, _)| is_cold_kind(id))
                 .map(|(id, o)| (o.used, id))
                 .collect();
             if held.len() <= room {
@@ -295,7 +306,9 @@ impl<S: Storage> Registry<S> {
     /// it, it goes back to disk at once (a village passes logs on, it does
     /// not read them).
     pub(super) fn release_log(&mut self, id: &DocId) {
-        if is_log(id) && !self.crossing_states.contains_key(id) && !self.archive() {
+        // An archive (an auditor) keeps every crossing log in memory, and
+        // villages' details only while it reads them.
+        if is_cold_kind(id) && !self.writes(id) && (!self.archive() || !is_log(id)) {
             self.evict_logs(|held| held == id, 0);
         }
     }
@@ -317,7 +330,7 @@ impl<S: Storage> Registry<S> {
         if !self.archive() {
             return Ok(false);
         }
-        let Some(id) = self.cold.keys().min().cloned() else {
+        let Some(id) = self.cold.keys().filter(|id| is_log(id)).min().cloned() else {
             return Ok(false);
         };
         self.hold(&id)?;
@@ -326,7 +339,7 @@ impl<S: Storage> Registry<S> {
 
     /// Does an archive still have crossing logs to load ([`Registry::warm_log`])?
     pub fn cold_logs_to_warm(&self) -> bool {
-        self.archive() && !self.cold.is_empty()
+        self.archive() && self.cold.keys().any(is_log)
     }
 
     /// Does this node keep every crossing log in memory?

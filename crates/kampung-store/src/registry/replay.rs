@@ -259,8 +259,10 @@ impl<S: Storage> Registry<S> {
             }));
         }
         if let Some(v) = replayed_village {
-            let named = DocId::village(v).to_string();
-            if !c.basis.iter().any(|b| b.doc == named) {
+            // Crossings made before verdict cards name the village's
+            // details document (`v/`), those since its cards (`k/`).
+            let (card, details) = (DocId::card(v).to_string(), DocId::village(v).to_string());
+            if !c.basis.iter().any(|b| b.doc == card || b.doc == details) {
                 return Ok(Some(ReplayProblem::VillageDiffers { replayed: v }));
             }
         }

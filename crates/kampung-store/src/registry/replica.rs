@@ -337,15 +337,16 @@ pub fn prepare_document(
     sigs: &[Vec<u8>],
     verifier: &dyn ChangeVerifier,
 ) -> Result<PreparedDocument, RemoteRefusal> {
-    let Some(village) = doc.as_village() else {
+    let Some(village) = doc.as_card() else {
         return Err(RemoteRefusal::UnknownDoc(doc.to_string()));
     };
     let malformed = |reason: String| RemoteRefusal::MalformedDocument {
         doc: doc.clone(),
         reason,
     };
-    let mut incoming = crate::doc::VillageDoc::load(village, Some(&bytes), [])
-        .map_err(|e| malformed(e.to_string()))?;
+    let mut incoming =
+        crate::doc::VillageDoc::load_part(crate::doc::Part::Card, village, Some(&bytes), [])
+            .map_err(|e| malformed(e.to_string()))?;
     let mut bytes = bytes;
     let sigs = if verifier.checks_anything() {
         let metas = incoming.automerge().get_changes_meta(&[]);
@@ -426,11 +427,15 @@ fn covered_part(
             reason: c.untimely.clone().unwrap_or_default(),
         });
     }
-    crate::doc::VillageDoc::load(village, None, kept.iter().map(Vec::as_slice)).map_err(|e| {
-        RemoteRefusal::MalformedDocument {
-            doc: doc.clone(),
-            reason: e.to_string(),
-        }
+    crate::doc::VillageDoc::load_part(
+        crate::doc::Part::Card,
+        village,
+        None,
+        kept.iter().map(Vec::as_slice),
+    )
+    .map_err(|e| RemoteRefusal::MalformedDocument {
+        doc: doc.clone(),
+        reason: e.to_string(),
     })
 }
 
@@ -477,7 +482,7 @@ impl<S: Storage> Registry<S> {
             .read()
             .indexed
             .iter()
-            .map(|(v, h)| (DocId::village(*v), sorted(h)))
+            .map(|(v, h)| (DocId::card(*v), sorted(h)))
             .chain(self.other_heads())
             .collect();
         out.sort();
@@ -486,13 +491,13 @@ impl<S: Storage> Registry<S> {
 
     /// The heads of one document, if we hold it.
     pub fn doc_heads_of(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
-        if doc.as_village().is_none() {
+        if doc.as_card().is_none() {
             return match self.others.get(doc) {
                 Some(o) => Some(sorted(&o.am.get_heads())),
                 None => self.cold.get(doc).map(|c| c.heads.clone()),
             };
         }
-        let village = doc.as_village()?;
+        let village = doc.as_card()?;
         self.lookups.read().indexed.get(&village).map(|h| sorted(h))
     }
 
@@ -505,7 +510,7 @@ impl<S: Storage> Registry<S> {
         max_bytes: usize,
     ) -> Result<ChangesPage, StoreError> {
         let genesis = genesis_hash(doc);
-        let Some(village) = doc.as_village() else {
+        let Some(village) = doc.as_card() else {
             self.hold(doc)?;
             return Ok(match self.others.get(doc) {
                 Some(o) => page_of(&o.am, &o.signed, genesis, have, max_bytes),
@@ -602,7 +607,7 @@ impl<S: Storage> Registry<S> {
         doc: &DocId,
         heads: &[ChangeHash],
     ) -> Result<Vec<ChangeHash>, StoreError> {
-        if doc.as_village().is_none() {
+        if doc.as_card().is_none() {
             return Ok(match (self.others.get(doc), self.cold.get(doc)) {
                 (Some(o), _) => heads
                     .iter()
@@ -620,7 +625,7 @@ impl<S: Storage> Registry<S> {
             });
         }
         let Some(village) = doc
-            .as_village()
+            .as_card()
             .filter(|v| self.lookups.read().indexed.contains_key(v))
         else {
             return Ok(heads.to_vec());
@@ -684,7 +689,7 @@ impl<S: Storage> Registry<S> {
                 }
             }
         }
-        let Some(village) = doc.as_village() else {
+        let Some(village) = doc.as_card() else {
             return self.apply_other(doc, changes, sigs, verifier);
         };
         let location = self.storage.location();
@@ -917,7 +922,7 @@ impl<S: Storage> Registry<S> {
         if self.expired(doc) {
             return Ok(Ok(RemoteApplied::default()));
         }
-        if doc.as_village().is_none() {
+        if doc.as_card().is_none() {
             return match document_changes(doc, bytes) {
                 Ok(changes) => self.apply_remote(doc, &changes, sigs, verifier),
                 Err(refusal) => Ok(Err(refusal)),
@@ -990,6 +995,7 @@ impl<S: Storage> Registry<S> {
             }
             lookups.set_indexed(village, heads.clone());
         }
+        self.card_arrived(village);
         debug!(%village, changes = new_changes, bytes = bytes.len(), "document bootstrapped");
         Ok(Ok(RemoteApplied {
             before,
@@ -1060,7 +1066,7 @@ impl<S: Storage> Registry<S> {
                 warn!(%village, error = %e, "cannot diff a remote change; index may lag until rebuild")
             }
         }
-        let id = DocId::village(village);
+        let id = DocId::card(village);
         if whole.is_some() {
             self.rewritten(&id);
         }
@@ -1095,6 +1101,7 @@ impl<S: Storage> Registry<S> {
             }
             lookups.set_indexed(village, heads);
         }
+        self.card_arrived(village);
         debug!(%village, changes = applied.new_changes, bytes = chunk.len(), "remote changes stored");
         self.maybe_compact(village);
         Ok(Ok(applied))

@@ -96,6 +96,9 @@ pub struct Expired {
     /// Documents this node's certificate does not let it read (crossing
     /// logs a village node held before read scopes); also counted above.
     pub outside_scope: usize,
+    /// Villages' details dropped (those a node held before verdict cards
+    /// and may not read); also counted in `outside_scope`.
+    pub details: usize,
     /// Stored bytes of what was dropped (snapshots and chunks).
     pub bytes: u64,
 }
@@ -177,7 +180,9 @@ impl<S: Storage> Registry<S> {
         ids.sort();
         let table = self.storage.local_table(DROPPED)?;
         for id in ids {
-            let outside = !self.scope.may_read(&id);
+            // Details a node may not read stay until the village's cards
+            // answer for it (a store from before cards).
+            let outside = !self.scope.may_read(&id) && !self.kept_for_legacy(&id);
             let ends = if outside { Ends::Never } else { self.ends(&id) };
             let (past_own, past_shared) = match ends {
                 _ if outside => (true, true),
@@ -216,6 +221,7 @@ impl<S: Storage> Registry<S> {
             expired.outside_scope += usize::from(outside);
             match id.kind() {
                 Some(DocKind::Case(_)) => expired.cases += 1,
+                Some(DocKind::Village(_)) => expired.details += 1,
                 _ => expired.crossing_logs += 1,
             }
         }
@@ -237,6 +243,7 @@ impl<S: Storage> Registry<S> {
             info!(
                 crossing_logs = expired.crossing_logs,
                 cases = expired.cases,
+                details = expired.details,
                 outside_scope = expired.outside_scope,
                 bytes = expired.bytes,
                 "dropped what the policy's retention no longer keeps, or this node may not read"

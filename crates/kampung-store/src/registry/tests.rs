@@ -120,7 +120,7 @@ fn corrupt_document_and_index_are_named_not_reset() {
     reg.write(code(0), &[person(1, 0)], 1, &mut |_| {}).unwrap();
     reg.compact(code(0)).unwrap();
     drop(reg);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     // A damaged index: refuse to open, naming it and the remedy.
     let mut bytes = storage.index(&id).unwrap().unwrap();
     let last = bytes.len() - 1;
@@ -129,7 +129,7 @@ fn corrupt_document_and_index_are_named_not_reset() {
     let err = Registry::open(storage.clone(), actor(), 2026).unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("v/35.10.15.2012") && msg.contains("index rebuild"),
+        msg.contains("k/35.10.15.2012") && msg.contains("index rebuild"),
         "{msg}"
     );
     // A damaged document snapshot.
@@ -161,11 +161,7 @@ fn sled_survives_reopen_and_compaction() {
     let mut reg = Registry::open(SledStorage::open(dir.path()).unwrap(), actor(), 2026).unwrap();
     assert_eq!(reg.residents(code(2)).unwrap().len(), 100);
     assert!(reg.verify_index().unwrap().is_empty());
-    let stored = reg
-        .storage()
-        .load(&DocId::village(code(2)))
-        .unwrap()
-        .unwrap();
+    let stored = reg.storage().load(&DocId::card(code(2))).unwrap().unwrap();
     assert!(stored.snapshot.is_some());
     assert!(stored.chunks.len() < COMPACT_AFTER_CHUNKS);
     // A second process on the same directory is told it is locked.
@@ -404,7 +400,7 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
         Registry::open(MemoryStorage::new(), ActorId::from(vec![3u8; 32]), 2026).unwrap();
     let mut late =
         Registry::open(MemoryStorage::new(), ActorId::from(vec![4u8; 32]), 2026).unwrap();
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let people: Vec<_> = (0..50).map(|p| person(p, 0)).collect();
     owner.write(code(0), &people, 1, &mut |_| {}).unwrap();
 
@@ -466,7 +462,7 @@ fn replicas_converge_by_changes_and_by_whole_documents() {
         .apply_document(&id, b"junk", &[], &AcceptAll)
         .unwrap()
         .is_err());
-    let other = DocId::village(code(1));
+    let other = DocId::card(code(1));
     assert!(
         late.apply_document(&other, &bytes, &sigs, &AcceptAll)
             .unwrap()
@@ -481,7 +477,7 @@ fn a_change_out_of_order_waits_for_its_dependency() {
     let mut owner = open_mem(&Arc::new(MemoryStorage::new()));
     let mut replica =
         Registry::open(MemoryStorage::new(), ActorId::from(vec![3u8; 32]), 2026).unwrap();
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     owner
         .write(code(0), &[person(1, 0)], 1, &mut |_| {})
         .unwrap();
@@ -611,7 +607,7 @@ fn a_withdrawn_registration_leaves_the_index_here_and_at_replicas() {
     let mut office = open_mem(&storage);
     let mut replica =
         Registry::open(MemoryStorage::new(), ActorId::from(vec![4u8; 32]), 2026).unwrap();
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let (kept, wrong) = (person(1, 0), person(2, 0));
     office
         .write(code(0), &[kept.clone(), wrong.clone()], 1, &mut |_| {})
@@ -675,15 +671,16 @@ fn a_failed_compaction_does_not_fail_the_durable_write_before_it() {
     let mut writes = 0;
     // Enough single-record writes that compaction falls due several times.
     while storage
-        .load(&DocId::village(code(0)))
+        .load(&DocId::card(code(0)))
         .unwrap()
         .map_or(0, |d| d.chunks.iter().map(|c| c.1.len()).sum::<usize>())
         < 2 * COMPACT_AFTER_BYTES
     {
         writes += 1;
         person.full_name = format!("Dewi Kartika {writes}");
-        // The chunk and its flush go through; the power goes after.
-        storage.power_cut_after(2);
+        // The chunks (details and cards) and their flush go through; the
+        // power goes after.
+        storage.power_cut_after(3);
         reg.write(code(0), std::slice::from_ref(&person), writes, &mut |_| {})
             .unwrap_or_else(|e| panic!("write {writes} answered an error: {e}"));
     }
@@ -761,8 +758,9 @@ fn a_group_whose_flush_fails_shows_none_of_its_writes() {
     let mut reg = open_mem(&storage);
     let (a, b) = (person(1, 0), person(2, 1));
     reg.begin_group();
-    // Two appends succeed; the flush is the write the power cut stops.
-    storage.power_cut_after(2);
+    // Four appends succeed (each write's details and cards); the flush is
+    // the write the power cut stops.
+    storage.power_cut_after(4);
     reg.write(code(0), std::slice::from_ref(&a), 1, &mut |_| {})
         .unwrap();
     reg.write(code(1), std::slice::from_ref(&b), 1, &mut |_| {})

@@ -95,7 +95,7 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
     let mesh = Mesh::new();
     let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let people: Vec<_> = (0..60).map(|p| person(p, 0)).collect();
     // Several writes, so pages can end at several signed points.
     for chunk in people.chunks(7) {
@@ -143,7 +143,7 @@ fn a_write_signed_with_a_wrong_clock_waits_for_the_writers_next_right_one() {
         let mesh = Mesh::new();
         let (_, mut owner) = mesh.node_from(RoleKind::Village, Some(code(0)), now() / 2);
         let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
-        let id = DocId::village(code(0));
+        let id = DocId::card(code(0));
         let v = mesh.verifier();
         owner
             .write(code(0), &[person(1, 0)], now(), &mut |_| {})
@@ -217,7 +217,7 @@ fn a_village_cannot_write_another_villages_residents() {
     let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut rogue) = mesh.node(RoleKind::Village, Some(code(1)));
     let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     owner
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
         .unwrap();
@@ -249,7 +249,7 @@ fn unsigned_forged_and_tampered_changes_are_refused() {
     let mesh = Mesh::new();
     let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     owner
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
         .unwrap();
@@ -318,7 +318,7 @@ fn writes_after_a_revocation_are_refused_earlier_ones_stay_valid() {
     let mesh = Mesh::new();
     let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut honest) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     owner
         .write(code(0), &[person(1, 0)], now() - 10, &mut |_| {})
         .unwrap();
@@ -544,7 +544,7 @@ fn a_change_that_arrives_before_its_dependency_keeps_its_signature() {
     let mesh = Mesh::new();
     let (_, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut relay) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let v = mesh.verifier();
     let genesis = owner.doc_heads_of(&id).unwrap_or_default();
     owner
@@ -598,7 +598,7 @@ fn a_node_that_lost_a_write_a_peer_holds_writes_on_and_converges() {
     let mesh = Mesh::new();
     let (key, mut before_loss) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let v = mesh.verifier();
     before_loss
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
@@ -661,7 +661,7 @@ fn a_write_whose_flush_failed_never_reaches_a_peer_and_never_forks_the_document(
     let disk = Arc::new(MemoryStorage::losing_unflushed());
     let mut node = Registry::open(disk.clone(), ActorId::from(vec![0u8; 32]), 2026).unwrap();
     node.set_signer(Arc::new(key));
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let v = mesh.verifier();
     node.write(code(0), &[person(1, 0)], now(), &mut |_| {})
         .unwrap();
@@ -718,7 +718,7 @@ fn a_records_history_marks_the_changes_no_authorised_signature_covers() {
     let mesh = Mesh::new();
     let (_, mut village) = mesh.node(RoleKind::Village, Some(code(0)));
     let (_, mut auditor) = mesh.node(RoleKind::Auditor, None);
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     let v = mesh.verifier();
     let siti = person(1, 0);
     village
@@ -772,7 +772,7 @@ fn a_records_history_marks_the_changes_no_authorised_signature_covers() {
 fn writes_of_a_writer_whose_certificate_has_not_arrived_wait_for_it() {
     let mesh = Mesh::new();
     let (owner_key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
-    let id = DocId::village(code(0));
+    let id = DocId::card(code(0));
     owner
         .write(code(0), &[person(1, 0)], now(), &mut |_| {})
         .unwrap();

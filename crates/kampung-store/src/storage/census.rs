@@ -49,13 +49,19 @@ impl DocCensus {
         let bytes = stored.snapshot.as_ref().map_or(0, Vec::len)
             + stored.chunks.iter().map(|(_, c)| c.len()).sum::<usize>();
         let residents = match doc.kind() {
-            Some(DocKind::Village(village)) => crate::doc::VillageDoc::load(
-                village,
-                stored.snapshot.as_deref(),
-                stored.chunks.iter().map(|(_, c)| c.as_slice()),
-            )
-            .ok()
-            .map(|d| d.residents().count()),
+            Some(DocKind::Village(village)) | Some(DocKind::Card(village)) => {
+                crate::doc::VillageDoc::load_part(
+                    match doc.kind() {
+                        Some(DocKind::Card(_)) => crate::doc::Part::Card,
+                        _ => crate::doc::Part::Details,
+                    },
+                    village,
+                    stored.snapshot.as_deref(),
+                    stored.chunks.iter().map(|(_, c)| c.as_slice()),
+                )
+                .ok()
+                .map(|d| d.residents().count())
+            }
             _ => None,
         };
         DocCensus {

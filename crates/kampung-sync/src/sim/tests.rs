@@ -453,34 +453,53 @@ fn a_joining_node_fetches_each_document_once_from_all_its_peers() {
     assert_eq!(documents_fetched_by_a_joining_node(true), 6);
 }
 
-/// Read scopes: a village's residents reach every node; a checkpoint's
+/// Read scopes: a village's cards reach every node, its details only the
+/// village, a village that keeps a copy and the auditor; a checkpoint's
 /// crossing log only the checkpoints and the auditor, by anti-entropy
-/// (never gossiped), through any losses; a rogue's gossip of the log is
-/// refused by every node and blamed on it.
+/// (never gossiped), through any losses; a rogue's gossip of the log or of
+/// the details is refused by every node and blamed on it.
 #[test]
 fn a_crossing_log_reaches_only_the_nodes_that_may_read_it() {
-    use kampung_core::{ReadScope, RoleKind};
-    const VILLAGE: &str = "v/35.10.15.2012";
+    use kampung_core::{ReadScope, RoleKind, VillageCode};
+    const VILLAGE: &str = "k/35.10.15.2012";
+    const DETAILS: &str = "v/35.10.15.2012";
     const LOG: &str = "x/12D3KooWKetapang/2026-12";
+    let own: VillageCode = "35.10.15.2012".parse().unwrap();
+    let holder = kampung_core::banyuwangi::detail_holders(own)[0];
+    let elsewhere: VillageCode = "35.10.01.2001".parse().unwrap();
     let kinds = [
         RoleKind::Village,
         RoleKind::Checkpoint,
         RoleKind::Auditor,
         RoleKind::Facility,
         RoleKind::Checkpoint,
+        RoleKind::Village,
+        RoleKind::Village,
+    ];
+    let villages = [
+        Some(own),
+        None,
+        None,
+        None,
+        None,
+        Some(holder),
+        Some(elsewhere),
     ];
     for seed in 0..20 {
         let replicas: Vec<Arc<DagReplica>> = kinds.iter().map(|_| Arc::default()).collect();
         let mut sim = Sim::new(seed, SimConfig::default(), replicas);
         for (i, k) in kinds.iter().enumerate() {
-            sim.set_scope(i, ReadScope::of(*k));
+            sim.set_scope(i, ReadScope::of_node(*k, villages[i]));
         }
         let village = sim.replica(0).cloned().expect("up");
         let checkpoint = sim.replica(1).cloned().expect("up");
         let mut logged = Vec::new();
+        let mut detailed = Vec::new();
         for i in 0..3u8 {
             let (_, a) = village.write(VILLAGE, &[i]);
             sim.announce(0, &a);
+            let (h, a) = village.write(DETAILS, &[i]);
+            detailed.push((h, a));
             let (h, a) = checkpoint.write(LOG, &[i]);
             sim.announce(1, &a);
             logged.push((h, a));
@@ -506,6 +525,15 @@ fn a_crossing_log_reaches_only_the_nodes_that_may_read_it() {
             if !reads {
                 assert!(!r.holds(LOG), "seed {seed}: node {i} ({k})");
             }
+            let reads_details = [0, 2, 5].contains(&i);
+            assert_eq!(
+                detailed.iter().all(|(h, _)| r.has(DETAILS, h)),
+                reads_details,
+                "seed {seed}: details at node {i} ({k})"
+            );
+            if !reads_details {
+                assert!(!r.holds(DETAILS), "seed {seed}: node {i} ({k})");
+            }
         }
         // The checkpoint gone rogue gossips its log: every node refuses it.
         sim.gossip(1, &logged[2].1);
@@ -520,5 +548,22 @@ fn a_crossing_log_reaches_only_the_nodes_that_may_read_it() {
         );
         assert!(!sim.replica(0).expect("up").holds(LOG));
         assert!(!sim.replica(3).expect("up").holds(LOG));
+        // The village gone rogue gossips its details: refused and blamed.
+        sim.gossip(0, &detailed[2].1);
+        sim.run_for(5_000);
+        assert!(
+            sim.stats()
+                .peer_faults
+                .iter()
+                .any(|f| f.contains("node-0") && f.contains("not every member may read")),
+            "seed {seed}: {:?}",
+            sim.stats().peer_faults
+        );
+        for i in [1, 3, 4, 6] {
+            assert!(
+                !sim.replica(i).expect("up").holds(DETAILS),
+                "seed {seed}: node {i}"
+            );
+        }
     }
 }
