@@ -185,7 +185,7 @@ pub fn render(r: &AllResult) -> String {
         "—",
     );
     row(
-        "Automerge document of one village as imported (one chunk of per-resident changes), per resident",
+        "Automerge documents of one village as imported (its cards and its details, each one chunk of per-resident changes), per resident",
         "—",
         &format!(
             "{:.1} bytes ({} KB for {})",
@@ -197,7 +197,7 @@ pub fn render(r: &AllResult) -> String {
     );
     let n = v.residents as f64;
     row(
-        "The same village after `Registry::compact` (one compressed snapshot): document / disk, per resident",
+        "The same village after `Registry::compact` (the cards one compressed snapshot): documents / disk, per resident",
         "—",
         &format!(
             "{:.1} bytes / {:.0} bytes ({} KB / {:.2} MB for {}; compact took {:.2} s)",

@@ -229,14 +229,18 @@ fn edit(code: VillageCode, records: &[Resident], count: usize) -> anyhow::Result
     })
 }
 
-/// Snapshot plus chunks of a village's stored document.
+/// Snapshot plus chunks of a village's stored documents: its cards and
+/// its details.
 fn stored_bytes<S: Storage>(reg: &Registry<S>, code: VillageCode) -> anyhow::Result<u64> {
-    let stored = reg
-        .storage()
-        .load(&DocId::village(code))?
-        .context("the village document is not stored after the write")?;
-    let bytes = stored.snapshot.as_ref().map_or(0, Vec::len)
-        + stored.chunks.iter().map(|(_, c)| c.len()).sum::<usize>();
+    let mut bytes = 0;
+    for id in [DocId::card(code), DocId::village(code)] {
+        let stored = reg
+            .storage()
+            .load(&id)?
+            .with_context(|| format!("{id} is not stored after the write"))?;
+        bytes += stored.snapshot.as_ref().map_or(0, Vec::len)
+            + stored.chunks.iter().map(|(_, c)| c.len()).sum::<usize>();
+    }
     Ok(bytes as u64)
 }
 

@@ -662,9 +662,13 @@ impl<S: Storage> Registry<S> {
     /// Give up the group commit under way after a write failed: memory
     /// goes back to what storage holds, and nothing of it is shown.
     fn abandon_group(&mut self) {
-        let Some(group) = self.group.take() else {
-            return;
-        };
+        if let Some(group) = self.group.take() {
+            self.forget_group(group);
+        }
+    }
+
+    /// Memory back to what storage holds for every document of `group`.
+    fn forget_group(&mut self, group: Group) {
         for v in &group.villages {
             self.docs.remove(v);
         }
@@ -746,16 +750,7 @@ impl<S: Storage> Registry<S> {
             return Ok(());
         };
         if let Err(e) = self.storage.flush() {
-            for v in &group.villages {
-                self.docs.remove(v);
-            }
-            self.new_session();
-            let mut others = group.others;
-            others.sort();
-            others.dedup();
-            for id in &others {
-                self.restore_other(id);
-            }
+            self.forget_group(group);
             return Err(e);
         }
         for update in group.index {

@@ -32,7 +32,7 @@ fn cross(reg: &mut Registry<Arc<MemoryStorage>>, nik: &str, at_ms: i64) {
 }
 
 /// Pull `id` from `from` into `to` as anti-entropy does, page by page.
-fn pull(
+pub(super) fn pull(
     from: &mut Registry<Arc<MemoryStorage>>,
     to: &mut Registry<Arc<MemoryStorage>>,
     id: &DocId,

@@ -89,23 +89,8 @@ impl<S: Storage> Registry<S> {
         now_ms: i64,
         progress: &mut dyn FnMut(usize),
     ) -> Result<WriteReport, StoreError> {
-        let id = DocId::village(village);
-        let location = self.storage.location();
-        self.hold(&id)?;
-        let actor = self.actor.clone();
-        let author = self.author.clone();
-        let other = self.others.entry(id.clone()).or_insert_with(|| Other {
-            am: VillageDoc::genesis(village).into_automerge(),
-            ..Other::default()
-        });
-        let before = other.am.get_heads();
-        let mut doc = match VillageDoc::from_automerge(village, std::mem::take(&mut other.am)) {
-            Ok(d) => d,
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(details_err(&location, village, e));
-            }
-        };
+        let (mut doc, other) = self.take_details(village)?;
+        let (actor, author) = (self.actor.clone(), self.author.clone());
         let applied = apply_records(
             &mut doc,
             &actor,
@@ -115,34 +100,14 @@ impl<S: Storage> Registry<S> {
             progress,
             false,
         );
-        // Given back before anything can fail.
-        if let Some(o) = self.others.get_mut(&id) {
-            o.am = doc.into_automerge();
-        }
-        let applied = match applied {
-            Ok(a) => a,
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(details_err(&location, village, e));
-            }
-        };
-        if applied.chunk.is_some() {
-            let sigs = match self.sign(&id, &applied.signed_points, now_ms) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.restore_other(&id);
-                    return Err(e);
-                }
-            };
-            self.store_other(&id, &before, sigs)?;
-        }
-        Ok(applied.report)
+        self.put_details(village, doc, other, applied, now_ms)
     }
 
-    /// `village`'s details taken out of the registry for a write on
-    /// another thread ([`Registry::write_many`]), with their bookkeeping;
-    /// given back by [`Registry::put_details`]. Out of the registry, no
-    /// other document's load can send them to disk half-written.
+    /// `village`'s details taken out of the registry for a write (on this
+    /// thread, or on another for [`Registry::write_many`]), with their
+    /// bookkeeping; made from their genesis if this node holds none. Given
+    /// back by [`Registry::put_details`]. Out of the registry, no other
+    /// document's load can send them to disk half-written.
     pub(super) fn take_details(
         &mut self,
         village: VillageCode,
@@ -163,37 +128,59 @@ impl<S: Storage> Registry<S> {
     }
 
     /// Give back details taken by [`Registry::take_details`] with the
-    /// records applied to them on another thread, and store what changed.
+    /// records applied to them, and store what changed, signed; if that
+    /// fails, memory goes back to what storage holds.
     pub(super) fn put_details(
         &mut self,
         village: VillageCode,
         doc: VillageDoc,
-        mut other: Other,
+        other: Other,
         applied: Result<super::Applied, crate::doc::DocError>,
         now_ms: i64,
     ) -> Result<WriteReport, StoreError> {
-        let id = DocId::village(village);
-        let location = self.storage.location();
-        other.am = doc.into_automerge();
-        self.others.insert(id.clone(), other);
-        let applied = match applied {
-            Ok(a) => a,
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(details_err(&location, village, e));
-            }
-        };
+        let applied = applied.map_err(|e| details_err(&self.storage.location(), village, e));
+        let applied = self.give_back(village, doc, other, applied)?;
         if applied.chunk.is_some() {
-            let sigs = match self.sign(&id, &applied.signed_points, now_ms) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.restore_other(&id);
-                    return Err(e);
-                }
-            };
-            self.store_other(&id, &applied.before, sigs)?;
+            self.store_details(village, &applied.before, &applied.signed_points, now_ms)?;
         }
         Ok(applied.report)
+    }
+
+    /// Put taken details back; on an error, as storage holds them.
+    fn give_back<T>(
+        &mut self,
+        village: VillageCode,
+        doc: VillageDoc,
+        mut other: Other,
+        made: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let id = DocId::village(village);
+        other.am = doc.into_automerge();
+        self.others.insert(id.clone(), other);
+        if made.is_err() {
+            self.restore_other(&id);
+        }
+        made
+    }
+
+    /// Sign the changes of `village`'s details at `points` and store what
+    /// changed since `before` (`registry/others.rs`).
+    fn store_details(
+        &mut self,
+        village: VillageCode,
+        before: &[automerge::ChangeHash],
+        points: &[automerge::ChangeHash],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let id = DocId::village(village);
+        let sigs = match self.sign(&id, points, now_ms) {
+            Ok(s) => s,
+            Err(e) => {
+                self.restore_other(&id);
+                return Err(e);
+            }
+        };
+        self.store_other(&id, before, sigs).map(|_| ())
     }
 
     /// Withdraw `nik`'s record from `village`'s details, as one signed
@@ -208,43 +195,18 @@ impl<S: Storage> Registry<S> {
         if !self.holds_details(village) {
             return Ok(false);
         }
-        let id = DocId::village(village);
-        let location = self.storage.location();
-        self.hold(&id)?;
-        let actor = self.actor.clone();
-        let author = self.author.clone();
-        let Some(other) = self.others.get_mut(&id) else {
-            return Ok(false);
-        };
-        let before = other.am.get_heads();
-        let mut doc = match VillageDoc::from_automerge(village, std::mem::take(&mut other.am)) {
-            Ok(d) => d,
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(details_err(&location, village, e));
-            }
-        };
-        let made = doc.withdraw(&actor, nik, reason, now_ms, author.as_ref());
-        if let Some(o) = self.others.get_mut(&id) {
-            o.am = doc.into_automerge();
+        let (mut doc, other) = self.take_details(village)?;
+        let (actor, author) = (self.actor.clone(), self.author.clone());
+        let before = doc.heads();
+        let made = doc
+            .withdraw(&actor, nik, reason, now_ms, author.as_ref())
+            .map_err(|e| details_err(&self.storage.location(), village, e));
+        match self.give_back(village, doc, other, made)? {
+            Some(hash) => self
+                .store_details(village, &before, &[hash], now_ms)
+                .map(|()| true),
+            None => Ok(false),
         }
-        let hash = match made {
-            Ok(Some(h)) => h,
-            Ok(None) => return Ok(false),
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(details_err(&location, village, e));
-            }
-        };
-        let sigs = match self.sign(&id, &[hash], now_ms) {
-            Ok(s) => s,
-            Err(e) => {
-                self.restore_other(&id);
-                return Err(e);
-            }
-        };
-        self.store_other(&id, &before, sigs)?;
-        Ok(true)
     }
 
     /// Bring `village`'s cards in line with its details, which this node

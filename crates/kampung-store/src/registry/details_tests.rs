@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use kampung_core::{ReadScope, RoleKind};
 
+use super::cold_tests::pull;
 use super::tests::{code, person};
 use super::*;
 use crate::storage::MemoryStorage;
@@ -12,30 +13,6 @@ use crate::AcceptAll;
 
 fn open(storage: &Arc<MemoryStorage>) -> Registry<Arc<MemoryStorage>> {
     Registry::open(storage.clone(), ActorId::from(vec![7u8; 32]), 2026).unwrap()
-}
-
-/// Everything `from` holds of `id` that `to` lacks, in pages.
-fn pull(
-    from: &mut Registry<Arc<MemoryStorage>>,
-    to: &mut Registry<Arc<MemoryStorage>>,
-    id: &DocId,
-) -> usize {
-    let mut applied = 0;
-    loop {
-        let have = to.doc_heads_of(id).unwrap_or_default();
-        let page = from.changes_since(id, &have, 4 << 10).unwrap();
-        if page.changes.is_empty() {
-            return applied;
-        }
-        let done = to
-            .apply_remote(id, &page.changes, &page.signatures, &AcceptAll)
-            .unwrap()
-            .unwrap();
-        applied += done.new_changes;
-        if !page.more {
-            return applied;
-        }
-    }
 }
 
 /// Every byte `storage` holds of `id` (snapshot and chunks), decompressed
