@@ -408,7 +408,13 @@ async fn bootstrap(dir: &Path) -> anyhow::Result<Vec<Row>> {
     let open_secs = t_open.elapsed().as_secs_f64();
     let source = start(reg, None, &[], None).await?;
     let total = source.store.niks().await?;
-    let docs = source.store.doc_heads().await?.len();
+    // A checkpoint answers from the villages' cards; the source (a mesh
+    // without a root) offers their details too, after the cards (the
+    // digest's order), which a certified checkpoint would never take.
+    let cards = |held: Vec<(kampung_core::DocId, Vec<automerge::ChangeHash>)>| {
+        held.iter().filter(|(d, _)| d.as_card().is_some()).count()
+    };
+    let docs = cards(source.store.doc_heads().await?);
     eprintln!(
         "bootstrap: source holds {docs} documents, {total} NIKs (opened in {open_secs:.1} s)"
     );
@@ -417,7 +423,7 @@ async fn bootstrap(dir: &Path) -> anyhow::Result<Vec<Row>> {
     let fresh = start(reg, None, std::slice::from_ref(&source.addr), Some(tmp)).await?;
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        if fresh.store.niks().await? >= total && fresh.store.doc_heads().await?.len() >= docs {
+        if fresh.store.niks().await? >= total && cards(fresh.store.doc_heads().await?) >= docs {
             break;
         }
         if Instant::now() > deadline {
@@ -426,12 +432,12 @@ async fn bootstrap(dir: &Path) -> anyhow::Result<Vec<Row>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let secs = t0.elapsed().as_secs_f64();
-    wait_digests_equal(&[&source.store, &fresh.store], Duration::from_secs(60)).await?;
     let c = fresh.mesh.status().await?.counters;
+    wait_digests_equal(&[&source.store, &fresh.store], Duration::from_secs(600)).await?;
     stop(vec![source, fresh]).await;
     Ok(vec![Row {
         what: format!(
-            "A new checkpoint (empty store) bootstraps {docs} villages, {total} residents, until its index answers for every village ({:.0} MB received; one source node)",
+            "A new checkpoint (empty store) bootstraps {docs} villages, {total} residents, until its index answers for every village from their cards ({:.0} MB received; one source node)",
             c.sync_bytes_read as f64 / 1e6
         ),
         target: "≤ 30 s".into(),
