@@ -926,7 +926,8 @@ fn register(
         match post(node, "/v1/residents/register", &person) {
             Ok(_) => {
                 let at = SystemTime::now();
-                let doc = DocId::village(code).to_string();
+                // The village's cards: what every node holds of it.
+                let doc = DocId::card(code).to_string();
                 let status = node.status()?;
                 let heads = Replica::from_status(&status).heads(&doc).to_vec();
                 return match heads.as_slice() {
@@ -1169,7 +1170,7 @@ fn regency_mesh() {
             .unwrap_or_else(|err| panic!("edit {e}: {err}"));
         edits.push(Edit {
             node: i,
-            doc: DocId::village(code).to_string(),
+            doc: DocId::card(code).to_string(),
             head,
             sent,
             at,
