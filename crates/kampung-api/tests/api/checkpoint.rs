@@ -660,9 +660,21 @@ async fn crossing_months_past_the_policys_retention_leave_the_node() {
         total(&node).await,
         [format!("x/{peer}/2026-05"), format!("x/{peer}/2026-06")]
     );
-    // In June, May is kept (one month after its own).
+    // In June, May is kept (one month after its own). The village's
+    // details this test wrote into the checkpoint's own store have left
+    // (at this sweep or the node's first): a checkpoint holds the
+    // village's cards only.
     let swept = node.state.expire().await.unwrap();
     assert_eq!(swept.crossing_logs, 0);
+    let held = node.state.store().doc_heads().await.unwrap();
+    assert!(
+        held.iter().all(|(id, _)| id.as_village().is_none()),
+        "{held:?}"
+    );
+    assert!(
+        held.iter().any(|(id, _)| id.as_card().is_some()),
+        "{held:?}"
+    );
     let listed = node.get("/v1/crossings?limit=10").await.json();
     assert_eq!(listed["total"], 3, "{listed}");
     // In July it goes: from memory, disk, and the list.
@@ -672,9 +684,10 @@ async fn crossing_months_past_the_policys_retention_leave_the_node() {
     assert_eq!(total(&node).await, [format!("x/{peer}/2026-06")]);
     let listed = node.get("/v1/crossings?limit=10").await.json();
     assert_eq!(listed["total"], 1, "{listed}");
+    // The May log, and the details.
     let metrics = node.get("/metrics").await.text;
     assert!(
-        metrics.contains("kampung_documents_expired_total 1"),
+        metrics.contains("kampung_documents_expired_total 2"),
         "{metrics}"
     );
 }
