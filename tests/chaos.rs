@@ -306,6 +306,20 @@ impl Member {
         matches!(self.kind, Kind::Checkpoint(_) | Kind::Auditor)
     }
 
+    /// May it hold `doc`: a village's details only the village and the
+    /// auditor (the four villages are of four districts: none keeps
+    /// another's), crossing logs checkpoints and the auditor, the rest all.
+    fn may_hold(&self, doc: &str) -> bool {
+        match doc.strip_prefix("v/") {
+            Some(code) => match self.kind {
+                Kind::Village(v) => VILLAGES[v].0 == code,
+                Kind::Auditor => true,
+                _ => false,
+            },
+            None => is_for_everyone(doc) || self.reads_crossings(),
+        }
+    }
+
     fn label(&self) -> String {
         match self.kind {
             Kind::Village(v) => format!("desa {}", VILLAGES[v].1),
@@ -1009,19 +1023,34 @@ fn chaos() {
     let last_write = Instant::now();
     // Convergence after the last write.
     // Every node on what every member reads; the checkpoints and the
-    // auditor on the crossing logs too.
+    // auditor on the crossing logs too; each village and the auditor on
+    // the village's details.
     let replicas_agree = poll(CONVERGE, || {
         let r = replicas(&all_nodes(&members));
         let r: Vec<&Replica> = r.iter().map(|x| x.as_ref().ok()).collect::<Option<_>>()?;
         let shared = r[0].for_everyone();
-        let readers: Vec<&&Replica> = members
+        let readers: Vec<Replica> = members
             .iter()
             .zip(&r)
             .filter(|(m, _)| m.reads_crossings())
-            .map(|(_, x)| x)
+            .map(|(_, x)| x.without_details())
             .collect();
-        (r.iter().all(|x| x.for_everyone() == shared) && readers.iter().all(|x| **x == *readers[0]))
-            .then(|| (*readers[0]).clone())
+        let auditor = members
+            .iter()
+            .zip(&r)
+            .find(|(m, _)| matches!(m.kind, Kind::Auditor))
+            .map(|(_, x)| *x)?;
+        let details_agree = members.iter().zip(&r).all(|(m, x)| match m.kind {
+            Kind::Village(v) => {
+                let doc = format!("v/{}", VILLAGES[v].0);
+                !x.heads(&doc).is_empty() && x.heads(&doc) == auditor.heads(&doc)
+            }
+            _ => true,
+        });
+        (r.iter().all(|x| x.for_everyone() == shared)
+            && readers.iter().all(|x| *x == readers[0])
+            && details_agree)
+            .then(|| readers[0].clone())
     });
     let converged = last_write.elapsed();
     let agreed = replicas_agree.unwrap_or_else(|| {
@@ -1205,7 +1234,7 @@ fn disagreement(members: &[Member], r: &[Result<Replica, String>]) -> String {
     for doc in docs {
         let mut by_heads: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (m, x) in members.iter().zip(r) {
-            if !is_for_everyone(doc) && !m.reads_crossings() {
+            if !m.may_hold(doc) {
                 continue;
             }
             let heads = match x {
