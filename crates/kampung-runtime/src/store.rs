@@ -395,11 +395,7 @@ fn run<S: Storage>(
                 let _ = r.send(reg.residents_as_of(v, at_s));
             }
             Cmd::ReadMany(v, niks, r) => {
-                let read = niks
-                    .into_iter()
-                    .filter_map(|nik| reg.read(v, nik).transpose())
-                    .collect();
-                let _ = r.send(read);
+                let _ = r.send(reg.read_many(v, &niks));
             }
             Cmd::DocHeads(r) => {
                 let _ = r.send(reg.doc_heads());

@@ -513,6 +513,39 @@ impl<S: Storage> Registry<S> {
             .map_err(|e| doc_err(&location, village, e))
     }
 
+    /// The records of these NIKs in one village (those it holds), in their
+    /// order: in full from its details when this node holds them (read
+    /// once for all of them), else their cards.
+    pub fn read_many(
+        &mut self,
+        village: VillageCode,
+        niks: &[Nik],
+    ) -> Result<Vec<Resident>, StoreError> {
+        let location = self.storage.location();
+        let whole = self
+            .with_details(village, |d| {
+                niks.iter()
+                    .map(|n| d.get(*n))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+            .transpose()
+            .map_err(|e| doc_err(&location, village, e))?
+            .unwrap_or_else(|| vec![None; niks.len()]);
+        let mut out = Vec::with_capacity(niks.len());
+        for (nik, found) in niks.iter().zip(whole) {
+            let record = match found {
+                Some(r) => Some(r),
+                None => self
+                    .doc(village)?
+                    .doc
+                    .get(*nik)
+                    .map_err(|e| doc_err(&location, village, e))?,
+            };
+            out.extend(record);
+        }
+        Ok(out)
+    }
+
     /// Every record of one village, in NIK order: in full from its
     /// details when this node holds them, else its cards.
     pub fn residents(&mut self, village: VillageCode) -> Result<Vec<Resident>, StoreError> {

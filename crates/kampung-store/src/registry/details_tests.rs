@@ -40,6 +40,12 @@ fn records_text(storage: &MemoryStorage, id: &DocId, village: VillageCode) -> St
         .collect()
 }
 
+fn whole_in_order(whole: &[Resident], niks: &[Nik]) -> Vec<Resident> {
+    niks.iter()
+        .filter_map(|n| whole.iter().find(|r| r.nik == *n).cloned())
+        .collect()
+}
+
 #[test]
 fn a_write_puts_whole_records_in_the_details_and_verdict_cards_in_the_cards() {
     let storage = Arc::new(MemoryStorage::new());
@@ -92,6 +98,12 @@ fn a_write_puts_whole_records_in_the_details_and_verdict_cards_in_the_cards() {
         assert!(!card_text.contains(&p.family_card), "{}", p.family_card);
         assert!(details_text.contains(&p.family_card), "{}", p.family_card);
     }
+    // Many at once, as a page of the village's list reads them.
+    let niks: Vec<Nik> = people.iter().map(|p| p.nik).collect();
+    assert_eq!(
+        reg.read_many(code(0), &niks).unwrap(),
+        whole_in_order(&whole, &niks)
+    );
     // The index follows the cards.
     assert!(reg.verify_index().unwrap().is_empty());
     assert_eq!(reg.lookup(&people[2].nik.to_string()).kind(), "resident");
@@ -176,6 +188,10 @@ fn a_checkpoint_holds_cards_and_no_details() {
         checkpoint.lookup(&people[5].nik.to_string()).kind(),
         "resident"
     );
+    let niks: Vec<Nik> = people.iter().map(|p| p.nik).collect();
+    let cards = checkpoint.read_many(code(0), &niks).unwrap();
+    assert_eq!(cards.len(), people.len());
+    assert!(cards.iter().all(|c| c.family_card.is_empty()));
     let seen = checkpoint.read(code(0), people[5].nik).unwrap().unwrap();
     assert_eq!(
         (seen.full_name.as_str(), seen.family_card.as_str()),
