@@ -1079,6 +1079,107 @@ async fn details_reach_only_the_village_its_holders_and_auditors_on_every_path()
     shutdown.cancel();
 }
 
+/// Who keeps a village's details follows the policy in force, which
+/// reaches nodes one by one: a village asking for another's details while
+/// the roster it last showed differs from ours may hold a policy that
+/// names it, and is refused without being cut off. With our rosters the
+/// same, or as a checkpoint (no policy lets one read details), it is cut
+/// off as before. Claiming a roster it does not hold buys a liar nothing:
+/// it is refused either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_asking_for_details_while_our_rosters_differ_is_refused_not_cut_off() {
+    use kampung_sync::{Request, Response};
+    let shutdown = CancellationToken::new();
+    let h = honest_mesh(&shutdown).await;
+    let far = i64::MAX / 2;
+    let details = format!("v/{}", village(0));
+    let village_peer: kampung_mesh::Peer = h.village.peer.parse().unwrap();
+    let certified = |kind: RoleKind, v: Option<VillageCode>| {
+        let k = Keypair::generate_ed25519();
+        let c = cert(&h.root, &k, kind, v, far);
+        let (root, addr, stop) = (&h.root, h.village.addr.clone(), &shutdown);
+        async move { node(k, root, vec![c], false, Some(&addr), stop).await }
+    };
+    // Ketapang (Kalipuro): no rule keeps Kampunganyar's details there.
+    let ketapang = certified(RoleKind::Village, Some("35.10.21.2003".parse().unwrap())).await;
+    let digest = |n: &TestNode| n.roster.read().unwrap().digest();
+    let agreed = wait_for(WAIT, || async {
+        (admitted_by(&h.village).await.contains(&ketapang.peer)
+            && digest(&ketapang) == digest(&h.village))
+        .then_some(())
+    })
+    .await;
+    assert!(agreed.is_some(), "admitted, with the same roster");
+    let ask = |n: &TestNode| {
+        let (mesh, doc) = (n.mesh.clone(), details.clone());
+        async move {
+            mesh.request(village_peer, Request::Changes { doc, have: vec![] })
+                .await
+                .unwrap()
+        }
+    };
+    let show = |n: &TestNode, digest: [u8; 32]| {
+        let mesh = n.mesh.clone();
+        async move {
+            let answer = mesh
+                .request(village_peer, Request::Roster { digest })
+                .await
+                .unwrap();
+            assert!(matches!(answer, Response::Roster { .. }), "{answer:?}");
+        }
+    };
+
+    // It shows a roster other than ours, and asks.
+    let before = counters(&h.village).await;
+    show(&ketapang, [7; 32]).await;
+    let answer = ask(&ketapang).await;
+    let Response::Refused { reason } = answer else {
+        panic!("expected a refusal, got {answer:?}")
+    };
+    assert!(reason.contains("rosters differ"), "{reason}");
+    let after = counters(&h.village).await;
+    assert_eq!(
+        after.requests_beyond_scope,
+        before.requests_beyond_scope + 1
+    );
+    assert_eq!(
+        after.peer_faults, before.peer_faults,
+        "not the peer's fault"
+    );
+    assert!(admitted_by(&h.village).await.contains(&ketapang.peer));
+    assert!(!held(&ketapang).await.contains(&details));
+
+    // The same roster as ours: no policy of ours names it, so it guessed.
+    show(&ketapang, digest(&ketapang)).await;
+    let Response::Refused { reason } = ask(&ketapang).await else {
+        panic!("expected a refusal")
+    };
+    assert!(!reason.contains("rosters differ"), "{reason}");
+    let cut = counters(&h.village).await;
+    assert_eq!(cut.peer_faults, after.peer_faults + 1);
+    assert!(cut.peers_refused > after.peers_refused, "cut off");
+
+    // A checkpoint showing another roster is cut off all the same.
+    let nosy = certified(RoleKind::Checkpoint, None).await;
+    let admitted = wait_for(WAIT, || async {
+        admitted_by(&h.village)
+            .await
+            .contains(&nosy.peer)
+            .then_some(())
+    })
+    .await;
+    assert!(admitted.is_some());
+    show(&nosy, [7; 32]).await;
+    let Response::Refused { reason } = ask(&nosy).await else {
+        panic!("expected a refusal")
+    };
+    assert!(!reason.contains("rosters differ"), "{reason}");
+    assert_eq!(counters(&h.village).await.peer_faults, cut.peer_faults + 1);
+    assert!(!held(&nosy).await.contains(&details));
+    checkpoint_still_answers(&h).await;
+    shutdown.cancel();
+}
+
 /// Crossing logs travel only between checkpoints and auditors: villages
 /// neither hold nor forward them. In a mesh where every node keeps few
 /// peers (here `max_peers` 1: two kept, the rest trimmed), a checkpoint

@@ -494,3 +494,117 @@ fn a_village_server_lost_with_its_disk_gets_its_details_back_from_their_holders(
     let mut nodes: Vec<&mut Node> = vec![&mut a2, &mut h, &mut b];
     stop_all(&mut nodes);
 }
+
+/// The root's policy names who keeps a village's details: a policy naming
+/// Ketapang (another district) for Kampunganyar moves the copy there from
+/// the district neighbour that kept it under the default rule, which lets
+/// it go at its next sweep; the village server, lost with its disk, then
+/// gets its residents back in full from Ketapang alone.
+#[test]
+fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
+    const NEIGHBOUR: &str = "35.10.15.1002"; // Bakungan, Glagah: a default holder of A
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut root = Root::new(dir);
+    let (mut a, a_csv) = village(&mut root, dir, A, 30, 31);
+    let (mut n, _) = village(&mut root, dir, NEIGHBOUR, 10, 32);
+    let (mut b, _) = village(&mut root, dir, B, 10, 33);
+    root.hand_out(&[&a, &n, &b]);
+    n.start(&RunArgs::loopback(vec![]));
+    b.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
+    a.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
+    wait_agree(&[&a, &n, &b], 3, 50, CONVERGE);
+    let details = format!("v/{A}");
+    let replica = |node: &Node| Replica::from_status(&node.status().unwrap());
+    let holds = |node: &Node, village: &Node| {
+        let (theirs, ours) = (replica(node), replica(village));
+        !theirs.heads(&details).is_empty() && theirs.heads(&details) == ours.heads(&details)
+    };
+    assert!(
+        poll(CONVERGE, || holds(&n, &a).then_some(())).is_some(),
+        "the default holder never took A's details"
+    );
+    assert!(
+        replica(&b).heads(&details).is_empty(),
+        "B is of another district"
+    );
+
+    // The administrator names Ketapang as Kampunganyar's only holder; the
+    // policy is added at the village and spreads with the roster.
+    let policy = dir.join("policy-holders.json");
+    admin(&[
+        "policy",
+        "--key",
+        s(&root.key),
+        "--version",
+        "1",
+        "--isolation-days",
+        "14",
+        "--detail-holders",
+        &format!("{A}={B}"),
+        "--out",
+        s(&policy),
+    ]);
+    a.ok(&["trust", "add", s(&policy)]);
+    assert!(
+        poll(CONVERGE, || holds(&b, &a).then_some(())).is_some(),
+        "Ketapang never took A's details: {:?}",
+        replica(&b).docs.keys()
+    );
+    // An edit after the change reaches the new holder too.
+    let nik = &a_csv
+        .rows
+        .iter()
+        .find(|r| r.status == "active")
+        .unwrap()
+        .nik;
+    a.ok(&["resident", "update", nik, "--rt", "9"]);
+    assert!(
+        poll(CONVERGE, || holds(&b, &a).then_some(())).is_some(),
+        "the edit's details did not reach Ketapang"
+    );
+    // The neighbour no longer may hold them: gone after its next sweep
+    // (at start, then hourly).
+    n.interrupt();
+    assert!(n.wait_exit().success());
+    n.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    assert!(
+        poll(CONVERGE, || replica(&n)
+            .heads(&details)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "the neighbour kept A's details after the policy moved them"
+    );
+    let before = dir.join("before.csv");
+    a.ok(&["export", "--out", s(&before)]);
+    n.interrupt();
+    assert!(n.wait_exit().success());
+
+    // The village server dies with its disk and comes back from Ketapang.
+    a.kill9();
+    std::fs::remove_dir_all(&a.data).unwrap();
+    let mut a2 = Node::new(dir, "village-replaced", None);
+    root.init(
+        &a2,
+        &["--village", A],
+        &["--role", "village", "--village", A],
+    );
+    root.hand_out(&[&a2]);
+    a2.ok(&["trust", "add", s(&policy)]);
+    a2.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    assert!(
+        poll(CONVERGE, || holds(&a2, &b).then_some(())).is_some(),
+        "details not back from Ketapang: {:?}",
+        replica(&a2).docs.keys()
+    );
+    let after = dir.join("after.csv");
+    a2.ok(&["export", "--out", s(&after)]);
+    assert_eq!(
+        std::fs::read_to_string(&after).unwrap(),
+        std::fs::read_to_string(&before).unwrap(),
+        "every resident back in full"
+    );
+    let mut nodes: Vec<&mut Node> = vec![&mut a2, &mut b];
+    stop_all(&mut nodes);
+}

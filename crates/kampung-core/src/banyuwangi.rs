@@ -264,7 +264,8 @@ pub fn village(code: VillageCode) -> Option<&'static Village> {
 pub const DETAIL_BACKUPS: usize = 2;
 
 /// The villages that hold a copy of `code`'s details (its residents in
-/// full) besides the village itself: the next [`DETAIL_BACKUPS`] villages
+/// full) besides the village itself when the policy names no other rule
+/// ([`crate::HolderRule`]): the next [`DETAIL_BACKUPS`] villages
 /// of the same district in code order, counting on from the first after
 /// the last. A village office whose server died is restored from them (or
 /// from an auditor). One pure function of the code, so every node agrees
@@ -279,6 +280,12 @@ pub const DETAIL_BACKUPS: usize = 2;
 /// assert!(holders.iter().all(|h| h.district == 15 && *h != kampunganyar));
 /// ```
 pub fn detail_holders(code: VillageCode) -> Vec<VillageCode> {
+    district_after(code, DETAIL_BACKUPS)
+}
+
+/// The next `n` villages of `code`'s district in code order, counting on
+/// from the first after the last (fewer in a district of fewer villages).
+pub fn district_after(code: VillageCode, n: usize) -> Vec<VillageCode> {
     let district: Vec<VillageCode> = villages()
         .iter()
         .filter(|v| v.code.district == code.district)
@@ -288,7 +295,7 @@ pub fn detail_holders(code: VillageCode) -> Vec<VillageCode> {
         return Vec::new();
     };
     (1..district.len())
-        .take(DETAIL_BACKUPS)
+        .take(n)
         .map(|step| district[(at + step) % district.len()])
         .collect()
 }

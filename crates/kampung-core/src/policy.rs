@@ -103,6 +103,12 @@ pub struct Policy {
     /// `RetainedPolicy`), so that every policy signed before keeps its bytes.
     #[serde(skip)]
     pub retention: Retention,
+    /// Who keeps a copy of each village's details besides the village.
+    /// Signed as a statement of its own kind too (the trust crate's
+    /// `HeldPolicy`), which nodes before it refuse: issue a rule other than
+    /// the default only when every node runs a version that knows it.
+    #[serde(skip)]
+    pub holders: crate::HolderRule,
 }
 
 /// How long the mesh keeps what it no longer needs, set in the signed
@@ -144,6 +150,7 @@ impl Default for Policy {
             barred: Vec::new(),
             isolation_days: 14,
             retention: Retention::default(),
+            holders: crate::HolderRule::default(),
         }
     }
 }
@@ -180,7 +187,7 @@ mod tests {
             version: 1,
             barred: vec![Region::Province(51), Region::Regency(3509)],
             isolation_days: 14,
-            retention: Retention::default(),
+            ..Policy::default()
         };
         assert_eq!(p.barring(51, 5171), Some(Region::Province(51)));
         assert_eq!(p.barring(35, 3509), Some(Region::Regency(3509)));

@@ -3,15 +3,16 @@
 //! A verdict needs a village's verdict cards and the open isolation cases,
 //! so every member reads those. A village's details (family cards,
 //! addresses, full birth dates) are read by the village itself, the
-//! villages that keep a copy for it ([`crate::banyuwangi::detail_holders`])
-//! and auditors: a checkpoint's replica never holds them. A checkpoint's crossings (every traveller's
+//! villages that keep a copy for it (the policy's [`HolderRule`]) and
+//! auditors: a checkpoint's replica never holds them. A checkpoint's crossings (every traveller's
 //! NIK, verdict and the officer's decision) are read by the checkpoints
 //! (each keeps the others' as a backup of its own) and by auditors: a
 //! village office never needs them, so the 217 village nodes never hold
 //! them (UU 27/2022: data minimisation).
 //!
-//! The rule is one pure function of the reader's certified role and the
-//! document's name, so both ends of an exchange compute the same answer:
+//! The rule is one pure function of the reader's certified role, the
+//! document's name and the holder rule of the root-signed policy in force,
+//! so both ends of an exchange compute the same answer:
 //! the replication protocol offers, serves and takes only what both sides
 //! may read, and gossip carries only what every member may read
 //! ([`ReadScope::for_everyone`]).
@@ -25,18 +26,20 @@
 //! assert!(!ReadScope::for_everyone(&log));
 //! ```
 
-use crate::banyuwangi::{detail_holders, VillageCode};
+use crate::banyuwangi::VillageCode;
 use crate::doc_id::{DocId, DocKind};
+use crate::holders::HolderRule;
 use crate::role::RoleKind;
 
 /// What one node may read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadScope {
     /// A mesh without a root key (development mode, loopback only):
     /// nobody is certified, so there is no scope to hold anyone to.
     Everything,
-    /// A node certified as this kind; a village node with its village.
-    Certified(RoleKind, Option<VillageCode>),
+    /// A node certified as this kind; a village node with its village,
+    /// under the policy's rule of who keeps which village's details.
+    Certified(RoleKind, Option<VillageCode>, HolderRule),
     /// A peer not (or no longer) certified: nothing.
     Nothing,
 }
@@ -45,27 +48,32 @@ impl ReadScope {
     /// The scope of a node certified as `kind`, of no village: what every
     /// node of that kind reads.
     pub fn of(kind: RoleKind) -> ReadScope {
-        ReadScope::Certified(kind, None)
+        ReadScope::Certified(kind, None, HolderRule::default())
     }
 
     /// The scope of a node certified as `kind`, for `village` if it is a
-    /// village node (as its certificate says).
-    pub fn of_node(kind: RoleKind, village: Option<VillageCode>) -> ReadScope {
-        ReadScope::Certified(kind, village)
+    /// village node (as its certificate says), under `holders` (the rule
+    /// of the policy in force).
+    pub fn of_node(
+        kind: RoleKind,
+        village: Option<VillageCode>,
+        holders: &HolderRule,
+    ) -> ReadScope {
+        ReadScope::Certified(kind, village, holders.clone())
     }
 
     /// May a node of this scope hold `doc`, be offered it and be served it?
     pub fn may_read(&self, doc: &DocId) -> bool {
-        let (kind, own) = match self {
+        let (kind, own, holders) = match self {
             ReadScope::Everything => return true,
             ReadScope::Nothing => return false,
-            ReadScope::Certified(kind, village) => (*kind, *village),
+            ReadScope::Certified(kind, village, holders) => (*kind, *village, holders),
         };
         match doc.kind() {
             Some(DocKind::Card(_)) | Some(DocKind::Case(_)) => true,
             Some(DocKind::Village(v)) => match (kind, own) {
                 (RoleKind::Auditor, _) => true,
-                (RoleKind::Village, Some(own)) => own == v || detail_holders(v).contains(&own),
+                (RoleKind::Village, Some(own)) => own == v || holders.keeps(own, v),
                 _ => false,
             },
             Some(DocKind::CrossingLog(..)) => {
@@ -92,7 +100,7 @@ impl ReadScope {
         // One name of each kind of document: the rule is by kind, and for
         // details by village (each side's own).
         let village_of = |s: &ReadScope| match s {
-            ReadScope::Certified(_, v) => *v,
+            ReadScope::Certified(_, v, _) => *v,
             _ => None,
         };
         let samples = [
@@ -171,7 +179,7 @@ mod tests {
         let holders = detail_holders(own);
         assert_eq!(holders.len(), 2);
         let details = village();
-        let node = |v| ReadScope::of_node(RoleKind::Village, Some(v));
+        let node = |v| ReadScope::of_node(RoleKind::Village, Some(v), &HolderRule::default());
         assert!(node(own).may_read(&details));
         for h in &holders {
             assert!(node(*h).may_read(&details), "{h} keeps a copy");
@@ -197,6 +205,22 @@ mod tests {
         }
         assert!(!ReadScope::of(RoleKind::Village).may_read(&details));
         assert!(!ReadScope::for_everyone(&details));
+    }
+
+    #[test]
+    fn the_policy_in_force_names_who_keeps_a_villages_details() {
+        let own: VillageCode = "35.10.15.2012".parse().unwrap();
+        let licin: VillageCode = "35.10.04.2001".parse().unwrap();
+        let neighbour = crate::banyuwangi::detail_holders(own)[0];
+        let named = HolderRule::new(2, [(own, vec![licin])]).unwrap();
+        let under = |v, rule: &HolderRule| ReadScope::of_node(RoleKind::Village, Some(v), rule);
+        let details = village();
+        assert!(!under(licin, &HolderRule::default()).may_read(&details));
+        assert!(under(licin, &named).may_read(&details));
+        assert!(under(licin, &named).shares_restricted(&under(own, &named)));
+        assert!(under(neighbour, &HolderRule::default()).may_read(&details));
+        assert!(!under(neighbour, &named).may_read(&details));
+        assert!(under(own, &named).may_read(&details));
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn bali_barred() -> Policy {
         version: 3,
         barred: vec![Region::Province(51)],
         isolation_days: 14,
-        retention: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -228,7 +228,7 @@ fn barred_by_regency_leaves_the_rest_of_the_province_alone() {
         version: 4,
         barred: vec![Region::Regency(3509)],
         isolation_days: 14,
-        retention: Default::default(),
+        ..Default::default()
     };
     let v = CheckVerdict::decide(parse(JEMBER), None, None, &policy, None);
     assert!(

@@ -61,6 +61,10 @@ struct PeerState {
     connections: usize,
     /// The software it said it runs in its hello.
     software: Option<String>,
+    /// The digest of the roster it last said it holds (in its roster
+    /// request): who may read what follows from the roster, so while ours
+    /// differ the two of us may disagree on it in good faith.
+    roster_digest: Option<[u8; 32]>,
 }
 
 /// Why a peer was last refused, and when it was last warned about.
@@ -328,10 +332,44 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// open mesh's everything.
     fn own_scope(&self) -> ReadScope {
         if self.config.membership.enforced() {
-            ReadScope::of_node(self.config.role.kind(), self.config.role.village())
+            ReadScope::of_node(
+                self.config.role.kind(),
+                self.config.role.village(),
+                &self.config.membership.holder_rule(),
+            )
         } else {
             ReadScope::Everything
         }
+    }
+
+    /// Could an honest `peer` ask for this out of scope? Only a village
+    /// asking for another village's details, while the roster it last
+    /// showed differs from ours: the policy in force names who keeps
+    /// which village's details ([`kampung_core::HolderRule`]), and a new
+    /// one reaches nodes one by one. Anything else out of scope (a
+    /// checkpoint asking for details, anyone for a crossing log it may not
+    /// read) no rule of any policy allows, and is the peer's fault.
+    fn may_disagree_on_holders(
+        &self,
+        peer: &PeerId,
+        scope: &kampung_sync::Scope,
+        request: &Request,
+    ) -> bool {
+        let doc = match request {
+            Request::Changes { doc, .. } | Request::Document { doc, .. } => doc,
+            _ => return false,
+        };
+        let details = DocId::parse(doc).is_some_and(|d| d.as_village().is_some());
+        let village = matches!(
+            scope.theirs,
+            ReadScope::Certified(kampung_core::RoleKind::Village, Some(_), _)
+        );
+        let differs = self
+            .peers
+            .get(peer)
+            .and_then(|s| s.roster_digest)
+            .is_some_and(|d| d != self.config.membership.digest());
+        details && village && differs
     }
 
     /// The scope of an exchange with `peer` (what both may read).
@@ -721,6 +759,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     trimmed: false,
                     connections: 0,
                     software: None,
+                    roster_digest: None,
                 });
                 state.connections = num_established.get() as usize;
                 if !state.addresses.contains(&addr) {
@@ -917,9 +956,25 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     };
                     let scope = self.scope_with(&peer);
                     if let Some(reason) = scope.beyond(&request) {
+                        self.counters.requests_beyond_scope += 1;
+                        if self.may_disagree_on_holders(&peer, &scope, &request) {
+                            // A village that keeps another's details under
+                            // a policy we do not hold yet (or no longer
+                            // under ours): refused, not cut off, until our
+                            // rosters agree.
+                            debug!(%peer, %reason, "peer asked for details our rosters disagree on; refused");
+                            let refused = Response::Refused {
+                                reason: format!("{reason} under the policy this node holds; our rosters differ, ask again once they agree"),
+                            };
+                            let _ = self
+                                .swarm
+                                .behaviour_mut()
+                                .sync
+                                .send_response(channel, refused);
+                            return;
+                        }
                         // Asked for what its certificate does not let it
                         // read: it was never offered it, so it guessed.
-                        self.counters.requests_beyond_scope += 1;
                         warn!(%peer, %reason, "peer asked beyond its read scope; disconnecting it");
                         return self.refuse_faulty(peer, channel, reason);
                     }
@@ -1179,14 +1234,26 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     reason: "show a valid certificate (hello) first".into(),
                 })
             }
-            Request::Roster { digest } => Err(Response::Roster {
-                statements: if digest == membership.digest() {
-                    Vec::new()
-                } else {
-                    membership.statements()
-                },
-                now_ms: self.config.clock.now_ms(),
-            }),
+            Request::Roster { digest } => {
+                let ours = membership.digest();
+                // If it holds statements we lack, ask for its own: a newer
+                // policy reaches us from any peer that has it.
+                let ask = self.peers.get_mut(&peer).is_some_and(|s| {
+                    s.roster_digest = Some(digest);
+                    digest != ours && s.last_roster.is_none_or(|t| t.elapsed() >= ROSTER_RETRY)
+                });
+                if ask {
+                    self.ask_roster(peer);
+                }
+                Err(Response::Roster {
+                    statements: if digest == ours {
+                        Vec::new()
+                    } else {
+                        membership.statements()
+                    },
+                    now_ms: self.config.clock.now_ms(),
+                })
+            }
             other => Ok(other),
         }
     }

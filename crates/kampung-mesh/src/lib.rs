@@ -68,6 +68,11 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
         let _ = peer;
         ReadScope::Everything
     }
+    /// Who keeps which village's details under the policy in force
+    /// ([`kampung_core::HolderRule`]): part of this node's own scope.
+    fn holder_rule(&self) -> kampung_core::HolderRule {
+        kampung_core::HolderRule::default()
+    }
     /// Members this node keeps connected whatever its number of peers
     /// (at most [`MAX_KIN`]): those that read documents with it that not
     /// every member reads ([`ReadScope::shares_restricted`]; the

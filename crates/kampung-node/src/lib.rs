@@ -208,6 +208,12 @@ impl Node {
         }
     }
 
+    /// What this node may hold: its certificate's scope under the policy
+    /// in force; without a root, everything.
+    pub fn read_scope(&self) -> kampung_core::ReadScope {
+        own_scope(self.role(), self.0.roster.as_ref())
+    }
+
     /// Hand a durable write's announcements to the mesh, so peers get it at
     /// once; offline or with the mesh stopped, anti-entropy and the owner's
     /// announcement at the next start spread it later.
@@ -221,5 +227,21 @@ impl Node {
                 return;
             }
         }
+    }
+}
+
+/// What a node of `role` may hold ([`kampung_core::ReadScope`]): with a
+/// root, its certified role's scope under the holder rule of the policy in
+/// force; without one, everything.
+pub(crate) fn own_scope(role: &Role, roster: Option<&SharedRoster>) -> kampung_core::ReadScope {
+    match roster {
+        Some(r) => {
+            let holders = r
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .holders();
+            kampung_core::ReadScope::of_node(role.kind(), role.village(), &holders)
+        }
+        None => kampung_core::ReadScope::Everything,
     }
 }

@@ -21,6 +21,9 @@ impl Node {
     pub async fn expire(&self) -> Result<Expired, NodeError> {
         let retention = self.policy().retention;
         let auditor = matches!(self.role(), Role::Auditor);
+        // The policy may have named other holders of villages' details
+        // since the store was last told (the mesh tells it at once too).
+        self.store().set_scope(self.read_scope()).await?;
         let expired = self
             .store()
             .expire(

@@ -289,10 +289,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         registry.set_logs_held(usize::MAX);
     }
     // With a root, a node holds only what its certificate lets it read.
-    registry.set_scope(match roster {
-        Some(_) => kampung_core::ReadScope::of_node(role.kind(), role.village()),
-        None => kampung_core::ReadScope::Everything,
-    });
+    registry.set_scope(crate::own_scope(&role, roster.as_ref()));
     if let Role::Village { village } = &role {
         // A village's cards follow its details: made here for a store from
         // before cards, mended after a write that stopped between the two.

@@ -57,6 +57,10 @@ impl Node {
         if new {
             tracing::info!(kind, "statement added to the roster");
             self.store().keep_statement_durably(id, bytes).await??;
+            if kind == "policy" {
+                // It may name other holders of villages' details.
+                self.store().set_scope(self.read_scope()).await?;
+            }
         }
         Ok(StatementAdded { kind, new, id })
     }

@@ -3,7 +3,7 @@
 //! force and not revoked. Statements learnt from peers are verified, added
 //! to the shared roster (which the store's verifier reads too) and kept.
 
-use kampung_core::{DocId, ReadScope, RoleKind, SharedClock};
+use kampung_core::{DocId, HolderRule, ReadScope, RoleKind, SharedClock};
 use kampung_mesh::{Membership, Peer};
 use kampung_store::trust::SharedRoster;
 use kampung_trust::{NodeKey, Signed, Statement};
@@ -35,17 +35,51 @@ impl RosterMembership {
         let bytes = signed.encode();
         let id = signed.id();
         let kind = signed.statement.kind();
-        let new = self
-            .roster
-            .write()
-            .map_err(|_| "roster lock poisoned".to_string())?
-            .add(signed)
-            .map_err(|e| e.to_string())?;
+        let (new, rule_changed) = {
+            let mut roster = self
+                .roster
+                .write()
+                .map_err(|_| "roster lock poisoned".to_string())?;
+            let before = roster.holders();
+            let new = roster.add(signed).map_err(|e| e.to_string())?;
+            (new, roster.holders() != before)
+        };
         if new {
             debug!(kind, "statement added to the roster");
             self.store.keep_statement(id, bytes);
         }
+        if rule_changed {
+            self.follow_holder_rule();
+        }
         Ok(new)
+    }
+
+    /// A newer policy names other holders of villages' details: the store
+    /// holds what this node may read under it from now on (what it no
+    /// longer may leaves at the next sweep).
+    fn follow_holder_rule(&self) {
+        let scope = {
+            let Ok(roster) = self.roster.read() else {
+                return;
+            };
+            let Ok(own) = roster.admit(&self.own, self.clock.now_ms()) else {
+                return;
+            };
+            ReadScope::of_node(own.role, own.village, &roster.holders())
+        };
+        info!(
+            ?scope,
+            "the policy names other holders of villages' details"
+        );
+        let store = self.store.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move { store.set_scope(scope).await });
+            }
+            Err(_) => {
+                warn!("no runtime to tell the store of its new scope: it follows at the next sweep")
+            }
+        }
     }
 }
 
@@ -119,8 +153,12 @@ impl Membership for RosterMembership {
         roster
             .admit(&key, self.clock.now_ms())
             .map_or(ReadScope::Nothing, |cert| {
-                ReadScope::of_node(cert.role, cert.village)
+                ReadScope::of_node(cert.role, cert.village, &roster.holders())
             })
+    }
+
+    fn holder_rule(&self) -> HolderRule {
+        self.roster.read().map(|r| r.holders()).unwrap_or_default()
     }
 
     fn kin(&self) -> Vec<Peer> {
@@ -138,20 +176,16 @@ impl Membership for RosterMembership {
             .filter(|k| ours.shares_restricted(&ReadScope::of(*k)))
             .collect();
         // A village and the villages that keep a copy of its details, or
-        // whose details it keeps ([`kampung_core::banyuwangi::detail_holders`]).
+        // whose details it keeps, under the policy in force ([`HolderRule`]).
         // (Auditors read every village's details too, but are kin of
         // checkpoints, not of 217 villages: they take details from the
         // peers they have.)
         let own_village = own.village.filter(|_| own.role == RoleKind::Village);
+        let rule = roster.holders();
         let holders: Vec<kampung_core::VillageCode> = own_village
             .map(|v| {
-                let mut related = kampung_core::banyuwangi::detail_holders(v);
-                related.extend(
-                    kampung_core::banyuwangi::villages()
-                        .iter()
-                        .map(|o| o.code)
-                        .filter(|o| kampung_core::banyuwangi::detail_holders(*o).contains(&v)),
-                );
+                let mut related = rule.holders_of(v);
+                related.extend(rule.kept_by(v));
                 related
             })
             .unwrap_or_default();

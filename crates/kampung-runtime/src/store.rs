@@ -171,6 +171,9 @@ enum Cmd {
     /// Keep a verified root-signed statement; the reply (if any) once durable.
     KeepStatement([u8; 32], Vec<u8>, Option<Reply<Result<(), StoreError>>>),
     Checkpoint(Reply<Result<(), StoreError>>),
+    /// Hold only what this scope may read from now on (a new policy named
+    /// other holders of villages' details).
+    SetScope(kampung_core::ReadScope, Reply<()>),
     /// Persist the index and stop; later commands get [`Stopped`].
     Stop(Reply<()>),
 }
@@ -482,6 +485,10 @@ fn run<S: Storage>(
                     v => policies.iter().find(|p| p.version == v).cloned(),
                 };
                 let _ = reply.send(reg.replay(&query, &policy));
+            }
+            Cmd::SetScope(scope, reply) => {
+                reg.set_scope(scope);
+                let _ = reply.send(());
             }
             Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
@@ -963,6 +970,13 @@ impl StoreHandle {
             reply,
         })
         .await
+    }
+
+    /// Hold only what `scope` may read from now on: documents outside it
+    /// are no longer taken or offered, and leave at the next sweep
+    /// ([`kampung_store::Registry::set_scope`]).
+    pub async fn set_scope(&self, scope: kampung_core::ReadScope) -> Result<(), Stopped> {
+        self.ask(|reply| Cmd::SetScope(scope, reply)).await
     }
 
     /// Keep a verified statement without waiting (from the mesh's thread).

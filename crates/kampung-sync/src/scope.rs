@@ -12,7 +12,7 @@ use kampung_core::{DocId, ReadScope};
 use crate::message::Request;
 
 /// The scopes of the two ends of an exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     /// This node's own.
     pub ours: ReadScope,
@@ -72,7 +72,11 @@ mod tests {
     const DETAILS: &str = "v/35.10.15.2012";
 
     fn village(code: &str) -> ReadScope {
-        ReadScope::of_node(RoleKind::Village, Some(code.parse().unwrap()))
+        ReadScope::of_node(
+            RoleKind::Village,
+            Some(code.parse().unwrap()),
+            &kampung_core::HolderRule::default(),
+        )
     }
 
     /// A village's details: between the village and the villages that keep

@@ -343,7 +343,10 @@ impl<R: Replica + 'static> Sim<R> {
 
     /// The scope of an exchange from `node` with `peer`.
     fn scope(&self, node: usize, peer: usize) -> Scope {
-        Scope::new(self.nodes[node].scope, self.nodes[peer].scope)
+        Scope::new(
+            self.nodes[node].scope.clone(),
+            self.nodes[peer].scope.clone(),
+        )
     }
 
     pub fn partition(&mut self, groups: Vec<u8>) {

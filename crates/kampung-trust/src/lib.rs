@@ -51,7 +51,8 @@ pub mod write;
 pub use key::{writer_of_actor, NodeKey, Signature, SESSION_BYTES};
 pub use roster::{Denial, Roster, MAX_CLOCK_SKEW_MS};
 pub use statement::{
-    Certificate, IssuedPolicy, Revocation, RoleKind, Signed, Statement, MAX_STATEMENT_BYTES,
+    Certificate, HeldPolicy, IssuedPolicy, Revocation, RoleKind, Signed, Statement,
+    MAX_STATEMENT_BYTES,
 };
 pub use write::{uncovered, ChangeRef, WriteSignature, WriteSigner, MAX_WRITE_SIGNATURE_BYTES};
 

@@ -119,7 +119,7 @@ impl Roster {
                     self.revoked.insert(r.node, r.clone());
                 }
             }
-            Statement::Policy(_) | Statement::RetainedPolicy(_) => {
+            Statement::Policy(_) | Statement::RetainedPolicy(_) | Statement::HeldPolicy(_) => {
                 let Some(p) = signed.statement.policy() else {
                     return Ok(false);
                 };
@@ -162,6 +162,14 @@ impl Roster {
         self.policy
             .as_ref()
             .map(|p| p.policy.clone())
+            .unwrap_or_default()
+    }
+
+    /// Who keeps which village's details under the policy in force.
+    pub fn holders(&self) -> kampung_core::HolderRule {
+        self.policy
+            .as_ref()
+            .map(|p| p.policy.holders.clone())
             .unwrap_or_default()
     }
 

@@ -90,10 +90,31 @@ pub struct RetainedPolicy {
     pub retention: kampung_core::Retention,
 }
 
+/// A policy that names who keeps each village's details
+/// ([`kampung_core::HolderRule`]): its own kind of statement again, so
+/// that nodes before it refuse it rather than apply it without the rule
+/// (the rule is in every read-scope decision, and both ends must agree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldPolicy {
+    pub policy: Policy,
+    pub issued_ms: i64,
+    pub retention: kampung_core::Retention,
+    pub holders: kampung_core::HolderRule,
+}
+
 impl IssuedPolicy {
-    /// The statement the root signs for this policy.
+    /// The statement the root signs for this policy: the oldest kind that
+    /// carries everything it sets.
     pub fn into_statement(self) -> Statement {
-        if self.policy.retention.keeps_everything() {
+        if !self.policy.holders.is_default() {
+            Statement::HeldPolicy(HeldPolicy {
+                retention: self.policy.retention,
+                holders: self.policy.holders.clone(),
+                policy: self.policy,
+                issued_ms: self.issued_ms,
+            })
+        } else if self.policy.retention.keeps_everything() {
             Statement::Policy(self)
         } else {
             Statement::RetainedPolicy(RetainedPolicy {
@@ -113,6 +134,7 @@ pub enum Statement {
     Revocation(Revocation),
     Policy(IssuedPolicy),
     RetainedPolicy(RetainedPolicy),
+    HeldPolicy(HeldPolicy),
 }
 
 impl Statement {
@@ -120,7 +142,9 @@ impl Statement {
         match self {
             Statement::Certificate(_) => "certificate",
             Statement::Revocation(_) => "revocation",
-            Statement::Policy(_) | Statement::RetainedPolicy(_) => "policy",
+            Statement::Policy(_) | Statement::RetainedPolicy(_) | Statement::HeldPolicy(_) => {
+                "policy"
+            }
         }
     }
 
@@ -135,6 +159,14 @@ impl Statement {
                 },
                 issued_ms: r.issued_ms,
             }),
+            Statement::HeldPolicy(h) => Some(IssuedPolicy {
+                policy: Policy {
+                    retention: h.retention,
+                    holders: h.holders.clone(),
+                    ..h.policy.clone()
+                },
+                issued_ms: h.issued_ms,
+            }),
             _ => None,
         }
     }
@@ -147,6 +179,7 @@ impl Statement {
             )),
             Statement::Policy(IssuedPolicy { policy, .. })
             | Statement::RetainedPolicy(RetainedPolicy { policy, .. })
+            | Statement::HeldPolicy(HeldPolicy { policy, .. })
                 if policy.barred.len() > 600 =>
             {
                 Err(TrustError::BadStatement(

@@ -240,7 +240,7 @@ fn newest_policy_wins_in_any_order() {
                     version,
                     barred,
                     isolation_days: 14,
-                    retention: Default::default(),
+                    ..Default::default()
                 },
                 issued_ms: 5,
             }),
@@ -269,7 +269,7 @@ fn a_policy_with_a_retention_travels_as_its_own_kind_and_earlier_policies_keep_t
         version: 3,
         barred: vec![Region::Province(51)],
         isolation_days: 14,
-        retention: Default::default(),
+        ..Default::default()
     };
     let plain = IssuedPolicy {
         policy: policy.clone(),
@@ -308,6 +308,48 @@ fn a_policy_with_a_retention_travels_as_its_own_kind_and_earlier_policies_keep_t
     roster.add(back).unwrap();
     assert_eq!(roster.policy(), policy);
     assert_eq!(roster.policy().retention.crossing_months, 3);
+}
+
+#[test]
+fn a_policy_naming_holders_travels_as_its_own_kind_and_sets_the_rosters_rule() {
+    let root = Keypair::generate_ed25519();
+    let kampunganyar: VillageCode = "35.10.15.2012".parse().unwrap();
+    let ketapang: VillageCode = "35.10.21.2003".parse().unwrap();
+    let mut policy = Policy {
+        version: 5,
+        isolation_days: 14,
+        ..Default::default()
+    };
+    policy.retention.crossing_months = 3;
+    policy.holders = kampung_core::HolderRule::new(1, [(kampunganyar, vec![ketapang])]).unwrap();
+    let statement = IssuedPolicy {
+        policy: policy.clone(),
+        issued_ms: 7,
+    }
+    .into_statement();
+    assert!(
+        matches!(statement, Statement::HeldPolicy(_)),
+        "{statement:?}"
+    );
+    let held = Signed::sign(statement, &root).unwrap();
+    let from_file = Signed::from_file_text(&held.to_file_text()).unwrap();
+    from_file.verify(&key(&root)).unwrap();
+    let back = Signed::decode(&held.encode()).unwrap();
+    assert_eq!(back, from_file);
+    let mut roster = Roster::new(key(&root));
+    assert!(roster.holders().is_default());
+    roster.add(back).unwrap();
+    assert_eq!(roster.policy(), policy);
+    assert!(roster.holders().keeps(ketapang, kampunganyar));
+    assert_eq!(roster.holders().holders_of(kampunganyar), vec![ketapang]);
+
+    // A file whose rule names a village as its own holder is refused
+    // when read, whoever signed it.
+    let text = held
+        .to_file_text()
+        .replace("35.10.21.2003", "35.10.15.2012");
+    let err = Signed::from_file_text(&text).unwrap_err();
+    assert!(err.to_string().contains("own holder"), "{err}");
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -129,6 +129,16 @@ pub struct PolicyArgs {
     /// Months auditors' nodes keep crossings and closed cases longer than the others.
     #[arg(long, value_name = "MONTHS", default_value_t = 0)]
     auditor_extra_months: u32,
+    /// How many villages of the same district keep a copy of each village's
+    /// details (its residents in full), besides the village and auditors.
+    /// Every node must run a version that knows holder rules before a
+    /// policy sets anything but the default.
+    #[arg(long, value_name = "N", default_value_t = kampung_core::holders::DEFAULT_BACKUPS)]
+    detail_backups: u8,
+    /// A village whose details are kept by the villages named instead:
+    /// `35.10.15.2012=35.10.04.2001,35.10.04.2002`. Repeat for several.
+    #[arg(long = "detail-holders", value_name = "VILLAGE=HOLDERS", value_parser = parse_holders)]
+    detail_holders: Vec<(VillageCode, Vec<VillageCode>)>,
     /// Where to write the signed policy (must not exist).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -164,6 +174,23 @@ fn parse_role(s: &str) -> Result<RoleKind, String> {
 
 fn parse_village(s: &str) -> Result<VillageCode, String> {
     VillageCode::parse(s).map_err(|e| e.to_string())
+}
+
+/// `VILLAGE=HOLDER,HOLDER`, by code.
+fn parse_holders(s: &str) -> Result<(VillageCode, Vec<VillageCode>), String> {
+    let (village, holders) = s.split_once('=').ok_or_else(|| {
+        format!("'{s}': write the village, '=', and its holders: 35.10.15.2012=35.10.04.2001,35.10.04.2002")
+    })?;
+    let code = |c: &str| {
+        c.trim()
+            .parse::<VillageCode>()
+            .map_err(|e| format!("'{s}': {e}"))
+    };
+    let holders = holders
+        .split(',')
+        .map(code)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((code(village)?, holders))
 }
 
 fn parse_region(s: &str) -> Result<Region, String> {
@@ -345,7 +372,7 @@ pub fn describe(s: &Statement) -> String {
             fmt_ms(r.from_ms),
             r.reason
         ),
-        Statement::Policy(_) | Statement::RetainedPolicy(_) => {
+        Statement::Policy(_) | Statement::RetainedPolicy(_) | Statement::HeldPolicy(_) => {
             let Some(p) = s.policy() else {
                 return String::new();
             };
@@ -386,6 +413,21 @@ pub fn describe_policy(p: &Policy) -> String {
             out.push_str(&format!(
                 " (auditors {} month(s) longer)",
                 r.auditor_extra_months
+            ));
+        }
+    }
+    let h = &p.holders;
+    if !h.is_default() {
+        out.push_str(&format!(
+            "; each village's details kept by the next {} village(s) of its district",
+            h.backups()
+        ));
+        for (village, holders) in h.named() {
+            let names: Vec<String> = holders.iter().map(|c| village_label(*c)).collect();
+            out.push_str(&format!(
+                ", {} by {}",
+                village_label(*village),
+                names.join(" and ")
             ));
         }
     }
@@ -517,10 +559,20 @@ fn policy(a: PolicyArgs) -> anyhow::Result<ExitCode> {
                 closed_case_days: a.keep_closed_case_days,
                 auditor_extra_months: a.auditor_extra_months,
             },
+            holders: kampung_core::HolderRule::new(a.detail_backups, a.detail_holders)
+                .context("--detail-backups / --detail-holders")?,
         },
         issued_ms: super::now_ms(),
     };
     sign_to(issued.into_statement(), &key, &a.out)
+}
+
+/// `35.10.04.2001 (Licin)`.
+fn village_label(code: VillageCode) -> String {
+    match banyuwangi::village(code) {
+        Some(v) => format!("{code} ({})", v.name),
+        None => code.to_string(),
+    }
 }
 
 #[cfg(test)]

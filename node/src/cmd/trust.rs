@@ -266,7 +266,7 @@ fn view(roster: &Roster, own: &str, now: i64) -> RosterView {
                 from_ms: r.from_ms,
                 reason: r.reason.clone(),
             }),
-            Statement::Policy(_) | Statement::RetainedPolicy(_) => {}
+            Statement::Policy(_) | Statement::RetainedPolicy(_) | Statement::HeldPolicy(_) => {}
         }
     }
     certificates

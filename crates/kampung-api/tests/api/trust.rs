@@ -26,7 +26,7 @@ pub fn policy_file(root: &Keypair, version: u64, barred: &[&str], days: u32) -> 
         version,
         barred: barred.iter().map(|r| Region::parse(r).unwrap()).collect(),
         isolation_days: days,
-        retention: Default::default(),
+        ..Default::default()
     };
     signed_policy(root, policy)
 }

@@ -357,7 +357,7 @@ impl<S: Storage> Registry<S> {
         self.crossing_states.contains_key(id)
             || matches!(
                 self.scope,
-                kampung_core::ReadScope::Certified(kampung_core::RoleKind::Village, Some(v))
+                kampung_core::ReadScope::Certified(kampung_core::RoleKind::Village, Some(v), _)
                     if id.as_village() == Some(v)
             )
     }

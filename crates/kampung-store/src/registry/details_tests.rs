@@ -159,14 +159,18 @@ fn a_write_puts_whole_records_in_the_details_and_verdict_cards_in_the_cards() {
 fn a_checkpoint_holds_cards_and_no_details() {
     let village_store = Arc::new(MemoryStorage::new());
     let mut village = open(&village_store);
-    village.set_scope(ReadScope::of_node(RoleKind::Village, Some(code(0))));
+    village.set_scope(ReadScope::of_node(
+        RoleKind::Village,
+        Some(code(0)),
+        &kampung_core::HolderRule::default(),
+    ));
     let people: Vec<Resident> = (0..8).map(|p| person(p, 0)).collect();
     village.write(code(0), &people, 1_000, &mut |_| {}).unwrap();
 
     let checkpoint_store = Arc::new(MemoryStorage::new());
     let mut checkpoint = open(&checkpoint_store);
     let scope = ReadScope::of(RoleKind::Checkpoint);
-    checkpoint.set_scope(scope);
+    checkpoint.set_scope(scope.clone());
     for (id, _) in village.offered_heads() {
         // What a session offers: what both may read.
         if scope.may_read(&id) {
@@ -206,7 +210,11 @@ fn a_checkpoint_holds_cards_and_no_details() {
     // A village that keeps a copy of the details takes them.
     let holder = kampung_core::banyuwangi::detail_holders(code(0))[0];
     let mut backup = open(&Arc::new(MemoryStorage::new()));
-    backup.set_scope(ReadScope::of_node(RoleKind::Village, Some(holder)));
+    backup.set_scope(ReadScope::of_node(
+        RoleKind::Village,
+        Some(holder),
+        &kampung_core::HolderRule::default(),
+    ));
     assert!(pull(&mut village, &mut backup, &details) > 0);
     assert_eq!(
         backup
@@ -351,7 +359,11 @@ fn a_village_makes_its_cards_from_its_details() {
             .unwrap();
     }
     let mut village = open(&old);
-    village.set_scope(ReadScope::of_node(RoleKind::Village, Some(code(0))));
+    village.set_scope(ReadScope::of_node(
+        RoleKind::Village,
+        Some(code(0)),
+        &kampung_core::HolderRule::default(),
+    ));
     assert!(village.cards(code(0)).unwrap().is_empty());
     assert_eq!(village.derive_card(code(0), 2_000).unwrap(), 7);
     assert_eq!(village.cards(code(0)).unwrap().len(), 7);

@@ -489,7 +489,10 @@ fn a_crossing_log_reaches_only_the_nodes_that_may_read_it() {
         let replicas: Vec<Arc<DagReplica>> = kinds.iter().map(|_| Arc::default()).collect();
         let mut sim = Sim::new(seed, SimConfig::default(), replicas);
         for (i, k) in kinds.iter().enumerate() {
-            sim.set_scope(i, ReadScope::of_node(*k, villages[i]));
+            sim.set_scope(
+                i,
+                ReadScope::of_node(*k, villages[i], &kampung_core::HolderRule::default()),
+            );
         }
         let village = sim.replica(0).cloned().expect("up");
         let checkpoint = sim.replica(1).cloned().expect("up");

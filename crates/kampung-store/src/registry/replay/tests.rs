@@ -34,7 +34,7 @@ fn bali_barred() -> Policy {
         version: 2,
         barred: vec![Region::Province(51)],
         isolation_days: 14,
-        retention: Default::default(),
+        ..Policy::default()
     }
 }
 

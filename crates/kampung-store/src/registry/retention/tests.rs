@@ -262,7 +262,11 @@ fn a_village_node_drops_the_crossing_logs_it_may_not_read() {
     let village = [DocId::card(code(0)), DocId::village(code(0))];
     let residents = reg.niks();
 
-    reg.set_scope(ReadScope::of_node(RoleKind::Village, Some(code(0))));
+    reg.set_scope(ReadScope::of_node(
+        RoleKind::Village,
+        Some(code(0)),
+        &kampung_core::HolderRule::default(),
+    ));
     let offered: Vec<DocId> = reg.offered_heads().into_iter().map(|(id, _)| id).collect();
     assert_eq!(offered, village, "only what a village may read is offered");
     assert!(reg.expired(&december));
