@@ -84,6 +84,8 @@ struct Config {
     edits: usize,
     idle: Duration,
     cut: Duration,
+    /// How long to wait for the auditor to hold every village's details.
+    details_wait: Duration,
     village_ms: u64,
     core_ms: u64,
     loss_per_mille: u32,
@@ -108,6 +110,7 @@ impl Config {
             sizes,
             edits: env_or("REGENCY_EDITS", 200),
             idle: Duration::from_secs(env_or("REGENCY_IDLE_SECS", 60)),
+            details_wait: Duration::from_secs(env_or("REGENCY_DETAILS_SECS", 1500)),
             cut: Duration::from_secs(env_or("REGENCY_CUT_SECS", 300)),
             village_ms: env_or("REGENCY_VILLAGE_MS", 2),
             core_ms: env_or("REGENCY_CORE_MS", 3),
@@ -684,6 +687,91 @@ fn log_crossings(members: &[Member]) -> Crossings {
     }
 }
 
+/// How much of the villages' details the auditor held (see [`auditor_details`]).
+struct Details {
+    villages: usize,
+    /// Villages whose details the auditor held as the village does, at the first look.
+    at_first: usize,
+    /// ... and at the last.
+    at_last: usize,
+    /// From the first look to all of them, if within the wait.
+    took: Option<Duration>,
+    waited: Duration,
+}
+
+impl Details {
+    fn line(&self) -> String {
+        match self.took {
+            Some(t) => format!(
+                "{} of {} at once, all after {:.0} s",
+                self.at_first,
+                self.villages,
+                t.as_secs_f64()
+            ),
+            None => format!(
+                "{} of {} at once, {} after {:.0} s",
+                self.at_first,
+                self.villages,
+                self.at_last,
+                self.waited.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// An auditor reads every village's details, which only the village and
+/// the villages keeping a copy hold: it visits the villages in turn (a
+/// window of them kept connected each minute). Wait up to `wait` until it
+/// holds every running village's details as the village does.
+fn auditor_details(members: &[Member], wait: Duration) -> Details {
+    let auditor = &members
+        .iter()
+        .find(|m| m.kind == Kind::Auditor)
+        .expect("the plan has an auditor")
+        .node;
+    // The villages are idle: their details' heads, once.
+    let villages: Vec<(String, Vec<String>)> = members
+        .iter()
+        .filter_map(|m| match m.kind {
+            Kind::Village(code) => {
+                let doc = DocId::village(code).to_string();
+                let heads = Replica::from_status(&m.node.status().ok()?)
+                    .heads(&doc)
+                    .to_vec();
+                Some((doc, heads))
+            }
+            _ => None,
+        })
+        .collect();
+    let held = || -> Option<usize> {
+        let theirs = Replica::from_status(&auditor.status().ok()?);
+        Some(
+            villages
+                .iter()
+                .filter(|(doc, heads)| !heads.is_empty() && theirs.heads(doc) == heads.as_slice())
+                .count(),
+        )
+    };
+    let t0 = Instant::now();
+    let at_first = held().unwrap_or(0);
+    let mut at_last = at_first;
+    let mut took = (at_first == villages.len()).then(Duration::default);
+    while took.is_none() && t0.elapsed() < wait {
+        std::thread::sleep(Duration::from_secs(10));
+        at_last = held().unwrap_or(at_last);
+        if at_last == villages.len() {
+            took = Some(t0.elapsed());
+        }
+    }
+    Details {
+        villages: villages.len(),
+        at_first,
+        at_last,
+        took,
+        waited: t0.elapsed(),
+    }
+}
+
 /// Wait until every node in `nodes` holds the same heads and `niks` NIKs;
 /// how long it took, or what each holds after `timeout`.
 fn converge(nodes: &[&Node], niks: u64, timeout: Duration) -> Result<Duration, String> {
@@ -1154,6 +1242,11 @@ fn regency_mesh() {
     // they keep each other connected as kin whatever else they trim.
     let crossings = log_crossings(&members);
     say(&crossings.line());
+    let details = auditor_details(&members, cfg.details_wait);
+    say(&format!(
+        "the villages' details at the auditor: {}",
+        details.line()
+    ));
 
     // Propagation: single registrations at random villages, one at a time.
     let villages: Vec<usize> = (0..total)
@@ -1392,6 +1485,13 @@ fn regency_mesh() {
         crossings.line(),
         met(crossings.missing.is_empty())
     );
+    let _ = writeln!(
+        table,
+        "| Each village's details at the auditor (held by the village, the villages keeping a copy and auditors; an auditor visits the villages in turn, a window of them a minute) | all within {:.0} s | {} | {} |",
+        cfg.details_wait.as_secs_f64(),
+        details.line(),
+        met(details.took.is_some())
+    );
     let late = late_join.map_or(f64::NAN, |d| d.as_secs_f64());
     let _ = writeln!(
         table,
@@ -1488,6 +1588,11 @@ fn regency_mesh() {
     }
     assert!(lost.is_empty(), "writes lost after the partition: {lost:?}");
     assert!(converged.is_ok(), "no convergence after the heal");
+    assert!(
+        details.took.is_some(),
+        "the auditor lacks villages' details: {}",
+        details.line()
+    );
     assert!(
         unclean.is_empty(),
         "nodes did not stop cleanly: {unclean:?}"

@@ -226,9 +226,24 @@ impl Node {
     /// auditor sees no new ones.
     fn kin_away_warning(&self) -> Option<HealthProblem> {
         let now = self.now_ms();
-        let kin = self.mesh()?.kin();
-        let away: Vec<(kampung_mesh::Peer, i64)> = kin
+        let roster = self.roster()?.read().ok()?;
+        // Of the kin, the checkpoints and auditors (a village's kin are the
+        // villages keeping its details, an auditor's the villages it visits).
+        let role = |peer: &kampung_mesh::Peer| {
+            kampung_trust::NodeKey::from_peer_id(peer)
+                .and_then(|k| roster.certificate_at(&k, now).ok())
+                .map(|c| c.role)
+        };
+        let away: Vec<(kampung_mesh::Peer, i64)> = self
+            .mesh()?
+            .kin()
             .iter()
+            .filter(|(p, _)| {
+                matches!(
+                    role(p),
+                    Some(kampung_core::RoleKind::Checkpoint | kampung_core::RoleKind::Auditor)
+                )
+            })
             .map(|(p, since)| Some((*p, (*since)?)))
             .collect::<Option<_>>()?;
         if away.is_empty()
@@ -238,7 +253,6 @@ impl Node {
         {
             return None;
         }
-        let roster = self.roster()?.read().ok()?;
         let names: Vec<String> = away
             .iter()
             .map(|(peer, since)| {

@@ -83,6 +83,34 @@ impl RosterMembership {
     }
 }
 
+/// How long an auditor keeps one window of villages connected
+/// ([`visiting`]): long enough for a first comparison with each (the
+/// whole details of a village of 8,000 take a few seconds) and a few more
+/// ([`kampung_mesh`] compares with kin every 10 s).
+pub const AUDITOR_VISIT_MS: i64 = 60_000;
+
+/// Villages an auditor visits at once at least, however many checkpoints
+/// it keeps connected.
+const MIN_VISITS: usize = 4;
+
+/// The villages (sorted, with their nodes) an auditor keeps connected at
+/// `now_ms`: windows of `room` in turn, one every [`AUDITOR_VISIT_MS`], so
+/// that it visits every one within `ceil(villages / room)` windows (217
+/// villages, 11 at a time: 20 windows, 20 minutes).
+fn visiting(villages: &[(kampung_core::VillageCode, Peer)], room: usize, now_ms: i64) -> Vec<Peer> {
+    if villages.is_empty() || room == 0 {
+        return Vec::new();
+    }
+    let windows = villages.len().div_ceil(room);
+    let turn = usize::try_from(now_ms.max(0) / AUDITOR_VISIT_MS).unwrap_or(0) % windows;
+    villages
+        .iter()
+        .skip(turn * room)
+        .take(room)
+        .map(|(_, p)| *p)
+        .collect()
+}
+
 impl Membership for RosterMembership {
     fn enforced(&self) -> bool {
         true
@@ -177,9 +205,8 @@ impl Membership for RosterMembership {
             .collect();
         // A village and the villages that keep a copy of its details, or
         // whose details it keeps, under the policy in force ([`HolderRule`]).
-        // (Auditors read every village's details too, but are kin of
-        // checkpoints, not of 217 villages: they take details from the
-        // peers they have.)
+        // (Auditors read every village's details too: they visit the
+        // villages in turn, below.)
         let own_village = own.village.filter(|_| own.role == RoleKind::Village);
         let rule = roster.holders();
         let holders: Vec<kampung_core::VillageCode> = own_village
@@ -189,7 +216,8 @@ impl Membership for RosterMembership {
                 related
             })
             .unwrap_or_default();
-        if kin_roles.is_empty() && holders.is_empty() {
+        let auditor = own.role == RoleKind::Auditor;
+        if kin_roles.is_empty() && holders.is_empty() && !auditor {
             return Vec::new();
         }
         let related = |c: &kampung_trust::Certificate| {
@@ -208,6 +236,29 @@ impl Membership for RosterMembership {
         // In order, so a node with more kin than it keeps keeps the same ones.
         kin.sort_unstable();
         kin.dedup();
+        if auditor {
+            // Only a village and its holders hold its details, and an
+            // auditor meets few of 217 villages by chance: it keeps a
+            // window of them connected too, moving on every
+            // [`AUDITOR_VISIT_MS`], so that it compares with each in turn.
+            let mut villages: Vec<(kampung_core::VillageCode, Peer)> = roster
+                .statements()
+                .filter_map(|s| match &s.statement {
+                    Statement::Certificate(c) if c.role == RoleKind::Village => {
+                        Some((c.village?, c.node))
+                    }
+                    _ => None,
+                })
+                .filter(|(_, key)| roster.admit(key, now).is_ok())
+                .filter_map(|(v, key)| Some((v, key.peer_id()?)))
+                .collect();
+            villages.sort_unstable();
+            villages.dedup();
+            let room = kampung_mesh::MAX_KIN
+                .saturating_sub(kin.len())
+                .max(MIN_VISITS);
+            kin.extend(visiting(&villages, room, now));
+        }
         kin
     }
 
@@ -227,5 +278,36 @@ impl Membership for RosterMembership {
             info!(peer = %from, new, "roster updated from a peer");
         }
         new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_auditor_visits_every_village_in_turn() {
+        let villages: Vec<(kampung_core::VillageCode, Peer)> = kampung_core::banyuwangi::villages()
+            .iter()
+            .map(|v| (v.code, Peer::random()))
+            .collect();
+        let room = 11;
+        let mut seen = std::collections::HashSet::new();
+        let windows = villages.len().div_ceil(room);
+        assert_eq!(windows, 20);
+        for w in 0..windows as i64 {
+            let at = 1_764_547_200_000 + w * AUDITOR_VISIT_MS;
+            let now = visiting(&villages, room, at);
+            assert!(!now.is_empty() && now.len() <= room, "{}", now.len());
+            // The same window for the whole visit.
+            assert_eq!(now, visiting(&villages, room, at + AUDITOR_VISIT_MS - 1));
+            seen.extend(now);
+        }
+        assert_eq!(
+            seen.len(),
+            villages.len(),
+            "every village within 20 windows"
+        );
+        assert!(visiting(&[], room, 0).is_empty());
     }
 }

@@ -559,14 +559,19 @@ impl<S: Storage> Registry<S> {
         // Cards whose details have not arrived (a village node restored
         // from the mesh gets its cards and its details from different
         // peers) are listed as cards, so nobody seems missing meanwhile.
-        let cards = self.cards(village)?;
-        if cards.len() <= whole.len()
-            && cards
-                .iter()
-                .all(|c| whole.binary_search_by_key(&c.nik, |r| r.nik).is_ok())
-        {
+        // The index lists the cards' NIKs: the cards are decoded only then.
+        let ordinal = banyuwangi::village(village).map(|v| v.ordinal);
+        let all_detailed = ordinal.is_some_and(|o| {
+            self.lookups
+                .read()
+                .index
+                .village(o)
+                .all(|(nik, _)| whole.binary_search_by_key(&nik, |r| r.nik).is_ok())
+        });
+        if all_detailed {
             return Ok(whole);
         }
+        let cards = self.cards(village)?;
         let mut merged: std::collections::BTreeMap<Nik, Resident> =
             cards.into_iter().map(|c| (c.nik, c)).collect();
         merged.extend(whole.into_iter().map(|r| (r.nik, r)));

@@ -57,26 +57,16 @@ impl<S: Storage> Registry<S> {
         }
         let id = DocId::village(village);
         self.hold(&id)?;
-        let Some(other) = self.others.get_mut(&id) else {
+        if !self.others.contains_key(&id) {
             return Ok(None);
-        };
-        let am = std::mem::take(&mut other.am);
-        match VillageDoc::from_automerge(village, am) {
-            Ok(doc) => {
-                let out = f(&doc);
-                if let Some(o) = self.others.get_mut(&id) {
-                    o.am = doc.into_automerge();
-                }
-                // Read, not written here: back to disk (an auditor reads
-                // 217 villages' details now and then, and holds none).
-                self.release_log(&id);
-                Ok(Some(out))
-            }
-            Err(e) => {
-                self.restore_other(&id);
-                Err(details_err(&self.storage.location(), village, e))
-            }
         }
+        let (doc, other) = self.take_details(village)?;
+        let out = f(&doc);
+        self.give_back(village, doc, other, Ok(()))?;
+        // Read, not written here: back to disk (an auditor reads 217
+        // villages' details now and then, and holds none).
+        self.release_log(&id);
+        Ok(Some(out))
     }
 
     /// Write whole records to `village`'s details: one change per record
@@ -231,12 +221,15 @@ impl<S: Storage> Registry<S> {
         let this_year = self.this_year;
         let cards: Vec<Resident> = records.iter().map(|r| r.card(this_year)).collect();
         let kept: HashSet<Nik> = records.iter().map(|r| r.nik).collect();
+        // The cards' NIKs, from the index (which follows the cards, or
+        // the details while the cards have not been made).
+        let ordinal = banyuwangi::village(village).map_or(0, |v| v.ordinal);
         let stale: Vec<Nik> = self
-            .doc(village)?
-            .doc
-            .residents()
-            .filter_map(Result::ok)
-            .map(|r| r.nik)
+            .lookups
+            .read()
+            .index
+            .village(ordinal)
+            .map(|(nik, _)| nik)
             .filter(|n| !kept.contains(n))
             .collect();
         let report = self.write_card(village, &cards, now_ms, &mut |_| {})?;
@@ -307,8 +300,6 @@ impl<S: Storage> Registry<S> {
                             entries.push((r.nik.as_u64(), e));
                         }
                     }
-                    let evicted = DocId::village(village);
-                    self.release_log(&evicted);
                     entries
                 }
             };
