@@ -67,10 +67,7 @@ impl RosterMembership {
             };
             ReadScope::of_node(own.role, own.village, &roster.holders())
         };
-        info!(
-            ?scope,
-            "the policy names other holders of villages' details"
-        );
+        info!("a new policy names other holders of villages' details: this node holds what it keeps under it from now on");
         let store = self.store.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {

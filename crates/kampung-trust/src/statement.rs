@@ -221,10 +221,18 @@ impl Signed {
         let signature = root
             .sign(&msg)
             .map_err(|e| TrustError::BadKey(e.to_string()))?;
-        Ok(Signed {
+        let signed = Signed {
             statement,
             signature: Signature(signature),
-        })
+        };
+        // Nodes refuse a longer one on the wire: never sign it.
+        let size = signed.encode().len();
+        if size > MAX_STATEMENT_BYTES {
+            return Err(TrustError::BadStatement(format!(
+                "the statement takes {size} bytes, at most {MAX_STATEMENT_BYTES}: a policy names the holders of about 130 villages at most (set --detail-backups for the rest)"
+            )));
+        }
+        Ok(signed)
     }
 
     /// Check the signature against the configured root and the statement's own rules.

@@ -343,6 +343,29 @@ fn a_policy_naming_holders_travels_as_its_own_kind_and_sets_the_rosters_rule() {
     assert!(roster.holders().keeps(ketapang, kampunganyar));
     assert_eq!(roster.holders().holders_of(kampunganyar), vec![ketapang]);
 
+    // A rule naming every village's holders is longer than a statement
+    // may be: refused when signed, not by every node that receives it.
+    let villages: Vec<VillageCode> = kampung_core::banyuwangi::villages()
+        .iter()
+        .map(|v| v.code)
+        .collect();
+    let every = villages
+        .iter()
+        .zip(villages.iter().cycle().skip(1))
+        .map(|(v, h)| (*v, vec![*h]));
+    let mut long = policy.clone();
+    long.holders = kampung_core::HolderRule::new(2, every).unwrap();
+    let err = Signed::sign(
+        IssuedPolicy {
+            policy: long,
+            issued_ms: 8,
+        }
+        .into_statement(),
+        &root,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("at most 4096"), "{err}");
+
     // A file whose rule names a village as its own holder is refused
     // when read, whoever signed it.
     let text = held
