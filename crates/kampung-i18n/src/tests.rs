@@ -174,3 +174,49 @@ fn access_log_answers_read_in_the_readers_language() {
         assert_eq!(access_answer(Lang::Id, old), old);
     }
 }
+
+#[test]
+fn the_plain_pattern_path_writes_what_fluent_writes_for_every_message() {
+    for lang in [Lang::Id, Lang::En] {
+        let source = match lang {
+            Lang::Id => ID_FTL,
+            Lang::En => EN_FTL,
+        };
+        let bundle = lang.bundle();
+        let mut fast = 0;
+        for (key, names) in messages(source) {
+            let Some(pattern) = bundle.get_message(&key).and_then(|m| m.value()) else {
+                continue;
+            };
+            // Text with characters JSON and pages escape, per argument.
+            let values: Vec<String> = names.iter().map(|n| format!("<{n}> \"ü\"")).collect();
+            let args: Vec<(&str, Arg<'_>)> = names
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| (n.as_str(), Arg::from(v.as_str())))
+                .collect();
+            let Some(ours) = plain_pattern(pattern, &args) else {
+                continue;
+            };
+            fast += 1;
+            let mut fa = FluentArgs::new();
+            for (n, v) in names.iter().zip(&values) {
+                fa.set(n.as_str(), FluentValue::from(v.as_str()));
+            }
+            let mut errors = Vec::new();
+            let fluent = bundle.format_pattern(pattern, Some(&fa), &mut errors);
+            assert!(errors.is_empty(), "{key}: {errors:?}");
+            assert_eq!(ours, fluent, "{lang:?} {key}");
+            // A missing argument goes to Fluent, which names it.
+            if let Some((first, _)) = args.first() {
+                let fewer: Vec<(&str, Arg<'_>)> = args
+                    .iter()
+                    .filter(|(n, _)| n != first)
+                    .cloned()
+                    .collect();
+                assert!(plain_pattern(pattern, &fewer).is_none(), "{key}");
+            }
+        }
+        assert!(fast > 50, "{lang:?}: only {fast} messages take the plain path");
+    }
+}
