@@ -427,6 +427,62 @@ fn repair_takes_a_forged_villages_writes_out_after_a_backup() {
     );
 }
 
+/// Kampunganyar (A, `a` residents), Bakungan (a district neighbour that
+/// keeps A's details under the default rule) and Ketapang (B, another
+/// district), certified by `root` and running until they agree.
+fn holders_mesh(root: &mut Root, dir: &Path, a: usize, seed: u64) -> (Node, Csv, Node, Node) {
+    const NEIGHBOUR: &str = "35.10.15.1002"; // Bakungan, Glagah
+    let (mut va, csv) = village(root, dir, A, a, seed);
+    let (mut n, _) = village(root, dir, NEIGHBOUR, 10, seed + 1);
+    let (mut b, _) = village(root, dir, B, 10, seed + 2);
+    root.hand_out(&[&va, &n, &b]);
+    n.start(&RunArgs::loopback(vec![]));
+    b.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
+    va.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
+    wait_agree(&[&va, &n, &b], 3, a as u64 + 20, CONVERGE);
+    (va, csv, n, b)
+}
+
+/// Does `node` hold A's details as `village` does (and any at all)?
+fn holds_details(node: &Node, village: &Node) -> bool {
+    let details = format!("v/{A}");
+    let theirs = Replica::from_status(&node.status().unwrap());
+    let ours = Replica::from_status(&village.status().unwrap());
+    !theirs.heads(&details).is_empty() && theirs.heads(&details) == ours.heads(&details)
+}
+
+/// A's server dies with its disk (killed, its directory wiped); a new
+/// machine with a new key certified for the village (holding `statements`
+/// besides the certificates) starts dialling `peer`.
+fn replace_village(
+    root: &mut Root,
+    dir: &Path,
+    a: &mut Node,
+    statements: &[&Path],
+    peer: &Node,
+) -> Node {
+    a.kill9();
+    std::fs::remove_dir_all(&a.data).unwrap();
+    let mut a2 = Node::new(dir, "village-replaced", None);
+    root.init(
+        &a2,
+        &["--village", A],
+        &["--role", "village", "--village", A],
+    );
+    root.hand_out(&[&a2]);
+    for st in statements {
+        a2.ok(&["trust", "add", s(st)]);
+    }
+    a2.start(&RunArgs::loopback(vec![peer.bootstrap_addr()]));
+    a2
+}
+
+/// The residents `node` exports, as CSV text.
+fn exported(node: &Node, path: &Path) -> String {
+    node.ok(&["export", "--out", s(path)]);
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// Issue 15.3: a village office whose server died with its disk (killed,
 /// its directory wiped) is set up again with a new certified key and gets
 /// its residents back in full, family cards and addresses too, from the
@@ -435,60 +491,30 @@ fn repair_takes_a_forged_villages_writes_out_after_a_backup() {
 /// of another district holds its cards only.
 #[test]
 fn a_village_server_lost_with_its_disk_gets_its_details_back_from_their_holders() {
-    const HOLDER: &str = "35.10.15.1002"; // Bakungan, Glagah
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut root = Root::new(dir);
-    let (mut a, _) = village(&mut root, dir, A, 40, 21);
-    let (mut h, _) = village(&mut root, dir, HOLDER, 10, 22);
-    let (mut b, _) = village(&mut root, dir, B, 10, 23);
-    root.hand_out(&[&a, &h, &b]);
-    h.start(&RunArgs::loopback(vec![]));
-    b.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
-    a.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
-    wait_agree(&[&a, &h, &b], 3, 60, CONVERGE);
-    let details = format!("v/{A}");
+    let (mut a, _, mut h, mut b) = holders_mesh(&mut root, dir, 40, 21);
     let replica = |n: &Node| Replica::from_status(&n.status().unwrap());
-    let held = poll(CONVERGE, || {
-        let theirs = replica(&h);
-        (!theirs.heads(&details).is_empty()
-            && theirs.heads(&details) == replica(&a).heads(&details))
-        .then_some(())
-    });
     assert!(
-        held.is_some(),
+        poll(CONVERGE, || holds_details(&h, &a).then_some(())).is_some(),
         "the holder never took A's details: {:?}",
         replica(&h).docs.keys()
     );
     assert!(
-        replica(&b).heads(&details).is_empty(),
+        replica(&b).heads(&format!("v/{A}")).is_empty(),
         "B is of another district"
     );
-    let before = dir.join("before.csv");
-    a.ok(&["export", "--out", s(&before)]);
+    let before = exported(&a, &dir.join("before.csv"));
 
-    // The server dies with its disk.
-    a.kill9();
-    std::fs::remove_dir_all(&a.data).unwrap();
-    // A new machine, a new key certified for the village.
-    let mut a2 = Node::new(dir, "village-replaced", None);
-    root.init(
-        &a2,
-        &["--village", A],
-        &["--role", "village", "--village", A],
-    );
-    root.hand_out(&[&a2]);
-    a2.start(&RunArgs::loopback(vec![h.bootstrap_addr()]));
+    let mut a2 = replace_village(&mut root, dir, &mut a, &[], &h);
     let back = poll(CONVERGE, || {
-        let ours = replica(&a2);
-        (ours.niks == 60 && ours.heads(&details) == replica(&h).heads(&details)).then_some(())
+        (replica(&a2).niks == 60 && holds_details(&a2, &h)).then_some(())
     });
     assert!(back.is_some(), "details not back: {:?}", replica(&a2).docs);
-    let after = dir.join("after.csv");
-    a2.ok(&["export", "--out", s(&after)]);
     assert_eq!(
-        std::fs::read_to_string(&after).unwrap(),
-        std::fs::read_to_string(&before).unwrap(),
+        exported(&a2, &dir.join("after.csv")),
+        before,
         "every resident back in full"
     );
     let mut nodes: Vec<&mut Node> = vec![&mut a2, &mut h, &mut b];
@@ -502,26 +528,14 @@ fn a_village_server_lost_with_its_disk_gets_its_details_back_from_their_holders(
 /// gets its residents back in full from Ketapang alone.
 #[test]
 fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
-    const NEIGHBOUR: &str = "35.10.15.1002"; // Bakungan, Glagah: a default holder of A
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut root = Root::new(dir);
-    let (mut a, a_csv) = village(&mut root, dir, A, 30, 31);
-    let (mut n, _) = village(&mut root, dir, NEIGHBOUR, 10, 32);
-    let (mut b, _) = village(&mut root, dir, B, 10, 33);
-    root.hand_out(&[&a, &n, &b]);
-    n.start(&RunArgs::loopback(vec![]));
-    b.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
-    a.start(&RunArgs::loopback(vec![n.bootstrap_addr()]));
-    wait_agree(&[&a, &n, &b], 3, 50, CONVERGE);
+    let (mut a, a_csv, mut n, mut b) = holders_mesh(&mut root, dir, 30, 31);
     let details = format!("v/{A}");
     let replica = |node: &Node| Replica::from_status(&node.status().unwrap());
-    let holds = |node: &Node, village: &Node| {
-        let (theirs, ours) = (replica(node), replica(village));
-        !theirs.heads(&details).is_empty() && theirs.heads(&details) == ours.heads(&details)
-    };
     assert!(
-        poll(CONVERGE, || holds(&n, &a).then_some(())).is_some(),
+        poll(CONVERGE, || holds_details(&n, &a).then_some(())).is_some(),
         "the default holder never took A's details"
     );
     assert!(
@@ -547,7 +561,7 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
     ]);
     a.ok(&["trust", "add", s(&policy)]);
     assert!(
-        poll(CONVERGE, || holds(&b, &a).then_some(())).is_some(),
+        poll(CONVERGE, || holds_details(&b, &a).then_some(())).is_some(),
         "Ketapang never took A's details: {:?}",
         replica(&b).docs.keys()
     );
@@ -560,7 +574,7 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
         .nik;
     a.ok(&["resident", "update", nik, "--rt", "9"]);
     assert!(
-        poll(CONVERGE, || holds(&b, &a).then_some(())).is_some(),
+        poll(CONVERGE, || holds_details(&b, &a).then_some(())).is_some(),
         "the edit's details did not reach Ketapang"
     );
     // The neighbour no longer may hold them: gone after its next sweep
@@ -576,33 +590,20 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
         .is_some(),
         "the neighbour kept A's details after the policy moved them"
     );
-    let before = dir.join("before.csv");
-    a.ok(&["export", "--out", s(&before)]);
+    let before = exported(&a, &dir.join("before.csv"));
     n.interrupt();
     assert!(n.wait_exit().success());
 
     // The village server dies with its disk and comes back from Ketapang.
-    a.kill9();
-    std::fs::remove_dir_all(&a.data).unwrap();
-    let mut a2 = Node::new(dir, "village-replaced", None);
-    root.init(
-        &a2,
-        &["--village", A],
-        &["--role", "village", "--village", A],
-    );
-    root.hand_out(&[&a2]);
-    a2.ok(&["trust", "add", s(&policy)]);
-    a2.start(&RunArgs::loopback(vec![b.bootstrap_addr()]));
+    let mut a2 = replace_village(&mut root, dir, &mut a, &[&policy], &b);
     assert!(
-        poll(CONVERGE, || holds(&a2, &b).then_some(())).is_some(),
+        poll(CONVERGE, || holds_details(&a2, &b).then_some(())).is_some(),
         "details not back from Ketapang: {:?}",
         replica(&a2).docs.keys()
     );
-    let after = dir.join("after.csv");
-    a2.ok(&["export", "--out", s(&after)]);
     assert_eq!(
-        std::fs::read_to_string(&after).unwrap(),
-        std::fs::read_to_string(&before).unwrap(),
+        exported(&a2, &dir.join("after.csv")),
+        before,
         "every resident back in full"
     );
     let mut nodes: Vec<&mut Node> = vec![&mut a2, &mut b];

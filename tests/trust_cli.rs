@@ -364,6 +364,22 @@ fn bad_admin_inputs_give_clear_errors_and_write_nothing() {
     let k = s(&key);
     let missing_key = t.join("missing.key");
     let missing = s(&missing_key);
+    // A policy of version 1 with `extra` arguments, written to `o`.
+    let policy = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = vec![
+            "admin",
+            "policy",
+            "--key",
+            k,
+            "--version",
+            "1",
+            "--isolation-days",
+            "14",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--out", o]);
+        args
+    };
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
             vec![
@@ -598,56 +614,14 @@ fn bad_admin_inputs_give_clear_errors_and_write_nothing() {
             &["--version"],
         ),
         (
-            vec![
-                "admin",
-                "policy",
-                "--key",
-                k,
-                "--version",
-                "1",
-                "--isolation-days",
-                "14",
-                "--detail-holders",
-                "35.10.15.2012=35.10.15.2012",
-                "--out",
-                o,
-            ],
+            policy(&["--detail-holders", "35.10.15.2012=35.10.15.2012"]),
             &["35.10.15.2012", "own holder"],
         ),
         (
-            vec![
-                "admin",
-                "policy",
-                "--key",
-                k,
-                "--version",
-                "1",
-                "--isolation-days",
-                "14",
-                "--detail-holders",
-                "35.10.15.2012",
-                "--out",
-                o,
-            ],
+            policy(&["--detail-holders", "35.10.15.2012"]),
             &["--detail-holders", "35.10.15.2012=35.10.04.2001"],
         ),
-        (
-            vec![
-                "admin",
-                "policy",
-                "--key",
-                k,
-                "--version",
-                "1",
-                "--isolation-days",
-                "14",
-                "--detail-backups",
-                "0",
-                "--out",
-                o,
-            ],
-            &["1 to 4"],
-        ),
+        (policy(&["--detail-backups", "0"]), &["1 to 4"]),
     ];
     for (args, expected) in &cases {
         let err = fails(t, args);

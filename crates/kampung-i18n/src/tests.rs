@@ -209,14 +209,14 @@ fn the_plain_pattern_path_writes_what_fluent_writes_for_every_message() {
             assert_eq!(ours, fluent, "{lang:?} {key}");
             // A missing argument goes to Fluent, which names it.
             if let Some((first, _)) = args.first() {
-                let fewer: Vec<(&str, Arg<'_>)> = args
-                    .iter()
-                    .filter(|(n, _)| n != first)
-                    .cloned()
-                    .collect();
+                let fewer: Vec<(&str, Arg<'_>)> =
+                    args.iter().filter(|(n, _)| n != first).cloned().collect();
                 assert!(plain_pattern(pattern, &fewer).is_none(), "{key}");
             }
         }
-        assert!(fast > 50, "{lang:?}: only {fast} messages take the plain path");
+        assert!(
+            fast > 50,
+            "{lang:?}: only {fast} messages take the plain path"
+        );
     }
 }
