@@ -542,6 +542,12 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
         replica(&b).heads(&details).is_empty(),
         "B is of another district"
     );
+    let kept_by = |node: &Node| node.status().unwrap()["details_kept_by"].clone();
+    assert_eq!(
+        kept_by(&a),
+        serde_json::json!(["35.10.15.1002", "35.10.15.1003"]),
+        "the default rule: Bakungan and Banjarsari, the first two villages of Glagah"
+    );
 
     // The administrator names Ketapang as Kampunganyar's only holder; the
     // policy is added at the village and spreads with the roster.
@@ -564,6 +570,12 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
         poll(CONVERGE, || holds_details(&b, &a).then_some(())).is_some(),
         "Ketapang never took A's details: {:?}",
         replica(&b).docs.keys()
+    );
+    assert_eq!(kept_by(&a), serde_json::json!([B]));
+    let keeps = b.status().unwrap()["keeps_details_of"].clone();
+    assert!(
+        keeps.as_array().unwrap().contains(&serde_json::json!(A)),
+        "{keeps}"
     );
     // An edit after the change reaches the new holder too.
     let nik = &a_csv

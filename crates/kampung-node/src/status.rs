@@ -1,7 +1,7 @@
 //! The node and the mesh as an operator sees them: documents with their
 //! heads and freshness, peers, and the metrics read at scrape time.
 
-use kampung_core::DocId;
+use kampung_core::{DocId, Role, VillageCode};
 use kampung_mesh::{MeshStatus, PeerInfo, RefusedPeer};
 
 use crate::actor::Permission;
@@ -38,6 +38,11 @@ pub struct NodeStatus {
     /// NIKs active in more than one village, in the whole registry (which
     /// ones: the village offices' pages, `Node::double_registrations`).
     pub double_registrations: usize,
+    /// A village node's: the villages keeping a copy of its details under
+    /// the policy in force (empty for other roles, and without a root).
+    pub details_kept_by: Vec<VillageCode>,
+    /// A village node's: the villages whose details it keeps a copy of.
+    pub keeps_details_of: Vec<VillageCode>,
 }
 
 /// The node's peers.
@@ -77,6 +82,7 @@ impl Node {
                 }
             })
             .collect();
+        let (details_kept_by, keeps_details_of) = self.detail_copies();
         Ok(NodeStatus {
             peer_id: self.peer_id().to_string(),
             role: self.role().tag(),
@@ -86,7 +92,25 @@ impl Node {
             development: self.roster().is_none(),
             clock: self.clock_check(),
             double_registrations: self.store().lookups().read().double_registration_count(),
+            details_kept_by,
+            keeps_details_of,
         })
+    }
+
+    /// For a village node under a root: the villages keeping a copy of its
+    /// details, and those whose details it keeps (the holder rule of the
+    /// policy in force, [`kampung_core::HolderRule`]).
+    pub fn detail_copies(&self) -> (Vec<VillageCode>, Vec<VillageCode>) {
+        match (self.role(), self.roster()) {
+            (Role::Village { village }, Some(roster)) => {
+                let rule = roster
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .holders();
+                (rule.holders_of(*village), rule.kept_by(*village))
+            }
+            _ => (Vec::new(), Vec::new()),
+        }
     }
 
     /// Connected peers (none when offline).

@@ -103,6 +103,10 @@ struct OperatorPage {
     warnings: Vec<(String, String)>,
     fingerprint: String,
     listen: Vec<String>,
+    /// A village node's: the villages keeping a copy of its details, and
+    /// those whose details it keeps ("Kampunganyar (35.10.15.2012)").
+    details_kept_by: Vec<String>,
+    keeps_details_of: Vec<String>,
     peers: Vec<PeerRow>,
     refused: Vec<RefusedRow>,
     districts: Vec<DistrictRow>,
@@ -126,6 +130,14 @@ fn problem_rows(lang: Lang, problems: Vec<HealthProblem>) -> Vec<(String, String
             )
         })
         .collect()
+}
+
+/// `Bakungan (35.10.15.1002)`.
+fn village_label(code: kampung_core::VillageCode) -> String {
+    match kampung_core::banyuwangi::village(code) {
+        Some(v) => format!("{} ({code})", v.name),
+        None => code.to_string(),
+    }
 }
 
 fn age_text(lang: Lang, age: Option<Duration>) -> String {
@@ -242,6 +254,16 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
         problems: problem_rows(lang, node.health().await),
         fingerprint: state.app.web().tls_fingerprint.clone().unwrap_or_default(),
         listen: peers.listen,
+        details_kept_by: status
+            .details_kept_by
+            .iter()
+            .map(|c| village_label(*c))
+            .collect(),
+        keeps_details_of: status
+            .keeps_details_of
+            .iter()
+            .map(|c| village_label(*c))
+            .collect(),
         peers: peers
             .peers
             .iter()

@@ -100,6 +100,34 @@ pub fn status(data: &Path, a: Args) -> anyhow::Result<ExitCode> {
             s["double_registrations"]
         );
     }
+    let villages = |key: &str| -> Vec<String> {
+        s[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .map(
+                |c| match c.parse().ok().and_then(kampung_core::banyuwangi::village) {
+                    Some(v) => format!("{c} ({})", v.name),
+                    None => c.to_string(),
+                },
+            )
+            .collect()
+    };
+    let kept_by = villages("details_kept_by");
+    if !kept_by.is_empty() {
+        println!(
+            "this village's details (residents in full) are also kept by: {}",
+            kept_by.join(", ")
+        );
+    }
+    let keeps = villages("keeps_details_of");
+    if !keeps.is_empty() {
+        println!(
+            "this node keeps a copy of the details of: {}",
+            keeps.join(", ")
+        );
+    }
     if let Some(f) = s["tls_fingerprint"].as_str() {
         println!("TLS certificate fingerprint (SHA-256): {f}");
     }

@@ -86,6 +86,12 @@ pub struct StatusResponse {
     /// NIKs registered as active in more than one village (after a cut
     /// network): each must be resolved by the two village offices.
     pub double_registrations: usize,
+    /// A village node's: the villages keeping a copy of its details (its
+    /// residents in full) under the policy in force, by code; empty for
+    /// other roles and without a root.
+    pub details_kept_by: Vec<String>,
+    /// A village node's: the villages whose details it keeps a copy of.
+    pub keeps_details_of: Vec<String>,
 }
 
 /// One document this node holds.
@@ -139,6 +145,8 @@ pub async fn status(
         warnings: state.warnings(),
         clock: s.clock,
         double_registrations: s.double_registrations,
+        details_kept_by: s.details_kept_by.iter().map(ToString::to_string).collect(),
+        keeps_details_of: s.keeps_details_of.iter().map(ToString::to_string).collect(),
     }))
 }
 
