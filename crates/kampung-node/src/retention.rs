@@ -23,7 +23,7 @@ impl Node {
         let auditor = matches!(self.role(), Role::Auditor);
         // The policy may have named other holders of villages' details
         // since the store was last told (the mesh tells it at once too).
-        self.store().set_scope(self.read_scope()).await?;
+        self.store().set_scope(self.read_scope()).await??;
         let expired = self
             .store()
             .expire(

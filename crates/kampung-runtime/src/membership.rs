@@ -55,8 +55,8 @@ impl RosterMembership {
     }
 
     /// A newer policy names other holders of villages' details: the store
-    /// holds what this node may read under it from now on (what it no
-    /// longer may leaves at the next sweep).
+    /// holds what this node may read under it from now on, and drops what
+    /// it no longer may at once.
     fn follow_holder_rule(&self) {
         let scope = {
             let Ok(roster) = self.roster.read() else {
@@ -71,7 +71,11 @@ impl RosterMembership {
         let store = self.store.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(async move { store.set_scope(scope).await });
+                rt.spawn(async move {
+                    if let Ok(Err(e)) = store.set_scope(scope).await {
+                        warn!(error = %e, "could not drop what this node no longer keeps; tried again at the next sweep");
+                    }
+                });
             }
             Err(_) => {
                 warn!("no runtime to tell the store of its new scope: it follows at the next sweep")

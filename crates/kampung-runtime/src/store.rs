@@ -173,7 +173,7 @@ enum Cmd {
     Checkpoint(Reply<Result<(), StoreError>>),
     /// Hold only what this scope may read from now on (a new policy named
     /// other holders of villages' details).
-    SetScope(kampung_core::ReadScope, Reply<()>),
+    SetScope(kampung_core::ReadScope, Reply<Result<(), StoreError>>),
     /// Persist the index and stop; later commands get [`Stopped`].
     Stop(Reply<()>),
 }
@@ -488,7 +488,8 @@ fn run<S: Storage>(
             }
             Cmd::SetScope(scope, reply) => {
                 reg.set_scope(scope);
-                let _ = reply.send(());
+                let dropped = reg.drop_outside_scope();
+                let _ = reply.send(dropped.map(|_| ()));
             }
             Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
@@ -973,9 +974,12 @@ impl StoreHandle {
     }
 
     /// Hold only what `scope` may read from now on: documents outside it
-    /// are no longer taken or offered, and leave at the next sweep
-    /// ([`kampung_store::Registry::set_scope`]).
-    pub async fn set_scope(&self, scope: kampung_core::ReadScope) -> Result<(), Stopped> {
+    /// are no longer taken or offered, and leave memory and disk at once
+    /// ([`kampung_store::Registry::drop_outside_scope`]).
+    pub async fn set_scope(
+        &self,
+        scope: kampung_core::ReadScope,
+    ) -> Result<Result<(), StoreError>, Stopped> {
         self.ask(|reply| Cmd::SetScope(scope, reply)).await
     }
 

@@ -202,17 +202,9 @@ impl<S: Storage> Registry<S> {
                 }
                 continue;
             }
-            let bytes = match (self.others.remove(&id), self.cold.remove(&id)) {
-                (Some(other), _) => (other.snapshot_bytes + other.chunk_bytes) as u64,
-                (None, Some(_)) => self.storage.load(&id)?.map_or(0, |s| {
-                    let chunks: usize = s.chunks.iter().map(|(_, c)| c.len()).sum();
-                    (s.snapshot.map_or(0, |b| b.len()) + chunks) as u64
-                }),
-                (None, None) => continue,
+            let Some(bytes) = self.drop_doc(&id)? else {
+                continue;
             };
-            self.crossing_states.remove(&id);
-            self.storage.remove(&id)?;
-            self.rewritten(&id);
             if !matches!(ends, Ends::Never) {
                 table.insert(id.as_str().as_bytes(), &now_ms.to_be_bytes())?;
                 self.dropped.insert(id.clone());
@@ -250,6 +242,53 @@ impl<S: Storage> Registry<S> {
             );
         }
         Ok(expired)
+    }
+
+    /// Remove `id` from memory and storage (not flushed): the bytes it
+    /// took, `None` if this node did not hold it.
+    fn drop_doc(&mut self, id: &DocId) -> Result<Option<u64>, StoreError> {
+        let bytes = match (self.others.remove(id), self.cold.remove(id)) {
+            (Some(other), _) => (other.snapshot_bytes + other.chunk_bytes) as u64,
+            (None, Some(_)) => self.storage.load(id)?.map_or(0, |s| {
+                let chunks: usize = s.chunks.iter().map(|(_, c)| c.len()).sum();
+                (s.snapshot.map_or(0, |b| b.len()) + chunks) as u64
+            }),
+            (None, None) => return Ok(None),
+        };
+        self.crossing_states.remove(id);
+        self.storage.remove(id)?;
+        self.rewritten(id);
+        Ok(Some(bytes))
+    }
+
+    /// Drop at once what this node may no longer read (its scope narrowed:
+    /// a new policy names other holders of a village's details), from
+    /// memory and disk; durable when it returns. The number of documents.
+    /// Details kept for a store from before cards stay until the cards
+    /// answer for their village, as at a sweep.
+    pub fn drop_outside_scope(&mut self) -> Result<usize, StoreError> {
+        self.readable()?;
+        let mut ids: Vec<DocId> = self
+            .others
+            .keys()
+            .chain(self.cold.keys())
+            .filter(|id| !self.scope.may_read(id) && !self.kept_for_legacy(id))
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut dropped = 0;
+        for id in &ids {
+            dropped += usize::from(self.drop_doc(id)?.is_some());
+        }
+        if dropped > 0 {
+            self.storage.flush()?;
+            info!(
+                documents = dropped,
+                "dropped what this node may no longer read under the policy in force"
+            );
+        }
+        Ok(dropped)
     }
 
     /// When `id`'s period ends, as far as its content says.
