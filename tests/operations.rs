@@ -592,7 +592,11 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
     // The neighbour no longer may hold them: gone from its store as soon
     // as the policy reaches it.
     assert!(
-        poll(CONVERGE, || replica(&n).heads(&details).is_empty().then_some(())).is_some(),
+        poll(CONVERGE, || replica(&n)
+            .heads(&details)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
         "the neighbour kept A's details after the policy moved them"
     );
     let before = exported(&a, &dir.join("before.csv"));
