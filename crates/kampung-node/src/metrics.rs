@@ -242,7 +242,7 @@ impl Metrics {
         );
         r.register(
             "documents_expired",
-            "Crossing logs of a month and closed isolation cases dropped at the end of the policy's retention period",
+            "Documents dropped from this node: crossing logs of a month and closed isolation cases at the end of the policy's retention period, and documents the policy in force no longer lets it hold",
             documents_expired.clone(),
         );
         r.register(

@@ -23,7 +23,7 @@ impl Node {
         let auditor = matches!(self.role(), Role::Auditor);
         // The policy may have named other holders of villages' details
         // since the store was last told (the mesh tells it at once too).
-        self.store().set_scope(self.read_scope()).await??;
+        self.follow_scope().await?;
         let expired = self
             .store()
             .expire(
@@ -36,6 +36,15 @@ impl Node {
             .documents_expired
             .inc_by((expired.crossing_logs + expired.cases + expired.details) as u64);
         Ok(expired)
+    }
+
+    /// Hold only what this node may read under the policy in force (a new
+    /// policy may name other holders of villages' details): what it no
+    /// longer may leaves memory and disk now, counted as expired.
+    pub(crate) async fn follow_scope(&self) -> Result<(), NodeError> {
+        let dropped = self.store().set_scope(self.read_scope()).await??;
+        self.metrics().documents_expired.inc_by(dropped as u64);
+        Ok(())
     }
 
     /// Sweep at start and every `every` until `stop`.

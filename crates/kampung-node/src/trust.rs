@@ -59,7 +59,7 @@ impl Node {
             self.store().keep_statement_durably(id, bytes).await??;
             if kind == "policy" {
                 // It may name other holders of villages' details.
-                self.store().set_scope(self.read_scope()).await??;
+                self.follow_scope().await?;
             }
         }
         Ok(StatementAdded { kind, new, id })

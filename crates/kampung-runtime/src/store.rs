@@ -173,7 +173,7 @@ enum Cmd {
     Checkpoint(Reply<Result<(), StoreError>>),
     /// Hold only what this scope may read from now on (a new policy named
     /// other holders of villages' details).
-    SetScope(kampung_core::ReadScope, Reply<Result<(), StoreError>>),
+    SetScope(kampung_core::ReadScope, Reply<Result<usize, StoreError>>),
     /// Persist the index and stop; later commands get [`Stopped`].
     Stop(Reply<()>),
 }
@@ -488,8 +488,7 @@ fn run<S: Storage>(
             }
             Cmd::SetScope(scope, reply) => {
                 reg.set_scope(scope);
-                let dropped = reg.drop_outside_scope();
-                let _ = reply.send(dropped.map(|_| ()));
+                let _ = reply.send(reg.drop_outside_scope());
             }
             Cmd::KeepStatement(id, bytes, reply) => {
                 let kept = reg
@@ -975,11 +974,11 @@ impl StoreHandle {
 
     /// Hold only what `scope` may read from now on: documents outside it
     /// are no longer taken or offered, and leave memory and disk at once
-    /// ([`kampung_store::Registry::drop_outside_scope`]).
+    /// ([`kampung_store::Registry::drop_outside_scope`]): how many.
     pub async fn set_scope(
         &self,
         scope: kampung_core::ReadScope,
-    ) -> Result<Result<(), StoreError>, Stopped> {
+    ) -> Result<Result<usize, StoreError>, Stopped> {
         self.ask(|reply| Cmd::SetScope(scope, reply)).await
     }
 
