@@ -105,6 +105,9 @@ const RECHECK_EVERY: Duration = Duration::from_secs(5);
 /// RECHECK_EVERY, as before; one with ninety does not ask ninety.
 const ROSTER_FANOUT: usize = 8;
 
+/// How long after its refusal a cut-off peer is disconnected: the refusal
+/// is a response on the connection, and closing at once could drop it.
+const EXPEL_AFTER: Duration = Duration::from_millis(200);
 /// The least time between two roster requests to one peer asked because its
 /// data waits for a certificate.
 const ROSTER_RETRY: Duration = Duration::from_secs(1);
@@ -129,8 +132,10 @@ pub struct EventLoop<R> {
     clocks: crate::PeerClocks,
     /// Each refused peer's last refusal (bounded).
     refusals: HashMap<PeerId, Refusal>,
-    /// Peers to cut off at the next tick (after their refusal was sent).
-    expel: Vec<PeerId>,
+    /// Peers to cut off, with when they were refused: each is disconnected
+    /// at the first tick [`EXPEL_AFTER`] later, so that the refusal (a
+    /// response on the connection) is written before the connection closes.
+    expel: Vec<(PeerId, Instant)>,
     /// Peers being cut off (each counted once in `peers_refused`).
     cutting: HashSet<PeerId>,
     last_recheck: Instant,
@@ -1144,7 +1149,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         if self.cutting.insert(peer) {
             self.counters.peers_refused += 1;
         }
-        self.expel.push(peer);
+        self.expel.push((peer, Instant::now()));
     }
 
     /// A session with `peer` succeeded, so both sides admitted each other:
@@ -1321,7 +1326,12 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// Cut off refused peers, peers that did not show a certificate in time,
     /// and admitted peers whose certificate expired or was revoked.
     fn police(&mut self, now: Instant) {
-        let mut out = std::mem::take(&mut self.expel);
+        let (out, later): (Vec<(PeerId, Instant)>, Vec<(PeerId, Instant)>) =
+            std::mem::take(&mut self.expel)
+                .into_iter()
+                .partition(|(_, at)| now.duration_since(*at) >= EXPEL_AFTER);
+        self.expel = later;
+        let mut out: Vec<PeerId> = out.into_iter().map(|(p, _)| p).collect();
         let enforced = self.config.membership.enforced();
         out.extend(
             self.peers
