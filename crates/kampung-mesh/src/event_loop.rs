@@ -1326,12 +1326,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// Cut off refused peers, peers that did not show a certificate in time,
     /// and admitted peers whose certificate expired or was revoked.
     fn police(&mut self, now: Instant) {
-        let (out, later): (Vec<(PeerId, Instant)>, Vec<(PeerId, Instant)>) =
-            std::mem::take(&mut self.expel)
-                .into_iter()
-                .partition(|(_, at)| now.duration_since(*at) >= EXPEL_AFTER);
-        self.expel = later;
-        let mut out: Vec<PeerId> = out.into_iter().map(|(p, _)| p).collect();
+        let mut out: Vec<PeerId> = Vec::new();
+        self.expel.retain(|(peer, at)| {
+            let due = now.duration_since(*at) >= EXPEL_AFTER;
+            if due {
+                out.push(*peer);
+            }
+            !due
+        });
         let enforced = self.config.membership.enforced();
         out.extend(
             self.peers
