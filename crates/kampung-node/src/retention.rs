@@ -19,15 +19,14 @@ impl Node {
     /// Drop what the policy in force no longer keeps, as of this node's
     /// clock: the shared retention, or longer on an auditor's node.
     pub async fn expire(&self) -> Result<Expired, NodeError> {
+        // The time and the policy as the sweep starts, before any wait.
+        let now_ms = self.clock().now_ms();
         let retention = self.policy().retention;
         let auditor = matches!(self.role(), Role::Auditor);
-        // The policy may have named other holders of villages' details
-        // since the store was last told (the mesh tells it at once too).
-        self.follow_scope().await?;
         let expired = self
             .store()
             .expire(
-                self.clock().now_ms(),
+                now_ms,
                 Keep::shared(&retention),
                 Keep::for_node(&retention, auditor),
             )
@@ -35,6 +34,9 @@ impl Node {
         self.metrics()
             .documents_expired
             .inc_by((expired.crossing_logs + expired.cases + expired.details) as u64);
+        // The policy may have named other holders of villages' details
+        // since the store was last told (the mesh tells it at once too).
+        self.follow_scope().await?;
         Ok(expired)
     }
 
