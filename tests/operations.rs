@@ -599,6 +599,9 @@ fn a_policy_that_names_a_villages_holders_moves_its_details_there() {
         .is_some(),
         "the neighbour kept A's details after the policy moved them"
     );
+    // ... and counted, as every document a node stops keeping is.
+    let expired = n.metric("kampung_documents_expired_total").unwrap();
+    assert!(expired >= 1.0, "the drop was not counted: {expired}");
     let before = exported(&a, &dir.join("before.csv"));
     n.interrupt();
     assert!(n.wait_exit().success());

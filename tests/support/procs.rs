@@ -284,6 +284,12 @@ impl Node {
             }
             return serde_json::from_slice(&out.stdout).map_err(|e| e.to_string());
         }
+        let text = self.get_text(path)?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: GET {path}: {e}", self.name))
+    }
+
+    /// GET an API path over HTTP, with the node's own credential; the body.
+    pub fn get_text(&self, path: &str) -> Result<String, String> {
         let addr = self
             .api
             .ok_or_else(|| format!("{} is not running", self.name))?;
@@ -297,8 +303,16 @@ impl Node {
             .call()
             .map_err(|e| format!("{}: GET {path}: {e}", self.name))?
             .body_mut()
-            .read_json()
+            .read_to_string()
             .map_err(|e| format!("{}: GET {path}: {e}", self.name))
+    }
+
+    /// The value of an unlabelled metric (`/metrics`, over HTTP).
+    pub fn metric(&self, name: &str) -> Result<f64, String> {
+        let text = self.get_text("/metrics")?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .ok_or_else(|| format!("{}: no metric {name}", self.name))
     }
 
     pub fn status(&self) -> Result<Value, String> {

@@ -297,6 +297,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
             tracing::warn!(%village, error = %e, "cannot bring the village's verdict cards in line with its details; tried again at the next start");
         }
     }
+    let metrics = Metrics::new();
     let (store, store_thread) = spawn_store(registry, verifier);
     let peer_id = keypair.public().to_peer_id().to_string();
     let shutdown = CancellationToken::new();
@@ -316,12 +317,14 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
                 {
                     warn!("this node has no certificate in force: peers will not admit it. Ask the regency administrator for one and add it with `kampung trust add`");
                 }
-                config.membership = Arc::new(RosterMembership::new(
-                    r.clone(),
-                    own,
-                    store.clone(),
-                    clock.clone(),
-                ));
+                let expired = metrics.documents_expired.clone();
+                config.membership = Arc::new(
+                    RosterMembership::new(r.clone(), own, store.clone(), clock.clone()).on_dropped(
+                        Arc::new(move |dropped| {
+                            expired.inc_by(dropped as u64);
+                        }),
+                    ),
+                );
             }
             if let Some(m) = membership {
                 config.membership = m;
@@ -339,7 +342,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         this_year,
         roster,
         clock,
-        metrics: Metrics::new(),
+        metrics,
         people,
         access: access.clone(),
         health,

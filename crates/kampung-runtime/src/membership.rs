@@ -11,13 +11,26 @@ use tracing::{debug, info, warn};
 
 use crate::store::StoreHandle;
 
+/// Told how many documents the store dropped because a new policy
+/// named other holders of villages' details (the node counts them as expired).
+pub type OnDropped = std::sync::Arc<dyn Fn(usize) + Send + Sync>;
+
 /// Membership by certificate from the regency root.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RosterMembership {
     roster: SharedRoster,
     own: NodeKey,
     store: StoreHandle,
     clock: SharedClock,
+    on_dropped: Option<OnDropped>,
+}
+
+impl std::fmt::Debug for RosterMembership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterMembership")
+            .field("own", &self.own)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RosterMembership {
@@ -27,7 +40,15 @@ impl RosterMembership {
             own,
             store,
             clock,
+            on_dropped: None,
         }
+    }
+
+    /// Call `f` with the number of documents dropped each time a policy
+    /// from a peer makes the store drop what it no longer keeps.
+    pub fn on_dropped(mut self, f: OnDropped) -> Self {
+        self.on_dropped = Some(f);
+        self
     }
 
     /// Verify and add one statement; keep it if new.
@@ -71,9 +92,18 @@ impl RosterMembership {
         let store = self.store.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
+                let on_dropped = self.on_dropped.clone();
                 rt.spawn(async move {
-                    if let Ok(Err(e)) = store.set_scope(scope).await {
-                        warn!(error = %e, "could not drop what this node no longer keeps; tried again at the next sweep");
+                    match store.set_scope(scope).await {
+                        Ok(Ok(dropped)) => {
+                            if let Some(f) = on_dropped {
+                                f(dropped);
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            warn!(error = %e, "could not drop what this node no longer keeps; tried again at the next sweep");
+                        }
+                        Err(_) => {}
                     }
                 });
             }
