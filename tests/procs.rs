@@ -280,6 +280,17 @@ fn a_late_checkpoint_answers_for_every_village() {
     stop_all(&mut nodes);
 }
 
+/// The values of MIMALLOC_PURGE_DELAY in a running node's environment.
+fn purge_delay(node: &Node) -> Vec<String> {
+    let pid = node.pid().expect("the node runs");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| kv.strip_prefix(b"MIMALLOC_PURGE_DELAY="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
 #[test]
 fn sigint_stops_cleanly_and_releases_the_store() {
     let tmp = tempfile::tempdir().unwrap();
@@ -287,6 +298,15 @@ fn sigint_stops_cleanly_and_releases_the_store() {
     node.start(&RunArgs::loopback(vec![]));
     assert!(node.api_addr_file().exists());
     assert_eq!(node.status().unwrap()["niks"], 50);
+    // `run` started itself again (the same process) with the allocator's
+    // purge delay set, so an idle node gives back what it freed.
+    assert_eq!(purge_delay(&node), vec!["10".to_string()]);
+    node.stop();
+    // ... unless the operator chose one.
+    let mut chosen = RunArgs::loopback(vec![]);
+    chosen.env = vec![("MIMALLOC_PURGE_DELAY".into(), "250".into())];
+    node.start(&chosen);
+    assert_eq!(purge_delay(&node), vec!["250".to_string()]);
 
     let status = node.stop();
     assert!(status.success(), "exit status {status:?}");
