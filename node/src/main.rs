@@ -148,40 +148,10 @@ enum Command {
     Manpages(cmd::manual::ManpagesArgs),
 }
 
-/// How long mimalloc keeps memory it freed before giving it back to the
-/// system, for a running node (milliseconds). mimalloc 3 waits 1 s, and
-/// only a later free of a whole page looks again: an idle node kept what
-/// it freed while starting. At 10 ms (mimalloc 2's delay) an idle node
-/// of a 50-node mesh holds 46.7 MB instead of 55.3 MB, with the same CPU
-/// and the same verdicts a second (BENCHMARKS-regency-mesh.md).
-const ALLOC_PURGE_DELAY_MS: &str = "10";
-
-/// mimalloc reads its options from the environment once, when the process
-/// starts; `run` starts itself again with the purge delay set (the same
-/// process, arguments and environment otherwise), unless the operator set
-/// one. If that fails (the binary was replaced on disk), it runs as it is.
-fn run_with_allocator_settings() {
-    use std::os::unix::process::CommandExt;
-    const VAR: &str = "MIMALLOC_PURGE_DELAY";
-    if std::env::var_os(VAR).is_some() {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let mut args = std::env::args_os();
-    let mut again = std::process::Command::new(exe);
-    if let Some(argv0) = args.next() {
-        again.arg0(argv0);
-    }
-    // Returns only if it could not start.
-    let _ = again.args(args).env(VAR, ALLOC_PURGE_DELAY_MS).exec();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Run(_)) {
-        run_with_allocator_settings();
+        kampung_node::process::restart_with_allocator_settings();
     }
     init_logs(cli.log_format);
     let data = cli

@@ -7,8 +7,9 @@
 //! Criterion micro-benchmarks of the lookup hot path live in
 //! `crates/kampung-store/benches/lookup.rs`.
 
-/// The allocator `kampung run` uses (see `node/src/main.rs`), so that the
-/// memory measured here is what a node would hold.
+/// The allocator `kampung run` uses (see `node/src/main.rs`; built the
+/// same, without transparent huge pages), so that the memory measured here
+/// is what a node would hold.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -95,6 +96,11 @@ struct AllResult {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Cmd::Soak(_)) {
+        // The soak measures a running node's memory: the allocator's
+        // settings of `kampung run`.
+        kampung_node::process::restart_with_allocator_settings();
+    }
     match cli.command {
         Cmd::Village(args) => {
             let r = village::run(&args)?;

@@ -77,6 +77,14 @@ pub struct Limits {
     pub max_inbound_requests: usize,
     /// Seconds before a request to a peer is abandoned.
     pub request_timeout_secs: u64,
+    /// Threads that run the mesh and the pages (tokio's workers; 2 unless
+    /// set, whatever the machine's cores). The store, imports and
+    /// compaction have threads of their own, and a verdict takes about
+    /// 17 µs of one. With 1, an idle node of a 100-node mesh sharing this
+    /// project's 2-core test machine spent 0.55-0.60 % of a core instead of
+    /// 0.70 % and held 48 MB instead of 53 MB, but a registration took 2-3
+    /// times as long to reach every node there (BENCHMARKS-regency-mesh.md).
+    pub async_threads: usize,
 }
 
 impl Default for Config {
@@ -130,6 +138,7 @@ impl Default for Limits {
             max_sessions: 8,
             max_inbound_requests: 32,
             request_timeout_secs: 30,
+            async_threads: 2,
         }
     }
 }
@@ -250,6 +259,9 @@ impl Config {
                 ));
             }
         }
+        if !(1..=64).contains(&self.limits.async_threads) {
+            return Err(invalid("limits.async_threads", "must be between 1 and 64"));
+        }
         if self.network.anti_entropy_secs == 0 {
             return Err(invalid("network.anti_entropy_secs", "must be at least 1"));
         }
@@ -322,6 +334,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("mdsn"), "{e}");
+    }
+
+    #[test]
+    fn the_async_threads_are_two_unless_set_and_zero_is_refused() {
+        assert_eq!(Config::default().limits.async_threads, 2);
+        let c = Config::parse("[limits]\nasync_threads = 1\n").unwrap();
+        assert_eq!(c.limits.async_threads, 1);
+        for bad in [0, 65] {
+            let e = Config::parse(&format!("[limits]\nasync_threads = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("limits.async_threads"), "{e}");
+        }
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn load_config(data: Option<&Path>, a: &Args) -> anyhow::Result<Config> {
 pub fn run(data: Option<&Path>, a: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(data, &a)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.limits.async_threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
