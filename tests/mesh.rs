@@ -160,6 +160,16 @@ async fn a_full_bootstrap_node_makes_room_for_villages_that_come_later() {
         "the bootstrap node made room by trimming: {:?}",
         hub.counters
     );
+    // Every village connected to it, and those trimmed are counted among
+    // the connections it opened as well as those it holds.
+    let opened = hub.counters.connections_opened;
+    assert!(
+        opened >= villages.len() as u64
+            && opened >= hub.counters.peers_trimmed + hub.peers.len() as u64,
+        "connections opened {opened}, trimmed {}, held {}",
+        hub.counters.peers_trimmed,
+        hub.peers.len()
+    );
     mesh.stop().await;
 }
 

@@ -866,12 +866,15 @@ struct Idle {
     gossip_bps: Vec<f64>,
     sessions_ps: Vec<f64>,
     announces_ps: Vec<f64>,
+    /// Connections opened (either way) and peers trimmed per second: churn.
+    opened_ps: Vec<f64>,
+    trimmed_ps: Vec<f64>,
     /// The three nodes that used the most CPU, busiest first: (name, %).
     busiest: Vec<(String, f64)>,
 }
 
 /// A node's mesh counters that the idle measurement follows.
-fn mesh_counters(node: &Node) -> Option<[f64; 4]> {
+fn mesh_counters(node: &Node) -> Option<[f64; 6]> {
     let status = node.status().ok()?;
     let c = &status["mesh"]["counters"];
     let n = |k: &str| c[k].as_f64().unwrap_or(0.0);
@@ -880,6 +883,8 @@ fn mesh_counters(node: &Node) -> Option<[f64; 4]> {
         n("gossip_bytes_received"),
         n("sessions_ok"),
         n("announces_received"),
+        n("connections_opened"),
+        n("peers_trimmed"),
     ])
 }
 
@@ -898,7 +903,7 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
         .flatten()
         .unwrap_or(100) as f64;
     let pids: Vec<u32> = nodes.iter().filter_map(|n| n.pid()).collect();
-    let mesh_before: Vec<Option<[f64; 4]>> = nodes.iter().map(|n| mesh_counters(n)).collect();
+    let mesh_before: Vec<Option<[f64; 6]>> = nodes.iter().map(|n| mesh_counters(n)).collect();
     let before: Vec<Option<(u64, u64, u64)>> = pids.iter().map(|&p| counters(p)).collect();
     let t0 = Instant::now();
     std::thread::sleep(window);
@@ -914,6 +919,8 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
         gossip_bps: Vec::new(),
         sessions_ps: Vec::new(),
         announces_ps: Vec::new(),
+        opened_ps: Vec::new(),
+        trimmed_ps: Vec::new(),
         busiest: Vec::new(),
     };
     let named: Vec<&str> = nodes
@@ -945,6 +952,8 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
         idle.gossip_bps.push((a[1] - b[1]) / mesh_secs);
         idle.sessions_ps.push((a[2] - b[2]) / mesh_secs);
         idle.announces_ps.push((a[3] - b[3]) / mesh_secs);
+        idle.opened_ps.push((a[4] - b[4]) / mesh_secs);
+        idle.trimmed_ps.push((a[5] - b[5]) / mesh_secs);
         if let Ok(p) = n.peers() {
             idle.peers
                 .push(p["peers"].as_array().map_or(0, Vec::len) as f64);
@@ -955,6 +964,8 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
     idle.gossip_bps = sorted(idle.gossip_bps);
     idle.sessions_ps = sorted(idle.sessions_ps);
     idle.announces_ps = sorted(idle.announces_ps);
+    idle.opened_ps = sorted(idle.opened_ps);
+    idle.trimmed_ps = sorted(idle.trimmed_ps);
     idle.cpu_pct = sorted(idle.cpu_pct);
     idle.busiest.sort_by(|a, b| b.1.total_cmp(&a.1));
     idle.busiest.truncate(3);
@@ -1245,12 +1256,14 @@ fn regency_mesh() {
             quantile(&idle.tx_bps, 0.5),
         ));
         say(&format!(
-            "  per node (medians): {:.0} peers, sync {:.0} B/s, gossip received {:.0} B/s, {:.2} anti-entropy sessions/s, {:.2} announcements received/s",
+            "  per node (medians): {:.0} peers, sync {:.0} B/s, gossip received {:.0} B/s, {:.2} anti-entropy sessions/s, {:.2} announcements received/s, {:.2} connections opened/s, {:.2} peers trimmed/s",
             quantile(&idle.peers, 0.5),
             quantile(&idle.sync_bps, 0.5),
             quantile(&idle.gossip_bps, 0.5),
             quantile(&idle.sessions_ps, 0.5),
             quantile(&idle.announces_ps, 0.5),
+            quantile(&idle.opened_ps, 0.5),
+            quantile(&idle.trimmed_ps, 0.5),
         ));
         say(&format!("  busiest: {}", busiest(&idle)));
         idles.push(idle);
@@ -1547,12 +1560,14 @@ fn regency_mesh() {
         );
         let _ = writeln!(
             table,
-            "| … of which, median per node: sync (read + written) / gossip received; peers; sessions and announcements received per second | — | {:.0} / {:.0} B/s; {:.0} peers; {:.2} sessions/s, {:.2} announcements/s | — |",
+            "| … of which, median per node: sync (read + written) / gossip received; peers; sessions and announcements received per second; connections opened and peers trimmed per second | — | {:.0} / {:.0} B/s; {:.0} peers; {:.2} sessions/s, {:.2} announcements/s; {:.2} opened/s, {:.2} trimmed/s | — |",
             quantile(&idle.sync_bps, 0.5),
             quantile(&idle.gossip_bps, 0.5),
             quantile(&idle.peers, 0.5),
             quantile(&idle.sessions_ps, 0.5),
             quantile(&idle.announces_ps, 0.5),
+            quantile(&idle.opened_ps, 0.5),
+            quantile(&idle.trimmed_ps, 0.5),
         );
     }
     let heal_s = heal_time.as_secs_f64();

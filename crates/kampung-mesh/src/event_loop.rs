@@ -744,6 +744,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 num_established,
                 ..
             } => {
+                self.counters.connections_opened += 1;
                 let addr = endpoint.get_remote_address().clone();
                 if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
                     // The backoff starts again only once a session with the

@@ -264,6 +264,9 @@ pub struct Counters {
     pub peers_refused: u64,
     /// Peers disconnected to keep at most twice `max_peers` (see [`MeshConfig::max_peers`]).
     pub peers_trimmed: u64,
+    /// Connections established, either way (a peer's churn: with the
+    /// peers trimmed, what an idle node's traffic spends on handshakes).
+    pub connections_opened: u64,
     /// Requests refused because the peer had not shown a certificate.
     pub requests_unadmitted: u64,
     /// Bytes of sync protocol messages read from peers.

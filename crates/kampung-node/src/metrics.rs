@@ -114,6 +114,8 @@ pub struct NodeMetrics {
     pub peers_refused: Counter,
     /// Peers disconnected to make room: the node held more than twice the peers it dials.
     pub peers_trimmed: Counter,
+    /// Connections to peers established, either way.
+    pub connections_opened: Counter,
     /// Crossing logs and cases dropped at the end of their retention period.
     pub documents_expired: Counter,
     /// Requests or messages from peers that broke a bound or were malformed.
@@ -172,6 +174,7 @@ impl Metrics {
         let changes_rejected = Counter::default();
         let peers_refused = Counter::default();
         let peers_trimmed = Counter::default();
+        let connections_opened = Counter::default();
         let documents_expired = Counter::default();
         let peer_faults = Counter::default();
         let requests_unadmitted = Counter::default();
@@ -239,6 +242,11 @@ impl Metrics {
             "peers_trimmed",
             "Peers disconnected to make room for newcomers: the node held more than twice the peers it dials",
             peers_trimmed.clone(),
+        );
+        r.register(
+            "connections_opened",
+            "Connections to peers established, dialled or accepted (with peers_trimmed: how much the node's peers churn)",
+            connections_opened.clone(),
         );
         r.register(
             "documents_expired",
@@ -317,6 +325,7 @@ impl Metrics {
             changes_rejected,
             peers_refused,
             peers_trimmed,
+            connections_opened,
             documents_expired,
             peer_faults,
             requests_unadmitted,
@@ -473,6 +482,7 @@ impl Metrics {
         for (metric, value) in [
             (&self.peers_refused, c.peers_refused),
             (&self.peers_trimmed, c.peers_trimmed),
+            (&self.connections_opened, c.connections_opened),
             (&self.peer_faults, c.peer_faults),
             (&self.requests_unadmitted, c.requests_unadmitted),
             (&self.requests_beyond_scope, c.requests_beyond_scope),

@@ -249,6 +249,8 @@ pub struct Counters {
     pub peers_refused: u64,
     /// Peers disconnected to make room: the node held more than twice the peers it dials.
     pub peers_trimmed: u64,
+    /// Connections established, dialled or accepted.
+    pub connections_opened: u64,
     /// Requests refused because the peer had not shown a certificate.
     pub requests_unadmitted: u64,
     pub sync_bytes_read: u64,
