@@ -82,8 +82,9 @@ pub struct Limits {
     /// compaction have threads of their own, and a verdict takes about
     /// 17 µs of one. With 1, an idle node of a 100-node mesh sharing this
     /// project's 2-core test machine spent 0.55-0.60 % of a core instead of
-    /// 0.70 % and held 48 MB instead of 53 MB, but a registration took 2-3
-    /// times as long to reach every node there (BENCHMARKS-regency-mesh.md).
+    /// 0.70-0.75 % and held 48 MB instead of 51-53 MB, but a registration
+    /// took longer to reach every node there, p50 0.7-1.0 s against
+    /// 0.3-0.6 s (BENCHMARKS-regency-mesh.md).
     pub async_threads: usize,
 }
 
