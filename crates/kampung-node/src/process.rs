@@ -1,6 +1,8 @@
 //! What this process and its store use of the machine: CPU time, resident
 //! memory, open files (from Linux's `/proc/self`), and the bytes of a
 //! directory on disk. Read at each metrics scrape and by the benchmarks.
+//! And the allocator's settings a running node starts with
+//! ([`restart_with_allocator_settings`]).
 
 use std::io;
 use std::path::Path;
