@@ -902,9 +902,13 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
-    let pids: Vec<u32> = nodes.iter().filter_map(|n| n.pid()).collect();
+    // The running nodes: their process ids and names, read once.
+    let running: Vec<(u32, &str)> = nodes
+        .iter()
+        .filter_map(|n| Some((n.pid()?, n.name.as_str())))
+        .collect();
     let mesh_before: Vec<Option<[f64; 6]>> = nodes.iter().map(|n| mesh_counters(n)).collect();
-    let before: Vec<Option<(u64, u64, u64)>> = pids.iter().map(|&p| counters(p)).collect();
+    let before: Vec<Option<(u64, u64, u64)>> = running.iter().map(|&(p, _)| counters(p)).collect();
     let t0 = Instant::now();
     std::thread::sleep(window);
     let secs = t0.elapsed().as_secs_f64();
@@ -923,12 +927,7 @@ fn measure_idle(nodes: &[&Node], window: Duration) -> Idle {
         trimmed_ps: Vec::new(),
         busiest: Vec::new(),
     };
-    let named: Vec<&str> = nodes
-        .iter()
-        .filter(|n| n.pid().is_some())
-        .map(|n| n.name.as_str())
-        .collect();
-    for ((&pid, b), name) in pids.iter().zip(&before).zip(named) {
+    for (&(pid, name), b) in running.iter().zip(&before) {
         let (Some((t0, r0, s0)), Some((t1, r1, s1))) = (b, counters(pid)) else {
             continue;
         };
