@@ -59,6 +59,15 @@ pub(crate) fn build(
         // only after the store applied it; see `Internal::AnnounceDone`.
         .validate_messages()
         .max_transmit_size(cfg.limits.max_inline + (16 << 10))
+        // Every copy of an announcement after the first is waste: a node
+        // that has one tells its mesh at once not to send it ("I don't
+        // want", gossipsub 1.2), whatever its size (the default is only
+        // above 1,000 bytes, and an owner's heartbeat is ~200). The mesh
+        // forwards only after the store applied it (`validate_messages`),
+        // so the word usually arrives first: an idle node received each
+        // heartbeat from most of its mesh (BENCHMARKS-regency-mesh.md).
+        .idontwant_message_size_threshold(0)
+        .message_id_fn(message_id)
         .mesh_n_low(4)
         .mesh_n(6)
         .mesh_n_high(12)
@@ -106,4 +115,48 @@ pub(crate) fn build(
         kad: Toggle::from(kad),
         mdns: Toggle::from(mdns),
     })
+}
+
+/// A message's id in gossip's caches and in its "I have" and "I don't
+/// want" lists: its sequence number and the last 8 bytes of its author's
+/// peer id (16 bytes; the default, both in base 58 text, is ~70). Authors
+/// sign their messages, and a certified member cannot choose another's
+/// key tail, so two authors' ids do not collide.
+fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
+    let mut id = Vec::with_capacity(16);
+    id.extend_from_slice(&message.sequence_number.unwrap_or_default().to_be_bytes());
+    if let Some(source) = &message.source {
+        let bytes = source.to_bytes();
+        id.extend_from_slice(&bytes[bytes.len().saturating_sub(8)..]);
+    }
+    gossipsub::MessageId::new(&id)
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p::gossipsub::{Message, TopicHash};
+    use libp2p::identity::Keypair;
+
+    use super::message_id;
+
+    fn message(author: &Keypair, seqno: u64, data: &[u8]) -> Message {
+        Message {
+            source: Some(author.public().to_peer_id()),
+            data: data.to_vec(),
+            sequence_number: Some(seqno),
+            topic: TopicHash::from_raw(crate::TOPIC),
+        }
+    }
+
+    #[test]
+    fn message_ids_are_short_and_name_one_message_of_one_author() {
+        let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let id = message_id(&message(&a, 7, b"heads"));
+        assert_eq!(id.0.len(), 16, "a short id: {id:?}");
+        // The same author and number: the same message, whatever it carries.
+        assert_eq!(id, message_id(&message(&a, 7, b"other heads")));
+        // Another number, or another author with the same number: another message.
+        assert_ne!(id, message_id(&message(&a, 8, b"heads")));
+        assert_ne!(id, message_id(&message(&b, 7, b"heads")));
+    }
 }
