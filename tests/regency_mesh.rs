@@ -67,6 +67,10 @@ const TOWN: u8 = 16;
 const CUT_DISTRICT: u8 = 18;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Seconds between an owner's heartbeats: the product's default
+/// (`network.heartbeat_secs`), what an idle node costs in the field.
+const HEARTBEAT_SECS: u64 = 60;
+
 fn env_or<T: FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
         Ok(v) => v
@@ -1168,7 +1172,7 @@ fn regency_mesh() {
             api: format!("{addr}:{API_PORT}"),
             // The product's defaults: what an idle node costs in the field.
             anti_entropy_secs: 30,
-            heartbeat_secs: 60,
+            heartbeat_secs: HEARTBEAT_SECS,
             extra: vec![
                 "--insecure-http".into(),
                 "--log-format".into(),
@@ -1582,6 +1586,12 @@ fn regency_mesh() {
         lost.len(),
         met(lost.is_empty() && converged.is_ok())
     );
+    if cfg.idle < Duration::from_secs(HEARTBEAT_SECS) {
+        notes.push(format!(
+            "The idle window ({} s) is shorter than the owners' heartbeat period ({HEARTBEAT_SECS} s): nodes started together announce nearly together, so a window holds a varying share of their heartbeats and the idle traffic figures vary between runs more than the nodes do; compare runs with `--idle {HEARTBEAT_SECS}` or more.",
+            cfg.idle.as_secs()
+        ));
+    }
     if idles.len() >= 2 {
         let first = &idles[0];
         let last = idles.last().unwrap();
@@ -1601,7 +1611,7 @@ fn regency_mesh() {
         fmt_ms(quantile(&acks, 0.99)),
     ));
     notes.push(format!(
-        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every 30 s, at most 8 sessions in that time; owners announce their heads every 60 s; 16 peers dialled at most, 32 kept, 64 accepted, and the checkpoints and the auditor keep each other). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
+        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every 30 s, at most 8 sessions in that time; owners announce their heads every {HEARTBEAT_SECS} s; 16 peers dialled at most, 32 kept, 64 accepted, and the checkpoints and the auditor keep each other). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
         villages.len(),
         cfg.residents,
         cfg.village_ms,
