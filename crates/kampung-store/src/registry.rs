@@ -69,8 +69,8 @@ pub enum Refusal {
 
 struct Loaded {
     doc: VillageDoc,
-    /// Write signatures held for this document, by the change they sign.
-    signed: HashMap<ChangeHash, Vec<u8>>,
+    /// Which of its changes are signed, and the newest signatures.
+    signed: signed::Signed,
     chunks: usize,
     chunk_bytes: usize,
     last_seq: u64,
@@ -432,7 +432,7 @@ impl<S: Storage> Registry<S> {
         let Some(mut stored) = self.storage.load(&id)? else {
             return Ok(Loaded {
                 doc: VillageDoc::card_genesis(village),
-                signed: HashMap::new(),
+                signed: signed::Signed::default(),
                 chunks: 0,
                 chunk_bytes: 0,
                 last_seq: 0,
@@ -460,7 +460,7 @@ impl<S: Storage> Registry<S> {
             });
         }
         Ok(Loaded {
-            signed: stored.take_signatures(),
+            signed: signed::Signed::from_stored(std::mem::take(&mut stored.signatures)),
             chunks: stored.chunks.len(),
             chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             last_seq: stored.chunks.last().map_or(0, |c| c.0),
@@ -974,8 +974,7 @@ impl<S: Storage> Registry<S> {
             }
         };
         if let Some(l) = self.docs.get_mut(&village) {
-            l.signed
-                .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+            l.signed.add(sigs);
             match seq {
                 Some(seq) => {
                     l.chunks += 1;
@@ -1536,6 +1535,7 @@ mod history;
 mod others;
 mod replay;
 mod retention;
+mod signed;
 pub use history::CheckedChange;
 pub use others::{CaseUpdate, RecordError};
 pub use replay::{Mismatch, ReplayProblem, ReplayQuery, ReplayReport};

@@ -28,16 +28,6 @@ pub struct StoredDoc {
     pub signatures: Vec<Sig>,
 }
 
-impl StoredDoc {
-    /// The signatures by the change they sign (taken out of `self`).
-    pub fn take_signatures(&mut self) -> std::collections::HashMap<automerge::ChangeHash, Vec<u8>> {
-        std::mem::take(&mut self.signatures)
-            .into_iter()
-            .map(|(h, s)| (automerge::ChangeHash(h), s))
-            .collect()
-    }
-}
-
 /// A compaction written ahead of the batch that will refer to it
 /// ([`Storage::stage_compaction`]): the snapshot as the storage keeps it
 /// and, where the storage folds signatures, the fold already written.
@@ -75,6 +65,13 @@ pub trait Storage: Send + Sync + 'static {
     /// The recorded heads of a document, without loading it.
     fn heads(&self, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError>;
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError>;
+    /// A document's write signatures as [`Storage::load`] gives them (one
+    /// per signed change), without reading its changes: the registry keeps
+    /// only the newest few in memory and reads the rest here when a sync
+    /// page or the audit needs them.
+    fn signatures(&self, doc: &DocId) -> Result<Vec<Sig>, StoreError> {
+        Ok(self.load(doc)?.map_or_else(Vec::new, |d| d.signatures))
+    }
     /// Append one chunk of changes with the signatures that cover them, and
     /// record the heads after it, atomically.
     fn append(
@@ -485,6 +482,9 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn load(&self, doc: &DocId) -> Result<Option<StoredDoc>, StoreError> {
         (**self).load(doc)
+    }
+    fn signatures(&self, doc: &DocId) -> Result<Vec<Sig>, StoreError> {
+        (**self).signatures(doc)
     }
     fn append(
         &self,

@@ -353,17 +353,6 @@ impl<S: Storage> Registry<S> {
             )
     }
 
-    /// The write signatures held for a crossing log, case or details
-    /// document (after [`Registry::hold`]).
-    pub(super) fn others_signatures(&mut self, id: &DocId) -> Vec<crate::storage::Sig> {
-        if self.hold(id).is_err() {
-            return Vec::new();
-        }
-        self.others.get(id).map_or_else(Vec::new, |o| {
-            o.signed.iter().map(|(h, s)| (h.0, s.clone())).collect()
-        })
-    }
-
     /// Every card of one village, in NIK order (what the index reflects).
     pub fn cards(&mut self, village: VillageCode) -> Result<Vec<Resident>, StoreError> {
         let location = self.storage.location();

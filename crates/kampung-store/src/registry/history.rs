@@ -61,7 +61,7 @@ impl<S: Storage> Registry<S> {
                 .collect())
         };
         if self.holds_details(village) {
-            let signatures: Vec<Sig> = self.others_signatures(&details).into_iter().collect();
+            let signatures = self.storage.signatures(&details)?;
             if let Some(found) =
                 self.with_details(village, |d| history(&details, d, &signatures))?
             {
@@ -69,12 +69,8 @@ impl<S: Storage> Registry<S> {
             }
         }
         let id = DocId::card(village);
+        let signatures = self.storage.signatures(&id)?;
         let loaded = self.doc(village)?;
-        let signatures: Vec<Sig> = loaded
-            .signed
-            .iter()
-            .map(|(h, s)| (h.0, s.clone()))
-            .collect();
         history(&id, &loaded.doc, &signatures)
     }
 

@@ -12,7 +12,6 @@
 //! and appended to the store as they came, without loading the log; any
 //! other change loads it first.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use automerge::{Automerge, ChangeHash};
@@ -33,7 +32,7 @@ use crate::StoreError;
 #[derive(Debug, Default)]
 pub(super) struct Other {
     pub am: Automerge,
-    pub signed: HashMap<ChangeHash, Vec<u8>>,
+    pub signed: super::signed::Signed,
     pub chunks: usize,
     /// Bytes of the chunks stored since the snapshot, and of the snapshot.
     pub chunk_bytes: usize,
@@ -224,7 +223,7 @@ impl<S: Storage> Registry<S> {
             }
         }
         let mut other = Other {
-            signed: stored.take_signatures(),
+            signed: super::signed::Signed::from_stored(std::mem::take(&mut stored.signatures)),
             chunks: stored.chunks.len(),
             chunk_bytes: stored.chunks.iter().map(|(_, c)| c.len()).sum(),
             snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
@@ -238,9 +237,9 @@ impl<S: Storage> Registry<S> {
         if dropped > 0 && !compacting {
             let snapshot = other.am.save();
             let heads = other.am.get_heads();
-            let sigs: Vec<Sig> = other.signed.iter().map(|(h, s)| (h.0, s.clone())).collect();
+            // Its signatures are stored already, and a replace keeps them.
             self.storage
-                .replace(id, &snapshot, &heads_to_bytes(&heads), &sigs)?;
+                .replace(id, &snapshot, &heads_to_bytes(&heads), &[])?;
             self.storage.flush()?;
             other.chunks = 0;
             other.chunk_bytes = 0;
@@ -486,12 +485,10 @@ impl<S: Storage> Registry<S> {
             .into_iter()
             .filter(|(h, _)| {
                 let h = ChangeHash(*h);
-                !other.signed.contains_key(&h) && other.am.get_change_meta_by_hash(&h).is_some()
+                !other.signed.contains(&h) && other.am.get_change_meta_by_hash(&h).is_some()
             })
             .collect();
-        other
-            .signed
-            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+        other.signed.add(&sigs);
         let chunk = other.am.save_after(before);
         other.chunks += 1;
         other.chunk_bytes += chunk.len();

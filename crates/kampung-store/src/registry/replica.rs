@@ -510,36 +510,39 @@ impl<S: Storage> Registry<S> {
         max_bytes: usize,
     ) -> Result<ChangesPage, StoreError> {
         let genesis = genesis_hash(doc);
+        let storage = self.storage.clone();
         let Some(village) = doc.as_card() else {
             self.hold(doc)?;
-            return Ok(match self.others.get(doc) {
-                Some(o) => page_of(&o.am, &o.signed, genesis, have, max_bytes),
-                None => ChangesPage::default(),
-            });
+            return match self.others.get(doc) {
+                Some(o) => page_of(&o.am, &o.signed, (&*storage, doc), genesis, have, max_bytes),
+                None => Ok(ChangesPage::default()),
+            };
         };
         if !self.lookups.read().indexed.contains_key(&village) {
             return Ok(ChangesPage::default());
         }
         let loaded = self.doc(village)?;
-        Ok(page_of(
+        page_of(
             loaded.doc.automerge(),
             &loaded.signed,
+            (&*storage, doc),
             genesis,
             have,
             max_bytes,
-        ))
+        )
     }
 }
 
 /// The changes a peer with `have` lacks, at most about `max_bytes`, ending
 /// at a signed point (see [`Registry::changes_since`]).
-fn page_of(
+fn page_of<S: Storage>(
     am: &automerge::Automerge,
-    signed: &HashMap<ChangeHash, Vec<u8>>,
+    signed: &super::signed::Signed,
+    (storage, id): (&S, &DocId),
     genesis: Option<ChangeHash>,
     have: &[ChangeHash],
     max_bytes: usize,
-) -> ChangesPage {
+) -> Result<ChangesPage, StoreError> {
     {
         // Hashes the peer has that we do not know cannot serve as a base.
         let mut known: Vec<ChangeHash> = have
@@ -574,7 +577,7 @@ fn page_of(
             }
             bytes += len;
             let hash = change.hash();
-            let is_signed = signed.contains_key(&hash) || Some(hash) == genesis;
+            let is_signed = signed.contains(&hash) || Some(hash) == genesis;
             let writer = kampung_trust::writer_of_actor(change.actor_id().to_bytes());
             let was = unsigned_tail.insert(writer.to_vec(), !is_signed);
             match (was.unwrap_or(false), !is_signed) {
@@ -586,17 +589,15 @@ fn page_of(
                 last_cut = i + 1;
             }
         }
-        let mut page = ChangesPage {
+        let hashes: Vec<ChangeHash> = changes[..end].iter().map(|c| c.hash()).collect();
+        Ok(ChangesPage {
             more: end < changes.len(),
-            ..ChangesPage::default()
-        };
-        for change in &changes[..end] {
-            if let Some(sig) = signed.get(&change.hash()) {
-                page.signatures.push(sig.clone());
-            }
-            page.changes.push(change.raw_bytes().to_vec());
-        }
-        page
+            signatures: signed.of(&hashes, storage, id)?,
+            changes: changes[..end]
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect(),
+        })
     }
 }
 
@@ -974,9 +975,7 @@ impl<S: Storage> Registry<S> {
         loaded.doc = incoming;
         loaded.chunks = 0;
         loaded.chunk_bytes = 0;
-        loaded
-            .signed
-            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+        loaded.signed.add(&sigs);
         let stored = self
             .storage
             .replace(&id, &bytes, &heads_to_bytes(&heads), &sigs)
@@ -1029,12 +1028,10 @@ impl<S: Storage> Registry<S> {
             .into_iter()
             .filter(|(h, _)| {
                 let h = ChangeHash(*h);
-                !loaded.signed.contains_key(&h) && am.get_change_meta_by_hash(&h).is_some()
+                !loaded.signed.contains(&h) && am.get_change_meta_by_hash(&h).is_some()
             })
             .collect();
-        loaded
-            .signed
-            .extend(sigs.iter().map(|(h, s)| (ChangeHash(*h), s.clone())));
+        loaded.signed.add(&sigs);
         let mut applied = RemoteApplied {
             before: before.clone(),
             heads: heads.clone(),

@@ -128,6 +128,54 @@ fn signed_writes_replicate_in_small_pages_and_verify() {
     assert_eq!(bare.doc_heads_of(&id), None);
 }
 
+/// A node keeps only the newest signatures of a document in memory
+/// (`registry/signed.rs`): pages that reach back further read the rest from
+/// its store, after a restart too, and every change arrives verified.
+#[test]
+fn pages_reaching_past_the_signatures_in_memory_read_them_from_the_store() {
+    let mesh = Mesh::new();
+    let (key, mut owner) = mesh.node(RoleKind::Village, Some(code(0)));
+    let id = DocId::card(code(0));
+    let edits = signed::RECENT as u16 * 2 + 5;
+    for p in 0..edits {
+        owner
+            .write(code(0), &[person(p, 0)], now(), &mut |_| {})
+            .unwrap();
+    }
+    let (_, mut replica) = mesh.node(RoleKind::Checkpoint, None);
+    sync_all(&mut owner, &mut replica, &id, &mesh.verifier(), 2_000);
+    assert_eq!(replica.doc_heads_of(&id), owner.doc_heads_of(&id));
+    assert!(replica.verify_index().unwrap().is_empty());
+    let (_, sigs) = replica.stored_document(&id).unwrap().unwrap();
+    assert_eq!(
+        sigs.len(),
+        usize::from(edits),
+        "every edit's signature travelled"
+    );
+
+    // Reopened from its store, the owner holds the newest in memory only,
+    // and still serves a node starting empty, in pages.
+    let storage = owner.storage.clone();
+    drop(owner);
+    let mut owner = Registry::open(storage, ActorId::from(vec![0u8; 32]), 2026).unwrap();
+    owner.set_signer(Arc::new(key));
+    let (_, mut late) = mesh.node(RoleKind::Auditor, None);
+    sync_all(&mut owner, &mut late, &id, &mesh.verifier(), 2_000);
+    assert_eq!(late.doc_heads_of(&id), replica.doc_heads_of(&id));
+    // And the replica, which took them page by page, serves them on.
+    let (_, mut third) = mesh.node(RoleKind::Auditor, None);
+    sync_all(&mut replica, &mut third, &id, &mesh.verifier(), 2_000);
+    assert_eq!(third.doc_heads_of(&id), late.doc_heads_of(&id));
+    // The record history checks the first edit against its signature,
+    // which only the store holds now.
+    let roster = mesh.roster.read().unwrap().clone();
+    let first = owner
+        .record_history(code(0), person(0, 0).nik, Some(&roster), now())
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].verified, "{first:?}");
+}
+
 /// A village PC whose clock was fast (beyond the tolerance) or before its
 /// certificate's start signs a write nobody accepts; that write waits,
 /// nobody is blamed for relaying it, and the village's next write made with

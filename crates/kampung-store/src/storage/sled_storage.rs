@@ -638,22 +638,26 @@ impl SledStorage {
         for (seq, _, v) in self.chunks(doc)? {
             chunks.push((seq, self.get_value(doc, &v)?));
         }
-        // Oldest first, so that a signature stored again for the same change
-        // replaces the one before (as a key written again did): those stored
-        // one key each, the folded bundles, then the chunks' in order.
-        let mut signatures = self.legacy_signatures(&o, doc)?.1;
-        let (chunk_bundles, folded) = self.bundles(&o, doc)?;
-        let folded = folded.into_iter().map(|(_, v)| v);
-        for v in folded.chain(chunk_bundles.into_iter().map(|(_, _, v)| v)) {
-            signatures.extend(self.bundle(doc, &v)?);
-        }
-        let signatures = latest_per_change(signatures);
         Ok(Some(StoredDoc {
             snapshot,
             chunks,
             heads,
-            signatures,
+            signatures: self.read_signatures(&o, doc)?,
         }))
+    }
+
+    /// `doc`'s signatures, one per change. Oldest first, so that a
+    /// signature stored again for the same change replaces the one before
+    /// (as a key written again did): those stored one key each, the folded
+    /// bundles, then the chunks' in order.
+    fn read_signatures(&self, o: &Open, doc: &DocId) -> Result<Vec<Sig>, StoreError> {
+        let mut signatures = self.legacy_signatures(o, doc)?.1;
+        let (chunk_bundles, folded) = self.bundles(o, doc)?;
+        let folded = folded.into_iter().map(|(_, v)| v);
+        for v in folded.chain(chunk_bundles.into_iter().map(|(_, _, v)| v)) {
+            signatures.extend(self.bundle(doc, &v)?);
+        }
+        Ok(latest_per_change(signatures))
     }
 }
 
@@ -718,6 +722,15 @@ impl Storage for SledStorage {
         // reading its key and the file: the second read sees the new one.
         match self.read_doc(doc) {
             Err(StoreError::CorruptDoc { .. }) => self.read_doc(doc),
+            other => other,
+        }
+    }
+
+    fn signatures(&self, doc: &DocId) -> Result<Vec<Sig>, StoreError> {
+        let o = self.db()?;
+        // As in `load`: a fold on another thread may replace a bundle's file.
+        match self.read_signatures(&o, doc) {
+            Err(StoreError::CorruptDoc { .. }) => self.read_signatures(&o, doc),
             other => other,
         }
     }
