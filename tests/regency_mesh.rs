@@ -67,9 +67,11 @@ const TOWN: u8 = 16;
 const CUT_DISTRICT: u8 = 18;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Seconds between an owner's heartbeats: the product's default
-/// (`network.heartbeat_secs`), what an idle node costs in the field.
-const HEARTBEAT_SECS: u64 = 60;
+/// The product's network defaults (`network.heartbeat_secs`,
+/// `network.anti_entropy_secs`): what an idle node costs in the field.
+fn defaults() -> kampung_runtime::config::Network {
+    kampung_runtime::Config::default().network
+}
 
 fn env_or<T: FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
@@ -1171,8 +1173,8 @@ fn regency_mesh() {
             listen_port: MESH_PORT,
             api: format!("{addr}:{API_PORT}"),
             // The product's defaults: what an idle node costs in the field.
-            anti_entropy_secs: 30,
-            heartbeat_secs: HEARTBEAT_SECS,
+            anti_entropy_secs: defaults().anti_entropy_secs,
+            heartbeat_secs: defaults().heartbeat_secs,
             extra: vec![
                 "--insecure-http".into(),
                 "--log-format".into(),
@@ -1586,9 +1588,10 @@ fn regency_mesh() {
         lost.len(),
         met(lost.is_empty() && converged.is_ok())
     );
-    if cfg.idle < Duration::from_secs(HEARTBEAT_SECS) {
+    let heartbeat = defaults().heartbeat_secs;
+    if cfg.idle < Duration::from_secs(heartbeat) {
         notes.push(format!(
-            "The idle window ({} s) is shorter than the owners' heartbeat period ({HEARTBEAT_SECS} s): nodes started together announce nearly together, so a window holds a varying share of their heartbeats and the idle traffic figures vary between runs more than the nodes do; compare runs with `--idle {HEARTBEAT_SECS}` or more.",
+            "The idle window ({} s) is shorter than the owners' heartbeat period ({heartbeat} s): nodes started together announce nearly together, so a window holds a varying share of their heartbeats and the idle traffic figures vary between runs more than the nodes do; compare runs with `--idle {heartbeat}` or more.",
             cfg.idle.as_secs()
         ));
     }
@@ -1611,9 +1614,10 @@ fn regency_mesh() {
         fmt_ms(quantile(&acks, 0.99)),
     ));
     notes.push(format!(
-        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every 30 s, at most 8 sessions in that time; owners announce their heads every {HEARTBEAT_SECS} s; 16 peers dialled at most, 32 kept, 64 accepted, and the checkpoints and the auditor keep each other). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
+        "{total} nodes ({} villages of {} residents, 4 checkpoints, the GOR, an auditor), one process and one network namespace each, stores on a RAM disk (no fsync cost); product defaults (anti-entropy every {} s, at most 8 sessions in that time; owners announce their heads every {heartbeat} s; 16 peers dialled at most, 32 kept, 64 accepted, and the checkpoints and the auditor keep each other). Links: {} ms node–hub, {} ms hub–core, {}‰ loss at each router; path floor village to village across districts {} ms one way. {delayed} packets delayed. Seed {}.",
         villages.len(),
         cfg.residents,
+        defaults().anti_entropy_secs,
         cfg.village_ms,
         cfg.core_ms,
         cfg.loss_per_mille,

@@ -64,7 +64,7 @@ pub(crate) fn build(
         // want", gossipsub 1.2), whatever its size (the default is only
         // above 1,000 bytes, and an owner's heartbeat is ~200). The mesh
         // forwards only after the store applied it (`validate_messages`),
-        // so the word usually arrives first: an idle node received each
+        // so the word often arrives first: an idle node received each
         // heartbeat from most of its mesh (BENCHMARKS-regency-mesh.md).
         .idontwant_message_size_threshold(0)
         .message_id_fn(message_id)

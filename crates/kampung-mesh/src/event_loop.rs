@@ -716,7 +716,17 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 
     fn heartbeat(&mut self) {
-        for doc in self.config.owned_docs.clone() {
+        // Only documents gossip carries (see `publish`): a village's details
+        // and a checkpoint's log reach their readers by anti-entropy.
+        let scoped = self.config.scoped_gossip;
+        let gossiped: Vec<DocId> = self
+            .config
+            .owned_docs
+            .iter()
+            .filter(|d| !scoped || ReadScope::for_everyone(d))
+            .cloned()
+            .collect();
+        for doc in gossiped {
             let replica = self.replica.clone();
             let client = self.client.clone();
             self.tasks.spawn(async move {
