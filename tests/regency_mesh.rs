@@ -1591,7 +1591,7 @@ fn regency_mesh() {
     let heartbeat = defaults().heartbeat_secs;
     if cfg.idle < Duration::from_secs(heartbeat) {
         notes.push(format!(
-            "The idle window ({} s) is shorter than the owners' heartbeat period ({heartbeat} s): nodes started together announce nearly together, so a window holds a varying share of their heartbeats and the idle traffic figures vary between runs more than the nodes do; compare runs with `--idle {heartbeat}` or more.",
+            "The idle window ({} s) is shorter than the owners' heartbeat period ({heartbeat} s): it holds a share of their heartbeats (each node has a phase of its own), so its traffic figures vary between runs by chance; compare runs with `--idle {heartbeat}` or more.",
             cfg.idle.as_secs()
         ));
     }

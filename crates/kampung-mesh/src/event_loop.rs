@@ -116,6 +116,16 @@ const MAX_REFUSALS_KEPT: usize = 4096;
 /// How often the refusal of one peer is logged as a warning.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
+/// How long before its first heartbeat a node starts as if it had sent
+/// one: a point of the period taken from its peer id, so the mesh's
+/// heartbeats spread over the period.
+fn heartbeat_phase(peer: &PeerId, every: Duration) -> Duration {
+    let bytes = peer.to_bytes();
+    let tail: [u8; 8] = bytes[bytes.len() - 8..].try_into().unwrap_or_default();
+    let every_ms = every.as_millis().max(1) as u64;
+    Duration::from_millis(u64::from_be_bytes(tail) % every_ms)
+}
+
 /// Owns the swarm; see the crate docs.
 pub struct EventLoop<R> {
     swarm: Swarm<Behaviour>,
@@ -230,6 +240,11 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 )
             })
             .collect();
+        // Each node's heartbeats keep a phase of their own (from its peer
+        // id), so nodes started together (a district after a power cut, the
+        // regency mesh) do not all announce in the same second.
+        let phase = heartbeat_phase(swarm.local_peer_id(), config.heartbeat_every);
+        let last_heartbeat = now.checked_sub(phase).unwrap_or(now);
         let (internal_tx, internal_rx) = mpsc::channel(256);
         let heard = client.heard();
         let clocks = client.clocks();
@@ -260,7 +275,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             dialled_addr: HashMap::new(),
             counters: Counters::default(),
             topic,
-            last_heartbeat: now,
+            last_heartbeat,
             next_anti_entropy: now,
             last_walk: now,
             kin: HashSet::new(),
@@ -1518,4 +1533,30 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 /// The cards a claimed role writes: `village:35.10.15.2012` writes `k/35.10.15.2012`.
 fn owned_doc(role: &str) -> Option<DocId> {
     role.parse::<Role>().ok()?.owned_village_doc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_phases_spread_over_the_period() {
+        let every = Duration::from_secs(300);
+        let phases: Vec<Duration> = (0..200)
+            .map(|_| heartbeat_phase(&PeerId::random(), every))
+            .collect();
+        assert!(phases.iter().all(|p| *p < every));
+        // A node keeps its phase.
+        let peer = PeerId::random();
+        assert_eq!(heartbeat_phase(&peer, every), heartbeat_phase(&peer, every));
+        // Spread: each fifth of the period holds some of 200 nodes (all in
+        // one fifth would be chance of 5 * 0.2^200).
+        for fifth in 0..5u32 {
+            let (lo, hi) = (every * fifth / 5, every * (fifth + 1) / 5);
+            assert!(
+                phases.iter().any(|p| (lo..hi).contains(p)),
+                "none in {lo:?}..{hi:?}"
+            );
+        }
+    }
 }

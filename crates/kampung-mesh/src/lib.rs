@@ -175,7 +175,7 @@ impl MeshConfig {
             mdns: false,
             kademlia: true,
             anti_entropy_every: Duration::from_secs(30),
-            heartbeat_every: Duration::from_secs(60),
+            heartbeat_every: Duration::from_secs(300),
             role,
             owned_docs: Vec::new(),
             clock: SystemClock::shared(),

@@ -33,7 +33,10 @@ pub struct Network {
     /// Seconds between digest comparisons with each peer (with more than
     /// eight peers: eight sessions in this time, the peers compared longest ago).
     pub anti_entropy_secs: u64,
-    /// Seconds between an owner's heartbeat announcements.
+    /// Seconds between an owner's heartbeat announcements: how fresh a
+    /// copy can be shown to be (a page calls a copy stale after an hour).
+    /// Every node receives every owner's heartbeat a few times, the one
+    /// idle cost that grows with the mesh (docs/scale.md).
     pub heartbeat_secs: u64,
     /// Most peers to connect to.
     pub max_peers: usize,
@@ -110,7 +113,7 @@ impl Default for Network {
             mdns: true,
             kademlia: true,
             anti_entropy_secs: 30,
-            heartbeat_secs: 60,
+            heartbeat_secs: 300,
             max_peers: 16,
         }
     }
