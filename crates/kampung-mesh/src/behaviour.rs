@@ -85,11 +85,14 @@ pub(crate) fn build(
             .with_max_concurrent_streams(16),
     );
     let kad = cfg.kademlia.then(|| {
-        let mut k = kad::Behaviour::with_config(
-            peer_id,
-            kad::store::MemoryStore::new(peer_id),
-            kad::Config::new(StreamProtocol::new("/kampung/kad/1")),
-        );
+        let mut kad_config = kad::Config::new(StreamProtocol::new("/kampung/kad/1"));
+        // No bootstrap of every bucket each 5 minutes: it dialled peers a
+        // node then trimmed again, churn that was an idle node's largest
+        // cost at 100 nodes (BENCHMARKS-regency-mesh.md). The event loop
+        // walks while the node has fewer peers than it dials.
+        kad_config.set_periodic_bootstrap_interval(None);
+        let mut k =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
         k.set_mode(Some(kad::Mode::Server));
         k
     });

@@ -100,10 +100,16 @@ const KIN_SYNC_EVERY: Duration = Duration::from_secs(10);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
-/// Peers asked for their roster at each recheck at most (those asked
-/// longest ago first): a node with up to eight peers asks each every
-/// RECHECK_EVERY, as before; one with ninety does not ask ninety.
-const ROSTER_FANOUT: usize = 8;
+/// Peers asked for their roster at each recheck (those asked longest ago
+/// first) while the roster here is unchanged: the background comparison
+/// (and clock sample) with every peer in turn. Eight every 5 s were a
+/// quarter of an idle node's packets (BENCHMARKS-regency-mesh.md).
+const ROSTER_FANOUT: usize = 2;
+/// Peers offered the roster at the first recheck after it changed here (a
+/// statement learnt from a peer or given by the operator): each sees our
+/// digest differ, asks back, learns it and offers it on in turn, so a
+/// revocation crosses the mesh in a few round trips.
+const ROSTER_PUSH: usize = 8;
 
 /// How long after its refusal a cut-off peer is disconnected: the refusal
 /// is a response on the connection, and closing at once could drop it.
@@ -149,6 +155,9 @@ pub struct EventLoop<R> {
     /// Peers being cut off (each counted once in `peers_refused`).
     cutting: HashSet<PeerId>,
     last_recheck: Instant,
+    /// The roster digest at the last recheck: one that differs now was
+    /// changed here since, and is offered to [`ROSTER_PUSH`] peers.
+    roster_checked: Option<[u8; 32]>,
     peers: HashMap<PeerId, PeerState>,
     syncing: HashSet<PeerId>,
     /// Documents our sessions and announcement handlers are pulling now:
@@ -266,6 +275,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             expel: Vec::new(),
             cutting: HashSet::new(),
             last_recheck: now,
+            roster_checked: None,
             peers: HashMap::new(),
             syncing: HashSet::new(),
             pulls: kampung_sync::Pulls::new(),
@@ -628,13 +638,16 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         self.reach_kin(now);
         // A Kademlia random walk now and then, to find peers beyond the
         // bootstrap list: every 20 s while this node has fewer than half
-        // the peers it may keep, every 5 minutes once it has them.
+        // the peers it dials, every 5 minutes while fewer than all; none
+        // once it has them (a walk dials peers that trimming drops again).
         let walk_every = if self.peers.len() < self.config.max_peers / 2 {
-            Duration::from_secs(20)
+            Some(Duration::from_secs(20))
+        } else if self.peers.len() < self.config.max_peers {
+            Some(Duration::from_secs(300))
         } else {
-            Duration::from_secs(300)
+            None
         };
-        if now.duration_since(self.last_walk) >= walk_every {
+        if walk_every.is_some_and(|every| now.duration_since(self.last_walk) >= every) {
             self.last_walk = now;
             if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                 kad.get_closest_peers(PeerId::random());
@@ -1380,10 +1393,16 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     }
                 }
             }
-            // Rosters (and clocks) are compared with the ROSTER_FANOUT
-            // peers asked longest ago, not with every peer: with 90 peers,
-            // asking all every 5 s was most of an idle node's traffic. A
-            // revocation still reaches every node in a few rounds.
+            // Rosters (and clocks) are compared with the peers asked
+            // longest ago, not with every peer: with 90 peers, asking all
+            // every 5 s was most of an idle node's traffic. A roster that
+            // changed here is offered to more of them at once.
+            let digest = membership.digest();
+            let changed = self
+                .roster_checked
+                .replace(digest)
+                .is_some_and(|before| before != digest);
+            let fanout = if changed { ROSTER_PUSH } else { ROSTER_FANOUT };
             let mut admitted: Vec<(Option<Instant>, PeerId)> = self
                 .peers
                 .iter()
@@ -1391,7 +1410,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 .map(|(p, s)| (s.last_roster, *p))
                 .collect();
             admitted.sort_unstable();
-            for (_, p) in admitted.into_iter().take(ROSTER_FANOUT) {
+            for (_, p) in admitted.into_iter().take(fanout) {
                 self.ask_roster(p);
             }
         }
