@@ -64,6 +64,10 @@ pub struct PendingImport {
 
 /// Previews kept at once (the oldest go first): a clerk's upload is small.
 pub(crate) const PENDING_IMPORTS: usize = 16;
+/// A copy of a village not heard from its owner for longer than this is
+/// called stale (on the verdict and the operator's page). Owners announce
+/// themselves every `heartbeat_secs` (5 minutes by default), well within it.
+pub(crate) const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl WebState {
     pub fn new(app: AppState) -> Self {

@@ -19,8 +19,6 @@ use crate::ctx::{node_label, Flash, Shell, Viewer};
 use crate::isolasi::short_peer;
 use crate::{check_csrf, error_page, render, WebState};
 
-/// A copy older than this is stale.
-const STALE: Duration = Duration::from_secs(3600);
 /// A certificate expiring within this many days is flagged.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
@@ -175,7 +173,7 @@ async fn operator_page(state: &WebState, v: &Viewer, flash: Option<Flash>) -> Re
                 } else {
                     tr.t("fresh-none")
                 },
-                stale: age.is_none_or(|a| a > STALE),
+                stale: age.is_none_or(|a| a > crate::STALE),
             }
         })
         .collect();

@@ -17,9 +17,6 @@ use serde::{Deserialize, Serialize};
 use crate::ctx::{Shell, Tr, Viewer};
 use crate::{check_csrf, error_page, render, WebState};
 
-/// A copy of a village older than this is called stale on the verdict.
-const STALE: Duration = Duration::from_secs(3600);
-
 /// A verdict, ready to show.
 #[derive(Debug, Clone)]
 pub struct VerdictView {
@@ -58,7 +55,7 @@ pub fn view(a: &Answer, lang: Lang, nik: &str) -> VerdictView {
         .and_then(|f| {
             let age = f.owner_last_heard_secs.map(Duration::from_secs_f64);
             match age {
-                Some(age) if age < STALE => None,
+                Some(age) if age < crate::STALE => None,
                 _ => Some(kampung_i18n::tr(
                     lang,
                     "stale-village",
