@@ -420,6 +420,37 @@ fn writes_made_while_the_node_was_stopped_spread_when_it_runs_again() {
     stop_all(&mut [&mut village, &mut checkpoint]);
 }
 
+/// A checkpoint stopped and started again while its village is off (a
+/// cut, a power failure) still says how old its copy of the village is,
+/// counted from when it last heard the village before the stop, instead of
+/// "not known" until the village's next heartbeat.
+#[test]
+fn a_restarted_node_still_says_how_old_its_copies_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut village, csv) = village_node(tmp.path(), VILLAGES[0], 20, 9);
+    village.start(&RunArgs::loopback(vec![]));
+    let mut checkpoint = Node::new(tmp.path(), "checkpoint-ketapang", None);
+    checkpoint.ok(&["init", "--checkpoint", "ketapang"]);
+    checkpoint.start(&RunArgs::loopback(vec![village.bootstrap_addr()]));
+    let nik = csv.active().next().unwrap().nik.clone();
+    let age = |node: &Node| {
+        let a = node.lookup(&nik);
+        (a["kind"] == "resident")
+            .then(|| a["freshness"]["owner_last_heard_secs"].as_f64())
+            .flatten()
+    };
+    poll(CONVERGE, || age(&checkpoint)).expect("the checkpoint hears the village");
+
+    assert!(village.stop().success());
+    assert!(checkpoint.stop().success());
+    std::thread::sleep(Duration::from_secs(2));
+    checkpoint.start(&RunArgs::loopback(vec![]));
+    let after = age(&checkpoint)
+        .unwrap_or_else(|| panic!("no copy age after the restart: {}", checkpoint.lookup(&nik)));
+    assert!(after >= 2.0, "counted from before the stop: {after} s");
+    stop_all(&mut [&mut checkpoint]);
+}
+
 /// The pages and API on a LAN address are served only over TLS: the
 /// certificate `init` made, whose fingerprint `status` shows; plain HTTP
 /// there only with `--insecure-http`, said loudly in the log.

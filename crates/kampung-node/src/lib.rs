@@ -52,6 +52,7 @@ mod clock;
 mod documents;
 mod error;
 mod health;
+mod heard;
 mod history;
 pub mod metrics;
 pub mod people;

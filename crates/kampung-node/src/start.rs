@@ -189,7 +189,7 @@ pub enum StartError {
 pub struct Running {
     node: Node,
     local_secret: String,
-    /// The access log's and the retention's tasks.
+    /// The access log's, the retention's and the owners-heard tasks.
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
     mesh_task: Option<tokio::task::JoinHandle<()>>,
@@ -262,6 +262,7 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         .map(|name| Ok((name, table(name)?)))
         .collect::<Result<Vec<_>, kampung_store::StoreError>>()?;
     let access = AccessLog::new(table("access")?, access_limits);
+    let heard_table = table(crate::heard::TABLE)?;
     let people = People::open(
         table("people")?,
         table("sessions")?,
@@ -353,12 +354,28 @@ pub async fn start<S: Storage>(parts: Parts<S>) -> Result<Running, StartError> {
         node.clone()
             .run_retention(crate::retention::SWEEP_EVERY, shutdown.child_token()),
     );
+    let mut tasks = vec![access_task, retention_task];
+    if let Some(mesh) = node.mesh() {
+        // When owners were last heard, as this node knew before it stopped.
+        let heard = mesh.heard();
+        match crate::heard::restore(&heard_table, &heard) {
+            Ok(n) => tracing::debug!(documents = n, "owners last heard, as kept"),
+            Err(e) => {
+                warn!(error = %e, "cannot read when owners were last heard; copies count as not heard from until they are")
+            }
+        }
+        tasks.push(tokio::spawn(crate::heard::run(
+            heard_table,
+            heard,
+            shutdown.child_token(),
+        )));
+    }
     for w in node.warnings() {
         warn!(code = w.code, "{}", w.detail);
     }
     Ok(Running {
         local_secret,
-        tasks: vec![access_task, retention_task],
+        tasks,
         node,
         shutdown,
         mesh_task,

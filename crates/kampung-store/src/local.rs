@@ -1,5 +1,6 @@
 //! Node-local tables: records that belong to this node alone and are never
-//! replicated (its people's accounts, sessions and tokens, the access log).
+//! replicated (its people's accounts, sessions and tokens, the access log,
+//! when it last heard from each document's owner).
 //! In sled they are trees of the node's database, beside the documents; in
 //! memory, ordered maps. Keys are ordered bytes, so a prefix or a range scan
 //! returns records in key order (an access log keyed by time reads in time order).

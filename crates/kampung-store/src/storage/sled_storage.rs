@@ -728,7 +728,11 @@ impl Storage for SledStorage {
 
     fn signatures(&self, doc: &DocId) -> Result<Vec<Sig>, StoreError> {
         let o = self.db()?;
-        // As in `load`: a fold on another thread may replace a bundle's file.
+        // A fold applied on the compactor thread while this scans cannot
+        // hide a signature: its new bundle's key sorts after every bundle
+        // it replaces (chunks' `c` before folds' `m`, fold ids increasing),
+        // so a scan that misses a removed one reaches the new one. As in
+        // `load`, it may release a bundle's file under a read: read again.
         match self.read_signatures(&o, doc) {
             Err(StoreError::CorruptDoc { .. }) => self.read_signatures(&o, doc),
             other => other,

@@ -1,0 +1,116 @@
+//! When this node last heard from each document's owner (the mesh's
+//! [`Heard`] map, what a verdict's copy age is read from), kept in the
+//! node-local table `heard`: a checkpoint switched off in the evening, or
+//! restarted during a cut, still says in the morning how old its copies
+//! are, instead of "not known" until every owner's next heartbeat (up to
+//! `heartbeat_secs`, 5 minutes by default). Its store kept the copies, so
+//! their age counts from before the stop.
+
+use std::time::Duration;
+
+use kampung_core::DocId;
+use kampung_mesh::Heard;
+use kampung_store::local::LocalTable;
+use kampung_store::StoreError;
+use tokio_util::sync::CancellationToken;
+
+/// The node-local table.
+pub(crate) const TABLE: &str = "heard";
+/// How often the map is written (and once more at a clean stop): a node
+/// killed loses at most this much of it, which only makes its copies look
+/// older than they are.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// Put what `table` holds into `heard` where it is newer; entries that do
+/// not name a document of this mesh are skipped. Returns how many were put.
+pub(crate) fn restore(table: &LocalTable, heard: &Heard) -> Result<usize, StoreError> {
+    let mut put = 0;
+    let Ok(mut map) = heard.write() else {
+        return Ok(0);
+    };
+    for (key, value) in table.scan_prefix(b"")? {
+        let doc = std::str::from_utf8(&key).ok().and_then(DocId::parse);
+        let ms = <[u8; 8]>::try_from(value.as_slice())
+            .ok()
+            .map(i64::from_be_bytes);
+        let (Some(doc), Some(ms)) = (doc, ms) else {
+            continue;
+        };
+        let at = map.entry(doc).or_insert(ms);
+        if *at <= ms {
+            *at = ms;
+            put += 1;
+        }
+    }
+    Ok(put)
+}
+
+/// Write `heard` into `table`.
+pub(crate) fn save(table: &LocalTable, heard: &Heard) -> Result<(), StoreError> {
+    let entries: Vec<(DocId, i64)> = match heard.read() {
+        Ok(map) => map.iter().map(|(d, ms)| (d.clone(), *ms)).collect(),
+        Err(_) => return Ok(()),
+    };
+    for (doc, ms) in entries {
+        table.insert(doc.as_str().as_bytes(), &ms.to_be_bytes())?;
+    }
+    table.flush()
+}
+
+/// Save every [`SAVE_EVERY`] until `stop`, then once more.
+pub(crate) async fn run(table: LocalTable, heard: Heard, stop: CancellationToken) {
+    let save_now = |table: LocalTable, heard: Heard| async move {
+        match tokio::task::spawn_blocking(move || save(&table, &heard)).await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot keep when owners were last heard; copies will look older after a restart");
+            }
+            Err(e) => tracing::warn!(error = %e, "saving when owners were last heard failed"),
+            Ok(Ok(())) => {}
+        }
+    };
+    let mut tick = tokio::time::interval(SAVE_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => save_now(table.clone(), heard.clone()).await,
+        }
+    }
+    save_now(table, heard).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, RwLock};
+
+    fn card(code: &str) -> DocId {
+        DocId::card(kampung_core::VillageCode::parse(code).unwrap())
+    }
+
+    #[test]
+    fn what_was_heard_comes_back_after_a_restart_where_it_is_newer() {
+        let table = LocalTable::memory();
+        let before: Heard = Arc::new(RwLock::new(BTreeMap::from([
+            (card("35.10.15.2012"), 1_000),
+            (card("35.10.21.2003"), 5_000),
+        ])));
+        save(&table, &before).unwrap();
+        // Something no version of this mesh names is skipped.
+        table
+            .insert(b"not a document", &7i64.to_be_bytes())
+            .unwrap();
+
+        // Since the restart one owner was heard again, later.
+        let after: Heard = Arc::new(RwLock::new(BTreeMap::from([(
+            card("35.10.21.2003"),
+            9_000,
+        )])));
+        assert_eq!(restore(&table, &after).unwrap(), 1);
+        let map = after.read().unwrap();
+        assert_eq!(map.get(&card("35.10.15.2012")), Some(&1_000));
+        assert_eq!(map.get(&card("35.10.21.2003")), Some(&9_000));
+        assert_eq!(map.len(), 2);
+    }
+}
