@@ -45,34 +45,7 @@ pub(crate) fn build(
             ))
             .with_push_listen_addr_updates(true),
     );
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        // Gossip's own upkeep (mesh repair, "I have" lists to 6 peers) once
-        // a second, its default: at 500 ms and a quarter of all peers, an
-        // idle node of a 50-node mesh sent ~9 KB/s of lists
-        // (BENCHMARKS-regency-mesh.md). Announcements themselves are pushed
-        // at once (flood publish from the writer, then the mesh).
-        .heartbeat_interval(Duration::from_secs(1))
-        .gossip_lazy(6)
-        .gossip_factor(0.0)
-        .validation_mode(gossipsub::ValidationMode::Strict)
-        // The event loop accepts an announcement (and gossip forwards it)
-        // only after the store applied it; see `Internal::AnnounceDone`.
-        .validate_messages()
-        .max_transmit_size(cfg.limits.max_inline + (16 << 10))
-        // Every copy of an announcement after the first is waste: a node
-        // that has one tells its mesh at once not to send it ("I don't
-        // want", gossipsub 1.2), whatever its size (the default is only
-        // above 1,000 bytes, and an owner's heartbeat is ~200). The mesh
-        // forwards only after the store applied it (`validate_messages`),
-        // so the word often arrives first: an idle node received each
-        // heartbeat from most of its mesh (BENCHMARKS-regency-mesh.md).
-        .idontwant_message_size_threshold(0)
-        .message_id_fn(message_id)
-        .mesh_n_low(4)
-        .mesh_n(6)
-        .mesh_n_high(12)
-        .mesh_outbound_min(2)
-        .build()?;
+    let gossip_config = gossip_config(cfg)?;
     let gossipsub = gossipsub::Behaviour::new(
         gossipsub::MessageAuthenticity::Signed(key.clone()),
         gossip_config,
@@ -120,6 +93,56 @@ pub(crate) fn build(
     })
 }
 
+/// Gossip's settings (announcements: see ARCHITECTURE.md).
+fn gossip_config(cfg: &MeshConfig) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
+    gossipsub::ConfigBuilder::default()
+        // Gossip's own upkeep (mesh repair, "I have" lists to 6 peers) once
+        // a second, its default: at 500 ms and a quarter of all peers, an
+        // idle node of a 50-node mesh sent ~9 KB/s of lists
+        // (BENCHMARKS-regency-mesh.md). Announcements themselves are pushed
+        // at once (flood publish from the writer, then the mesh).
+        .heartbeat_interval(Duration::from_secs(1))
+        .gossip_lazy(6)
+        .gossip_factor(0.0)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        // The event loop accepts an announcement (and gossip forwards it)
+        // only after the store applied it; see `Internal::AnnounceDone`.
+        .validate_messages()
+        .max_transmit_size(cfg.limits.max_inline + (16 << 10))
+        // Every copy of an announcement after the first is waste: a node
+        // that has one tells its mesh at once not to send it ("I don't
+        // want", gossipsub 1.2), whatever its size (the default is only
+        // above 1,000 bytes, and an owner's heartbeat is ~200). The mesh
+        // forwards only after the store applied it (`validate_messages`),
+        // so the word often arrives first: an idle node received each
+        // heartbeat from most of its mesh (BENCHMARKS-regency-mesh.md).
+        .idontwant_message_size_threshold(0)
+        .message_id_fn(message_id)
+        // How long a node remembers an announcement it has seen, so that it
+        // neither takes it again nor asks for it in answer to an "I have"
+        // list: ten minutes, not gossip's default of one. A node forwards
+        // an announcement only within `history_length` heartbeats (5 s) of
+        // taking it and offers it for `history_gossip` (3 s), so a copy can
+        // travel on only while it finds nodes that do not remember it. With
+        // one minute, on a loaded machine the last nodes took a message
+        // more than a minute after the first had forgotten it, offered it
+        // to them again, and the same announcements went round every
+        // 1.5-2.5 minutes for good: at 223 nodes, after a district's cut
+        // healed, 27,000 copies a minute taken after their cache window
+        // (BENCHMARKS-regency-mesh.md). The ids are 16 bytes; at the
+        // mesh's idle rate (an owner's heartbeat every 5 minutes) a node
+        // remembers a few hundred.
+        .duplicate_cache_time(SEEN_FOR)
+        .mesh_n_low(4)
+        .mesh_n(6)
+        .mesh_n_high(12)
+        .mesh_outbound_min(2)
+        .build()
+}
+
+/// How long gossip remembers the id of an announcement it has seen.
+pub(crate) const SEEN_FOR: Duration = Duration::from_secs(600);
+
 /// A message's id in gossip's caches and in its "I have" and "I don't
 /// want" lists: its sequence number and the last 8 bytes of its author's
 /// peer id (16 bytes; the default, both in base 58 text, is ~70). Authors
@@ -140,7 +163,9 @@ mod tests {
     use libp2p::gossipsub::{Message, TopicHash};
     use libp2p::identity::Keypair;
 
-    use super::message_id;
+    use super::{gossip_config, message_id};
+    use crate::MeshConfig;
+    use kampung_core::Role;
 
     fn message(author: &Keypair, seqno: u64, data: &[u8]) -> Message {
         Message {
@@ -161,5 +186,25 @@ mod tests {
         // Another number, or another author with the same number: another message.
         assert_ne!(id, message_id(&message(&a, 8, b"heads")));
         assert_ne!(id, message_id(&message(&b, 7, b"heads")));
+    }
+
+    #[test]
+    fn a_node_remembers_an_announcement_longer_than_a_copy_can_travel() {
+        let cfg = MeshConfig::new(Keypair::generate_ed25519(), Role::Auditor);
+        let c = gossip_config(&cfg).unwrap();
+        // One link of a chain of copies: a node takes a message, forwards
+        // it within `history_length` heartbeats and offers it in "I have"
+        // lists for `history_gossip` more; the next node asks for it.
+        let link = c.heartbeat_interval() * (c.history_length() + c.history_gossip()) as u32;
+        // A copy goes on only to nodes that do not remember it. The mesh's
+        // diameter is a handful of links; a node that forgot a message
+        // while copies still travel takes it again and offers it again,
+        // and on a loaded machine the same messages went round for good.
+        assert!(
+            c.duplicate_cache_time() >= link * 64,
+            "remembered for {:?}, a chain of 64 links takes {:?}",
+            c.duplicate_cache_time(),
+            link * 64
+        );
     }
 }
