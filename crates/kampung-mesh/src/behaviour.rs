@@ -27,6 +27,9 @@ pub(crate) struct Behaviour {
 
 pub(crate) const IDENTIFY_PROTOCOL: &str = "/kampung/id/1";
 
+/// How often a connection is pinged, each way.
+const PING_EVERY: Duration = Duration::from_secs(60);
+
 /// Boxed error: the form libp2p's `SwarmBuilder::with_behaviour` takes.
 type BuildError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -85,7 +88,11 @@ pub(crate) fn build(
                 .with_max_established_per_peer(Some(2)),
         ),
         identify,
-        ping: ping::Behaviour::default(),
+        // Nothing here reads a ping (a failed one does not close a
+        // connection): they only keep idle connections' NAT mappings warm,
+        // for which a minute does; at ping's default of 15 s each way
+        // they were a tenth of an idle node's traffic (BENCHMARKS-regency-mesh.md).
+        ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_EVERY)),
         gossipsub: crate::gate::Gated::new(gossipsub, cfg.membership.enforced()),
         sync,
         kad: Toggle::from(kad),

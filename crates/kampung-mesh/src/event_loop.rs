@@ -1,5 +1,6 @@
 //! The one task that owns the Swarm.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,12 +91,6 @@ const ANTI_ENTROPY_FANOUT: u32 = 8;
 /// How often a node checks that its kin are connected (and the first
 /// backoff of dialling one that is not).
 const KIN_EVERY: Duration = Duration::from_secs(10);
-/// Kin are compared this often whatever the pacing of anti-entropy: a
-/// crossing log travels only between them, each pulling what the other
-/// has, so a checkpoint's new crossings reach the auditor and the other
-/// checkpoints within this, not when pacing comes round to them (with
-/// dozens of peers, minutes).
-const KIN_SYNC_EVERY: Duration = Duration::from_secs(10);
 /// A peer must show a valid certificate this soon after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often admitted peers are checked again (expiry, revocations) and asked for their roster.
@@ -175,8 +170,13 @@ pub struct EventLoop<R> {
     last_heartbeat: Instant,
     last_walk: Instant,
     /// Members kept connected whatever the number of peers
-    /// ([`crate::Membership::kin`]), as of `last_kin`.
-    kin: HashSet<PeerId>,
+    /// ([`crate::Membership::kin`]), as of `last_kin`, each with how
+    /// often it is compared with whatever the pacing of anti-entropy
+    /// ([`crate::Shares::compare_every`]): restricted documents travel only
+    /// between kin, each pulling what the other has, so a change reaches
+    /// them within this, not when pacing comes round to them (with dozens
+    /// of peers, minutes).
+    kin: HashMap<PeerId, Duration>,
     /// Kin not connected and since when, shared with every [`Client`].
     kin_away: crate::KinAway,
     last_kin: Option<Instant>,
@@ -288,7 +288,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
             last_heartbeat,
             next_anti_entropy: now,
             last_walk: now,
-            kin: HashSet::new(),
+            kin: HashMap::new(),
             kin_away,
             last_kin: None,
             kin_redial: HashMap::new(),
@@ -586,14 +586,14 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let kin_due: Vec<PeerId> = self
             .kin
             .iter()
-            .filter(|p| {
+            .filter(|(p, every)| {
                 self.peers.get(p).is_some_and(|s| {
                     s.admitted
                         && s.last_sync
-                            .is_some_and(|(t, _, _)| now.duration_since(t) >= KIN_SYNC_EVERY)
+                            .is_some_and(|(t, _, _)| now.duration_since(t) >= **every)
                 })
             })
-            .copied()
+            .map(|(p, _)| *p)
             .collect();
         for p in kin_due {
             self.start_session(p);
@@ -667,20 +667,13 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         }
         self.last_kin = Some(now);
         let me = *self.swarm.local_peer_id();
-        self.kin = self
-            .config
-            .membership
-            .kin()
-            .into_iter()
-            .filter(|p| *p != me)
-            .take(crate::MAX_KIN)
-            .collect();
+        self.kin = kin_cadence(self.config.membership.kin(), &me);
         let kin = &self.kin;
-        self.kin_redial.retain(|p, _| kin.contains(p));
+        self.kin_redial.retain(|p, _| kin.contains_key(p));
         let now_ms = self.config.clock.now_ms();
         if let Ok(mut away) = self.kin_away.write() {
-            away.retain(|p, _| kin.contains(p));
-            for peer in kin {
+            away.retain(|p, _| kin.contains_key(p));
+            for peer in kin.keys() {
                 let since = away.entry(*peer).or_insert(Some(now_ms));
                 if self.peers.get(peer).is_some_and(|s| s.admitted) {
                     *since = None;
@@ -697,7 +690,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// the peers closest to it (the answer dials it, see
     /// [`Self::on_closest_peers`]).
     fn reach_kin(&mut self, now: Instant) {
-        let kin: Vec<PeerId> = self.kin.iter().copied().collect();
+        let kin: Vec<PeerId> = self.kin.keys().copied().collect();
         for peer in kin {
             if self.swarm.is_connected(&peer) {
                 self.kin_redial.remove(&peer);
@@ -729,7 +722,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     /// A Kademlia lookup answered: dial the kin it found.
     fn on_closest_peers(&mut self, peers: Vec<kad::PeerInfo>) {
         for info in peers {
-            if self.kin.contains(&info.peer_id)
+            if self.kin.contains_key(&info.peer_id)
                 && !info.addrs.is_empty()
                 && !self.swarm.is_connected(&info.peer_id)
             {
@@ -860,7 +853,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                 addresses,
                 ..
             })) if !self.swarm.is_connected(&peer)
-                && (self.peers.len() < self.config.max_peers || self.kin.contains(&peer)) =>
+                && (self.peers.len() < self.config.max_peers || self.kin.contains_key(&peer)) =>
             {
                 let opts = DialOpts::peer_id(peer)
                     .addresses(addresses.into_vec())
@@ -1445,7 +1438,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
         let admitted = self
             .peers
             .iter()
-            .filter(|(p, s)| s.admitted && !s.trimmed && !self.kin.contains(p))
+            .filter(|(p, s)| s.admitted && !s.trimmed && !self.kin.contains_key(p))
             .count();
         if admitted <= keep {
             return;
@@ -1467,7 +1460,7 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
                     && now.duration_since(s.since) >= self.config.peer_grace
                     && !self.syncing.contains(p)
                     && !self.cutting.contains(p)
-                    && !self.kin.contains(p)
+                    && !self.kin.contains_key(p)
             })
             .map(|(p, s)| (gossip.contains(p), s.since, *p))
             .collect();
@@ -1550,6 +1543,31 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
 }
 
 /// The cards a claimed role writes: `village:35.10.15.2012` writes `k/35.10.15.2012`.
+/// This node's kin as the membership names them, in its order, without
+/// itself: the first [`crate::MAX_KIN`] peers, each compared as often as
+/// the most urgent thing it shares asks.
+fn kin_cadence(kin: Vec<(PeerId, crate::Shares)>, me: &PeerId) -> HashMap<PeerId, Duration> {
+    let mut out: HashMap<PeerId, Duration> = HashMap::new();
+    for (peer, shares) in kin {
+        if peer == *me {
+            continue;
+        }
+        let every = shares.compare_every();
+        let full = out.len() >= crate::MAX_KIN;
+        match out.entry(peer) {
+            Entry::Occupied(mut e) => {
+                let e = e.get_mut();
+                *e = (*e).min(every);
+            }
+            Entry::Vacant(e) if !full => {
+                e.insert(every);
+            }
+            Entry::Vacant(_) => {}
+        }
+    }
+    out
+}
+
 fn owned_doc(role: &str) -> Option<DocId> {
     role.parse::<Role>().ok()?.owned_village_doc()
 }
@@ -1577,5 +1595,35 @@ mod tests {
                 "none in {lo:?}..{hi:?}"
             );
         }
+    }
+
+    /// A checkpoint's crossings must reach the auditor within seconds; a
+    /// village's details are a backup its holders may take a minute later.
+    /// A peer named twice is compared as often as the more urgent asks, the
+    /// node itself is never its own kin, and at most MAX_KIN are kept, the
+    /// first named.
+    #[test]
+    fn kin_are_compared_as_often_as_what_they_share_asks() {
+        use crate::Shares::{CrossingLogs, Details};
+        let me = PeerId::random();
+        let (auditor, holder) = (PeerId::random(), PeerId::random());
+        let kin = kin_cadence(
+            vec![
+                (me, CrossingLogs),
+                (holder, Details),
+                (auditor, Details),
+                (auditor, CrossingLogs),
+            ],
+            &me,
+        );
+        assert_eq!(kin.len(), 2, "{kin:?}");
+        assert_eq!(kin[&auditor], Duration::from_secs(10));
+        assert_eq!(kin[&holder], Duration::from_secs(60));
+        assert!(!kin.contains_key(&me));
+
+        let named: Vec<PeerId> = (0..crate::MAX_KIN + 5).map(|_| PeerId::random()).collect();
+        let kept = kin_cadence(named.iter().map(|p| (*p, Details)).collect(), &me);
+        assert_eq!(kept.len(), crate::MAX_KIN);
+        assert!(named[..crate::MAX_KIN].iter().all(|p| kept.contains_key(p)));
     }
 }

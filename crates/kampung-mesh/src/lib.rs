@@ -79,9 +79,35 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
     /// checkpoints and auditors with each other). Nobody else holds or
     /// forwards those documents, so in a mesh where each node knows a few
     /// dozen of hundreds, a checkpoint's crossings would otherwise reach
-    /// the auditor only if they happened to be peers. An open mesh: none.
-    fn kin(&self) -> Vec<PeerId> {
+    /// the auditor only if they happened to be peers. Each with what it
+    /// shares, which sets how often the two compare. An open mesh: none.
+    fn kin(&self) -> Vec<(PeerId, Shares)> {
         Vec::new()
+    }
+}
+
+/// What a node shares with one of its kin ([`Membership::kin`]): how soon
+/// a change must reach it sets how often the two compare, whatever the
+/// pacing of anti-entropy with other peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Shares {
+    /// Crossing logs (checkpoints and auditors with each other): a
+    /// checkpoint's crossings are at the auditor and the other checkpoints
+    /// within [`Shares::compare_every`] of being logged.
+    CrossingLogs,
+    /// A village's details (a village and the villages that keep a copy,
+    /// an auditor and the villages it visits): a backup copy, which a
+    /// minute behind the village itself serves as well.
+    Details,
+}
+
+impl Shares {
+    /// How often a node compares with a kin sharing this.
+    pub fn compare_every(self) -> Duration {
+        match self {
+            Shares::CrossingLogs => Duration::from_secs(10),
+            Shares::Details => Duration::from_secs(60),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! to the shared roster (which the store's verifier reads too) and kept.
 
 use kampung_core::{DocId, HolderRule, ReadScope, RoleKind, SharedClock};
-use kampung_mesh::{Membership, Peer};
+use kampung_mesh::{Membership, Peer, Shares};
 use kampung_store::trust::SharedRoster;
 use kampung_trust::{NodeKey, Signed, Statement};
 use tracing::{debug, info, warn};
@@ -116,8 +116,9 @@ impl RosterMembership {
 
 /// How long an auditor keeps one window of villages connected
 /// ([`visiting`]): long enough for a first comparison with each (the
-/// whole details of a village of 8,000 take a few seconds) and a few more
-/// ([`kampung_mesh`] compares with kin every 10 s).
+/// whole details of a village of 8,000 take a few seconds; a node compares
+/// with a kin at once when it connects, then every
+/// [`kampung_mesh::Shares::compare_every`]).
 pub const AUDITOR_VISIT_MS: i64 = 60_000;
 
 /// Villages an auditor visits at once at least, however many checkpoints
@@ -220,7 +221,7 @@ impl Membership for RosterMembership {
         self.roster.read().map(|r| r.holders()).unwrap_or_default()
     }
 
-    fn kin(&self) -> Vec<Peer> {
+    fn kin(&self) -> Vec<(Peer, Shares)> {
         let Ok(roster) = self.roster.read() else {
             return Vec::new();
         };
@@ -251,18 +252,27 @@ impl Membership for RosterMembership {
         if kin_roles.is_empty() && holders.is_empty() && !auditor {
             return Vec::new();
         }
+        // What a certificate's node shares with this one, if anything:
+        // crossing logs by role, details by village.
         let related = |c: &kampung_trust::Certificate| {
-            kin_roles.contains(&c.role)
-                || (c.role == RoleKind::Village && c.village.is_some_and(|v| holders.contains(&v)))
+            if kin_roles.contains(&c.role) {
+                Some(Shares::CrossingLogs)
+            } else if c.role == RoleKind::Village && c.village.is_some_and(|v| holders.contains(&v))
+            {
+                Some(Shares::Details)
+            } else {
+                None
+            }
         };
-        let mut kin: Vec<Peer> = roster
+        let mut kin: Vec<(Peer, Shares)> = roster
             .statements()
             .filter_map(|s| match &s.statement {
-                Statement::Certificate(c) if c.node != self.own && related(c) => Some(c.node),
+                Statement::Certificate(c) if c.node != self.own && related(c).is_some() => {
+                    Some(c.node)
+                }
                 _ => None,
             })
-            .filter(|key| roster.admit(key, now).is_ok_and(&related))
-            .filter_map(|key| key.peer_id())
+            .filter_map(|key| Some((key.peer_id()?, related(roster.admit(&key, now).ok()?)?)))
             .collect();
         // In order, so a node with more kin than it keeps keeps the same ones.
         kin.sort_unstable();
@@ -288,7 +298,11 @@ impl Membership for RosterMembership {
             let room = kampung_mesh::MAX_KIN
                 .saturating_sub(kin.len())
                 .max(MIN_VISITS);
-            kin.extend(visiting(&villages, room, now));
+            kin.extend(
+                visiting(&villages, room, now)
+                    .into_iter()
+                    .map(|p| (p, Shares::Details)),
+            );
         }
         kin
     }
@@ -340,5 +354,93 @@ mod tests {
             "every village within 20 windows"
         );
         assert!(visiting(&[], room, 0).is_empty());
+    }
+
+    /// Who a node keeps as kin, and what each shares with it: a
+    /// checkpoint the auditor and the other checkpoints (crossing logs,
+    /// compared every 10 s); a village the villages that keep its details
+    /// and those whose details it keeps (compared every minute), no
+    /// checkpoint and no village of another district; an auditor all of
+    /// those, the villages it visits for their details.
+    #[test]
+    fn kin_share_crossing_logs_by_role_and_details_by_village() {
+        use kampung_mesh::identity::Keypair;
+        use kampung_trust::{Certificate, Roster};
+        use std::sync::{Arc, RwLock};
+
+        const NOW: i64 = 1_764_547_200_000;
+        let root = Keypair::generate_ed25519();
+        let key = |k: &Keypair| NodeKey::from_public(&k.public()).unwrap();
+        let mut roster = Roster::new(key(&root));
+        let mut node = |role: RoleKind, village: Option<&str>| {
+            let k = Keypair::generate_ed25519();
+            let cert = Certificate {
+                node: key(&k),
+                role,
+                village: village.map(|v| v.parse().unwrap()),
+                label: "test".into(),
+                not_before_ms: NOW - 1_000,
+                until_ms: NOW + 86_400_000,
+            };
+            roster
+                .add(Signed::sign(Statement::Certificate(cert), &root).unwrap())
+                .unwrap();
+            k
+        };
+        // Glagah (15): Bakungan and Banjarsari, its first two villages,
+        // keep Kampunganyar's (its last) details; Kampunganyar keeps those
+        // of the two villages before it.
+        let kampunganyar = node(RoleKind::Village, Some("35.10.15.2012"));
+        let bakungan = node(RoleKind::Village, Some("35.10.15.1002"));
+        let banjarsari = node(RoleKind::Village, Some("35.10.15.1003"));
+        let ketapang = node(RoleKind::Village, Some("35.10.21.2003"));
+        let harbour = node(RoleKind::Checkpoint, None);
+        let station = node(RoleKind::Checkpoint, None);
+        let auditor = node(RoleKind::Auditor, None);
+        let roster = Arc::new(RwLock::new(roster));
+        let (store, _thread) = crate::store::spawn_store(
+            kampung_store::Registry::open(
+                kampung_store::storage::MemoryStorage::new(),
+                automerge::ActorId::random(),
+                2026,
+            )
+            .unwrap(),
+            crate::store::accept_all(),
+        );
+        let kin_of = |k: &Keypair| {
+            let clock: SharedClock = kampung_core::ManualClock::new(NOW);
+            let mut kin = RosterMembership::new(roster.clone(), key(k), store.clone(), clock).kin();
+            kin.sort_unstable();
+            kin
+        };
+        let peer = |k: &Keypair| k.public().to_peer_id();
+        let sorted = |mut v: Vec<(Peer, Shares)>| {
+            v.sort_unstable();
+            v
+        };
+
+        assert_eq!(
+            kin_of(&harbour),
+            sorted(vec![
+                (peer(&station), Shares::CrossingLogs),
+                (peer(&auditor), Shares::CrossingLogs),
+            ])
+        );
+        assert_eq!(
+            kin_of(&kampunganyar),
+            sorted(vec![
+                (peer(&bakungan), Shares::Details),
+                (peer(&banjarsari), Shares::Details),
+            ])
+        );
+        let auditors = kin_of(&auditor);
+        for (k, shares) in [
+            (&harbour, Shares::CrossingLogs),
+            (&station, Shares::CrossingLogs),
+            (&kampunganyar, Shares::Details),
+            (&ketapang, Shares::Details),
+        ] {
+            assert!(auditors.contains(&(peer(k), shares)), "{auditors:?}");
+        }
     }
 }
