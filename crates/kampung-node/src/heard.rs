@@ -7,7 +7,6 @@
 //! their age counts from before the stop.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kampung_core::DocId;
@@ -76,26 +75,32 @@ pub(crate) fn save(table: &LocalTable, heard: &Heard, saved: &mut Saved) -> Resu
 
 /// Save every [`SAVE_EVERY`] until `stop`, then once more.
 pub(crate) async fn run(table: LocalTable, heard: Heard, stop: CancellationToken) {
-    let saved = Arc::new(Mutex::new(Saved::new()));
-    let save_now = |table: LocalTable, heard: Heard, saved: Arc<Mutex<Saved>>| async move {
+    // The map of what was saved goes to the blocking save and comes back
+    // with its result (empty if the save panicked: the next writes all).
+    let save_now = |table: LocalTable, heard: Heard, mut saved: Saved| async move {
         let done = tokio::task::spawn_blocking(move || {
-            let mut saved = saved.lock().unwrap_or_else(PoisonError::into_inner);
-            save(&table, &heard, &mut saved)
+            let result = save(&table, &heard, &mut saved);
+            (result, saved)
         });
         match done.await {
-            Ok(Err(e)) => {
+            Ok((Err(e), saved)) => {
                 tracing::warn!(error = %e, "cannot keep when owners were last heard; copies will look older after a restart");
+                saved
             }
-            Err(e) => tracing::warn!(error = %e, "saving when owners were last heard failed"),
-            Ok(Ok(())) => {}
+            Ok((Ok(()), saved)) => saved,
+            Err(e) => {
+                tracing::warn!(error = %e, "saving when owners were last heard failed");
+                Saved::new()
+            }
         }
     };
+    let mut saved = Saved::new();
     let mut tick = tokio::time::interval(SAVE_EVERY);
     tick.tick().await;
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = tick.tick() => save_now(table.clone(), heard.clone(), saved.clone()).await,
+            _ = tick.tick() => saved = save_now(table.clone(), heard.clone(), saved).await,
         }
     }
     save_now(table, heard, saved).await;
@@ -104,7 +109,7 @@ pub(crate) async fn run(table: LocalTable, heard: Heard, stop: CancellationToken
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::RwLock;
+    use std::sync::{Arc, RwLock};
 
     fn card(code: &str) -> DocId {
         DocId::card(kampung_core::VillageCode::parse(code).unwrap())
