@@ -1542,7 +1542,6 @@ impl<R: Replica + Clone + 'static> EventLoop<R> {
     }
 }
 
-/// The cards a claimed role writes: `village:35.10.15.2012` writes `k/35.10.15.2012`.
 /// This node's kin as the membership names them, in its order, without
 /// itself: the first [`crate::MAX_KIN`] peers, each compared as often as
 /// the most urgent thing it shares asks.
@@ -1568,6 +1567,7 @@ fn kin_cadence(kin: Vec<(PeerId, crate::Shares)>, me: &PeerId) -> HashMap<PeerId
     out
 }
 
+/// The cards a claimed role writes: `village:35.10.15.2012` writes `k/35.10.15.2012`.
 fn owned_doc(role: &str) -> Option<DocId> {
     role.parse::<Role>().ok()?.owned_village_doc()
 }

@@ -75,8 +75,10 @@ pub trait Membership: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Members this node keeps connected whatever its number of peers
     /// (at most [`MAX_KIN`]): those that read documents with it that not
-    /// every member reads ([`ReadScope::shares_restricted`]; the
-    /// checkpoints and auditors with each other). Nobody else holds or
+    /// every member reads ([`ReadScope::shares_restricted`]: the
+    /// checkpoints and auditors with each other; a village and the
+    /// villages that keep its details, or whose details it keeps; an
+    /// auditor and the villages it visits). Nobody else holds or
     /// forwards those documents, so in a mesh where each node knows a few
     /// dozen of hundreds, a checkpoint's crossings would otherwise reach
     /// the auditor only if they happened to be peers. Each with what it
