@@ -114,7 +114,10 @@ impl Shares {
 }
 
 /// Kin ([`Membership::kin`]) a node keeps connected at most, beyond
-/// `max_peers`: a regency has a handful of checkpoints and auditors.
+/// `max_peers`: a regency has a handful of checkpoints and auditors, a
+/// village 4 by default (the villages that keep its details and those
+/// whose details it keeps); an auditor fills the rest with the villages
+/// it visits.
 pub const MAX_KIN: usize = 16;
 
 /// Everyone may connect.
